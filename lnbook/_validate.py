@@ -1,0 +1,98 @@
+"""Argument checks shared by the NumPy and the PyTorch implementations.
+
+These work on plain shapes and numbers only, so both back ends give the same messages for
+the same mistake. Each message names the argument and the shapes involved: a learner who
+passes a weight of the wrong shape should read *which* shape was expected, not an
+``IndexError`` from deep inside a reduction.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+
+def normalized_shape_tuple(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
+    """Turn ``normalized_shape`` (an int or a sequence of ints) into a tuple of ints."""
+    if isinstance(normalized_shape, bool):
+        raise TypeError("normalized_shape must be an int or a tuple of ints, got a bool")
+    if isinstance(normalized_shape, numbers.Integral):
+        shape = (int(normalized_shape),)
+    elif isinstance(normalized_shape, Sequence) and not isinstance(normalized_shape, str):
+        if not all(
+            isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in normalized_shape
+        ):
+            raise TypeError(
+                f"normalized_shape must contain only ints, got {tuple(normalized_shape)!r}"
+            )
+        shape = tuple(int(d) for d in normalized_shape)
+    else:
+        # torch.Size is a tuple subclass, so it is accepted above.
+        raise TypeError(
+            "normalized_shape must be an int or a tuple of ints, "
+            f"got {type(normalized_shape).__name__}"
+        )
+    if len(shape) == 0:
+        raise ValueError("normalized_shape must have at least one dimension, got ()")
+    if any(d < 1 for d in shape):
+        # torch accepts a zero size, but the mean of no features is undefined.
+        raise ValueError(f"normalized_shape must contain only sizes >= 1, got {shape}")
+    return shape
+
+
+def check_normalized_shape(
+    x_shape: tuple[int, ...], normalized_shape: int | Sequence[int]
+) -> tuple[int, ...]:
+    """Check that ``normalized_shape`` equals the trailing dimensions of ``x``.
+
+    Returns the normalized shape as a tuple; the statistics are taken over the last
+    ``len(normalized_shape)`` axes of ``x``.
+    """
+    shape = normalized_shape_tuple(normalized_shape)
+    x_shape = tuple(x_shape)
+    if len(shape) > len(x_shape):
+        raise ValueError(
+            f"normalized_shape {shape} has {len(shape)} dimensions but x has only "
+            f"{len(x_shape)} (x.shape = {x_shape})"
+        )
+    if x_shape[len(x_shape) - len(shape) :] != shape:
+        raise ValueError(
+            f"normalized_shape {shape} must equal the last {len(shape)} dimension(s) of x, "
+            f"but x.shape = {x_shape}"
+        )
+    return shape
+
+
+def check_param_shape(name: str, shape: tuple[int, ...] | None, expected: tuple[int, ...]) -> None:
+    """Check a per-feature parameter (weight, bias, running stats) has exactly ``expected``.
+
+    Exact equality on purpose: a weight of shape ``(1,)`` or ``(1, D)`` would broadcast
+    silently and hide a bug.
+    """
+    if shape is None:
+        return
+    if tuple(shape) != tuple(expected):
+        raise ValueError(f"{name} must have shape {tuple(expected)}, got {tuple(shape)}")
+
+
+def check_eps(eps: float, *, allow_none: bool = False) -> None:
+    """Check ``eps`` is a finite, non-negative real number (or None when allowed).
+
+    torch accepts a negative eps, which can turn ``var + eps`` negative and the output into
+    NaN; here it is an error.
+    """
+    if eps is None and allow_none:
+        return
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+        raise TypeError(f"eps must be a real number, got {type(eps).__name__}")
+    if not math.isfinite(eps) or eps < 0:
+        raise ValueError(f"eps must be finite and >= 0, got {eps!r}")
+
+
+def check_momentum(momentum: float) -> None:
+    """Check a batch-norm ``momentum`` is a real number in [0, 1]."""
+    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real):
+        raise TypeError(f"momentum must be a real number, got {type(momentum).__name__}")
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
