@@ -1,0 +1,56 @@
+# lnbook: `make book` builds the site, `make test` runs the whole suite.
+# Both create or refresh .venv from the pinned requirements first.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+# -W: warnings are errors (a dropped figure is a warning); -n: nitpicky cross-references.
+JB_BUILD := $(BIN)/jupyter-book build -W -n --keep-going .
+
+.PHONY: book test serve lab lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Stamps make the install step re-run only when a pin file changes.
+$(VENV)/.runtime-installed: requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -r requirements.txt -e .
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+book: $(VENV)/.runtime-installed
+	$(JB_BUILD)
+	@echo
+	@echo "Built the site in _build/html. View it with: make serve  (http://127.0.0.1:$(PORT)/)"
+
+test: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest --durations=15
+
+serve:
+	@test -f _build/html/index.html || { echo "No site yet: run make book first."; exit 1; }
+	@echo "Serving _build/html at http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+# JupyterLab with .md chapters opening as notebooks (jupytext's default viewer), configured
+# inside .venv so nothing in your home folder changes.
+lab: $(VENV)/.runtime-installed
+	JUPYTER_CONFIG_DIR=$(VENV)/etc/jupyter $(BIN)/jupytext-config set-default-viewer
+	JUPYTER_CONFIG_DIR=$(VENV)/etc/jupyter $(BIN)/jupyter lab book/
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf _build

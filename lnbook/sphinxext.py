@@ -1,0 +1,131 @@
+"""Build glue for the static site: plotly figures and the execution cache.
+
+Three jobs, nothing else:
+
+1. **Plotly on static pages.** In a kernel, plotly emits only its JSON mime type
+   (``application/vnd.plotly.v1+json``), which myst-nb would drop with a warning.
+   :class:`PlotlyMimeRenderer` (a myst-nb mime renderer plugin, registered as an entry point
+   in ``pyproject.toml``) writes it into the page as a ``<div>`` plus the figure's JSON, and
+   :func:`setup` adds ``plotly.min.js`` (copied from the installed plotly package into
+   ``_static/lnbook/``, never from a CDN) to exactly the pages that have a figure, once.
+   The files are copied by hand rather than through ``html_static_path``, because Jupyter
+   Book injects every ``.js`` and ``.css`` found in a static path into every page.
+
+2. **One execution per run.** The execution cache is keyed by the code cells only, so a
+   change in ``lnbook/`` would not re-execute the chapters. :func:`execution_cache_dir` puts
+   the cache in a folder named after a digest of the package source and the pins; the
+   chapter tests execute each chapter once and store it there, and the build reuses it.
+
+3. **No dead third-party scripts.** Jupyter Book always loads sphinx-thebe, which puts a
+   CDN address (unpkg) in every page and, in 0.3.1, declares its config twice, a JavaScript
+   error on every page. The book does not use thebe, so :func:`_drop_thebe` removes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import shutil
+from pathlib import Path
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+STATIC_SUBDIR = "lnbook"  # under the site's _static/
+_HERE = Path(__file__).parent
+_JS_FILES = ("plotly.min.js", "plotly-init.js")  # load order matters: plotly first
+
+
+def execution_cache_dir(root: str | Path) -> Path:
+    """The jupyter-cache folder for the current package source and pins.
+
+    Parameters
+    ----------
+    root : the repository root (holding ``_config.yml``)
+    """
+    root = Path(root)
+    digest = hashlib.sha256()
+    for path in sorted(_HERE.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(_HERE).as_posix().encode())
+            digest.update(path.read_bytes())
+    for name in ("requirements.txt", "pyproject.toml"):
+        if (root / name).exists():
+            digest.update((root / name).read_bytes())
+    return root / "_build" / ".jupyter_cache" / digest.hexdigest()[:16]
+
+
+class PlotlyMimeRenderer:
+    """myst-nb mime renderer plugin for plotly figures on HTML pages."""
+
+    # Prefer plotly's JSON over any fallback in the same output (lower is preferred).
+    mime_priority_overrides = [("html", PLOTLY_MIME, 5)]
+
+    @staticmethod
+    def handle_mime(renderer, data, inline: bool):
+        if inline or data.mime_type != PLOTLY_MIME:
+            return None
+        from docutils import nodes
+
+        spec = data.content if isinstance(data.content, dict) else json.loads(data.content)
+        # "</" inside the JSON would end the <script> element early; "<\/" is the same JSON.
+        payload = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")
+        label = html.escape(_figure_title(spec), quote=True)
+        markup = (
+            f'<div class="lnbook-plotly" role="img" aria-label="{label}"></div>'
+            f'<script type="application/json" class="lnbook-plotly-spec">{payload}</script>'
+        )
+        return [nodes.raw(text=markup, format="html", classes=["output", "plotly"])]
+
+
+def _figure_title(spec: dict) -> str:
+    title = spec.get("layout", {}).get("title", {})
+    text = title.get("text", "") if isinstance(title, dict) else str(title)
+    return text or "Interactive figure"
+
+
+def _drop_thebe(app, pagename, templatename, context, doctree) -> None:
+    def is_thebe(asset) -> bool:
+        name = getattr(asset, "filename", None) or str(asset)
+        body = getattr(asset, "attributes", {}).get("body", "")
+        return "thebe" in name.lower() or "THEBE_JS_URL" in body
+
+    for key in ("script_files", "css_files"):
+        if key in context:
+            context[key] = [a for a in context[key] if not is_thebe(a)]
+
+
+def _add_plotly_js(app, pagename, templatename, context, doctree) -> None:
+    # Only pages that draw a figure pay for plotly.js; add_js_file here is per page.
+    if "lnbook-plotly" in context.get("body", ""):
+        for i, name in enumerate(_JS_FILES):
+            app.add_js_file(f"{STATIC_SUBDIR}/{name}", priority=900 + i)
+
+
+def _copy_assets(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    import plotly
+
+    dest = Path(app.outdir) / "_static" / STATIC_SUBDIR
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", dest / _JS_FILES[0])
+    shutil.copyfile(_HERE / "static" / _JS_FILES[1], dest / _JS_FILES[1])
+
+
+def _use_keyed_cache(app, config) -> None:
+    cache = execution_cache_dir(app.srcdir)
+    # Drop caches made for older package sources, so _build does not grow without end.
+    if cache.parent.is_dir():
+        for old in cache.parent.iterdir():
+            if old.is_dir() and old != cache:
+                shutil.rmtree(old, ignore_errors=True)
+    config.nb_execution_cache_path = str(cache)
+
+
+def setup(app):
+    app.connect("config-inited", _use_keyed_cache)
+    app.connect("html-page-context", _add_plotly_js)
+    # Late priority, so the page's asset lists are complete when thebe's are removed.
+    app.connect("html-page-context", _drop_thebe, priority=900)
+    app.connect("build-finished", _copy_assets)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,65 @@
+"""Execute every chapter of the book, once per test run.
+
+Each chapter is a MyST Markdown notebook: jupytext reads it, nbclient runs it in a fresh
+kernel, and a failing cell fails the test with its traceback. The executed notebook is then
+stored in the build's execution cache (keyed by the lnbook source, see
+``lnbook.sphinxext.execution_cache_dir``), so the strict build in ``test_site.py`` renders
+these outputs instead of executing every chapter a second time.
+
+Run one chapter alone with ``pytest tests/test_chapters.py -k 03_from_scratch``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import jupytext
+import pytest
+from jupyter_cache import get_cache
+from jupyter_cache.base import CacheBundleIn
+from nbclient import NotebookClient
+
+from lnbook.sphinxext import execution_cache_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.md"))
+
+
+def test_every_chapter_is_in_the_toc():
+    toc = (ROOT / "_toc.yml").read_text()
+    assert CHAPTERS, "no chapters found in book/"
+    missing = [p.stem for p in CHAPTERS if f"book/{p.stem}" not in toc]
+    assert not missing, f"chapters missing from _toc.yml: {missing}"
+
+
+@pytest.mark.chapter
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter(path: Path):
+    nb = jupytext.read(path)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", (
+        f"{path.name} needs a jupytext header with kernelspec python3"
+    )
+    start = time.perf_counter()
+    # Same working directory as the build (the chapter's folder); errors raise.
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    seconds = time.perf_counter() - start
+
+    errors = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
+    assert not errors
+
+    cache = get_cache(str(execution_cache_dir(ROOT)))
+    cache.cache_notebook_bundle(
+        CacheBundleIn(nb, str(path), data={"execution_seconds": seconds}),
+        check_validity=False,
+        overwrite=True,
+    )
+    print(f"{path.name}: executed in {seconds:.1f} s")

@@ -1,0 +1,313 @@
+"""Build the book strictly, then check the site as files and in a real browser.
+
+The browser is Debian's chromium (``apt-get install chromium``; ``.ci/run`` installs it),
+driven by Playwright with no browser download. Every request the pages make is recorded;
+anything not served by the local test server fails the test.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+PAGE_BUDGET_BYTES = 1_000_000  # a chapter's HTML, plotly.js (served once, cached) excluded
+
+pytestmark = pytest.mark.site
+
+
+@pytest.fixture(scope="session")
+def site() -> Path:
+    """Build the book exactly as ``make book`` does; warnings and failing cells fail it."""
+    jb = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run(
+        [str(jb), "build", "-W", "-n", "--keep-going", str(ROOT)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"strict build failed:\n{log[-8000:]}"
+    assert "WARNING" not in log, log[-8000:]
+    return HTML
+
+
+def _pages(site: Path) -> list[Path]:
+    """The book's pages (the chapters, genindex and search), not the theme's assets."""
+    pages = sorted(
+        p for p in site.rglob("*.html") if not p.relative_to(site).parts[0].startswith("_")
+    )
+    assert pages
+    return pages
+
+
+class _Refs(HTMLParser):
+    """Collect every URL a page would *load* (scripts, stylesheets, images, frames...)."""
+
+    LOADING = {
+        ("script", "src"),
+        ("link", "href"),
+        ("img", "src"),
+        ("iframe", "src"),
+        ("source", "src"),
+        ("video", "src"),
+        ("audio", "src"),
+        ("embed", "src"),
+        ("object", "data"),
+    }
+
+    def __init__(self):
+        super().__init__()
+        self.loads: list[str] = []
+        self.plotly_js = 0
+        self.figures = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "link" and not set((a.get("rel") or "").split()) & {
+            "stylesheet",
+            "preload",
+            "icon",
+            "modulepreload",
+            "prefetch",
+            "manifest",
+        }:
+            return  # navigation links (rel=next, canonical...) load nothing
+        for t, attr in self.LOADING:
+            if tag == t and a.get(attr):
+                self.loads.append(a[attr])
+        if tag == "script" and (a.get("src") or "").split("?")[0].endswith("lnbook/plotly.min.js"):
+            self.plotly_js += 1
+        if tag == "div" and "lnbook-plotly" in (a.get("class") or "").split():
+            self.figures += 1
+
+
+def _parse(page: Path) -> _Refs:
+    refs = _Refs()
+    refs.feed(page.read_text(encoding="utf-8"))
+    return refs
+
+
+def _is_external(url: str) -> bool:
+    return url.startswith(("http:", "https:", "//", "ftp:"))
+
+
+def test_pages_load_nothing_from_outside(site):
+    external = {
+        str(p.relative_to(site)): [u for u in _parse(p).loads if _is_external(u)]
+        for p in _pages(site)
+    }
+    assert not {k: v for k, v in external.items() if v}
+
+
+def test_stylesheets_load_nothing_from_outside(site):
+    # Fonts and @imports hide in CSS; data: URIs are fine.
+    offenders = []
+    for css in site.rglob("*.css"):
+        text = css.read_text(encoding="utf-8", errors="replace")
+        for chunk in text.split("url(")[1:] + text.split("@import")[1:]:
+            target = chunk.strip().strip("'\"")
+            if _is_external(target):
+                offenders.append(f"{css.relative_to(site)}: {target[:80]}")
+    assert not offenders
+
+
+def test_plotly_js_is_local_and_loaded_once_on_pages_with_figures(site):
+    assert (site / "_static" / "lnbook" / "plotly.min.js").stat().st_size > 1_000_000
+    pages = {p.relative_to(site).as_posix(): _parse(p) for p in _pages(site)}
+    assert any(r.figures for r in pages.values()), "no plotly figure on any page"
+    for name, refs in pages.items():
+        assert refs.plotly_js == (1 if refs.figures else 0), name
+
+
+def test_mathjax_is_served_locally(site):
+    page = _parse(site / "book" / "03_from_scratch.html")
+    mathjax = [u.split("?")[0] for u in page.loads if "mathjax" in u.lower()]
+    assert mathjax == ["../_static/mathjax/tex-chtml.js"]
+    assert (site / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    # CHTML output needs its web fonts next to it.
+    assert list((site / "_static" / "mathjax" / "output" / "chtml" / "fonts").rglob("*.woff"))
+
+
+def test_chapter_pages_stay_under_budget(site):
+    sizes = {p.name: p.stat().st_size for p in (site / "book").glob("[0-9][0-9]_*.html")}
+    assert sizes
+    assert all(s < PAGE_BUDGET_BYTES for s in sizes.values()), sizes
+
+
+def test_no_widget_javascript_on_the_site(site):
+    # ipywidgets are for live kernels; myst-nb would otherwise pull require.js from a CDN.
+    for page in _pages(site):
+        loads = " ".join(_parse(page).loads)
+        assert "require" not in loads and "embed-amd" not in loads, page
+
+
+# ---------------------------------------------------------------- the browser ------------
+
+
+def _chromium() -> str:
+    path = os.environ.get("LNBOOK_CHROMIUM") or shutil.which("chromium")
+    if not path:
+        pytest.fail("Debian's chromium is required for the browser tests: apt-get install chromium")
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(site):
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=_chromium(),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield b
+        b.close()
+
+
+class _Visit:
+    """A page opened in a fresh context, with every request and console error recorded."""
+
+    def __init__(self, browser, base: str, path: str):
+        self.base = base
+        self.context = browser.new_context()
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+
+        def route(r):
+            if r.request.url.startswith(base) or r.request.url.startswith("data:"):
+                r.continue_()
+            else:  # record and refuse: the site must not need it
+                self.outside.append(r.request.url)
+                r.abort()
+
+        self.context.route("**/*", route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(f"{base}/{path}", wait_until="load")
+        self.page.wait_for_load_state("networkidle")
+
+    def close(self):
+        self.context.close()
+
+
+_WAIT_FOR_MATH = """async () => {
+  if (!window.MathJax || !MathJax.startup) return null;
+  await MathJax.startup.promise;
+  const maths = [...document.querySelectorAll('.math')];
+  return {total: maths.length,
+          rendered: maths.filter(m => m.querySelector('mjx-container')).length,
+          errors: document.querySelectorAll('mjx-merror').length};
+}"""
+
+_FIGURES = """() => [...document.querySelectorAll('div.lnbook-plotly')].map(gd => ({
+  drawn: !!gd._fullLayout && !!gd.querySelector('.main-svg'),
+  traces: gd.querySelectorAll('.scatterlayer .trace, .heatmaplayer .hm, .barlayer .trace').length,
+  sliders: (gd.layout.sliders || []).length,
+  buttons: (gd.layout.updatemenus || []).length,
+}))"""
+
+
+def test_every_page_works_offline_in_the_browser(site, server, browser):
+    problems = {}
+    for page in _pages(site):
+        rel = page.relative_to(site).as_posix()
+        visit = _Visit(browser, server, rel)
+        try:
+            math = visit.page.evaluate(_WAIT_FOR_MATH)
+            figures = visit.page.evaluate(_FIGURES)
+            visit.page.wait_for_timeout(200)  # late console errors
+        finally:
+            visit.close()
+        issues = []
+        if visit.outside:
+            issues.append(f"requests outside 127.0.0.1: {visit.outside}")
+        if visit.errors:
+            issues.append(f"console errors: {visit.errors}")
+        if math and (math["rendered"] != math["total"] or math["errors"]):
+            issues.append(f"math not rendered: {math}")
+        if "math notranslate" in page.read_text() and not math:
+            issues.append("page has math but MathJax did not start")
+        for i, fig in enumerate(figures):
+            if not fig["drawn"] or not fig["traces"]:
+                issues.append(f"figure {i} not drawn: {fig}")
+        if issues:
+            problems[rel] = issues
+    assert not problems, json.dumps(problems, indent=2)
+
+
+def _figure_pages(site: Path) -> list[str]:
+    return [p.relative_to(site).as_posix() for p in _pages(site) if _parse(p).figures]
+
+
+def test_moving_each_slider_changes_the_plotted_data(site, server, browser):
+    checked = 0
+    for rel in _figure_pages(site):
+        visit = _Visit(browser, server, rel)
+        try:
+            n = visit.page.locator("div.lnbook-plotly").count()
+            for i in range(n):
+                gd = visit.page.locator("div.lnbook-plotly").nth(i)
+                n_sliders = gd.evaluate("gd => (gd.layout.sliders || []).length")
+                for s in range(n_sliders):
+                    before = gd.evaluate("gd => JSON.stringify(gd.data.map(t => [t.x, t.y, t.z]))")
+                    active = gd.evaluate(f"gd => gd.layout.sliders[{s}].active || 0")
+                    # Press on the rail at the far end from the active step, as a reader would.
+                    rail = (
+                        gd.locator("g.slider-group").nth(s).locator("rect.slider-rail-touch-rect")
+                    )
+                    rail.scroll_into_view_if_needed()
+                    box = rail.bounding_box()
+                    n_steps = gd.evaluate(f"gd => gd.layout.sliders[{s}].steps.length")
+                    frac = 0.02 if active > n_steps / 2 else 0.98
+                    visit.page.mouse.click(
+                        box["x"] + frac * box["width"], box["y"] + box["height"] / 2
+                    )
+                    visit.page.wait_for_function(
+                        "([gd, before]) => JSON.stringify(gd.data.map(t => [t.x, t.y, t.z])) !== before",
+                        arg=[gd.element_handle(), before],
+                        timeout=5000,
+                    )
+                    moved = gd.evaluate(f"gd => gd.layout.sliders[{s}].active")
+                    assert moved != active, f"{rel}: slider {s} of figure {i} did not move"
+                    checked += 1
+        finally:
+            visit.close()
+        assert not visit.errors, f"{rel}: console errors {visit.errors}"
+        assert not visit.outside, f"{rel}: requests outside 127.0.0.1 {visit.outside}"
+    assert checked, "no slider found on the site"

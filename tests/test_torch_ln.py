@@ -1,0 +1,646 @@
+"""Tests of ``lnbook.torch_ln`` against torch's own implementations.
+
+* ``torch.nn.functional.layer_norm`` / ``rms_norm`` and ``torch.nn.LayerNorm`` / ``RMSNorm`` in
+  float64 are the oracle for outputs and autograd gradients;
+* ``torch.autograd.gradcheck`` (finite differences) checks the hand-written backward passes;
+* closed forms cover the special cases (a constant example normalizes to exactly ``bias``).
+
+No expected value is computed with the code under test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from lnbook import torch_ln
+from lnbook.torch_ln import LayerNorm, LayerNormFunction, RMSNorm, RMSNormFunction
+
+# float64 against float64: both sides round differently, but only at the 1e-16 level.
+RTOL = 1e-10
+ATOL = 1e-12
+# deadline=None: the first example pays for torch's lazy initialisation.
+PROPERTY = settings(max_examples=60, deadline=None)
+F64 = torch.float64
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def name(arg: str) -> str:
+    """A regex requiring ``arg`` as a whole word (``x`` must not match inside ``max``)."""
+    return rf"(?s)(?=.*\b{re.escape(arg)}\b)"
+
+
+def mentions(*parts: str) -> str:
+    """A regex requiring every part, in any order (used after :func:`name`)."""
+    return "".join(f"(?=.*{re.escape(p)})" for p in parts)
+
+
+def assert_close(actual, expected, *, rtol=RTOL, atol=ATOL) -> None:
+    """Same shape, dtype and values; NaN is never equal to anything here."""
+    assert isinstance(actual, torch.Tensor), type(actual)
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=False)
+
+
+def condition_scale(x: torch.Tensor, inv_scale: torch.Tensor) -> float:
+    """Factor by which float64 rounding errors get amplified in a normalization.
+
+    Outputs and input gradients are ``rstd * (something computed from x)``, so their absolute
+    rounding error is about ``1e-16 * max|x| * rstd``. With eps = 0 and few normalized values
+    ``rstd`` is unbounded, so ``atol`` is scaled by this factor (>= 1).
+    """
+    if x.numel() == 0:
+        return 1.0
+    return max(1.0, float(inv_scale.max()) * max(1.0, float(x.abs().max())))
+
+
+@dataclass(frozen=True)
+class Case:
+    batch: tuple[int, ...]
+    norm: tuple[int, ...]
+    form: str  # how normalized_shape is passed: "tuple", "list", "size" or "int"
+    has_weight: bool
+    has_bias: bool
+    eps: float | None
+    loc: float
+    scale: float
+    seed: int
+
+    @property
+    def normalized_shape(self):
+        return {
+            "tuple": self.norm,
+            "list": list(self.norm),
+            "size": torch.Size(self.norm),
+            "int": self.norm[0],
+        }[self.form]
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        n = len(self.batch) + len(self.norm)
+        return tuple(range(len(self.batch), n))
+
+    def tensors(self):
+        """x, weight, bias (None where absent) and dy; leaves that require grad."""
+        g = torch.Generator().manual_seed(self.seed)
+        x = self.loc + self.scale * torch.randn(self.batch + self.norm, generator=g, dtype=F64)
+        w = torch.randn(self.norm, generator=g, dtype=F64) if self.has_weight else None
+        b = torch.randn(self.norm, generator=g, dtype=F64) if self.has_bias else None
+        dy = torch.randn(x.shape, generator=g, dtype=F64)
+        return x, w, b, dy
+
+
+@st.composite
+def cases(draw, eps_values=(0.0, 1e-5, 1e-2, 1.0)):
+    """Batch dims 0..3 (sizes 0..4, so zero-size batches too), normalized dims 1..3 (1..6)."""
+    batch = tuple(draw(st.lists(st.integers(0, 4), max_size=3)))
+    norm = tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=3)))
+    forms = ["tuple", "list", "size"] + (["int"] if len(norm) == 1 else [])
+    eps = draw(st.sampled_from(eps_values))
+    # eps = 0 with a single normalized value is 0/0 for layer norm: not meaningful.
+    assume(not (eps == 0.0 and math.prod(norm) == 1))
+    return Case(
+        batch=batch,
+        norm=norm,
+        form=draw(st.sampled_from(forms)),
+        has_weight=draw(st.booleans()),
+        has_bias=draw(st.booleans()),
+        eps=eps,
+        loc=draw(st.sampled_from([0.0, 10.0])),
+        scale=draw(st.sampled_from([1.0, 0.01])),
+        seed=draw(st.integers(0, 2**63 - 1)),
+    )
+
+
+def forward_and_grads(fn, x, params, dy):
+    """Run ``fn(x, *params)`` on fresh leaves; return y and the grads of x and each param."""
+    leaves = [None if t is None else t.detach().clone().requires_grad_(True) for t in (x, *params)]
+    y = fn(*leaves)
+    inputs = [t for t in leaves if t is not None]
+    grads = iter(torch.autograd.grad(y, inputs, dy))
+    return y.detach(), [None if t is None else next(grads) for t in leaves]
+
+
+def layer_norm_rstd(x: torch.Tensor, dims, eps: float) -> torch.Tensor:
+    xc = x - x.mean(dim=dims, keepdim=True)
+    return torch.rsqrt((xc * xc).mean(dim=dims, keepdim=True) + eps)
+
+
+# --------------------------------------------------------------------------------------------
+# 1. torch.nn.functional as the oracle: forward and backward over random shapes
+# --------------------------------------------------------------------------------------------
+
+
+@PROPERTY
+@given(case=cases())
+def test_layer_norm_matches_functional_forward_and_grads_random_shapes(case):
+    """y and the grads of x, weight, bias equal F.layer_norm's for the same dy."""
+    x, w, b, dy = case.tensors()
+    y_ref, g_ref = forward_and_grads(
+        lambda x_, w_, b_: F.layer_norm(x_, case.norm, w_, b_, case.eps), x, (w, b), dy
+    )
+    y, g = forward_and_grads(
+        lambda x_, w_, b_: torch_ln.layer_norm(x_, case.normalized_shape, w_, b_, case.eps),
+        x,
+        (w, b),
+        dy,
+    )
+    atol = ATOL * condition_scale(x, layer_norm_rstd(x, case.dims, case.eps))
+    assert_close(y, y_ref, atol=atol)
+    for got, ref in zip(g, g_ref, strict=True):
+        if ref is None:
+            assert got is None
+        else:
+            assert_close(got, ref, atol=atol)
+
+
+@PROPERTY
+@given(case=cases(eps_values=(None, 0.0, 1e-5, 1e-2, 1.0)))
+def test_rms_norm_matches_functional_forward_and_grads_random_shapes(case):
+    """y and the grads of x and weight equal F.rms_norm's (eps=None: finfo(float64).eps)."""
+    x, w, _, dy = case.tensors()
+    y_ref, g_ref = forward_and_grads(
+        lambda x_, w_: F.rms_norm(x_, case.norm, w_, case.eps), x, (w,), dy
+    )
+    y, g = forward_and_grads(
+        lambda x_, w_: torch_ln.rms_norm(x_, case.normalized_shape, w_, case.eps), x, (w,), dy
+    )
+    eps = torch.finfo(F64).eps if case.eps is None else case.eps
+    r = torch.rsqrt((x * x).mean(dim=case.dims, keepdim=True) + eps)
+    atol = ATOL * condition_scale(x, r)
+    assert_close(y, y_ref, atol=atol)
+    for got, ref in zip(g, g_ref, strict=True):
+        if ref is None:
+            assert got is None
+        else:
+            assert_close(got, ref, atol=atol)
+
+
+@pytest.mark.parametrize("fn", [torch_ln.layer_norm, torch_ln.rms_norm])
+def test_grad_only_for_inputs_that_require_it(fn):
+    """A frozen weight (requires_grad=False) gets no grad; x still gets the right one."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, dtype=F64, generator=g, requires_grad=True)
+    w = torch.randn(5, dtype=F64, generator=g)
+    ref_fn = F.layer_norm if fn is torch_ln.layer_norm else F.rms_norm
+    (dx,) = torch.autograd.grad(fn(x, 5, w).sum(), x)
+    (dx_ref,) = torch.autograd.grad(ref_fn(x, (5,), w).sum(), x)
+    assert_close(dx, dx_ref)
+    assert w.grad is None
+
+
+# --------------------------------------------------------------------------------------------
+# 3. gradcheck and the hand-written backward actually being used
+# --------------------------------------------------------------------------------------------
+
+GRADCHECK_SHAPES = [
+    ((4,), (4,)),  # no batch dims: x.ndim == len(normalized_shape)
+    ((2, 3), (2, 3)),  # no batch dims, two normalized dims
+    ((3, 4), (4,)),
+    ((2, 3, 4), (3, 4)),
+    ((2, 1, 3), (3,)),
+]
+
+
+@pytest.mark.parametrize(("x_shape", "norm"), GRADCHECK_SHAPES)
+@pytest.mark.parametrize(
+    ("has_weight", "has_bias"), list(itertools.product([False, True], repeat=2))
+)
+@pytest.mark.parametrize("eps", [1e-5, 1.0])
+def test_layer_norm_passes_gradcheck(x_shape, norm, has_weight, has_bias, eps):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(x_shape, dtype=F64, generator=g, requires_grad=True)
+    w = torch.randn(norm, dtype=F64, generator=g, requires_grad=True) if has_weight else None
+    b = torch.randn(norm, dtype=F64, generator=g, requires_grad=True) if has_bias else None
+    inputs = tuple(t for t in (x, w, b) if t is not None)
+
+    def fn(*args):
+        it = iter(args)
+        x_ = next(it)
+        w_ = next(it) if has_weight else None
+        b_ = next(it) if has_bias else None
+        return torch_ln.layer_norm(x_, norm, w_, b_, eps)
+
+    assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-8, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("x_shape", "norm"), GRADCHECK_SHAPES)
+@pytest.mark.parametrize("has_weight", [False, True])
+@pytest.mark.parametrize("eps", [None, 1e-5, 1.0])
+def test_rms_norm_passes_gradcheck(x_shape, norm, has_weight, eps):
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(x_shape, dtype=F64, generator=g, requires_grad=True)
+    w = torch.randn(norm, dtype=F64, generator=g, requires_grad=True) if has_weight else None
+    if has_weight:
+        assert torch.autograd.gradcheck(
+            lambda x_, w_: torch_ln.rms_norm(x_, norm, w_, eps), (x, w), eps=1e-6, atol=1e-8
+        )
+    else:
+        assert torch.autograd.gradcheck(
+            lambda x_: torch_ln.rms_norm(x_, norm, None, eps), (x,), eps=1e-6, atol=1e-8
+        )
+
+
+@pytest.mark.parametrize("with_affine", [False, True])
+def test_no_batch_dims_weight_grad_has_normalized_shape(with_affine):
+    """x.ndim == len(normalized_shape): dweight is dy * x_hat itself, not its total sum.
+
+    (Tensor.sum(dim=()) would sum over *every* dim.) Compared with F.layer_norm's grads.
+    """
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 3, dtype=F64, generator=g)
+    w, b = torch.randn(2, 3, dtype=F64, generator=g), torch.randn(2, 3, dtype=F64, generator=g)
+    dy = torch.randn(2, 3, dtype=F64, generator=g)
+    params = (w, b) if with_affine else (None, None)
+    _, g_ref = forward_and_grads(lambda *a: F.layer_norm(a[0], (2, 3), *a[1:]), x, params, dy)
+    _, g_got = forward_and_grads(
+        lambda *a: torch_ln.layer_norm(a[0], (2, 3), *a[1:]), x, params, dy
+    )
+    for got, ref in zip(g_got, g_ref, strict=True):
+        if ref is None:
+            assert got is None
+        else:
+            assert got.shape == ref.shape
+            assert_close(got, ref)
+    # RMSNorm's weight grad, the same way.
+    _, (_, dw_ref) = forward_and_grads(lambda x_, w_: F.rms_norm(x_, (2, 3), w_), x, (w,), dy)
+    _, (_, dw) = forward_and_grads(lambda x_, w_: torch_ln.rms_norm(x_, (2, 3), w_), x, (w,), dy)
+    assert_close(dw, dw_ref)
+
+
+@pytest.mark.parametrize(
+    ("fn", "function_cls"),
+    [
+        (lambda x, w: torch_ln.layer_norm(x, 4, w, torch.zeros_like(w)), LayerNormFunction),
+        (lambda x, w: torch_ln.rms_norm(x, 4, w), RMSNormFunction),
+        (lambda x, w: LayerNorm(4, dtype=F64)(x), LayerNormFunction),
+        (lambda x, w: RMSNorm(4, dtype=F64)(x), RMSNormFunction),
+    ],
+    ids=["layer_norm", "rms_norm", "LayerNorm", "RMSNorm"],
+)
+def test_hand_written_backward_is_the_one_used(monkeypatch, fn, function_cls):
+    """The graph node is our autograd.Function, and backward() runs its backward once."""
+    calls = []
+    original = function_cls.backward
+
+    def spy(ctx, dy):
+        calls.append(dy.shape)
+        return original(ctx, dy)
+
+    monkeypatch.setattr(function_cls, "backward", staticmethod(spy))
+    x = torch.randn(3, 4, dtype=F64, requires_grad=True)
+    w = torch.randn(4, dtype=F64, requires_grad=True)
+    y = fn(x, w)
+    assert function_cls.__name__ in type(y.grad_fn).__name__
+    y.sum().backward()
+    assert calls == [torch.Size([3, 4])]
+
+
+# --------------------------------------------------------------------------------------------
+# 4. modules: drop-in replacements for torch.nn.LayerNorm / torch.nn.RMSNorm
+# --------------------------------------------------------------------------------------------
+
+LN_CONFIGS = [
+    {"normalized_shape": ns, "eps": eps, "elementwise_affine": aff, "bias": bias}
+    for ns, eps in [(5, 1e-5), ((2, 3), 1e-3), ([4], 0.5)]
+    for aff, bias in itertools.product([True, False], repeat=2)
+]
+RMS_CONFIGS = [
+    {"normalized_shape": ns, "eps": eps, "elementwise_affine": aff}
+    for ns, eps in [(5, None), ((2, 3), 1e-6), ([4], 0.5)]
+    for aff in (True, False)
+]
+MODULE_PAIRS = [(LayerNorm, nn.LayerNorm, c) for c in LN_CONFIGS] + [
+    (RMSNorm, nn.RMSNorm, c) for c in RMS_CONFIGS
+]
+MODULES = pytest.mark.parametrize(
+    ("ours_cls", "torch_cls", "config"),
+    MODULE_PAIRS,
+    ids=[f"{o.__name__}-{c}" for o, _, c in MODULE_PAIRS],
+)
+
+
+def normalized(config) -> tuple[int, ...]:
+    ns = config["normalized_shape"]
+    return (ns,) if isinstance(ns, int) else tuple(ns)
+
+
+def randomize_(module: nn.Module, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype))
+
+
+@MODULES
+def test_module_has_torch_parameters_attributes_and_initial_values(ours_cls, torch_cls, config):
+    """Same parameter names, shapes, dtypes and values (1 and 0), same public attributes."""
+    ours, ref = ours_cls(**config), torch_cls(**config)
+    got = {k: v.detach() for k, v in ours.named_parameters()}
+    want = {k: v.detach() for k, v in ref.named_parameters()}
+    assert got.keys() == want.keys()
+    for k in want:
+        torch.testing.assert_close(got[k], want[k], rtol=0, atol=0)
+    assert dict(ours.named_buffers()).keys() == dict(ref.named_buffers()).keys()
+    for attr in ("normalized_shape", "eps", "elementwise_affine", "weight", "bias"):
+        if hasattr(ref, attr) and attr not in want:
+            assert getattr(ours, attr) == getattr(ref, attr), attr  # tuples, floats, None
+    assert ours.normalized_shape == ref.normalized_shape == normalized(config)
+
+
+@MODULES
+def test_module_extra_repr_equals_torch(ours_cls, torch_cls, config):
+    assert ours_cls(**config).extra_repr() == torch_cls(**config).extra_repr()
+
+
+@MODULES
+def test_module_state_dict_loads_both_ways_with_identical_outputs(ours_cls, torch_cls, config):
+    """torch -> ours and ours -> torch, strict loading; then both give the same y."""
+    x = torch.randn(3, *normalized(config), dtype=F64)
+    ref = torch_cls(**config, dtype=F64)
+    randomize_(ref, seed=10)
+    ours = ours_cls(**config, dtype=F64)
+    ours.load_state_dict(ref.state_dict())
+    assert ours.state_dict().keys() == ref.state_dict().keys()
+    assert_close(ours(x), ref(x))
+
+    ours2 = ours_cls(**config, dtype=F64)
+    randomize_(ours2, seed=11)
+    ref2 = torch_cls(**config, dtype=F64)
+    ref2.load_state_dict(ours2.state_dict())
+    assert_close(ours2(x), ref2(x))
+
+
+@MODULES
+def test_module_reset_parameters_restores_ones_and_zeros(ours_cls, torch_cls, config):
+    ours = ours_cls(**config)
+    randomize_(ours, seed=12)
+    ours.reset_parameters()
+    for pname, p in ours.named_parameters():
+        fill = torch.ones_like(p) if pname == "weight" else torch.zeros_like(p)
+        torch.testing.assert_close(p.detach(), fill, rtol=0, atol=0)
+    assert [n for n, _ in ours.named_parameters()] == [
+        n for n, _ in torch_cls(**config).named_parameters()
+    ]
+
+
+@MODULES
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_module_dtype_argument_sets_parameter_and_output_dtype(ours_cls, torch_cls, config, dtype):
+    ours = ours_cls(**config, dtype=dtype, device="cpu")
+    assert all(p.dtype == dtype for p in ours.parameters())
+    y = ours(torch.randn(2, *normalized(config), dtype=dtype))
+    assert y.dtype == dtype
+
+
+@MODULES
+@pytest.mark.parametrize("batch", [(), (4,), (2, 3), (0, 2)])
+def test_module_outputs_and_grads_match_torch_module(ours_cls, torch_cls, config, batch):
+    """With the same (random) parameters: same y, same x.grad, same parameter grads."""
+    ref = torch_cls(**config, dtype=F64)
+    randomize_(ref, seed=13)
+    ours = ours_cls(**config, dtype=F64)
+    ours.load_state_dict(ref.state_dict())
+    g = torch.Generator().manual_seed(14)
+    x = torch.randn(*batch, *normalized(config), dtype=F64, generator=g)
+    dy = torch.randn(x.shape, dtype=F64, generator=g)
+
+    results = []
+    for module in (ours, ref):
+        xl = x.clone().requires_grad_(True)
+        y = module(xl)
+        y.backward(dy)
+        results.append((y.detach(), xl.grad, {k: p.grad for k, p in module.named_parameters()}))
+    (y, dx, pg), (y_ref, dx_ref, pg_ref) = results
+    assert_close(y, y_ref)
+    assert_close(dx, dx_ref)
+    assert pg.keys() == pg_ref.keys()
+    for k in pg_ref:
+        assert_close(pg[k], pg_ref[k])
+
+
+# --------------------------------------------------------------------------------------------
+# 5. bad input: errors that name the argument and show the shapes
+# --------------------------------------------------------------------------------------------
+
+
+def _ln(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    return torch_ln.layer_norm(x, normalized_shape, weight, bias, eps)
+
+
+def _rms(x, normalized_shape, weight=None, bias=None, eps=None):
+    assert bias is None, "rms_norm has no bias"
+    return torch_ln.rms_norm(x, normalized_shape, weight, eps)
+
+
+def _ln_module(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Module forward on an x that does not fit the module's normalized_shape."""
+    assert weight is None and bias is None
+    return LayerNorm(normalized_shape, eps=eps)(x)
+
+
+def _rms_module(x, normalized_shape, weight=None, bias=None, eps=None):
+    assert weight is None and bias is None
+    return RMSNorm(normalized_shape, eps=eps)(x)
+
+
+FUNCS = pytest.mark.parametrize("func", [_ln, _rms], ids=["layer_norm", "rms_norm"])
+FUNCS_AND_MODULES = pytest.mark.parametrize(
+    "func",
+    [_ln, _rms, _ln_module, _rms_module],
+    ids=["layer_norm", "rms_norm", "LayerNorm", "RMSNorm"],
+)
+
+
+@FUNCS_AND_MODULES
+@pytest.mark.parametrize(
+    ("x_shape", "normalized_shape"),
+    [((2, 4), (5,)), ((2, 4), 3), ((2, 3, 4), (2, 4)), ((2, 3, 4), (4, 3)), ((4, 2), (4,))],
+)
+def test_rejects_normalized_shape_not_matching_x(func, x_shape, normalized_shape):
+    """The message names normalized_shape and shows both shapes (as tuples)."""
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+    with pytest.raises(
+        ValueError, match=name("normalized_shape") + mentions(str(ns), str(x_shape))
+    ):
+        func(torch.zeros(x_shape, dtype=F64), normalized_shape)
+
+
+@FUNCS_AND_MODULES
+@pytest.mark.parametrize(("x_shape", "normalized_shape"), [((4,), (2, 4)), ((), (1,))])
+def test_rejects_normalized_shape_longer_than_x_ndim(func, x_shape, normalized_shape):
+    with pytest.raises(
+        ValueError, match=name("normalized_shape") + mentions(str(normalized_shape), str(x_shape))
+    ):
+        func(torch.zeros(x_shape, dtype=F64), normalized_shape)
+
+
+@FUNCS_AND_MODULES
+@pytest.mark.parametrize(
+    ("normalized_shape", "error"),
+    [((), ValueError), ([], ValueError), (torch.Size([]), ValueError), ((0,), ValueError)]
+    + [((2, -1), ValueError), (True, TypeError), ("3", TypeError), (3.0, TypeError)]
+    + [((3.0,), TypeError), ((3, False), TypeError)],
+)
+def test_rejects_empty_or_invalid_normalized_shape(func, normalized_shape, error):
+    """Functions and module constructors alike: empty, non-positive, non-int shapes."""
+    with pytest.raises(error, match=name("normalized_shape")):
+        func(torch.zeros(2, 3, dtype=F64), normalized_shape)
+
+
+# (1,), (1, D) and (D, 1) would all broadcast against x and hide the mistake.
+BAD_SHAPES = [((3, 4), (4,), s) for s in [(1,), (1, 4), (4, 1), (5,), (3,), ()]] + [
+    ((5, 2, 3), (2, 3), s) for s in [(1,), (3,), (6,), (1, 3), (3, 2), (1, 2, 3), (2, 1)]
+]
+
+
+@FUNCS
+@pytest.mark.parametrize(("x_shape", "norm", "bad"), BAD_SHAPES)
+def test_rejects_weight_of_wrong_shape_even_if_broadcastable(func, x_shape, norm, bad):
+    with pytest.raises(ValueError, match=name("weight") + mentions(str(norm), str(bad))):
+        func(torch.zeros(x_shape, dtype=F64), norm, weight=torch.ones(bad, dtype=F64))
+
+
+@pytest.mark.parametrize(("x_shape", "norm", "bad"), BAD_SHAPES)
+def test_layer_norm_rejects_bias_of_wrong_shape_even_if_broadcastable(x_shape, norm, bad):
+    with pytest.raises(ValueError, match=name("bias") + mentions(str(norm), str(bad))):
+        torch_ln.layer_norm(
+            torch.zeros(x_shape, dtype=F64),
+            norm,
+            torch.ones(norm, dtype=F64),
+            torch.ones(bad, dtype=F64),
+        )
+
+
+@FUNCS
+@pytest.mark.parametrize("eps", [-1e-5, -1.0, float("nan"), float("inf"), -float("inf")])
+def test_rejects_negative_or_non_finite_eps(func, eps):
+    with pytest.raises(ValueError, match=name("eps")):
+        func(torch.ones(2, 3, dtype=F64), 3, eps=eps)
+
+
+@FUNCS
+@pytest.mark.parametrize("eps", ["1e-5", True, 1j, [1e-5]])
+def test_rejects_non_real_eps(func, eps):
+    with pytest.raises(TypeError, match=name("eps")):
+        func(torch.ones(2, 3, dtype=F64), 3, eps=eps)
+
+
+def test_layer_norm_rejects_eps_none():
+    """Only RMSNorm gives eps=None a meaning (finfo eps)."""
+    with pytest.raises(TypeError, match=name("eps")):
+        torch_ln.layer_norm(torch.ones(2, 3, dtype=F64), 3, eps=None)
+
+
+@pytest.mark.parametrize("module_cls", [LayerNorm, RMSNorm])
+@pytest.mark.parametrize(
+    ("eps", "error"),
+    [(-1e-5, ValueError), (float("nan"), ValueError), (float("inf"), ValueError)]
+    + [("1e-5", TypeError), (True, TypeError)],
+)
+def test_module_constructor_rejects_bad_eps(module_cls, eps, error):
+    with pytest.raises(error, match=name("eps")):
+        module_cls(4, eps=eps)
+
+
+def test_layer_norm_module_rejects_eps_none():
+    with pytest.raises(TypeError, match=name("eps")):
+        LayerNorm(4, eps=None)
+
+
+NON_FLOAT_DTYPES = [torch.int64, torch.int32, torch.uint8, torch.bool]
+NON_FLOAT_DTYPES += [torch.complex64, torch.complex128]
+
+
+@FUNCS_AND_MODULES
+@pytest.mark.parametrize("dtype", NON_FLOAT_DTYPES)
+def test_rejects_integer_bool_and_complex_input(func, dtype):
+    """TypeError naming x and its dtype (not an error from deep inside a reduction)."""
+    x = torch.ones(2, 3, dtype=dtype)
+    with pytest.raises(TypeError, match=name("x") + mentions(str(dtype))):
+        func(x, 3)
+
+
+@FUNCS
+@pytest.mark.parametrize("x", [np.ones((2, 3)), [[1.0, 2.0, 3.0]], 1.0])
+def test_rejects_non_tensor_input(func, x):
+    with pytest.raises(TypeError, match=name("x")):
+        func(x, 3)
+
+
+@FUNCS
+@pytest.mark.parametrize(
+    "weight",
+    [np.ones(3), torch.ones(3, dtype=torch.int64), torch.ones(3, dtype=torch.complex128)]
+    + [torch.ones(3, dtype=torch.float32)],
+    ids=["ndarray", "int64", "complex128", "float32-vs-float64"],
+)
+def test_rejects_weight_of_wrong_type_or_dtype(func, weight):
+    with pytest.raises(TypeError, match=name("weight")):
+        func(torch.ones(2, 3, dtype=F64), 3, weight=weight)
+
+
+@pytest.mark.parametrize(
+    "bias",
+    [np.zeros(3), torch.zeros(3, dtype=torch.int64), torch.zeros(3, dtype=torch.float32)],
+    ids=["ndarray", "int64", "float32-vs-float64"],
+)
+def test_layer_norm_rejects_bias_of_wrong_type_or_dtype(bias):
+    with pytest.raises(TypeError, match=name("bias")):
+        torch_ln.layer_norm(torch.ones(2, 3, dtype=F64), 3, None, bias)
+
+
+# --------------------------------------------------------------------------------------------
+# numerics documented by the implementation
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("const", [0.0, 0.1, -3.7, 1e4, 123456.789])
+def test_layer_norm_constant_example_gives_exactly_bias(dtype, const):
+    """x_hat of a constant example is exactly 0, so y = bias bit for bit (never NaN)."""
+    g = torch.Generator().manual_seed(15)
+    x = torch.randn(3, 2, 8, dtype=dtype, generator=g)
+    x[1] = const
+    w, b = torch.randn(2, 8, dtype=dtype, generator=g), torch.randn(2, 8, dtype=dtype, generator=g)
+    y = torch_ln.layer_norm(x, (2, 8), w, b)
+    assert y.dtype == dtype
+    assert torch.equal(y[1], b)
+    assert torch.equal(torch_ln.layer_norm(x, (2, 8))[1], torch.zeros(2, 8, dtype=dtype))
+
+
+def test_layer_norm_float32_large_offset_matches_float64_reference():
+    """1e4 + noise in float32 stays float32-accurate (the shifted two-pass forward).
+
+    The reference is F.layer_norm in float64 on the same float32 values.
+    """
+    g = torch.Generator().manual_seed(16)
+    x = (1e4 + torch.randn(8, 1024, dtype=F64, generator=g)).float()
+    ref = F.layer_norm(x.double(), (1024,))
+    y = torch_ln.layer_norm(x, 1024)
+    assert y.dtype == torch.float32
+    assert float((y.double() - ref).abs().max()) < 1e-5
+
+
+@pytest.mark.parametrize("fn", [torch_ln.layer_norm, torch_ln.rms_norm])
+def test_zero_size_batch_gives_empty_output_and_zero_weight_grad(fn):
+    x = torch.ones(0, 3, 5, dtype=F64, requires_grad=True)
+    w = torch.ones(5, dtype=F64, requires_grad=True)
+    y = fn(x, 5, w)
+    assert y.shape == (0, 3, 5)
+    y.sum().backward()
+    assert x.grad.shape == (0, 3, 5)
+    assert torch.equal(w.grad, torch.zeros(5, dtype=F64))
