@@ -52,13 +52,15 @@ def variance_pitfall(
     dict with
         offsets : (K,)
         err_one_pass, err_two_pass : (K,) worst absolute error of the normalized values
+            (a NaN counts as an infinite error)
+        err_one_pass_finite : (K,) worst one-pass error over the examples that are not NaN
         nan_one_pass : (K,) fraction of examples whose one-pass output is NaN
         x_hat_ref, x_hat_one_pass, x_hat_two_pass : (K, shown_features) first example's
             normalized features, for plotting
     """
     offsets = np.asarray(offsets, dtype=np.float64)
     ref_rows, one_rows, two_rows = [], [], []
-    err_one, err_two, nan_one = [], [], []
+    err_one, err_one_finite, err_two, nan_one = [], [], [], []
     for offset in offsets:
         x32 = activations(n_examples, n_features, offset=offset, dtype=np.float32, seed=seed)
         ref = numpy_ln.layer_norm(x32.astype(np.float64), n_features, eps=eps)
@@ -67,13 +69,16 @@ def variance_pitfall(
         # NaN counts as an infinitely wrong answer, not as a skipped one.
         err_one.append(np.nan_to_num(np.abs(one - ref), nan=np.inf).max())
         err_two.append(np.abs(two - ref).max())
-        nan_one.append(np.isnan(one).any(axis=-1).mean())
+        finite = ~np.isnan(one).any(axis=-1)  # (n_examples,)
+        err_one_finite.append(np.abs(one[finite] - ref[finite]).max() if finite.any() else np.nan)
+        nan_one.append(1.0 - finite.mean())
         ref_rows.append(ref[0, :shown_features])
         one_rows.append(one[0, :shown_features])
         two_rows.append(two[0, :shown_features])
     return {
         "offsets": offsets,
         "err_one_pass": np.array(err_one),
+        "err_one_pass_finite": np.array(err_one_finite),
         "err_two_pass": np.array(err_two),
         "nan_one_pass": np.array(nan_one),
         "x_hat_ref": np.array(ref_rows),

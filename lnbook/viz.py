@@ -88,6 +88,22 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
                                "line": {"color": PALETTE["black"], "width": 2}}),
         ]
 
+    y_limit = 4.0  # the left panel shows |x_hat| <= 4; say so when one-pass leaves it
+
+    def off_chart_note(k: int) -> dict:
+        one = result["x_hat_one_pass"][k]
+        if np.isnan(one).all():
+            text = "one-pass: NaN for this example (negative variance)"
+        elif (np.abs(one) > y_limit).any():
+            n_off = int((np.abs(one) > y_limit).sum())
+            text = (f"one-pass: {n_off} of {one.size} values off the chart "
+                    f"(largest |x̂| = {np.nanmax(np.abs(one)):.3g})")
+        else:
+            text = ""
+        return {"text": text, "xref": "x domain", "yref": "y domain", "x": 0.02, "y": 0.98,
+                "showarrow": False, "xanchor": "left", "yanchor": "top",
+                "font": {"color": PALETTE["vermillion"]}, "bgcolor": "rgba(255,255,255,0.85)"}
+
     fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.12)
     for trace in frame_traces(active)[:3]:
         fig.add_trace(trace, row=1, col=1)
@@ -99,20 +115,22 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
     fig.add_trace(frame_traces(active)[3], row=1, col=2)
     # Frames replace only the traces that move: 0-2 (left) and 5 (the marker).
     fig.frames = [
-        go.Frame(name=label, data=frame_traces(k), traces=[0, 1, 2, 5])
+        go.Frame(name=label, data=frame_traces(k), traces=[0, 1, 2, 5],
+                 layout={"annotations": [off_chart_note(k)]})
         for k, label in enumerate(labels)
     ]
     fig.update_xaxes(title_text="feature index (dimensionless)", row=1, col=1)
     fig.update_yaxes(title_text="normalized value x̂ (standard deviations)", row=1, col=1,
-                     range=[-4, 4])
+                     range=[-y_limit, y_limit])
     fig.update_xaxes(title_text="offset added to every value", type="log", row=1, col=2)
-    fig.update_yaxes(title_text="worst |error| of x̂ (log scale)", type="log", row=1, col=2)
+    fig.update_yaxes(title_text="worst |error| of x̂ (NaN drawn at 100)", type="log", row=1, col=2)
     fig.update_layout(
         title={"text": "One-pass vs two-pass variance in float32"},
         sliders=[_slider(labels, "offset: ", active)],
-        legend={"orientation": "h", "y": -0.35},
-        height=520,
-        margin={"t": 60, "b": 40},
+        annotations=[off_chart_note(active)],
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        height=560,
+        margin={"t": 110, "b": 40},
         template="plotly_white",
     )
     return fig

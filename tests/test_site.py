@@ -38,8 +38,8 @@ def site() -> Path:
         cwd=ROOT,
     )
     log = proc.stdout + proc.stderr
+    # With -W every Sphinx warning (a dropped figure, a broken reference) is an error.
     assert proc.returncode == 0, f"strict build failed:\n{log[-8000:]}"
-    assert "WARNING" not in log, log[-8000:]
     return HTML
 
 
