@@ -222,7 +222,9 @@ def rms_norm(
     -------
     y : array of x's shape and dtype
     """
-    x, shape, axes, weight, _ = _prepare(x, normalized_shape, weight, None, eps, allow_none_eps=True)
+    x, shape, axes, weight, _ = _prepare(
+        x, normalized_shape, weight, None, eps, allow_none_eps=True
+    )
     eps = np.finfo(x.dtype).eps if eps is None else eps
     ms = (x * x).mean(axis=axes, keepdims=True)  # mean square, (..., 1, ..., 1)
     y = x * (1.0 / np.sqrt(ms + x.dtype.type(eps)))
@@ -281,7 +283,8 @@ def batch_norm(
         n = x.size // C if C else 0  # values per channel
         if n <= 1:
             raise ValueError(
-                f"batch_norm in training needs more than 1 value per channel, got x.shape = {x.shape}"
+                "batch_norm in training needs more than 1 value per channel, "
+                f"got x.shape = {x.shape}"
             )
         mu = x.mean(axis=axes)  # (C,)
         xc = x - mu.reshape(bshape)
@@ -294,7 +297,9 @@ def batch_norm(
             running_var += momentum * var * (n / (n - 1))  # unbiased, as torch stores it
     else:
         if running_mean is None or running_var is None:
-            raise ValueError("batch_norm in evaluation (training=False) needs running_mean and running_var")
+            raise ValueError(
+                "batch_norm in evaluation (training=False) needs running_mean and running_var"
+            )
         mu, var = running_mean, running_var
         xc = x - mu.reshape(bshape)
 

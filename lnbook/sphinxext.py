@@ -108,7 +108,9 @@ def _copy_assets(app, exception) -> None:
 
     dest = Path(app.outdir) / "_static" / STATIC_SUBDIR
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", dest / _JS_FILES[0])
+    shutil.copyfile(
+        Path(plotly.__file__).parent / "package_data" / "plotly.min.js", dest / _JS_FILES[0]
+    )
     shutil.copyfile(_HERE / "static" / _JS_FILES[1], dest / _JS_FILES[1])
 
 

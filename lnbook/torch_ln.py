@@ -36,7 +36,9 @@ def _check_inputs(x, normalized_shape, weight, bias, eps, *, allow_none_eps=Fals
         _check_tensor(name, p, optional=True)
         check_param_shape(name, None if p is None else tuple(p.shape), shape)
         if p is not None and p.dtype != x.dtype:
-            raise TypeError(f"{name} has dtype {p.dtype} but x has dtype {x.dtype}; they must match")
+            raise TypeError(
+                f"{name} has dtype {p.dtype} but x has dtype {x.dtype}; they must match"
+            )
     check_eps(eps, allow_none=allow_none_eps)
     return tuple(range(x.ndim - len(shape), x.ndim))
 
@@ -234,7 +236,9 @@ class RMSNorm(nn.Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = nn.Parameter(torch.empty(self.normalized_shape, device=device, dtype=dtype))
+            self.weight = nn.Parameter(
+                torch.empty(self.normalized_shape, device=device, dtype=dtype)
+            )
         else:
             self.register_parameter("weight", None)
         self.reset_parameters()
@@ -248,7 +252,5 @@ class RMSNorm(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"{self.normalized_shape}, eps={self.eps}, "
-            f"elementwise_affine={self.elementwise_affine}"
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
         )
-

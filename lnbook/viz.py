@@ -36,8 +36,11 @@ def _slider(labels: list[str], prefix: str, active: int = 0) -> dict:
                 "method": "animate",
                 "args": [
                     [label],
-                    {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
-                     "transition": {"duration": 0}},
+                    {
+                        "mode": "immediate",
+                        "frame": {"duration": 0, "redraw": True},
+                        "transition": {"duration": 0},
+                    },
                 ],
             }
             for label in labels
@@ -76,16 +79,39 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
 
     def frame_traces(k: int) -> list[go.Scatter]:
         return [
-            go.Scatter(x=features, y=result["x_hat_ref"][k], name="float64 reference",
-                       mode="lines", line={"color": PALETTE["black"], "width": 1}),
-            go.Scatter(x=features, y=result["x_hat_two_pass"][k], name="two-pass, float32",
-                       mode="markers", marker={"color": PALETTE["blue"], "symbol": "circle"}),
-            go.Scatter(x=features, y=result["x_hat_one_pass"][k], name="one-pass, float32",
-                       mode="markers", marker={"color": PALETTE["vermillion"], "symbol": "x"}),
-            go.Scatter(x=[offsets[k]] * 2, y=[err2[k], err1[k]], mode="markers",
-                       name="current offset", showlegend=False,
-                       marker={"color": [PALETTE["blue"], PALETTE["vermillion"]], "size": 14,
-                               "line": {"color": PALETTE["black"], "width": 2}}),
+            go.Scatter(
+                x=features,
+                y=result["x_hat_ref"][k],
+                name="float64 reference",
+                mode="lines",
+                line={"color": PALETTE["black"], "width": 1},
+            ),
+            go.Scatter(
+                x=features,
+                y=result["x_hat_two_pass"][k],
+                name="two-pass, float32",
+                mode="markers",
+                marker={"color": PALETTE["blue"], "symbol": "circle"},
+            ),
+            go.Scatter(
+                x=features,
+                y=result["x_hat_one_pass"][k],
+                name="one-pass, float32",
+                mode="markers",
+                marker={"color": PALETTE["vermillion"], "symbol": "x"},
+            ),
+            go.Scatter(
+                x=[offsets[k]] * 2,
+                y=[err2[k], err1[k]],
+                mode="markers",
+                name="current offset",
+                showlegend=False,
+                marker={
+                    "color": [PALETTE["blue"], PALETTE["vermillion"]],
+                    "size": 14,
+                    "line": {"color": PALETTE["black"], "width": 2},
+                },
+            ),
         ]
 
     y_limit = 4.0  # the left panel shows |x_hat| <= 4; say so when one-pass leaves it
@@ -96,32 +122,68 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
             text = "one-pass: NaN for this example (negative variance)"
         elif (np.abs(one) > y_limit).any():
             n_off = int((np.abs(one) > y_limit).sum())
-            text = (f"one-pass: {n_off} of {one.size} values off the chart "
-                    f"(largest |x̂| = {np.nanmax(np.abs(one)):.3g})")
+            text = (
+                f"one-pass: {n_off} of {one.size} values off the chart "
+                f"(largest |x̂| = {np.nanmax(np.abs(one)):.3g})"
+            )
         else:
             text = ""
-        return {"text": text, "xref": "x domain", "yref": "y domain", "x": 0.02, "y": 0.98,
-                "showarrow": False, "xanchor": "left", "yanchor": "top",
-                "font": {"color": PALETTE["vermillion"]}, "bgcolor": "rgba(255,255,255,0.85)"}
+        return {
+            "text": text,
+            "xref": "x domain",
+            "yref": "y domain",
+            "x": 0.02,
+            "y": 0.98,
+            "showarrow": False,
+            "xanchor": "left",
+            "yanchor": "top",
+            "font": {"color": PALETTE["vermillion"]},
+            "bgcolor": "rgba(255,255,255,0.85)",
+        }
 
     fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.12)
     for trace in frame_traces(active)[:3]:
         fig.add_trace(trace, row=1, col=1)
-    fig.add_trace(go.Scatter(x=offsets, y=err2, name="two-pass error", mode="lines+markers",
-                             line={"color": PALETTE["blue"]}), row=1, col=2)
-    fig.add_trace(go.Scatter(x=offsets, y=err1, name="one-pass error", mode="lines+markers",
-                             line={"color": PALETTE["vermillion"], "dash": "dash"}),
-                  row=1, col=2)
+    fig.add_trace(
+        go.Scatter(
+            x=offsets,
+            y=err2,
+            name="two-pass error",
+            mode="lines+markers",
+            line={"color": PALETTE["blue"]},
+        ),
+        row=1,
+        col=2,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=offsets,
+            y=err1,
+            name="one-pass error",
+            mode="lines+markers",
+            line={"color": PALETTE["vermillion"], "dash": "dash"},
+        ),
+        row=1,
+        col=2,
+    )
     fig.add_trace(frame_traces(active)[3], row=1, col=2)
     # Frames replace only the traces that move: 0-2 (left) and 5 (the marker).
     fig.frames = [
-        go.Frame(name=label, data=frame_traces(k), traces=[0, 1, 2, 5],
-                 layout={"annotations": [off_chart_note(k)]})
+        go.Frame(
+            name=label,
+            data=frame_traces(k),
+            traces=[0, 1, 2, 5],
+            layout={"annotations": [off_chart_note(k)]},
+        )
         for k, label in enumerate(labels)
     ]
     fig.update_xaxes(title_text="feature index (dimensionless)", row=1, col=1)
-    fig.update_yaxes(title_text="normalized value x̂ (standard deviations)", row=1, col=1,
-                     range=[-y_limit, y_limit])
+    fig.update_yaxes(
+        title_text="normalized value x̂ (standard deviations)",
+        row=1,
+        col=1,
+        range=[-y_limit, y_limit],
+    )
     fig.update_xaxes(title_text="offset added to every value", type="log", row=1, col=2)
     fig.update_yaxes(title_text="worst |error| of x̂ (NaN drawn at 100)", type="log", row=1, col=2)
     fig.update_layout(

@@ -271,6 +271,9 @@ def test_every_page_works_offline_in_the_browser(site, server, browser):
     assert not problems, json.dumps(problems, indent=2)
 
 
+_PLOTTED = "gd => JSON.stringify(gd.data.map(t => [t.x, t.y, t.z]))"
+
+
 def _figure_pages(site: Path) -> list[str]:
     return [p.relative_to(site).as_posix() for p in _pages(site) if _parse(p).figures]
 
@@ -285,7 +288,7 @@ def test_moving_each_slider_changes_the_plotted_data(site, server, browser):
                 gd = visit.page.locator("div.lnbook-plotly").nth(i)
                 n_sliders = gd.evaluate("gd => (gd.layout.sliders || []).length")
                 for s in range(n_sliders):
-                    before = gd.evaluate("gd => JSON.stringify(gd.data.map(t => [t.x, t.y, t.z]))")
+                    before = gd.evaluate(_PLOTTED)
                     active = gd.evaluate(f"gd => gd.layout.sliders[{s}].active || 0")
                     # Press on the rail at the far end from the active step, as a reader would.
                     rail = (
@@ -299,7 +302,7 @@ def test_moving_each_slider_changes_the_plotted_data(site, server, browser):
                         box["x"] + frac * box["width"], box["y"] + box["height"] / 2
                     )
                     visit.page.wait_for_function(
-                        "([gd, before]) => JSON.stringify(gd.data.map(t => [t.x, t.y, t.z])) !== before",
+                        f"([gd, before]) => ({_PLOTTED})(gd) !== before",
                         arg=[gd.element_handle(), before],
                         timeout=5000,
                     )
