@@ -8,7 +8,7 @@ PORT   ?= 8000
 # -W: warnings are errors (a dropped figure is a warning); -n: nitpicky cross-references.
 JB_BUILD := $(BIN)/jupyter-book build -W -n --keep-going .
 
-.PHONY: book test serve lab lint format clean
+.PHONY: book test serve lab lint format clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,7 @@ format: $(VENV)/.dev-installed
 
 clean:
 	rm -rf _build
+
+# Benchmarks (run on demand; never part of make test).
+bench: $(VENV)/.runtime-installed
+	$(BIN)/python -m lnbook.bench

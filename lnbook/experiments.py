@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -115,3 +116,440 @@ def finite_difference_grad(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
         x[i] = saved
         grad[i] = (f_plus - f_minus) / (2 * h)
     return grad
+
+
+# ---------------------------------------------------------------- chapter 1 -------------
+
+
+def row_statistics(x: np.ndarray, eps: float = 1e-5) -> dict[str, np.ndarray]:
+    """Each example's mean and standard deviation before and after layer norm.
+
+    Parameters
+    ----------
+    x : (N, D) batch, one example per row
+
+    Returns
+    -------
+    dict with ``y`` (N, D), the layer-normed batch, and ``mean_before``, ``std_before``,
+    ``mean_after``, ``std_after``, each (N,)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"x must be a (N, D) batch, got shape {x.shape}")
+    y = numpy_ln.layer_norm(x, x.shape[-1], eps=eps)
+    return {
+        "y": y,
+        "mean_before": x.mean(axis=-1),
+        "std_before": x.std(axis=-1),
+        "mean_after": y.mean(axis=-1),
+        "std_after": y.std(axis=-1),
+    }
+
+
+def explore_example(
+    x: np.ndarray,
+    example: int = 0,
+    *,
+    shift: float = 0.0,
+    scale: float = 1.0,
+    n_features: int | None = None,
+    eps: float = 1e-5,
+) -> dict[str, np.ndarray | float]:
+    """One example, transformed by ``scale * x + shift``, then layer-normed.
+
+    The compute behind the chapter 1 explorer (both the slider figure and the live widget).
+
+    Parameters
+    ----------
+    x : (N, D) batch
+    example : row of ``x`` to use
+    shift, scale : applied to every feature of the example
+    n_features : keep only the first ``n_features`` features (all if None)
+    eps : layer norm's epsilon
+
+    Returns
+    -------
+    dict with ``x`` (the transformed features, (n_features,)), ``x_hat`` (layer norm of
+    them), and the floats ``mean``, ``std``, ``mean_after``, ``std_after``
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"x must be a (N, D) batch, got shape {x.shape}")
+    if not 0 <= example < x.shape[0]:
+        raise ValueError(f"example must be in [0, {x.shape[0]}) for x of shape {x.shape}")
+    d = x.shape[1] if n_features is None else n_features
+    if not 1 <= d <= x.shape[1]:
+        raise ValueError(f"n_features must be in [1, {x.shape[1]}] for x of shape {x.shape}")
+    row = scale * x[example, :d] + shift  # (d,)
+    x_hat = numpy_ln.layer_norm(row, d, eps=eps)
+    return {
+        "x": row,
+        "x_hat": x_hat,
+        "mean": float(row.mean()),
+        "std": float(row.std()),
+        "mean_after": float(x_hat.mean()),
+        "std_after": float(x_hat.std()),
+    }
+
+
+# The explorer's precomputed settings for the static site: a walk through the controls,
+# each step changing one thing from the step before it.
+EXPLORER_SCENES: list[dict] = [
+    {"label": "original", "shift": 0.0, "scale": 1.0, "n_features": None, "eps": 1e-5},
+    {"label": "shift +3", "shift": 3.0, "scale": 1.0, "n_features": None, "eps": 1e-5},
+    {"label": "shift −3", "shift": -3.0, "scale": 1.0, "n_features": None, "eps": 1e-5},
+    {"label": "scale ×3", "shift": 0.0, "scale": 3.0, "n_features": None, "eps": 1e-5},
+    {"label": "scale ×0.2", "shift": 0.0, "scale": 0.2, "n_features": None, "eps": 1e-5},
+    {"label": "×3 then +3", "shift": 3.0, "scale": 3.0, "n_features": None, "eps": 1e-5},
+    {"label": "scale ×−1", "shift": 0.0, "scale": -1.0, "n_features": None, "eps": 1e-5},
+    {"label": "8 features", "shift": 0.0, "scale": 1.0, "n_features": 8, "eps": 1e-5},
+    {"label": "eps 0.1", "shift": 0.0, "scale": 1.0, "n_features": None, "eps": 0.1},
+    {"label": "eps 1", "shift": 0.0, "scale": 1.0, "n_features": None, "eps": 1.0},
+    {"label": "eps 10", "shift": 0.0, "scale": 1.0, "n_features": None, "eps": 10.0},
+]
+
+
+def explore_scenes(
+    x: np.ndarray, examples: Sequence[int], scenes: Sequence[dict] = EXPLORER_SCENES
+) -> list[list[dict]]:
+    """:func:`explore_example` for every (scene, example): ``result[scene][example]``."""
+    return [
+        [
+            explore_example(
+                x,
+                e,
+                shift=s["shift"],
+                scale=s["scale"],
+                n_features=s["n_features"],
+                eps=s["eps"],
+            )
+            for e in examples
+        ]
+        for s in scenes
+    ]
+
+
+def invariances(x: np.ndarray, example: int = 0, *, seed: int = 0) -> dict[str, float]:
+    """Measure layer norm's invariances on one example of a batch (eps = 0, float64).
+
+    Returns the largest absolute change of that example's output when
+    ``shift``: a constant is added to all its features; ``scale``: its features are
+    multiplied by a positive constant; ``negative_scale_flip``: multiplied by a negative
+    constant, compared with the *negated* original output (so 0 means "the sign flips");
+    ``other_example``: another example of the batch is replaced by random values.
+    """
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype=np.float64)
+    d = x.shape[-1]
+
+    def ln(batch):
+        return numpy_ln.layer_norm(batch, d, eps=0.0)
+
+    y = ln(x)[example]
+    changed = {}
+    for name, new_row, sign in [
+        ("shift", x[example] + rng.uniform(-10, 10), 1.0),
+        ("scale", x[example] * rng.uniform(0.1, 10), 1.0),
+        ("negative_scale_flip", x[example] * -rng.uniform(0.1, 10), -1.0),
+    ]:
+        x2 = x.copy()
+        x2[example] = new_row
+        changed[name] = float(np.abs(ln(x2)[example] - sign * y).max())
+    x2 = x.copy()
+    other = (example + 1) % x.shape[0]
+    x2[other] = rng.normal(50, 20, size=d)
+    changed["other_example"] = float(np.abs(ln(x2)[example] - y).max())
+    return changed
+
+
+INVARIANCE_COLUMNS = [
+    "weight matrix re-scaling",
+    "weight matrix re-centering",
+    "weight vector re-scaling",
+    "dataset re-scaling",
+    "dataset re-centering",
+    "single example re-scaling",
+]
+
+
+def invariance_table(
+    n_examples: int = 32, d_in: int = 10, d_out: int = 8, *, seed: int = 0, tol: float = 1e-9
+) -> dict[str, dict[str, bool]]:
+    """Compute Ba, Kiros and Hinton's (2016) Table 1 for batch norm, layer norm and RMSNorm.
+
+    Each normalization is applied to the summed inputs ``a = x @ W.T`` of a layer (no bias,
+    eps = 0, batch norm with batch statistics, as in the paper), and each entry asks: is the
+    normalized output unchanged by the transformation? The transformations:
+
+    - weight matrix re-scaling: ``W -> 2.5 W``
+    - weight matrix re-centering: ``W -> W + 1 g.T`` (the same vector added to every row, so
+      every unit's input shifts by the same amount ``g . x`` within an example)
+    - weight vector re-scaling: one row of ``W`` (one unit's weights) scaled by 3
+    - dataset re-scaling: ``x -> 2.5 x`` for every example
+    - dataset re-centering: ``x -> x + c`` for every example
+    - single example re-scaling: one example ``x_n -> 4 x_n``
+
+    Returns
+    -------
+    ``table[method][column] -> bool`` for methods "batch norm", "layer norm", "RMSNorm"
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n_examples, d_in))
+    W = rng.standard_normal((d_out, d_in))
+    g = rng.standard_normal(d_in)
+    c = rng.standard_normal(d_in)
+
+    def bn(a):
+        return numpy_ln.batch_norm(a, None, None, training=True, eps=0.0)
+
+    methods = {
+        "batch norm": bn,
+        "layer norm": lambda a: numpy_ln.layer_norm(a, d_out, eps=0.0),
+        "RMSNorm": lambda a: numpy_ln.rms_norm(a, d_out, eps=0.0),
+    }
+    W_vec = W.copy()
+    W_vec[0] *= 3.0
+    x_one = x.copy()
+    x_one[0] *= 4.0
+    variants = {  # column -> (inputs, weights) after the transformation
+        "weight matrix re-scaling": (x, 2.5 * W),
+        "weight matrix re-centering": (x, W + g[None, :]),
+        "weight vector re-scaling": (x, W_vec),
+        "dataset re-scaling": (2.5 * x, W),
+        "dataset re-centering": (x + c, W),
+        "single example re-scaling": (x_one, W),
+    }
+    table = {}
+    for name, norm in methods.items():
+        base = norm(x @ W.T)
+        table[name] = {
+            col: bool(np.allclose(norm(x2 @ W2.T), base, rtol=0, atol=tol))
+            for col, (x2, W2) in variants.items()
+        }
+    return table
+
+
+def axis_contrast(x: np.ndarray, eps: float = 1e-5) -> dict[str, np.ndarray]:
+    """Layer norm (statistics of each row) vs batch norm (statistics of each column).
+
+    Parameters
+    ----------
+    x : (N, D) batch: N examples (rows), D features (columns)
+
+    Returns
+    -------
+    dict with ``layer`` and ``batch`` (N, D) normalized batches, ``row_mean``, ``row_std``
+    (N,) and ``col_mean``, ``col_std`` (D,) of the input
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"x must be a (N, D) batch with N >= 2, got shape {x.shape}")
+    return {
+        "layer": numpy_ln.layer_norm(x, x.shape[1], eps=eps),
+        "batch": numpy_ln.batch_norm(x, None, None, training=True, eps=eps),
+        "row_mean": x.mean(axis=1),
+        "row_std": x.std(axis=1),
+        "col_mean": x.mean(axis=0),
+        "col_std": x.std(axis=0),
+    }
+
+
+def handwriting(
+    image: np.ndarray, pens: Sequence[tuple[float, float]], eps: float = 1e-5
+) -> dict[str, np.ndarray]:
+    """The glossary's picture: one handwritten digit, written with different pens.
+
+    Each pen ``(pressure, paper)`` turns the image into ``pressure * image + paper``: a
+    faint or heavy stroke on darker or lighter paper. Layer norm over the 64 pixels brings
+    every version to the same "size" (mean 0, variance 1): the message is unchanged.
+
+    Parameters
+    ----------
+    image : (64,) pixel values (an 8x8 image flattened)
+    pens : sequence of (pressure, paper) pairs, pressure > 0
+
+    Returns
+    -------
+    dict with ``written`` and ``normalized``, each (len(pens), 8, 8), and ``pens`` (P, 2)
+    """
+    image = np.asarray(image, dtype=np.float64)
+    if image.shape != (64,):
+        raise ValueError(f"image must be a flattened 8x8 image of shape (64,), got {image.shape}")
+    pens = np.asarray(pens, dtype=np.float64).reshape(-1, 2)
+    written = pens[:, :1] * image[None, :] + pens[:, 1:]  # (P, 64)
+    normalized = numpy_ln.layer_norm(written, 64, eps=eps)
+    return {
+        "written": written.reshape(-1, 8, 8),
+        "normalized": normalized.reshape(-1, 8, 8),
+        "pens": pens,
+    }
+
+
+# ---------------------------------------------------------------- chapter 2 -------------
+
+
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread, then restore the setting.
+
+    The chapters' models are tiny: splitting their matrix products over threads costs more
+    in synchronisation than it saves, and on a busy 2-core machine it was 30x slower.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def affine_histograms(
+    x: np.ndarray,
+    example: int,
+    settings: Sequence[dict],
+    *,
+    bins: np.ndarray | None = None,
+    eps: float = 1e-5,
+) -> dict[str, np.ndarray]:
+    """Output distribution of layer norm's ``y = gamma * x_hat + beta`` for several settings.
+
+    Histograms are binned here, so a figure carries counts, not raw samples.
+
+    Parameters
+    ----------
+    x : (N, D) batch
+    example : the row whose own distribution is shown beside the batch's
+    settings : each a dict with ``gamma`` and ``beta``: floats (the same for every feature)
+        or (D,) arrays (one per feature)
+    bins : bin edges (default: 61 edges from -6 to 6)
+
+    Returns
+    -------
+    dict with ``edges`` (B+1,), ``centers`` (B,), ``example`` and ``batch`` (S, B): the
+    fraction of values in each bin, ``mean`` and ``std`` (S,) of the example's output
+    """
+    x = np.asarray(x, dtype=np.float64)
+    d = x.shape[-1]
+    edges = np.linspace(-6, 6, 61) if bins is None else np.asarray(bins, dtype=np.float64)
+    x_hat = numpy_ln.layer_norm(x, d, eps=eps)
+    ex_hist, batch_hist, means, stds = [], [], [], []
+    for s in settings:
+        gamma = np.broadcast_to(np.asarray(s["gamma"], dtype=np.float64), (d,))
+        beta = np.broadcast_to(np.asarray(s["beta"], dtype=np.float64), (d,))
+        y = x_hat * gamma + beta  # (N, D)
+        ex_hist.append(np.histogram(y[example], edges)[0] / d)
+        batch_hist.append(np.histogram(y, edges)[0] / y.size)
+        means.append(y[example].mean())
+        stds.append(y[example].std())
+    return {
+        "edges": edges,
+        "centers": (edges[:-1] + edges[1:]) / 2,
+        "example": np.array(ex_hist),
+        "batch": np.array(batch_hist),
+        "mean": np.array(means),
+        "std": np.array(stds),
+    }
+
+
+def recover_example(x: np.ndarray, k: int, eps: float = 1e-5) -> dict[str, np.ndarray]:
+    """Choose gamma and beta that undo layer norm for example ``k``, and apply them to all.
+
+    ``gamma = sqrt(var_k + eps)`` and ``beta = mu_k`` (the same for every feature) give back
+    example ``k`` exactly; every other example comes back with *k's* mean and spread,
+    because its own statistics were divided out and no parameter shared by the batch can
+    know them.
+
+    Returns
+    -------
+    dict with ``gamma``, ``beta`` (floats), ``y`` (N, D) the outputs, ``error`` (N,) the
+    largest |y - x| of each example, and ``mean_in``, ``std_in``, ``mean_out``, ``std_out`` (N,)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    d = x.shape[-1]
+    mu, var = x[k].mean(), x[k].var()
+    gamma, beta = np.sqrt(var + eps), mu
+    y = numpy_ln.layer_norm(x, d, np.full(d, gamma), np.full(d, beta), eps=eps)
+    return {
+        "gamma": float(gamma),
+        "beta": float(beta),
+        "y": y,
+        "error": np.abs(y - x).max(axis=-1),
+        "mean_in": x.mean(axis=-1),
+        "std_in": x.std(axis=-1),
+        "mean_out": y.mean(axis=-1),
+        "std_out": y.std(axis=-1),
+    }
+
+
+def train_digits_mlp(
+    *,
+    norm: str | None = "layer",
+    weight_decay: float = 0.0,
+    decay_norm_params: bool = True,
+    d_hidden: int = 64,
+    depth: int = 2,
+    steps: int = 400,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> dict:
+    """Train a small MLP on the handwritten digits with AdamW; return what the chapter plots.
+
+    Parameters
+    ----------
+    norm : normalization after each hidden linear layer ("layer", "batch", "rms", None)
+    weight_decay : AdamW's decoupled weight decay
+    decay_norm_params : apply the decay to gamma, beta and biases too (True), or only to the
+        weight matrices (False, the common practice; see ``models.param_groups``)
+    steps, batch_size, lr, seed : the training run
+
+    Returns
+    -------
+    dict with ``loss`` (steps,) training loss per step, ``test_accuracy`` (float, on 30% of
+    the images held out), ``gammas`` and ``betas`` (lists of (d_hidden,) arrays, one per
+    norm layer), ``n_params`` and ``n_norm_params`` (ints)
+    """
+    import torch
+
+    from . import models
+    from .data import digits
+
+    torch.manual_seed(seed)
+    images, labels = digits()
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(images))
+    n_train = int(0.7 * len(images))
+    X = torch.tensor(images[order] / 16.0, dtype=torch.float32)
+    Y = torch.tensor(labels[order])
+    X_train, Y_train, X_test, Y_test = X[:n_train], Y[:n_train], X[n_train:], Y[n_train:]
+
+    model = models.MLP(64, d_hidden, 10, depth=depth, norm=norm, placement="post")
+    groups = (
+        [{"params": list(model.parameters()), "weight_decay": weight_decay}]
+        if decay_norm_params
+        else models.param_groups(model, weight_decay)
+    )
+    opt = torch.optim.AdamW(groups, lr=lr)
+    losses = []
+    with _one_torch_thread():
+        for _ in range(steps):
+            idx = torch.from_numpy(rng.integers(0, n_train, size=batch_size))
+            loss = torch.nn.functional.cross_entropy(model(X_train[idx]), Y_train[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        model.eval()
+        with torch.no_grad():
+            acc = (model(X_test).argmax(-1) == Y_test).float().mean().item()
+    norms = [m for m in model.modules() if isinstance(m, models.torch_ln.LayerNorm)]
+    return {
+        "loss": np.array(losses),
+        "test_accuracy": acc,
+        "gammas": [m.weight.detach().numpy().copy() for m in norms if m.weight is not None],
+        "betas": [m.bias.detach().numpy().copy() for m in norms if m.bias is not None],
+        "n_params": sum(p.numel() for p in model.parameters()),
+        "n_norm_params": sum(p.numel() for p in models.norm_parameters(model)),
+    }

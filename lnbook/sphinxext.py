@@ -16,9 +16,12 @@ Three jobs, nothing else:
    the cache in a folder named after a digest of the package source and the pins; the
    chapter tests execute each chapter once and store it there, and the build reuses it.
 
-3. **No dead third-party scripts.** Jupyter Book always loads sphinx-thebe, which puts a
-   CDN address (unpkg) in every page and, in 0.3.1, declares its config twice, a JavaScript
-   error on every page. The book does not use thebe, so :func:`_drop_thebe` removes it.
+3. **No dead scripts.** Jupyter Book always loads sphinx-thebe, which puts a CDN address
+   (unpkg) in every page and, in 0.3.1, declares its config twice, a JavaScript error on
+   every page. And myst-nb embeds the state of every ipywidget a chapter created (for a
+   plotly ``FigureWidget`` that includes a copy of plotly.js, 5 MB a page), although the
+   static site renders no widget. The book uses neither, so :func:`_drop_unused_scripts`
+   removes both from each page.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import shutil
 from pathlib import Path
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
+WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 STATIC_SUBDIR = "lnbook"  # under the site's _static/
 _HERE = Path(__file__).parent
 _JS_FILES = ("plotly.min.js", "plotly-init.js")  # load order matters: plotly first
@@ -83,15 +87,19 @@ def _figure_title(spec: dict) -> str:
     return text or "Interactive figure"
 
 
-def _drop_thebe(app, pagename, templatename, context, doctree) -> None:
-    def is_thebe(asset) -> bool:
+def _drop_unused_scripts(app, pagename, templatename, context, doctree) -> None:
+    def unused(asset) -> bool:
         name = getattr(asset, "filename", None) or str(asset)
-        body = getattr(asset, "attributes", {}).get("body", "")
-        return "thebe" in name.lower() or "THEBE_JS_URL" in body
+        attributes = getattr(asset, "attributes", {})
+        return (
+            "thebe" in name.lower()
+            or "THEBE_JS_URL" in attributes.get("body", "")
+            or attributes.get("type") == WIDGET_STATE_MIME
+        )
 
     for key in ("script_files", "css_files"):
         if key in context:
-            context[key] = [a for a in context[key] if not is_thebe(a)]
+            context[key] = [a for a in context[key] if not unused(a)]
 
 
 def _add_plotly_js(app, pagename, templatename, context, doctree) -> None:
@@ -127,7 +135,7 @@ def _use_keyed_cache(app, config) -> None:
 def setup(app):
     app.connect("config-inited", _use_keyed_cache)
     app.connect("html-page-context", _add_plotly_js)
-    # Late priority, so the page's asset lists are complete when thebe's are removed.
-    app.connect("html-page-context", _drop_thebe, priority=900)
+    # Late priority, so the page's asset lists are complete when the unused are removed.
+    app.connect("html-page-context", _drop_unused_scripts, priority=900)
     app.connect("build-finished", _copy_assets)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

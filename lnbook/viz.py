@@ -196,3 +196,555 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
         template="plotly_white",
     )
     return fig
+
+
+# ---------------------------------------------------------------- chapter 1 -------------
+
+
+def _buttons(labels: list[str], args: list[list], method: str = "update") -> dict:
+    """A row of buttons above the plot; button i calls ``method`` with ``args[i]``."""
+    return {
+        "type": "buttons",
+        "direction": "right",
+        "showactive": True,
+        "x": 0.0,
+        "xanchor": "left",
+        "y": 1.04,
+        "yanchor": "bottom",
+        "buttons": [
+            {"label": label, "method": method, "args": a}
+            for label, a in zip(labels, args, strict=True)
+        ],
+    }
+
+
+def batch_stats_figure(x: np.ndarray, stats: dict[str, np.ndarray]) -> go.Figure:
+    """A batch as an examples x features heat map, with each example's mean and std.
+
+    Two buttons switch between the batch before and after layer norm.
+
+    Parameters
+    ----------
+    x : (N, D) the batch
+    stats : from ``lnbook.experiments.row_statistics(x)``
+    """
+    n = x.shape[0]
+    examples = np.arange(n)
+    views = {
+        "before layer norm": (x, stats["mean_before"], stats["std_before"]),
+        "after layer norm": (stats["y"], stats["mean_after"], stats["std_after"]),
+    }
+    z0, m0, s0 = views["before layer norm"]
+    fig = make_subplots(
+        rows=1, cols=2, column_widths=[0.68, 0.32], horizontal_spacing=0.08, shared_yaxes=True
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=z0,
+            colorscale="Cividis",
+            colorbar={"title": "value", "x": 0.6},
+            hovertemplate="example %{y}, feature %{x}: %{z:.2f}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=m0,
+            y=examples,
+            mode="markers",
+            name="mean",
+            marker={"color": PALETTE["blue"], "size": 9, "symbol": "circle"},
+        ),
+        row=1,
+        col=2,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=s0,
+            y=examples,
+            mode="markers",
+            name="standard deviation",
+            marker={"color": PALETTE["orange"], "size": 9, "symbol": "diamond"},
+        ),
+        row=1,
+        col=2,
+    )
+    args = [
+        [{"z": [z, None, None], "x": [None, m, s]}, {"title.text": f"A batch of activations, {k}"}]
+        for k, (z, m, s) in views.items()
+    ]
+    fig.update_layout(
+        title={"text": "A batch of activations, before layer norm"},
+        updatemenus=[_buttons(list(views), args)],
+        legend={"orientation": "h", "x": 0.7, "y": -0.12},
+        height=540,
+        margin={"t": 130},
+        template="plotly_white",
+    )
+    fig.update_xaxes(title_text="feature index (dimensionless)", row=1, col=1)
+    fig.update_yaxes(title_text="example (row of the batch)", autorange="reversed", row=1, col=1)
+    fig.update_xaxes(title_text="per-example statistic (activation units)", row=1, col=2)
+    return fig
+
+
+def handwriting_figure(result: dict[str, np.ndarray]) -> go.Figure:
+    """The same digit written with different pens (top) and after layer norm (bottom).
+
+    Parameters
+    ----------
+    result : from ``lnbook.experiments.handwriting``
+    """
+    pens = result["pens"]
+    p = len(pens)
+    titles = [f"pressure {a:g}, paper {b:g}" for a, b in pens] + [""] * p
+    fig = make_subplots(
+        rows=2, cols=p, subplot_titles=titles, vertical_spacing=0.1, horizontal_spacing=0.02
+    )
+    lo, hi = result["written"].min(), result["written"].max()
+    nlo, nhi = result["normalized"].min(), result["normalized"].max()
+    for i in range(p):
+        fig.add_trace(
+            go.Heatmap(
+                z=result["written"][i],
+                coloraxis="coloraxis",
+                hovertemplate="%{z:.2f}<extra>as written</extra>",
+            ),
+            row=1,
+            col=i + 1,
+        )
+        fig.add_trace(
+            go.Heatmap(
+                z=result["normalized"][i],
+                coloraxis="coloraxis2",
+                hovertemplate="%{z:.2f}<extra>after layer norm</extra>",
+            ),
+            row=2,
+            col=i + 1,
+        )
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False, autorange="reversed", scaleanchor="x")
+    fig.update_layout(
+        title={"text": "One digit, four pens: as written (top), after layer norm (bottom)"},
+        coloraxis={
+            "colorscale": "Greys",
+            "cmin": lo,
+            "cmax": hi,
+            "colorbar": {"title": "ink", "y": 0.78, "len": 0.45},
+        },
+        coloraxis2={
+            "colorscale": "Greys",
+            "cmin": nlo,
+            "cmax": nhi,
+            "colorbar": {"title": "x̂", "y": 0.22, "len": 0.45},
+        },
+        height=460,
+        margin={"t": 90},
+        template="plotly_white",
+    )
+    return fig
+
+
+def explorer_traces(result: dict) -> list[go.Bar | go.Scatter]:
+    """The traces of the chapter 1 explorer for one state (no ``visible`` set).
+
+    Shared by the slider figure (one set per example and frame) and the live widget (one
+    set, updated in place), so both faces draw exactly the same thing.
+    """
+    x, x_hat = result["x"], result["x_hat"]
+    idx = np.arange(len(x))
+    m, s = result["mean"], result["std"]
+    note = (
+        f"before: mean {m:.2f}, std {s:.2f}<br>"
+        f"after: mean {result['mean_after']:.2f}, std {result['std_after']:.2f}"
+    )
+    return [
+        go.Bar(
+            x=idx,
+            y=x,
+            name="features",
+            marker={"color": PALETTE["sky"]},
+            xaxis="x",
+            yaxis="y",
+            showlegend=False,
+        ),
+        go.Scatter(
+            x=[-0.5, len(x) - 0.5, len(x) - 0.5, -0.5, -0.5],
+            y=[m - s, m - s, m + s, m + s, m - s],
+            fill="toself",
+            mode="lines",
+            line={"color": PALETTE["orange"], "width": 1},
+            fillcolor="rgba(230,159,0,0.15)",
+            name="mean ± std",
+            xaxis="x",
+            yaxis="y",
+            showlegend=False,
+            hoverinfo="skip",
+        ),
+        go.Scatter(
+            x=[-0.5, len(x) - 0.5],
+            y=[m, m],
+            mode="lines",
+            name="mean",
+            line={"color": PALETTE["orange"], "width": 3},
+            xaxis="x",
+            yaxis="y",
+            showlegend=False,
+        ),
+        go.Bar(
+            x=idx,
+            y=x_hat,
+            name="normalized",
+            marker={"color": PALETTE["blue"]},
+            xaxis="x2",
+            yaxis="y2",
+            showlegend=False,
+        ),
+        go.Scatter(
+            x=[len(x) / 2],
+            y=[3.3],
+            mode="text",
+            text=[note],
+            xaxis="x2",
+            yaxis="y2",
+            showlegend=False,
+            hoverinfo="skip",
+            textfont={"size": 13},
+        ),
+    ]
+
+
+_EXPLORER_TRACES = 5  # traces per example in explorer_traces
+
+
+def _explorer_layout(fig: go.Figure, title: str) -> None:
+    fig.update_layout(
+        title={"text": title},
+        xaxis={"domain": [0, 0.46], "title": {"text": "feature index (dimensionless)"}},
+        yaxis={"title": {"text": "feature value (activation units)"}},
+        xaxis2={
+            "domain": [0.54, 1],
+            "title": {"text": "feature index (dimensionless)"},
+            "anchor": "y2",
+        },
+        yaxis2={"title": {"text": "x̂ (standard deviations)"}, "range": [-4, 4], "anchor": "x2"},
+        bargap=0.15,
+        height=520,
+        margin={"t": 130},
+        template="plotly_white",
+    )
+
+
+def example_explorer_figure(
+    results: list[list[dict]], scene_labels: list[str], example_labels: list[str]
+) -> go.Figure:
+    """The chapter 1 explorer, static face: buttons pick the example, a slider the scene.
+
+    Parameters
+    ----------
+    results : ``results[scene][example]``, from ``lnbook.experiments.explore_scenes``
+    scene_labels : one label per scene (the slider's steps)
+    example_labels : one label per example (the buttons)
+    """
+    n_ex = len(example_labels)
+    fig = go.Figure()
+    for e in range(n_ex):
+        for t in explorer_traces(results[0][e]):
+            t.visible = e == 0
+            fig.add_trace(t)
+
+    def y_range(k: int) -> list[float]:
+        values = np.concatenate([r["x"] for r in results[k]])
+        pad = 0.1 * (values.max() - values.min() + 1e-9)
+        return [min(values.min(), 0) - pad, max(values.max(), 0) + pad]
+
+    fig.frames = [
+        go.Frame(
+            name=label,
+            data=[t for e in range(n_ex) for t in explorer_traces(results[k][e])],
+            layout={"yaxis": {"range": y_range(k)}},
+        )
+        for k, label in enumerate(scene_labels)
+    ]
+    visible = [
+        [i // _EXPLORER_TRACES == e for i in range(n_ex * _EXPLORER_TRACES)] for e in range(n_ex)
+    ]
+    _explorer_layout(fig, "One example before (left) and after (right) layer norm")
+    fig.update_layout(
+        yaxis={"range": y_range(0)},
+        updatemenus=[
+            _buttons(example_labels, [[{"visible": v}] for v in visible], method="restyle")
+        ],
+        sliders=[_slider(scene_labels, "scene: ")],
+    )
+    return fig
+
+
+def update_example_explorer(fig: go.Figure, result: dict) -> None:
+    """Redraw the live explorer (a one-example figure) in place for a new ``result``."""
+    new = explorer_traces(result)
+    lo, hi = float(np.min(result["x"])), float(np.max(result["x"]))
+    pad = 0.1 * (hi - lo + 1e-9)
+    with fig.batch_update():
+        for trace, t in zip(fig.data, new, strict=True):
+            trace.x, trace.y = t.x, t.y
+            if t.text is not None:
+                trace.text = t.text
+        fig.layout.yaxis.range = [min(lo, 0) - pad, max(hi, 0) + pad]
+
+
+def live_explorer_figure(result: dict) -> go.Figure:
+    """The chapter 1 explorer for one example, to be wrapped in a FigureWidget."""
+    fig = go.Figure(explorer_traces(result))
+    _explorer_layout(fig, "One example before (left) and after (right) layer norm")
+    return fig
+
+
+def axis_contrast_figure(result: dict[str, np.ndarray]) -> go.Figure:
+    """Which axis is averaged: layer norm (each row) vs batch norm (each column).
+
+    Parameters
+    ----------
+    result : from ``lnbook.experiments.axis_contrast``
+    """
+    views = {
+        "layer norm: each example (row)": result["layer"],
+        "batch norm: each feature (column)": result["batch"],
+    }
+    first = next(iter(views.values()))
+    fig = go.Figure(
+        go.Heatmap(
+            z=first,
+            colorscale="Cividis",
+            zmin=-3,
+            zmax=3,
+            colorbar={"title": "x̂"},
+            hovertemplate="example %{y}, feature %{x}: %{z:.2f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title={"text": "Normalized by layer norm: each example (row)"},
+        updatemenus=[
+            _buttons(
+                list(views),
+                [
+                    [{"z": [z]}, {"title.text": f"Normalized by {label}"}]
+                    for label, z in views.items()
+                ],
+            )
+        ],
+        height=480,
+        margin={"t": 130},
+        template="plotly_white",
+    )
+    fig.update_xaxes(title_text="feature index (dimensionless)")
+    fig.update_yaxes(title_text="example (row of the batch)", autorange="reversed")
+    return fig
+
+
+def invariance_markdown(table: dict[str, dict[str, bool]]) -> str:
+    """A Markdown table of ``lnbook.experiments.invariance_table``'s result."""
+    cols = list(next(iter(table.values())))
+    lines = ["| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for method, row in table.items():
+        lines.append(
+            f"| **{method}** | " + " | ".join("invariant" if row[c] else "–" for c in cols) + " |"
+        )
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- chapter 2 -------------
+
+
+def gamma_beta_traces(hist: dict[str, np.ndarray], s: int) -> list[go.Bar | go.Scatter]:
+    """Traces of the chapter 2 distribution view for setting ``s`` (shared by both faces)."""
+    centers = hist["centers"]
+    width = float(centers[1] - centers[0])
+    m, sd = float(hist["mean"][s]), float(hist["std"][s])
+    return [
+        go.Bar(
+            x=centers,
+            y=hist["batch"][s],
+            width=width,
+            name="whole batch",
+            marker={"color": PALETTE["sky"]},
+            opacity=0.75,
+        ),
+        go.Bar(
+            x=centers,
+            y=hist["example"][s],
+            width=width,
+            name="one example",
+            marker={"color": PALETTE["vermillion"]},
+            opacity=0.75,
+        ),
+        go.Scatter(
+            x=[m, m],
+            y=[0, 1],
+            mode="lines",
+            name="example's mean (= beta)",
+            line={"color": PALETTE["black"], "dash": "dash"},
+            yaxis="y2",
+        ),
+        go.Scatter(
+            x=[0.0],
+            y=[0.93],
+            mode="text",
+            yaxis="y2",
+            showlegend=False,
+            text=[f"example: mean {m:.2f}, std {sd:.2f}"],
+            hoverinfo="skip",
+        ),
+    ]
+
+
+def _gamma_beta_layout(fig: go.Figure) -> None:
+    fig.update_layout(
+        title={"text": "Output of layer norm, y = γ·x̂ + β"},
+        barmode="overlay",
+        xaxis={"title": {"text": "output value y (activation units)"}, "range": [-6, 6]},
+        yaxis={"title": {"text": "fraction of values per bin"}, "rangemode": "tozero"},
+        yaxis2={"overlaying": "y", "range": [0, 1], "visible": False},
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        height=480,
+        margin={"t": 110},
+        template="plotly_white",
+    )
+
+
+def gamma_beta_figure(hist: dict[str, np.ndarray], labels: list[str]) -> go.Figure:
+    """Chapter 2, static face: a slider over (gamma, beta) settings.
+
+    Parameters
+    ----------
+    hist : from ``lnbook.experiments.affine_histograms``
+    labels : one label per setting
+    """
+    fig = go.Figure(gamma_beta_traces(hist, 0))
+    fig.frames = [
+        go.Frame(name=label, data=gamma_beta_traces(hist, s)) for s, label in enumerate(labels)
+    ]
+    _gamma_beta_layout(fig)
+    ymax = 1.05 * float(max(hist["example"].max(), hist["batch"].max()))
+    fig.update_layout(yaxis={"range": [0, ymax]}, sliders=[_slider(labels, "")])
+    return fig
+
+
+def update_gamma_beta(fig: go.Figure, hist: dict[str, np.ndarray]) -> None:
+    """Redraw the live chapter 2 view (one setting) in place."""
+    with fig.batch_update():
+        for trace, t in zip(fig.data, gamma_beta_traces(hist, 0), strict=True):
+            trace.x, trace.y = t.x, t.y
+            if t.text is not None:
+                trace.text = t.text
+
+
+def live_gamma_beta_figure(hist: dict[str, np.ndarray]) -> go.Figure:
+    fig = go.Figure(gamma_beta_traces(hist, 0))
+    _gamma_beta_layout(fig)
+    return fig
+
+
+def recover_figure(results: list[dict], labels: list[str]) -> go.Figure:
+    """Chapter 2: undoing layer norm for one example; buttons choose which example.
+
+    Parameters
+    ----------
+    results : one ``lnbook.experiments.recover_example`` result per choice of example
+    labels : a button label for each
+    """
+    n = len(results[0]["error"])
+    examples = np.arange(n)
+
+    def traces(r: dict) -> list[go.Bar]:
+        return [
+            go.Bar(
+                x=examples, y=r["std_in"], name="std of the input", marker={"color": PALETTE["sky"]}
+            ),
+            go.Bar(
+                x=examples,
+                y=r["std_out"],
+                name="std after γ, β",
+                marker={"color": PALETTE["orange"]},
+            ),
+            go.Bar(
+                x=examples,
+                y=r["error"],
+                name="max |output − input|",
+                marker={"color": PALETTE["vermillion"]},
+            ),
+        ]
+
+    fig = go.Figure(traces(results[0]))
+    fig.frames = [
+        go.Frame(name=label, data=traces(r)) for label, r in zip(labels, results, strict=True)
+    ]
+    buttons = _buttons(
+        labels,
+        [
+            [
+                [label],
+                {
+                    "mode": "immediate",
+                    "frame": {"duration": 0, "redraw": True},
+                    "transition": {"duration": 0},
+                },
+            ]
+            for label in labels
+        ],
+        method="animate",
+    )
+    fig.update_layout(
+        title={"text": "γ = √(var+ε), β = mean of one example: which examples come back?"},
+        barmode="group",
+        updatemenus=[buttons],
+        xaxis={"title": {"text": "example (row of the batch)"}, "dtick": 1},
+        yaxis={"title": {"text": "activation units"}},
+        legend={"orientation": "h", "x": 0, "y": -0.2},
+        height=480,
+        margin={"t": 130},
+        template="plotly_white",
+    )
+    return fig
+
+
+def trained_gamma_beta_figure(runs: dict[str, dict]) -> go.Figure:
+    """Chapter 2: gamma and beta after training, for several training set-ups.
+
+    Parameters
+    ----------
+    runs : label -> result of ``lnbook.experiments.train_digits_mlp``
+    """
+    edges = np.linspace(-1.0, 2.5, 36)
+    centers = (edges[:-1] + edges[1:]) / 2
+    colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["green"], PALETTE["purple"]]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["γ (scale)", "β (shift)"])
+    for i, (label, r) in enumerate(runs.items()):
+        colour = colours[i % len(colours)]
+        for col, key in ((1, "gammas"), (2, "betas")):
+            values = np.concatenate(r[key])
+            counts = np.histogram(values, edges)[0]
+            fig.add_trace(
+                go.Scatter(
+                    x=centers,
+                    y=counts,
+                    mode="lines+markers",
+                    name=label,
+                    legendgroup=label,
+                    showlegend=col == 1,
+                    line={"color": colour, "shape": "hvh"},
+                ),
+                row=1,
+                col=col,
+            )
+    fig.add_vline(x=1.0, line={"dash": "dot", "color": PALETTE["black"]}, row=1, col=1)
+    fig.add_vline(x=0.0, line={"dash": "dot", "color": PALETTE["black"]}, row=1, col=2)
+    fig.update_xaxes(title_text="learned value (dimensionless)")
+    fig.update_yaxes(title_text="number of features", col=1)
+    fig.update_layout(
+        title={"text": "γ and β after training (dotted: their initial values)"},
+        legend={"orientation": "h", "x": 0, "y": -0.25},
+        height=440,
+        template="plotly_white",
+    )
+    return fig

@@ -48,6 +48,7 @@ def test_chapter(path: Path):
         timeout=120,
         kernel_name="python3",
         record_timing=False,
+        store_widget_state=False,  # the static site shows no widget; keep the cache small
         resources={"metadata": {"path": str(path.parent)}},
     ).execute()
     seconds = time.perf_counter() - start

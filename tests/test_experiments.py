@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lnbook import experiments
+from lnbook.data import layer_activations
 
 
 def test_layer_norm_one_pass_matches_torch_in_float64_without_offset():
@@ -53,3 +54,159 @@ def test_finite_difference_grad_matches_closed_form():
     np.testing.assert_allclose(grad, 3 * x**2, rtol=1e-6, atol=1e-8)
     # The input is left untouched.
     assert np.array_equal(x, np.random.default_rng(3).standard_normal((3, 4)))
+
+
+# ---------------------------------------------------------------- chapter 1 -------------
+
+
+def _ln_rows(x, eps):
+    """Closed-form layer norm of each row, written out independently of lnbook."""
+    mu = x.mean(axis=-1, keepdims=True)
+    return (x - mu) / np.sqrt(((x - mu) ** 2).mean(axis=-1, keepdims=True) + eps)
+
+
+def test_row_statistics_match_closed_form():
+    x = np.random.default_rng(0).normal(3, 2, size=(6, 9))
+    s = experiments.row_statistics(x, eps=1e-5)
+    np.testing.assert_allclose(s["y"], _ln_rows(x, 1e-5), atol=1e-12)
+    np.testing.assert_allclose(s["mean_before"], x.mean(1))
+    np.testing.assert_allclose(s["std_before"], x.std(1))
+    assert np.abs(s["mean_after"]).max() < 1e-12
+    np.testing.assert_allclose(s["std_after"], x.std(1) / np.sqrt(x.var(1) + 1e-5))
+
+
+def test_row_statistics_rejects_a_single_example():
+    with pytest.raises(ValueError, match=r"\(N, D\).*\(5,\)"):
+        experiments.row_statistics(np.ones(5))
+
+
+def test_explore_example_applies_shift_scale_and_truncation():
+    x = np.random.default_rng(1).standard_normal((4, 10))
+    r = experiments.explore_example(x, 2, shift=1.5, scale=-2.0, n_features=6, eps=0.1)
+    row = -2.0 * x[2, :6] + 1.5
+    np.testing.assert_allclose(r["x"], row)
+    np.testing.assert_allclose(r["x_hat"], _ln_rows(row[None], 0.1)[0], atol=1e-12)
+    assert r["std_after"] == pytest.approx(row.std() / np.sqrt(row.var() + 0.1))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"example": 4}, "example must be in"),
+        ({"n_features": 0}, "n_features"),
+        ({"n_features": 11}, "n_features"),
+    ],
+)
+def test_explore_example_rejects_out_of_range_controls(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        experiments.explore_example(np.zeros((4, 10)), **kwargs)
+
+
+def test_explore_scenes_covers_every_scene_and_example():
+    x = layer_activations(n_examples=5, n_features=12)
+    r = experiments.explore_scenes(x, [0, 3])
+    assert len(r) == len(experiments.EXPLORER_SCENES) and all(len(s) == 2 for s in r)
+    # The scenes that only shift or positively scale leave the output unchanged, up to eps
+    # (scale x0.2 makes the variance 25 times smaller, so eps = 1e-5 weighs more).
+    base = r[0][1]["x_hat"]
+    for k, scene in enumerate(experiments.EXPLORER_SCENES):
+        if scene["n_features"] is None and scene["eps"] == 1e-5 and scene["scale"] > 0:
+            np.testing.assert_allclose(r[k][1]["x_hat"], base, atol=1e-3)
+
+
+def test_invariances_are_rounding_only():
+    inv = experiments.invariances(layer_activations(), example=3, seed=2)
+    assert set(inv) == {"shift", "scale", "negative_scale_flip", "other_example"}
+    assert max(inv.values()) < 1e-12
+
+
+# Ba, Kiros and Hinton (2016), Table 1 (rows batch norm and layer norm), and Zhang and
+# Sennrich (2019), Table 1 (RMSNorm): typed from the papers, the oracle for the computation.
+PAPER_TABLE = {
+    "batch norm": [True, False, True, True, True, False],
+    "layer norm": [True, True, False, True, False, True],
+    "RMSNorm": [True, False, False, True, False, True],
+}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_invariance_table_reproduces_the_papers(seed):
+    table = experiments.invariance_table(seed=seed)
+    for method, expected in PAPER_TABLE.items():
+        got = [table[method][c] for c in experiments.INVARIANCE_COLUMNS]
+        assert got == expected, method
+
+
+def test_axis_contrast_matches_torch():
+    x = layer_activations(n_examples=8, n_features=5)
+    r = experiments.axis_contrast(x)
+    t = torch.tensor(x)
+    np.testing.assert_allclose(
+        r["layer"], torch.nn.functional.layer_norm(t, (5,)).numpy(), atol=1e-12
+    )
+    bn = torch.nn.functional.batch_norm(t, None, None, training=True).numpy()
+    np.testing.assert_allclose(r["batch"], bn, atol=1e-12)
+    np.testing.assert_allclose(r["col_mean"], x.mean(0))
+    np.testing.assert_allclose(r["row_std"], x.std(1))
+
+
+def test_handwriting_normalizes_every_pen_to_the_same_picture():
+    image = np.random.default_rng(4).uniform(0, 16, 64)
+    r = experiments.handwriting(image, [(0.3, 0.0), (2.0, 5.0), (1.0, 12.0)], eps=0.0)
+    assert r["written"].shape == r["normalized"].shape == (3, 8, 8)
+    np.testing.assert_allclose(r["written"][1], (2.0 * image + 5.0).reshape(8, 8))
+    for k in range(3):
+        np.testing.assert_allclose(
+            r["normalized"][k], _ln_rows(image[None], 0.0)[0].reshape(8, 8), atol=1e-9
+        )
+    with pytest.raises(ValueError, match=r"\(64,\)"):
+        experiments.handwriting(np.ones(63), [(1.0, 0.0)])
+
+
+# ---------------------------------------------------------------- chapter 2 -------------
+
+
+def test_affine_histograms_match_closed_form_moments():
+    x = np.random.default_rng(5).normal(1, 3, size=(10, 40))
+    gamma_pf = np.linspace(0.5, 1.5, 40)
+    settings = [{"gamma": 2.0, "beta": -1.0}, {"gamma": gamma_pf, "beta": 0.5}]
+    h = experiments.affine_histograms(x, 3, settings, bins=np.linspace(-20, 20, 81))
+    assert h["example"].shape == h["batch"].shape == (2, 80)
+    np.testing.assert_allclose(h["batch"].sum(axis=1), 1.0)  # every value lands in a bin
+    x_hat = _ln_rows(x, 1e-5)
+    assert h["mean"][0] == pytest.approx(-1.0, abs=1e-12)
+    assert h["std"][0] == pytest.approx(2.0 * x_hat[3].std())
+    assert h["mean"][1] == pytest.approx((gamma_pf * x_hat[3] + 0.5).mean())
+
+
+def test_recover_example_gives_back_one_example_only():
+    x = layer_activations(n_examples=6, n_features=16)
+    r = experiments.recover_example(x, 2)
+    assert r["gamma"] == pytest.approx(np.sqrt(x[2].var() + 1e-5))
+    assert r["beta"] == pytest.approx(x[2].mean())
+    assert r["error"][2] < 1e-12
+    assert (np.delete(r["error"], 2) > 1e-2).all()
+    # Everyone comes back with example 2's mean.
+    np.testing.assert_allclose(r["mean_out"], x[2].mean(), atol=1e-12)
+
+
+def test_train_digits_mlp_learns_and_weight_decay_shrinks_gamma():
+    base = experiments.train_digits_mlp(steps=150, seed=0)
+    assert base["test_accuracy"] > 0.9  # ten classes: chance is 0.1
+    assert base["loss"][-20:].mean() < base["loss"][:20].mean() / 3
+    assert base["n_norm_params"] == 2 * 2 * 64 and len(base["gammas"]) == 2
+    decayed = experiments.train_digits_mlp(steps=150, weight_decay=0.5, seed=0)
+    exempt = experiments.train_digits_mlp(
+        steps=150, weight_decay=0.5, decay_norm_params=False, seed=0
+    )
+
+    def mean_gamma(r):
+        return np.concatenate(r["gammas"]).mean()
+
+    assert mean_gamma(decayed) < mean_gamma(exempt) - 0.1
+
+
+def test_train_digits_mlp_restores_torch_threads():
+    before = torch.get_num_threads()
+    experiments.train_digits_mlp(steps=2)
+    assert torch.get_num_threads() == before

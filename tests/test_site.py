@@ -146,11 +146,13 @@ def test_chapter_pages_stay_under_budget(site):
     assert all(s < PAGE_BUDGET_BYTES for s in sizes.values()), sizes
 
 
-def test_no_widget_javascript_on_the_site(site):
-    # ipywidgets are for live kernels; myst-nb would otherwise pull require.js from a CDN.
+def test_no_widget_javascript_or_state_on_the_site(site):
+    # ipywidgets are for live kernels; myst-nb would otherwise pull require.js from a CDN and
+    # embed every widget's state (megabytes for a plotly FigureWidget).
     for page in _pages(site):
         loads = " ".join(_parse(page).loads)
         assert "require" not in loads and "embed-amd" not in loads, page
+        assert "application/vnd.jupyter.widget-state+json" not in page.read_text(), page
 
 
 # ---------------------------------------------------------------- the browser ------------
@@ -271,7 +273,8 @@ def test_every_page_works_offline_in_the_browser(site, server, browser):
     assert not problems, json.dumps(problems, indent=2)
 
 
-_PLOTTED = "gd => JSON.stringify(gd.data.map(t => [t.x, t.y, t.z]))"
+# What a reader sees change: every trace's data and whether it is shown.
+_PLOTTED = "gd => JSON.stringify(gd.data.map(t => [t.x, t.y, t.z, t.visible]))"
 
 
 def _figure_pages(site: Path) -> list[str]:
@@ -314,3 +317,38 @@ def test_moving_each_slider_changes_the_plotted_data(site, server, browser):
         assert not visit.errors, f"{rel}: console errors {visit.errors}"
         assert not visit.outside, f"{rel}: requests outside 127.0.0.1 {visit.outside}"
     assert checked, "no slider found on the site"
+
+
+def test_pressing_each_button_changes_the_plotted_data(site, server, browser):
+    checked = 0
+    for rel in _figure_pages(site):
+        visit = _Visit(browser, server, rel)
+        try:
+            figures = visit.page.locator("div.lnbook-plotly")
+            for i in range(figures.count()):
+                gd = figures.nth(i)
+                for m in range(gd.evaluate("gd => (gd.layout.updatemenus || []).length")):
+                    n = gd.evaluate(f"gd => gd.layout.updatemenus[{m}].buttons.length")
+                    # Button 0 is active at first: press 1, 2, ..., then 0 again, so every
+                    # press is a change of view.
+                    for b in list(range(1, n)) + [0]:
+                        before = gd.evaluate(_PLOTTED)
+                        button = (
+                            gd.locator("g.updatemenu-container")
+                            .nth(m)
+                            .locator("g.updatemenu-button")
+                            .nth(b)
+                        )
+                        button.scroll_into_view_if_needed()
+                        button.click()
+                        visit.page.wait_for_function(
+                            f"([gd, before]) => ({_PLOTTED})(gd) !== before",
+                            arg=[gd.element_handle(), before],
+                            timeout=5000,
+                        )
+                        checked += 1
+        finally:
+            visit.close()
+        assert not visit.errors, f"{rel}: console errors {visit.errors}"
+        assert not visit.outside, f"{rel}: requests outside 127.0.0.1 {visit.outside}"
+    assert checked, "no button found on the site"

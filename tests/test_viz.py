@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from lnbook import viz
+from lnbook import experiments, viz
+from lnbook.data import layer_activations
 
 
 def _result(k: int = 3, d: int = 5) -> dict[str, np.ndarray]:
@@ -81,3 +83,98 @@ def test_variance_pitfall_figure_stays_light():
         "x_hat_two_pass": np.zeros((n, 32)),
     }
     assert len(viz.variance_pitfall_figure(r).to_json()) < 100_000
+
+
+# ---------------------------------------------------------------- chapters 1 and 2 -------
+
+
+X = layer_activations(n_examples=6, n_features=10, seed=0)
+
+
+def test_batch_stats_buttons_switch_between_before_and_after():
+    stats = experiments.row_statistics(X)
+    fig = viz.batch_stats_figure(X, stats)
+    np.testing.assert_array_equal(fig.data[0].z, X)
+    before, after = fig.layout.updatemenus[0].buttons
+    assert before.label == "before layer norm" and after.label == "after layer norm"
+    np.testing.assert_array_equal(after.args[0]["z"][0], stats["y"])
+    np.testing.assert_array_equal(after.args[0]["x"][1], stats["mean_after"])
+    np.testing.assert_array_equal(before.args[0]["x"][2], stats["std_before"])
+
+
+def test_handwriting_figure_shares_one_scale_per_row():
+    r = experiments.handwriting(np.arange(64.0), [(0.5, 0.0), (2.0, 3.0)])
+    fig = viz.handwriting_figure(r)
+    assert len(fig.data) == 4
+    assert {t.coloraxis for t in fig.data} == {"coloraxis", "coloraxis2"}
+    assert fig.layout.coloraxis.cmax == pytest.approx(r["written"].max())
+    assert fig.layout.coloraxis.colorscale[0][1] != fig.layout.coloraxis.colorscale[-1][1]
+
+
+def test_example_explorer_frames_and_buttons_compose():
+    examples, scenes = [0, 2, 5], experiments.EXPLORER_SCENES[:4]
+    results = experiments.explore_scenes(X, examples, scenes)
+    fig = viz.example_explorer_figure(
+        results, [s["label"] for s in scenes], [f"example {e}" for e in examples]
+    )
+    per = len(viz.explorer_traces(results[0][0]))
+    assert len(fig.data) == per * 3
+    assert [t.visible for t in fig.data[::per]] == [True, False, False]
+    # Buttons restyle visibility only; frames never set it, so the two controls compose.
+    for b, button in enumerate(fig.layout.updatemenus[0].buttons):
+        assert button.method == "restyle"
+        assert list(button.args[0]["visible"]) == [i // per == b for i in range(per * 3)]
+    for k, frame in enumerate(fig.frames):
+        assert all(t.visible is None for t in frame.data)
+        np.testing.assert_allclose(frame.data[per].y, results[k][1]["x"])  # example 2's bars
+    assert list(fig.layout.yaxis2.range) == [-4, 4]
+
+
+def test_live_explorer_update_matches_static_traces():
+    a = experiments.explore_example(X, 1)
+    b = experiments.explore_example(X, 4, shift=2.0, n_features=5)
+    fig = viz.live_explorer_figure(a)
+    viz.update_example_explorer(fig, b)
+    for trace, expected in zip(fig.data, viz.explorer_traces(b), strict=True):
+        np.testing.assert_array_equal(trace.y, expected.y)
+
+
+def test_axis_contrast_buttons_show_each_normalization():
+    r = experiments.axis_contrast(X)
+    fig = viz.axis_contrast_figure(r)
+    layer, batch = fig.layout.updatemenus[0].buttons
+    np.testing.assert_array_equal(layer.args[0]["z"][0], r["layer"])
+    np.testing.assert_array_equal(batch.args[0]["z"][0], r["batch"])
+    assert "column" in batch.label and "row" in layer.label
+
+
+def test_invariance_markdown_lists_every_entry():
+    table = {"layer norm": {"a": True, "b": False}, "RMSNorm": {"a": True, "b": True}}
+    md = viz.invariance_markdown(table)
+    assert md.splitlines()[0] == "| | a | b |"
+    assert "| **layer norm** | invariant | – |" in md
+    assert "| **RMSNorm** | invariant | invariant |" in md
+
+
+def test_gamma_beta_figure_one_frame_per_setting():
+    settings = [{"gamma": 1.0, "beta": 0.0}, {"gamma": 2.0, "beta": 1.0}]
+    h = experiments.affine_histograms(X, 0, settings)
+    fig = viz.gamma_beta_figure(h, ["a", "b"])
+    assert [f.name for f in fig.frames] == ["a", "b"]
+    np.testing.assert_array_equal(fig.frames[1].data[0].y, h["batch"][1])
+    np.testing.assert_array_equal(fig.frames[1].data[1].y, h["example"][1])
+    assert fig.frames[1].data[2].x[0] == pytest.approx(1.0)  # the mean line sits at beta
+
+
+def test_recover_figure_buttons_animate_to_each_choice():
+    results = [experiments.recover_example(X, k) for k in (0, 3)]
+    fig = viz.recover_figure(results, ["undo 0", "undo 3"])
+    assert [b.args[0][0] for b in fig.layout.updatemenus[0].buttons] == ["undo 0", "undo 3"]
+    np.testing.assert_array_equal(fig.frames[1].data[2].y, results[1]["error"])
+
+
+def test_trained_gamma_beta_figure_histograms_every_run():
+    run = {"gammas": [np.array([0.9, 1.1, 1.2])], "betas": [np.array([0.0, 0.1, -0.1])]}
+    fig = viz.trained_gamma_beta_figure({"a": run, "b": run})
+    assert len(fig.data) == 4
+    assert sum(fig.data[0].y) == 3 and sum(fig.data[1].y) == 3

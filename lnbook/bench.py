@@ -1,0 +1,99 @@
+"""Benchmarks, run on demand (``make bench``), never at import and never in the tests.
+
+Live widgets: the time from a control's new value to the figure holding the new data
+(compute + assigning the traces inside ``batch_update``), for the sizes the chapters use.
+A smooth control needs this under one frame, 16 ms. The browser's repaint comes on top and
+is not measured here.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+FRAME_MS = 16.0
+
+
+def _time_updates(explorer, changes: list[tuple[str, object]], repeats: int) -> list[float]:
+    """Apply the (control, value) changes in turn, ``repeats`` times; per-update times in ms.
+
+    An assignment that does not change the value fires no update, so it is not timed: the
+    lists below give every control two alternating values.
+    """
+    times = []
+    for _ in range(repeats):
+        for name, value in changes:
+            control = explorer.controls[name]
+            if control.value == value:
+                continue
+            start = time.perf_counter()
+            control.value = value  # fires the observer: compute + redraw the data
+            times.append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
+    """Median and 95th-percentile update time (ms) of every live widget of the book."""
+    from . import widgets
+    from .data import layer_activations
+
+    x = layer_activations(n_examples=16, n_features=32, seed=0)
+    rng = np.random.default_rng(0)
+    per_feature = {"gamma": rng.uniform(0.2, 2.0, 32), "beta": rng.normal(0, 1.5, 32)}
+    cases: dict[str, tuple[Callable, list[tuple[str, object]]]] = {
+        "ch01 example_explorer": (
+            lambda: widgets.example_explorer(x),
+            [
+                ("shift", 2.5),
+                ("scale", 1.7),
+                ("n_features", 12),
+                ("eps", 0.3),
+                ("example", 5),
+                ("shift", -1.0),
+                ("scale", -0.5),
+                ("n_features", 32),
+                ("eps", 1e-5),
+                ("example", 0),
+            ],
+        ),
+        "ch02 gamma_beta_explorer": (
+            lambda: widgets.gamma_beta_explorer(x, per_feature),
+            [
+                ("gamma", 1.8),
+                ("beta", -0.7),
+                ("per_feature", True),
+                ("example", 3),
+                ("gamma", 0.6),
+                ("beta", 1.2),
+                ("per_feature", False),
+                ("example", 0),
+            ],
+        ),
+    }
+    out = {}
+    for name, (make, changes) in cases.items():
+        times = _time_updates(make(), changes, repeats)
+        out[name] = {
+            "median_ms": statistics.median(times),
+            "p95_ms": float(np.percentile(times, 95)),
+            "max_ms": max(times),
+            "updates": len(times),
+        }
+    return out
+
+
+def main() -> None:
+    print(f"Live widget update latency (compute + redraw data), budget {FRAME_MS:g} ms")
+    print(f"{'widget':<28}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}{'updates':>9}")
+    for name, r in widget_latency().items():
+        print(
+            f"{name:<28}{r['median_ms']:>10.2f}{r['p95_ms']:>9.2f}{r['max_ms']:>9.2f}"
+            f"{r['updates']:>9d}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,449 @@
+"""Exercise checkers: call a learner's answer, and say what is right or wrong with it.
+
+Every checker takes the learner's function, calls it on inputs of its own, and returns a
+:class:`Verdict`: "not attempted yet" while the function still raises
+``NotImplementedError``, "correct", or "wrong" with a diagnosis of the classic mistake it
+recognizes (normalizing the wrong axis, the unbiased variance, eps outside the square root,
+a wrong shape...), what was expected and what was found. A checker never raises because of
+the answer: exceptions, garbage return values and NaN are all diagnosed, and a call that
+runs too long is stopped.
+
+Solutions in the book call the same checkers with ``.assert_correct()``, so every solution
+is executed as a test.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import signal
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import numpy_ln
+
+NOT_ATTEMPTED, CORRECT, WRONG = "not attempted yet", "correct", "wrong"
+TIME_LIMIT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of a check: ``status`` (one of the three above) and a ``message``."""
+
+    status: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == CORRECT
+
+    def assert_correct(self) -> Verdict:
+        """Raise ``AssertionError`` unless correct (used by the book's solution cells)."""
+        if not self.passed:
+            raise AssertionError(f"{self.status}: {self.message}")
+        return self
+
+    def __str__(self) -> str:
+        icon = {CORRECT: "✔", WRONG: "✘", NOT_ATTEMPTED: "…"}[self.status]
+        return f"{icon} {self.status.capitalize()}. {self.message}".rstrip()
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        colour = {CORRECT: "#009E73", WRONG: "#D55E00", NOT_ATTEMPTED: "#56B4E9"}[self.status]
+        return (
+            f'<div class="lnbook-verdict" style="border-left:4px solid {colour};'
+            f'padding:0.3em 0.8em">{html.escape(str(self))}</div>'
+        )
+
+
+def _not_attempted() -> Verdict:
+    return Verdict(NOT_ATTEMPTED, "Replace `raise NotImplementedError` with your answer and rerun.")
+
+
+def _wrong(message: str) -> Verdict:
+    return Verdict(WRONG, message)
+
+
+class _TimeLimit(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    """Stop the learner's code after ``seconds`` (main thread on Unix; else unbounded)."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise _TimeLimit
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _call(fn, *args) -> tuple[object, Verdict | None]:
+    """Call the learner's ``fn``; return (result, None) or (None, a verdict explaining why not)."""
+    if not callable(fn):
+        return None, _wrong(f"Expected a function, got {type(fn).__name__}.")
+    try:
+        with _time_limit(TIME_LIMIT_S):
+            return fn(*args), None
+    except NotImplementedError:
+        return None, _not_attempted()
+    except _TimeLimit:
+        return None, _wrong(
+            f"Your function ran for more than {TIME_LIMIT_S:g} s; is there an endless loop?"
+        )
+    except Exception as e:  # the learner's bug, reported, never re-raised
+        return None, _wrong(f"Your function raised {type(e).__name__}: {e}")
+
+
+def _as_array(value, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray | None, Verdict | None]:
+    """Coerce a learner's value to a float array of ``shape``, or explain why it is not one."""
+    if value is None:
+        return None, _wrong(f"{name} is None: did you forget to `return` it?")
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None, _wrong(f"{name} should be numbers, got {type(value).__name__}.")
+    if a.shape != shape:
+        return None, _wrong(f"{name} should have shape {shape}, got {a.shape}.")
+    if np.isnan(a).any():
+        return None, _wrong(f"{name} contains NaN.")
+    return a, None
+
+
+def _close(a, b, rtol=1e-6, atol=1e-8) -> bool:
+    return bool(np.allclose(a, b, rtol=rtol, atol=atol))
+
+
+# ---------------------------------------------------------------- variants -------------
+# The classic mistakes, computed, so an answer can be recognized as one of them.
+
+
+def _ln_rows(x, eps, ddof=0, eps_outside=False, axis=-1):
+    mu = x.mean(axis=axis, keepdims=True)
+    var = x.var(axis=axis, keepdims=True, ddof=ddof)
+    if eps_outside:
+        return (x - mu) / (np.sqrt(var) + eps)
+    return (x - mu) / np.sqrt(var + eps)
+
+
+def _diagnose_layer_norm(y: np.ndarray, x: np.ndarray, eps: float) -> str:
+    """Name the mistake that turns ``x`` into ``y``, if it is a known one."""
+    known = [
+        (
+            _ln_rows(x, eps, axis=0),
+            "You normalized each *column* (feature across the batch): "
+            "that is batch norm. Layer norm takes the statistics of each *row* (axis=-1).",
+        ),
+        (
+            _ln_rows(x, eps, ddof=1),
+            "You used the unbiased variance (divide by D - 1). Layer "
+            "norm divides by D: `x.var(axis=-1)` or `np.mean((x - mu)**2, axis=-1)`.",
+        ),
+        (
+            _ln_rows(x, eps, eps_outside=True),
+            "You added eps to the standard deviation. Layer "
+            "norm adds it to the variance, inside the square root: `np.sqrt(var + eps)`.",
+        ),
+        (
+            x - x.mean(axis=-1, keepdims=True),
+            "You subtracted the mean but did not divide by the standard deviation.",
+        ),
+        (
+            x / np.sqrt(x.var(axis=-1, keepdims=True) + eps),
+            "You divided by the standard deviation but did not subtract the mean.",
+        ),
+        (_ln_rows(x, 0.0), "Close, but eps is missing: use `np.sqrt(var + eps)`."),
+    ]
+    for candidate, message in known:
+        if _close(y, candidate):
+            return message
+    return "The values differ from layer norm's."
+
+
+# ---------------------------------------------------------------- chapter 1 ------------
+
+_HAND_X = np.array([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0])
+
+
+def layer_norm_by_hand(answer: Callable[[], tuple]) -> Verdict:
+    """Chapter 1: ``answer()`` returns ``(mu, var, x_hat)`` for x = [2, 4, 4, 4, 5, 5, 7, 9]
+    with eps = 0."""
+    result, verdict = _call(answer)
+    if verdict:
+        return verdict
+    if not isinstance(result, tuple | list) or len(result) != 3:
+        return _wrong("Return three things: `return mu, var, x_hat`.")
+    mu, var, x_hat = result
+    x = _HAND_X
+    try:
+        mu, var = float(mu), float(var)
+    except (TypeError, ValueError):
+        return _wrong("mu and var should each be a single number.")
+    if not math.isclose(mu, x.mean(), abs_tol=1e-9):
+        return _wrong(f"mu should be the mean of the 8 values, {x.mean():g}; you have {mu:g}.")
+    if math.isclose(var, x.var(ddof=1), abs_tol=1e-6):
+        return _wrong(
+            f"var = {var:g} is the unbiased variance (divide by 7). Layer norm "
+            f"divides by the number of features, 8: var = {x.var():g}."
+        )
+    if math.isclose(var, x.std(), abs_tol=1e-9):
+        return _wrong(f"{var:g} is the standard deviation; var is its square, {x.var():g}.")
+    if not math.isclose(var, x.var(), abs_tol=1e-9):
+        return _wrong(f"var should be mean((x - mu)**2) = {x.var():g}; you have {var:g}.")
+    x_hat, verdict = _as_array(x_hat, "x_hat", (8,))
+    if verdict:
+        return verdict
+    expected = (x - x.mean()) / x.std()
+    if _close(x_hat, (x - x.mean()) / x.var()):
+        return _wrong("x_hat divides by var; divide by the standard deviation sqrt(var).")
+    if not _close(x_hat, expected):
+        return _wrong(
+            f"x_hat should be (x - mu) / sqrt(var) = {expected.tolist()}; "
+            f"you have {np.round(x_hat, 4).tolist()}."
+        )
+    return Verdict(CORRECT, "mu = 5, var = 4, and x_hat has mean 0 and variance 1.")
+
+
+def layer_norm_rows(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdict:
+    """Chapter 1: ``fn(x, eps)`` is layer norm of each row of a (N, D) array (no gamma/beta)."""
+    rng = np.random.default_rng(7)
+    # Rows of very different spread, one nearly constant (where eps matters), N != D so a
+    # wrong axis shows up.
+    x = rng.standard_normal((5, 6)) * np.array([[1.0], [5.0], [0.01], [2.0], [0.3]]) + 3.0
+    eps = 1e-3
+    result, verdict = _call(fn, x.copy(), eps)
+    if verdict:
+        return verdict
+    y, verdict = _as_array(result, "The result", x.shape)
+    if verdict:
+        if result is not None and np.ndim(result) >= 1 and np.shape(result) == (5,):
+            return _wrong(
+                "The result has shape (5,): one number per row. Keep the features: "
+                "use keepdims=True so (x - mu) broadcasts row by row."
+            )
+        return verdict
+    expected = numpy_ln.layer_norm(x, 6, eps=eps)
+    if _close(y, expected):
+        return Verdict(
+            CORRECT, "Each row now has mean 0 and variance var/(var + eps), just under 1."
+        )
+    return _wrong(_diagnose_layer_norm(y, x, eps))
+
+
+INVARIANCE_QUESTIONS = {
+    "add 5 to every feature": "shift",
+    "multiply every feature by 3": "scale",
+    "multiply every feature by -2": "negative",
+    "add 0, 1, 2, ... to the features": "ramp",
+    "multiply every feature by 0": "zero",
+    "change another example of the batch": "other",
+}
+
+
+def _invariance_truth() -> dict[str, bool]:
+    """Which transformations of one example leave its layer-norm output unchanged (computed)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 8))
+    d = x.shape[1]
+
+    def out(batch):
+        return numpy_ln.layer_norm(batch, d)[0]
+
+    row = x[0]
+    changed = {
+        "shift": row + 5,
+        "scale": row * 3,
+        "negative": row * -2,
+        "ramp": row + np.arange(d),
+        "zero": row * 0,
+    }
+    truth = {}
+    for key, new in changed.items():
+        x2 = x.copy()
+        x2[0] = new
+        truth[key] = _close(out(x2), out(x), rtol=1e-4, atol=1e-4)
+    x2 = x.copy()
+    x2[1] = rng.standard_normal(d) * 10
+    truth["other"] = _close(out(x2), out(x))
+    return truth
+
+
+_INVARIANCE_WHY = {
+    "shift": "adding a constant moves the mean by the same constant, which is subtracted",
+    "scale": "a positive factor multiplies the deviations and the standard deviation alike",
+    "negative": "the standard deviation stays positive, so the output flips its sign",
+    "ramp": "a different amount per feature changes the pattern, not just the level",
+    "zero": "every feature becomes 0: the output is all zeros (eps keeps it finite)",
+    "other": "layer norm only uses the example's own features",
+}
+
+
+def invariance_predictions(fn: Callable[[], dict]) -> Verdict:
+    """Chapter 1: ``fn()`` returns ``{question: True if the output is unchanged}``."""
+    result, verdict = _call(fn)
+    if verdict:
+        return verdict
+    if not isinstance(result, dict):
+        return _wrong(
+            f"Return a dict mapping each question to True or False, got {type(result).__name__}."
+        )
+    missing = [q for q in INVARIANCE_QUESTIONS if q not in result]
+    if missing:
+        return _wrong(f"Answer every question; missing: {missing}.")
+    truth = _invariance_truth()
+    wrong = []
+    for question, key in INVARIANCE_QUESTIONS.items():
+        answer = result[question]
+        if not isinstance(answer, bool | np.bool_):
+            return _wrong(f"The answer to {question!r} should be True or False, got {answer!r}.")
+        if bool(answer) != truth[key]:
+            state = "unchanged" if truth[key] else "changed"
+            wrong.append(f"{question!r}: the output is {state} ({_INVARIANCE_WHY[key]})")
+    if wrong:
+        return _wrong(
+            f"{len(wrong)} of {len(INVARIANCE_QUESTIONS)} wrong. "
+            + "; ".join(wrong)
+            + ". Try each one on an array to see it."
+        )
+    return Verdict(
+        CORRECT, "All six right: shift and positive scale are invariances; the rest are not."
+    )
+
+
+# ---------------------------------------------------------------- chapter 2 ------------
+
+
+def undo_layer_norm(fn: Callable[[np.ndarray, float], tuple]) -> Verdict:
+    """Chapter 2: ``fn(x_row, eps)`` returns ``(gamma, beta)`` (numbers) that make layer norm
+    give back ``x_row`` exactly."""
+    rng = np.random.default_rng(11)
+    # A small spread, where eps is not negligible, so sqrt(var) and sqrt(var + eps) differ.
+    x_row = 2.0 + 0.01 * rng.standard_normal(16)
+    eps = 1e-5
+    result, verdict = _call(fn, x_row.copy(), eps)
+    if verdict:
+        return verdict
+    if not isinstance(result, tuple | list) or len(result) != 2:
+        return _wrong("Return two numbers: `return gamma, beta`.")
+    try:
+        gamma, beta = (
+            float(np.asarray(v).reshape(-1)[0]) if np.size(v) == 1 else None for v in result
+        )
+    except (TypeError, ValueError):
+        return _wrong("gamma and beta should be numbers.")
+    if gamma is None or beta is None:
+        return _wrong("Return one number each for gamma and beta (the same for every feature).")
+    mu, var = x_row.mean(), x_row.var()
+    if math.isclose(gamma, mu, rel_tol=1e-6) and math.isclose(
+        beta, math.sqrt(var + eps), rel_tol=1e-6
+    ):
+        return _wrong(
+            "gamma and beta are swapped: gamma scales (the spread), beta shifts (the mean)."
+        )
+    if math.isclose(gamma, math.sqrt(var), rel_tol=1e-6):
+        return _wrong(
+            "gamma = sqrt(var) is close but not exact: normalization divided by "
+            "sqrt(var + eps), so multiply by that."
+        )
+    if math.isclose(gamma, var + eps, rel_tol=1e-6) or math.isclose(gamma, var, rel_tol=1e-6):
+        return _wrong("gamma is the variance; it should be a standard deviation, sqrt(var + eps).")
+    y = numpy_ln.layer_norm(x_row, 16, np.full(16, gamma), np.full(16, beta), eps=eps)
+    if not _close(y, x_row, rtol=1e-9, atol=1e-9):
+        return _wrong(
+            f"Layer norm with gamma = {gamma:.6g}, beta = {beta:.6g} gives values "
+            f"off by up to {np.abs(y - x_row).max():.3g}. Hint: the example's "
+            "mean and its sqrt(var + eps)."
+        )
+    return Verdict(
+        CORRECT,
+        "gamma = sqrt(var + eps) and beta = mean recover this example; "
+        "they would not recover another one.",
+    )
+
+
+def count_norm_parameters(fn: Callable[[int, int], int]) -> Verdict:
+    """Chapter 2: ``fn(d_hidden, depth)`` is the number of gamma and beta parameters in
+    ``lnbook.models.MLP(64, d_hidden, 10, depth, norm="layer")``."""
+    from . import models
+
+    cases = [(100, 3), (64, 2), (7, 1)]  # depth 3 first: "half" and "one layer" differ
+    for d_hidden, depth in cases:
+        result, verdict = _call(fn, d_hidden, depth)
+        if verdict:
+            return verdict
+        if isinstance(result, bool) or not isinstance(result, int | np.integer):
+            return _wrong(f"Return a whole number, got {result!r}.")
+        model = models.MLP(64, d_hidden, 10, depth=depth, norm="layer")
+        truth = sum(p.numel() for p in models.norm_parameters(model))
+        if result == truth:
+            continue
+        if result == truth // 2:
+            hint = "You counted only gamma (or only beta): each layer norm has both."
+        elif result == truth // depth:
+            hint = "That is one layer norm's worth: the MLP has one after each hidden layer."
+        elif result == 2 * depth:
+            hint = "gamma and beta are vectors, one value per feature, not single numbers."
+        else:
+            hint = "Each layer norm over d features has d values of gamma and d of beta."
+        return _wrong(
+            f"For d_hidden={d_hidden}, depth={depth} you return {result}; the model "
+            f"has {truth}. {hint}"
+        )
+    return Verdict(CORRECT, "2 x d_hidden per layer norm, one layer norm per hidden layer.")
+
+
+def weight_decay_groups(fn: Callable[[object, float], list]) -> Verdict:
+    """Chapter 2: ``fn(model, weight_decay)`` returns optimizer parameter groups that decay
+    the weight matrices and exempt gamma, beta and biases."""
+    import torch
+
+    from . import models
+
+    model = models.MLP(8, 6, 3, depth=2, norm="layer")
+    result, verdict = _call(fn, model, 0.1)
+    if verdict:
+        return verdict
+    if not isinstance(result, list | tuple) or not all(isinstance(g, dict) for g in result):
+        return _wrong("Return a list of dicts, each with 'params' and 'weight_decay'.")
+    decay_of: dict[int, float] = {}
+    for g in result:
+        if "params" not in g:
+            return _wrong("Each group needs a 'params' list.")
+        for p in g["params"]:
+            if not isinstance(p, torch.nn.Parameter):
+                return _wrong("'params' should hold the model's parameters (model.parameters()).")
+            decay_of[id(p)] = float(g.get("weight_decay", 0.1))
+    names = dict(model.named_parameters())
+    missing = [n for n, p in names.items() if id(p) not in decay_of]
+    if missing:
+        return _wrong(f"Some parameters are in no group and would not be trained: {missing}.")
+    exempt = {id(p) for p in models.norm_parameters(model)}
+    exempt |= {id(m.bias) for m in model.modules() if isinstance(m, torch.nn.Linear)}
+    errors = []
+    for n, p in names.items():
+        should_decay = id(p) not in exempt
+        if should_decay and decay_of[id(p)] == 0:
+            errors.append(f"{n} (a weight matrix) is not decayed")
+        if not should_decay and decay_of[id(p)] != 0:
+            errors.append(f"{n} is decayed but should not be")
+    if errors:
+        return _wrong(
+            "; ".join(errors) + ". Decay the Linear weights only; give gamma, beta "
+            "and biases weight_decay=0."
+        )
+    return Verdict(CORRECT, "Weight matrices decay; gamma, beta and biases do not.")

@@ -1,0 +1,123 @@
+"""Live controls for Jupyter: ipywidgets wired to the same compute and figure functions.
+
+The static site never needs these (its figures have precomputed sliders). Each explorer
+returns an :class:`Explorer`: display it in a notebook, or drive ``controls`` and call
+``update`` directly (the tests and the latency benchmark do, without a kernel). Figures are
+``plotly.graph_objects.FigureWidget`` s updated inside ``batch_update``, so a change redraws
+the data in place, without flicker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+
+from . import experiments, viz
+
+
+@dataclass
+class Explorer:
+    """A live interactive: its controls, its figure, and the callback that links them."""
+
+    controls: dict[str, W.ValueWidget]
+    figure: go.FigureWidget
+    update: Callable[..., None]
+    widget: W.Widget = field(init=False)
+
+    def __post_init__(self) -> None:
+        for control in self.controls.values():
+            control.observe(self.update, names="value")
+        self.widget = W.VBox(
+            [
+                W.HBox(list(self.controls.values())[:3]),
+                W.HBox(list(self.controls.values())[3:]),
+                self.figure,
+            ]
+        )
+
+    def _ipython_display_(self) -> None:  # display(explorer) shows the widget
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def _slider_style() -> dict:
+    return {"style": {"description_width": "initial"}, "continuous_update": True}
+
+
+def example_explorer(x: np.ndarray) -> Explorer:
+    """Chapter 1: pick an example, shift and scale it, change the number of features and eps.
+
+    Parameters
+    ----------
+    x : (N, D) batch
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n, d = x.shape
+    controls = {
+        "example": W.IntSlider(0, 0, n - 1, description="example", **_slider_style()),
+        "shift": W.FloatSlider(
+            0.0, min=-10, max=10, step=0.1, description="shift", **_slider_style()
+        ),
+        "scale": W.FloatSlider(
+            1.0, min=-5, max=5, step=0.05, description="scale", **_slider_style()
+        ),
+        "n_features": W.IntSlider(d, 1, d, description="features", **_slider_style()),
+        "eps": W.FloatLogSlider(
+            1e-5, base=10, min=-8, max=2, description="eps", readout_format=".0e", **_slider_style()
+        ),
+    }
+
+    def compute() -> dict:
+        c = {k: w.value for k, w in controls.items()}
+        return experiments.explore_example(
+            x,
+            c["example"],
+            shift=c["shift"],
+            scale=c["scale"],
+            n_features=c["n_features"],
+            eps=c["eps"],
+        )
+
+    figure = go.FigureWidget(viz.live_explorer_figure(compute()))
+
+    def update(change=None) -> None:
+        viz.update_example_explorer(figure, compute())
+
+    return Explorer(controls, figure, update)
+
+
+def gamma_beta_explorer(x: np.ndarray, per_feature: dict[str, np.ndarray]) -> Explorer:
+    """Chapter 2: gamma and beta, one value for all features or per-feature values.
+
+    Parameters
+    ----------
+    x : (N, D) batch
+    per_feature : ``{"gamma": (D,), "beta": (D,)}`` per-feature values; with the
+        "per-feature" box ticked the output uses ``gamma * per_feature["gamma"]`` and
+        ``beta + per_feature["beta"]``
+    """
+    x = np.asarray(x, dtype=np.float64)
+    controls = {
+        "example": W.IntSlider(0, 0, x.shape[0] - 1, description="example", **_slider_style()),
+        "gamma": W.FloatSlider(1.0, min=-3, max=3, step=0.05, description="γ", **_slider_style()),
+        "beta": W.FloatSlider(0.0, min=-4, max=4, step=0.05, description="β", **_slider_style()),
+        "per_feature": W.Checkbox(False, description="per-feature γ, β"),
+    }
+
+    def compute() -> dict:
+        c = {k: w.value for k, w in controls.items()}
+        gamma = c["gamma"] * (per_feature["gamma"] if c["per_feature"] else 1.0)
+        beta = c["beta"] + (per_feature["beta"] if c["per_feature"] else 0.0)
+        return experiments.affine_histograms(x, c["example"], [{"gamma": gamma, "beta": beta}])
+
+    figure = go.FigureWidget(viz.live_gamma_beta_figure(compute()))
+
+    def update(change=None) -> None:
+        viz.update_gamma_beta(figure, compute())
+
+    return Explorer(controls, figure, update)

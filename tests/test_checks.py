@@ -1,0 +1,268 @@
+"""Exercise checkers: a catalogue of wrong answers, each with its diagnosis.
+
+Every checker must (1) say "not attempted yet" for the stub, (2) pass a correct answer,
+(3) recognize each classic mistake with a specific message, and (4) never raise, whatever
+the learner returns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lnbook import checks, models
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+X = np.array([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0])
+
+
+def ln_rows(x, eps):
+    mu = x.mean(axis=-1, keepdims=True)
+    return (x - mu) / np.sqrt(((x - mu) ** 2).mean(axis=-1, keepdims=True) + eps)
+
+
+def loops_forever(*args):
+    while True:
+        pass
+
+
+GARBAGE = [
+    lambda *a: None,
+    lambda *a: "layer norm",
+    lambda *a: [1, 2],
+    lambda *a: {"a": 1},
+    lambda *a: np.full((5, 6), np.nan),
+    lambda *a: object(),
+    lambda *a: 1 / 0,
+    lambda *a: (_ for _ in ()).throw(KeyError("oops")),
+]
+
+CHECKERS = [
+    checks.layer_norm_by_hand,
+    checks.layer_norm_rows,
+    checks.invariance_predictions,
+    checks.undo_layer_norm,
+    checks.count_norm_parameters,
+    checks.weight_decay_groups,
+]
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
+def test_stub_is_not_attempted_yet(checker):
+    v = checker(stub)
+    assert v.status == checks.NOT_ATTEMPTED and not v.passed
+    assert "NotImplementedError" in v.message
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("answer", GARBAGE, ids=range(len(GARBAGE)))
+def test_garbage_answers_get_a_verdict_not_a_crash(checker, answer):
+    v = checker(answer)
+    assert v.status == checks.WRONG and v.message
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
+def test_non_callables_are_explained(checker):
+    v = checker(42)
+    assert v.status == checks.WRONG and "function" in v.message
+
+
+def test_endless_loops_are_stopped(monkeypatch):
+    monkeypatch.setattr(checks, "TIME_LIMIT_S", 0.2)
+    v = checks.layer_norm_rows(loops_forever)
+    assert v.status == checks.WRONG and "endless loop" in v.message
+
+
+def test_exceptions_are_reported_with_their_type():
+    v = checks.layer_norm_rows(lambda x, eps: x.nonexistent)
+    assert "AttributeError" in v.message
+
+
+# ------------------------------------------------------------------- by hand ---------
+
+BY_HAND = [
+    ((5.0, 4.0, (X - 5) / 2), checks.CORRECT, "mu = 5"),
+    ((5.0, 32 / 7, (X - 5) / 2), checks.WRONG, "unbiased variance"),
+    ((5.0, 2.0, (X - 5) / 2), checks.WRONG, "standard deviation"),
+    ((4.0, 4.0, (X - 5) / 2), checks.WRONG, "mean of the 8 values"),
+    ((5.0, 4.0, (X - 5) / 4), checks.WRONG, "divides by var"),
+    ((5.0, 4.0, (X - 5)), checks.WRONG, "x_hat should be"),
+    ((5.0, 4.0, [0.0] * 7), checks.WRONG, "shape (8,)"),
+    ((5.0, 4.0), checks.WRONG, "three things"),
+    ((5.0, 4.0, None), checks.WRONG, "None"),
+    (("five", 4.0, (X - 5) / 2), checks.WRONG, "single number"),
+]
+
+
+@pytest.mark.parametrize("answer, status, fragment", BY_HAND)
+def test_layer_norm_by_hand_diagnoses(answer, status, fragment):
+    v = checks.layer_norm_by_hand(lambda: answer)
+    assert v.status == status and fragment in v.message, v
+
+
+# ------------------------------------------------------------------- rows ------------
+
+
+def _eps_outside(x, eps):
+    return (x - x.mean(-1, keepdims=True)) / (x.std(-1, keepdims=True) + eps)
+
+
+ROWS = [
+    (ln_rows, checks.CORRECT, "mean 0"),
+    (lambda x, eps: (x - x.mean(0)) / np.sqrt(x.var(0) + eps), checks.WRONG, "column"),
+    (
+        lambda x, eps: (
+            (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, ddof=1, keepdims=True) + eps)
+        ),
+        checks.WRONG,
+        "unbiased",
+    ),
+    (_eps_outside, checks.WRONG, "inside the square root"),
+    (lambda x, eps: x - x.mean(-1, keepdims=True), checks.WRONG, "did not divide"),
+    (lambda x, eps: x / np.sqrt(x.var(-1, keepdims=True) + eps), checks.WRONG, "subtract"),
+    (lambda x, eps: ln_rows(x, 0.0), checks.WRONG, "eps is missing"),
+    (lambda x, eps: x.mean(-1), checks.WRONG, "keepdims"),
+    (lambda x, eps: ln_rows(x, eps).T, checks.WRONG, "shape"),
+    (lambda x, eps: ln_rows(x, eps) * 2, checks.WRONG, "differ"),
+    (lambda x, eps: torch.tensor(ln_rows(x, eps)), checks.CORRECT, "mean 0"),
+]
+
+
+@pytest.mark.parametrize("fn, status, fragment", ROWS, ids=range(len(ROWS)))
+def test_layer_norm_rows_diagnoses(fn, status, fragment):
+    v = checks.layer_norm_rows(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+# ------------------------------------------------------------------- invariance ------
+
+RIGHT = {
+    "add 5 to every feature": True,
+    "multiply every feature by 3": True,
+    "multiply every feature by -2": False,
+    "add 0, 1, 2, ... to the features": False,
+    "multiply every feature by 0": False,
+    "change another example of the batch": True,
+}
+
+
+def test_invariance_predictions_correct():
+    assert checks.invariance_predictions(lambda: dict(RIGHT)).passed
+
+
+@pytest.mark.parametrize("question", list(RIGHT))
+def test_invariance_predictions_names_the_wrong_one(question):
+    answer = dict(RIGHT, **{question: not RIGHT[question]})
+    v = checks.invariance_predictions(lambda: answer)
+    assert v.status == checks.WRONG and "1 of 6 wrong" in v.message and question in v.message
+
+
+def test_invariance_predictions_missing_and_non_bool():
+    partial = {k: v for k, v in RIGHT.items() if "3" not in k}
+    assert "missing" in checks.invariance_predictions(lambda: partial).message
+    v = checks.invariance_predictions(lambda: dict(RIGHT, **{"add 5 to every feature": "yes"}))
+    assert "True or False" in v.message
+
+
+# ------------------------------------------------------------------- undo ------------
+
+UNDO = [
+    (lambda x, eps: (np.sqrt(x.var() + eps), x.mean()), checks.CORRECT, "recover"),
+    (lambda x, eps: (np.sqrt(x.var()), x.mean()), checks.WRONG, "sqrt(var + eps), so"),
+    (lambda x, eps: (x.mean(), np.sqrt(x.var() + eps)), checks.WRONG, "swapped"),
+    (lambda x, eps: (x.var() + eps, x.mean()), checks.WRONG, "variance"),
+    (lambda x, eps: (1.0, 0.0), checks.WRONG, "off by"),
+    (lambda x, eps: (np.ones(16), x.mean()), checks.WRONG, "one number each"),
+    (lambda x, eps: np.sqrt(x.var() + eps), checks.WRONG, "two numbers"),
+]
+
+
+@pytest.mark.parametrize("fn, status, fragment", UNDO, ids=range(len(UNDO)))
+def test_undo_layer_norm_diagnoses(fn, status, fragment):
+    v = checks.undo_layer_norm(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+# ------------------------------------------------------------------- count -----------
+
+COUNT = [
+    (lambda d, L: 2 * d * L, checks.CORRECT, "2 x d_hidden"),
+    (lambda d, L: d * L, checks.WRONG, "only gamma"),
+    (lambda d, L: 2 * d, checks.WRONG, "one layer norm's worth"),
+    (lambda d, L: 2 * L, checks.WRONG, "one value per feature"),
+    (lambda d, L: 2 * d * L + 1, checks.WRONG, "d values of gamma"),
+    (lambda d, L: float(2 * d * L), checks.WRONG, "whole number"),
+    (lambda d, L: True, checks.WRONG, "whole number"),
+]
+
+
+@pytest.mark.parametrize("fn, status, fragment", COUNT, ids=range(len(COUNT)))
+def test_count_norm_parameters_diagnoses(fn, status, fragment):
+    v = checks.count_norm_parameters(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+# ------------------------------------------------------------------- decay groups ----
+
+
+def _all_decayed(model, wd):
+    return [{"params": list(model.parameters()), "weight_decay": wd}]
+
+
+def _none_decayed(model, wd):
+    return [{"params": list(model.parameters()), "weight_decay": 0.0}]
+
+
+def _forgot_biases(model, wd):
+    norm = {id(p) for p in models.norm_parameters(model)}
+    return [
+        {"params": [p for p in model.parameters() if id(p) not in norm], "weight_decay": wd},
+        {"params": models.norm_parameters(model), "weight_decay": 0.0},
+    ]
+
+
+def _missing_params(model, wd):
+    return [
+        {
+            "params": [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)],
+            "weight_decay": wd,
+        }
+    ]
+
+
+DECAY = [
+    (models.param_groups, checks.CORRECT, "do not"),
+    (_all_decayed, checks.WRONG, "net.1.weight is decayed"),
+    (_none_decayed, checks.WRONG, "is not decayed"),
+    (_forgot_biases, checks.WRONG, "net.0.bias is decayed"),
+    (_missing_params, checks.WRONG, "in no group"),
+    (lambda m, wd: [{"weight_decay": wd}], checks.WRONG, "'params'"),
+    (
+        lambda m, wd: [{"params": [torch.zeros(2)], "weight_decay": wd}],
+        checks.WRONG,
+        "model's parameters",
+    ),
+]
+
+
+@pytest.mark.parametrize("fn, status, fragment", DECAY, ids=range(len(DECAY)))
+def test_weight_decay_groups_diagnoses(fn, status, fragment):
+    v = checks.weight_decay_groups(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+# ------------------------------------------------------------------- verdicts --------
+
+
+def test_verdict_renders_and_asserts():
+    ok = checks.Verdict(checks.CORRECT, "fine")
+    bad = checks.Verdict(checks.WRONG, "a <b> tag")
+    assert str(ok).startswith("✔ Correct.") and ok.assert_correct() is ok
+    assert "&lt;b&gt;" in bad._repr_html_()
+    with pytest.raises(AssertionError, match="wrong: a <b> tag"):
+        bad.assert_correct()

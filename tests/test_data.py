@@ -1,0 +1,39 @@
+"""Generated and shipped data: shapes, determinism, no downloads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lnbook import data
+
+
+def test_activations_are_seeded_and_offset():
+    a = data.activations(4, 5, offset=10.0, scale=2.0, dtype=np.float32, seed=3)
+    assert a.shape == (4, 5) and a.dtype == np.float32
+    np.testing.assert_array_equal(
+        a, data.activations(4, 5, offset=10.0, scale=2.0, dtype=np.float32, seed=3)
+    )
+    assert abs(a.mean() - 10.0) < 4.0
+
+
+def test_digits_ship_with_scikit_learn():
+    images, labels = data.digits()
+    assert images.shape == (1797, 64) and labels.shape == (1797,)
+    assert images.min() == 0 and images.max() == 16 and set(labels) == set(range(10))
+    sub, sub_labels = data.digits(10, seed=1)
+    assert sub.shape == (10, 64)
+    np.testing.assert_array_equal(sub, data.digits(10, seed=1)[0])
+
+
+@pytest.mark.parametrize("n", [0, 1798])
+def test_digits_rejects_impossible_subsets(n):
+    with pytest.raises(ValueError, match="n must be between 1 and 1797"):
+        data.digits(n)
+
+
+def test_layer_activations_vary_per_example():
+    h = data.layer_activations(16, 32, seed=0)
+    assert h.shape == (16, 32) and (h >= 0).all()  # after a ReLU
+    means = h.mean(axis=1)
+    assert means.max() > 3 * means.min()  # examples differ: what layer norm removes

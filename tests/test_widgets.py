@@ -1,0 +1,66 @@
+"""Live widgets, driven without a kernel: set a control, read the figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lnbook import widgets
+from lnbook.data import layer_activations
+
+X = layer_activations(n_examples=6, n_features=12, seed=1)
+
+
+def ln(row, eps):
+    return (row - row.mean()) / np.sqrt(row.var() + eps)
+
+
+def test_example_explorer_redraws_on_every_control():
+    e = widgets.example_explorer(X)
+    fig = e.figure
+    np.testing.assert_allclose(fig.data[0].y, X[0])
+    e.controls["example"].value = 3
+    e.controls["shift"].value = 2.0
+    e.controls["scale"].value = -1.5
+    e.controls["n_features"].value = 7
+    e.controls["eps"].value = 0.5
+    row = -1.5 * X[3, :7] + 2.0
+    np.testing.assert_allclose(fig.data[0].y, row)  # the features, transformed
+    np.testing.assert_allclose(fig.data[3].y, ln(row, 0.5), atol=1e-12)  # after layer norm
+    assert len(fig.data[0].x) == 7
+    assert f"std {row.std():.2f}" in fig.data[4].text[0]
+    lo, hi = fig.layout.yaxis.range
+    assert lo <= row.min() and hi >= row.max()  # the axis follows the data
+
+
+def test_example_explorer_controls_allow_values_off_the_static_grid():
+    e = widgets.example_explorer(X)
+    e.controls["shift"].value = 1.23
+    np.testing.assert_allclose(e.figure.data[0].y, X[0] + 1.23)
+
+
+def test_gamma_beta_explorer_redraws_on_every_control():
+    rng = np.random.default_rng(0)
+    pf = {"gamma": rng.uniform(0.5, 2, 12), "beta": rng.normal(0, 1, 12)}
+    e = widgets.gamma_beta_explorer(X, pf)
+    fig = e.figure
+    before = np.array(fig.data[1].y)
+    e.controls["gamma"].value = 2.0
+    e.controls["beta"].value = 1.0
+    y = 2.0 * ln(X[0], 1e-5) + 1.0
+    mean_line = fig.data[2].x
+    assert mean_line[0] == pytest.approx(y.mean())
+    assert not np.array_equal(before, fig.data[1].y)
+    e.controls["per_feature"].value = True
+    y_pf = 2.0 * pf["gamma"] * ln(X[0], 1e-5) + 1.0 + pf["beta"]
+    assert fig.data[2].x[0] == pytest.approx(y_pf.mean())
+    assert f"std {y_pf.std():.2f}" in fig.data[3].text[0]
+    e.controls["example"].value = 4
+    y4 = 2.0 * pf["gamma"] * ln(X[4], 1e-5) + 1.0 + pf["beta"]
+    assert fig.data[2].x[0] == pytest.approx(y4.mean())
+
+
+def test_explorer_is_a_displayable_widget():
+    e = widgets.example_explorer(X)
+    assert e.figure in e.widget.children
+    assert set(e.controls) == {"example", "shift", "scale", "n_features", "eps"}
