@@ -173,6 +173,9 @@ def layer_norm_backward(
     dy = _as_float_array("dy", dy)
     if dy.shape != x_hat.shape:
         raise ValueError(f"dy must have the output's shape {x_hat.shape}, got {dy.shape}")
+    if dy.dtype != x_hat.dtype:
+        # Mixing would give gradients of mixed dtypes (dx cast back, dweight upcast).
+        raise TypeError(f"dy has dtype {dy.dtype} but the forward ran in {x_hat.dtype}")
     batch_axes = tuple(range(x_hat.ndim - len(axes)))  # every axis that is not normalized
 
     g = dy if cache.weight is None else dy * cache.weight  # dL/dx_hat
@@ -260,13 +263,23 @@ def batch_norm(
     weight, bias : (C,) arrays of x's dtype, optional
     training : bool
     momentum : float in [0, 1]
-    eps : float, finite and >= 0 (torch accepts a negative eps; here it is an error)
+    eps : float, finite and >= 0. Two deliberate differences from torch: a negative eps is
+        an error here (torch accepts it), and eps = 0 is allowed in training (torch refuses
+        it), which the book uses to compute exact invariances.
 
     Returns
     -------
     y : array of x's shape and dtype
     """
     x = _as_float_array("x", x)
+    if training:
+        for name, r in (("running_mean", running_mean), ("running_var", running_var)):
+            if r is not None and not isinstance(r, np.ndarray):
+                # np.asarray would copy a list, and the in-place update would be lost.
+                raise TypeError(
+                    f"{name} must be a NumPy array (it is updated in place in training), "
+                    f"got {type(r).__name__}"
+                )
     if x.ndim < 2:
         raise ValueError(f"x must have shape (N, C, *) with at least 2 dimensions, got {x.shape}")
     C = x.shape[1]

@@ -236,13 +236,13 @@ def batch_stats_figure(x: np.ndarray, stats: dict[str, np.ndarray]) -> go.Figure
     }
     z0, m0, s0 = views["before layer norm"]
     fig = make_subplots(
-        rows=1, cols=2, column_widths=[0.68, 0.32], horizontal_spacing=0.08, shared_yaxes=True
+        rows=1, cols=2, column_widths=[0.68, 0.32], horizontal_spacing=0.16, shared_yaxes=True
     )
     fig.add_trace(
         go.Heatmap(
             z=z0,
             colorscale="Cividis",
-            colorbar={"title": "value", "x": 0.6},
+            colorbar={"title": {"text": "value"}, "x": 0.6, "thickness": 12},
             hovertemplate="example %{y}, feature %{x}: %{z:.2f}<extra></extra>",
         ),
         row=1,
@@ -297,7 +297,7 @@ def handwriting_figure(result: dict[str, np.ndarray]) -> go.Figure:
     """
     pens = result["pens"]
     p = len(pens)
-    titles = [f"pressure {a:g}, paper {b:g}" for a, b in pens] + [""] * p
+    titles = [f"pressure {a:g}<br>paper {b:g}" for a, b in pens] + [""] * p
     fig = make_subplots(
         rows=2, cols=p, subplot_titles=titles, vertical_spacing=0.1, horizontal_spacing=0.02
     )

@@ -289,7 +289,7 @@ def test_batch_norm_training_matches_torch_output_and_running_stats_random_shape
     """Training: same output, and running stats updated in place exactly as torch does."""
     shape = case["shape"]
     assume(shape[0] * math.prod(shape[2:]) > 1)  # torch needs > 1 value per channel
-    assume(case["eps"] > 0)  # torch (>= 2.10 or so) refuses eps <= 0 in training: no oracle
+    assume(case["eps"] > 0)  # torch 2.13 refuses eps <= 0 in training: no oracle
     x, w, b, rm, rv = bn_arrays(case)
     if not case["has_running"]:
         rm = rv = None
@@ -563,6 +563,22 @@ def test_layer_norm_backward_rejects_non_float_dy(dtype):
     _, cache = layer_norm_forward(np.ones((2, 3)), 3)
     with pytest.raises(TypeError, match=name("dy") + mentions(str(np.dtype(dtype)))):
         layer_norm_backward(np.ones((2, 3), dtype=dtype), cache)
+
+
+def test_layer_norm_backward_rejects_dy_of_another_dtype_than_the_forward():
+    # Mixed dtypes would give a float32 dx beside float64 dweight/dbias.
+    _, cache = layer_norm_forward(np.ones((2, 3), dtype=np.float32), 3, np.ones(3, np.float32))
+    with pytest.raises(TypeError, match=name("dy") + mentions("float64", "float32")):
+        layer_norm_backward(np.ones((2, 3)), cache)
+
+
+@pytest.mark.parametrize("arg", ["running_mean", "running_var"])
+def test_batch_norm_training_rejects_running_stats_it_cannot_update_in_place(arg):
+    # A list would be copied by np.asarray and the update silently lost.
+    stats = {"running_mean": np.zeros(2), "running_var": np.ones(2)}
+    stats[arg] = stats[arg].tolist()
+    with pytest.raises(TypeError, match=name(arg) + mentions("list")):
+        batch_norm(np.random.default_rng(0).standard_normal((4, 2)), training=True, **stats)
 
 
 @pytest.mark.parametrize("cache", [None, (np.ones((2, 3)), np.ones((2, 1))), {"x_hat": 1}])

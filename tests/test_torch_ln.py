@@ -346,7 +346,7 @@ MODULE_PAIRS = [(LayerNorm, nn.LayerNorm, c) for c in LN_CONFIGS] + [
 MODULES = pytest.mark.parametrize(
     ("ours_cls", "torch_cls", "config"),
     MODULE_PAIRS,
-    ids=[f"{o.__name__}-{c}" for o, _, c in MODULE_PAIRS],
+    ids=["-".join([o.__name__, *(f"{k}={v}" for k, v in c.items())]) for o, _, c in MODULE_PAIRS],
 )
 
 
@@ -380,31 +380,33 @@ def test_module_has_torch_parameters_attributes_and_initial_values(ours_cls, tor
 
 @MODULES
 def test_module_extra_repr_equals_torch(ours_cls, torch_cls, config):
-    assert ours_cls(**config).extra_repr() == torch_cls(**config).extra_repr()
+    ours, ref = ours_cls(**config), torch_cls(**config)
+    assert ours.extra_repr() == ref.extra_repr()
+    assert repr(ours) == repr(ref)  # same class name too, so print(model) reads the same
 
 
 @MODULES
 def test_module_state_dict_loads_both_ways_with_identical_outputs(ours_cls, torch_cls, config):
     """torch -> ours and ours -> torch, strict loading; then both give the same y."""
-    x = torch.randn(3, *normalized(config), dtype=F64)
-    ref = torch_cls(**config, dtype=F64)
-    randomize_(ref, seed=10)
-    ours = ours_cls(**config, dtype=F64)
-    ours.load_state_dict(ref.state_dict())
-    assert ours.state_dict().keys() == ref.state_dict().keys()
-    assert_close(ours(x), ref(x))
-
-    ours2 = ours_cls(**config, dtype=F64)
-    randomize_(ours2, seed=11)
-    ref2 = torch_cls(**config, dtype=F64)
-    ref2.load_state_dict(ours2.state_dict())
-    assert_close(ours2(x), ref2(x))
+    x = torch.randn(3, *normalized(config), dtype=F64, generator=torch.Generator().manual_seed(9))
+    for src, dst in [
+        (torch_cls(**config, dtype=F64), ours_cls(**config, dtype=F64)),
+        (ours_cls(**config, dtype=F64), torch_cls(**config, dtype=F64)),
+    ]:
+        randomize_(src, seed=10)
+        dst.load_state_dict(src.state_dict())  # strict: same keys both ways
+        loaded, original = dst.state_dict(), src.state_dict()
+        assert loaded.keys() == original.keys()
+        for k in original:
+            assert torch.equal(loaded[k], original[k]), k
+        assert_close(dst(x), src(x))
 
 
 @MODULES
 def test_module_reset_parameters_restores_ones_and_zeros(ours_cls, torch_cls, config):
     ours = ours_cls(**config)
     randomize_(ours, seed=12)
+    assert all(not torch.all(p == p.detach().round()) for p in ours.parameters())  # modified
     ours.reset_parameters()
     for pname, p in ours.named_parameters():
         fill = torch.ones_like(p) if pname == "weight" else torch.zeros_like(p)
