@@ -740,7 +740,7 @@ def trained_gamma_beta_figure(runs: dict[str, dict]) -> go.Figure:
     fig.add_vline(x=1.0, line={"dash": "dot", "color": PALETTE["black"]}, row=1, col=1)
     fig.add_vline(x=0.0, line={"dash": "dot", "color": PALETTE["black"]}, row=1, col=2)
     fig.update_xaxes(title_text="learned value (dimensionless)")
-    fig.update_yaxes(title_text="number of features", col=1)
+    fig.update_yaxes(title_text="number of features")
     fig.update_layout(
         title={"text": "γ and β after training (dotted: their initial values)"},
         legend={"orientation": "h", "x": 0, "y": -0.25},

@@ -352,3 +352,66 @@ def test_pressing_each_button_changes_the_plotted_data(site, server, browser):
         assert not visit.errors, f"{rel}: console errors {visit.errors}"
         assert not visit.outside, f"{rel}: requests outside 127.0.0.1 {visit.outside}"
     assert checked, "no button found on the site"
+
+
+# ---------------------------------------------------------------- figures and exercises ---
+
+
+def _figure_specs(page: Path) -> list[dict]:
+    text = page.read_text(encoding="utf-8")
+    chunks = text.split('<script type="application/json" class="lnbook-plotly-spec">')[1:]
+    return [json.loads(c.split("</script>", 1)[0].replace("<\\/", "</")) for c in chunks]
+
+
+def test_every_figure_has_a_title_and_titled_axes(site):
+    missing = []
+    for page in _pages(site):
+        for i, spec in enumerate(_figure_specs(page)):
+            layout = spec.get("layout", {})
+            title = layout.get("title", {})
+            if not (title.get("text") if isinstance(title, dict) else title):
+                missing.append(f"{page.name} figure {i}: no title")
+            for key, axis in layout.items():
+                # Axes that show values need a title with units; image grids hide theirs.
+                if (
+                    key.startswith(("xaxis", "yaxis"))
+                    and axis.get("showticklabels", True)
+                    and axis.get("visible", True)
+                    and not axis.get("overlaying")
+                ):
+                    if not axis.get("title", {}).get("text"):
+                        missing.append(f"{page.name} figure {i}: {key} has no title")
+    assert not missing
+
+
+def test_exercises_have_folded_executed_solutions(site):
+    chapters = sorted((site / "book").glob("[0-9][0-9]_*.html"))
+    with_exercises = 0
+    for page in chapters:
+        text = page.read_text(encoding="utf-8")
+        n_ex = text.count('<div class="exercise admonition"')
+        solutions = text.split('<div class="solution dropdown admonition"')[1:]
+        assert len(solutions) == n_ex, f"{page.name}: every exercise needs a folded solution"
+        if n_ex:
+            with_exercises += 1
+            assert n_ex >= 3, page.name
+            # The learner's stub is shown unanswered; each solution ran and passed its check.
+            assert text.count("Not attempted yet.") >= n_ex, page.name
+            for s in solutions:
+                assert "✔ Correct." in s.split('<div class="exercise admonition"')[0], page.name
+    assert with_exercises >= 2
+
+
+def test_solutions_open_only_when_asked(site, server, browser):
+    visit = _Visit(browser, server, "book/01_per_example_statistics.html")
+    try:
+        solutions = visit.page.locator("div.solution")
+        assert solutions.count() >= 3
+        for i in range(solutions.count()):
+            body = solutions.nth(i).locator("section, div.cell").first
+            assert not body.is_visible(), f"solution {i} is shown before it is opened"
+            solutions.nth(i).locator("button.toggle-button").click()
+            body.wait_for(state="visible", timeout=3000)
+    finally:
+        visit.close()
+    assert not visit.errors and not visit.outside
