@@ -69,8 +69,9 @@ def _wrong(message: str) -> Verdict:
     return Verdict(WRONG, message)
 
 
-class _TimeLimit(Exception):
-    pass
+class _TimeLimit(BaseException):
+    """Raised into the learner's code; a BaseException, so ``except Exception`` cannot
+    swallow it."""
 
 
 @contextmanager
@@ -114,15 +115,32 @@ def _as_array(value, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray | No
     """Coerce a learner's value to a float array of ``shape``, or explain why it is not one."""
     if value is None:
         return None, _wrong(f"{name} is None: did you forget to `return` it?")
+    if hasattr(value, "detach"):  # a torch tensor, maybe requiring grad
+        value = value.detach().cpu().numpy()
     try:
         a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None, _wrong(f"{name} should be numbers, got {type(value).__name__}.")
+    except Exception:  # ragged lists, strings, objects...
+        return None, _wrong(f"{name} should be an array of numbers, got {type(value).__name__}.")
     if a.shape != shape:
         return None, _wrong(f"{name} should have shape {shape}, got {a.shape}.")
-    if np.isnan(a).any():
-        return None, _wrong(f"{name} contains NaN.")
+    if not np.isfinite(a).all():
+        return None, _wrong(f"{name} contains NaN or infinity.")
     return a, None
+
+
+def _as_number(value, name: str) -> tuple[float | None, Verdict | None]:
+    """A learner's single number as a float (not a string, not an array of several)."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    try:
+        if isinstance(value, str | bytes) or np.size(value) != 1:
+            raise TypeError
+        number = float(np.asarray(value).reshape(()))
+    except Exception:
+        return None, _wrong(f"{name} should be a single number, got {str(value)[:60]!r}.")
+    if not math.isfinite(number):
+        return None, _wrong(f"{name} is {number}; it should be a finite number.")
+    return number, None
 
 
 def _close(a, b, rtol=1e-6, atol=1e-8) -> bool:
@@ -190,10 +208,12 @@ def layer_norm_by_hand(answer: Callable[[], tuple]) -> Verdict:
         return _wrong("Return three things: `return mu, var, x_hat`.")
     mu, var, x_hat = result
     x = _HAND_X
-    try:
-        mu, var = float(mu), float(var)
-    except (TypeError, ValueError):
-        return _wrong("mu and var should each be a single number.")
+    mu, verdict = _as_number(mu, "mu")
+    if verdict:
+        return verdict
+    var, verdict = _as_number(var, "var")
+    if verdict:
+        return verdict
     if not math.isclose(mu, x.mean(), abs_tol=1e-9):
         return _wrong(f"mu should be the mean of the 8 values, {x.mean():g}; you have {mu:g}.")
     if math.isclose(var, x.var(ddof=1), abs_tol=1e-6):
@@ -231,10 +251,10 @@ def layer_norm_rows(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdict:
         return verdict
     y, verdict = _as_array(result, "The result", x.shape)
     if verdict:
-        if result is not None and np.ndim(result) >= 1 and np.shape(result) == (5,):
+        if "got (5,)" in verdict.message or "got (5, 1)" in verdict.message:
             return _wrong(
-                "The result has shape (5,): one number per row. Keep the features: "
-                "use keepdims=True so (x - mu) broadcasts row by row."
+                "The result has one number per row. Keep the features: compute mu and var "
+                "with keepdims=True, then return (x - mu) / sqrt(var + eps)."
             )
         return verdict
     expected = numpy_ln.layer_norm(x, 6, eps=eps)
@@ -321,7 +341,9 @@ def invariance_predictions(fn: Callable[[], dict]) -> Verdict:
             + ". Try each one on an array to see it."
         )
     return Verdict(
-        CORRECT, "All six right: shift and positive scale are invariances; the rest are not."
+        CORRECT,
+        "All six right: a shift, a positive scale and changes to other examples leave the "
+        "output unchanged; a negative scale, a ramp and zeroing do not.",
     )
 
 
@@ -340,14 +362,12 @@ def undo_layer_norm(fn: Callable[[np.ndarray, float], tuple]) -> Verdict:
         return verdict
     if not isinstance(result, tuple | list) or len(result) != 2:
         return _wrong("Return two numbers: `return gamma, beta`.")
-    try:
-        gamma, beta = (
-            float(np.asarray(v).reshape(-1)[0]) if np.size(v) == 1 else None for v in result
-        )
-    except (TypeError, ValueError):
-        return _wrong("gamma and beta should be numbers.")
-    if gamma is None or beta is None:
-        return _wrong("Return one number each for gamma and beta (the same for every feature).")
+    gamma, verdict = _as_number(result[0], "gamma")
+    if verdict:
+        return _wrong(verdict.message + " Use one number for all features.")
+    beta, verdict = _as_number(result[1], "beta")
+    if verdict:
+        return _wrong(verdict.message + " Use one number for all features.")
     mu, var = x_row.mean(), x_row.var()
     if math.isclose(gamma, mu, rel_tol=1e-6) and math.isclose(
         beta, math.sqrt(var + eps), rel_tol=1e-6
@@ -415,19 +435,28 @@ def weight_decay_groups(fn: Callable[[object, float], list]) -> Verdict:
     from . import models
 
     model = models.MLP(8, 6, 3, depth=2, norm="layer")
-    result, verdict = _call(fn, model, 0.1)
+    weight_decay = 0.1
+    result, verdict = _call(fn, model, weight_decay)
     if verdict:
         return verdict
     if not isinstance(result, list | tuple) or not all(isinstance(g, dict) for g in result):
         return _wrong("Return a list of dicts, each with 'params' and 'weight_decay'.")
     decay_of: dict[int, float] = {}
     for g in result:
-        if "params" not in g:
-            return _wrong("Each group needs a 'params' list.")
-        for p in g["params"]:
+        try:
+            params = list(g["params"])
+        except Exception:
+            return _wrong("Each group needs a 'params' list of the model's parameters.")
+        try:
+            wd = float(g.get("weight_decay", 0.01))  # AdamW's default for a group without one
+        except Exception:
+            return _wrong(f"'weight_decay' should be a number, got {g.get('weight_decay')!r}.")
+        for p in params:
             if not isinstance(p, torch.nn.Parameter):
                 return _wrong("'params' should hold the model's parameters (model.parameters()).")
-            decay_of[id(p)] = float(g.get("weight_decay", 0.1))
+            if id(p) in decay_of:
+                return _wrong("A parameter appears in two groups; the optimizer refuses that.")
+            decay_of[id(p)] = wd
     names = dict(model.named_parameters())
     missing = [n for n, p in names.items() if id(p) not in decay_of]
     if missing:
@@ -436,10 +465,12 @@ def weight_decay_groups(fn: Callable[[object, float], list]) -> Verdict:
     exempt |= {id(m.bias) for m in model.modules() if isinstance(m, torch.nn.Linear)}
     errors = []
     for n, p in names.items():
-        should_decay = id(p) not in exempt
-        if should_decay and decay_of[id(p)] == 0:
-            errors.append(f"{n} (a weight matrix) is not decayed")
-        if not should_decay and decay_of[id(p)] != 0:
+        if id(p) not in exempt and decay_of[id(p)] != weight_decay:
+            errors.append(
+                f"{n} (a weight matrix) has weight_decay={decay_of[id(p)]:g}, "
+                f"not the {weight_decay:g} asked for"
+            )
+        if id(p) in exempt and decay_of[id(p)] != 0:
             errors.append(f"{n} is decayed but should not be")
     if errors:
         return _wrong(

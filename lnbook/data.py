@@ -75,6 +75,10 @@ def layer_activations(n_examples: int = 16, n_features: int = 32, *, seed: int =
     -------
     h : (n_examples, n_features) float64 array
     """
+    if not 1 <= n_examples <= 1797:
+        raise ValueError(f"n_examples must be between 1 and 1797, got {n_examples}")
+    if n_features < 1:
+        raise ValueError(f"n_features must be >= 1, got {n_features}")
     rng = np.random.default_rng(seed)
     images, _ = digits(n_examples, seed=seed)
     pressure = rng.lognormal(mean=0.0, sigma=0.6, size=(n_examples, 1))

@@ -121,6 +121,29 @@ def finite_difference_grad(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
 # ---------------------------------------------------------------- chapter 1 -------------
 
 
+def _batch(x) -> np.ndarray:
+    """``x`` as a float64 (N, D) batch, or a ValueError naming its shape."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"x must be a (N, D) batch, got shape {x.shape}")
+    return x
+
+
+def _check_index(name: str, i: int, n: int) -> None:
+    if isinstance(i, bool) or not isinstance(i, int | np.integer) or not 0 <= i < n:
+        raise ValueError(f"{name} must be an int in [0, {n}), got {i!r}")
+
+
+def binned(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts of ``values`` per bin, values beyond the edges counted in the end bins.
+
+    A figure then shows every value (the end bins read "this or beyond") instead of
+    silently dropping the ones outside its range.
+    """
+    values = np.clip(np.ravel(values), edges[0], edges[-1])
+    return np.histogram(values, edges)[0]
+
+
 def row_statistics(x: np.ndarray, eps: float = 1e-5) -> dict[str, np.ndarray]:
     """Each example's mean and standard deviation before and after layer norm.
 
@@ -133,9 +156,7 @@ def row_statistics(x: np.ndarray, eps: float = 1e-5) -> dict[str, np.ndarray]:
     dict with ``y`` (N, D), the layer-normed batch, and ``mean_before``, ``std_before``,
     ``mean_after``, ``std_after``, each (N,)
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"x must be a (N, D) batch, got shape {x.shape}")
+    x = _batch(x)
     y = numpy_ln.layer_norm(x, x.shape[-1], eps=eps)
     return {
         "y": y,
@@ -172,11 +193,8 @@ def explore_example(
     dict with ``x`` (the transformed features, (n_features,)), ``x_hat`` (layer norm of
     them), and the floats ``mean``, ``std``, ``mean_after``, ``std_after``
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"x must be a (N, D) batch, got shape {x.shape}")
-    if not 0 <= example < x.shape[0]:
-        raise ValueError(f"example must be in [0, {x.shape[0]}) for x of shape {x.shape}")
+    x = _batch(x)
+    _check_index("example", example, x.shape[0])
     d = x.shape[1] if n_features is None else n_features
     if not 1 <= d <= x.shape[1]:
         raise ValueError(f"n_features must be in [1, {x.shape[1]}] for x of shape {x.shape}")
@@ -239,7 +257,10 @@ def invariances(x: np.ndarray, example: int = 0, *, seed: int = 0) -> dict[str, 
     ``other_example``: another example of the batch is replaced by random values.
     """
     rng = np.random.default_rng(seed)
-    x = np.asarray(x, dtype=np.float64)
+    x = _batch(x)
+    if x.shape[0] < 2:
+        raise ValueError(f"x needs at least 2 examples (one to change), got shape {x.shape}")
+    _check_index("example", example, x.shape[0])
     d = x.shape[-1]
 
     def ln(batch):
@@ -341,8 +362,8 @@ def axis_contrast(x: np.ndarray, eps: float = 1e-5) -> dict[str, np.ndarray]:
     dict with ``layer`` and ``batch`` (N, D) normalized batches, ``row_mean``, ``row_std``
     (N,) and ``col_mean``, ``col_std`` (D,) of the input
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] < 2:
+    x = _batch(x)
+    if x.shape[0] < 2:
         raise ValueError(f"x must be a (N, D) batch with N >= 2, got shape {x.shape}")
     return {
         "layer": numpy_ln.layer_norm(x, x.shape[1], eps=eps),
@@ -423,24 +444,31 @@ def affine_histograms(
     example : the row whose own distribution is shown beside the batch's
     settings : each a dict with ``gamma`` and ``beta``: floats (the same for every feature)
         or (D,) arrays (one per feature)
-    bins : bin edges (default: 61 edges from -6 to 6)
+    bins : bin edges (default: 61 edges from -6 to 6); values beyond them are counted in the
+        first or last bin, so every row of the result sums to 1
 
     Returns
     -------
     dict with ``edges`` (B+1,), ``centers`` (B,), ``example`` and ``batch`` (S, B): the
     fraction of values in each bin, ``mean`` and ``std`` (S,) of the example's output
     """
-    x = np.asarray(x, dtype=np.float64)
-    d = x.shape[-1]
+    x = _batch(x)
+    n, d = x.shape
+    _check_index("example", example, n)
     edges = np.linspace(-6, 6, 61) if bins is None else np.asarray(bins, dtype=np.float64)
     x_hat = numpy_ln.layer_norm(x, d, eps=eps)
     ex_hist, batch_hist, means, stds = [], [], [], []
-    for s in settings:
-        gamma = np.broadcast_to(np.asarray(s["gamma"], dtype=np.float64), (d,))
-        beta = np.broadcast_to(np.asarray(s["beta"], dtype=np.float64), (d,))
+    for i, s in enumerate(settings):
+        gamma, beta = (np.asarray(s[k], dtype=np.float64) for k in ("gamma", "beta"))
+        for name, v in (("gamma", gamma), ("beta", beta)):
+            if v.shape not in ((), (d,)):
+                raise ValueError(
+                    f"settings[{i}]['{name}'] must be a number or have shape "
+                    f"({d},) for x of shape {x.shape}, got {v.shape}"
+                )
         y = x_hat * gamma + beta  # (N, D)
-        ex_hist.append(np.histogram(y[example], edges)[0] / d)
-        batch_hist.append(np.histogram(y, edges)[0] / y.size)
+        ex_hist.append(binned(y[example], edges) / d)
+        batch_hist.append(binned(y, edges) / y.size)
         means.append(y[example].mean())
         stds.append(y[example].std())
     return {
@@ -466,7 +494,8 @@ def recover_example(x: np.ndarray, k: int, eps: float = 1e-5) -> dict[str, np.nd
     dict with ``gamma``, ``beta`` (floats), ``y`` (N, D) the outputs, ``error`` (N,) the
     largest |y - x| of each example, and ``mean_in``, ``std_in``, ``mean_out``, ``std_out`` (N,)
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = _batch(x)
+    _check_index("k", k, x.shape[0])
     d = x.shape[-1]
     mu, var = x[k].mean(), x[k].var()
     gamma, beta = np.sqrt(var + eps), mu
@@ -544,12 +573,37 @@ def train_digits_mlp(
         model.eval()
         with torch.no_grad():
             acc = (model(X_test).argmax(-1) == Y_test).float().mean().item()
-    norms = [m for m in model.modules() if isinstance(m, models.torch_ln.LayerNorm)]
+    norms = models.norm_layers(model)
     return {
         "loss": np.array(losses),
         "test_accuracy": acc,
         "gammas": [m.weight.detach().numpy().copy() for m in norms if m.weight is not None],
-        "betas": [m.bias.detach().numpy().copy() for m in norms if m.bias is not None],
+        "betas": [
+            m.bias.detach().numpy().copy() for m in norms if getattr(m, "bias", None) is not None
+        ],
         "n_params": sum(p.numel() for p in model.parameters()),
         "n_norm_params": sum(p.numel() for p in models.norm_parameters(model)),
+    }
+
+
+def norm_parameter_histograms(
+    runs: dict[str, dict], edges: np.ndarray | None = None
+) -> dict[str, np.ndarray | dict]:
+    """Histograms of the learned gamma and beta of several training runs.
+
+    Parameters
+    ----------
+    runs : label -> result of :func:`train_digits_mlp`
+    edges : bin edges (default: 36 edges from -1 to 2.5); values beyond them are counted
+        in the end bins
+
+    Returns
+    -------
+    dict with ``centers`` (B,) and ``gamma``, ``beta``: label -> (B,) counts
+    """
+    edges = np.linspace(-1.0, 2.5, 36) if edges is None else np.asarray(edges, dtype=float)
+    return {
+        "centers": (edges[:-1] + edges[1:]) / 2,
+        "gamma": {k: binned(np.concatenate(r["gammas"]), edges) for k, r in runs.items()},
+        "beta": {k: binned(np.concatenate(r["betas"]), edges) for k, r in runs.items()},
     }

@@ -74,10 +74,17 @@ class MLP(nn.Module):
         return self.net(x)
 
 
+_NORM_KINDS = (torch_ln.LayerNorm, torch_ln.RMSNorm, nn.LayerNorm, nn.RMSNorm, nn.BatchNorm1d)
+
+
+def norm_layers(model: nn.Module) -> list[nn.Module]:
+    """Every normalization layer in ``model`` (lnbook's and torch's), in order."""
+    return [m for m in model.modules() if isinstance(m, _NORM_KINDS)]
+
+
 def norm_parameters(model: nn.Module) -> list[nn.Parameter]:
     """The gamma and beta parameters of every normalization layer in ``model``."""
-    kinds = (torch_ln.LayerNorm, torch_ln.RMSNorm, nn.LayerNorm, nn.RMSNorm, nn.BatchNorm1d)
-    return [p for m in model.modules() if isinstance(m, kinds) for p in m.parameters(False)]
+    return [p for m in norm_layers(model) for p in m.parameters(False)]
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:

@@ -4,7 +4,7 @@ Every function mirrors the signature and semantics of its ``torch.nn.functional`
 so torch can serve as the test oracle. Inputs are float32 or float64 arrays; the output has
 the input's dtype.
 
-Notation (used in the book's derivation too), for one example's ``N`` normalized values::
+Notation (used in the book's derivation too), for one example's ``D`` normalized values::
 
     mu    = mean(x)                     # per-example mean
     var   = mean((x - mu)**2)           # biased variance (divide by N, not N - 1)
@@ -120,7 +120,8 @@ def layer_norm_forward(
     # Shift every example by its first value before averaging. For data with a large common
     # offset (1e4 + noise) the subtraction x - x0 is exact (Sterbenz lemma), so the
     # statistics below are computed on O(1) numbers and keep full float32 accuracy.
-    # A constant example becomes exactly zero: x_hat = 0 and y = bias, never NaN.
+    # A constant example becomes exactly zero: x_hat = 0 and y = bias (with eps = 0 it is
+    # 0/0 = NaN, as in torch: eps is what makes it finite).
     x0 = x[(Ellipsis,) + (slice(0, 1),) * len(axes)]  # (..., 1, ..., 1)
     s = x - x0
     s_mean = s.mean(axis=axes, keepdims=True)  # (..., 1, ..., 1)
@@ -143,7 +144,7 @@ def layer_norm_backward(
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Hand-derived layer norm backward pass.
 
-    With ``g = dy * gamma`` (the gradient reaching ``x_hat``) and means over the ``N``
+    With ``g = dy * gamma`` (the gradient reaching ``x_hat``) and means over the ``D``
     normalized values of each example::
 
         c1 = mean(x_hat * g)
@@ -299,9 +300,14 @@ def batch_norm(
                 "batch_norm in training needs more than 1 value per channel, "
                 f"got x.shape = {x.shape}"
             )
-        mu = x.mean(axis=axes)  # (C,)
-        xc = x - mu.reshape(bshape)
-        var = (xc * xc).mean(axis=axes)  # biased, used to normalize
+        # As in layer norm: shift each channel by its first value, so a large common offset
+        # costs no float32 accuracy (x - x0 is exact), then take two-pass statistics.
+        x0 = x[(slice(0, 1), slice(None)) + (slice(0, 1),) * (x.ndim - 2)]  # (1, C, 1, ...)
+        s = x - x0
+        s_mean = s.mean(axis=axes, keepdims=True)  # (1, C, 1, ...)
+        xc = s - s_mean
+        var = (xc * xc).mean(axis=axes)  # (C,), biased, used to normalize
+        mu = (x0 + s_mean).reshape(C)  # (C,)
         if running_mean is not None:
             running_mean *= 1 - momentum
             running_mean += momentum * mu

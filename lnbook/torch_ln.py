@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from ._validate import check_eps, check_normalized_shape, check_param_shape, normalized_shape_tuple
 
@@ -43,13 +44,27 @@ def _check_inputs(x, normalized_shape, weight, bias, eps, *, allow_none_eps=Fals
     return tuple(range(x.ndim - len(shape), x.ndim))
 
 
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Half-precision inputs are normalized in float32 (as torch's kernels do)."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
 class LayerNormFunction(torch.autograd.Function):
-    """Layer norm forward and its closed-form backward (the same maths as ``numpy_ln``)."""
+    """Layer norm forward and its closed-form backward (the same maths as ``numpy_ln``).
+
+    The backward is written with saved tensors, so it is not itself differentiable:
+    ``once_differentiable`` makes a second derivative (``create_graph=True``) an error
+    instead of a silently wrong answer.
+    """
 
     @staticmethod
     def forward(ctx, x, weight, bias, dims, eps):
+        ctx.dtypes = (x.dtype, None if weight is None else weight.dtype)
+        x, weight, bias = (
+            None if t is None else t.to(_compute_dtype(t.dtype)) for t in (x, weight, bias)
+        )
         # Shift by each example's first value first: exact for a large common offset, and
-        # a constant example becomes exactly zero (see numpy_ln.layer_norm_forward).
+        # for eps > 0 a constant example becomes exactly zero (see numpy_ln).
         x0 = x[(Ellipsis,) + (slice(0, 1),) * len(dims)]  # (..., 1, ..., 1)
         s = x - x0
         xc = s - s.mean(dim=dims, keepdim=True)  # x - mu, two-pass
@@ -64,12 +79,14 @@ class LayerNormFunction(torch.autograd.Function):
         ctx.save_for_backward(x_hat, rstd, weight)
         ctx.dims = dims
         ctx.has_bias = bias is not None
-        return y
+        return y.to(ctx.dtypes[0])
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, dy):
         x_hat, rstd, weight = ctx.saved_tensors
         dims = ctx.dims
+        dy = dy.to(x_hat.dtype)
         # Careful: Tensor.sum(dim=()) sums over *all* dims, so batch_dims must be non-empty
         # to be passed; an input with no batch dims needs no reduction at all.
         batch_dims = tuple(range(x_hat.ndim - len(dims)))
@@ -83,7 +100,14 @@ class LayerNormFunction(torch.autograd.Function):
             dweight = _sum_batch(dy * x_hat, batch_dims)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             dbias = _sum_batch(dy, batch_dims)
-        return dx, dweight, dbias, None, None
+        x_dtype, w_dtype = ctx.dtypes
+        return (
+            None if dx is None else dx.to(x_dtype),
+            None if dweight is None else dweight.to(w_dtype),
+            None if dbias is None else dbias.to(w_dtype),
+            None,
+            None,
+        )
 
 
 class RMSNormFunction(torch.autograd.Function):
@@ -93,29 +117,40 @@ class RMSNormFunction(torch.autograd.Function):
 
         dx = r * (g - x_hat * mean(g * x_hat))
 
-    the layer norm backward without the mean term ``c2``.
+    the layer norm backward without the mean term ``c2``. Like ``LayerNormFunction`` it
+    computes half precision in float32 and cannot be differentiated twice.
     """
 
     @staticmethod
     def forward(ctx, x, weight, dims, eps):
+        ctx.dtypes = (x.dtype, None if weight is None else weight.dtype)
+        x, weight = (None if t is None else t.to(_compute_dtype(t.dtype)) for t in (x, weight))
         r = torch.rsqrt((x * x).mean(dim=dims, keepdim=True) + eps)  # (..., 1, ..., 1)
         x_hat = x * r
         y = x_hat if weight is None else x_hat * weight
         ctx.save_for_backward(x_hat, r, weight)
         ctx.dims = dims
-        return y
+        return y.to(ctx.dtypes[0])
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, dy):
         x_hat, r, weight = ctx.saved_tensors
         dims = ctx.dims
+        dy = dy.to(x_hat.dtype)
         dx = dweight = None
         g = dy if weight is None else dy * weight
         if ctx.needs_input_grad[0]:
             dx = r * (g - x_hat * (g * x_hat).mean(dim=dims, keepdim=True))
         if weight is not None and ctx.needs_input_grad[1]:
             dweight = _sum_batch(dy * x_hat, tuple(range(x_hat.ndim - len(dims))))
-        return dx, dweight, None, None
+        x_dtype, w_dtype = ctx.dtypes
+        return (
+            None if dx is None else dx.to(x_dtype),
+            None if dweight is None else dweight.to(w_dtype),
+            None,
+            None,
+        )
 
 
 def _sum_batch(t: Tensor, batch_dims: tuple[int, ...]) -> Tensor:

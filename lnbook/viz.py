@@ -24,32 +24,41 @@ PALETTE = {
 }
 
 
+def _jump_to(frame: str) -> list:
+    """``animate`` arguments that jump to ``frame`` at once (no tween, full redraw)."""
+    return [
+        [frame],
+        {
+            "mode": "immediate",
+            "frame": {"duration": 0, "redraw": True},
+            "transition": {"duration": 0},
+        },
+    ]
+
+
 def _slider(labels: list[str], prefix: str, active: int = 0) -> dict:
-    """A slider whose steps jump (no animation) to the frame of the same name."""
+    """A slider whose steps jump to the frame of the same name."""
     return {
         "active": active,
         "currentvalue": {"prefix": prefix},
         "pad": {"t": 50},
         "steps": [
-            {
-                "label": label,
-                "method": "animate",
-                "args": [
-                    [label],
-                    {
-                        "mode": "immediate",
-                        "frame": {"duration": 0, "redraw": True},
-                        "transition": {"duration": 0},
-                    },
-                ],
-            }
-            for label in labels
+            {"label": label, "method": "animate", "args": _jump_to(label)} for label in labels
         ],
     }
 
 
+def _copy_traces(fig: go.Figure, new: list) -> None:
+    """Give ``fig``'s traces the data of ``new`` (same order), for in-place live updates."""
+    for trace, t in zip(fig.data, new, strict=True):
+        trace.x, trace.y = t.x, t.y
+        if t.text is not None:
+            trace.text = t.text
+
+
 def _offset_label(offset: float) -> str:
-    return f"{offset:.0e}".replace("e+0", "e").replace("e+", "e")
+    """A readable, unique slider label: 1, 3, 10, 32, 100, 316, 1,000, ..."""
+    return f"{offset:,.0f}" if offset >= 1 else f"{offset:.2g}"
 
 
 def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> go.Figure:
@@ -325,7 +334,7 @@ def handwriting_figure(result: dict[str, np.ndarray]) -> go.Figure:
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False, autorange="reversed", scaleanchor="x")
     fig.update_layout(
-        title={"text": "One digit, four pens: as written (top), after layer norm (bottom)"},
+        title={"text": f"One digit, {p} pens: as written (top), after layer norm (bottom)"},
         coloraxis={
             "colorscale": "Greys",
             "cmin": lo,
@@ -414,9 +423,6 @@ def explorer_traces(result: dict) -> list[go.Bar | go.Scatter]:
     ]
 
 
-_EXPLORER_TRACES = 5  # traces per example in explorer_traces
-
-
 def _explorer_layout(fig: go.Figure, title: str) -> None:
     fig.update_layout(
         title={"text": title},
@@ -447,6 +453,7 @@ def example_explorer_figure(
     example_labels : one label per example (the buttons)
     """
     n_ex = len(example_labels)
+    per = len(explorer_traces(results[0][0]))  # traces per example
     fig = go.Figure()
     for e in range(n_ex):
         for t in explorer_traces(results[0][e]):
@@ -466,9 +473,7 @@ def example_explorer_figure(
         )
         for k, label in enumerate(scene_labels)
     ]
-    visible = [
-        [i // _EXPLORER_TRACES == e for i in range(n_ex * _EXPLORER_TRACES)] for e in range(n_ex)
-    ]
+    visible = [[i // per == e for i in range(n_ex * per)] for e in range(n_ex)]
     _explorer_layout(fig, "One example before (left) and after (right) layer norm")
     fig.update_layout(
         yaxis={"range": y_range(0)},
@@ -486,10 +491,7 @@ def update_example_explorer(fig: go.Figure, result: dict) -> None:
     lo, hi = float(np.min(result["x"])), float(np.max(result["x"]))
     pad = 0.1 * (hi - lo + 1e-9)
     with fig.batch_update():
-        for trace, t in zip(fig.data, new, strict=True):
-            trace.x, trace.y = t.x, t.y
-            if t.text is not None:
-                trace.text = t.text
+        _copy_traces(fig, new)
         fig.layout.yaxis.range = [min(lo, 0) - pad, max(hi, 0) + pad]
 
 
@@ -602,7 +604,10 @@ def _gamma_beta_layout(fig: go.Figure) -> None:
     fig.update_layout(
         title={"text": "Output of layer norm, y = γ·x̂ + β"},
         barmode="overlay",
-        xaxis={"title": {"text": "output value y (activation units)"}, "range": [-6, 6]},
+        xaxis={
+            "title": {"text": "output value y (activation units; end bins include beyond)"},
+            "range": [-6, 6],
+        },
         yaxis={"title": {"text": "fraction of values per bin"}, "rangemode": "tozero"},
         yaxis2={"overlaying": "y", "range": [0, 1], "visible": False},
         legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
@@ -633,10 +638,7 @@ def gamma_beta_figure(hist: dict[str, np.ndarray], labels: list[str]) -> go.Figu
 def update_gamma_beta(fig: go.Figure, hist: dict[str, np.ndarray]) -> None:
     """Redraw the live chapter 2 view (one setting) in place."""
     with fig.batch_update():
-        for trace, t in zip(fig.data, gamma_beta_traces(hist, 0), strict=True):
-            trace.x, trace.y = t.x, t.y
-            if t.text is not None:
-                trace.text = t.text
+        _copy_traces(fig, gamma_beta_traces(hist, 0))
 
 
 def live_gamma_beta_figure(hist: dict[str, np.ndarray]) -> go.Figure:
@@ -679,21 +681,7 @@ def recover_figure(results: list[dict], labels: list[str]) -> go.Figure:
     fig.frames = [
         go.Frame(name=label, data=traces(r)) for label, r in zip(labels, results, strict=True)
     ]
-    buttons = _buttons(
-        labels,
-        [
-            [
-                [label],
-                {
-                    "mode": "immediate",
-                    "frame": {"duration": 0, "redraw": True},
-                    "transition": {"duration": 0},
-                },
-            ]
-            for label in labels
-        ],
-        method="animate",
-    )
+    buttons = _buttons(labels, [_jump_to(label) for label in labels], method="animate")
     fig.update_layout(
         title={"text": "γ = √(var+ε), β = mean of one example: which examples come back?"},
         barmode="group",
@@ -708,26 +696,23 @@ def recover_figure(results: list[dict], labels: list[str]) -> go.Figure:
     return fig
 
 
-def trained_gamma_beta_figure(runs: dict[str, dict]) -> go.Figure:
+def trained_gamma_beta_figure(hist: dict) -> go.Figure:
     """Chapter 2: gamma and beta after training, for several training set-ups.
 
     Parameters
     ----------
-    runs : label -> result of ``lnbook.experiments.train_digits_mlp``
+    hist : from ``lnbook.experiments.norm_parameter_histograms``
     """
-    edges = np.linspace(-1.0, 2.5, 36)
-    centers = (edges[:-1] + edges[1:]) / 2
+    centers = hist["centers"]
     colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["green"], PALETTE["purple"]]
     fig = make_subplots(rows=1, cols=2, subplot_titles=["γ (scale)", "β (shift)"])
-    for i, (label, r) in enumerate(runs.items()):
+    for i, label in enumerate(hist["gamma"]):
         colour = colours[i % len(colours)]
-        for col, key in ((1, "gammas"), (2, "betas")):
-            values = np.concatenate(r[key])
-            counts = np.histogram(values, edges)[0]
+        for col, key in ((1, "gamma"), (2, "beta")):
             fig.add_trace(
                 go.Scatter(
                     x=centers,
-                    y=counts,
+                    y=hist[key][label],
                     mode="lines+markers",
                     name=label,
                     legendgroup=label,
@@ -739,7 +724,7 @@ def trained_gamma_beta_figure(runs: dict[str, dict]) -> go.Figure:
             )
     fig.add_vline(x=1.0, line={"dash": "dot", "color": PALETTE["black"]}, row=1, col=1)
     fig.add_vline(x=0.0, line={"dash": "dot", "color": PALETTE["black"]}, row=1, col=2)
-    fig.update_xaxes(title_text="learned value (dimensionless)")
+    fig.update_xaxes(title_text="learned value (dimensionless; end bins include beyond)")
     fig.update_yaxes(title_text="number of features")
     fig.update_layout(
         title={"text": "γ and β after training (dotted: their initial values)"},

@@ -31,18 +31,23 @@ class Explorer:
     def __post_init__(self) -> None:
         for control in self.controls.values():
             control.observe(self.update, names="value")
+        # Controls in rows of three above the figure.
+        rows = list(self.controls.values())
         self.widget = W.VBox(
-            [
-                W.HBox(list(self.controls.values())[:3]),
-                W.HBox(list(self.controls.values())[3:]),
-                self.figure,
-            ]
+            [W.HBox(rows[i : i + 3]) for i in range(0, len(rows), 3)] + [self.figure]
         )
 
     def _ipython_display_(self) -> None:  # display(explorer) shows the widget
         from IPython.display import display
 
         display(self.widget)
+
+
+def _batch(x) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"x must be a non-empty (N, D) batch, got shape {x.shape}")
+    return x
 
 
 def _slider_style() -> dict:
@@ -56,7 +61,7 @@ def example_explorer(x: np.ndarray) -> Explorer:
     ----------
     x : (N, D) batch
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = _batch(x)
     n, d = x.shape
     controls = {
         "example": W.IntSlider(0, 0, n - 1, description="example", **_slider_style()),
@@ -101,7 +106,14 @@ def gamma_beta_explorer(x: np.ndarray, per_feature: dict[str, np.ndarray]) -> Ex
         "per-feature" box ticked the output uses ``gamma * per_feature["gamma"]`` and
         ``beta + per_feature["beta"]``
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = _batch(x)
+    d = x.shape[1]
+    for name in ("gamma", "beta"):
+        if np.shape(per_feature.get(name)) != (d,):
+            raise ValueError(
+                f"per_feature['{name}'] must have shape ({d},) for x of shape "
+                f"{x.shape}, got {np.shape(per_feature.get(name))}"
+            )
     controls = {
         "example": W.IntSlider(0, 0, x.shape[0] - 1, description="example", **_slider_style()),
         "gamma": W.FloatSlider(1.0, min=-3, max=3, step=0.05, description="γ", **_slider_style()),

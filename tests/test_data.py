@@ -37,3 +37,11 @@ def test_layer_activations_vary_per_example():
     assert h.shape == (16, 32) and (h >= 0).all()  # after a ReLU
     means = h.mean(axis=1)
     assert means.max() > 3 * means.min()  # examples differ: what layer norm removes
+
+
+@pytest.mark.parametrize(
+    "kwargs, match", [({"n_examples": 0}, "n_examples"), ({"n_features": 0}, "n_features")]
+)
+def test_layer_activations_names_the_bad_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        data.layer_activations(**kwargs)

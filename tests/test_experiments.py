@@ -92,7 +92,7 @@ def test_explore_example_applies_shift_scale_and_truncation():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"example": 4}, "example must be in"),
+        ({"example": 4}, r"example must be an int in \[0, 4\)"),
         ({"n_features": 0}, "n_features"),
         ({"n_features": 11}, "n_features"),
     ],
@@ -210,3 +210,45 @@ def test_train_digits_mlp_restores_torch_threads():
     before = torch.get_num_threads()
     experiments.train_digits_mlp(steps=2)
     assert torch.get_num_threads() == before
+
+
+def test_affine_histograms_keep_every_value_with_default_bins():
+    # gamma = 3 and beta = 4 push values beyond the default edges (+-6): the end bins hold them.
+    x = layer_activations()
+    h = experiments.affine_histograms(x, 0, [{"gamma": 3.0, "beta": 4.0}])
+    np.testing.assert_allclose(h["example"].sum(), 1.0)
+    np.testing.assert_allclose(h["batch"].sum(), 1.0)
+    assert h["batch"][0, -1] > 0.05
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda x: experiments.affine_histograms(x, 99, [{"gamma": 1, "beta": 0}]), "example"),
+        (
+            lambda x: experiments.affine_histograms(x, 0, [{"gamma": np.ones(3), "beta": 0}]),
+            r"settings\[0\]\['gamma'\].*\(32,\).*\(3,\)",
+        ),
+        (lambda x: experiments.recover_example(x, -1), r"k must be an int in \[0, 16\)"),
+        (lambda x: experiments.invariances(x[:1]), "at least 2 examples"),
+        (lambda x: experiments.invariances(x, example=16), "example"),
+        (lambda x: experiments.row_statistics(x[0]), r"\(N, D\)"),
+    ],
+)
+def test_chapter_experiments_reject_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(layer_activations())
+
+
+def test_norm_parameter_histograms_count_every_value():
+    runs = {"a": {"gammas": [np.array([0.5, 1.0, 9.0])], "betas": [np.array([-5.0, 0.0])]}}
+    h = experiments.norm_parameter_histograms(runs)
+    assert h["gamma"]["a"].sum() == 3 and h["gamma"]["a"][-1] == 1  # 9.0 in the last bin
+    assert h["beta"]["a"].sum() == 2 and h["beta"]["a"][0] == 1  # -5.0 in the first bin
+
+
+@pytest.mark.parametrize("norm", ["rms", "batch"])
+def test_train_digits_mlp_reports_the_parameters_of_any_norm(norm):
+    r = experiments.train_digits_mlp(norm=norm, steps=3)
+    assert len(r["gammas"]) == 2
+    assert len(r["betas"]) == (0 if norm == "rms" else 2)  # RMSNorm has no beta

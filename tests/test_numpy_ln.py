@@ -817,3 +817,13 @@ def test_batch_norm_float32_matches_torch_float64(training, shape):
     assert max_abs_err(y, as_np(y_ref)) < 1e-5
     assert max_abs_err(rm, as_np(rm_t)) < 1e-5
     assert max_abs_err(rv, as_np(rv_t)) < 1e-5
+
+
+def test_batch_norm_float32_large_offset_keeps_full_accuracy():
+    # Same shift as layer norm: 1e4 + noise in float32 is normalized to float32 precision.
+    x = (1e4 + np.random.default_rng(0).standard_normal((64, 8))).astype(np.float32)
+    ref = F.batch_norm(torch.tensor(x, dtype=torch.float64), None, None, training=True).numpy()
+    rm, rv = np.zeros(8, np.float32), np.ones(8, np.float32)
+    y = batch_norm(x, rm, rv, training=True)
+    assert np.abs(y - ref).max() < 1e-5
+    np.testing.assert_allclose(rm, 0.1 * x.astype(np.float64).mean(0), rtol=1e-6)

@@ -663,3 +663,43 @@ def test_zero_size_batch_gives_empty_output_and_zero_weight_grad(fn):
     y.sum().backward()
     assert x.grad.shape == (0, 3, 5)
     assert torch.equal(w.grad, torch.zeros(5, dtype=F64))
+
+
+# ---------------------------------------------------------------- review additions -----
+
+
+@pytest.mark.parametrize(
+    "fn", [lambda x: torch_ln.layer_norm(x, 4), lambda x: torch_ln.rms_norm(x, 4)]
+)
+def test_second_derivatives_are_refused_not_silently_wrong(fn):
+    # The hand-written backward uses saved tensors: differentiating it again would be wrong.
+    x = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(fn(x).pow(2).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|does not require grad"):
+        g.sum().backward()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_is_as_accurate_as_torch(dtype):
+    # Statistics in float32, as torch's kernels do; compare both with float64 on the same input.
+    gen = torch.Generator().manual_seed(0)
+    x = (3 + torch.randn(16, 64, generator=gen)).to(dtype).requires_grad_()
+    w = (1 + 0.1 * torch.randn(64, generator=gen)).to(dtype).requires_grad_()
+    b = (0.1 * torch.randn(64, generator=gen)).to(dtype).requires_grad_()
+    dy = torch.randn(16, 64, generator=gen).to(dtype)
+    ref_args = [t.detach().double().requires_grad_() for t in (x, w, b)]
+    ref = F.layer_norm(ref_args[0], (64,), ref_args[1], ref_args[2])
+    ref.backward(dy.double())
+    ours = torch_ln.layer_norm(x, 64, w, b)
+    ours.backward(dy)
+    theirs_args = [t.detach().clone().requires_grad_() for t in (x, w, b)]
+    theirs = F.layer_norm(theirs_args[0], (64,), theirs_args[1], theirs_args[2])
+    theirs.backward(dy)
+    assert ours.dtype == dtype and x.grad.dtype == dtype and w.grad.dtype == dtype
+    err_ours = (ours.double() - ref).abs().max()
+    err_theirs = (theirs.double() - ref).abs().max()
+    assert err_ours <= 1.5 * err_theirs
+    for mine, torchs, exact in zip((x, w, b), theirs_args, ref_args, strict=True):
+        assert (mine.grad.double() - exact.grad).abs().max() <= 1.5 * (
+            torchs.grad.double() - exact.grad
+        ).abs().max() + 1e-3 * exact.grad.abs().max()

@@ -27,9 +27,9 @@ def _result(k: int = 3, d: int = 5) -> dict[str, np.ndarray]:
 
 def test_variance_pitfall_figure_has_one_frame_per_offset():
     fig = viz.variance_pitfall_figure(_result())
-    assert [f.name for f in fig.frames] == ["1e0", "1e1", "1e2"]
+    assert [f.name for f in fig.frames] == ["1", "10", "100"]
     slider = fig.layout.sliders[0]
-    assert [s.label for s in slider.steps] == ["1e0", "1e1", "1e2"]
+    assert [s.label for s in slider.steps] == ["1", "10", "100"]
     assert all(s.method == "animate" and list(s.args[0]) == [s.label] for s in slider.steps)
 
 
@@ -175,6 +175,6 @@ def test_recover_figure_buttons_animate_to_each_choice():
 
 def test_trained_gamma_beta_figure_histograms_every_run():
     run = {"gammas": [np.array([0.9, 1.1, 1.2])], "betas": [np.array([0.0, 0.1, -0.1])]}
-    fig = viz.trained_gamma_beta_figure({"a": run, "b": run})
+    fig = viz.trained_gamma_beta_figure(experiments.norm_parameter_histograms({"a": run, "b": run}))
     assert len(fig.data) == 4
     assert sum(fig.data[0].y) == 3 and sum(fig.data[1].y) == 3

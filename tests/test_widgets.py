@@ -64,3 +64,26 @@ def test_explorer_is_a_displayable_widget():
     e = widgets.example_explorer(X)
     assert e.figure in e.widget.children
     assert set(e.controls) == {"example", "shift", "scale", "n_features", "eps"}
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: widgets.example_explorer(np.ones(5)), r"\(N, D\) batch, got shape \(5,\)"),
+        (
+            lambda: widgets.gamma_beta_explorer(X, {"gamma": np.ones(3), "beta": np.zeros(12)}),
+            r"per_feature\['gamma'\] must have shape \(12,\)",
+        ),
+    ],
+)
+def test_explorers_reject_bad_input(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_latency_benchmark_runs_and_reports_every_widget():
+    from lnbook import bench
+
+    r = bench.widget_latency(repeats=1)
+    assert set(r) == {"ch01 example_explorer", "ch02 gamma_beta_explorer"}
+    assert all(v["updates"] >= 6 and v["median_ms"] > 0 for v in r.values())

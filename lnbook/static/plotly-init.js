@@ -2,14 +2,29 @@
 // Each figure is a <div class="lnbook-plotly"> followed by a <script type="application/json">
 // holding {data, layout, frames, config}; plotly.js (served from _static) does the drawing.
 "use strict";
-document.addEventListener("DOMContentLoaded", function () {
-  document.querySelectorAll("div.lnbook-plotly").forEach(function (div) {
-    var spec = JSON.parse(div.nextElementSibling.textContent);
-    var config = Object.assign({ responsive: true, displaylogo: false }, spec.config || {});
-    Plotly.newPlot(div, spec.data || [], spec.layout || {}, config).then(function (gd) {
-      if (spec.frames) {
-        return Plotly.addFrames(gd, spec.frames);
-      }
-    });
-  });
-});
+(function () {
+  function draw(div) {
+    try {
+      var spec = JSON.parse(div.nextElementSibling.textContent);
+      var config = Object.assign({ responsive: true, displaylogo: false }, spec.config || {});
+      Plotly.newPlot(div, spec.data || [], spec.layout || {}, config)
+        .then(function (gd) {
+          return spec.frames ? Plotly.addFrames(gd, spec.frames) : gd;
+        })
+        .catch(function (err) {
+          console.error("lnbook: a figure could not be drawn", err);
+        });
+    } catch (err) {
+      // One broken figure must not stop the others.
+      console.error("lnbook: a figure could not be read", err);
+    }
+  }
+  function drawAll() {
+    document.querySelectorAll("div.lnbook-plotly").forEach(draw);
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", drawAll);
+  } else {
+    drawAll();
+  }
+})();
