@@ -48,16 +48,19 @@ class Verdict:
         return self
 
     def __str__(self) -> str:
-        icon = {CORRECT: "✔", WRONG: "✘", NOT_ATTEMPTED: "…"}[self.status]
+        icon = {CORRECT: "✔", WRONG: "✘", NOT_ATTEMPTED: "✎"}[self.status]
         return f"{icon} {self.status.capitalize()}. {self.message}".rstrip()
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
         colour = {CORRECT: "#009E73", WRONG: "#D55E00", NOT_ATTEMPTED: "#56B4E9"}[self.status]
+        # `code` in a message becomes <code>code</code>; everything else is escaped.
+        parts = html.escape(str(self)).split("`")
+        text = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
         return (
             f'<div class="lnbook-verdict" style="border-left:4px solid {colour};'
-            f'padding:0.3em 0.8em">{html.escape(str(self))}</div>'
+            f'padding:0.3em 0.8em">{text}</div>'
         )
 
 

@@ -212,18 +212,19 @@ def explore_example(
 
 # The explorer's precomputed settings for the static site: a walk through the controls,
 # each step changing one thing from the step before it.
+# Labels are short so the slider can show them all.
 EXPLORER_SCENES: list[dict] = [
     {"label": "original", "shift": 0.0, "scale": 1.0, "n_features": None, "eps": 1e-5},
-    {"label": "shift +3", "shift": 3.0, "scale": 1.0, "n_features": None, "eps": 1e-5},
-    {"label": "shift −3", "shift": -3.0, "scale": 1.0, "n_features": None, "eps": 1e-5},
-    {"label": "scale ×3", "shift": 0.0, "scale": 3.0, "n_features": None, "eps": 1e-5},
-    {"label": "scale ×0.2", "shift": 0.0, "scale": 0.2, "n_features": None, "eps": 1e-5},
-    {"label": "×3 then +3", "shift": 3.0, "scale": 3.0, "n_features": None, "eps": 1e-5},
-    {"label": "scale ×−1", "shift": 0.0, "scale": -1.0, "n_features": None, "eps": 1e-5},
-    {"label": "8 features", "shift": 0.0, "scale": 1.0, "n_features": 8, "eps": 1e-5},
-    {"label": "eps 0.1", "shift": 0.0, "scale": 1.0, "n_features": None, "eps": 0.1},
-    {"label": "eps 1", "shift": 0.0, "scale": 1.0, "n_features": None, "eps": 1.0},
-    {"label": "eps 10", "shift": 0.0, "scale": 1.0, "n_features": None, "eps": 10.0},
+    {"label": "+3", "shift": 3.0, "scale": 1.0, "n_features": None, "eps": 1e-5},
+    {"label": "−3", "shift": -3.0, "scale": 1.0, "n_features": None, "eps": 1e-5},
+    {"label": "×3", "shift": 0.0, "scale": 3.0, "n_features": None, "eps": 1e-5},
+    {"label": "×0.2", "shift": 0.0, "scale": 0.2, "n_features": None, "eps": 1e-5},
+    {"label": "×3 +3", "shift": 3.0, "scale": 3.0, "n_features": None, "eps": 1e-5},
+    {"label": "×−1", "shift": 0.0, "scale": -1.0, "n_features": None, "eps": 1e-5},
+    {"label": "D=8", "shift": 0.0, "scale": 1.0, "n_features": 8, "eps": 1e-5},
+    {"label": "ε=0.1", "shift": 0.0, "scale": 1.0, "n_features": None, "eps": 0.1},
+    {"label": "ε=1", "shift": 0.0, "scale": 1.0, "n_features": None, "eps": 1.0},
+    {"label": "ε=10", "shift": 0.0, "scale": 1.0, "n_features": None, "eps": 10.0},
 ]
 
 
@@ -444,7 +445,7 @@ def affine_histograms(
     example : the row whose own distribution is shown beside the batch's
     settings : each a dict with ``gamma`` and ``beta``: floats (the same for every feature)
         or (D,) arrays (one per feature)
-    bins : bin edges (default: 61 edges from -6 to 6); values beyond them are counted in the
+    bins : bin edges (default: 81 edges from -8 to 12); values beyond them are counted in the
         first or last bin, so every row of the result sums to 1
 
     Returns
@@ -455,7 +456,7 @@ def affine_histograms(
     x = _batch(x)
     n, d = x.shape
     _check_index("example", example, n)
-    edges = np.linspace(-6, 6, 61) if bins is None else np.asarray(bins, dtype=np.float64)
+    edges = np.linspace(-8, 12, 81) if bins is None else np.asarray(bins, dtype=np.float64)
     x_hat = numpy_ln.layer_norm(x, d, eps=eps)
     ex_hist, batch_hist, means, stds = [], [], [], []
     for i, s in enumerate(settings):
@@ -594,16 +595,18 @@ def norm_parameter_histograms(
     Parameters
     ----------
     runs : label -> result of :func:`train_digits_mlp`
-    edges : bin edges (default: 36 edges from -1 to 2.5); values beyond them are counted
-        in the end bins
+    edges : ``{"gamma": edges, "beta": edges}`` (default: 0 to 2 and -0.6 to 0.6, 41
+        edges each); values beyond them are counted in the end bins
 
     Returns
     -------
-    dict with ``centers`` (B,) and ``gamma``, ``beta``: label -> (B,) counts
+    dict with ``centers``: {"gamma": (B,), "beta": (B,)} and ``gamma``, ``beta``:
+    label -> (B,) counts
     """
-    edges = np.linspace(-1.0, 2.5, 36) if edges is None else np.asarray(edges, dtype=float)
+    if edges is None:
+        edges = {"gamma": np.linspace(0.0, 2.0, 41), "beta": np.linspace(-0.6, 0.6, 41)}
     return {
-        "centers": (edges[:-1] + edges[1:]) / 2,
-        "gamma": {k: binned(np.concatenate(r["gammas"]), edges) for k, r in runs.items()},
-        "beta": {k: binned(np.concatenate(r["betas"]), edges) for k, r in runs.items()},
+        "centers": {k: (e[:-1] + e[1:]) / 2 for k, e in edges.items()},
+        "gamma": {k: binned(np.concatenate(r["gammas"]), edges["gamma"]) for k, r in runs.items()},
+        "beta": {k: binned(np.concatenate(r["betas"]), edges["beta"]) for k, r in runs.items()},
     }

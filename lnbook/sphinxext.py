@@ -75,7 +75,7 @@ class PlotlyMimeRenderer:
         payload = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")
         label = html.escape(_figure_title(spec), quote=True)
         markup = (
-            f'<div class="lnbook-plotly" role="img" aria-label="{label}"></div>'
+            f'<div class="lnbook-plotly" role="figure" aria-label="{label}"></div>'
             f'<script type="application/json" class="lnbook-plotly-spec">{payload}</script>'
         )
         return [nodes.raw(text=markup, format="html", classes=["output", "plotly"])]

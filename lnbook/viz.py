@@ -65,8 +65,9 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
     """One-pass vs two-pass float32 layer norm, with a slider over the data's offset.
 
     Left: one example's normalized features (float64 reference, two-pass and one-pass in
-    float32). Right: the worst error over the batch against the offset, with a marker at the
-    slider's offset.
+    float32). Right: the worst error over the batch against the offset (for one-pass, over
+    the examples that are not NaN; offsets where some examples are NaN are marked above the
+    curves), with a marker at the slider's offset.
 
     Parameters
     ----------
@@ -80,11 +81,13 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
     offsets = result["offsets"]
     labels = [_offset_label(o) for o in offsets]
     features = np.arange(result["x_hat_ref"].shape[1])
-    # Errors are plotted on a log axis: clip exact zeros and replace inf (NaN outputs) by a
-    # visible ceiling, so every offset keeps a point.
-    ceiling = 1e2
-    err1 = np.clip(np.nan_to_num(result["err_one_pass"], posinf=ceiling), 1e-8, ceiling)
-    err2 = np.clip(result["err_two_pass"], 1e-8, ceiling)
+    # Errors are plotted on a log axis: lift exact zeros to 1e-8 so every offset keeps a
+    # point. NaN outputs are not errors of a size: they get their own markers, drawn above
+    # the largest finite error.
+    err1 = np.maximum(result["err_one_pass_finite"], 1e-8)
+    err2 = np.maximum(result["err_two_pass"], 1e-8)
+    nan_share = result["nan_one_pass"]
+    nan_level = 10 * float(np.nanmax(np.concatenate([err1, err2])))
 
     def frame_traces(k: int) -> list[go.Scatter]:
         return [
@@ -111,7 +114,7 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
             ),
             go.Scatter(
                 x=[offsets[k]] * 2,
-                y=[err2[k], err1[k]],
+                y=[err2[k], err1[k] if np.isfinite(err1[k]) else nan_level],
                 mode="markers",
                 name="current offset",
                 showlegend=False,
@@ -168,20 +171,39 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
         go.Scatter(
             x=offsets,
             y=err1,
-            name="one-pass error",
+            name="one-pass error (examples not NaN)",
             mode="lines+markers",
             line={"color": PALETTE["vermillion"], "dash": "dash"},
         ),
         row=1,
         col=2,
     )
+    has_nan = nan_share > 0
+    fig.add_trace(
+        go.Scatter(
+            x=offsets[has_nan],
+            y=np.full(int(has_nan.sum()), nan_level),
+            text=[f"{100 * p:.0f}% NaN" for p in nan_share[has_nan]],
+            name="one-pass: some examples NaN",
+            mode="markers",
+            marker={
+                "color": PALETTE["vermillion"],
+                "symbol": "x-thin-open",
+                "size": 10,
+                "line": {"width": 2, "color": PALETTE["vermillion"]},
+            },
+            hovertemplate="offset %{x:,.0f}: %{text}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
     fig.add_trace(frame_traces(active)[3], row=1, col=2)
-    # Frames replace only the traces that move: 0-2 (left) and 5 (the marker).
+    # Frames replace only the traces that move: 0-2 (left) and 6 (the marker).
     fig.frames = [
         go.Frame(
             name=label,
             data=frame_traces(k),
-            traces=[0, 1, 2, 5],
+            traces=[0, 1, 2, 6],
             layout={"annotations": [off_chart_note(k)]},
         )
         for k, label in enumerate(labels)
@@ -193,15 +215,27 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
         col=1,
         range=[-y_limit, y_limit],
     )
-    fig.update_xaxes(title_text="offset added to every value", type="log", row=1, col=2)
-    fig.update_yaxes(title_text="worst |error| of x̂ (NaN drawn at 100)", type="log", row=1, col=2)
+    fig.update_xaxes(
+        title_text="offset added to every value (same units as x)",
+        type="log",
+        exponentformat="power",
+        row=1,
+        col=2,
+    )
+    fig.update_yaxes(
+        title_text="worst |error| of x̂ (standard deviations)",
+        type="log",
+        exponentformat="power",
+        row=1,
+        col=2,
+    )
     fig.update_layout(
         title={"text": "One-pass vs two-pass variance in float32"},
         sliders=[_slider(labels, "offset: ", active)],
         annotations=[off_chart_note(active)],
         legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
-        height=560,
-        margin={"t": 110, "b": 40},
+        height=600,
+        margin={"t": 140, "b": 40},
         template="plotly_white",
     )
     return fig
@@ -279,9 +313,16 @@ def batch_stats_figure(x: np.ndarray, stats: dict[str, np.ndarray]) -> go.Figure
         row=1,
         col=2,
     )
+    units = ["activation units", "standard deviations"]
     args = [
-        [{"z": [z, None, None], "x": [None, m, s]}, {"title.text": f"A batch of activations, {k}"}]
-        for k, (z, m, s) in views.items()
+        [
+            {"z": [z, None, None], "x": [None, m, s]},
+            {
+                "title.text": f"A batch of activations, {k}",
+                "xaxis2.title.text": f"per-example statistic ({unit})",
+            },
+        ]
+        for (k, (z, m, s)), unit in zip(views.items(), units, strict=True)
     ]
     fig.update_layout(
         title={"text": "A batch of activations, before layer norm"},
@@ -292,7 +333,7 @@ def batch_stats_figure(x: np.ndarray, stats: dict[str, np.ndarray]) -> go.Figure
         template="plotly_white",
     )
     fig.update_xaxes(title_text="feature index (dimensionless)", row=1, col=1)
-    fig.update_yaxes(title_text="example (row of the batch)", autorange="reversed", row=1, col=1)
+    fig.update_yaxes(title_text="example (row of the batch)", range=[n - 0.5, -0.5], row=1, col=1)
     fig.update_xaxes(title_text="per-example statistic (activation units)", row=1, col=2)
     return fig
 
@@ -306,7 +347,7 @@ def handwriting_figure(result: dict[str, np.ndarray]) -> go.Figure:
     """
     pens = result["pens"]
     p = len(pens)
-    titles = [f"pressure {a:g}<br>paper {b:g}" for a, b in pens] + [""] * p
+    titles = [f"pressure {a:g}<br>background {b:g}" for a, b in pens] + [""] * p
     fig = make_subplots(
         rows=2, cols=p, subplot_titles=titles, vertical_spacing=0.1, horizontal_spacing=0.02
     )
@@ -331,8 +372,17 @@ def handwriting_figure(result: dict[str, np.ndarray]) -> go.Figure:
             row=2,
             col=i + 1,
         )
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False, autorange="reversed", scaleanchor="x")
+    # Image panels: no ticks or grid, a thin frame so the 8x8 edge shows on white.
+    frame = {
+        "showticklabels": False,
+        "showgrid": False,
+        "zeroline": False,
+        "showline": True,
+        "mirror": True,
+        "linecolor": "#999999",
+    }
+    fig.update_xaxes(**frame)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", **frame)
     fig.update_layout(
         title={"text": f"One digit, {p} pens: as written (top), after layer norm (bottom)"},
         coloraxis={
@@ -363,9 +413,13 @@ def explorer_traces(result: dict) -> list[go.Bar | go.Scatter]:
     x, x_hat = result["x"], result["x_hat"]
     idx = np.arange(len(x))
     m, s = result["mean"], result["std"]
+
+    def num(v: float) -> str:
+        return f"{round(v, 2) + 0.0:.2f}"  # + 0.0 turns a rounded -0.00 into 0.00
+
     note = (
-        f"before: mean {m:.2f}, std {s:.2f}<br>"
-        f"after: mean {result['mean_after']:.2f}, std {result['std_after']:.2f}"
+        f"before: mean {num(m)}, std {num(s)}<br>"
+        f"after: mean {num(result['mean_after'])}, std {num(result['std_after'])}"
     )
     return [
         go.Bar(
@@ -423,15 +477,22 @@ def explorer_traces(result: dict) -> list[go.Bar | go.Scatter]:
     ]
 
 
-def _explorer_layout(fig: go.Figure, title: str) -> None:
+def _explorer_layout(fig: go.Figure, title: str, n_features: int) -> None:
+    # Fixed feature axes, so dropping features shows as shorter rows, not a zoom.
+    x_range = [-0.5, n_features - 0.5]
     fig.update_layout(
         title={"text": title},
-        xaxis={"domain": [0, 0.46], "title": {"text": "feature index (dimensionless)"}},
+        xaxis={
+            "domain": [0, 0.46],
+            "title": {"text": "feature index (dimensionless)"},
+            "range": x_range,
+        },
         yaxis={"title": {"text": "feature value (activation units)"}},
         xaxis2={
             "domain": [0.54, 1],
             "title": {"text": "feature index (dimensionless)"},
             "anchor": "y2",
+            "range": x_range,
         },
         yaxis2={"title": {"text": "x̂ (standard deviations)"}, "range": [-4, 4], "anchor": "x2"},
         bargap=0.15,
@@ -460,23 +521,24 @@ def example_explorer_figure(
             t.visible = e == 0
             fig.add_trace(t)
 
-    def y_range(k: int) -> list[float]:
-        values = np.concatenate([r["x"] for r in results[k]])
-        pad = 0.1 * (values.max() - values.min() + 1e-9)
-        return [min(values.min(), 0) - pad, max(values.max(), 0) + pad]
+    # One value axis for every scene and example, so a scale or a shift is seen as such
+    # (rescaling the axis per scene would make every scene look the same).
+    values = np.concatenate([r["x"] for scene in results for r in scene])
+    pad = 0.05 * (values.max() - values.min() + 1e-9)
+    y_range = [min(values.min(), 0) - pad, max(values.max(), 0) + pad]
 
     fig.frames = [
         go.Frame(
             name=label,
             data=[t for e in range(n_ex) for t in explorer_traces(results[k][e])],
-            layout={"yaxis": {"range": y_range(k)}},
         )
         for k, label in enumerate(scene_labels)
     ]
     visible = [[i // per == e for i in range(n_ex * per)] for e in range(n_ex)]
-    _explorer_layout(fig, "One example before (left) and after (right) layer norm")
+    n_features = max(len(r["x"]) for scene in results for r in scene)
+    _explorer_layout(fig, "One example before (left) and after (right) layer norm", n_features)
     fig.update_layout(
-        yaxis={"range": y_range(0)},
+        yaxis={"range": y_range},
         updatemenus=[
             _buttons(example_labels, [[{"visible": v}] for v in visible], method="restyle")
         ],
@@ -486,7 +548,10 @@ def example_explorer_figure(
 
 
 def update_example_explorer(fig: go.Figure, result: dict) -> None:
-    """Redraw the live explorer (a one-example figure) in place for a new ``result``."""
+    """Redraw the live explorer (a one-example figure) in place for a new ``result``.
+
+    The live controls reach any value, so there the value axis follows the data.
+    """
     new = explorer_traces(result)
     lo, hi = float(np.min(result["x"])), float(np.max(result["x"]))
     pad = 0.1 * (hi - lo + 1e-9)
@@ -495,10 +560,17 @@ def update_example_explorer(fig: go.Figure, result: dict) -> None:
         fig.layout.yaxis.range = [min(lo, 0) - pad, max(hi, 0) + pad]
 
 
-def live_explorer_figure(result: dict) -> go.Figure:
-    """The chapter 1 explorer for one example, to be wrapped in a FigureWidget."""
+def live_explorer_figure(result: dict, n_features: int | None = None) -> go.Figure:
+    """The chapter 1 explorer for one example, to be wrapped in a FigureWidget.
+
+    ``n_features`` fixes the feature axes (default: the example's length).
+    """
     fig = go.Figure(explorer_traces(result))
-    _explorer_layout(fig, "One example before (left) and after (right) layer norm")
+    _explorer_layout(
+        fig,
+        "One example before (left) and after (right) layer norm",
+        n_features or len(result["x"]),
+    )
     return fig
 
 
@@ -584,17 +656,18 @@ def gamma_beta_traces(hist: dict[str, np.ndarray], s: int) -> list[go.Bar | go.S
             x=[m, m],
             y=[0, 1],
             mode="lines",
-            name="example's mean (= beta)",
+            name="example's mean",
             line={"color": PALETTE["black"], "dash": "dash"},
             yaxis="y2",
         ),
         go.Scatter(
-            x=[0.0],
+            x=[float(hist["edges"][0])],
             y=[0.93],
             mode="text",
+            textposition="middle right",
             yaxis="y2",
             showlegend=False,
-            text=[f"example: mean {m:.2f}, std {sd:.2f}"],
+            text=[f"example: mean {round(m, 2) + 0.0:.2f}, std {sd:.2f}"],
             hoverinfo="skip",
         ),
     ]
@@ -606,7 +679,6 @@ def _gamma_beta_layout(fig: go.Figure) -> None:
         barmode="overlay",
         xaxis={
             "title": {"text": "output value y (activation units; end bins include beyond)"},
-            "range": [-6, 6],
         },
         yaxis={"title": {"text": "fraction of values per bin"}, "rangemode": "tozero"},
         yaxis2={"overlaying": "y", "range": [0, 1], "visible": False},
@@ -673,7 +745,7 @@ def recover_figure(results: list[dict], labels: list[str]) -> go.Figure:
                 x=examples,
                 y=r["error"],
                 name="max |output − input|",
-                marker={"color": PALETTE["vermillion"]},
+                marker={"color": PALETTE["black"]},
             ),
         ]
 
@@ -703,7 +775,6 @@ def trained_gamma_beta_figure(hist: dict) -> go.Figure:
     ----------
     hist : from ``lnbook.experiments.norm_parameter_histograms``
     """
-    centers = hist["centers"]
     colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["green"], PALETTE["purple"]]
     fig = make_subplots(rows=1, cols=2, subplot_titles=["γ (scale)", "β (shift)"])
     for i, label in enumerate(hist["gamma"]):
@@ -711,13 +782,13 @@ def trained_gamma_beta_figure(hist: dict) -> go.Figure:
         for col, key in ((1, "gamma"), (2, "beta")):
             fig.add_trace(
                 go.Scatter(
-                    x=centers,
+                    x=hist["centers"][key],
                     y=hist[key][label],
-                    mode="lines+markers",
+                    mode="lines",
                     name=label,
                     legendgroup=label,
                     showlegend=col == 1,
-                    line={"color": colour, "shape": "hvh"},
+                    line={"color": colour, "shape": "hvh", "width": 2},
                 ),
                 row=1,
                 col=col,

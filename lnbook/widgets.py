@@ -88,7 +88,7 @@ def example_explorer(x: np.ndarray) -> Explorer:
             eps=c["eps"],
         )
 
-    figure = go.FigureWidget(viz.live_explorer_figure(compute()))
+    figure = go.FigureWidget(viz.live_explorer_figure(compute(), n_features=d))
 
     def update(change=None) -> None:
         viz.update_example_explorer(figure, compute())

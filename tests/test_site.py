@@ -239,6 +239,7 @@ _WAIT_FOR_MATH = """async () => {
 
 _FIGURES = """() => [...document.querySelectorAll('div.lnbook-plotly')].map(gd => ({
   drawn: !!gd._fullLayout && !!gd.querySelector('.main-svg'),
+  cloud: gd.querySelectorAll('.modebar-btn[data-title*="Share"], .modebar-btn[data-title*="loud"]').length,
   traces: gd.querySelectorAll('.scatterlayer .trace, .heatmaplayer .hm, .barlayer .trace').length,
   sliders: (gd.layout.sliders || []).length,
   buttons: (gd.layout.updatemenus || []).length,
@@ -268,6 +269,8 @@ def test_every_page_works_offline_in_the_browser(site, server, browser):
         for i, fig in enumerate(figures):
             if not fig["drawn"] or not fig["traces"]:
                 issues.append(f"figure {i} not drawn: {fig}")
+            if fig["cloud"]:  # a button that offers to upload the figure elsewhere
+                issues.append(f"figure {i} has a cloud button")
         if issues:
             problems[rel] = issues
     assert not problems, json.dumps(problems, indent=2)
@@ -382,6 +385,13 @@ def test_every_figure_has_a_title_and_titled_axes(site):
                     if not axis.get("title", {}).get("text"):
                         missing.append(f"{page.name} figure {i}: {key} has no title")
     assert not missing
+
+
+def test_markdown_tables_render_as_tables(site):
+    # The invariance table is Markdown built by a cell; it must become an HTML table.
+    text = (site / "book" / "01_per_example_statistics.html").read_text(encoding="utf-8")
+    table = text.split("<table", 1)[1].split("</table>", 1)[0] if "<table" in text else ""
+    assert "weight matrix re-scaling" in table and "invariant" in table
 
 
 def test_exercises_have_folded_executed_solutions(site):

@@ -21,7 +21,8 @@ def test_plotly_output_becomes_a_div_and_its_json():
     }
     (node,) = _render(spec)
     html = node.astext()
-    assert html.startswith('<div class="lnbook-plotly" role="img" aria-label="A &amp; B">')
+    # role=figure (not img): an img role would hide the figure's controls from screen readers.
+    assert html.startswith('<div class="lnbook-plotly" role="figure" aria-label="A &amp; B">')
     payload = html.split('class="lnbook-plotly-spec">', 1)[1].rsplit("</script>", 1)[0]
     assert json.loads(payload) == spec  # frames included: the sliders need them
 

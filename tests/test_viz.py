@@ -18,6 +18,8 @@ def _result(k: int = 3, d: int = 5) -> dict[str, np.ndarray]:
     return {
         "offsets": 10.0 ** np.arange(k),
         "err_one_pass": np.array([1e-6, 150.0, np.inf]),
+        "err_one_pass_finite": np.array([1e-6, 150.0, np.nan]),
+        "nan_one_pass": np.array([0.0, 0.0, 1.0]),
         "err_two_pass": np.array([1e-7, 2e-7, 0.0]),
         "x_hat_ref": ref,
         "x_hat_one_pass": one,
@@ -37,7 +39,7 @@ def test_variance_pitfall_frames_carry_each_offsets_data():
     r = _result()
     fig = viz.variance_pitfall_figure(r)
     for k, frame in enumerate(fig.frames):
-        assert list(frame.traces) == [0, 1, 2, 5]
+        assert list(frame.traces) == [0, 1, 2, 6]
         np.testing.assert_array_equal(frame.data[0].y, r["x_hat_ref"][k])
         np.testing.assert_array_equal(frame.data[2].y, r["x_hat_one_pass"][k])
         assert list(frame.data[3].x) == [r["offsets"][k]] * 2  # the marker follows the slider
@@ -53,12 +55,13 @@ def test_variance_pitfall_figure_says_when_values_leave_the_chart():
     assert "NaN" in notes[2]
 
 
-def test_variance_pitfall_error_panel_is_log_and_keeps_every_point():
+def test_variance_pitfall_error_panel_marks_nan_apart_from_finite_errors():
     fig = viz.variance_pitfall_figure(_result())
     assert fig.layout.xaxis2.type == "log" and fig.layout.yaxis2.type == "log"
-    one_pass_error = fig.data[4]
-    assert np.isfinite(one_pass_error.y).all()  # inf drawn at the ceiling, not dropped
-    assert one_pass_error.y[2] == max(one_pass_error.y)
+    one_pass, nan_marks = fig.data[4], fig.data[5]
+    np.testing.assert_array_equal(one_pass.y[:2], [1e-6, 150.0])  # finite errors as they are
+    assert list(nan_marks.x) == [100.0] and nan_marks.text == ("100% NaN",)
+    assert nan_marks.y[0] > 150.0  # drawn above every finite error
     assert min(fig.data[3].y) > 0  # an exact zero would vanish from a log axis
 
 
@@ -77,6 +80,8 @@ def test_variance_pitfall_figure_stays_light():
     r = {
         "offsets": 10.0 ** np.arange(n),
         "err_one_pass": np.ones(n),
+        "err_one_pass_finite": np.ones(n),
+        "nan_one_pass": np.zeros(n),
         "err_two_pass": np.ones(n) * 1e-7,
         "x_hat_ref": np.zeros((n, 32)),
         "x_hat_one_pass": np.zeros((n, 32)),

@@ -6,7 +6,16 @@
   function draw(div) {
     try {
       var spec = JSON.parse(div.nextElementSibling.textContent);
-      var config = Object.assign({ responsive: true, displaylogo: false }, spec.config || {});
+      // No "share to the cloud" button: the site talks to no server but its own.
+      var config = Object.assign(
+        {
+          responsive: true,
+          displaylogo: false,
+          plotlyServerURL: "",
+          modeBarButtonsToRemove: ["sendDataToCloud", "sendChartToCloud"],
+        },
+        spec.config || {}
+      );
       Plotly.newPlot(div, spec.data || [], spec.layout || {}, config)
         .then(function (gd) {
           return spec.frames ? Plotly.addFrames(gd, spec.frames) : gd;
