@@ -239,7 +239,7 @@ _WAIT_FOR_MATH = """async () => {
 
 _FIGURES = """() => [...document.querySelectorAll('div.lnbook-plotly')].map(gd => ({
   drawn: !!gd._fullLayout && !!gd.querySelector('.main-svg'),
-  cloud: gd.querySelectorAll('.modebar-btn[data-title*="Share"], .modebar-btn[data-title*="loud"]').length,
+  cloud: gd.querySelectorAll('.modebar-btn[data-title*="Share"], [data-title*="loud"]').length,
   traces: gd.querySelectorAll('.scatterlayer .trace, .heatmaplayer .hm, .barlayer .trace').length,
   sliders: (gd.layout.sliders || []).length,
   buttons: (gd.layout.updatemenus || []).length,
