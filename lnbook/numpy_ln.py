@@ -25,6 +25,8 @@ from ._validate import check_eps, check_momentum, check_normalized_shape, check_
 __all__ = [
     "LayerNormCache",
     "batch_norm",
+    "group_norm",
+    "instance_norm",
     "layer_norm",
     "layer_norm_backward",
     "layer_norm_forward",
@@ -328,3 +330,85 @@ def batch_norm(
     if bias is not None:
         y = y + bias.reshape(bshape)
     return y.astype(x.dtype, copy=False)
+
+
+def group_norm(
+    x: np.ndarray,
+    num_groups: int,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    eps: float = 1e-5,
+) -> np.ndarray:
+    """Group norm with the semantics of ``torch.nn.functional.group_norm``.
+
+    The C channels are split into ``num_groups`` groups of consecutive channels; each
+    example's each group is normalized over its channels and all positions (Wu and He,
+    2018). With one group this is layer norm over (C, *); with C groups, instance norm.
+
+    Parameters
+    ----------
+    x : (N, C, *) float32 or float64 array
+    num_groups : int dividing C
+    weight, bias : (C,) arrays of x's dtype, optional: a scale and shift per *channel*
+    eps : float, finite and >= 0
+
+    Returns
+    -------
+    y : array of x's shape and dtype
+    """
+    x = _as_float_array("x", x)
+    if x.ndim < 2:
+        raise ValueError(f"x must have shape (N, C, *) with at least 2 dimensions, got {x.shape}")
+    n, c = x.shape[:2]
+    if isinstance(num_groups, bool) or not isinstance(num_groups, int | np.integer):
+        raise TypeError(f"num_groups must be an int, got {type(num_groups).__name__}")
+    if num_groups < 1 or c % num_groups:
+        raise ValueError(
+            f"num_groups must be a positive divisor of the {c} channels of x "
+            f"(x.shape = {x.shape}), got {num_groups}"
+        )
+    weight = _check_param("weight", weight, x, (c,))
+    bias = _check_param("bias", bias, x, (c,))
+    check_eps(eps)
+    # Each (example, group) is one row: layer norm of the rows is group norm.
+    per_group = (c // num_groups) * int(np.prod(x.shape[2:], dtype=np.int64))
+    if per_group == 1:
+        # Statistics of a single value are meaningless (its variance is 0); torch refuses too.
+        raise ValueError(
+            f"group_norm needs more than 1 value per group, got x.shape = {x.shape} "
+            f"with num_groups = {num_groups}"
+        )
+    rows = x.reshape(n, num_groups, per_group)  # (N, G, C/G * prod(*)); N may be 0
+    y = layer_norm(rows, rows.shape[-1], eps=eps).reshape(x.shape)
+    bshape = (1, c) + (1,) * (x.ndim - 2)  # per-channel values broadcast against x
+    if weight is not None:
+        y = y * weight.reshape(bshape)
+    if bias is not None:
+        y = y + bias.reshape(bshape)
+    return y.astype(x.dtype, copy=False)
+
+
+def instance_norm(
+    x: np.ndarray,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    eps: float = 1e-5,
+) -> np.ndarray:
+    """Instance norm: each example's each channel normalized over its positions.
+
+    The semantics of ``torch.nn.functional.instance_norm`` with its defaults (statistics
+    of the input itself, no running statistics). It is :func:`group_norm` with one group
+    per channel.
+
+    Parameters
+    ----------
+    x : (N, C, *) float32 or float64 array, with at least one position (* non-empty)
+    weight, bias : (C,) arrays of x's dtype, optional
+    eps : float, finite and >= 0
+    """
+    x = _as_float_array("x", x)
+    if x.ndim < 3:
+        raise ValueError(
+            f"x must have shape (N, C, L, ...) with at least 3 dimensions, got {x.shape}"
+        )
+    return group_norm(x, x.shape[1], weight, bias, eps)

@@ -827,3 +827,65 @@ def test_batch_norm_float32_large_offset_keeps_full_accuracy():
     y = batch_norm(x, rm, rv, training=True)
     assert np.abs(y - ref).max() < 1e-5
     np.testing.assert_allclose(rm, 0.1 * x.astype(np.float64).mean(0), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- group and instance norm --
+
+from lnbook.numpy_ln import group_norm, instance_norm  # noqa: E402
+
+
+@st.composite
+def group_norm_cases(draw):
+    n = draw(st.integers(0, 3))
+    groups = draw(st.integers(1, 3))
+    c = groups * draw(st.integers(1, 3))
+    spatial = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=2)))
+    assume((c // groups) * math.prod(spatial) > 1)  # one value per group: refused (below)
+    affine = draw(st.booleans())
+    eps = draw(st.sampled_from([1e-5, 1e-2, 1.0]))
+    return (n, c) + spatial, groups, affine, eps
+
+
+@PROPERTY
+@given(group_norm_cases())
+def test_group_norm_matches_torch_random_shapes(case):
+    shape, groups, affine, eps = case
+    rng = np.random.default_rng(len(shape) + groups)
+    x = rng.normal(2.0, 3.0, size=shape)
+    w = rng.standard_normal(shape[1]) if affine else None
+    b = rng.standard_normal(shape[1]) if affine else None
+
+    def t(a):
+        return None if a is None else torch.tensor(a)
+
+    expected = F.group_norm(torch.tensor(x), groups, t(w), t(b), eps=eps).numpy()
+    np.testing.assert_allclose(group_norm(x, groups, w, b, eps), expected, rtol=RTOL, atol=1e-10)
+
+
+def test_group_norm_extremes_are_layer_norm_and_instance_norm():
+    # Wu and He (2018): one group is layer norm over (C, H, W); C groups is instance norm.
+    x = np.random.default_rng(3).standard_normal((4, 6, 3, 5))
+    one = F.layer_norm(torch.tensor(x), (6, 3, 5)).numpy()
+    np.testing.assert_allclose(group_norm(x, 1), one, atol=1e-12)
+    each = F.instance_norm(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(group_norm(x, 6), each, atol=1e-12)
+    np.testing.assert_allclose(instance_norm(x), each, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda x: group_norm(x, 4), ValueError, r"num_groups.*6 channels.*\(2, 6, 3\).*4"),
+        (lambda x: group_norm(x, 0), ValueError, "num_groups"),
+        (lambda x: group_norm(x, 2.0), TypeError, "num_groups must be an int"),
+        (lambda x: group_norm(x[0, 0], 1), ValueError, r"\(N, C, \*\).*\(3,\)"),
+        (lambda x: group_norm(x, 2, np.ones(3)), ValueError, r"weight must have shape \(6,\)"),
+        (lambda x: group_norm(x, 2, eps=-1.0), ValueError, "eps"),
+        (lambda x: group_norm(x.astype(int), 2), TypeError, "x must be a float32"),
+        (lambda x: instance_norm(x[:, :, 0]), ValueError, r"at least 3 dimensions.*\(2, 6\)"),
+        (lambda x: instance_norm(x[:, :, :1]), ValueError, r"more than 1 value per group"),
+    ],
+)
+def test_group_and_instance_norm_reject_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call(np.ones((2, 6, 3)))
