@@ -41,6 +41,7 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
     from .data import layer_activations
 
     x = layer_activations(n_examples=16, n_features=32, seed=0)
+    pool, labels = layer_activations(n_examples=600, n_features=16, seed=0, return_labels=True)
     rng = np.random.default_rng(0)
     per_feature = {"gamma": rng.uniform(0.2, 2.0, 32), "beta": rng.normal(0, 1.5, 32)}
     cases: dict[str, tuple[Callable, list[tuple[str, object]]]] = {
@@ -72,6 +73,18 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
                 ("example", 0),
             ],
         ),
+        "ch04 batch_dependence_explorer": (
+            lambda: widgets.batch_dependence_explorer(pool, labels),
+            [
+                ("batch_size", 32),
+                ("composition", "same_class"),
+                ("seed", 3),
+                ("batch_size", 4),
+                ("composition", "random"),
+                ("seed", 0),
+                ("batch_size", 128),
+            ],
+        ),
     }
     out = {}
     for name, (make, changes) in cases.items():
@@ -87,7 +100,7 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
 
 def main() -> None:
     print(f"Live widget update latency (compute + redraw data), budget {FRAME_MS:g} ms")
-    print(f"{'widget':<28}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}{'updates':>9}")
+    print(f"{'widget':<32}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}{'updates':>9}")
     for name, r in widget_latency().items():
         print(
             f"{name:<28}{r['median_ms']:>10.2f}{r['p95_ms']:>9.2f}{r['max_ms']:>9.2f}"

@@ -481,3 +481,131 @@ def weight_decay_groups(fn: Callable[[object, float], list]) -> Verdict:
             "and biases weight_decay=0."
         )
     return Verdict(CORRECT, "Weight matrices decay; gamma, beta and biases do not.")
+
+
+# ---------------------------------------------------------------- chapter 4 ------------
+
+_AXES = {"batch norm": (0, 2, 3), "layer norm": (1, 2, 3), "instance norm": (2, 3)}
+
+
+def norm_axes(fn: Callable[[str], tuple]) -> Verdict:
+    """Chapter 4: ``fn(method)`` returns the axes of an (N, C, H, W) tensor that ``method``
+    ("batch norm", "layer norm", "instance norm") averages over."""
+    wrong = []
+    for method, truth in _AXES.items():
+        result, verdict = _call(fn, method)
+        if verdict:
+            return verdict
+        try:
+            axes = tuple(sorted({int(a) % 4 for a in np.atleast_1d(result)}))
+        except Exception:
+            return _wrong(f"For {method!r} return a tuple of axis numbers, got {result!r}.")
+        if axes == truth:
+            continue
+        others = [m for m, t in _AXES.items() if t == axes]
+        if others:
+            wrong.append(f"{method}: {axes} are the axes of {others[0]}")
+        elif set(axes) < set(truth):
+            missing = sorted(set(truth) - set(axes))
+            wrong.append(
+                f"{method}: {axes} misses axis {missing} (the positions H, W are averaged too)"
+                if 2 in missing or 3 in missing
+                else f"{method}: {axes} misses axis {missing}"
+            )
+        else:
+            wrong.append(f"{method}: {axes} is not right")
+    if wrong:
+        return _wrong(
+            "; ".join(wrong) + ". Axis 0 is the batch (N), 1 the channels (C), "
+            "2 and 3 the positions (H, W)."
+        )
+    return Verdict(
+        CORRECT,
+        "Batch norm: (0, 2, 3); layer norm: (1, 2, 3); instance norm: "
+        "(2, 3). Only batch norm crosses examples.",
+    )
+
+
+def batch_norm_training(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdict:
+    """Chapter 4: ``fn(x, eps)`` is batch norm in training mode of a (N, D) array, without
+    gamma and beta (statistics of each feature over the batch)."""
+    rng = np.random.default_rng(5)
+    # Features of very different spread, N != D so a wrong axis shows up.
+    x = rng.standard_normal((6, 4)) * np.array([1.0, 5.0, 0.01, 0.3]) + 2.0
+    eps = 1e-3
+    result, verdict = _call(fn, x.copy(), eps)
+    if verdict:
+        return verdict
+    y, verdict = _as_array(result, "The result", x.shape)
+    if verdict:
+        return verdict
+    expected = _ln_rows(x, eps, axis=0)
+    if _close(y, expected):
+        return Verdict(
+            CORRECT, "Each feature now has mean 0 over the batch, variance just under 1."
+        )
+    known = [
+        (
+            _ln_rows(x, eps),
+            "You normalized each *row* (example): that is layer norm. Batch "
+            "norm takes the statistics of each feature over the batch: axis=0.",
+        ),
+        (
+            _ln_rows(x, eps, ddof=1, axis=0),
+            "You used the unbiased variance (divide by N - 1) "
+            "to normalize. Batch norm divides by N there (torch keeps N - 1 only for the running "
+            "variance).",
+        ),
+        (
+            _ln_rows(x, eps, eps_outside=True, axis=0),
+            "You added eps to the standard deviation; "
+            "it goes inside the square root: np.sqrt(var + eps).",
+        ),
+        (_ln_rows(x, 0.0, axis=0), "Close, but eps is missing: use np.sqrt(var + eps)."),
+    ]
+    for candidate, message in known:
+        if _close(y, candidate):
+            return _wrong(message)
+    return _wrong("The values differ from batch norm's.")
+
+
+def batch_norm_inference(fn: Callable[..., np.ndarray]) -> Verdict:
+    """Chapter 4: ``fn(x, running_mean, running_var, eps)`` is batch norm in inference mode
+    of a (N, D) array, without gamma and beta."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((5, 3)) * 2.0 + 1.0
+    running_mean = np.array([0.5, -1.0, 2.0])
+    running_var = np.array([4.0, 0.25, 1.0])
+    eps = 1e-3
+    result, verdict = _call(fn, x.copy(), running_mean.copy(), running_var.copy(), eps)
+    if verdict:
+        return verdict
+    y, verdict = _as_array(result, "The result", x.shape)
+    if verdict:
+        return verdict
+    if _close(y, (x - running_mean) / np.sqrt(running_var + eps)):
+        return Verdict(
+            CORRECT,
+            "Inference uses the running statistics: each example's output "
+            "no longer depends on the others.",
+        )
+    known = [
+        (
+            _ln_rows(x, eps, axis=0),
+            "You used the statistics of this batch: that is training "
+            "mode. At inference batch norm uses running_mean and running_var.",
+        ),
+        (
+            (x - running_mean) / (np.sqrt(running_var) + eps),
+            "eps goes inside the square root: np.sqrt(running_var + eps).",
+        ),
+        (
+            (x - running_mean) / (running_var + eps),
+            "running_var is a variance: divide by its square root.",
+        ),
+        ((x - running_mean) / np.sqrt(running_var), "Close, but eps is missing."),
+    ]
+    for candidate, message in known:
+        if _close(y, candidate):
+            return _wrong(message)
+    return _wrong("The values differ from (x - running_mean) / sqrt(running_var + eps).")

@@ -62,7 +62,9 @@ def digits(n: int | None = None, *, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     return images, labels
 
 
-def layer_activations(n_examples: int = 16, n_features: int = 32, *, seed: int = 0) -> np.ndarray:
+def layer_activations(
+    n_examples: int = 16, n_features: int = 32, *, seed: int = 0, return_labels: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Activations of a hidden layer (linear + ReLU) fed with handwritten digits.
 
     Each image is first given a random "pen pressure" (a positive scale, log-normal) and
@@ -74,16 +76,18 @@ def layer_activations(n_examples: int = 16, n_features: int = 32, *, seed: int =
     Returns
     -------
     h : (n_examples, n_features) float64 array
+    labels : (n_examples,) int array, the digits shown (only if ``return_labels``)
     """
     if not 1 <= n_examples <= 1797:
         raise ValueError(f"n_examples must be between 1 and 1797, got {n_examples}")
     if n_features < 1:
         raise ValueError(f"n_features must be >= 1, got {n_features}")
     rng = np.random.default_rng(seed)
-    images, _ = digits(n_examples, seed=seed)
+    images, labels = digits(n_examples, seed=seed)
     pressure = rng.lognormal(mean=0.0, sigma=0.6, size=(n_examples, 1))
     brightness = rng.uniform(0.0, 4.0, size=(n_examples, 1))
     x = images / 16.0 * pressure + brightness  # (n_examples, 64)
     W = rng.uniform(-1, 1, size=(64, n_features)) / np.sqrt(64)  # (64, n_features)
     b = rng.uniform(-1, 1, size=n_features) / np.sqrt(64)
-    return np.maximum(x @ W + b, 0.0)
+    h = np.maximum(x @ W + b, 0.0)
+    return (h, labels) if return_labels else h

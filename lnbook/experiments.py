@@ -524,6 +524,7 @@ def train_digits_mlp(
     batch_size: int = 64,
     lr: float = 3e-3,
     seed: int = 0,
+    eval_every: int = 0,
 ) -> dict:
     """Train a small MLP on the handwritten digits with AdamW; return what the chapter plots.
 
@@ -534,12 +535,14 @@ def train_digits_mlp(
     decay_norm_params : apply the decay to gamma, beta and biases too (True), or only to the
         weight matrices (False, the common practice; see ``models.param_groups``)
     steps, batch_size, lr, seed : the training run
+    eval_every : also measure the test accuracy every this many steps (0: only at the end)
 
     Returns
     -------
     dict with ``loss`` (steps,) training loss per step, ``test_accuracy`` (float, on 30% of
-    the images held out), ``gammas`` and ``betas`` (lists of (d_hidden,) arrays, one per
-    norm layer), ``n_params`` and ``n_norm_params`` (ints)
+    the images held out, in inference mode), ``curve_steps`` and ``curve_accuracy`` (the
+    test accuracy during training, if ``eval_every``), ``gammas`` and ``betas`` (lists of
+    (d_hidden,) arrays, one per norm layer), ``n_params`` and ``n_norm_params`` (ints)
     """
     import torch
 
@@ -562,22 +565,33 @@ def train_digits_mlp(
         else models.param_groups(model, weight_decay)
     )
     opt = torch.optim.AdamW(groups, lr=lr)
-    losses = []
+    losses, curve_steps, curve_acc = [], [], []
+
+    def test_accuracy() -> float:
+        model.eval()  # inference mode: batch norm uses its running statistics
+        with torch.no_grad():
+            acc = (model(X_test).argmax(-1) == Y_test).float().mean().item()
+        model.train()
+        return acc
+
     with _one_torch_thread():
-        for _ in range(steps):
+        for step in range(1, steps + 1):
             idx = torch.from_numpy(rng.integers(0, n_train, size=batch_size))
             loss = torch.nn.functional.cross_entropy(model(X_train[idx]), Y_train[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
             losses.append(loss.item())
-        model.eval()
-        with torch.no_grad():
-            acc = (model(X_test).argmax(-1) == Y_test).float().mean().item()
+            if eval_every and step % eval_every == 0:
+                curve_steps.append(step)
+                curve_acc.append(test_accuracy())
+        acc = test_accuracy()
     norms = models.norm_layers(model)
     return {
         "loss": np.array(losses),
         "test_accuracy": acc,
+        "curve_steps": np.array(curve_steps),
+        "curve_accuracy": np.array(curve_acc),
         "gammas": [m.weight.detach().numpy().copy() for m in norms if m.weight is not None],
         "betas": [
             m.bias.detach().numpy().copy() for m in norms if getattr(m, "bias", None) is not None
@@ -609,4 +623,226 @@ def norm_parameter_histograms(
         "centers": {k: (e[:-1] + e[1:]) / 2 for k, e in edges.items()},
         "gamma": {k: binned(np.concatenate(r["gammas"]), edges["gamma"]) for k, r in runs.items()},
         "beta": {k: binned(np.concatenate(r["betas"]), edges["beta"]) for k, r in runs.items()},
+    }
+
+
+# ---------------------------------------------------------------- chapter 4 -------------
+
+NORM_METHODS = ("batch norm", "layer norm", "instance norm", "group norm")
+
+
+def norm_sets(shape: tuple[int, int, int], method: str, groups: int = 2) -> np.ndarray:
+    """Which statistics each element of an (N, C, P) tensor shares, for each normalization.
+
+    P stands for the positions (H x W flattened). Elements with the same label are averaged
+    together: batch norm shares per channel across examples and positions, layer norm per
+    example across channels and positions, instance norm per (example, channel), group norm
+    per (example, group of C/groups channels) (Wu and He, 2018, Fig. 2).
+
+    Returns
+    -------
+    labels : (N, C, P) int array
+    """
+    n, c, p = shape
+    if method not in NORM_METHODS:
+        raise ValueError(f"method must be one of {NORM_METHODS}, got {method!r}")
+    if c % groups:
+        raise ValueError(f"groups must divide the {c} channels, got {groups}")
+    ex, ch = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")  # (N, C) each
+    label = {
+        "batch norm": ch,
+        "layer norm": ex,
+        "instance norm": ex * c + ch,
+        "group norm": ex * groups + ch // (c // groups),
+    }[method]
+    return np.repeat(label[:, :, None], p, axis=2)
+
+
+def group_norm_equivalences(x: np.ndarray) -> dict[str, float]:
+    """Largest differences showing group norm's two extremes, on an (N, C, H, W) batch.
+
+    ``one_group_vs_layer``: group norm with 1 group vs layer norm over (C, H, W);
+    ``c_groups_vs_instance``: group norm with C groups vs instance norm.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 4:
+        raise ValueError(f"x must be an (N, C, H, W) batch, got shape {x.shape}")
+    c = x.shape[1]
+    return {
+        "one_group_vs_layer": float(
+            np.abs(numpy_ln.group_norm(x, 1) - numpy_ln.layer_norm(x, x.shape[1:])).max()
+        ),
+        "c_groups_vs_instance": float(
+            np.abs(numpy_ln.group_norm(x, c) - numpy_ln.instance_norm(x)).max()
+        ),
+    }
+
+
+def batch_dependence(
+    pool: np.ndarray,
+    labels: np.ndarray,
+    example: int,
+    batch_sizes: Sequence[int],
+    *,
+    draws: int = 8,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """How one example's normalized features depend on the rest of its batch.
+
+    For each batch size B, ``draws`` batches are formed: the example plus B - 1 companions,
+    either drawn at random from the pool or drawn from examples of the *same class* (a
+    batch that is not a fair sample). Batch norm (training mode, batch statistics) and
+    layer norm are applied; we keep the example's output.
+
+    Parameters
+    ----------
+    pool : (M, D) examples to draw companions from
+    labels : (M,) class of each pool example
+    example : index in the pool of the example we follow
+    batch_sizes : each >= 2 (batch norm needs 2 values per feature)
+
+    Returns
+    -------
+    dict with ``batch_sizes`` (K,), ``bn_random`` and ``bn_same_class`` (K, draws, D): the
+    example's batch-norm output in each batch, ``ln`` (D,): its layer-norm output (the same
+    in every batch), ``spread_random``, ``spread_same_class``, ``spread_ln`` (K,): the
+    standard deviation across batches, averaged over features, and ``composition_shift``
+    (K,): the mean |difference| between the example's average output in same-class and in
+    random batches
+    """
+    pool = _batch(pool)
+    m, d = pool.shape
+    labels = np.asarray(labels)
+    if labels.shape != (m,):
+        raise ValueError(
+            f"labels must have shape ({m},) for pool of shape {pool.shape}, got {labels.shape}"
+        )
+    _check_index("example", example, m)
+    sizes = np.asarray(batch_sizes, dtype=int)
+    if (sizes < 2).any() or (sizes > m).any():
+        raise ValueError(f"batch sizes must be in [2, {m}], got {sizes.tolist()}")
+    rng = np.random.default_rng(seed)
+    others = np.delete(np.arange(m), example)
+    same = others[labels[others] == labels[example]]
+    out = {"random": [], "same_class": []}
+    ln_rows = []  # layer norm of the example in every batch: measured, not assumed equal
+    for b in sizes:
+        for name, candidates in (("random", others), ("same_class", same)):
+            rows = []
+            for _ in range(draws):
+                pick = rng.choice(candidates, size=b - 1, replace=len(candidates) < b - 1)
+                batch = np.vstack([pool[example], pool[pick]])  # the example is row 0
+                rows.append(numpy_ln.batch_norm(batch, None, None, training=True)[0])
+                ln_rows.append((b, numpy_ln.layer_norm(batch, d)[0]))
+            out[name].append(rows)
+    ln = numpy_ln.layer_norm(pool[example], d)
+    ln_spread = np.array(
+        [np.std([r for bb, r in ln_rows if bb == b], axis=0).mean() for b in sizes]
+    )
+    bn_random, bn_same = np.array(out["random"]), np.array(out["same_class"])
+    return {
+        # How far a biased batch moves the example's output on average: not noise, a bias.
+        "composition_shift": np.abs(bn_same.mean(axis=1) - bn_random.mean(axis=1)).mean(-1),
+        "batch_sizes": sizes,
+        "bn_random": bn_random,
+        "bn_same_class": bn_same,
+        "ln": ln,
+        "spread_random": bn_random.std(axis=1).mean(axis=-1),
+        "spread_same_class": bn_same.std(axis=1).mean(axis=-1),
+        "spread_ln": ln_spread,
+    }
+
+
+def train_inference_gap(
+    pool: np.ndarray,
+    *,
+    batch_size: int = 32,
+    steps: int = 200,
+    shift: float = 0.5,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """Batch norm's two modes, and layer norm's one, on the same test batches.
+
+    Running statistics are first accumulated over ``steps`` training batches (momentum 0.1,
+    as torch). Then, over 20 test batches, the mean absolute difference between the
+    training-mode output (batch statistics) and the inference-mode output (running
+    statistics) is measured in three situations: test data like the training data; test data after a
+    shift of every feature by ``shift`` standard deviations (a change of sensor, of
+    lighting...); and test batches of 2 examples. Layer norm has no modes: the same
+    function is applied in both, and its difference is measured the same way.
+
+    Returns
+    -------
+    ``{situation: {"batch norm": gap, "layer norm": gap}}`` for situations
+    "same data", "shifted data", "batches of 2", the gaps in standard deviations
+    """
+    pool = _batch(pool)
+    m, d = pool.shape
+    rng = np.random.default_rng(seed)
+    running_mean, running_var = np.zeros(d), np.ones(d)
+    for _ in range(steps):
+        batch = pool[rng.choice(m, size=batch_size, replace=False)]
+        numpy_ln.batch_norm(batch, running_mean, running_var, training=True)
+    std = pool.std(axis=0)
+    situations = {
+        "same data": lambda b: b,
+        "shifted data": lambda b: b + shift * std,
+        "batches of 2": lambda b: b[:2],
+    }
+    result = {}
+    for name, make in situations.items():
+        bn_gaps, ln_gaps = [], []
+        for _ in range(20):
+            batch = make(pool[rng.choice(m, size=batch_size, replace=False)])
+            train = numpy_ln.batch_norm(batch, None, None, training=True)
+            infer = numpy_ln.batch_norm(batch, running_mean, running_var, training=False)
+            bn_gaps.append(np.abs(train - infer).mean())
+            ln_train = numpy_ln.layer_norm(batch, d)  # "training" and "inference": same call
+            ln_infer = numpy_ln.layer_norm(batch, d)
+            ln_gaps.append(np.abs(ln_train - ln_infer).mean())
+        result[name] = {
+            "batch norm": float(np.mean(bn_gaps)),
+            "layer norm": float(np.mean(ln_gaps)),
+        }
+    return result
+
+
+def small_batch_training(
+    batch_sizes: Sequence[int] = (128, 4, 2),
+    norms: Sequence[str] = ("batch", "layer"),
+    *,
+    steps: int = 1000,
+    eval_every: int = 100,
+    seeds: Sequence[int] = (0, 1, 2),
+    lr: float = 1e-3,
+) -> dict:
+    """A miniature of Ba, Kiros and Hinton's (2016) Fig. 6: batch norm vs layer norm in an
+    MLP trained with a large and a small batch, on the handwritten digits.
+
+    Every run takes the same number of steps; the test accuracy is measured in inference
+    mode (batch norm with its running statistics), averaged over ``seeds``.
+
+    Returns
+    -------
+    dict with ``steps`` (E,) and, for each ``(norm, batch_size)``, ``curves[key]`` (S, E)
+    accuracy curves, ``final_mean[key]`` and ``final_std[key]`` over seeds
+    """
+    curves, final_mean, final_std = {}, {}, {}
+    for norm in norms:
+        for b in batch_sizes:
+            runs = [
+                train_digits_mlp(
+                    norm=norm, batch_size=b, steps=steps, eval_every=eval_every, lr=lr, seed=s
+                )
+                for s in seeds
+            ]
+            key = (norm, int(b))
+            curves[key] = np.array([r["curve_accuracy"] for r in runs])
+            finals = np.array([r["test_accuracy"] for r in runs])
+            final_mean[key], final_std[key] = float(finals.mean()), float(finals.std())
+    return {
+        "steps": np.arange(eval_every, steps + 1, eval_every),
+        "curves": curves,
+        "final_mean": final_mean,
+        "final_std": final_std,
     }

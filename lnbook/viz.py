@@ -804,3 +804,250 @@ def trained_gamma_beta_figure(hist: dict) -> go.Figure:
         template="plotly_white",
     )
     return fig
+
+
+# ---------------------------------------------------------------- chapter 4 -------------
+
+
+def norm_sets_figure(sets: dict[str, np.ndarray]) -> go.Figure:
+    """Which elements of an (N, C, P) tensor share statistics, one button per method.
+
+    The tensor is drawn as N rows (examples) by C blocks of P columns (channels, positions);
+    the elements averaged with the first one (example 0, channel 0) are dark, the other
+    sets alternate in two light shades, so the partition is visible too.
+
+    Parameters
+    ----------
+    sets : method -> (N, C, P) labels, from ``lnbook.experiments.norm_sets``
+    """
+
+    def shade(labels: np.ndarray) -> np.ndarray:
+        n, c, p = labels.shape
+        flat = labels.reshape(n, c * p)
+        z = np.where(flat % 2 == 0, 0.15, 0.35)  # the partition, in two light shades
+        z[flat == flat[0, 0]] = 1.0  # the set of example 0, channel 0
+        return z
+
+    methods = list(sets)
+    n, c, p = sets[methods[0]].shape
+    fig = go.Figure(
+        go.Heatmap(
+            z=shade(sets[methods[0]]),
+            colorscale=[[0, "#FFFFFF"], [0.3, PALETTE["sky"]], [1, PALETTE["blue"]]],
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            xgap=1,
+            ygap=1,
+            customdata=np.repeat(np.arange(c), p)[None, :].repeat(n, 0),
+            hovertemplate="example %{y}, channel %{customdata}<extra></extra>",
+        )
+    )
+    # Channel boundaries, so the blocks of P positions read as channels.
+    for k in range(1, c):
+        fig.add_vline(x=k * p - 0.5, line={"color": PALETTE["black"], "width": 2})
+    fig.update_layout(
+        title={"text": f"{methods[0]}: the dark cells share one mean and variance"},
+        updatemenus=[
+            _buttons(
+                methods,
+                [
+                    [
+                        {"z": [shade(sets[m])]},
+                        {"title.text": f"{m}: the dark cells share one mean and variance"},
+                    ]
+                    for m in methods
+                ],
+            )
+        ],
+        height=380,
+        margin={"t": 130},
+        template="plotly_white",
+    )
+    fig.update_xaxes(
+        title_text=f"channel (blocks) × position (H·W = {p} per channel)",
+        tickvals=[k * p + (p - 1) / 2 for k in range(c)],
+        ticktext=[f"C{k}" for k in range(c)],
+        showgrid=False,
+    )
+    fig.update_yaxes(title_text="example (N)", range=[n - 0.5, -0.5], dtick=1, showgrid=False)
+    return fig
+
+
+def batch_dependence_traces(result: dict, k: int, composition: str) -> list[go.Scatter]:
+    """Traces for batch size index ``k`` and one composition ("random" or "same_class")."""
+    bn = result[f"bn_{composition}"][k]  # (draws, D)
+    feats = np.arange(bn.shape[1])
+    traces = [
+        go.Scatter(
+            x=feats,
+            y=row,
+            mode="lines",
+            line={"color": PALETTE["orange"], "width": 1},
+            opacity=0.7,
+            name="batch norm, one batch each",
+            legendgroup="bn",
+            showlegend=i == 0,
+            hoverinfo="skip",
+        )
+        for i, row in enumerate(bn)
+    ]
+    traces.append(
+        go.Scatter(
+            x=feats,
+            y=result["ln"],
+            mode="lines+markers",
+            name="layer norm",
+            line={"color": PALETTE["blue"], "width": 3},
+        )
+    )
+    return traces
+
+
+def batch_dependence_figure(result: dict) -> go.Figure:
+    """Chapter 4: one example's normalized features in many batches.
+
+    A slider picks the batch size; buttons the way companions are drawn (at random, or
+    from the example's own class).
+
+    Parameters
+    ----------
+    result : from ``lnbook.experiments.batch_dependence``
+    """
+    sizes = result["batch_sizes"]
+    comps = {"random companions": "random", "companions of the same digit": "same_class"}
+    per = len(batch_dependence_traces(result, 0, "random"))
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.12)
+    for j, comp in enumerate(comps.values()):
+        for t in batch_dependence_traces(result, 0, comp):
+            t.visible = j == 0
+            t.showlegend = j == 0 and t.showlegend is not False
+            fig.add_trace(t, row=1, col=1)
+    spread = [
+        ("batch norm, random", result["spread_random"], PALETTE["orange"], "solid"),
+        ("batch norm, same digit", result["spread_same_class"], PALETTE["vermillion"], "dash"),
+        ("layer norm", np.maximum(result["spread_ln"], 1e-4), PALETTE["blue"], "solid"),
+    ]
+    for name, y, colour, dash in spread:
+        fig.add_trace(
+            go.Scatter(
+                x=sizes,
+                y=y,
+                mode="lines+markers",
+                name=f"spread: {name}",
+                line={"color": colour, "dash": dash},
+            ),
+            row=1,
+            col=2,
+        )
+    n_left = 2 * per
+
+    def current(k: int) -> go.Scatter:  # the slider's batch size on both batch-norm curves
+        return go.Scatter(
+            x=[sizes[k]] * 2,
+            y=[result["spread_random"][k], result["spread_same_class"][k]],
+            mode="markers",
+            showlegend=False,
+            hoverinfo="skip",
+            marker={
+                "size": 13,
+                "color": [PALETTE["orange"], PALETTE["vermillion"]],
+                "line": {"color": PALETTE["black"], "width": 2},
+            },
+        )
+
+    fig.add_trace(current(0), row=1, col=2)
+    marker = n_left + len(spread)
+    labels = [str(b) for b in sizes]
+    fig.frames = [
+        go.Frame(
+            name=label,
+            data=[t for comp in comps.values() for t in batch_dependence_traces(result, k, comp)]
+            + [current(k)],
+            traces=list(range(n_left)) + [marker],
+        )
+        for k, label in enumerate(labels)
+    ]
+    visible = [
+        [i // per == j for i in range(n_left)] + [True] * (len(spread) + 1)
+        for j in range(len(comps))
+    ]
+    fig.update_layout(
+        title={"text": "One example, batch norm in different batches vs layer norm"},
+        updatemenus=[_buttons(list(comps), [[{"visible": v}] for v in visible], method="restyle")],
+        sliders=[_slider(labels, "batch size: ")],
+        legend={"orientation": "h", "x": 0, "y": -0.3},
+        height=600,
+        margin={"t": 130},
+        template="plotly_white",
+    )
+    fig.update_xaxes(title_text="feature index (dimensionless)", row=1, col=1)
+    fig.update_yaxes(
+        title_text="normalized value (standard deviations)", row=1, col=1, range=[-3.5, 3.5]
+    )
+    fig.update_xaxes(title_text="batch size (examples)", type="log", row=1, col=2)
+    fig.update_yaxes(
+        title_text="spread across batches (std, log)",
+        type="log",
+        exponentformat="power",
+        row=1,
+        col=2,
+    )
+    return fig
+
+
+def small_batch_figure(result: dict) -> go.Figure:
+    """Chapter 4: test accuracy during training, batch norm vs layer norm, per batch size.
+
+    Parameters
+    ----------
+    result : from ``lnbook.experiments.small_batch_training``
+    """
+    colours = {"batch": PALETTE["vermillion"], "layer": PALETTE["blue"]}
+    dashes = ["solid", "dash", "dot", "dashdot"]
+    sizes = sorted({b for _, b in result["curves"]}, reverse=True)
+    fig = go.Figure()
+    for (norm, b), curves in result["curves"].items():
+        mean, std = curves.mean(axis=0), curves.std(axis=0)
+        fig.add_trace(
+            go.Scatter(
+                x=result["steps"],
+                y=100 * mean,
+                mode="lines+markers",
+                name=f"{norm} norm, batch {b}",
+                line={
+                    "color": colours.get(norm, PALETTE["black"]),
+                    "dash": dashes[sizes.index(b) % len(dashes)],
+                },
+                error_y={"type": "data", "array": 100 * std, "visible": True, "thickness": 1},
+            )
+        )
+    fig.update_layout(
+        title={"text": "Test accuracy while training (mean ± std over seeds)"},
+        xaxis={"title": {"text": "training step"}},
+        yaxis={"title": {"text": "test accuracy (%)"}},
+        legend={"orientation": "h", "x": 0, "y": -0.2},
+        height=480,
+        template="plotly_white",
+    )
+    return fig
+
+
+def live_batch_dependence_figure(result: dict, composition: str) -> go.Figure:
+    """The chapter 4 view for one batch size and composition, for a FigureWidget."""
+    fig = go.Figure(batch_dependence_traces(result, 0, composition))
+    fig.update_layout(
+        title={"text": "One example, batch norm in different batches vs layer norm"},
+        xaxis={"title": {"text": "feature index (dimensionless)"}},
+        yaxis={"title": {"text": "normalized value (standard deviations)"}, "range": [-3.5, 3.5]},
+        legend={"orientation": "h", "x": 0, "y": -0.2},
+        height=460,
+        template="plotly_white",
+    )
+    return fig
+
+
+def update_batch_dependence(fig: go.Figure, result: dict, composition: str) -> None:
+    """Redraw the live chapter 4 view in place (same number of draws as when built)."""
+    with fig.batch_update():
+        _copy_traces(fig, batch_dependence_traces(result, 0, composition))

@@ -133,3 +133,42 @@ def gamma_beta_explorer(x: np.ndarray, per_feature: dict[str, np.ndarray]) -> Ex
         viz.update_gamma_beta(figure, compute())
 
     return Explorer(controls, figure, update)
+
+
+def batch_dependence_explorer(
+    pool: np.ndarray, labels: np.ndarray, example: int = 0, draws: int = 8
+) -> Explorer:
+    """Chapter 4: any batch size, random or same-class companions, a new draw on demand.
+
+    Parameters
+    ----------
+    pool : (M, D) examples; labels : (M,) their classes; example : the one followed
+    draws : batches drawn for each setting
+    """
+    pool = _batch(pool)
+    controls = {
+        "batch_size": W.IntSlider(
+            8, 2, min(256, len(pool)), description="batch size", **_slider_style()
+        ),
+        "composition": W.Dropdown(
+            options=[("random companions", "random"), ("same digit", "same_class")],
+            value="random",
+            description="companions",
+        ),
+        "seed": W.IntSlider(0, 0, 99, description="draw", **_slider_style()),
+    }
+
+    def compute() -> dict:
+        c = {k: w.value for k, w in controls.items()}
+        return experiments.batch_dependence(
+            pool, labels, example, [c["batch_size"]], draws=draws, seed=c["seed"]
+        )
+
+    figure = go.FigureWidget(
+        viz.live_batch_dependence_figure(compute(), controls["composition"].value)
+    )
+
+    def update(change=None) -> None:
+        viz.update_batch_dependence(figure, compute(), controls["composition"].value)
+
+    return Explorer(controls, figure, update)

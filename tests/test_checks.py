@@ -49,6 +49,9 @@ GARBAGE = [
 ]
 
 CHECKERS = [
+    checks.norm_axes,
+    checks.batch_norm_training,
+    checks.batch_norm_inference,
     checks.layer_norm_by_hand,
     checks.layer_norm_rows,
     checks.invariance_predictions,
@@ -290,3 +293,70 @@ def test_verdict_renders_and_asserts():
     assert "&lt;b&gt;" in bad._repr_html_()
     with pytest.raises(AssertionError, match="wrong: a <b> tag"):
         bad.assert_correct()
+
+
+# ------------------------------------------------------------------- chapter 4 -------
+
+AXES_RIGHT = {"batch norm": (0, 2, 3), "layer norm": (1, 2, 3), "instance norm": (2, 3)}
+
+AXES = [
+    (lambda m: AXES_RIGHT[m], checks.CORRECT, "Only batch norm"),
+    (
+        lambda m: {"batch norm": (0, -2, -1), "layer norm": [1, 2, 3], "instance norm": (-1, -2)}[
+            m
+        ],
+        checks.CORRECT,
+        "Only batch norm",
+    ),
+    (lambda m: dict(AXES_RIGHT, **{"batch norm": (0,)})[m], checks.WRONG, "positions"),
+    (
+        lambda m: dict(AXES_RIGHT, **{"batch norm": (1, 2, 3), "layer norm": (0, 2, 3)})[m],
+        checks.WRONG,
+        "axes of layer norm",
+    ),
+    (lambda m: dict(AXES_RIGHT, **{"layer norm": (1,)})[m], checks.WRONG, "layer norm: (1,)"),
+    (lambda m: "all", checks.WRONG, "tuple of axis numbers"),
+]
+
+
+@pytest.mark.parametrize("fn, status, fragment", AXES, ids=range(len(AXES)))
+def test_norm_axes_diagnoses(fn, status, fragment):
+    v = checks.norm_axes(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+def bn_rows(x, eps, ddof=0):
+    return (x - x.mean(0)) / np.sqrt(x.var(0, ddof=ddof) + eps)
+
+
+BN_TRAIN = [
+    (bn_rows, checks.CORRECT, "mean 0 over the batch"),
+    (lambda x, eps: ln_rows(x, eps), checks.WRONG, "layer norm"),
+    (lambda x, eps: bn_rows(x, eps, ddof=1), checks.WRONG, "unbiased"),
+    (lambda x, eps: (x - x.mean(0)) / (x.std(0) + eps), checks.WRONG, "inside the square root"),
+    (lambda x, eps: bn_rows(x, 0.0), checks.WRONG, "eps is missing"),
+    (lambda x, eps: x - x.mean(0), checks.WRONG, "differ"),
+    (lambda x, eps: bn_rows(x, eps)[:3], checks.WRONG, "shape"),
+]
+
+
+@pytest.mark.parametrize("fn, status, fragment", BN_TRAIN, ids=range(len(BN_TRAIN)))
+def test_batch_norm_training_diagnoses(fn, status, fragment):
+    v = checks.batch_norm_training(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+BN_INFER = [
+    (lambda x, m, v, eps: (x - m) / np.sqrt(v + eps), checks.CORRECT, "running statistics"),
+    (lambda x, m, v, eps: bn_rows(x, eps), checks.WRONG, "training mode"),
+    (lambda x, m, v, eps: (x - m) / (np.sqrt(v) + eps), checks.WRONG, "inside the square root"),
+    (lambda x, m, v, eps: (x - m) / (v + eps), checks.WRONG, "square root"),
+    (lambda x, m, v, eps: (x - m) / np.sqrt(v), checks.WRONG, "eps is missing"),
+    (lambda x, m, v, eps: x - m, checks.WRONG, "differ"),
+]
+
+
+@pytest.mark.parametrize("fn, status, fragment", BN_INFER, ids=range(len(BN_INFER)))
+def test_batch_norm_inference_diagnoses(fn, status, fragment):
+    v = checks.batch_norm_inference(fn)
+    assert v.status == status and fragment in v.message, v

@@ -252,3 +252,95 @@ def test_train_digits_mlp_reports_the_parameters_of_any_norm(norm):
     r = experiments.train_digits_mlp(norm=norm, steps=3)
     assert len(r["gammas"]) == 2
     assert len(r["betas"]) == (0 if norm == "rms" else 2)  # RMSNorm has no beta
+
+
+# ---------------------------------------------------------------- chapter 4 -------------
+
+
+def test_norm_sets_follow_wu_and_he():
+    n, c, p = 3, 4, 5
+    bn = experiments.norm_sets((n, c, p), "batch norm")
+    ln = experiments.norm_sets((n, c, p), "layer norm")
+    inn = experiments.norm_sets((n, c, p), "instance norm")
+    gn = experiments.norm_sets((n, c, p), "group norm", groups=2)
+    assert len(np.unique(bn)) == c and (bn[:, 1, :] == bn[0, 1, 0]).all()
+    assert len(np.unique(ln)) == n and (ln[1] == ln[1, 0, 0]).all()
+    assert len(np.unique(inn)) == n * c
+    assert len(np.unique(gn)) == n * 2 and gn[0, 0, 0] == gn[0, 1, 3] != gn[0, 2, 0]
+    with pytest.raises(ValueError, match="method must be one of"):
+        experiments.norm_sets((n, c, p), "weight norm")
+    with pytest.raises(ValueError, match="groups must divide the 4 channels"):
+        experiments.norm_sets((n, c, p), "group norm", groups=3)
+
+
+def test_group_norm_equivalences_are_exact():
+    x = np.random.default_rng(0).normal(2, 3, size=(3, 4, 2, 5))
+    eq = experiments.group_norm_equivalences(x)
+    assert eq == {
+        "one_group_vs_layer": pytest.approx(0, abs=1e-12),
+        "c_groups_vs_instance": pytest.approx(0, abs=1e-12),
+    }
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        experiments.group_norm_equivalences(x[0])
+
+
+def _bn_train_rows(batch):
+    """Closed-form batch norm (training mode, eps = 1e-5), independent of lnbook."""
+    return (batch - batch.mean(0)) / np.sqrt(batch.var(0) + 1e-5)
+
+
+def test_batch_dependence_measures_the_examples_output_in_each_batch():
+    pool, labels = layer_activations(n_examples=100, n_features=8, seed=1, return_labels=True)
+    r = experiments.batch_dependence(pool, labels, 5, [2, 32], draws=40, seed=3)
+    assert r["bn_random"].shape == r["bn_same_class"].shape == (2, 40, 8)
+    np.testing.assert_allclose(r["ln"], _ln_rows(pool[5][None], 1e-5)[0], atol=1e-12)
+    assert (r["spread_ln"] < 1e-12).all()
+    # Batch size 2: each output is d / sqrt(d^2 + eps) with d half the difference of the two
+    # examples: +-1 where they differ clearly, never beyond.
+    out = r["bn_random"][0]
+    assert np.abs(out).max() < 1 and np.abs(out).max() > 0.999
+    # The draws really differ (random companions), and a bigger batch varies less.
+    assert r["spread_random"][0] > r["spread_random"][1] > 0
+
+
+def test_batch_dependence_same_class_batches_use_that_class():
+    pool, labels = layer_activations(n_examples=200, n_features=8, seed=1, return_labels=True)
+    # Reproduce one same-class draw by hand: the example's output is batch norm of its batch.
+    r = experiments.batch_dependence(pool, labels, 0, [4], draws=1, seed=9)
+    rng = np.random.default_rng(9)
+    others = np.delete(np.arange(200), 0)
+    rng.choice(others, size=3, replace=False)  # the random draw comes first
+    same = others[labels[others] == labels[0]]
+    pick = rng.choice(same, size=3, replace=False)
+    expected = _bn_train_rows(np.vstack([pool[0], pool[pick]]))[0]
+    np.testing.assert_allclose(r["bn_same_class"][0, 0], expected, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"batch_sizes": [1]}, r"batch sizes must be in \[2, 50\]"),
+        ({"example": 50}, "example"),
+        ({"labels": np.zeros(3)}, r"labels must have shape \(50,\)"),
+    ],
+)
+def test_batch_dependence_rejects_bad_input(kwargs, match):
+    pool, labels = layer_activations(n_examples=50, n_features=4, return_labels=True)
+    args = {"pool": pool, "labels": labels, "example": 0, "batch_sizes": [2]} | kwargs
+    with pytest.raises(ValueError, match=match):
+        experiments.batch_dependence(**args)
+
+
+def test_train_inference_gap_shows_batch_norm_modes_and_none_for_layer_norm():
+    pool = layer_activations(n_examples=300, n_features=8, seed=0)
+    gap = experiments.train_inference_gap(pool, steps=50, shift=1.0)
+    assert set(gap) == {"same data", "shifted data", "batches of 2"}
+    assert all(g["layer norm"] == 0.0 for g in gap.values())
+    assert gap["shifted data"]["batch norm"] > gap["same data"]["batch norm"] > 0
+
+
+def test_small_batch_training_shapes_and_batch_norm_breaks_at_two():
+    r = experiments.small_batch_training(batch_sizes=(2,), steps=200, eval_every=100, seeds=(0,))
+    assert list(r["steps"]) == [100, 200]
+    assert r["curves"][("batch", 2)].shape == (1, 2)
+    assert r["final_mean"][("layer", 2)] > r["final_mean"][("batch", 2)] + 0.1

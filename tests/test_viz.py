@@ -183,3 +183,43 @@ def test_trained_gamma_beta_figure_histograms_every_run():
     fig = viz.trained_gamma_beta_figure(experiments.norm_parameter_histograms({"a": run, "b": run}))
     assert len(fig.data) == 4
     assert sum(fig.data[0].y) == 3 and sum(fig.data[1].y) == 3
+
+
+def test_norm_sets_buttons_show_each_partition():
+    sets = {m: experiments.norm_sets((2, 4, 3), m) for m in experiments.NORM_METHODS}
+    fig = viz.norm_sets_figure(sets)
+    buttons = fig.layout.updatemenus[0].buttons
+    assert [b.label for b in buttons] == list(experiments.NORM_METHODS)
+    bn_z = np.array(buttons[0].args[0]["z"][0])
+    assert bn_z.shape == (2, 12)
+    assert (bn_z[:, :3] == 1.0).all() and (bn_z[:, 3:] < 1).all()  # channel 0, every example
+    ln_z = np.array(buttons[1].args[0]["z"][0])
+    assert (ln_z[0] == 1.0).all() and (ln_z[1] < 1).all()  # example 0, every channel
+
+
+def test_batch_dependence_figure_slider_and_buttons_compose():
+    pool, labels = layer_activations(n_examples=60, n_features=5, seed=0, return_labels=True)
+    r = experiments.batch_dependence(pool, labels, 0, [2, 8], draws=3)
+    fig = viz.batch_dependence_figure(r)
+    per = 4  # 3 draws + layer norm
+    assert [f.name for f in fig.frames] == ["2", "8"]
+    for k, frame in enumerate(fig.frames):
+        np.testing.assert_array_equal(frame.data[0].y, r["bn_random"][k, 0])
+        np.testing.assert_array_equal(frame.data[per].y, r["bn_same_class"][k, 0])
+        assert all(t.visible is None for t in frame.data)
+    visible = [list(b.args[0]["visible"]) for b in fig.layout.updatemenus[0].buttons]
+    assert visible[0][:per] == [True] * per and visible[1][:per] == [False] * per
+
+
+def test_small_batch_figure_draws_every_configuration():
+    result = {
+        "steps": np.array([10, 20]),
+        "curves": {
+            ("batch", 4): np.array([[0.5, 0.6], [0.7, 0.8]]),
+            ("layer", 4): np.array([[0.9, 0.9], [0.9, 0.9]]),
+        },
+    }
+    fig = viz.small_batch_figure(result)
+    assert [t.name for t in fig.data] == ["batch norm, batch 4", "layer norm, batch 4"]
+    np.testing.assert_allclose(fig.data[0].y, [60.0, 70.0])
+    np.testing.assert_allclose(fig.data[0].error_y.array, [10.0, 10.0])

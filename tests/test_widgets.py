@@ -85,5 +85,26 @@ def test_latency_benchmark_runs_and_reports_every_widget():
     from lnbook import bench
 
     r = bench.widget_latency(repeats=1)
-    assert set(r) == {"ch01 example_explorer", "ch02 gamma_beta_explorer"}
+    assert set(r) == {
+        "ch01 example_explorer",
+        "ch02 gamma_beta_explorer",
+        "ch04 batch_dependence_explorer",
+    }
     assert all(v["updates"] >= 6 and v["median_ms"] > 0 for v in r.values())
+
+
+def test_batch_dependence_explorer_follows_its_controls():
+    pool, labels = layer_activations(n_examples=80, n_features=6, seed=2, return_labels=True)
+    e = widgets.batch_dependence_explorer(pool, labels, example=0, draws=3)
+    fig = e.figure
+    e.controls["batch_size"].value = 2
+    # In a batch of two every output is d / sqrt(d^2 + eps): +-1 where the examples differ
+    # clearly, never beyond.
+    bn = np.array([t.y for t in fig.data[:3]])
+    assert np.abs(bn).max() < 1 and np.abs(bn).max() > 0.999
+    np.testing.assert_allclose(fig.data[3].y, ln(pool[0], 1e-5), atol=1e-12)  # layer norm
+    before = [list(t.y) for t in fig.data[:3]]
+    e.controls["seed"].value = 7
+    assert [list(t.y) for t in fig.data[:3]] != before  # a new draw, new batches
+    e.controls["composition"].value = "same_class"
+    np.testing.assert_allclose(fig.data[3].y, ln(pool[0], 1e-5), atol=1e-12)
