@@ -82,7 +82,7 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
                 ("batch_size", 4),
                 ("composition", "random"),
                 ("seed", 0),
-                ("batch_size", 128),
+                ("batch_size", 48),
             ],
         ),
     }
@@ -103,7 +103,7 @@ def main() -> None:
     print(f"{'widget':<32}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}{'updates':>9}")
     for name, r in widget_latency().items():
         print(
-            f"{name:<28}{r['median_ms']:>10.2f}{r['p95_ms']:>9.2f}{r['max_ms']:>9.2f}"
+            f"{name:<32}{r['median_ms']:>10.2f}{r['p95_ms']:>9.2f}{r['max_ms']:>9.2f}"
             f"{r['updates']:>9d}"
         )
 

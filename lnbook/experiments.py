@@ -549,6 +549,11 @@ def train_digits_mlp(
     from . import models
     from .data import digits
 
+    if batch_size < 1 or steps < 1 or eval_every < 0:
+        raise ValueError(
+            f"need batch_size >= 1, steps >= 1 and eval_every >= 0, got "
+            f"{batch_size}, {steps}, {eval_every}"
+        )
     torch.manual_seed(seed)
     images, labels = digits()
     rng = np.random.default_rng(seed)
@@ -643,11 +648,18 @@ def norm_sets(shape: tuple[int, int, int], method: str, groups: int = 2) -> np.n
     -------
     labels : (N, C, P) int array
     """
+    if len(shape) != 3 or any(not isinstance(v, int | np.integer) or v < 1 for v in shape):
+        raise ValueError(f"shape must be three positive ints (N, C, P), got {shape!r}")
     n, c, p = shape
     if method not in NORM_METHODS:
         raise ValueError(f"method must be one of {NORM_METHODS}, got {method!r}")
-    if c % groups:
-        raise ValueError(f"groups must divide the {c} channels, got {groups}")
+    if (
+        isinstance(groups, bool)
+        or not isinstance(groups, int | np.integer)
+        or groups < 1
+        or c % groups
+    ):
+        raise ValueError(f"groups must be a positive divisor of the {c} channels, got {groups!r}")
     ex, ch = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")  # (N, C) each
     label = {
         "batch norm": ch,
@@ -658,11 +670,20 @@ def norm_sets(shape: tuple[int, int, int], method: str, groups: int = 2) -> np.n
     return np.repeat(label[:, :, None], p, axis=2)
 
 
+def normalize_over(x: np.ndarray, axes: tuple[int, ...], eps: float = 1e-5) -> np.ndarray:
+    """The textbook definition: subtract the mean and divide by the standard deviation taken
+    over ``axes``. Written out here, independently of ``numpy_ln``, as a reference."""
+    mu = x.mean(axis=axes, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=axes, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps)
+
+
 def group_norm_equivalences(x: np.ndarray) -> dict[str, float]:
     """Largest differences showing group norm's two extremes, on an (N, C, H, W) batch.
 
-    ``one_group_vs_layer``: group norm with 1 group vs layer norm over (C, H, W);
-    ``c_groups_vs_instance``: group norm with C groups vs instance norm.
+    ``numpy_ln.group_norm`` is compared with the definitions written out by axes
+    (:func:`normalize_over`): ``one_group_vs_layer``: 1 group vs the statistics over
+    (C, H, W); ``c_groups_vs_instance``: C groups vs the statistics over (H, W).
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 4:
@@ -670,12 +691,20 @@ def group_norm_equivalences(x: np.ndarray) -> dict[str, float]:
     c = x.shape[1]
     return {
         "one_group_vs_layer": float(
-            np.abs(numpy_ln.group_norm(x, 1) - numpy_ln.layer_norm(x, x.shape[1:])).max()
+            np.abs(numpy_ln.group_norm(x, 1) - normalize_over(x, (1, 2, 3))).max()
         ),
         "c_groups_vs_instance": float(
-            np.abs(numpy_ln.group_norm(x, c) - numpy_ln.instance_norm(x)).max()
+            np.abs(numpy_ln.group_norm(x, c) - normalize_over(x, (2, 3))).max()
         ),
     }
+
+
+def live_features(h: np.ndarray, min_active: float = 0.5) -> np.ndarray:
+    """Mask of the features (columns of ``h``) that are non-zero in at least ``min_active``
+    of the examples. After a ReLU some units are almost always 0; their statistics are
+    degenerate and would dilute any average over features."""
+    h = _batch(h)
+    return (h != 0).mean(axis=0) >= min_active
 
 
 def batch_dependence(
@@ -706,9 +735,10 @@ def batch_dependence(
     dict with ``batch_sizes`` (K,), ``bn_random`` and ``bn_same_class`` (K, draws, D): the
     example's batch-norm output in each batch, ``ln`` (D,): its layer-norm output (the same
     in every batch), ``spread_random``, ``spread_same_class``, ``spread_ln`` (K,): the
-    standard deviation across batches, averaged over features, and ``composition_shift``
+    standard deviation across batches, averaged over features, ``composition_shift``
     (K,): the mean |difference| between the example's average output in same-class and in
-    random batches
+    random batches, and ``composition_floor`` (K,): the same statistic between two halves of
+    the random batches, the level chance alone reaches
     """
     pool = _batch(pool)
     m, d = pool.shape
@@ -718,19 +748,30 @@ def batch_dependence(
             f"labels must have shape ({m},) for pool of shape {pool.shape}, got {labels.shape}"
         )
     _check_index("example", example, m)
-    sizes = np.asarray(batch_sizes, dtype=int)
-    if (sizes < 2).any() or (sizes > m).any():
-        raise ValueError(f"batch sizes must be in [2, {m}], got {sizes.tolist()}")
-    rng = np.random.default_rng(seed)
+    if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 2:
+        raise ValueError(f"draws must be an int >= 2, got {draws!r}")
+    sizes = np.asarray(batch_sizes)
     others = np.delete(np.arange(m), example)
     same = others[labels[others] == labels[example]]
+    if (
+        sizes.ndim != 1
+        or len(sizes) == 0
+        or not np.issubdtype(sizes.dtype, np.integer)
+        or (sizes < 2).any()
+        or (sizes > len(same) + 1).any()
+    ):
+        raise ValueError(
+            f"batch_sizes must be ints in [2, {len(same) + 1}] (the example's class has "
+            f"{len(same)} other members), got {list(batch_sizes)!r}"
+        )
+    rng = np.random.default_rng(seed)
     out = {"random": [], "same_class": []}
     ln_rows = []  # layer norm of the example in every batch: measured, not assumed equal
     for b in sizes:
         for name, candidates in (("random", others), ("same_class", same)):
             rows = []
             for _ in range(draws):
-                pick = rng.choice(candidates, size=b - 1, replace=len(candidates) < b - 1)
+                pick = rng.choice(candidates, size=b - 1, replace=False)
                 batch = np.vstack([pool[example], pool[pick]])  # the example is row 0
                 rows.append(numpy_ln.batch_norm(batch, None, None, training=True)[0])
                 ln_rows.append((b, numpy_ln.layer_norm(batch, d)[0]))
@@ -740,9 +781,15 @@ def batch_dependence(
         [np.std([r for bb, r in ln_rows if bb == b], axis=0).mean() for b in sizes]
     )
     bn_random, bn_same = np.array(out["random"]), np.array(out["same_class"])
+    half = draws // 2
     return {
         # How far a biased batch moves the example's output on average: not noise, a bias.
         "composition_shift": np.abs(bn_same.mean(axis=1) - bn_random.mean(axis=1)).mean(-1),
+        # The same statistic between two halves of the *random* draws: what chance alone
+        # gives with this many draws (halves are smaller, so this overestimates a little).
+        "composition_floor": np.abs(
+            bn_random[:, :half].mean(axis=1) - bn_random[:, half:].mean(axis=1)
+        ).mean(-1),
         "batch_sizes": sizes,
         "bn_random": bn_random,
         "bn_same_class": bn_same,
@@ -751,6 +798,19 @@ def batch_dependence(
         "spread_same_class": bn_same.std(axis=1).mean(axis=-1),
         "spread_ln": ln_spread,
     }
+
+
+def _module_mode_gap(module, batch: np.ndarray) -> float:
+    """Mean |output in train() mode - output in eval() mode| of a torch module."""
+    import torch
+
+    t = torch.tensor(batch)
+    with torch.no_grad():
+        module.train()
+        a = module(t)
+        module.eval()
+        b = module(t)
+    return float((a - b).abs().mean())
 
 
 def train_inference_gap(
@@ -768,8 +828,8 @@ def train_inference_gap(
     training-mode output (batch statistics) and the inference-mode output (running
     statistics) is measured in three situations: test data like the training data; test data after a
     shift of every feature by ``shift`` standard deviations (a change of sensor, of
-    lighting...); and test batches of 2 examples. Layer norm has no modes: the same
-    function is applied in both, and its difference is measured the same way.
+    lighting...); and test batches of 2 examples. For layer norm the same comparison is
+    made on lnbook's ``LayerNorm`` module in ``train()`` and ``eval()`` mode.
 
     Returns
     -------
@@ -778,6 +838,14 @@ def train_inference_gap(
     """
     pool = _batch(pool)
     m, d = pool.shape
+    if not 2 <= batch_size <= m or steps < 1:
+        raise ValueError(
+            f"need 2 <= batch_size <= {m} and steps >= 1, got batch_size="
+            f"{batch_size}, steps={steps}"
+        )
+    from .torch_ln import LayerNorm
+
+    ln_module = LayerNorm(d, elementwise_affine=False)  # a module, with train() and eval()
     rng = np.random.default_rng(seed)
     running_mean, running_var = np.zeros(d), np.ones(d)
     for _ in range(steps):
@@ -797,9 +865,7 @@ def train_inference_gap(
             train = numpy_ln.batch_norm(batch, None, None, training=True)
             infer = numpy_ln.batch_norm(batch, running_mean, running_var, training=False)
             bn_gaps.append(np.abs(train - infer).mean())
-            ln_train = numpy_ln.layer_norm(batch, d)  # "training" and "inference": same call
-            ln_infer = numpy_ln.layer_norm(batch, d)
-            ln_gaps.append(np.abs(ln_train - ln_infer).mean())
+            ln_gaps.append(_module_mode_gap(ln_module, batch))
         result[name] = {
             "batch norm": float(np.mean(bn_gaps)),
             "layer norm": float(np.mean(ln_gaps)),
@@ -827,6 +893,10 @@ def small_batch_training(
     dict with ``steps`` (E,) and, for each ``(norm, batch_size)``, ``curves[key]`` (S, E)
     accuracy curves, ``final_mean[key]`` and ``final_std[key]`` over seeds
     """
+    if eval_every < 1 or not seeds:
+        raise ValueError(
+            f"need eval_every >= 1 and at least one seed, got {eval_every}, {list(seeds)}"
+        )
     curves, final_mean, final_std = {}, {}, {}
     for norm in norms:
         for b in batch_sizes:

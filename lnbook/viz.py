@@ -823,10 +823,18 @@ def norm_sets_figure(sets: dict[str, np.ndarray]) -> go.Figure:
 
     def shade(labels: np.ndarray) -> np.ndarray:
         n, c, p = labels.shape
-        flat = labels.reshape(n, c * p)
-        z = np.where(flat % 2 == 0, 0.15, 0.35)  # the partition, in two light shades
-        z[flat == flat[0, 0]] = 1.0  # the set of example 0, channel 0
-        return z
+        per_channel = labels[:, :, 0]  # (N, C): a set never splits a channel's positions
+        # Two light shades that alternate between neighbouring sets: colour each set by the
+        # parity of (its first example + the rank of its first channel).
+        first = {}
+        for e in range(n):
+            for ch in range(c):
+                first.setdefault(per_channel[e, ch], (e, ch))
+        ranks = {ch: r for r, ch in enumerate(sorted({ch for _, ch in first.values()}))}
+        parity = np.vectorize(lambda lab: (first[lab][0] + ranks[first[lab][1]]) % 2)(per_channel)
+        z = np.where(parity == 0, 0.15, 0.35)
+        z[per_channel == per_channel[0, 0]] = 1.0  # the set of example 0, channel 0
+        return np.repeat(z, p, axis=1)  # (N, C * P)
 
     methods = list(sets)
     n, c, p = sets[methods[0]].shape
@@ -921,11 +929,13 @@ def batch_dependence_figure(result: dict) -> go.Figure:
     for j, comp in enumerate(comps.values()):
         for t in batch_dependence_traces(result, 0, comp):
             t.visible = j == 0
-            t.showlegend = j == 0 and t.showlegend is not False
+            t.legendgroup = f"{t.legendgroup or t.name}-{comp}"  # each view keeps a legend
             fig.add_trace(t, row=1, col=1)
     spread = [
         ("batch norm, random", result["spread_random"], PALETTE["orange"], "solid"),
         ("batch norm, same digit", result["spread_same_class"], PALETTE["vermillion"], "dash"),
+        ("shift by same-digit batches", result["composition_shift"], PALETTE["purple"], "dot"),
+        ("chance level of that shift", result["composition_floor"], PALETTE["black"], "dot"),
         # Layer norm's spread is 0 up to rounding: drawn at the floor 1e-4 of the log axis.
         (
             "layer norm (0, drawn at 1e-4)",
@@ -940,7 +950,7 @@ def batch_dependence_figure(result: dict) -> go.Figure:
                 x=sizes,
                 y=y,
                 mode="lines+markers",
-                name=f"spread: {name}",
+                name=name,
                 line={"color": colour, "dash": dash},
             ),
             row=1,
@@ -993,7 +1003,7 @@ def batch_dependence_figure(result: dict) -> go.Figure:
     )
     fig.update_xaxes(title_text="batch size (examples)", type="log", row=1, col=2)
     fig.update_yaxes(
-        title_text="spread across batches (std, log)",
+        title_text="spread or shift (standard deviations, log)",
         type="log",
         exponentformat="power",
         row=1,

@@ -146,9 +146,11 @@ def batch_dependence_explorer(
     draws : batches drawn for each setting
     """
     pool = _batch(pool)
+    # Same-class batches are drawn without repeats: at most the class's size.
+    largest = int((np.asarray(labels) == np.asarray(labels)[example]).sum())
     controls = {
         "batch_size": W.IntSlider(
-            8, 2, min(256, len(pool)), description="batch size", **_slider_style()
+            min(8, largest), 2, largest, description="batch size", **_slider_style()
         ),
         "composition": W.Dropdown(
             options=[("random companions", "random"), ("same digit", "same_class")],

@@ -269,8 +269,40 @@ def test_norm_sets_follow_wu_and_he():
     assert len(np.unique(gn)) == n * 2 and gn[0, 0, 0] == gn[0, 1, 3] != gn[0, 2, 0]
     with pytest.raises(ValueError, match="method must be one of"):
         experiments.norm_sets((n, c, p), "weight norm")
-    with pytest.raises(ValueError, match="groups must divide the 4 channels"):
-        experiments.norm_sets((n, c, p), "group norm", groups=3)
+    for bad in (3, 0, -2, 2.0):
+        with pytest.raises(ValueError, match="groups must be a positive divisor of the 4"):
+            experiments.norm_sets((n, c, p), "group norm", groups=bad)
+    with pytest.raises(ValueError, match=r"shape must be three positive ints"):
+        experiments.norm_sets((n, c), "layer norm")
+
+
+@pytest.mark.parametrize("method", ["batch norm", "layer norm", "instance norm", "group norm"])
+def test_norm_sets_match_what_each_norm_actually_averages(method):
+    # Oracle: perturb element (0, 0, 0) and see which outputs of the real normalization move;
+    # exactly the elements that share its statistics (its set) must move.
+    x = np.random.default_rng(1).standard_normal((3, 4, 5))
+    t = torch.tensor(x)
+    norm = {
+        "batch norm": lambda a: torch.nn.functional.batch_norm(a, None, None, training=True),
+        "layer norm": lambda a: torch.nn.functional.layer_norm(a, (4, 5)),
+        "instance norm": lambda a: torch.nn.functional.instance_norm(a),
+        "group norm": lambda a: torch.nn.functional.group_norm(a, 2),
+    }[method]
+    bumped = t.clone()
+    bumped[0, 0, 0] += 1.0
+    moved = (norm(bumped) - norm(t)).abs().numpy() > 1e-9
+    moved[0, 0, 0] = True
+    labels = experiments.norm_sets((3, 4, 5), method, groups=2)
+    np.testing.assert_array_equal(moved, labels == labels[0, 0, 0])
+
+
+def test_normalize_over_matches_torch_definitions():
+    x = np.random.default_rng(0).normal(2, 3, size=(3, 4, 2, 5))
+    t = torch.tensor(x)
+    ln = torch.nn.functional.layer_norm(t, (4, 2, 5)).numpy()
+    np.testing.assert_allclose(experiments.normalize_over(x, (1, 2, 3)), ln, atol=1e-12)
+    inn = torch.nn.functional.instance_norm(t).numpy()
+    np.testing.assert_allclose(experiments.normalize_over(x, (2, 3)), inn, atol=1e-12)
 
 
 def test_group_norm_equivalences_are_exact():
@@ -290,8 +322,8 @@ def _bn_train_rows(batch):
 
 
 def test_batch_dependence_measures_the_examples_output_in_each_batch():
-    pool, labels = layer_activations(n_examples=100, n_features=8, seed=1, return_labels=True)
-    r = experiments.batch_dependence(pool, labels, 5, [2, 32], draws=40, seed=3)
+    pool, labels = layer_activations(n_examples=300, n_features=8, seed=1, return_labels=True)
+    r = experiments.batch_dependence(pool, labels, 5, [2, 24], draws=40, seed=3)
     assert r["bn_random"].shape == r["bn_same_class"].shape == (2, 40, 8)
     np.testing.assert_allclose(r["ln"], _ln_rows(pool[5][None], 1e-5)[0], atol=1e-12)
     assert (r["spread_ln"] < 1e-12).all()
@@ -306,10 +338,11 @@ def test_batch_dependence_measures_the_examples_output_in_each_batch():
 def test_batch_dependence_same_class_batches_use_that_class():
     pool, labels = layer_activations(n_examples=200, n_features=8, seed=1, return_labels=True)
     # Reproduce one same-class draw by hand: the example's output is batch norm of its batch.
-    r = experiments.batch_dependence(pool, labels, 0, [4], draws=1, seed=9)
+    r = experiments.batch_dependence(pool, labels, 0, [4], draws=2, seed=9)
     rng = np.random.default_rng(9)
     others = np.delete(np.arange(200), 0)
-    rng.choice(others, size=3, replace=False)  # the random draw comes first
+    for _ in range(2):  # the two random draws come first
+        rng.choice(others, size=3, replace=False)
     same = others[labels[others] == labels[0]]
     pick = rng.choice(same, size=3, replace=False)
     expected = _bn_train_rows(np.vstack([pool[0], pool[pick]]))[0]
@@ -319,7 +352,11 @@ def test_batch_dependence_same_class_batches_use_that_class():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"batch_sizes": [1]}, r"batch sizes must be in \[2, 50\]"),
+        ({"batch_sizes": [1]}, r"batch_sizes must be ints in \[2, "),
+        ({"batch_sizes": [2.5]}, "batch_sizes must be ints"),
+        ({"batch_sizes": []}, "batch_sizes must be ints"),
+        ({"batch_sizes": [60]}, "other members"),
+        ({"draws": 1}, "draws must be an int >= 2"),
         ({"example": 50}, "example"),
         ({"labels": np.zeros(3)}, r"labels must have shape \(50,\)"),
     ],
@@ -335,8 +372,29 @@ def test_train_inference_gap_shows_batch_norm_modes_and_none_for_layer_norm():
     pool = layer_activations(n_examples=300, n_features=8, seed=0)
     gap = experiments.train_inference_gap(pool, steps=50, shift=1.0)
     assert set(gap) == {"same data", "shifted data", "batches of 2"}
-    assert all(g["layer norm"] == 0.0 for g in gap.values())
+    assert all(g["layer norm"] < 1e-6 for g in gap.values())  # a module with no modes
     assert gap["shifted data"]["batch norm"] > gap["same data"]["batch norm"] > 0
+
+
+def test_module_mode_gap_sees_batch_norm_modes():
+    # Oracle for the measurement itself: torch's BatchNorm1d has two modes, LayerNorm none.
+    batch = np.random.default_rng(0).normal(3, 2, size=(8, 4))
+    assert experiments._module_mode_gap(torch.nn.BatchNorm1d(4).double(), batch) > 0.5
+    assert experiments._module_mode_gap(torch.nn.LayerNorm(4).double(), batch) == 0.0
+
+
+def test_composition_shift_is_the_difference_of_average_outputs():
+    pool, labels = layer_activations(n_examples=300, n_features=6, seed=2, return_labels=True)
+    r = experiments.batch_dependence(pool, labels, 0, [4, 8], draws=6, seed=1)
+    by_hand = np.abs(r["bn_same_class"].mean(1) - r["bn_random"].mean(1)).mean(-1)
+    np.testing.assert_allclose(r["composition_shift"], by_hand)
+    floor = np.abs(r["bn_random"][:, :3].mean(1) - r["bn_random"][:, 3:].mean(1)).mean(-1)
+    np.testing.assert_allclose(r["composition_floor"], floor)
+
+
+def test_live_features_keeps_units_active_often_enough():
+    h = np.array([[0.0, 1.0, 0.0], [0.0, 2.0, 3.0], [1.0, 0.0, 0.0], [0.0, 1.0, 2.0]])
+    np.testing.assert_array_equal(experiments.live_features(h, 0.5), [False, True, True])
 
 
 def test_small_batch_training_shapes_and_batch_norm_breaks_at_two():

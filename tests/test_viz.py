@@ -198,7 +198,7 @@ def test_norm_sets_buttons_show_each_partition():
 
 
 def test_batch_dependence_figure_slider_and_buttons_compose():
-    pool, labels = layer_activations(n_examples=60, n_features=5, seed=0, return_labels=True)
+    pool, labels = layer_activations(n_examples=300, n_features=5, seed=0, return_labels=True)
     r = experiments.batch_dependence(pool, labels, 0, [2, 8], draws=3)
     fig = viz.batch_dependence_figure(r)
     per = 4  # 3 draws + layer norm
