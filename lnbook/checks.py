@@ -497,9 +497,22 @@ def norm_axes(fn: Callable[[str], tuple]) -> Verdict:
         if verdict:
             return verdict
         try:
-            axes = tuple(sorted({int(a) % 4 for a in np.atleast_1d(result)}))
+            if isinstance(result, str | bytes):
+                raise TypeError
+            raw = list(np.atleast_1d(result))
+            if not all(isinstance(a, int | np.integer) and not isinstance(a, bool) for a in raw):
+                raise TypeError
         except Exception:
-            return _wrong(f"For {method!r} return a tuple of axis numbers, got {result!r}.")
+            return _wrong(
+                f"For {method!r} return a tuple of axis numbers (ints), got {str(result)[:60]!r}."
+            )
+        if any(not -4 <= a < 4 for a in raw):
+            return _wrong(
+                f"For {method!r}: a 4-d tensor has axes 0 to 3 (or -4 to -1), got {tuple(raw)}."
+            )
+        axes = tuple(sorted({int(a) % 4 for a in raw}))
+        if len(axes) != len(raw):
+            return _wrong(f"For {method!r}: {tuple(raw)} names an axis twice.")
         if axes == truth:
             continue
         others = [m for m, t in _AXES.items() if t == axes]
@@ -542,7 +555,7 @@ def batch_norm_training(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdic
     expected = _ln_rows(x, eps, axis=0)
     if _close(y, expected):
         return Verdict(
-            CORRECT, "Each feature now has mean 0 over the batch, variance just under 1."
+            CORRECT, "Each feature now has mean 0 over the batch and variance var / (var + eps)."
         )
     known = [
         (

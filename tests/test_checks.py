@@ -316,6 +316,10 @@ AXES = [
     ),
     (lambda m: dict(AXES_RIGHT, **{"layer norm": (1,)})[m], checks.WRONG, "layer norm: (1,)"),
     (lambda m: "all", checks.WRONG, "tuple of axis numbers"),
+    (lambda m: "023", checks.WRONG, "tuple of axis numbers"),
+    (lambda m: (1.9, 2.2, 3.7), checks.WRONG, "ints"),
+    (lambda m: (4, 6, 7), checks.WRONG, "axes 0 to 3"),
+    (lambda m: dict(AXES_RIGHT, **{"batch norm": (0, 2, 3, -1)})[m], checks.WRONG, "twice"),
 ]
 
 

@@ -21,14 +21,12 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from tolerances import ATOL, RTOL, condition_scale, forward_atol, grad_atol
 from torch import nn
 
 from lnbook import torch_ln
 from lnbook.torch_ln import LayerNorm, LayerNormFunction, RMSNorm, RMSNormFunction
 
-# float64 against float64: both sides round differently, but only at the 1e-16 level.
-RTOL = 1e-10
-ATOL = 1e-12
 # deadline=None: the first example pays for torch's lazy initialisation.
 PROPERTY = settings(max_examples=60, deadline=None)
 F64 = torch.float64
@@ -53,35 +51,6 @@ def assert_close(actual, expected, *, rtol=RTOL, atol=ATOL) -> None:
     """Same shape, dtype and values; NaN is never equal to anything here."""
     assert isinstance(actual, torch.Tensor), type(actual)
     torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=False)
-
-
-def condition_scale(x: torch.Tensor, inv_scale: torch.Tensor) -> float:
-    """``rstd * max|x|`` (>= 1): how much a normalization amplifies rounding errors.
-
-    Outputs are ``rstd * (x - mean)``, and ``x - mean`` carries an absolute rounding error of
-    about ``1e-16 * max|x|``, so with eps = 0, few normalized values or a large offset the
-    float64 error grows with this factor (the tolerances below scale with it).
-    """
-    if x.numel() == 0:
-        return 1.0
-    return max(1.0, float(inv_scale.max()) * max(1.0, float(x.abs().max())))
-
-
-def forward_atol(cond: float) -> float:
-    """atol for outputs: rounding error ~ 1e-16 * cond, with a margin of 1e4."""
-    return ATOL * cond
-
-
-def grad_atol(cond: float) -> float:
-    """atol for gradients: the oracle itself is only accurate to ~1e-16 * cond**2.
-
-    torch's CPU layer-norm backward forms ``dx = a * g + b * x + c`` from x and the mean
-    (not from x_hat), so its rounding error grows like ``(rstd * max|x|)**2``. Seen with
-    float64, N = 2, x ~ 10 +- 0.01 and eps = 0: the exact dx is 0 and torch returns 3e-8,
-    while cond**2 * 1e-16 ~ 9e-8. The quadratic term is 1e-14 * cond**2 (a 100x margin);
-    for well-conditioned data (cond ~ 3) it is 1e-13, far below ATOL * cond.
-    """
-    return ATOL * cond + 1e-14 * cond**2
 
 
 @dataclass(frozen=True)
