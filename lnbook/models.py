@@ -103,3 +103,126 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     decay = [p for p in model.parameters() if id(p) not in no_decay]
     rest = [p for p in model.parameters() if id(p) in no_decay]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def causal_mask(t: int) -> torch.Tensor:
+    """(t, t) boolean mask, True above the diagonal: position i may not attend to j > i."""
+    return torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
+
+
+class Block(nn.Module):
+    """A transformer block: self-attention, optional cross-attention, feed-forward.
+
+    Each sublayer ``f`` is wrapped with a residual connection and a normalization:
+    ``placement="post"`` (the original Transformer): ``x = norm(x + f(x))``;
+    ``placement="pre"`` (GPT-2 and most models since): ``x = x + f(norm(x))``.
+
+    Parameters
+    ----------
+    d : model width; n_heads : attention heads; d_ff : feed-forward width
+    norm : "layer", "rms" (or "batch"/None, for experiments)
+    placement : "pre" or "post"
+    cross : add a cross-attention sublayer (a decoder block of an encoder-decoder)
+    """
+
+    def __init__(
+        self,
+        d: int,
+        n_heads: int,
+        d_ff: int,
+        norm: str | None = "layer",
+        placement: str = "pre",
+        cross: bool = False,
+    ) -> None:
+        super().__init__()
+        if placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+        self.placement = placement
+        self.self_attn = nn.MultiheadAttention(d, n_heads, batch_first=True)
+        self.cross_attn = nn.MultiheadAttention(d, n_heads, batch_first=True) if cross else None
+        self.ff = nn.Sequential(nn.Linear(d, d_ff), nn.ReLU(), nn.Linear(d_ff, d))
+        self.norms = nn.ModuleList(make_norm(norm, d) for _ in range(3 if cross else 2))
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, memory: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        sublayers = [lambda h: self.self_attn(h, h, h, attn_mask=mask, need_weights=False)[0]]
+        if self.cross_attn is not None:
+            sublayers.append(lambda h: self.cross_attn(h, memory, memory, need_weights=False)[0])
+        sublayers.append(self.ff)
+        for norm, f in zip(self.norms, sublayers, strict=True):
+            x = x + f(norm(x)) if self.placement == "pre" else norm(x + f(x))
+        return x
+
+
+class TinyTransformer(nn.Module):
+    """A small causal (decoder-only) language model, or an encoder-decoder.
+
+    ``(B, T)`` token ids in, ``(B, T, vocab)`` logits out. With ``placement="pre"`` a final
+    normalization follows the last block (as in GPT-2); post-norm needs none.
+
+    Parameters
+    ----------
+    vocab, d, n_layers, n_heads, d_ff, max_len : sizes
+    norm, placement : as for :class:`Block`
+    encoder_decoder : if True, ``forward(src, tgt)``: an encoder (non-causal blocks) reads
+        ``src`` and a decoder (causal self-attention + cross-attention) predicts ``tgt``
+    """
+
+    def __init__(
+        self,
+        vocab: int = 16,
+        d: int = 32,
+        n_layers: int = 2,
+        n_heads: int = 4,
+        d_ff: int = 64,
+        max_len: int = 64,
+        norm: str | None = "layer",
+        placement: str = "pre",
+        encoder_decoder: bool = False,
+    ) -> None:
+        super().__init__()
+        if n_layers < 1:
+            raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+        self.embed = nn.Embedding(vocab, d)
+        self.pos = nn.Embedding(max_len, d)
+        self.encoder = (
+            nn.ModuleList(Block(d, n_heads, d_ff, norm, placement) for _ in range(n_layers))
+            if encoder_decoder
+            else None
+        )
+        self.enc_final = make_norm(norm, d) if encoder_decoder and placement == "pre" else None
+        self.decoder = nn.ModuleList(
+            Block(d, n_heads, d_ff, norm, placement, cross=encoder_decoder) for _ in range(n_layers)
+        )
+        self.final = make_norm(norm, d) if placement == "pre" else nn.Identity()
+        self.head = nn.Linear(d, vocab)
+        self.max_len = max_len
+
+    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
+        t = ids.shape[1]
+        if t > self.max_len:
+            raise ValueError(f"sequences of length {t} exceed max_len = {self.max_len}")
+        return self.embed(ids) + self.pos(torch.arange(t, device=ids.device))
+
+    def forward(
+        self, ids: torch.Tensor, tgt: torch.Tensor | None = None, return_residuals: bool = False
+    ):
+        memory = None
+        if self.encoder is not None:
+            if tgt is None:
+                raise ValueError("an encoder-decoder needs forward(src, tgt)")
+            memory = self._embed(ids)
+            for block in self.encoder:
+                memory = block(memory)
+            if self.enc_final is not None:
+                memory = self.enc_final(memory)
+            ids = tgt
+        x = self._embed(ids)
+        mask = causal_mask(ids.shape[1]).to(ids.device)
+        residuals = []
+        for block in self.decoder:
+            x = block(x, mask=mask, memory=memory)
+            residuals.append(x)
+        logits = self.head(self.final(x))
+        return (logits, residuals) if return_residuals else logits

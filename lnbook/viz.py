@@ -1067,3 +1067,214 @@ def update_batch_dependence(fig: go.Figure, result: dict, composition: str) -> N
     """Redraw the live chapter 4 view in place (same number of draws as when built)."""
     with fig.batch_update():
         _copy_traces(fig, batch_dependence_traces(result, 0, composition))
+
+
+# ---------------------------------------------------------------- chapter 5 -------------
+
+
+def decoding_figure(result: dict[str, np.ndarray]) -> go.Figure:
+    """Chapter 5: how much each token's output changes between generation and the end.
+
+    Parameters
+    ----------
+    result : from ``lnbook.experiments.incremental_decoding``
+    """
+    tokens = np.arange(len(result["ln_change"]))
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=tokens,
+                y=result["bn_change"],
+                mode="lines+markers",
+                name="batch norm over the tokens so far",
+                line={"color": PALETTE["vermillion"]},
+            ),
+            go.Scatter(
+                x=tokens,
+                y=result["ln_change"],
+                mode="lines+markers",
+                name="layer norm (per token)",
+                line={"color": PALETTE["blue"], "width": 3},
+            ),
+        ]
+    )
+    fig.update_layout(
+        title={"text": "Generated one token at a time vs computed on the whole sequence"},
+        xaxis={"title": {"text": "token position (generation step)"}},
+        yaxis={"title": {"text": "largest change of the token's output (std)"}},
+        legend={"orientation": "h", "x": 0, "y": -0.25},
+        height=440,
+        template="plotly_white",
+    )
+    return fig
+
+
+def init_gradients_figure(result: dict) -> go.Figure:
+    """Chapter 5: post-norm vs pre-norm at initialization, with a slider over the depth.
+
+    Left: gradient norm of each layer's feed-forward weights. Middle: norm of the residual
+    stream after each block. Right: the last layer's gradient norm against the depth.
+
+    Parameters
+    ----------
+    result : from ``lnbook.experiments.transformer_init_gradients``
+    """
+    depths = result["depths"]
+    colours = {"post": PALETTE["vermillion"], "pre": PALETTE["blue"]}
+    placements = list(result["layer_grad"])
+
+    def per_layer(k: int) -> list[go.Scatter]:
+        traces = []
+        for key, show in (("layer_grad", True), ("residual_norm", False)):
+            for p in placements:
+                y = result[key][p][k]
+                traces.append(
+                    go.Scatter(
+                        x=np.arange(1, len(y) + 1),
+                        y=y,
+                        mode="lines+markers",
+                        name=f"{p}-norm",
+                        legendgroup=p,
+                        showlegend=show,
+                        line={"color": colours.get(p, PALETTE["black"])},
+                    )
+                )
+        return traces
+
+    def current(k: int) -> go.Scatter:
+        return go.Scatter(
+            x=[depths[k]] * len(placements),
+            y=[result["last_grad"][p][k] for p in placements],
+            mode="markers",
+            showlegend=False,
+            hoverinfo="skip",
+            marker={
+                "size": 13,
+                "color": [colours.get(p) for p in placements],
+                "line": {"color": PALETTE["black"], "width": 2},
+            },
+        )
+
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        horizontal_spacing=0.09,
+        subplot_titles=[
+            "FFN weight gradient, per layer",
+            "residual stream norm, per layer",
+            "last layer's gradient vs depth",
+        ],
+    )
+    k0 = 0
+    for i, t in enumerate(per_layer(k0)):
+        fig.add_trace(t, row=1, col=1 if i < len(placements) else 2)
+    for p in placements:
+        fig.add_trace(
+            go.Scatter(
+                x=depths,
+                y=result["last_grad"][p],
+                mode="lines+markers",
+                legendgroup=p,
+                showlegend=False,
+                name=f"{p}-norm",
+                line={"color": colours.get(p), "dash": "dot"},
+            ),
+            row=1,
+            col=3,
+        )
+    fig.add_trace(current(k0), row=1, col=3)
+    n_moving = 2 * len(placements)
+    marker = n_moving + len(placements)
+    labels = [str(d) for d in depths]
+    fig.frames = [
+        go.Frame(
+            name=label, data=per_layer(k) + [current(k)], traces=list(range(n_moving)) + [marker]
+        )
+        for k, label in enumerate(labels)
+    ]
+    fig.update_xaxes(title_text="layer", row=1, col=1)
+    fig.update_xaxes(title_text="layer", row=1, col=2)
+    fig.update_xaxes(title_text="number of layers", row=1, col=3)
+    fig.update_yaxes(title_text="gradient norm (Frobenius)", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="mean token norm", rangemode="tozero", row=1, col=2)
+    fig.update_yaxes(title_text="gradient norm (Frobenius)", rangemode="tozero", row=1, col=3)
+    fig.update_layout(
+        title={"text": "Post-norm vs pre-norm at initialization (mean over seeds)"},
+        sliders=[_slider(labels, "layers: ")],
+        legend={"orientation": "h", "x": 0, "y": 1.12, "yanchor": "bottom"},
+        height=520,
+        margin={"t": 150},
+        template="plotly_white",
+    )
+    return fig
+
+
+def warmup_traces(grid: dict, lr: float) -> list[go.Scatter]:
+    """The loss curves (mean over seeds) of every placement and warm-up at one rate."""
+    colours = {"post": PALETTE["vermillion"], "pre": PALETTE["blue"]}
+    traces = []
+    for p in grid["placements"]:
+        for w in grid["warmups"]:
+            y = grid["loss"][(lr, p, w)].mean(axis=0)
+            traces.append(
+                go.Scatter(
+                    x=np.arange(1, len(y) + 1),
+                    y=y,
+                    mode="lines",
+                    name=f"{p}-norm, " + (f"warm-up {w} steps" if w else "no warm-up"),
+                    line={
+                        "color": colours.get(p, PALETTE["black"]),
+                        "dash": "solid" if w else "dash",
+                    },
+                )
+            )
+    return traces
+
+
+def warmup_figure(grid: dict) -> go.Figure:
+    """Chapter 5: training loss of post-/pre-norm with and without warm-up; a slider picks
+    the learning rate.
+
+    Parameters
+    ----------
+    grid : from ``lnbook.experiments.warmup_grid``
+    """
+    lrs = grid["lrs"]
+    labels = [f"{lr:g}" for lr in lrs]
+    fig = go.Figure(warmup_traces(grid, lrs[0]))
+    fig.frames = [
+        go.Frame(name=label, data=warmup_traces(grid, lr))
+        for label, lr in zip(labels, lrs, strict=True)
+    ]
+    fig.update_layout(
+        title={"text": "Training loss on the copy task (mean over seeds)"},
+        xaxis={"title": {"text": "training step"}},
+        yaxis={"title": {"text": "cross-entropy (nats; chance = ln 15 ≈ 2.7)"}, "range": [0, 3.2]},
+        sliders=[_slider(labels, "learning rate: ")],
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        height=520,
+        margin={"t": 130},
+        template="plotly_white",
+    )
+    return fig
+
+
+def live_warmup_figure(loss: np.ndarray, label: str) -> go.Figure:
+    """One training curve, for the live chapter 5 widget."""
+    fig = go.Figure(
+        go.Scatter(
+            x=np.arange(1, len(loss) + 1),
+            y=loss,
+            mode="lines",
+            name=label,
+            line={"color": PALETTE["blue"]},
+        )
+    )
+    fig.update_layout(
+        title={"text": "Training loss on the copy task"},
+        xaxis={"title": {"text": "training step"}},
+        yaxis={"title": {"text": "cross-entropy (nats; chance ≈ 2.7)"}, "range": [0, 3.2]},
+        height=420,
+        template="plotly_white",
+    )
+    return fig

@@ -21,18 +21,27 @@ from . import experiments, viz
 
 @dataclass
 class Explorer:
-    """A live interactive: its controls, its figure, and the callback that links them."""
+    """A live interactive: its controls, its figure, and the callback that links them.
+
+    By default every change of a control redraws. With a ``run`` button (for updates that
+    take seconds, like training a model) the controls only set up the next run and the
+    button starts it.
+    """
 
     controls: dict[str, W.ValueWidget]
     figure: go.FigureWidget
     update: Callable[..., None]
+    run: W.Button | None = None
     widget: W.Widget = field(init=False)
 
     def __post_init__(self) -> None:
-        for control in self.controls.values():
-            control.observe(self.update, names="value")
+        if self.run is None:
+            for control in self.controls.values():
+                control.observe(self.update, names="value")
+        else:
+            self.run.on_click(self.update)
         # Controls in rows of three above the figure.
-        rows = list(self.controls.values())
+        rows = list(self.controls.values()) + ([self.run] if self.run else [])
         self.widget = W.VBox(
             [W.HBox(rows[i : i + 3]) for i in range(0, len(rows), 3)] + [self.figure]
         )
@@ -174,3 +183,45 @@ def batch_dependence_explorer(
         viz.update_batch_dependence(figure, compute(), controls["composition"].value)
 
     return Explorer(controls, figure, update)
+
+
+def warmup_explorer(steps: int = 120) -> Explorer:
+    """Chapter 5: train the small transformer with any placement, depth, rate and warm-up.
+
+    Training takes a few seconds, so the controls set up a run and the *train* button
+    starts it; each run adds its loss curve to the figure.
+    """
+    controls = {
+        "placement": W.ToggleButtons(options=["post", "pre"], value="post", description="norm"),
+        "n_layers": W.IntSlider(6, 1, 12, description="layers", **_slider_style()),
+        "lr": W.FloatLogSlider(
+            1e-2,
+            base=10,
+            min=-4,
+            max=-1,
+            description="learning rate",
+            readout_format=".0e",
+            **_slider_style(),
+        ),
+        "warmup": W.IntSlider(0, 0, 100, step=10, description="warm-up steps", **_slider_style()),
+    }
+    run = W.Button(description="train", button_style="primary")
+
+    def label() -> str:
+        c = {k: w.value for k, w in controls.items()}
+        return (
+            f"{c['placement']}-norm, {c['n_layers']} layers, lr {c['lr']:.0e}, "
+            f"warm-up {c['warmup']}"
+        )
+
+    figure = go.FigureWidget(viz.live_warmup_figure(np.full(steps, np.nan), "not trained yet"))
+
+    def update(_=None) -> None:
+        c = {k: w.value for k, w in controls.items()}
+        loss = experiments.warmup_training(
+            c["placement"], lr=c["lr"], warmup=c["warmup"], n_layers=c["n_layers"], steps=steps
+        )
+        with figure.batch_update():
+            figure.add_scatter(x=np.arange(1, steps + 1), y=loss, mode="lines", name=label())
+
+    return Explorer(controls, figure, update, run=run)

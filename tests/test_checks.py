@@ -49,6 +49,9 @@ GARBAGE = [
 ]
 
 CHECKERS = [
+    checks.residual_placement,
+    checks.masked_mean,
+    checks.decoding_predictions,
     checks.norm_axes,
     checks.batch_norm_training,
     checks.batch_norm_inference,
@@ -364,3 +367,55 @@ BN_INFER = [
 def test_batch_norm_inference_diagnoses(fn, status, fragment):
     v = checks.batch_norm_inference(fn)
     assert v.status == status and fragment in v.message, v
+
+
+# ------------------------------------------------------------------- chapter 5 -------
+
+
+def _block(x, f, norm, placement):
+    return x + f(norm(x)) if placement == "pre" else norm(x + f(x))
+
+
+PLACEMENT = [
+    (_block, checks.CORRECT, "Pre-norm"),
+    (
+        lambda x, f, n, p: _block(x, f, n, "post" if p == "pre" else "pre"),
+        checks.WRONG,
+        "that is post-norm",
+    ),
+    (lambda x, f, n, p: f(n(x)) if p == "pre" else n(x + f(x)), checks.WRONG, "residual"),
+    (lambda x, f, n, p: x + f(n(x)) if p == "pre" else n(f(x)), checks.WRONG, "residual"),
+    (lambda x, f, n, p: n(x) + f(n(x)) if p == "pre" else n(x + f(x)), checks.WRONG, "raw x"),
+]
+
+
+@pytest.mark.parametrize("fn, status, fragment", PLACEMENT, ids=range(len(PLACEMENT)))
+def test_residual_placement_diagnoses(fn, status, fragment):
+    v = checks.residual_placement(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+MASKED = [
+    (lambda x, v: x[v].mean(0), checks.CORRECT, "padding counts not at all"),
+    (lambda x, v: x.mean((0, 1)), checks.WRONG, "padding zeros are included"),
+    (
+        lambda x, v: np.mean([x[b][v[b]].mean(0) for b in range(len(x))], axis=0),
+        checks.WRONG,
+        "each sequence's mean",
+    ),
+    (lambda x, v: x[v].sum(0), checks.WRONG, "differ"),
+]
+
+
+@pytest.mark.parametrize("fn, status, fragment", MASKED, ids=range(len(MASKED)))
+def test_masked_mean_diagnoses(fn, status, fragment):
+    v = checks.masked_mean(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+def test_decoding_predictions_right_and_each_wrong_answer_named():
+    right = dict(zip(checks.DECODING_QUESTIONS, [False, True, False, True], strict=True))
+    assert checks.decoding_predictions(lambda: right).passed
+    for q in right:
+        v = checks.decoding_predictions(lambda q=q: dict(right, **{q: not right[q]}))
+        assert v.status == checks.WRONG and "1 of 4 wrong" in v.message and q in v.message

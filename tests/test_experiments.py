@@ -402,3 +402,52 @@ def test_small_batch_training_shapes_and_batch_norm_breaks_at_two():
     assert list(r["steps"]) == [100, 200]
     assert r["curves"][("batch", 2)].shape == (1, 2)
     assert r["final_mean"][("layer", 2)] > r["final_mean"][("batch", 2)] + 0.1
+
+
+# ---------------------------------------------------------------- chapter 5 -------------
+
+
+def test_padding_pollution_layer_norm_untouched_batch_norm_moved():
+    r = experiments.padding_pollution([4, 9, 2], d=6, seed=1)
+    assert r["ln"] == 0.0 and r["bn_padded"] > 0.1 and r["bn_masked"] > 0.1
+    assert r["pad_fraction"] == pytest.approx(1 - 15 / 27)
+    assert r["valid"].sum() == 15
+    with pytest.raises(ValueError, match="lengths"):
+        experiments.padding_pollution([5])
+
+
+def test_masked_batch_norm_matches_batch_norm_of_the_valid_tokens():
+    x = np.random.default_rng(0).standard_normal((2, 4, 3))
+    valid = np.array([[True, True, False, False], [True, True, True, False]])
+    out = experiments._masked_batch_norm(x, valid)
+    ref = torch.nn.functional.batch_norm(torch.tensor(x[valid]), None, None, training=True)
+    np.testing.assert_allclose(out[valid], ref.numpy(), atol=1e-12)
+
+
+def test_incremental_decoding_layer_norm_is_final_at_once():
+    r = experiments.incremental_decoding(t=10, d=4, seed=2)
+    assert (r["ln_change"] == 0).all()
+    assert np.isnan(r["bn_change"][0]) and r["bn_change"][-1] == pytest.approx(0, abs=1e-12)
+    assert (r["bn_change"][1:-1] > 0).all()
+
+
+def test_transformer_init_gradients_shapes_and_residual_growth():
+    r = experiments.transformer_init_gradients(depths=(2, 3), d=16, seeds=(0,))
+    assert [len(v) for v in r["layer_grad"]["pre"]] == [2, 3]
+    # Post-norm ends every block with a norm of width 16: token norms are sqrt(16) = 4.
+    np.testing.assert_allclose(r["residual_norm"]["post"][1], 4.0, rtol=1e-4)
+    assert r["residual_norm"]["pre"][1][-1] > r["residual_norm"]["pre"][1][0]
+    np.testing.assert_allclose(r["last_grad"]["pre"], [g[-1] for g in r["layer_grad"]["pre"]])
+
+
+def test_warmup_training_learns_and_rejects_bad_placement():
+    loss = experiments.warmup_training("pre", lr=1e-2, n_layers=2, steps=60, seed=0)
+    assert loss.shape == (60,)
+    assert loss[:5].mean() > 2.0 and loss[-10:].mean() < loss[:5].mean() / 2
+    with pytest.raises(ValueError, match="placement"):
+        experiments.warmup_training("middle")
+    grid = experiments.warmup_grid(
+        lrs=(1e-2,), placements=("pre",), warmups=(0,), seeds=(0,), n_layers=1, steps=25
+    )
+    assert grid["loss"][(1e-2, "pre", 0)].shape == (1, 25)
+    assert grid["final"][(1e-2, "pre", 0)].shape == (1,)

@@ -57,3 +57,52 @@ def test_norm_parameters_counts_gamma_and_beta():
     m = models.MLP(6, 5, 2, depth=3, norm="layer")
     assert sum(p.numel() for p in models.norm_parameters(m)) == 3 * 2 * 5
     assert models.norm_parameters(models.MLP(6, 5, 2, norm=None)) == []
+
+
+@pytest.mark.parametrize("placement", ["pre", "post"])
+def test_block_applies_norm_where_its_placement_says(placement):
+    torch.manual_seed(0)
+    block = models.Block(8, 2, 16, norm="layer", placement=placement)
+    x = torch.randn(2, 5, 8)
+    f_attn = lambda h: block.self_attn(h, h, h, need_weights=False)[0]  # noqa: E731
+    n1, n2 = block.norms
+    if placement == "pre":
+        h = x + f_attn(n1(x))
+        expected = h + block.ff(n2(h))
+    else:
+        h = n1(x + f_attn(x))
+        expected = n2(h + block.ff(h))
+    torch.testing.assert_close(block(x), expected)
+
+
+def test_causal_mask_hides_the_future():
+    torch.manual_seed(0)
+    m = models.TinyTransformer(vocab=10, d=16, n_layers=2, n_heads=2, d_ff=32, max_len=8)
+    ids = torch.randint(0, 10, (1, 6))
+    changed = ids.clone()
+    changed[0, 4] = (ids[0, 4] + 1) % 10
+    a, b = m(ids), m(changed)
+    torch.testing.assert_close(a[0, :4], b[0, :4])  # positions before 4 cannot see it
+    assert (a[0, 4:] - b[0, 4:]).abs().max() > 1e-4
+
+
+def test_tiny_transformer_shapes_and_bad_input():
+    m = models.TinyTransformer(
+        vocab=10,
+        d=16,
+        n_layers=2,
+        n_heads=2,
+        d_ff=32,
+        max_len=8,
+        encoder_decoder=True,
+        placement="post",
+    )
+    src, tgt = torch.randint(0, 10, (3, 7)), torch.randint(0, 10, (3, 5))
+    logits, res = m(src, tgt, return_residuals=True)
+    assert logits.shape == (3, 5, 10) and len(res) == 2
+    with pytest.raises(ValueError, match="needs forward\\(src, tgt\\)"):
+        m(src)
+    with pytest.raises(ValueError, match="exceed max_len = 8"):
+        m(torch.zeros(1, 9, dtype=torch.long), torch.zeros(1, 9, dtype=torch.long))
+    with pytest.raises(ValueError, match="placement"):
+        models.Block(8, 2, 16, placement="middle")

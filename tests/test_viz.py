@@ -223,3 +223,39 @@ def test_small_batch_figure_draws_every_configuration():
     assert [t.name for t in fig.data] == ["batch norm, batch 4", "layer norm, batch 4"]
     np.testing.assert_allclose(fig.data[0].y, [60.0, 70.0])
     np.testing.assert_allclose(fig.data[0].error_y.array, [10.0, 10.0])
+
+
+def test_decoding_figure_plots_both_changes():
+    r = {"ln_change": np.zeros(4), "bn_change": np.array([np.nan, 1.0, 0.5, 0.0])}
+    fig = viz.decoding_figure(r)
+    np.testing.assert_array_equal(fig.data[0].y, r["bn_change"])
+    np.testing.assert_array_equal(fig.data[1].y, r["ln_change"])
+
+
+def test_init_gradients_figure_slider_moves_per_layer_curves():
+    r = experiments.transformer_init_gradients(depths=(2, 3), d=16, seeds=(0,))
+    fig = viz.init_gradients_figure(r)
+    assert [f.name for f in fig.frames] == ["2", "3"]
+    np.testing.assert_allclose(fig.frames[1].data[0].y, r["layer_grad"]["post"][1])
+    np.testing.assert_allclose(fig.frames[1].data[3].y, r["residual_norm"]["pre"][1])
+    assert list(fig.frames[1].data[4].x) == [3, 3]  # the marker sits at the chosen depth
+
+
+def test_warmup_figure_one_frame_per_learning_rate():
+    curves = {
+        (lr, p, w): np.full((2, 5), lr * (1 + (p == "post")) + w)
+        for lr in (0.1, 0.01)
+        for p in ("post", "pre")
+        for w in (0, 10)
+    }
+    grid = {"lrs": [0.1, 0.01], "placements": ["post", "pre"], "warmups": [0, 10], "loss": curves}
+    fig = viz.warmup_figure(grid)
+    assert [f.name for f in fig.frames] == ["0.1", "0.01"]
+    names = [t.name for t in fig.frames[1].data]
+    assert names == [
+        "post-norm, no warm-up",
+        "post-norm, warm-up 10 steps",
+        "pre-norm, no warm-up",
+        "pre-norm, warm-up 10 steps",
+    ]
+    np.testing.assert_allclose(fig.frames[1].data[0].y, 0.02)

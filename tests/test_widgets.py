@@ -108,3 +108,13 @@ def test_batch_dependence_explorer_follows_its_controls():
     assert [list(t.y) for t in fig.data[:3]] != before  # a new draw, new batches
     e.controls["composition"].value = "same_class"
     np.testing.assert_allclose(fig.data[3].y, ln(pool[0], 1e-5), atol=1e-12)
+
+
+def test_warmup_explorer_trains_only_when_asked():
+    e = widgets.warmup_explorer(steps=3)
+    assert len(e.figure.data) == 1  # the empty placeholder
+    e.controls["n_layers"].value = 1  # changing a control does not train
+    assert len(e.figure.data) == 1
+    e.run.click()
+    assert len(e.figure.data) == 2
+    assert len(e.figure.data[1].y) == 3 and "1 layers" in e.figure.data[1].name
