@@ -1160,12 +1160,12 @@ def init_gradients_figure(result: dict) -> go.Figure:
         cols=3,
         horizontal_spacing=0.09,
         subplot_titles=[
-            "FFN weight gradient, per layer",
-            "residual stream norm, per layer",
-            "last layer's gradient vs depth",
+            "FFN gradient per layer",
+            "residual norm per layer",
+            "last layer vs depth",
         ],
     )
-    k0 = 0
+    k0 = int(np.argmin(np.abs(depths - 6)))  # open on a 6-layer model, the paper's depth
     for i, t in enumerate(per_layer(k0)):
         fig.add_trace(t, row=1, col=1 if i < len(placements) else 2)
     for p in placements:
@@ -1200,7 +1200,7 @@ def init_gradients_figure(result: dict) -> go.Figure:
     fig.update_yaxes(title_text="gradient norm (Frobenius)", rangemode="tozero", row=1, col=3)
     fig.update_layout(
         title={"text": "Post-norm vs pre-norm at initialization (mean over seeds)"},
-        sliders=[_slider(labels, "layers: ")],
+        sliders=[_slider(labels, "layers: ", active=k0)],
         legend={"orientation": "h", "x": 0, "y": 1.12, "yanchor": "bottom"},
         height=520,
         margin={"t": 150},
@@ -1241,7 +1241,8 @@ def warmup_figure(grid: dict) -> go.Figure:
     """
     lrs = grid["lrs"]
     labels = [f"{lr:g}" for lr in lrs]
-    fig = go.Figure(warmup_traces(grid, lrs[0]))
+    k0 = len(lrs) - 1  # open on the largest rate, where the placements differ
+    fig = go.Figure(warmup_traces(grid, lrs[k0]))
     fig.frames = [
         go.Frame(name=label, data=warmup_traces(grid, lr))
         for label, lr in zip(labels, lrs, strict=True)
@@ -1250,7 +1251,7 @@ def warmup_figure(grid: dict) -> go.Figure:
         title={"text": "Training loss on the copy task (mean over seeds)"},
         xaxis={"title": {"text": "training step"}},
         yaxis={"title": {"text": "cross-entropy (nats; chance = ln 15 ≈ 2.7)"}, "range": [0, 3.2]},
-        sliders=[_slider(labels, "learning rate: ")],
+        sliders=[_slider(labels, "learning rate: ", active=k0)],
         legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         height=520,
         margin={"t": 130},
