@@ -303,7 +303,7 @@ def test_moving_each_slider_changes_the_plotted_data(site, server, browser):
                     rail.scroll_into_view_if_needed()
                     box = rail.bounding_box()
                     n_steps = gd.evaluate(f"gd => gd.layout.sliders[{s}].steps.length")
-                    frac = 0.02 if active > n_steps / 2 else 0.98
+                    frac = 0.02 if active >= n_steps / 2 else 0.98
                     visit.page.mouse.click(
                         box["x"] + frac * box["width"], box["y"] + box["height"] / 2
                     )
