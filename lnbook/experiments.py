@@ -1021,11 +1021,13 @@ def transformer_init_gradients(
     d: int = 64,
     encoder_decoder: bool = True,
     seeds: Sequence[int] = (0, 1, 2, 3),
+    init: str = "xavier",
 ) -> dict:
     """Xiong et al. (2020) at initialization, in miniature.
 
-    For each placement: the gradient norm of every decoder layer's second feed-forward
-    weight matrix (on one batch of the copy task, at initialization, averaged over seeds),
+    Weights are initialised as in the paper (``init="xavier"``, see ``models``). For each
+    placement: the gradient norm of every decoder layer's second feed-forward weight
+    matrix (on one batch of the copy task, at initialization, averaged over seeds),
     the norm of the residual stream after each block, and the last layer's gradient norm as
     the depth grows.
 
@@ -1053,11 +1055,13 @@ def transformer_init_gradients(
             max_len=2 * k + 1,
             placement=placement,
             encoder_decoder=encoder_decoder,
+            init=init,
         )
         x = _copy_batch(rng, 16, k, vocab)
         inp, target = x[:, :-1], x[:, 1:]
+        src = _copy_batch(rng, 16, k, vocab)[:, :-1]  # the encoder reads its own sequence
         logits, res = (
-            m(inp, inp, return_residuals=True) if encoder_decoder else m(inp, return_residuals=True)
+            m(src, inp, return_residuals=True) if encoder_decoder else m(inp, return_residuals=True)
         )
         torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), target.reshape(-1)).backward()
         grads = [b.ff[2].weight.grad.norm().item() for b in m.decoder]
@@ -1134,32 +1138,30 @@ def warmup_training(
 
 
 def warmup_grid(
-    lrs: Sequence[float] = (1e-3, 1e-2),
-    placements: Sequence[str] = ("post", "pre"),
-    warmups: Sequence[int] = (0, 50),
+    lrs: Sequence[float] = (3e-3, 1e-2, 3e-2),
+    configs: Sequence[tuple[str, int]] = (("post", 0), ("post", 40), ("pre", 0)),
     seeds: Sequence[int] = (0, 1),
     **kwargs,
 ) -> dict:
-    """:func:`warmup_training` for every (learning rate, placement, warm-up), over seeds.
+    """:func:`warmup_training` for every learning rate and (placement, warm-up steps), over
+    seeds.
 
     Returns
     -------
-    dict with ``lrs``, ``placements``, ``warmups`` and, for each key
-    ``(lr, placement, warmup)``: ``loss[key]`` (S, steps) one curve per seed, and
-    ``final[key]`` (S,): each seed's mean loss over its last 20 steps
+    dict with ``lrs``, ``configs`` and, for each key ``(lr, placement, warmup)``:
+    ``loss[key]`` (S, steps) one curve per seed, and ``final[key]`` (S,): each seed's mean
+    loss over its last 20 steps
     """
     if not seeds:
         raise ValueError("seeds must not be empty")
     loss = {
         (lr, p, w): np.array([warmup_training(p, lr=lr, warmup=w, seed=s, **kwargs) for s in seeds])
         for lr in lrs
-        for p in placements
-        for w in warmups
+        for p, w in configs
     }
     return {
         "lrs": list(lrs),
-        "placements": list(placements),
-        "warmups": list(warmups),
+        "configs": [tuple(c) for c in configs],
         "loss": loss,
         "final": {k: v[:, -20:].mean(axis=1) for k, v in loss.items()},
     }

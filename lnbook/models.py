@@ -167,6 +167,10 @@ class TinyTransformer(nn.Module):
     norm, placement : as for :class:`Block`
     encoder_decoder : if True, ``forward(src, tgt)``: an encoder (non-causal blocks) reads
         ``src`` and a decoder (causal self-attention + cross-attention) predicts ``tgt``
+    init : "default" (PyTorch's initialisation) or "xavier": Xavier-uniform weight matrices
+        and zero biases, as in the original Transformer and in Xiong et al. (2020). The
+        initialisation decides how large each sublayer's output is at the start, and so how
+        much each post-norm layer rescales the gradient.
     """
 
     def __init__(
@@ -180,10 +184,16 @@ class TinyTransformer(nn.Module):
         norm: str | None = "layer",
         placement: str = "pre",
         encoder_decoder: bool = False,
+        init: str = "default",
     ) -> None:
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+        if norm == "batch":
+            # BatchNorm1d would read (B, T, d) as T channels: the wrong axis.
+            raise ValueError("norm='batch' is not supported in a transformer (see chapter 5)")
+        if init not in ("default", "xavier"):
+            raise ValueError(f"init must be 'default' or 'xavier', got {init!r}")
         self.embed = nn.Embedding(vocab, d)
         self.pos = nn.Embedding(max_len, d)
         self.encoder = (
@@ -198,6 +208,12 @@ class TinyTransformer(nn.Module):
         self.final = make_norm(norm, d) if placement == "pre" else nn.Identity()
         self.head = nn.Linear(d, vocab)
         self.max_len = max_len
+        if init == "xavier":
+            for name, p in self.named_parameters():
+                if p.dim() == 2 and "embed" not in name and "pos" not in name:
+                    nn.init.xavier_uniform_(p)
+                elif name.endswith("bias") and "norm" not in name:
+                    nn.init.zeros_(p)
 
     def _embed(self, ids: torch.Tensor) -> torch.Tensor:
         t = ids.shape[1]

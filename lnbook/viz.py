@@ -1210,21 +1210,27 @@ def init_gradients_figure(result: dict) -> go.Figure:
 
 
 def warmup_traces(grid: dict, lr: float) -> list[go.Scatter]:
-    """The loss curves (mean over seeds) of every placement and warm-up at one rate."""
+    """Every seed's loss curve, for every (placement, warm-up), at one learning rate.
+
+    Seeds are drawn separately, not averaged: a run stuck at chance and a run that learns
+    would average to a curve that no model followed.
+    """
     colours = {"post": PALETTE["vermillion"], "pre": PALETTE["blue"]}
     traces = []
-    for p in grid["placements"]:
-        for w in grid["warmups"]:
-            y = grid["loss"][(lr, p, w)].mean(axis=0)
+    for p, w in grid["configs"]:
+        for i, y in enumerate(grid["loss"][(lr, p, w)]):
             traces.append(
                 go.Scatter(
                     x=np.arange(1, len(y) + 1),
                     y=y,
                     mode="lines",
                     name=f"{p}-norm, " + (f"warm-up {w} steps" if w else "no warm-up"),
+                    legendgroup=f"{p}{w}",
+                    showlegend=i == 0,
                     line={
                         "color": colours.get(p, PALETTE["black"]),
                         "dash": "solid" if w else "dash",
+                        "width": 1.5,
                     },
                 )
             )
@@ -1248,7 +1254,7 @@ def warmup_figure(grid: dict) -> go.Figure:
         for label, lr in zip(labels, lrs, strict=True)
     ]
     fig.update_layout(
-        title={"text": "Training loss on the copy task (mean over seeds)"},
+        title={"text": "Training loss on the copy task (one line per seed)"},
         xaxis={"title": {"text": "training step"}},
         yaxis={"title": {"text": "cross-entropy (nats; chance = ln 15 ≈ 2.7)"}, "range": [0, 3.2]},
         sliders=[_slider(labels, "learning rate: ", active=k0)],

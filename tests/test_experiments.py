@@ -432,12 +432,14 @@ def test_incremental_decoding_layer_norm_is_final_at_once():
 
 
 def test_transformer_init_gradients_shapes_and_residual_growth():
-    r = experiments.transformer_init_gradients(depths=(2, 3), d=16, seeds=(0,))
-    assert [len(v) for v in r["layer_grad"]["pre"]] == [2, 3]
-    # Post-norm ends every block with a norm of width 16: token norms are sqrt(16) = 4.
-    np.testing.assert_allclose(r["residual_norm"]["post"][1], 4.0, rtol=1e-4)
+    r = experiments.transformer_init_gradients(depths=(2, 6), d=64, seeds=(0, 1))
+    assert [len(v) for v in r["layer_grad"]["pre"]] == [2, 6]
+    # Post-norm ends every block with a norm of width 64: token norms are sqrt(64) = 8.
+    np.testing.assert_allclose(r["residual_norm"]["post"][1], 8.0, rtol=1e-4)
     assert r["residual_norm"]["pre"][1][-1] > r["residual_norm"]["pre"][1][0]
-    np.testing.assert_allclose(r["last_grad"]["pre"], [g[-1] for g in r["layer_grad"]["pre"]])
+    # With Xavier initialisation post-norm's FFN gradient grows towards the output (Xiong).
+    post = r["layer_grad"]["post"][1]
+    assert post[-1] > 1.5 * post[0]
 
 
 def test_warmup_training_learns_and_rejects_bad_placement():
@@ -447,7 +449,21 @@ def test_warmup_training_learns_and_rejects_bad_placement():
     with pytest.raises(ValueError, match="placement"):
         experiments.warmup_training("middle")
     grid = experiments.warmup_grid(
-        lrs=(1e-2,), placements=("pre",), warmups=(0,), seeds=(0,), n_layers=1, steps=25
+        lrs=(1e-2,), configs=(("pre", 0), ("post", 5)), seeds=(0,), n_layers=1, steps=25
     )
-    assert grid["loss"][(1e-2, "pre", 0)].shape == (1, 25)
+    assert grid["configs"] == [("pre", 0), ("post", 5)]
+    assert grid["loss"][(1e-2, "post", 5)].shape == (1, 25)
     assert grid["final"][(1e-2, "pre", 0)].shape == (1,)
+    with pytest.raises(ValueError, match="seeds"):
+        experiments.warmup_grid(seeds=())
+
+
+def test_warmup_schedule_ramps_the_rate():
+    # A warm-up of 5 steps with a zero learning-rate start: the first steps barely move the
+    # weights, so the first losses match a run with a 100x smaller rate more closely than a
+    # run without warm-up does.
+    cold = experiments.warmup_training("pre", lr=1e-2, warmup=0, n_layers=1, steps=3)
+    warm = experiments.warmup_training("pre", lr=1e-2, warmup=100, n_layers=1, steps=3)
+    slow = experiments.warmup_training("pre", lr=1e-4, warmup=0, n_layers=1, steps=3)
+    assert cold[0] == warm[0] == slow[0]  # same model and batch before any update
+    assert abs(warm[2] - slow[2]) < abs(cold[2] - slow[2])

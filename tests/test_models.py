@@ -106,3 +106,17 @@ def test_tiny_transformer_shapes_and_bad_input():
         m(torch.zeros(1, 9, dtype=torch.long), torch.zeros(1, 9, dtype=torch.long))
     with pytest.raises(ValueError, match="placement"):
         models.Block(8, 2, 16, placement="middle")
+
+
+def test_tiny_transformer_xavier_init_and_refused_batch_norm():
+    torch.manual_seed(0)
+    m = models.TinyTransformer(vocab=10, d=16, n_layers=1, n_heads=2, d_ff=32, init="xavier")
+    w = m.decoder[0].ff[0].weight  # (32, 16): Xavier bound sqrt(6 / (16 + 32))
+    bound = (6 / 48) ** 0.5
+    assert bound + 1e-6 >= w.abs().max() > 0.8 * bound
+    assert (m.decoder[0].ff[0].bias == 0).all()
+    assert (m.final.weight == 1).all()  # the norm's gamma keeps its own initialisation
+    with pytest.raises(ValueError, match="norm='batch' is not supported"):
+        models.TinyTransformer(norm="batch")
+    with pytest.raises(ValueError, match="init must be"):
+        models.TinyTransformer(init="he")

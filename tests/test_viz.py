@@ -242,20 +242,19 @@ def test_init_gradients_figure_slider_moves_per_layer_curves():
 
 
 def test_warmup_figure_one_frame_per_learning_rate():
+    configs = [("post", 0), ("post", 10), ("pre", 0)]
     curves = {
-        (lr, p, w): np.full((2, 5), lr * (1 + (p == "post")) + w)
+        (lr, p, w): np.stack([np.full(5, lr + w), np.full(5, lr + w + 1)])
         for lr in (0.1, 0.01)
-        for p in ("post", "pre")
-        for w in (0, 10)
+        for p, w in configs
     }
-    grid = {"lrs": [0.1, 0.01], "placements": ["post", "pre"], "warmups": [0, 10], "loss": curves}
+    grid = {"lrs": [0.1, 0.01], "configs": configs, "loss": curves}
     fig = viz.warmup_figure(grid)
     assert [f.name for f in fig.frames] == ["0.1", "0.01"]
+    assert fig.layout.sliders[0].active == 1  # opens on the last rate
     names = [t.name for t in fig.frames[1].data]
-    assert names == [
-        "post-norm, no warm-up",
-        "post-norm, warm-up 10 steps",
-        "pre-norm, no warm-up",
-        "pre-norm, warm-up 10 steps",
-    ]
-    np.testing.assert_allclose(fig.frames[1].data[0].y, 0.02)
+    expected = ["post-norm, no warm-up"] * 2 + ["post-norm, warm-up 10 steps"] * 2
+    assert names == expected + ["pre-norm, no warm-up"] * 2
+    # One line per seed, not their average.
+    np.testing.assert_allclose(fig.frames[1].data[0].y, 0.01)
+    np.testing.assert_allclose(fig.frames[1].data[1].y, 1.01)
