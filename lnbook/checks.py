@@ -748,12 +748,13 @@ def decoding_predictions(fn: Callable[[], dict]) -> Verdict:
         if not isinstance(answer, bool | np.bool_):
             return _wrong(f"The answer to {question!r} should be True or False, got {answer!r}.")
         if bool(answer) != truth[key]:
-            wrong.append(f"{question!r} is {truth[key]}")
+            wrong.append(repr(question))
     if wrong:
+        # Which answers are wrong, not what they should be: computing them is the exercise.
         return _wrong(
             f"{len(wrong)} of {len(DECODING_QUESTIONS)} wrong: "
             + "; ".join(wrong)
-            + ". Layer norm only ever reads one token."
+            + ". Hint: ask which tokens each normalization reads, then compute it."
         )
     return Verdict(
         CORRECT,
