@@ -316,34 +316,50 @@ _INVARIANCE_WHY = {
 }
 
 
-def invariance_predictions(fn: Callable[[], dict]) -> Verdict:
-    """Chapter 1: ``fn()`` returns ``{question: True if the output is unchanged}``."""
+def _check_predictions(
+    fn: Callable[[], dict], questions: dict[str, str], truth: dict[str, bool], explain, hint: str
+) -> tuple[list[str], Verdict | None]:
+    """Shared by the True/False exercises: call ``fn``, validate its dict of answers and
+    compare with ``truth`` (computed by the caller). Returns the explanations of the wrong
+    answers (``explain(question, key)``), or a verdict that ends the check early."""
     result, verdict = _call(fn)
     if verdict:
-        return verdict
+        return [], verdict
     if not isinstance(result, dict):
-        return _wrong(
+        return [], _wrong(
             f"Return a dict mapping each question to True or False, got {type(result).__name__}."
         )
-    missing = [q for q in INVARIANCE_QUESTIONS if q not in result]
+    missing = [q for q in questions if q not in result]
     if missing:
-        return _wrong(f"Answer every question; missing: {missing}.")
-    truth = _invariance_truth()
+        return [], _wrong(f"Answer every question; missing: {missing}.")
     wrong = []
-    for question, key in INVARIANCE_QUESTIONS.items():
+    for question, key in questions.items():
         answer = result[question]
         if not isinstance(answer, bool | np.bool_):
-            return _wrong(f"The answer to {question!r} should be True or False, got {answer!r}.")
+            return [], _wrong(
+                f"The answer to {question!r} should be True or False, got {answer!r}."
+            )
         if bool(answer) != truth[key]:
-            state = "unchanged" if truth[key] else "changed"
-            wrong.append(f"{question!r}: the output is {state} ({_INVARIANCE_WHY[key]})")
+            wrong.append(explain(question, key))
     if wrong:
-        return _wrong(
-            f"{len(wrong)} of {len(INVARIANCE_QUESTIONS)} wrong. "
-            + "; ".join(wrong)
-            + ". Try each one on an array to see it."
+        return wrong, _wrong(
+            f"{len(wrong)} of {len(questions)} wrong: " + "; ".join(wrong) + ". " + hint
         )
-    return Verdict(
+    return [], None
+
+
+def invariance_predictions(fn: Callable[[], dict]) -> Verdict:
+    """Chapter 1: ``fn()`` returns ``{question: True if the output is unchanged}``."""
+    truth = _invariance_truth()
+
+    def explain(question: str, key: str) -> str:
+        state = "unchanged" if truth[key] else "changed"
+        return f"{question!r}: the output is {state} ({_INVARIANCE_WHY[key]})"
+
+    _, verdict = _check_predictions(
+        fn, INVARIANCE_QUESTIONS, truth, explain, "Try each one on an array to see it."
+    )
+    return verdict or Verdict(
         CORRECT,
         "All six right: a shift, a positive scale and changes to other examples leave the "
         "output unchanged; a negative scale, a ramp and zeroing do not.",
@@ -734,29 +750,15 @@ def _decoding_truth() -> dict[str, bool]:
 
 def decoding_predictions(fn: Callable[[], dict]) -> Verdict:
     """Chapter 5: ``fn()`` returns ``{question: True or False}`` for DECODING_QUESTIONS."""
-    result, verdict = _call(fn)
-    if verdict:
-        return verdict
-    if not isinstance(result, dict):
-        return _wrong(f"Return a dict of True/False answers, got {type(result).__name__}.")
-    truth = _decoding_truth()
-    wrong = []
-    for question, key in DECODING_QUESTIONS.items():
-        if question not in result:
-            return _wrong(f"Answer every question; missing: {question!r}.")
-        answer = result[question]
-        if not isinstance(answer, bool | np.bool_):
-            return _wrong(f"The answer to {question!r} should be True or False, got {answer!r}.")
-        if bool(answer) != truth[key]:
-            wrong.append(repr(question))
-    if wrong:
-        # Which answers are wrong, not what they should be: computing them is the exercise.
-        return _wrong(
-            f"{len(wrong)} of {len(DECODING_QUESTIONS)} wrong: "
-            + "; ".join(wrong)
-            + ". Hint: ask which tokens each normalization reads, then compute it."
-        )
-    return Verdict(
+    # Which answers are wrong, not what they should be: computing them is the exercise.
+    _, verdict = _check_predictions(
+        fn,
+        DECODING_QUESTIONS,
+        _decoding_truth(),
+        lambda question, key: repr(question),
+        "Hint: ask which tokens each normalization reads, then compute it.",
+    )
+    return verdict or Verdict(
         CORRECT,
         "Layer norm reads one token, so neither later tokens nor padding "
         "reach it; batch norm reads them all.",

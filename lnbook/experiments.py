@@ -1006,6 +1006,25 @@ def incremental_decoding(t: int = 24, d: int = 16, *, seed: int = 0) -> dict[str
     return {"ln_change": ln_change, "bn_change": bn_change}
 
 
+_COPY_VOCAB, _COPY_K = 16, 8  # the copy task: 8 tokens from 15, after a separator 0
+
+
+def _copy_task_model(placement: str, n_layers: int, d: int, **kwargs):
+    """A TinyTransformer sized for the copy task (4 heads, feed-forward width 4 d)."""
+    from . import models
+
+    return models.TinyTransformer(
+        vocab=_COPY_VOCAB,
+        d=d,
+        n_layers=n_layers,
+        n_heads=4,
+        d_ff=4 * d,
+        max_len=2 * _COPY_K + 1,
+        placement=placement,
+        **kwargs,
+    )
+
+
 def _copy_batch(rng: np.random.Generator, batch: int, k: int, vocab: int):
     """Toy task: ``a SEP a``: the model must copy the k tokens after the separator 0."""
     import torch
@@ -1039,24 +1058,13 @@ def transformer_init_gradients(
     """
     import torch
 
-    from . import models
 
-    vocab, k = 16, 8
+    vocab, k = _COPY_VOCAB, _COPY_K
 
     def measure(placement: str, layers: int, seed: int):
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
-        m = models.TinyTransformer(
-            vocab=vocab,
-            d=d,
-            n_layers=layers,
-            n_heads=4,
-            d_ff=4 * d,
-            max_len=2 * k + 1,
-            placement=placement,
-            encoder_decoder=encoder_decoder,
-            init=init,
-        )
+        m = _copy_task_model(placement, layers, d, encoder_decoder=encoder_decoder, init=init)
         x = _copy_batch(rng, 16, k, vocab)
         inp, target = x[:, :-1], x[:, 1:]
         src = _copy_batch(rng, 16, k, vocab)[:, :-1]  # the encoder reads its own sequence
@@ -1105,18 +1113,10 @@ def warmup_training(
 
     if placement not in models.PLACEMENTS:
         raise ValueError(f"placement must be one of {models.PLACEMENTS}, got {placement!r}")
-    vocab, k = 16, 8
+    vocab, k = _COPY_VOCAB, _COPY_K
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    m = models.TinyTransformer(
-        vocab=vocab,
-        d=d,
-        n_layers=n_layers,
-        n_heads=4,
-        d_ff=4 * d,
-        max_len=2 * k + 1,
-        placement=placement,
-    )
+    m = _copy_task_model(placement, n_layers, d)
     opt = torch.optim.Adam(m.parameters(), lr=lr, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
