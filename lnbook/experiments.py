@@ -1058,7 +1058,6 @@ def transformer_init_gradients(
     """
     import torch
 
-
     vocab, k = _COPY_VOCAB, _COPY_K
 
     def measure(placement: str, layers: int, seed: int):
