@@ -59,22 +59,6 @@ def test_norm_parameters_counts_gamma_and_beta():
     assert models.norm_parameters(models.MLP(6, 5, 2, norm=None)) == []
 
 
-@pytest.mark.parametrize("placement", ["pre", "post"])
-def test_block_applies_norm_where_its_placement_says(placement):
-    torch.manual_seed(0)
-    block = models.Block(8, 2, 16, norm="layer", placement=placement)
-    x = torch.randn(2, 5, 8)
-    f_attn = lambda h: block.self_attn(h, h, h, need_weights=False)[0]  # noqa: E731
-    n1, n2 = block.norms
-    if placement == "pre":
-        h = x + f_attn(n1(x))
-        expected = h + block.ff(n2(h))
-    else:
-        h = n1(x + f_attn(x))
-        expected = n2(h + block.ff(h))
-    torch.testing.assert_close(block(x), expected)
-
-
 def test_causal_mask_hides_the_future():
     torch.manual_seed(0)
     m = models.TinyTransformer(vocab=10, d=16, n_layers=2, n_heads=2, d_ff=32, max_len=8)
@@ -120,3 +104,25 @@ def test_tiny_transformer_xavier_init_and_refused_batch_norm():
         models.TinyTransformer(norm="batch")
     with pytest.raises(ValueError, match="init must be"):
         models.TinyTransformer(init="he")
+
+
+@pytest.mark.parametrize("placement", ["pre", "post"])
+def test_block_matches_torchs_transformer_decoder_layer(placement):
+    # Oracle: torch.nn.TransformerDecoderLayer (norm_first=True is pre-norm), same weights.
+    torch.manual_seed(1)
+    d, heads, d_ff = 8, 2, 16
+    ours = models.Block(d, heads, d_ff, norm="layer", placement=placement, cross=True).double()
+    theirs = nn.TransformerDecoderLayer(
+        d, heads, d_ff, dropout=0.0, batch_first=True, norm_first=placement == "pre"
+    ).double()
+    theirs.self_attn.load_state_dict(ours.self_attn.state_dict())
+    theirs.multihead_attn.load_state_dict(ours.cross_attn.state_dict())
+    theirs.linear1.load_state_dict(ours.ff[0].state_dict())
+    theirs.linear2.load_state_dict(ours.ff[2].state_dict())
+    for mine, torchs in zip(ours.norms, (theirs.norm1, theirs.norm2, theirs.norm3), strict=True):
+        torchs.load_state_dict(mine.state_dict())
+    x, memory = torch.randn(2, 5, d, dtype=torch.float64), torch.randn(2, 7, d, dtype=torch.float64)
+    mask = models.causal_mask(5)
+    torch.testing.assert_close(
+        ours(x, mask=mask, memory=memory), theirs(x, memory, tgt_mask=mask), rtol=1e-12, atol=1e-12
+    )
