@@ -239,6 +239,16 @@ def rms_norm(
     return y.astype(x.dtype, copy=False)
 
 
+def _channel_affine(y: np.ndarray, weight, bias) -> np.ndarray:
+    """Per-channel scale and shift of a (N, C, *) array (batch, group, instance norm)."""
+    bshape = (1, y.shape[1]) + (1,) * (y.ndim - 2)  # (1, C, 1, ...) broadcasts against y
+    if weight is not None:
+        y = y * weight.reshape(bshape)
+    if bias is not None:
+        y = y + bias.reshape(bshape)
+    return y
+
+
 def batch_norm(
     x: np.ndarray,
     running_mean: np.ndarray | None,
@@ -325,11 +335,7 @@ def batch_norm(
         xc = x - mu.reshape(bshape)
 
     y = xc * (1.0 / np.sqrt(var + x.dtype.type(eps))).reshape(bshape)
-    if weight is not None:
-        y = y * weight.reshape(bshape)
-    if bias is not None:
-        y = y + bias.reshape(bshape)
-    return y.astype(x.dtype, copy=False)
+    return _channel_affine(y, weight, bias).astype(x.dtype, copy=False)
 
 
 def group_norm(
@@ -380,12 +386,7 @@ def group_norm(
         )
     rows = x.reshape(n, num_groups, per_group)  # (N, G, C/G * prod(*)); N may be 0
     y = layer_norm(rows, rows.shape[-1], eps=eps).reshape(x.shape)
-    bshape = (1, c) + (1,) * (x.ndim - 2)  # per-channel values broadcast against x
-    if weight is not None:
-        y = y * weight.reshape(bshape)
-    if bias is not None:
-        y = y + bias.reshape(bshape)
-    return y.astype(x.dtype, copy=False)
+    return _channel_affine(y, weight, bias).astype(x.dtype, copy=False)
 
 
 def instance_norm(

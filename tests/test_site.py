@@ -280,6 +280,15 @@ def test_every_page_works_offline_in_the_browser(site, server, browser):
 _PLOTTED = "gd => JSON.stringify(gd.data.map(t => [t.x, t.y, t.z, t.visible]))"
 
 
+def _wait_for_new_data(visit: _Visit, gd, before: str) -> None:
+    """Wait (5 s at most) until the figure ``gd`` plots something other than ``before``."""
+    visit.page.wait_for_function(
+        f"([gd, before]) => ({_PLOTTED})(gd) !== before",
+        arg=[gd.element_handle(), before],
+        timeout=5000,
+    )
+
+
 def _figure_pages(site: Path) -> list[str]:
     return [p.relative_to(site).as_posix() for p in _pages(site) if _parse(p).figures]
 
@@ -307,11 +316,7 @@ def test_moving_each_slider_changes_the_plotted_data(site, server, browser):
                     visit.page.mouse.click(
                         box["x"] + frac * box["width"], box["y"] + box["height"] / 2
                     )
-                    visit.page.wait_for_function(
-                        f"([gd, before]) => ({_PLOTTED})(gd) !== before",
-                        arg=[gd.element_handle(), before],
-                        timeout=5000,
-                    )
+                    _wait_for_new_data(visit, gd, before)
                     moved = gd.evaluate(f"gd => gd.layout.sliders[{s}].active")
                     assert moved != active, f"{rel}: slider {s} of figure {i} did not move"
                     checked += 1
@@ -344,11 +349,7 @@ def test_pressing_each_button_changes_the_plotted_data(site, server, browser):
                         )
                         button.scroll_into_view_if_needed()
                         button.click()
-                        visit.page.wait_for_function(
-                            f"([gd, before]) => ({_PLOTTED})(gd) !== before",
-                            arg=[gd.element_handle(), before],
-                            timeout=5000,
-                        )
+                        _wait_for_new_data(visit, gd, before)
                         checked += 1
         finally:
             visit.close()
