@@ -85,6 +85,20 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
                 ("batch_size", 48),
             ],
         ),
+        # Layer and step only redraw; a new network or rate trains (about 0.5 s, by design
+        # behind a change of those controls only), so only the redraws are timed here, on
+        # runs the explorer already holds.
+        "ch06 covariate_shift_explorer": (
+            lambda: widgets.covariate_shift_explorer(steps=100, checkpoints=11),
+            [
+                ("checkpoint", 3),
+                ("layer", 0),
+                ("checkpoint", 7),
+                ("layer", 1),
+                ("checkpoint", 10),
+                ("layer", 2),
+            ],
+        ),
     }
     out = {}
     for name, (make, changes) in cases.items():

@@ -763,3 +763,180 @@ def decoding_predictions(fn: Callable[[], dict]) -> Verdict:
         "Layer norm reads one token, so neither later tokens nor padding "
         "reach it; batch norm reads them all.",
     )
+
+
+# ---------------------------------------------------------------- chapter 6 ------------
+
+
+def _shape(value) -> tuple[int, ...] | None:
+    """The shape of a learner's array-like value; None if it has none (ragged, not numbers)."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value, dtype=np.float64).shape
+    except Exception:
+        return None
+
+
+def percentile_bands(fn: Callable[[np.ndarray], np.ndarray]) -> Verdict:
+    """Chapter 6: ``fn(h)`` takes one unit's inputs, ``h`` (C, P): C checkpoints of P
+    images, and returns the 15th, 50th and 85th percentiles at each checkpoint, (C, 3)."""
+    rng = np.random.default_rng(11)
+    c, p = 5, 401
+    # Skewed data, so that mean +- std and the percentiles differ clearly.
+    h = rng.exponential(1.0, size=(c, p)) * np.arange(1, c + 1)[:, None] - 1.0
+    result, verdict = _call(fn, h.copy())
+    if verdict:
+        return verdict
+    if _shape(result) in ((3, p), (p, 3)):
+        return _wrong(
+            f"The result has {p} rows or columns, one per image: the percentiles were taken "
+            "over the checkpoints. Take them over the images, the second axis of h."
+        )
+    if _shape(result) == (3, c):
+        return _wrong(
+            "The result has shape (3, C): one row per percentile. Return one row per "
+            "checkpoint, shape (C, 3)."
+        )
+    y, verdict = _as_array(result, "The result", (c, 3))
+    if verdict:
+        return verdict
+    expected = np.percentile(h, (15, 50, 85), axis=1).T  # (C, 3)
+    # Any of NumPy's interpolation methods is fine: with 401 images they differ by < 0.05.
+    if _close(y, expected, rtol=0, atol=0.05):
+        return Verdict(CORRECT, "One row per checkpoint: the 15th, 50th and 85th percentiles.")
+    mean, std = h.mean(axis=1), h.std(axis=1)
+    known = [
+        (
+            np.percentile(h, (0.15, 0.5, 0.85), axis=1).T,
+            "np.percentile takes percents (15, 50, 85); fractions (0.15, ...) are what "
+            "np.quantile takes",
+        ),
+        (expected[:, ::-1], "the columns are in reverse order: 15th, 50th, then 85th"),
+        (
+            np.stack([mean - std, mean, mean + std], axis=1),
+            "that is mean - std, mean, mean + std; they match the 15th, 50th and 85th "
+            "percentiles only for a normal distribution, and these inputs are skewed",
+        ),
+    ]
+    for candidate, message in known:
+        if _close(y, candidate, rtol=0, atol=0.05):
+            return _wrong(message + ".")
+    worst = np.unravel_index(np.abs(y - expected).argmax(), y.shape)
+    return _wrong(
+        f"The values differ from the percentiles: at checkpoint {worst[0]}, column "
+        f"{worst[1]}, expected {expected[worst]:.3f}, got {y[worst]:.3f}."
+    )
+
+
+SCALE_QUESTIONS = {
+    "multiplying W by 10 changes the layer's output": "output",
+    "multiplying W by 10 divides the gradient with respect to W by 10": "grad",
+    "the gradient with respect to W is orthogonal to W": "orthogonal",
+    "a plain SGD step on W makes the norm of W grow": "grows",
+}
+
+
+def _scale_truth() -> dict[str, bool]:
+    """Answers to :data:`SCALE_QUESTIONS`, computed with torch for ``sigmoid(LN(x W^T))``."""
+    import torch
+
+    from .torch_ln import LayerNorm
+
+    g = torch.Generator().manual_seed(12)
+    x = torch.randn(16, 8, generator=g, dtype=torch.float64)
+    target = torch.randn(16, 6, generator=g, dtype=torch.float64)
+    ln = LayerNorm(6).double()
+
+    def output_and_grad(W: torch.Tensor):
+        W = W.clone().requires_grad_(True)
+        y = torch.sigmoid(ln(x @ W.T))
+        ((y - target) ** 2).sum().backward()
+        return y.detach(), W.grad
+
+    W = torch.randn(6, 8, generator=g, dtype=torch.float64)
+    y1, g1 = output_and_grad(W)
+    y10, g10 = output_and_grad(10 * W)
+    step = W - 0.5 * g1
+    # eps (1e-5, against a variance near 8) breaks the invariance by about 1e-6: the
+    # tolerances are set well above that and far below the effects asked about.
+    return {
+        "output": not torch.allclose(y1, y10, rtol=1e-4, atol=1e-6),
+        "grad": float((g10 - g1 / 10).norm()) < 1e-4 * float((g1 / 10).norm()),
+        "orthogonal": abs(float((W * g1).sum())) < 1e-4 * float(W.norm() * g1.norm()),
+        "grows": bool(step.norm() > W.norm()),
+    }
+
+
+def scale_invariance_predictions(fn: Callable[[], dict]) -> Verdict:
+    """Chapter 6: ``fn()`` returns ``{question: True or False}`` for SCALE_QUESTIONS."""
+    _, verdict = _check_predictions(
+        fn,
+        SCALE_QUESTIONS,
+        _scale_truth(),
+        lambda question, key: repr(question),
+        "Hint: layer norm divides out any positive factor of its input; compute each "
+        "answer with torch (W.requires_grad_(), backward(), W.grad).",
+    )
+    return verdict or Verdict(
+        CORRECT,
+        "Layer norm makes the loss blind to the scale of W: the gradient has no component "
+        "along W and shrinks as W grows, so SGD can only lengthen W, and a longer W takes "
+        "smaller effective steps.",
+    )
+
+
+def gradient_predictiveness(fn: Callable) -> Verdict:
+    """Chapter 6: ``fn(grad, w, etas)``: with ``g = grad(w)``, the largest
+    ``|grad(w - eta g) - g|`` over ``etas`` (Santurkar et al.'s "gradient predictiveness")."""
+    a = np.array([1.0, 4.0, 9.0])
+    cases = [
+        # A quadratic: grad(w - eta g) - g = -eta A g exactly, a closed form.
+        ("a quadratic", lambda w: a * w, np.array([1.0, -1.0, 0.5])),
+        # sum(cos(w)): the change is not monotone in eta and depends on the step's sign.
+        ("sum(cos(w))", lambda w: -np.sin(w), np.array([0.4, -1.3, 2.0])),
+    ]
+    etas = np.array([0.05, 0.2, 0.5, 1.0])
+    for name, grad, w in cases:
+        g = grad(w)
+        ahead = [np.linalg.norm(grad(w - eta * g) - g) for eta in etas]
+        expected = max(ahead)
+        w_given = w.copy()
+        result, verdict = _call(fn, grad, w_given, etas.copy())
+        if verdict:
+            return verdict
+        if not np.array_equal(w_given, w):
+            return _wrong("Your function changed `w` in place; work on a copy (w - eta * g).")
+        if _shape(result) == (len(etas),):
+            return _wrong(
+                "You returned one value per eta; return only the largest, a single number."
+            )
+        value, verdict = _as_number(result, "The result")
+        if verdict:
+            return verdict
+        if _close(value, expected):
+            continue
+        known = [
+            (min(ahead), "that is the smallest change over the etas; return the largest"),
+            (
+                max(np.linalg.norm(grad(w + eta * g) - g) for eta in etas),
+                "that steps along +g; gradient descent steps against it, w - eta * g",
+            ),
+            (
+                max(np.linalg.norm(grad(w - eta * g)) for eta in etas),
+                "that is the size of the gradient ahead; subtract the gradient at w first",
+            ),
+            (
+                max(c / (eta * np.linalg.norm(g)) for c, eta in zip(ahead, etas, strict=True)),
+                "that divides by the step length: the effective beta-smoothness, a "
+                "different measure; return the change itself",
+            ),
+        ]
+        for candidate, message in known:
+            if _close(value, candidate):
+                return _wrong(f"On {name}: {message}.")
+        return _wrong(f"On {name} the largest change is {expected:.4f}; got {value:.4f}.")
+    return Verdict(
+        CORRECT,
+        "Checked on a quadratic (where the change is eta |A g|, exactly) and on sum(cos(w)).",
+    )

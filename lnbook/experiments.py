@@ -513,6 +513,25 @@ def recover_example(x: np.ndarray, k: int, eps: float = 1e-5) -> dict[str, np.nd
     }
 
 
+def _digits_split(seed: int):
+    """The digits as float32 tensors in [0, 1]: 70% for training, 30% held out.
+
+    Returns ``X_train, Y_train, X_test, Y_test`` and the NumPy generator that drew the
+    split, which the caller goes on using for its mini-batches.
+    """
+    import torch
+
+    from .data import digits
+
+    images, labels = digits()
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(images))
+    n_train = int(0.7 * len(images))
+    X = torch.tensor(images[order] / 16.0, dtype=torch.float32)
+    Y = torch.tensor(labels[order])
+    return X[:n_train], Y[:n_train], X[n_train:], Y[n_train:], rng
+
+
 def train_digits_mlp(
     *,
     norm: str | None = "layer",
@@ -547,7 +566,6 @@ def train_digits_mlp(
     import torch
 
     from . import models
-    from .data import digits
 
     if batch_size < 1 or steps < 1 or eval_every < 0:
         raise ValueError(
@@ -555,13 +573,8 @@ def train_digits_mlp(
             f"{batch_size}, {steps}, {eval_every}"
         )
     torch.manual_seed(seed)
-    images, labels = digits()
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(images))
-    n_train = int(0.7 * len(images))
-    X = torch.tensor(images[order] / 16.0, dtype=torch.float32)
-    Y = torch.tensor(labels[order])
-    X_train, Y_train, X_test, Y_test = X[:n_train], Y[:n_train], X[n_train:], Y[n_train:]
+    X_train, Y_train, X_test, Y_test, rng = _digits_split(seed)
+    n_train = len(X_train)
 
     model = models.MLP(64, d_hidden, 10, depth=depth, norm=norm, placement="post")
     groups = (
@@ -1164,3 +1177,392 @@ def warmup_grid(
         "loss": loss,
         "final": {k: v[:, -20:].mean(axis=1) for k, v in loss.items()},
     }
+
+
+# ---------------------------------------------------------------- chapter 6 -------------
+
+
+# The network of chapter 6, after Ioffe and Szegedy's (2015) Fig. 1: 64 -> 3 hidden layers
+# -> 10, sigmoid units by default, plain SGD. Xavier's initialisation keeps a sigmoid
+# network's signal alive without any norm, so the comparison is with a network that can
+# train, not with a broken one.
+CH06_NET = {"d_hidden": 64, "depth": 3}
+
+
+def _ch06_model(norm: str | None, noise: float, init: str, activation: str):
+    from . import models
+
+    return models.MLP(
+        64, d_out=10, **CH06_NET, norm=norm, noise=noise, init=init, activation=activation
+    )
+
+
+# The networks of chapter 6's figures. The noise is NoisyNorm's: after batch norm it is
+# Santurkar et al.'s (2018) experiment; after layer norm, the same test for layer norm.
+COVARIATE_SHIFT_NETS = {
+    "no norm": {"norm": None},
+    "layer norm": {"norm": "layer"},
+    "batch norm": {"norm": "batch"},
+    "batch norm + noise": {"norm": "batch", "noise": 1.0},
+    "layer norm + noise": {"norm": "layer", "noise": 1.0},
+}
+
+
+def _check_int(name: str, value, minimum: int, maximum: int | None = None) -> None:
+    """A ValueError naming ``name`` unless ``value`` is an int in [minimum, maximum]."""
+    ok = not isinstance(value, bool) and isinstance(value, int | np.integer)
+    if not ok or value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be an int {bound}, got {value!r}")
+
+
+def _check_rate(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < np.inf:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+def _unit_inputs(model, x) -> np.ndarray:
+    """What the activation functions of ``model`` receive for the batch ``x``.
+
+    Measured on a copy in training mode, as during training (batch norm uses the batch's
+    statistics, the noisy norm adds its noise), without touching the model (batch norm's
+    running statistics would move) or the random stream its training draws from (the noise
+    would otherwise differ with the number of probes).
+
+    Returns
+    -------
+    (L, N, D) array: for each hidden layer, each example's input to each unit
+    """
+    import copy
+
+    import torch
+
+    from .models import ACTIVATIONS
+
+    probe = copy.deepcopy(model).train()
+    seen: list[np.ndarray] = []
+    hooks = [
+        m.register_forward_hook(lambda _m, inp, _out: seen.append(inp[0].numpy().copy()))
+        for m in probe.modules()
+        if isinstance(m, tuple(ACTIVATIONS.values()))
+    ]
+    with torch.no_grad(), torch.random.fork_rng():
+        probe(x)
+    for h in hooks:
+        h.remove()
+    return np.array(seen)
+
+
+def covariate_shift_run(
+    norm: str | None = None,
+    *,
+    noise: float = 0.0,
+    lr: float = 1.0,
+    steps: int = 600,
+    checkpoints: int = 25,
+    n_probe: int = 300,
+    unit: int = 0,
+    batch_size: int = 64,
+    init: str = "xavier",
+    activation: str = "sigmoid",
+    edges: np.ndarray | None = None,
+    seed: int = 0,
+) -> dict:
+    """Train the chapter's network with SGD and watch its units' input distributions.
+
+    A miniature of Ioffe and Szegedy (2015), Fig. 1: at ``checkpoints`` evenly spaced steps
+    (step 0 included; 0: none) the input of every hidden unit (what its sigmoid receives,
+    after the norm) is recorded for ``n_probe`` held-out images.
+
+    Parameters
+    ----------
+    norm : "layer", "batch", "rms" or None, after each hidden linear layer
+    noise : if > 0, the norm is followed by :class:`lnbook.models.NoisyNorm`'s noise
+    lr, steps, batch_size, seed : plain SGD on the digits
+    unit : the unit whose inputs are kept in full (for histograms)
+    init, activation : the weights' initialisation and the units' non-linearity (see
+        :class:`lnbook.models.MLP`)
+    edges : bin edges of the histograms (default: 41 edges from -8 to 8, where a sigmoid is
+        saturated); values beyond them are counted in the end bins
+
+    Returns
+    -------
+    dict with ``steps`` (C,) the checkpoints; for unit ``unit``: ``inputs`` (C, L, P) its
+    input per checkpoint, layer and probe image, ``percentiles`` (C, L, 3) their 15th, 50th
+    and 85th percentiles, ``edges`` (B+1,) and ``hist`` (C, L, B) the share of images per
+    bin; ``all_percentiles`` (C, L, D, 3) the same percentiles for every unit; ``loss``
+    (steps,) the training loss and ``test_accuracy`` (float, in inference mode on the
+    held-out images)
+    """
+    import torch
+
+    d_hidden, depth = CH06_NET["d_hidden"], CH06_NET["depth"]
+    _check_int("steps", steps, 1)
+    _check_int("batch_size", batch_size, 1)
+    _check_int("unit", unit, 0, d_hidden - 1)
+    _check_rate("lr", lr)
+    if checkpoints != 0:
+        _check_int("checkpoints (0 for none)", checkpoints, 2)
+    X_train, Y_train, X_test, Y_test, rng = _digits_split(seed)
+    # Batch norm needs two images to take statistics over; the rest is held out.
+    _check_int("n_probe", n_probe, 2, len(X_test))
+    torch.manual_seed(seed)
+    probe = X_test[:n_probe]
+    model = _ch06_model(norm, noise, init, activation)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    at = np.unique(np.linspace(0, steps, checkpoints).round().astype(int)) if checkpoints else []
+    losses, inputs = np.empty(steps), []
+    with _one_torch_thread():
+        for step in range(steps + 1):
+            if step in at:
+                inputs.append(_unit_inputs(model, probe))
+            if step == steps:
+                break
+            idx = torch.from_numpy(rng.integers(0, len(X_train), size=batch_size))
+            loss = torch.nn.functional.cross_entropy(model(X_train[idx]), Y_train[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses[step] = loss.item()
+        model.eval()
+        with torch.no_grad():
+            acc = (model(X_test).argmax(-1) == Y_test).float().mean().item()
+    every = np.array(inputs).reshape(len(at), depth, n_probe, d_hidden)  # (C, L, P, D)
+    pct = np.moveaxis(np.percentile(every, (15, 50, 85), axis=2), 0, -1)  # (C, L, D, 3)
+    one = every[..., unit]  # (C, L, P)
+    edges = np.linspace(-8, 8, 41) if edges is None else np.asarray(edges, dtype=np.float64)
+    return {
+        "steps": np.asarray(at, dtype=int),
+        "inputs": one,
+        "percentiles": pct[:, :, unit],
+        "all_percentiles": pct,
+        "edges": edges,
+        "hist": np.array([[binned(v, edges) / len(v) for v in layers] for layers in one]),
+        "loss": losses,
+        "test_accuracy": acc,
+    }
+
+
+def distribution_shift(percentiles: np.ndarray, relative: bool = False) -> np.ndarray:
+    """How much units' input distributions move between consecutive checkpoints.
+
+    Parameters
+    ----------
+    percentiles : (C, L, Q) percentiles of one unit's input at C checkpoints for L layers,
+        or (C, L, D, Q) for D units each
+    relative : divide each unit's move by its width (last percentile minus first, averaged
+        over the checkpoints): a move of 0.5 means half the distribution's width. Without
+        it the move is in the units of the input itself (the sigmoid's: 1 is a large move)
+
+    Returns
+    -------
+    (L,) the mean |change| of the percentiles from one checkpoint to the next, averaged
+    over the percentiles and the units
+    """
+    p = np.asarray(percentiles, dtype=np.float64)
+    if p.ndim not in (3, 4) or p.shape[0] < 2:
+        raise ValueError(
+            f"percentiles must have shape (C >= 2, L, Q) or (C >= 2, L, D, Q), got {p.shape}"
+        )
+    move = np.abs(np.diff(p, axis=0)).mean(axis=(0, -1))  # (L,) or (L, D)
+    if relative:
+        move = move / (p[..., -1] - p[..., 0]).mean(axis=0)
+    return move if move.ndim == 1 else move.mean(axis=-1)
+
+
+def steps_to_target(loss: np.ndarray, target: float, window: int = 20) -> float:
+    """The first step at which the loss, averaged over the last ``window`` steps, is at or
+    below ``target``; NaN if it never is.
+
+    Averaging matters: a single mini-batch's loss is noisy and dips below a target long
+    before the model is reliably there.
+
+    Parameters
+    ----------
+    loss : (T,) training loss per step (step 1 first)
+
+    Returns
+    -------
+    float: a step number in [window, T], or NaN
+    """
+    loss = np.asarray(loss, dtype=np.float64)
+    if loss.ndim != 1 or not 1 <= window <= len(loss):
+        raise ValueError(
+            f"need loss of shape (T,) and 1 <= window <= T, got shape {loss.shape}, window {window}"
+        )
+    # Running mean over the last `window` steps; NaN (diverged) never counts as reached.
+    smooth = np.convolve(loss, np.ones(window) / window, mode="valid")  # (T - window + 1,)
+    hit = np.flatnonzero(smooth <= target)
+    return float(hit[0] + window) if len(hit) else float("nan")
+
+
+def lr_sensitivity(
+    configs: dict[str, dict],
+    lrs: Sequence[float] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
+    *,
+    seeds: Sequence[int] = (0, 1),
+    steps: int = 300,
+    target: float = 0.5,
+    window: int = 20,
+) -> dict:
+    """Final loss and steps to a target loss over a grid of learning rates (plain SGD).
+
+    Parameters
+    ----------
+    configs : label -> keyword arguments of :func:`covariate_shift_run` (``norm``,
+        ``noise``, ``init``)
+    lrs : the learning rates, each run for every seed
+
+    Returns
+    -------
+    dict with ``lrs`` (R,), ``labels``, ``target``, and for each label: ``final[label]``
+    (R, S) the mean
+    loss of the last ``window`` steps (NaN or inf where training diverged),
+    ``steps[label]`` (R, S) the steps to reach ``target`` (NaN: never), ``accuracy[label]``
+    (R, S) the held-out accuracy
+    """
+    if len(seeds) == 0 or len(lrs) == 0:
+        raise ValueError(f"need at least one seed and one rate, got {list(seeds)}, {list(lrs)}")
+    for lr in lrs:
+        _check_rate("every rate in lrs", float(lr))
+    out = {"lrs": np.asarray(lrs, dtype=float), "labels": list(configs), "target": target}
+    for key in ("final", "steps", "accuracy"):
+        out[key] = {}
+    for label, kwargs in configs.items():
+        runs = [
+            [
+                covariate_shift_run(**kwargs, lr=lr, steps=steps, checkpoints=0, seed=s)
+                for s in seeds
+            ]
+            for lr in lrs
+        ]
+        out["final"][label] = np.array([[r["loss"][-window:].mean() for r in row] for row in runs])
+        out["steps"][label] = np.array(
+            [[steps_to_target(r["loss"], target, window) for r in row] for row in runs]
+        )
+        out["accuracy"][label] = np.array([[r["test_accuracy"] for r in row] for row in runs])
+    return out
+
+
+def _loss_and_grad(model, params, x, y):
+    """Cross-entropy of ``model`` on (x, y) and its gradient as one flat vector."""
+    import torch
+
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    grads = torch.autograd.grad(loss, params)
+    return loss.item(), torch.cat([g.reshape(-1) for g in grads])
+
+
+def landscape_smoothness(
+    norm: str | None = None,
+    *,
+    lr: float = 1.0,
+    etas: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0),
+    steps: int = 500,
+    every: int = 10,
+    batch_size: int = 64,
+    init: str = "xavier",
+    activation: str = "sigmoid",
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """How far the loss and its gradient can be trusted along the gradient, during training.
+
+    A miniature of Santurkar et al. (2018), Fig. 4. Every ``every`` steps of SGD, on the
+    current mini-batch with gradient ``g`` at weights ``w``, we look ahead along the step
+    direction at ``w - eta * lr * g`` for each ``eta`` in ``etas`` (multiples of the step
+    actually taken) and record:
+
+    - ``loss_range``: the largest minus the smallest loss seen there ("loss landscape":
+      small means the loss changes gently along the step);
+    - ``grad_change``: the largest ``|grad(w - eta lr g) - g|`` ("gradient
+      predictiveness": small means the gradient stays a good guide along the step);
+    - ``beta``: the largest ``|grad(w - eta lr g) - g| / |eta lr g|``, an "effective
+      beta-smoothness" (a local Lipschitz constant of the gradient).
+
+    The network is the chapter's (``init`` and ``activation`` as for
+    :func:`covariate_shift_run`), trained with plain SGD at rate ``lr``.
+
+    Returns
+    -------
+    dict with ``steps`` (M,) the steps measured, ``loss_range``, ``grad_change``, ``beta``
+    and ``grad_norm`` (M,), and ``loss`` (steps,) the training loss
+    """
+    import copy
+
+    import torch
+
+    etas = np.asarray(etas, dtype=np.float64)
+    if etas.ndim != 1 or len(etas) == 0 or not ((etas > 0) & np.isfinite(etas)).all():
+        raise ValueError(f"etas must be a non-empty list of positive numbers, got {etas.tolist()}")
+    _check_int("every", every, 1)
+    _check_int("steps", steps, 1)
+    _check_int("batch_size", batch_size, 1)
+    _check_rate("lr", lr)
+    torch.manual_seed(seed)
+    X_train, Y_train, _, _, rng = _digits_split(seed)
+    model = _ch06_model(norm, 0.0, init, activation)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    losses, rows, measured = np.empty(steps), [], []
+    with _one_torch_thread():
+        for step in range(steps):
+            idx = torch.from_numpy(rng.integers(0, len(X_train), size=batch_size))
+            x, y = X_train[idx], Y_train[idx]
+            if step % every == 0:
+                # Look ahead on a copy: the training run itself must not be disturbed.
+                ahead = copy.deepcopy(model)
+                params = list(ahead.parameters())
+                w = torch.cat([p.detach().reshape(-1) for p in params])
+                loss0, g = _loss_and_grad(ahead, params, x, y)
+                seen_loss, change, beta = [loss0], [], []
+                for eta in etas:
+                    torch.nn.utils.vector_to_parameters(w - eta * lr * g, params)
+                    loss_e, g_e = _loss_and_grad(ahead, params, x, y)
+                    seen_loss.append(loss_e)
+                    change.append((g_e - g).norm().item())
+                    beta.append(change[-1] / (eta * lr * g.norm().item()))
+                rows.append([np.ptp(seen_loss), max(change), max(beta), g.norm().item()])
+                measured.append(step)
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses[step] = loss.item()
+    rows = np.array(rows)  # (M, 4)
+    return {
+        "steps": np.array(measured),
+        "loss_range": rows[:, 0],
+        "grad_change": rows[:, 1],
+        "beta": rows[:, 2],
+        "grad_norm": rows[:, 3],
+        "loss": losses,
+    }
+
+
+def lr_summary(result: dict) -> dict[str, dict]:
+    """What :func:`lr_sensitivity` shows, per network, in a few numbers.
+
+    Returns
+    -------
+    label -> dict with ``reached`` (the rates at which every seed reached the target),
+    ``best_lr`` (the rate with the fewest median steps to the target; NaN if none) and
+    ``best_steps`` (those steps), ``above_chance`` (the rates at which some seed's final
+    loss is not finite or above chance, ln 10: it diverged or oscillates)
+    """
+    lrs = result["lrs"]
+    out = {}
+    for label in result["labels"]:
+        steps, final = result["steps"][label], result["final"][label]  # (R, S)
+        all_reached = np.isfinite(steps).all(axis=1)
+        median = np.where(all_reached, np.median(steps, axis=1), np.inf)
+        best = int(np.argmin(median))
+        out[label] = {
+            "reached": [float(lr) for lr in lrs[all_reached]],
+            "best_lr": float(lrs[best]) if all_reached.any() else float("nan"),
+            "best_steps": float(median[best]) if all_reached.any() else float("nan"),
+            "above_chance": [
+                float(lr)
+                for lr, f in zip(lrs, final, strict=True)
+                if not (np.isfinite(f) & (f < np.log(10))).all()
+            ],
+        }
+    return out

@@ -14,6 +14,7 @@ from . import torch_ln
 
 NORMS = ("layer", "batch", "rms", None)
 PLACEMENTS = ("pre", "post")
+ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
 def make_norm(norm: str | None, d: int) -> nn.Module:
@@ -30,10 +31,11 @@ def make_norm(norm: str | None, d: int) -> nn.Module:
 
 
 class MLP(nn.Module):
-    """A multilayer perceptron: ``depth`` hidden layers of ``d_hidden`` units with ReLU.
+    """A multilayer perceptron: ``depth`` hidden layers of ``d_hidden`` units.
 
-    With ``placement="post"`` each hidden layer is Linear -> norm -> ReLU (as in Ba et al.,
-    2016); with ``"pre"`` it is norm -> Linear -> ReLU (the norm sees the layer's input).
+    With ``placement="post"`` each hidden layer is Linear -> norm -> activation (as in Ba
+    et al., 2016, and Ioffe and Szegedy, 2015); with ``"pre"`` it is norm -> Linear ->
+    activation (the norm sees the layer's input).
 
     Parameters
     ----------
@@ -41,6 +43,12 @@ class MLP(nn.Module):
     depth : int, number of hidden layers (>= 1)
     norm : "layer", "batch", "rms" or None
     placement : "pre" or "post"
+    activation : "relu", "sigmoid" or "tanh"
+    noise : if > 0, each norm is wrapped in :class:`NoisyNorm` with this strength
+    init : "default" (PyTorch's: uniform weights of scale 1/sqrt(fan_in), too small to keep
+        the signal's size through many layers), "xavier" (Glorot and Bengio, 2010: keeps the
+        scale for sigmoid and tanh) or "he" (He et al., 2015: keeps it for ReLU); the last two
+        with zero biases
     """
 
     def __init__(
@@ -51,6 +59,9 @@ class MLP(nn.Module):
         depth: int = 2,
         norm: str | None = "layer",
         placement: str = "post",
+        activation: str = "relu",
+        noise: float = 0.0,
+        init: str = "default",
     ) -> None:
         super().__init__()
         if norm not in NORMS:
@@ -59,19 +70,75 @@ class MLP(nn.Module):
             raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
+        if not noise >= 0:
+            raise ValueError(f"noise must be >= 0, got {noise!r}")
+        if init not in ("default", "xavier", "he"):
+            raise ValueError(f"init must be 'default', 'xavier' or 'he', got {init!r}")
+
+        def norm_layer(d: int) -> nn.Module:
+            return NoisyNorm(make_norm(norm, d), noise) if noise > 0 else make_norm(norm, d)
+
         layers: list[nn.Module] = []
         d = d_in
         for _ in range(depth):
+            act = ACTIVATIONS[activation]()
             if placement == "pre":
-                layers += [make_norm(norm, d), nn.Linear(d, d_hidden), nn.ReLU()]
+                layers += [norm_layer(d), nn.Linear(d, d_hidden), act]
             else:
-                layers += [nn.Linear(d, d_hidden), make_norm(norm, d_hidden), nn.ReLU()]
+                layers += [nn.Linear(d, d_hidden), norm_layer(d_hidden), act]
             d = d_hidden
         layers.append(nn.Linear(d, d_out))
         self.net = nn.Sequential(*layers)
+        for layer in layers if init != "default" else []:
+            if isinstance(layer, nn.Linear):
+                if init == "xavier":
+                    nn.init.xavier_normal_(layer.weight)
+                else:
+                    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+class NoisyNorm(nn.Module):
+    """A normalization followed by noise whose distribution changes at every step.
+
+    The experiment of Santurkar et al. (2018), in miniature: if normalization helped by
+    keeping each unit's input distribution fixed, undoing that on purpose should hurt.
+    In training mode, at every call, each unit ``j`` draws a scale ``s_j ~ U(1, 1 + noise)``
+    and a shift ``m_j ~ U(-noise, noise)``, and each value also gets its own Gaussian noise
+    of that unit's standard deviation ``n_j ~ U(0, noise)``:
+    ``y[i, j] = s_j * norm(x)[i, j] + m_j + n_j * z[i, j]``, with ``z ~ N(0, 1)``.
+    So each unit's distribution has a non-zero mean and a non-unit variance that change
+    from step to step. In eval mode the noise is off.
+
+    Parameters
+    ----------
+    norm : the normalization module (applied first)
+    noise : strength (>= 0); 0 is the plain norm
+    """
+
+    def __init__(self, norm: nn.Module, noise: float) -> None:
+        super().__init__()
+        if not noise >= 0:
+            raise ValueError(f"noise must be >= 0, got {noise!r}")
+        self.norm, self.noise = norm, float(noise)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.norm(x)
+        if not self.training or self.noise == 0:
+            return y
+        d, n = y.shape[-1], self.noise
+        s = 1 + n * torch.rand(d, dtype=y.dtype)  # (D,): one draw per unit per step
+        m = n * (2 * torch.rand(d, dtype=y.dtype) - 1)  # (D,)
+        sd = n * torch.rand(d, dtype=y.dtype)  # (D,)
+        return s * y + m + sd * torch.randn_like(y)
+
+    def extra_repr(self) -> str:
+        return f"noise={self.noise}"
 
 
 _NORM_KINDS = (torch_ln.LayerNorm, torch_ln.RMSNorm, nn.LayerNorm, nn.RMSNorm, nn.BatchNorm1d)

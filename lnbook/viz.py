@@ -1285,3 +1285,385 @@ def live_warmup_figure(loss: np.ndarray, label: str) -> go.Figure:
         template="plotly_white",
     )
     return fig
+
+
+# ---------------------------------------------------------------- chapter 6 -------------
+
+
+def covariate_shift_traces(
+    run: dict, layer: int, k: int, colour: str = PALETTE["blue"], show_legend: bool = True
+) -> list[go.Scatter | go.Bar]:
+    """One network's view: its unit's percentiles over training, and its distribution at
+    checkpoint ``k`` beside the one at step 0.
+
+    Order: 15th percentile, 85th (filled down to the 15th), median, the three percentiles
+    at checkpoint ``k`` (markers), the histogram at step 0 (outline), the one at ``k``
+    (bars). The first four go in a panel over steps, the last two in a panel over values.
+    """
+    steps, p = run["steps"], run["percentiles"][:, layer]  # (C,), (C, 3)
+    edges = run["edges"]
+    centers, width = (edges[:-1] + edges[1:]) / 2, 0.8 * np.diff(edges)
+    group = {"legendgroup": f"layer{layer}", "showlegend": show_legend}
+    return [
+        go.Scatter(
+            x=steps,
+            y=p[:, 0],
+            mode="lines",
+            line={"width": 0, "color": colour},
+            name="15th percentile",
+            hoverinfo="x+y",
+            showlegend=False,
+        ),
+        go.Scatter(
+            x=steps,
+            y=p[:, 2],
+            mode="lines",
+            fill="tonexty",
+            line={"width": 0, "color": colour},
+            opacity=0.3,
+            name="15th to 85th percentile",
+            **group,
+        ),
+        go.Scatter(
+            x=steps,
+            y=p[:, 1],
+            mode="lines",
+            line={"color": colour, "width": 2},
+            name="median",
+            **{**group, "showlegend": False},
+        ),
+        go.Scatter(
+            x=[steps[k]] * 3,
+            y=p[k],
+            mode="markers",
+            name="at the slider's step",
+            marker={"color": colour, "size": 9, "line": {"color": PALETTE["black"], "width": 1.5}},
+            **{**group, "showlegend": False},
+        ),
+        go.Scatter(
+            x=centers,
+            y=run["hist"][0, layer],
+            mode="lines",
+            line={"shape": "hvh", "color": PALETTE["black"], "dash": "dot", "width": 1},
+            name="at step 0",
+            **group,
+        ),
+        go.Bar(
+            x=centers,
+            y=run["hist"][k, layer],
+            width=width,
+            marker={"color": colour},
+            name="at the slider's step",
+            **group,
+        ),
+    ]
+
+
+def covariate_shift_figure(runs: dict[str, dict]) -> go.Figure:
+    """Chapter 6: one hidden unit's input over training, one column per network.
+
+    Top row: its 15th, 50th and 85th percentiles over training (Ioffe and Szegedy, 2015,
+    Fig. 1). Bottom row: its distribution at the slider's step against step 0. Buttons
+    pick the layer.
+
+    Parameters
+    ----------
+    runs : label -> result of ``lnbook.experiments.covariate_shift_run`` (same checkpoints)
+    """
+    labels = list(runs)
+    first = runs[labels[0]]
+    n_layers = first["inputs"].shape[1]
+    fig = make_subplots(
+        rows=2,
+        cols=len(labels),
+        shared_yaxes="rows",
+        subplot_titles=labels,
+        vertical_spacing=0.22,
+        horizontal_spacing=0.03,
+    )
+    per = len(covariate_shift_traces(first, 0, 0))
+    moving = []  # indices of the traces a slider step changes: markers and bars
+    for layer in range(n_layers):
+        for c, label in enumerate(labels):
+            # One colour for every network: the columns are labelled, and the legend then
+            # reads the same for all of them.
+            traces = covariate_shift_traces(runs[label], layer, 0, show_legend=c == 0)
+            for i, t in enumerate(traces):
+                t.visible = layer == n_layers - 1
+                if i in (3, 5):
+                    moving.append(len(fig.data))
+                fig.add_trace(t, row=1 if i < 4 else 2, col=c + 1)
+    step_labels = [str(s) for s in first["steps"]]
+
+    def moved(run: dict, layer: int, k: int) -> list:
+        # Only what a step changes (the markers and the bars' heights), in float32: the
+        # frames are most of the page's weight.
+        p = run["percentiles"][k, layer]
+        return [
+            go.Scatter(x=[int(run["steps"][k])] * 3, y=p.astype(np.float32)),
+            go.Bar(y=run["hist"][k, layer].astype(np.float32)),
+        ]
+
+    fig.frames = [
+        go.Frame(
+            name=name,
+            data=[
+                t for layer in range(n_layers) for lab in labels for t in moved(runs[lab], layer, k)
+            ],
+            traces=moving,
+        )
+        for k, name in enumerate(step_labels)
+    ]
+    block = per * len(labels)
+    visible = [[i // block == layer for i in range(len(fig.data))] for layer in range(n_layers)]
+    fig.update_layout(
+        title={"text": "One hidden unit's input during training (what its sigmoid receives)"},
+        updatemenus=[
+            {
+                **_buttons(
+                    [f"layer {layer + 1}" for layer in range(n_layers)],
+                    [[{"visible": v}] for v in visible],
+                    method="restyle",
+                ),
+                "active": n_layers - 1,
+            }
+        ],
+        sliders=[_slider(step_labels, "training step: ", active=0)],
+        legend={"orientation": "h", "x": 0, "y": -0.42},
+        bargap=0,
+        height=720,
+        margin={"t": 130, "b": 190},
+        template="plotly_white",
+    )
+    fig.update_xaxes(title_text="training step", row=1)
+    fig.update_xaxes(
+        title_text="unit's input", row=2, range=[first["edges"][0], first["edges"][-1]]
+    )
+    fig.update_yaxes(title_text="unit's input (percentiles)", row=1, col=1)
+    fig.update_yaxes(title_text="share of images", row=2, col=1)
+    return fig
+
+
+def live_covariate_shift_figure(run: dict, layer: int, k: int, label: str) -> go.Figure:
+    """The chapter 6 view of one network, for a FigureWidget."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
+    for i, t in enumerate(covariate_shift_traces(run, layer, k)):
+        fig.add_trace(t, row=1, col=1 if i < 4 else 2)
+    fig.update_layout(
+        title={"text": f"One hidden unit's input during training: {label}"},
+        legend={"orientation": "h", "x": 0, "y": -0.25},
+        bargap=0,
+        height=440,
+        template="plotly_white",
+    )
+    fig.update_xaxes(title_text="training step", row=1, col=1)
+    fig.update_xaxes(
+        title_text="unit's input", range=[run["edges"][0], run["edges"][-1]], row=1, col=2
+    )
+    fig.update_yaxes(title_text="unit's input (percentiles)", row=1, col=1)
+    fig.update_yaxes(title_text="share of images", row=1, col=2)
+    return fig
+
+
+def update_covariate_shift(fig: go.Figure, run: dict, layer: int, k: int, label: str) -> None:
+    """Redraw the live chapter 6 view in place."""
+    with fig.batch_update():
+        _copy_traces(fig, covariate_shift_traces(run, layer, k))
+        fig.layout.title.text = f"One hidden unit's input during training: {label}"
+
+
+def lr_sensitivity_figure(result: dict) -> go.Figure:
+    """Chapter 6: final loss and steps to a target loss against the learning rate.
+
+    Each seed is a marker; the line joins the medians over seeds. Runs that diverged or
+    never reached the target are drawn at the top of their panel.
+
+    Parameters
+    ----------
+    result : from ``lnbook.experiments.lr_sensitivity``
+    """
+    lrs, labels = result["lrs"], result["labels"]
+    colours = [PALETTE[c] for c in ("black", "blue", "orange", "purple")]
+    symbols = ["circle", "square", "diamond", "x"]
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14)
+    top_loss = 3.0
+    for col, key in ((1, "final"), (2, "steps")):
+        values = {lab: np.asarray(result[key][lab], dtype=float) for lab in labels}
+        top = top_loss if key == "final" else None
+        if key == "steps":
+            finite = np.concatenate([v[np.isfinite(v)] for v in values.values()])
+            top = 1.1 * (finite.max() if len(finite) else 1.0)
+        for c, lab in enumerate(labels):
+            v = values[lab]  # (R, S)
+            shown = np.where(np.isfinite(v), np.minimum(v, top), top)
+            colour = colours[c % len(colours)]
+            fig.add_trace(
+                go.Scatter(
+                    x=np.repeat(lrs, v.shape[1]),
+                    y=shown.ravel(),
+                    mode="markers",
+                    marker={"color": colour, "symbol": symbols[c % len(symbols)], "size": 7},
+                    opacity=0.6,
+                    name=lab,
+                    legendgroup=lab,
+                    showlegend=col == 1,
+                ),
+                row=1,
+                col=col,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=lrs,
+                    y=np.median(shown, axis=1),
+                    mode="lines",
+                    line={"color": colour},
+                    name=f"{lab}, median",
+                    legendgroup=lab,
+                    showlegend=False,
+                    hoverinfo="skip",
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_layout(
+        title={"text": "Sensitivity to the learning rate (plain SGD, one marker per seed)"},
+        legend={"orientation": "h", "x": 0, "y": -0.25},
+        height=480,
+        template="plotly_white",
+    )
+    fig.update_xaxes(title_text="learning rate (log)", type="log", exponentformat="power")
+    fig.update_yaxes(
+        title_text=f"final training loss (nats; top: {top_loss:g} or more, or diverged)",
+        range=[0, top_loss * 1.05],
+        row=1,
+        col=1,
+    )
+    fig.update_yaxes(
+        title_text=f"steps to loss {result['target']:g} (top: never)",
+        rangemode="tozero",
+        row=1,
+        col=2,
+    )
+    return fig
+
+
+def training_curves_figure(curves: dict[str, np.ndarray], window: int = 20) -> go.Figure:
+    """Training loss against step, one band per network: median and range over seeds.
+
+    Parameters
+    ----------
+    curves : label -> (S, T) loss per seed and step
+    window : steps averaged before plotting (a mini-batch's loss is noisy)
+    """
+    colours = [PALETTE[c] for c in ("black", "blue", "orange", "purple", "green")]
+    kernel = np.ones(window) / window
+    fig = go.Figure()
+    for c, (lab, loss) in enumerate(curves.items()):
+        smooth = np.array([np.convolve(row, kernel, mode="valid") for row in np.asarray(loss)])
+        x = np.arange(window, window + smooth.shape[1])
+        colour = colours[c % len(colours)]
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=smooth.min(0),
+                mode="lines",
+                line={"width": 0, "color": colour},
+                showlegend=False,
+                hoverinfo="skip",
+                legendgroup=lab,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=smooth.max(0),
+                mode="lines",
+                fill="tonexty",
+                opacity=0.25,
+                line={"width": 0, "color": colour},
+                showlegend=False,
+                hoverinfo="skip",
+                legendgroup=lab,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=np.median(smooth, 0),
+                mode="lines",
+                name=lab,
+                line={"color": colour, "width": 2},
+                legendgroup=lab,
+            )
+        )
+    fig.update_layout(
+        title={"text": f"Training loss (mean of {window} steps; band: range over seeds)"},
+        xaxis={"title": {"text": "training step"}},
+        yaxis={
+            "title": {"text": "cross-entropy (nats; chance = ln 10 ≈ 2.3)"},
+            "rangemode": "tozero",
+        },
+        legend={"orientation": "h", "x": 0, "y": -0.2},
+        height=440,
+        template="plotly_white",
+    )
+    return fig
+
+
+SMOOTHNESS_MEASURES = {
+    "loss_range": "loss range along the step (nats)",
+    "grad_change": "largest gradient change ‖Δg‖",
+    "beta": "effective β-smoothness ‖Δg‖ / ‖Δw‖",
+}
+
+
+def smoothness_figure(results: dict[str, dict[str, dict]]) -> go.Figure:
+    """Chapter 6: Santurkar et al.'s (2018) landscape measures during training.
+
+    One panel per measure, one line per norm; buttons pick the network.
+
+    Parameters
+    ----------
+    results : network label -> {norm label -> result of
+        ``lnbook.experiments.landscape_smoothness``}
+    """
+    nets = list(results)
+    colours = [PALETTE[c] for c in ("black", "blue", "orange", "purple")]
+    fig = make_subplots(
+        rows=1,
+        cols=len(SMOOTHNESS_MEASURES),
+        horizontal_spacing=0.09,
+        subplot_titles=list(SMOOTHNESS_MEASURES.values()),
+    )
+    for n, net in enumerate(nets):
+        for c, (lab, r) in enumerate(results[net].items()):
+            for col, key in enumerate(SMOOTHNESS_MEASURES, start=1):
+                fig.add_trace(
+                    go.Scatter(
+                        x=r["steps"],
+                        y=r[key],
+                        mode="lines",
+                        name=lab,
+                        legendgroup=f"{net}{lab}",
+                        showlegend=col == 1,
+                        visible=n == 0,
+                        line={"color": colours[c % len(colours)], "width": 1.5},
+                    ),
+                    row=1,
+                    col=col,
+                )
+    per = len(fig.data) // len(nets)
+    visible = [[i // per == n for i in range(len(fig.data))] for n in range(len(nets))]
+    fig.update_layout(
+        title={"text": "Looking ahead along each SGD step (lower: smoother)"},
+        updatemenus=[_buttons(nets, [[{"visible": v}] for v in visible], method="restyle")],
+        legend={"orientation": "h", "x": 0, "y": -0.25},
+        height=460,
+        margin={"t": 140},
+        template="plotly_white",
+    )
+    fig.update_xaxes(title_text="training step")
+    fig.update_yaxes(type="log", exponentformat="power")
+    for col, text in enumerate(("nats (log)", "gradient norm units (log)", "1/step (log)"), 1):
+        fig.update_yaxes(title_text=text, row=1, col=col)
+    return fig

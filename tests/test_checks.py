@@ -49,6 +49,9 @@ GARBAGE = [
 ]
 
 CHECKERS = [
+    checks.percentile_bands,
+    checks.scale_invariance_predictions,
+    checks.gradient_predictiveness,
     checks.residual_placement,
     checks.masked_mean,
     checks.decoding_predictions,
@@ -419,3 +422,106 @@ def test_decoding_predictions_right_and_each_wrong_answer_named():
     for q in right:
         v = checks.decoding_predictions(lambda q=q: dict(right, **{q: not right[q]}))
         assert v.status == checks.WRONG and "1 of 4 wrong" in v.message and q in v.message
+
+
+def _bands(h):
+    return np.percentile(h, (15, 50, 85), axis=1).T
+
+
+PERCENTILES = [
+    (_bands, checks.CORRECT, "One row per checkpoint"),
+    (lambda h: np.percentile(h, (15, 50, 85), axis=1, method="nearest").T, checks.CORRECT, ""),
+    (lambda h: torch.tensor(_bands(h)), checks.CORRECT, ""),
+    (lambda h: np.percentile(h, (15, 50, 85), axis=1), checks.WRONG, "shape (3, C)"),
+    (lambda h: np.percentile(h, (0.15, 0.5, 0.85), axis=1).T, checks.WRONG, "np.quantile"),
+    (lambda h: _bands(h)[:, ::-1], checks.WRONG, "reverse order"),
+    (
+        lambda h: np.stack([h.mean(1) - h.std(1), h.mean(1), h.mean(1) + h.std(1)], 1),
+        checks.WRONG,
+        "normal distribution",
+    ),
+    (lambda h: _bands(h) + 0.5, checks.WRONG, "expected"),
+    (lambda h: _bands(h)[:2], checks.WRONG, "shape"),
+    (lambda h: np.percentile(h, (15, 50, 85), axis=0), checks.WRONG, "over the images"),
+]
+
+
+@pytest.mark.parametrize("fn, status, fragment", PERCENTILES, ids=range(len(PERCENTILES)))
+def test_percentile_bands_diagnoses(fn, status, fragment):
+    v = checks.percentile_bands(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+def test_scale_invariance_predictions_right_and_each_wrong_answer_named():
+    # From the derivation in chapter 6: L(cW) = L(W) for c > 0.
+    right = dict(zip(checks.SCALE_QUESTIONS, [False, True, True, True], strict=True))
+    assert checks.scale_invariance_predictions(lambda: right).passed
+    for q in right:
+        v = checks.scale_invariance_predictions(lambda q=q: dict(right, **{q: not right[q]}))
+        assert v.status == checks.WRONG and "1 of 4 wrong" in v.message and q in v.message
+
+
+def _predictiveness(grad, w, etas):
+    g = grad(w)
+    return max(np.linalg.norm(grad(w - eta * g) - g) for eta in etas)
+
+
+def _in_place(grad, w, etas):
+    w -= etas[0] * grad(w)
+    return 0.0
+
+
+PREDICTIVE = [
+    (_predictiveness, checks.CORRECT, "quadratic"),
+    (
+        lambda grad, w, etas: torch.tensor(_predictiveness(grad, w, etas)),
+        checks.CORRECT,
+        "",
+    ),
+    (
+        lambda grad, w, etas: [np.linalg.norm(grad(w - e * grad(w)) - grad(w)) for e in etas],
+        checks.WRONG,
+        "one value per eta",
+    ),
+    (
+        lambda grad, w, etas: min(np.linalg.norm(grad(w - e * grad(w)) - grad(w)) for e in etas),
+        checks.WRONG,
+        "smallest",
+    ),
+    (
+        lambda grad, w, etas: max(np.linalg.norm(grad(w + e * grad(w)) - grad(w)) for e in etas),
+        checks.WRONG,
+        "against it",
+    ),
+    (
+        lambda grad, w, etas: max(np.linalg.norm(grad(w - e * grad(w))) for e in etas),
+        checks.WRONG,
+        "subtract the gradient",
+    ),
+    (
+        lambda grad, w, etas: max(
+            np.linalg.norm(grad(w - e * grad(w)) - grad(w)) / (e * np.linalg.norm(grad(w)))
+            for e in etas
+        ),
+        checks.WRONG,
+        "beta-smoothness",
+    ),
+    (_in_place, checks.WRONG, "in place"),
+    (lambda grad, w, etas: 0.123, checks.WRONG, "largest change is"),
+]
+
+
+@pytest.mark.parametrize("fn, status, fragment", PREDICTIVE, ids=range(len(PREDICTIVE)))
+def test_gradient_predictiveness_diagnoses(fn, status, fragment):
+    v = checks.gradient_predictiveness(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+def test_gradient_predictiveness_quadratic_closed_form():
+    # On f = w.A.w / 2 the answer is max(eta) * |A g| exactly; the checker's own oracle
+    # must agree with that closed form.
+    a = np.array([1.0, 4.0, 9.0])
+    w = np.array([1.0, -1.0, 0.5])
+    g = a * w
+    etas = np.array([0.05, 0.2, 0.5, 1.0])
+    assert np.isclose(_predictiveness(lambda v: a * v, w, etas), 1.0 * np.linalg.norm(a * g))

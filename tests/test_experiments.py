@@ -467,3 +467,178 @@ def test_warmup_schedule_ramps_the_rate():
     slow = experiments.warmup_training("pre", lr=1e-4, warmup=0, n_layers=1, steps=3)
     assert cold[0] == warm[0] == slow[0]  # same model and batch before any update
     assert abs(warm[2] - slow[2]) < abs(cold[2] - slow[2])
+
+
+# ---------------------------------------------------------------- chapter 6 -------------
+
+
+def test_unit_inputs_are_what_each_activation_receives():
+    # Recomputed by hand from the weights: Linear -> norm -> sigmoid, unit 3 of each layer.
+    torch.manual_seed(0)
+    m = experiments._ch06_model("batch", 0.0, "xavier", "sigmoid")
+    x = torch.rand(20, 64)
+    got = experiments._unit_inputs(m, x)  # (L, N, D)
+    h, expected = x, []
+    linears = [layer for layer in m.net if isinstance(layer, torch.nn.Linear)]
+    for lin in linears[:-1]:
+        z = h @ lin.weight.T + lin.bias
+        z = (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + 1e-5)  # batch statistics
+        expected.append(z.detach().numpy())
+        h = torch.sigmoid(z)
+    np.testing.assert_allclose(got, np.array(expected), atol=1e-5)
+    # Probing in training mode must not move the running statistics of the model itself.
+    bn = [layer for layer in m.net if isinstance(layer, torch.nn.BatchNorm1d)][0]
+    assert bn.num_batches_tracked.item() == 0 and torch.all(bn.running_mean == 0)
+
+
+@pytest.mark.parametrize(
+    "norm, noise", [(None, 0.0), ("layer", 0.0), ("batch", 0.0), ("batch", 1.0)]
+)
+def test_covariate_shift_probes_do_not_disturb_training(norm, noise):
+    # Not the weights, not batch norm's running statistics, not the noise's random stream.
+    a = experiments.covariate_shift_run(norm, noise=noise, steps=30, checkpoints=4, n_probe=16)
+    b = experiments.covariate_shift_run(norm, noise=noise, steps=30, checkpoints=0)
+    np.testing.assert_array_equal(a["loss"], b["loss"])
+    assert a["steps"].tolist() == [0, 10, 20, 30] and b["steps"].tolist() == []
+    assert a["inputs"].shape == (4, 3, 16) and a["hist"].shape == (4, 3, 40)
+    np.testing.assert_allclose(a["hist"].sum(-1), 1.0)  # end bins keep every image
+    np.testing.assert_allclose(
+        a["percentiles"][..., 1], np.median(a["inputs"], axis=-1), rtol=1e-6, atol=1e-6
+    )
+    assert a["all_percentiles"].shape == (4, 3, 64, 3)
+    np.testing.assert_array_equal(a["all_percentiles"][:, :, 0], a["percentiles"])  # unit 0
+
+
+def test_covariate_shift_batch_norm_unit_starts_standardized():
+    # With gamma = 1 and beta = 0 at step 0, batch norm's unit over the probe batch has
+    # mean 0 and standard deviation 1 (up to eps): the definition of batch norm.
+    r = experiments.covariate_shift_run("batch", steps=1, checkpoints=2, n_probe=200)
+    first = r["inputs"][0]  # (L, P)
+    np.testing.assert_allclose(first.mean(-1), 0.0, atol=1e-5)
+    np.testing.assert_allclose(first.std(-1), 1.0, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"steps": 0}, "steps must be an int >= 1, got 0"),
+        ({"checkpoints": 1}, r"checkpoints \(0 for none\) must be an int >= 2"),
+        ({"n_probe": 1}, r"n_probe must be an int in \[2, 540\], got 1"),
+        ({"n_probe": 5000}, "n_probe"),
+        ({"unit": 64}, r"unit must be an int in \[0, 63\]"),
+        ({"unit": -1}, "unit"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"lr": -1.0}, "lr must be a positive finite number"),
+        ({"lr": float("nan")}, "lr"),
+        ({"steps": 2.5}, "steps"),
+    ],
+)
+def test_covariate_shift_run_rejects_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        experiments.covariate_shift_run(None, **kwargs)
+
+
+def test_distribution_shift_is_the_mean_absolute_move():
+    p = np.zeros((3, 2, 3))
+    p[1, 0] = [1.0, 2.0, 3.0]  # layer 0 moves by 1, 2, 3 then back
+    p[2, 1] = 0.5  # layer 1 stays, then moves by 0.5
+    np.testing.assert_allclose(experiments.distribution_shift(p), [(6 + 6) / 6, 1.5 / 6])
+    with pytest.raises(ValueError, match="shape"):
+        experiments.distribution_shift(np.zeros((1, 2, 3)))
+
+
+def test_distribution_shift_relative_and_over_units():
+    # Two units of one layer: both move by 1 per checkpoint; widths 2 and 4.
+    p = np.zeros((3, 1, 2, 3))
+    p[:, 0, 0] = [[0, 1, 2], [1, 2, 3], [2, 3, 4]]
+    p[:, 0, 1] = [[0, 2, 4], [1, 3, 5], [2, 4, 6]]
+    np.testing.assert_allclose(experiments.distribution_shift(p), [1.0])
+    np.testing.assert_allclose(
+        experiments.distribution_shift(p, relative=True), [(1 / 2 + 1 / 4) / 2]
+    )
+
+
+def test_steps_to_target_uses_the_running_mean():
+    loss = np.array([3.0, 1.0, 3.0, 1.0, 0.4, 0.4, 0.4])
+    assert experiments.steps_to_target(loss, 0.5, window=1) == 5.0
+    assert experiments.steps_to_target(loss, 1.0, window=1) == 2.0
+    assert experiments.steps_to_target(loss, 1.0, window=2) == 5.0  # (1 + 0.4) / 2 <= 1
+    assert np.isnan(experiments.steps_to_target(loss, 0.1, window=2))
+    assert np.isnan(experiments.steps_to_target(np.full(5, np.nan), 1.0, window=1))
+    with pytest.raises(ValueError, match="window"):
+        experiments.steps_to_target(loss, 0.5, window=8)
+
+
+def test_lr_summary_reads_the_grid():
+    nan = np.nan
+    result = {
+        "lrs": np.array([0.1, 1.0, 10.0]),
+        "labels": ["a", "b"],
+        "steps": {
+            "a": np.array([[50.0, 70.0], [20.0, nan], [nan, nan]]),
+            "b": np.array([[nan, nan], [nan, nan], [nan, nan]]),
+        },
+        "final": {
+            "a": np.array([[0.1, 0.2], [0.3, 0.6], [np.inf, 2.0]]),
+            "b": np.array([[2.3, 2.2], [2.4, 2.0], [nan, 5.0]]),
+        },
+    }
+    s = experiments.lr_summary(result)
+    assert s["a"]["reached"] == [0.1] and s["a"]["best_lr"] == 0.1 and s["a"]["best_steps"] == 60
+    assert s["a"]["above_chance"] == [10.0]
+    assert s["b"]["reached"] == [] and np.isnan(s["b"]["best_lr"])
+    assert s["b"]["above_chance"] == [1.0, 10.0]
+
+
+def test_lr_sensitivity_shapes():
+    r = experiments.lr_sensitivity(
+        {"x": {"norm": "layer"}}, lrs=(0.1, 1.0), seeds=(0, 1), steps=25, target=10.0
+    )
+    assert r["final"]["x"].shape == r["steps"]["x"].shape == (2, 2)
+    assert (r["steps"]["x"] == 20).all()  # a loss below 10 is reached at the first window
+
+
+def test_landscape_smoothness_matches_an_independent_look_ahead():
+    # Step 0, recomputed with torch.func from a model built the same way.
+    lr, etas = 0.5, (0.5, 2.0)
+    r = experiments.landscape_smoothness("layer", lr=lr, etas=etas, steps=3, every=2)
+    torch.manual_seed(0)
+    X, Y, _, _, rng = experiments._digits_split(0)
+    m = experiments._ch06_model("layer", 0.0, "xavier", "sigmoid")
+    idx = torch.from_numpy(rng.integers(0, len(X), size=64))
+    x, y = X[idx], Y[idx]
+    names = [n for n, _ in m.named_parameters()]
+    w0 = {n: p.detach() for n, p in m.named_parameters()}
+
+    def loss_at(w):
+        return torch.nn.functional.cross_entropy(torch.func.functional_call(m, w, (x,)), y)
+
+    def grad(w):  # torch.autograd.grad on a functional call: no parameter is touched
+        w = {n: v.clone().requires_grad_(True) for n, v in w.items()}
+        return dict(zip(names, torch.autograd.grad(loss_at(w), [w[n] for n in names]), strict=True))
+
+    g = grad(w0)
+    flat = torch.cat([g[n].reshape(-1) for n in names])
+    losses, changes = [loss_at(w0).item()], []
+    for eta in etas:
+        w = {n: w0[n] - eta * lr * g[n] for n in names}
+        losses.append(loss_at(w).item())
+        g_e = grad(w)
+        changes.append(torch.cat([(g_e[n] - g[n]).reshape(-1) for n in names]).norm().item())
+    assert r["steps"].tolist() == [0, 2]
+    np.testing.assert_allclose(r["loss_range"][0], np.ptp(losses), rtol=1e-4)
+    np.testing.assert_allclose(r["grad_change"][0], max(changes), rtol=1e-4)
+    betas = [c / (e * lr * flat.norm().item()) for c, e in zip(changes, etas, strict=True)]
+    np.testing.assert_allclose(r["beta"][0], max(betas), rtol=1e-4)
+
+
+def test_landscape_look_ahead_does_not_disturb_training():
+    a = experiments.landscape_smoothness(None, steps=12, every=1)
+    b = experiments.landscape_smoothness(None, steps=12, every=100)
+    np.testing.assert_array_equal(a["loss"], b["loss"])
+    with pytest.raises(ValueError, match="etas"):
+        experiments.landscape_smoothness(None, etas=(0.0, 1.0))
+    with pytest.raises(ValueError, match="lr must be"):
+        experiments.landscape_smoothness(None, lr=float("nan"))
+    with pytest.raises(ValueError, match="every rate in lrs"):
+        experiments.lr_sensitivity({"x": {}}, lrs=np.array([0.1, -1.0]))

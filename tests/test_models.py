@@ -126,3 +126,60 @@ def test_block_matches_torchs_transformer_decoder_layer(placement):
     torch.testing.assert_close(
         ours(x, mask=mask, memory=memory), theirs(x, memory, tgt_mask=mask), rtol=1e-12, atol=1e-12
     )
+
+
+@pytest.mark.parametrize("activation, kind", [("sigmoid", nn.Sigmoid), ("tanh", nn.Tanh)])
+def test_mlp_activation_follows_each_norm(activation, kind):
+    m = models.MLP(5, 7, 3, depth=3, norm="layer", activation=activation)
+    layers = list(m.net)
+    acts = [i for i, layer in enumerate(layers) if isinstance(layer, kind)]
+    assert len(acts) == 3 and all(isinstance(layers[i - 1], torch_ln.LayerNorm) for i in acts)
+
+
+@pytest.mark.parametrize("init, gain", [("xavier", 1.0), ("he", 2.0**0.5)])
+def test_mlp_init_scales_weights_and_zeros_biases(init, gain):
+    torch.manual_seed(0)
+    m = models.MLP(400, 300, 10, depth=1, norm=None, init=init)
+    w = m.net[0].weight
+    # Xavier normal: std = sqrt(2 / (fan_in + fan_out)); He normal: std = sqrt(2 / fan_in).
+    expected = (2 / (400 + 300)) ** 0.5 if init == "xavier" else gain / 400**0.5
+    assert abs(w.std().item() / expected - 1) < 0.02
+    assert all((lin.bias == 0).all() for lin in m.modules() if isinstance(lin, nn.Linear))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"activation": "gelu"}, "activation"),
+        ({"init": "orthogonal"}, "init"),
+        ({"noise": -1.0}, "noise"),
+    ],  # fmt: skip
+)
+def test_mlp_rejects_bad_activation_init_noise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        models.MLP(4, 4, 2, **kwargs)
+
+
+def test_noisy_norm_shifts_and_scales_each_unit_anew_every_step():
+    torch.manual_seed(0)
+    noisy = models.NoisyNorm(nn.Identity(), noise=1.0)
+    x = torch.zeros(20000, 8)
+    y1, y2 = noisy(x), noisy(x)
+    # On zeros the output is m_j + n_j z: per unit, a mean in [-1, 1] and a std in [0, 1].
+    mean, std = y1.mean(0), y1.std(0)
+    assert (mean.abs() <= 1.05).all() and (std <= 1.05).all() and std.max() > 0.05
+    assert (y1.mean(0) - y2.mean(0)).abs().max() > 0.05  # redrawn at the next call
+    # The documented formula, y = s * x + m + n * z, with the same random draws.
+    x = torch.randn(5, 8)
+    torch.manual_seed(3)
+    y = noisy(x)
+    torch.manual_seed(3)
+    s, m, n = 1 + torch.rand(8), 2 * torch.rand(8) - 1, torch.rand(8)
+    torch.testing.assert_close(y, s * x + m + n * torch.randn(5, 8))
+    noisy.eval()
+    assert torch.equal(noisy(x), x)  # no noise at inference
+    assert "noise=1.0" in repr(noisy)
+    m = models.MLP(4, 6, 2, depth=2, norm="layer", noise=0.5)
+    assert len(models.norm_layers(m)) == 2  # the wrapped norms are still found
+    with pytest.raises(ValueError, match="noise"):
+        models.NoisyNorm(nn.Identity(), float("nan"))

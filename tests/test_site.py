@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -393,6 +394,16 @@ def test_markdown_tables_render_as_tables(site):
     text = (site / "book" / "01_per_example_statistics.html").read_text(encoding="utf-8")
     table = text.split("<table", 1)[1].split("</table>", 1)[0] if "<table" in text else ""
     assert "weight matrix re-scaling" in table and "invariant" in table
+
+    # And no page anywhere shows a table's Markdown source instead of the table (a blank
+    # line inside a table, or a table built without its header row, does that).
+    def raw_rows(page):  # paragraphs that read "| ... |": table rows left as text
+        paragraphs = re.findall(r"<p>(.*?)</p>", page.read_text(encoding="utf-8"), flags=re.S)
+        texts = (re.sub(r"<[^>]+>", "", p).strip() for p in paragraphs)
+        return [t for t in texts if t.startswith("|") and t.endswith("|")]
+
+    raw = [page.name for page in site.rglob("*.html") if raw_rows(page)]
+    assert not raw, f"Markdown table source shown as text on: {raw}"
 
 
 def test_exercises_have_folded_executed_solutions(site):

@@ -258,3 +258,82 @@ def test_warmup_figure_one_frame_per_learning_rate():
     # One line per seed, not their average.
     np.testing.assert_allclose(fig.frames[1].data[0].y, 0.01)
     np.testing.assert_allclose(fig.frames[1].data[1].y, 1.01)
+
+
+def _fake_shift_run(offset: float, c: int = 3, layers: int = 2, p: int = 10) -> dict:
+    inputs = offset + np.arange(c * layers * p, dtype=float).reshape(c, layers, p) / 100
+    edges = np.linspace(-8, 8, 41)
+    hist = np.array([[experiments.binned(v, edges) / p for v in lay] for lay in inputs])
+    pct = np.moveaxis(np.percentile(inputs, (15, 50, 85), axis=-1), 0, -1)
+    return {"steps": np.array([0, 5, 10]), "inputs": inputs, "percentiles": pct,
+            "edges": edges, "hist": hist}  # fmt: skip
+
+
+def test_covariate_shift_figure_frames_and_layer_buttons_compose():
+    runs = {"a": _fake_shift_run(0.0), "b": _fake_shift_run(2.0)}
+    fig = viz.covariate_shift_figure(runs)
+    per = 6  # traces per network and layer
+    assert len(fig.data) == 2 * 2 * per
+    assert [f.name for f in fig.frames] == ["0", "5", "10"]
+    # A frame updates each (layer, network)'s marker and bars, in that order.
+    frame = fig.frames[2]
+    assert len(frame.data) == len(frame.traces) == 2 * 2 * 2
+    for i, (layer, lab) in enumerate([(0, "a"), (0, "b"), (1, "a"), (1, "b")]):
+        marker, bars = frame.data[2 * i], frame.data[2 * i + 1]
+        assert list(marker.x) == [10] * 3
+        np.testing.assert_allclose(marker.y, runs[lab]["percentiles"][2, layer], rtol=1e-6)
+        np.testing.assert_allclose(bars.y, runs[lab]["hist"][2, layer], rtol=1e-6)
+        assert fig.data[frame.traces[2 * i + 1]].type == "bar"
+    visible = [list(b.args[0]["visible"]) for b in fig.layout.updatemenus[0].buttons]
+    assert visible[0] == [True] * 2 * per + [False] * 2 * per
+    assert visible[1] == [False] * 2 * per + [True] * 2 * per
+    assert [t.visible for t in fig.data] == visible[1]  # opens on the last layer
+
+
+def test_live_covariate_shift_update_matches_the_static_traces():
+    run = _fake_shift_run(1.0)
+    fig = viz.live_covariate_shift_figure(run, 0, 0, "x")
+    viz.update_covariate_shift(fig, run, 1, 2, "y")
+    for t, expected in zip(fig.data, viz.covariate_shift_traces(run, 1, 2), strict=True):
+        np.testing.assert_array_equal(t.y, expected.y)
+    assert fig.layout.title.text.endswith("y")
+
+
+def test_lr_sensitivity_figure_draws_failures_at_the_top():
+    nan = np.nan
+    r = {
+        "lrs": np.array([0.1, 1.0]),
+        "labels": ["a"],
+        "target": 0.5,
+        "final": {"a": np.array([[0.2, 0.4], [nan, 9.0]])},
+        "steps": {"a": np.array([[100.0, 200.0], [nan, nan]])},
+    }
+    fig = viz.lr_sensitivity_figure(r)
+    markers_loss, median_loss, markers_steps, median_steps = fig.data
+    np.testing.assert_allclose(markers_loss.y, [0.2, 0.4, 3.0, 3.0])
+    np.testing.assert_allclose(median_loss.y, [0.3, 3.0])
+    np.testing.assert_allclose(markers_steps.y, [100, 200, 220, 220])  # never: at 1.1 x max
+    assert list(markers_loss.x) == [0.1, 0.1, 1.0, 1.0]
+
+
+def test_training_curves_figure_bands_span_the_seeds():
+    loss = np.array([[1.0, 1.0, 1.0, 1.0], [3.0, 3.0, 3.0, 3.0], [2.0, 2.0, 2.0, 2.0]])
+    fig = viz.training_curves_figure({"a": loss}, window=2)
+    low, high, median = fig.data
+    np.testing.assert_allclose(low.y, [1.0] * 3)
+    np.testing.assert_allclose(high.y, [3.0] * 3)
+    np.testing.assert_allclose(median.y, [2.0] * 3)
+    assert list(median.x) == [2, 3, 4]
+
+
+def test_smoothness_figure_buttons_switch_networks():
+    def r(v):
+        return {"steps": np.array([0, 10]), "loss_range": np.full(2, v),
+                "grad_change": np.full(2, v), "beta": np.full(2, v)}  # fmt: skip
+
+    results = {"n1": {"a": r(1.0), "b": r(2.0)}, "n2": {"a": r(3.0), "b": r(4.0)}}
+    fig = viz.smoothness_figure(results)
+    assert len(fig.data) == 2 * 2 * 3
+    visible = [list(b.args[0]["visible"]) for b in fig.layout.updatemenus[0].buttons]
+    assert visible[0] == [True] * 6 + [False] * 6 and visible[1] == [False] * 6 + [True] * 6
+    np.testing.assert_allclose(fig.data[6].y, 3.0)

@@ -89,6 +89,7 @@ def test_latency_benchmark_runs_and_reports_every_widget():
         "ch01 example_explorer",
         "ch02 gamma_beta_explorer",
         "ch04 batch_dependence_explorer",
+        "ch06 covariate_shift_explorer",
     }
     assert all(v["updates"] >= 6 and v["median_ms"] > 0 for v in r.values())
 
@@ -118,3 +119,23 @@ def test_warmup_explorer_trains_only_when_asked():
     e.run.click()
     assert len(e.figure.data) == 2
     assert len(e.figure.data[1].y) == 3 and "1 layers" in e.figure.data[1].name
+
+
+def test_covariate_shift_explorer_redraws_and_trains_on_demand():
+    from lnbook import experiments
+
+    e = widgets.covariate_shift_explorer(steps=20, checkpoints=3)
+    fig = e.figure
+    e.controls["layer"].value = 0
+    e.controls["checkpoint"].value = 1
+    run = experiments.covariate_shift_run("layer", steps=20, checkpoints=3)  # the same run
+    np.testing.assert_allclose(fig.data[5].y, run["hist"][1, 0])  # bars: layer 1, step 10
+    assert list(fig.data[3].x) == [10] * 3 and "layer norm, lr 1," in fig.layout.title.text
+    assert e.controls["checkpoint"].label == "10"  # the slider reads training steps
+    e.controls["net"].value = "batch norm"  # trains the batch-norm network
+    e.controls["lr"].value = 0.1
+    run = experiments.covariate_shift_run("batch", lr=0.1, steps=20, checkpoints=3)
+    np.testing.assert_allclose(fig.data[5].y, run["hist"][1, 0])
+    assert fig.layout.title.text.startswith("One hidden unit's input during training: batch norm")
+    with pytest.raises(ValueError, match="checkpoints"):
+        widgets.covariate_shift_explorer(checkpoints=0)
