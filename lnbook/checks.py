@@ -366,6 +366,274 @@ def invariance_predictions(fn: Callable[[], dict]) -> Verdict:
     )
 
 
+def layer_norm_affine(fn: Callable[..., np.ndarray]) -> Verdict:
+    """Chapter 2: ``fn(x, gamma, beta, eps)`` is layer norm over the last axis of an (N, D)
+    batch followed by the per-feature scale ``gamma`` and shift ``beta`` (D,); result (N, D)."""
+    rng = np.random.default_rng(18)
+    n, d, eps = 4, 6, 1e-5
+    x = rng.normal(rng.uniform(-2, 2, (n, 1)), rng.uniform(0.05, 2, (n, 1)), size=(n, d))
+    gamma = rng.uniform(0.5, 2.0, d)
+    beta = rng.normal(0.0, 1.0, d)
+    result, verdict = _call(fn, x.copy(), gamma.copy(), beta.copy(), eps)
+    if verdict:
+        return verdict
+    y, verdict = _as_array(result, "The result", (n, d))
+    if verdict:
+        return verdict
+    x_hat = _ln_rows(x, eps)
+    expected = gamma * x_hat + beta
+    if _close(y, expected):
+        return Verdict(CORRECT, "Normalize each example, then scale and shift each feature.")
+    known = [
+        (x_hat, "gamma and beta are missing: the result is the plain normalized x"),
+        (gamma * x_hat, "beta is missing: add it after scaling"),
+        (x_hat + beta, "gamma is missing: multiply by it before adding beta"),
+        (beta * x_hat + gamma, "gamma and beta are swapped: gamma scales, beta shifts"),
+        (
+            _ln_rows(gamma * x + beta, eps),
+            "gamma and beta were applied before normalizing, which divides them out again; "
+            "apply them to the normalized values",
+        ),
+        (
+            gamma * _ln_rows(x, eps, axis=0) + beta,
+            "the statistics were taken over the batch axis (that is batch norm); take "
+            "them over each example's features",
+        ),
+        (
+            gamma * _ln_rows(x, eps, ddof=1) + beta,
+            "the variance is the unbiased one (ddof=1); layer norm uses ddof=0",
+        ),
+        (
+            gamma * _ln_rows(x, eps, eps_outside=True) + beta,
+            "eps is outside the square root: divide by sqrt(var + eps), not std + eps",
+        ),
+    ]
+    for candidate, message in known:
+        if _close(y, candidate):
+            return _wrong(message + ".")
+    i, j = np.unravel_index(np.abs(y - expected).argmax(), y.shape)
+    return _wrong(
+        f"At [{i}, {j}] expected {expected[i, j]:.4f}, got {y[i, j]:.4f}. Hint: "
+        "gamma * (x - mean) / sqrt(var + eps) + beta, statistics per example."
+    )
+
+
+AFFINE_QUESTIONS = {
+    "gamma and beta chosen for one example restore that example exactly": "own",
+    "the same gamma and beta restore the other examples of the batch too": "others",
+    "with gamma = 1 and beta = 0, every example's output has mean 0": "mean0",
+    "halving gamma halves the spread of every example's output": "half",
+}
+
+
+def _affine_truth() -> dict[str, bool]:
+    """Answers to :data:`AFFINE_QUESTIONS`, computed with lnbook's layer norm."""
+    rng = np.random.default_rng(16)
+    x = rng.normal(rng.uniform(-3, 3, (5, 1)), rng.uniform(0.5, 3, (5, 1)), size=(5, 12))
+    d, eps = 12, 1e-5
+    gamma, beta = np.full(d, np.sqrt(x[0].var() + eps)), np.full(d, x[0].mean())
+    y = numpy_ln.layer_norm(x, d, gamma, beta, eps=eps)
+    plain = numpy_ln.layer_norm(x, d, eps=eps)
+    half = numpy_ln.layer_norm(x, d, np.full(d, 0.5), None, eps=eps)
+    return {
+        "own": _close(y[0], x[0]),
+        "others": _close(y[1:], x[1:]),
+        "mean0": bool(np.abs(plain.mean(axis=1)).max() < 1e-12),
+        "half": _close(half.std(axis=1), 0.5 * plain.std(axis=1)),
+    }
+
+
+def affine_predictions(fn: Callable[[], dict]) -> Verdict:
+    """Chapter 2: ``fn()`` returns ``{question: True or False}`` for AFFINE_QUESTIONS."""
+    _, verdict = _check_predictions(
+        fn,
+        AFFINE_QUESTIONS,
+        _affine_truth(),
+        lambda question, key: repr(question),
+        "Hint: compute each one with numpy_ln.layer_norm on a small batch.",
+    )
+    return verdict or Verdict(
+        CORRECT,
+        "gamma and beta are shared by the batch: they can give back one example's mean and "
+        "spread, never every example's, because each example's own were divided out.",
+    )
+
+
+# ---------------------------------------------------------------- chapter 3 ------------
+
+
+def variance_rows(fn: Callable[[np.ndarray], np.ndarray]) -> Verdict:
+    """Chapter 3: ``fn(x)`` is the variance of each row of a float32 (N, D) batch, computed
+    in float32 with an algorithm that survives a large offset; result (N,)."""
+    rng = np.random.default_rng(13)
+    x = (1e4 + rng.standard_normal((6, 256))).astype(np.float32)
+    result, verdict = _call(fn, x.copy())
+    if verdict:
+        return verdict
+    dtype = getattr(result, "dtype", None)
+    v, verdict = _as_array(result, "The result", (6,))
+    if verdict:
+        return verdict
+    if dtype is not None and str(dtype) in ("float64", "torch.float64"):
+        return _wrong(
+            "The result is float64: the computation left float32. Converting to float64 "
+            "hides the cancellation instead of avoiding it (and doubles the memory); keep "
+            "x in float32 and change the algorithm."
+        )
+    x64 = x.astype(np.float64)  # the same float32 numbers, in exact-enough arithmetic
+    expected = x64.var(axis=1)
+    # float32 two-pass is good to about 1e-4 here; one-pass is off by orders of magnitude.
+    if _close(v, expected, rtol=1e-3, atol=0):
+        return Verdict(CORRECT, "Stable in float32: subtract the mean first, then square.")
+    one_pass = (x * x).mean(axis=1) - x.mean(axis=1) ** 2  # float32, as the learner might
+    known = [
+        (x64.var(axis=1, ddof=1), "that is the unbiased variance (ddof=1); layer norm uses ddof=0"),
+        (x64.std(axis=1), "that is the standard deviation; return its square, the variance"),
+    ]
+    for candidate, message in known:
+        if _close(v, candidate, rtol=1e-3, atol=0):
+            return _wrong(message + ".")
+    if _close(v, one_pass, rtol=1e-2, atol=1e-2) or (v <= 0).any():
+        return _wrong(
+            "these look like the one-pass E[x^2] - E[x]^2, which in float32 keeps only "
+            "rounding errors here (some may even be negative); subtract the mean first, then "
+            "square and average."
+        )
+    i = int(np.abs(v - expected).argmax())
+    return _wrong(
+        f"Row {i}: expected a variance of {expected[i]:.4f} (the rows are noise of variance "
+        f"about 1 on an offset of 10^4), got {v[i]:.4g}."
+    )
+
+
+BACKWARD_QUESTIONS = {
+    "for every example, the entries of dx sum to zero": "sum_zero",
+    "for every example, dx is orthogonal to x_hat": "orthogonal",
+    "doubling x doubles dx": "double",
+    "adding 5 to every feature of x changes dx": "shift",
+}
+
+
+def _backward_truth() -> dict[str, bool]:
+    """Answers to :data:`BACKWARD_QUESTIONS`, computed with torch's autograd."""
+    import torch
+
+    g = torch.Generator().manual_seed(14)
+    x = torch.randn(4, 10, generator=g, dtype=torch.float64)
+    dy = torch.randn(4, 10, generator=g, dtype=torch.float64)
+    gamma = torch.rand(10, generator=g, dtype=torch.float64) + 0.5
+
+    def dx_of(x):
+        x = x.clone().requires_grad_(True)
+        y = torch.nn.functional.layer_norm(x, (10,), gamma, None, eps=0.0)
+        (y * dy).sum().backward()
+        return x.grad
+
+    dx = dx_of(x)
+    x_hat = torch.nn.functional.layer_norm(x, (10,), eps=0.0)
+    return {
+        "sum_zero": bool(dx.sum(1).abs().max() < 1e-10),
+        "orthogonal": bool((dx * x_hat).sum(1).abs().max() < 1e-10),
+        "double": bool(torch.allclose(dx_of(2 * x), 2 * dx)),
+        "shift": not torch.allclose(dx_of(x + 5), dx),
+    }
+
+
+def backward_predictions(fn: Callable[[], dict]) -> Verdict:
+    """Chapter 3: ``fn()`` returns ``{question: True or False}`` for BACKWARD_QUESTIONS."""
+    _, verdict = _check_predictions(
+        fn,
+        BACKWARD_QUESTIONS,
+        _backward_truth(),
+        lambda question, key: repr(question),
+        "Hint: read them off dx = rstd * (g - c2 - x_hat * c1), then compute them with "
+        "numpy_ln.layer_norm_forward and layer_norm_backward.",
+    )
+    return verdict or Verdict(
+        CORRECT,
+        "dx has no component along the constant vector (c2 removed it) nor along x_hat (c1 "
+        "removed it): the directions normalization ignores. And it scales like 1/std.",
+    )
+
+
+def layer_norm_backward(fn: Callable) -> Verdict:
+    """Chapter 3: ``fn(dy, x_hat, rstd, gamma)`` returns ``(dx, dgamma, dbeta)`` for
+    ``y = gamma * x_hat + beta`` over the last axis of (N, D) arrays; ``rstd`` is (N, 1)."""
+    import torch
+
+    rng = np.random.default_rng(15)
+    n, d = 5, 8
+    x = rng.normal(1.0, 2.0, size=(n, d))
+    dy = rng.standard_normal((n, d))
+    gamma = rng.uniform(0.5, 1.5, size=d)
+    eps = 1e-5
+    mu = x.mean(axis=1, keepdims=True)
+    rstd = 1 / np.sqrt(x.var(axis=1, keepdims=True) + eps)  # (N, 1)
+    x_hat = (x - mu) * rstd
+    # The oracle: torch's autograd through torch's own layer norm.
+    xt = torch.tensor(x, requires_grad=True)
+    gt = torch.tensor(gamma, requires_grad=True)
+    bt = torch.zeros(d, dtype=torch.float64, requires_grad=True)
+    (torch.nn.functional.layer_norm(xt, (d,), gt, bt, eps) * torch.tensor(dy)).sum().backward()
+    dx_ref, dg_ref, db_ref = (t.grad.numpy() for t in (xt, gt, bt))
+
+    result, verdict = _call(fn, dy.copy(), x_hat.copy(), rstd.copy(), gamma.copy())
+    if verdict:
+        return verdict
+    if not isinstance(result, tuple | list) or len(result) != 3:
+        return _wrong("Return three arrays: (dx, dgamma, dbeta).")
+    dx, verdict = _as_array(result[0], "dx", (n, d))
+    if verdict:
+        return verdict
+    dgamma, verdict = _as_array(result[1], "dgamma", (d,))
+    if verdict:
+        return verdict
+    dbeta, verdict = _as_array(result[2], "dbeta", (d,))
+    if verdict:
+        return verdict
+    problems = []
+    if not _close(dgamma, dg_ref):
+        hint = "it is the sum over the examples of dy * x_hat"
+        if _close(dgamma, db_ref):
+            hint += " (you summed dy alone: that is dbeta)"
+        problems.append("dgamma is wrong: " + hint)
+    if not _close(dbeta, db_ref):
+        problems.append("dbeta is wrong: it is the sum over the examples of dy")
+    if not _close(dx, dx_ref):
+        g = dy * gamma
+        c1 = (x_hat * g).mean(axis=1, keepdims=True)
+        c2 = g.mean(axis=1, keepdims=True)
+        known = [
+            (rstd * (g - x_hat * c1), "the mean term is missing: subtract c2 = mean(g)"),
+            (rstd * (g - c2), "the projection term is missing: subtract x_hat * c1"),
+            (rstd * g, "both correction terms are missing (c2 and x_hat * c1)"),
+            (
+                rstd
+                * (dy - dy.mean(1, keepdims=True) - x_hat * (x_hat * dy).mean(1, keepdims=True)),
+                "gamma is missing: the gradient reaching x_hat is g = dy * gamma",
+            ),
+            (g - c2 - x_hat * c1, "the factor rstd is missing"),
+            (rstd * (g + c2 + x_hat * c1), "the correction terms are subtracted, not added"),
+            (
+                rstd * (g - c2 - x_hat * (x_hat * g).sum(1, keepdims=True)),
+                "c1 is a mean over the features, not a sum",
+            ),
+        ]
+        for candidate, message in known:
+            if _close(dx, candidate):
+                problems.append("dx: " + message)
+                break
+        else:
+            i, j = np.unravel_index(np.abs(dx - dx_ref).argmax(), dx.shape)
+            problems.append(
+                f"dx differs from autograd's: at [{i}, {j}] expected {dx_ref[i, j]:.4f}, "
+                f"got {dx[i, j]:.4f}. Hint: dx = rstd * (g - c2 - x_hat * c1)"
+            )
+    if problems:
+        return _wrong("; ".join(problems) + ".")
+    return Verdict(CORRECT, "dx, dgamma and dbeta all match torch's autograd.")
+
+
 # ---------------------------------------------------------------- chapter 2 ------------
 
 
@@ -638,6 +906,61 @@ def batch_norm_inference(fn: Callable[..., np.ndarray]) -> Verdict:
         if _close(y, candidate):
             return _wrong(message)
     return _wrong("The values differ from (x - running_mean) / sqrt(running_var + eps).")
+
+
+BATCH_QUESTIONS = {
+    "in training mode, changing one example changes the batch-norm output of the others": "others",
+    "an example's layer-norm output depends on the batch size": "ln_size",
+    "in inference mode, batch norm gives an example the same output in any batch": "infer",
+    "in training mode, batch norm can normalize a batch of one example": "one",
+}
+
+
+def _batch_truth() -> dict[str, bool]:
+    """Answers to :data:`BATCH_QUESTIONS`, computed with lnbook's batch and layer norm."""
+    rng = np.random.default_rng(17)
+    x = rng.normal(1.0, 2.0, size=(8, 6))
+    changed = x.copy()
+    changed[3] += rng.normal(0.0, 3.0, 6)
+
+    def bn(batch, training=True):
+        mean, var = np.full(6, 1.0), np.full(6, 4.0)  # running statistics, for inference
+        return numpy_ln.batch_norm(batch, mean, var, training=training)
+
+    return {
+        "others": not _close(bn(x)[0], bn(changed)[0]),
+        "ln_size": not _close(numpy_ln.layer_norm(x, 6)[0], numpy_ln.layer_norm(x[:2], 6)[0]),
+        "infer": _close(bn(x, False)[0], bn(changed[:2], False)[0]),
+        "one": _batch_of_one_works(bn, x[:1]),
+    }
+
+
+def _batch_of_one_works(bn, one: np.ndarray) -> bool:
+    # One value per channel has no spread: every output would be 0 whatever the input, so
+    # PyTorch, and lnbook after it, refuse it.
+    try:
+        bn(one)
+    except ValueError:
+        return False
+    return True
+
+
+def batch_predictions(fn: Callable[[], dict]) -> Verdict:
+    """Chapter 4: ``fn()`` returns ``{question: True or False}`` for BATCH_QUESTIONS."""
+    _, verdict = _check_predictions(
+        fn,
+        BATCH_QUESTIONS,
+        _batch_truth(),
+        lambda question, key: repr(question),
+        "Hint: ask which examples each normalization reads in each mode, then compute it "
+        "with numpy_ln.batch_norm and numpy_ln.layer_norm.",
+    )
+    return verdict or Verdict(
+        CORRECT,
+        "Batch norm in training mode reads the whole batch (a lone example has no spread "
+        "to divide by, so it is refused); in inference mode it reads stored statistics; "
+        "layer norm reads only the example.",
+    )
 
 
 # ---------------------------------------------------------------- chapter 5 ------------

@@ -22,6 +22,13 @@ Three jobs, nothing else:
    plotly ``FigureWidget`` that includes a copy of plotly.js, 5 MB a page), although the
    static site renders no widget. The book uses neither, so :func:`_drop_unused_scripts`
    removes both from each page.
+
+4. **Launch and download.** Every chapter page offers its executed notebook as ``.ipynb``
+   (:func:`_offer_notebook`). Its Binder button (and a JupyterHub button through
+   nbgitpuller, if ``LNBOOK_JUPYTERHUB_URL`` is set) needs the public repository, which
+   :func:`repository_url` finds in ``LNBOOK_REPOSITORY_URL`` or the git remote ``origin``.
+   Where there is none, the launch buttons are left out: Jupyter Book's default would
+   point them at its own repository.
 """
 
 from __future__ import annotations
@@ -29,7 +36,10 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -132,8 +142,100 @@ def _use_keyed_cache(app, config) -> None:
     config.nb_execution_cache_path = str(cache)
 
 
+def _git(root: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def repository_url(root: str | Path) -> str:
+    """The public repository of the book, as ``https://github.com/org/repo``; "" if unknown.
+
+    ``LNBOOK_REPOSITORY_URL`` wins; otherwise the git remote ``origin``, if it is on GitHub
+    or GitLab (``git@github.com:org/repo.git`` and ``https://...repo.git`` both count).
+    """
+    url = os.environ.get("LNBOOK_REPOSITORY_URL", "").strip() or _git(
+        Path(root), "remote", "get-url", "origin"
+    )
+    match = re.fullmatch(
+        r"(?:https://|git@|ssh://git@)(github\.com|gitlab\.com)[:/]([\w.-]+)/([\w.-]+?)(?:\.git)?/?",
+        url,
+    )
+    return f"https://{match[1]}/{match[2]}/{match[3]}" if match else ""
+
+
+def _configure_launch(app, config) -> None:
+    opts = dict(config.html_theme_options)
+    launch = dict(opts.get("launch_buttons", {}))
+    hub = os.environ.get("LNBOOK_JUPYTERHUB_URL", "").strip()
+    if hub:
+        launch["jupyterhub_url"] = hub
+    url = repository_url(app.srcdir)
+    if url:
+        opts["repository_url"] = url
+        opts["repository_branch"] = (
+            os.environ.get("LNBOOK_REPOSITORY_BRANCH", "").strip()
+            or opts.get("repository_branch")
+            or "main"
+        )
+    else:
+        opts.pop("repository_url", None)
+        for key in ("binderhub_url", "jupyterhub_url", "colab_url", "deepnote_url"):
+            launch.pop(key, None)
+    opts["launch_buttons"] = launch
+    config.html_theme_options = opts
+
+
+def executed_notebook(source: str | Path, cache_path: str | Path):
+    """A chapter as a notebook with the outputs of its cached execution (none if uncached).
+
+    Returns None for a page that is not a notebook (no jupytext header with a kernel).
+    """
+    import jupytext
+    from jupyter_cache import get_cache
+
+    source = Path(source)
+    if source.suffix != ".md" or "kernelspec:" not in source.read_text(encoding="utf-8")[:600]:
+        return None
+    nb = jupytext.read(source, fmt="md:myst")
+    try:
+        _, nb = get_cache(str(cache_path)).merge_match_into_notebook(nb)
+    except KeyError:  # not executed yet: offer the notebook without outputs
+        pass
+    return nb
+
+
+def _offer_notebook(app, pagename, templatename, context, doctree) -> None:
+    """Write the page's executed notebook beside its source, for the theme's download menu.
+
+    The theme copies ``_build/jupyter_execute/<page>.ipynb`` only when launch buttons are
+    on, and for MyST notebooks that file holds no outputs; the reader's download should
+    have them, whether or not the repository is known. So the executed notebook goes to
+    both places (the theme's copy, if it runs, then copies this one).
+    """
+    import nbformat
+
+    source = app.env.doc2path(pagename)
+    nb = executed_notebook(source, app.config.nb_execution_cache_path)
+    if nb is None:
+        return
+    out = Path(app.outdir)
+    for folder in (out / "_sources", out.parent / "jupyter_execute"):
+        target = folder / f"{pagename}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target)
+    context["ipynb_source"] = f"{pagename}.ipynb"
+
+
 def setup(app):
     app.connect("config-inited", _use_keyed_cache)
+    app.connect("config-inited", _configure_launch)
+    # Before the theme's header buttons (priority 501) read ipynb_source.
+    app.connect("html-page-context", _offer_notebook, priority=400)
     app.connect("html-page-context", _add_plotly_js)
     # Late priority, so the page's asset lists are complete when the unused are removed.
     app.connect("html-page-context", _drop_unused_scripts, priority=900)

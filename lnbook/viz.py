@@ -1337,6 +1337,7 @@ def covariate_shift_traces(
             y=p[k],
             mode="markers",
             name="at the slider's step",
+            cliponaxis=False,
             marker={"color": colour, "size": 9, "line": {"color": PALETTE["black"], "width": 1.5}},
             **{**group, "showlegend": False},
         ),
@@ -1417,7 +1418,7 @@ def covariate_shift_figure(runs: dict[str, dict]) -> go.Figure:
     block = per * len(labels)
     visible = [[i // block == layer for i in range(len(fig.data))] for layer in range(n_layers)]
     fig.update_layout(
-        title={"text": "One hidden unit's input during training (what its sigmoid receives)"},
+        title={"text": "One hidden unit's input during training<br>(what its sigmoid receives)"},
         updatemenus=[
             {
                 **_buttons(
@@ -1425,21 +1426,38 @@ def covariate_shift_figure(runs: dict[str, dict]) -> go.Figure:
                     [[{"visible": v}] for v in visible],
                     method="restyle",
                 ),
+                # Above the subplot titles, at the right, clear of the title.
                 "active": n_layers - 1,
+                "x": 1.0,
+                "xanchor": "right",
+                "y": 1.13,
             }
         ],
         sliders=[_slider(step_labels, "training step: ", active=0)],
         legend={"orientation": "h", "x": 0, "y": -0.42},
         bargap=0,
-        height=720,
-        margin={"t": 130, "b": 190},
+        height=740,
+        margin={"t": 170, "b": 190},
         template="plotly_white",
     )
-    fig.update_xaxes(title_text="training step", row=1)
+    fig.update_annotations(font_size=12)  # the subplot titles, narrow on a phone
+    last = int(first["steps"][-1])
+    pad = 0.04 * last  # the step markers sit on the last step: keep them inside
     fig.update_xaxes(
-        title_text="unit's input", row=2, range=[first["edges"][0], first["edges"][-1]]
+        title_text="training step", row=1, range=[-pad, last + pad], nticks=4, tickangle=0
+    )
+    fig.update_xaxes(
+        title_text="unit's input",
+        row=2,
+        range=[first["edges"][0], first["edges"][-1]],
+        nticks=4,
+        tickangle=0,
     )
     fig.update_yaxes(title_text="unit's input (percentiles)", row=1, col=1)
+    # Each histogram gets its own scale: a network whose unit starts at one value would
+    # otherwise flatten the others' shapes.
+    fig.update_yaxes(matches=None, showticklabels=True, row=2)
+    fig.update_yaxes(title_text="share", row=2)
     fig.update_yaxes(title_text="share of images", row=2, col=1)
     return fig
 
@@ -1485,7 +1503,7 @@ def lr_sensitivity_figure(result: dict) -> go.Figure:
     lrs, labels = result["lrs"], result["labels"]
     colours = [PALETTE[c] for c in ("black", "blue", "orange", "purple")]
     symbols = ["circle", "square", "diamond", "x"]
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.18)
     top_loss = 3.0
     for col, key in ((1, "final"), (2, "steps")):
         values = {lab: np.asarray(result[key][lab], dtype=float) for lab in labels}
@@ -1531,7 +1549,13 @@ def lr_sensitivity_figure(result: dict) -> go.Figure:
         height=480,
         template="plotly_white",
     )
-    fig.update_xaxes(title_text="learning rate (log)", type="log", exponentformat="power")
+    fig.update_xaxes(
+        title_text="learning rate (log)",
+        type="log",
+        tickvals=list(lrs),
+        ticktext=[f"{lr:g}" for lr in lrs],  # the rates tried, no minor labels
+        tickangle=0,
+    )
     fig.update_yaxes(
         title_text=f"final training loss (nats; top: {top_loss:g} or more, or diverged)",
         range=[0, top_loss * 1.05],
@@ -1615,6 +1639,9 @@ SMOOTHNESS_MEASURES = {
     "grad_change": "largest gradient change ‖Δg‖",
     "beta": "effective β-smoothness ‖Δg‖ / ‖Δw‖",
 }
+# The same, in two short lines each, for the panels' titles.
+_SMOOTHNESS_TITLES = ["loss range<br>along the step", "largest gradient<br>change ‖Δg‖",
+                      "effective β-smoothness<br>‖Δg‖ / ‖Δw‖"]  # fmt: skip
 
 
 def smoothness_figure(results: dict[str, dict[str, dict]]) -> go.Figure:
@@ -1632,8 +1659,8 @@ def smoothness_figure(results: dict[str, dict[str, dict]]) -> go.Figure:
     fig = make_subplots(
         rows=1,
         cols=len(SMOOTHNESS_MEASURES),
-        horizontal_spacing=0.09,
-        subplot_titles=list(SMOOTHNESS_MEASURES.values()),
+        horizontal_spacing=0.13,
+        subplot_titles=_SMOOTHNESS_TITLES,
     )
     for n, net in enumerate(nets):
         for c, (lab, r) in enumerate(results[net].items()):
@@ -1655,15 +1682,27 @@ def smoothness_figure(results: dict[str, dict[str, dict]]) -> go.Figure:
     per = len(fig.data) // len(nets)
     visible = [[i // per == n for i in range(len(fig.data))] for n in range(len(nets))]
     fig.update_layout(
-        title={"text": "Looking ahead along each SGD step (lower: smoother)"},
-        updatemenus=[_buttons(nets, [[{"visible": v}] for v in visible], method="restyle")],
+        title={"text": "Looking ahead along each SGD step<br>(lower: smoother)"},
+        # A drop-down: three networks' names do not fit a phone's width as buttons.
+        updatemenus=[
+            {
+                **_buttons(nets, [[{"visible": v}] for v in visible], method="restyle"),
+                "type": "dropdown",
+                "direction": "down",
+                "x": 1.0,
+                "xanchor": "right",
+                "y": 1.2,
+            }
+        ],
         legend={"orientation": "h", "x": 0, "y": -0.25},
-        height=460,
-        margin={"t": 140},
+        height=540,
+        margin={"t": 170},
         template="plotly_white",
     )
-    fig.update_xaxes(title_text="training step")
-    fig.update_yaxes(type="log", exponentformat="power")
-    for col, text in enumerate(("nats (log)", "gradient norm units (log)", "1/step (log)"), 1):
-        fig.update_yaxes(title_text=text, row=1, col=col)
+    fig.update_annotations(font_size=12)
+    fig.update_xaxes(title_text="training step", nticks=4, tickangle=0)
+    # Decades only: minor log labels crowd narrow panels.
+    fig.update_yaxes(type="log", exponentformat="power", dtick=1)
+    for col, text in enumerate(("nats (log)", "‖Δg‖ (log)", "1/step (log)"), 1):
+        fig.update_yaxes(title_text=text, title_standoff=4, row=1, col=col)
     return fig

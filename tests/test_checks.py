@@ -49,6 +49,12 @@ GARBAGE = [
 ]
 
 CHECKERS = [
+    checks.layer_norm_affine,
+    checks.affine_predictions,
+    checks.batch_predictions,
+    checks.variance_rows,
+    checks.backward_predictions,
+    checks.layer_norm_backward,
     checks.percentile_bands,
     checks.scale_invariance_predictions,
     checks.gradient_predictiveness,
@@ -525,3 +531,146 @@ def test_gradient_predictiveness_quadratic_closed_form():
     g = a * w
     etas = np.array([0.05, 0.2, 0.5, 1.0])
     assert np.isclose(_predictiveness(lambda v: a * v, w, etas), 1.0 * np.linalg.norm(a * g))
+
+
+VARIANCE = [
+    (lambda x: x.var(axis=1), checks.CORRECT, "subtract the mean first"),
+    (lambda x: ((x - x.mean(1, keepdims=True)) ** 2).mean(1), checks.CORRECT, ""),
+    (lambda x: (x * x).mean(1) - x.mean(1) ** 2, checks.WRONG, "one-pass"),
+    (lambda x: x.var(axis=1, ddof=1), checks.WRONG, "unbiased"),
+    (lambda x: x.std(axis=1), checks.WRONG, "standard deviation"),
+    (lambda x: x.var(axis=0), checks.WRONG, "shape"),
+    (lambda x: x.var(axis=1) + 1, checks.WRONG, "expected a variance"),
+    (lambda x: x.astype(np.float64).var(axis=1), checks.WRONG, "float64"),
+    (lambda x: [float(v) for v in x.var(axis=1)], checks.CORRECT, ""),
+]
+
+
+@pytest.mark.parametrize("fn, status, fragment", VARIANCE, ids=range(len(VARIANCE)))
+def test_variance_rows_diagnoses(fn, status, fragment):
+    v = checks.variance_rows(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+def test_backward_predictions_right_and_each_wrong_answer_named():
+    # From dx = rstd * (g - c2 - x_hat * c1): no component along 1 or x_hat; scales as 1/std;
+    # blind to a shift of x.
+    right = dict(zip(checks.BACKWARD_QUESTIONS, [True, True, False, False], strict=True))
+    assert checks.backward_predictions(lambda: right).passed
+    for q in right:
+        v = checks.backward_predictions(lambda q=q: dict(right, **{q: not right[q]}))
+        assert v.status == checks.WRONG and "1 of 4 wrong" in v.message and q in v.message
+
+
+def _bw(dx_of, dgamma_of=None, dbeta_of=None):
+    """A learner's backward assembled from parts (each a function of dy, x_hat, rstd, g)."""
+
+    def fn(dy, x_hat, rstd, gamma):
+        g = dy * gamma
+        dgamma = (dy * x_hat).sum(0) if dgamma_of is None else dgamma_of(dy, x_hat)
+        dbeta = dy.sum(0) if dbeta_of is None else dbeta_of(dy, x_hat)
+        return dx_of(dy, x_hat, rstd, g), dgamma, dbeta
+
+    return fn
+
+
+def _c1(x_hat, g):
+    return (x_hat * g).mean(1, keepdims=True)
+
+
+def _c2(g):
+    return g.mean(1, keepdims=True)
+
+
+BACKWARD = [
+    (_bw(lambda dy, xh, r, g: r * (g - _c2(g) - xh * _c1(xh, g))), checks.CORRECT, "autograd"),
+    (_bw(lambda dy, xh, r, g: r * (g - xh * _c1(xh, g))), checks.WRONG, "mean term is missing"),
+    (_bw(lambda dy, xh, r, g: r * (g - _c2(g))), checks.WRONG, "projection term is missing"),
+    (_bw(lambda dy, xh, r, g: r * g), checks.WRONG, "both correction terms"),
+    (
+        _bw(lambda dy, xh, r, g: r * (dy - _c2(dy) - xh * _c1(xh, dy))),
+        checks.WRONG,
+        "gamma is missing",
+    ),
+    (_bw(lambda dy, xh, r, g: g - _c2(g) - xh * _c1(xh, g)), checks.WRONG, "rstd is missing"),
+    (_bw(lambda dy, xh, r, g: r * (g + _c2(g) + xh * _c1(xh, g))), checks.WRONG, "not added"),
+    (
+        _bw(lambda dy, xh, r, g: r * (g - _c2(g) - xh * (xh * g).sum(1, keepdims=True))),
+        checks.WRONG,
+        "not a sum",
+    ),
+    (
+        _bw(lambda dy, xh, r, g: r * (g - _c2(g) - xh * _c1(xh, g)), lambda dy, xh: dy.sum(0)),
+        checks.WRONG,
+        "that is dbeta",
+    ),
+    (
+        _bw(
+            lambda dy, xh, r, g: r * (g - _c2(g) - xh * _c1(xh, g)), None, lambda dy, xh: dy.mean(0)
+        ),
+        checks.WRONG,
+        "dbeta is wrong",
+    ),
+    (_bw(lambda dy, xh, r, g: 2 * r * g), checks.WRONG, "Hint: dx = rstd"),
+    (lambda dy, xh, r, gamma: dy, checks.WRONG, "three arrays"),
+    (lambda dy, xh, r, gamma: (dy, dy, dy), checks.WRONG, "dgamma should have shape (8,)"),
+]
+
+
+@pytest.mark.parametrize("fn, status, fragment", BACKWARD, ids=range(len(BACKWARD)))
+def test_layer_norm_backward_diagnoses(fn, status, fragment):
+    v = checks.layer_norm_backward(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+@pytest.mark.parametrize(
+    "checker, questions, right",
+    [
+        # From the definitions: shared gamma/beta restore one example; layer norm's output has
+        # mean 0; gamma scales every deviation.
+        (checks.affine_predictions, checks.AFFINE_QUESTIONS, [True, False, True, True]),
+        # Training-mode batch norm reads the batch (and refuses a batch of one, as torch);
+        # inference mode reads running statistics; layer norm reads one example.
+        (checks.batch_predictions, checks.BATCH_QUESTIONS, [True, False, True, False]),
+    ],
+)
+def test_prediction_checkers_right_and_each_wrong_answer_named(checker, questions, right):
+    right = dict(zip(questions, right, strict=True))
+    assert checker(lambda: right).passed
+    for q in right:
+        v = checker(lambda q=q: dict(right, **{q: not right[q]}))
+        assert v.status == checks.WRONG and "1 of 4 wrong" in v.message and q in v.message
+
+
+def _ln(x, eps, axis=-1, ddof=0, outside=False):
+    mu = x.mean(axis=axis, keepdims=True)
+    sd = x.std(axis=axis, keepdims=True, ddof=ddof)
+    return (x - mu) / (sd + eps if outside else np.sqrt(sd**2 + eps))
+
+
+AFFINE = [
+    (lambda x, g, b, e: g * _ln(x, e) + b, checks.CORRECT, "scale and shift"),
+    (
+        lambda x, g, b, e: torch.nn.functional.layer_norm(
+            torch.tensor(x), (x.shape[1],), torch.tensor(g), torch.tensor(b), e
+        ),
+        checks.CORRECT,
+        "",
+    ),  # fmt: skip
+    (lambda x, g, b, e: _ln(x, e), checks.WRONG, "gamma and beta are missing"),
+    (lambda x, g, b, e: g * _ln(x, e), checks.WRONG, "beta is missing"),
+    (lambda x, g, b, e: _ln(x, e) + b, checks.WRONG, "gamma is missing"),
+    (lambda x, g, b, e: b * _ln(x, e) + g, checks.WRONG, "swapped"),
+    (lambda x, g, b, e: _ln(g * x + b, e), checks.WRONG, "before normalizing"),
+    (lambda x, g, b, e: g * _ln(x, e, axis=0) + b, checks.WRONG, "batch axis"),
+    (lambda x, g, b, e: g * _ln(x, e, ddof=1) + b, checks.WRONG, "unbiased"),
+    (lambda x, g, b, e: g * _ln(x, e, outside=True) + b, checks.WRONG, "std + eps"),
+    (lambda x, g, b, e: g * _ln(x, e) + b + 0.1, checks.WRONG, "Hint"),
+    (lambda x, g, b, e: (g * _ln(x, e) + b).T, checks.WRONG, "shape"),
+]
+
+
+@pytest.mark.parametrize("fn, status, fragment", AFFINE, ids=range(len(AFFINE)))
+def test_layer_norm_affine_diagnoses(fn, status, fragment):
+    v = checks.layer_norm_affine(fn)
+    assert v.status == status and fragment in v.message, v

@@ -340,14 +340,15 @@ def test_pressing_each_button_changes_the_plotted_data(site, server, browser):
                     n = gd.evaluate(f"gd => gd.layout.updatemenus[{m}].buttons.length")
                     # Button 0 is active at first: press 1, 2, ..., then 0 again, so every
                     # press is a change of view.
+                    dropdown = gd.evaluate(f"gd => gd.layout.updatemenus[{m}].type") == "dropdown"
                     for b in list(range(1, n)) + [0]:
                         before = gd.evaluate(_PLOTTED)
-                        button = (
-                            gd.locator("g.updatemenu-container")
-                            .nth(m)
-                            .locator("g.updatemenu-button")
-                            .nth(b)
-                        )
+                        menu = gd.locator("g.updatemenu-container").nth(m)
+                        item = "g.updatemenu-button"
+                        if dropdown:  # its items are drawn only while it is open
+                            menu.locator("g.updatemenu-header").click()
+                            item = "g.updatemenu-dropdown-button"
+                        button = menu.locator(item).nth(b)
                         button.scroll_into_view_if_needed()
                         button.click()
                         _wait_for_new_data(visit, gd, before)
@@ -437,3 +438,25 @@ def test_solutions_open_only_when_asked(site, server, browser):
     finally:
         visit.close()
     assert not visit.errors and not visit.outside
+
+
+def test_every_chapter_offers_its_notebook_and_launches_only_the_books_repository(site):
+    import nbformat
+
+    from lnbook.sphinxext import repository_url
+
+    url = repository_url(ROOT)
+    for page in sorted((site / "book").glob("[0-9][0-9]_*.html")):
+        text = page.read_text(encoding="utf-8")
+        href = f"../_sources/book/{page.stem}.ipynb"
+        assert f'href="{href}"' in text, f"{page.name}: no .ipynb download"
+        nb = nbformat.read(site / "_sources" / "book" / f"{page.stem}.ipynb", as_version=4)
+        assert any(c.cell_type == "code" and c.get("outputs") for c in nb.cells)
+        assert "executablebooks/jupyter-book" not in text
+        binder = re.findall(r'href="(https://mybinder\.org/[^"]+)"', text)
+        if url:  # Binder opens this very chapter, as a notebook in JupyterLab
+            org_repo = url.split("/", 3)[3]
+            assert binder and all(f"/gh/{org_repo}/" in b for b in binder), binder
+            assert all(f"urlpath=lab/tree/book/{page.stem}.md" in b for b in binder)
+        else:
+            assert not binder

@@ -55,3 +55,87 @@ def test_execution_cache_follows_the_package_source(tmp_path, monkeypatch):
     assert second != first
     (tmp_path / "requirements.txt").write_text("numpy==2\n")
     assert sphinxext.execution_cache_dir(tmp_path) != second
+
+
+def _launch_config(tmp_path, monkeypatch, url: str, hub: str = ""):
+    monkeypatch.setenv("LNBOOK_REPOSITORY_URL", url)
+    monkeypatch.setenv("LNBOOK_JUPYTERHUB_URL", hub)
+    monkeypatch.delenv("LNBOOK_REPOSITORY_BRANCH", raising=False)
+    # What Jupyter Book passes on: its default repository is its own.
+    config = SimpleNamespace(
+        html_theme_options={
+            "repository_url": "https://github.com/executablebooks/jupyter-book",
+            "repository_branch": "main",
+            "launch_buttons": {"binderhub_url": "https://mybinder.org", "thebe": False},
+        }
+    )
+    sphinxext._configure_launch(SimpleNamespace(srcdir=str(tmp_path)), config)
+    return config.html_theme_options
+
+
+def test_launch_buttons_point_at_the_books_repository(tmp_path, monkeypatch):
+    opts = _launch_config(
+        tmp_path, monkeypatch, "git@github.com:someone/lnbook.git", hub="https://hub.example"
+    )
+    assert opts["repository_url"] == "https://github.com/someone/lnbook"
+    assert opts["repository_branch"] == "main"
+    assert opts["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+    assert opts["launch_buttons"]["jupyterhub_url"] == "https://hub.example"
+
+
+def test_without_a_repository_there_are_no_launch_buttons(tmp_path, monkeypatch):
+    # tmp_path is no git repository and the variable is empty: nothing to launch from,
+    # and Jupyter Book's own repository must not stand in for the book's.
+    opts = _launch_config(tmp_path, monkeypatch, "", hub="https://hub.example")
+    assert "repository_url" not in opts
+    assert opts["launch_buttons"] == {"thebe": False}
+
+
+def test_repository_url_accepts_github_and_gitlab_only(monkeypatch):
+    for given, expected in [
+        ("https://github.com/a/b.git", "https://github.com/a/b"),
+        ("ssh://git@gitlab.com/a/b", "https://gitlab.com/a/b"),
+        ("https://example.com/a/b", ""),
+        ("/srv/git/lnbook", ""),
+    ]:
+        monkeypatch.setenv("LNBOOK_REPOSITORY_URL", given)
+        assert sphinxext.repository_url("/nonexistent") == expected
+
+
+def test_every_notebook_page_offers_its_executed_notebook(tmp_path):
+    import jupytext
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    book = tmp_path / "book"
+    book.mkdir()
+    chapter = book / "01_a.md"
+    chapter.write_text(
+        "---\njupytext:\n  text_representation:\n    format_name: myst\n"
+        "kernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n# A\n\n"
+        "```{code-cell} ipython3\nprint(1)\n```\n"
+    )
+    (book / "intro.md").write_text("# Intro\n")
+    # The cache holds the executed chapter, as the chapter tests leave it.
+    executed = jupytext.read(chapter, fmt="md:myst")
+    executed.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    cache_path = tmp_path / "cache"
+    get_cache(str(cache_path)).cache_notebook_bundle(
+        CacheBundleIn(executed, str(chapter)), check_validity=False
+    )
+    out = tmp_path / "_build" / "html"
+    app = SimpleNamespace(
+        outdir=str(out),
+        env=SimpleNamespace(doc2path=lambda name: str(tmp_path / f"{name}.md")),
+        config=SimpleNamespace(nb_execution_cache_path=str(cache_path)),
+    )
+    context = {}
+    sphinxext._offer_notebook(app, "book/01_a", "page.html", context, None)
+    assert context["ipynb_source"] == "book/01_a.ipynb"
+    for path in (out / "_sources" / "book", tmp_path / "_build" / "jupyter_execute" / "book"):
+        nb = nbformat.read(path / "01_a.ipynb", as_version=4)
+        assert nb.cells[-1].outputs[0].text == "1\n"  # with its outputs
+    context = {}
+    sphinxext._offer_notebook(app, "book/intro", "page.html", context, None)  # not a notebook
+    assert "ipynb_source" not in context

@@ -1,0 +1,150 @@
+"""The classroom editions: the student notebooks run as handed out, and nbgrader's own
+commands accept the nbgrader export and grade it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from lnbook import editions
+
+CHAPTERS = editions.chapters()
+IDS = [p.stem for p in CHAPTERS]
+
+
+def _outputs_text(cell) -> str:
+    parts = []
+    for o in cell.get("outputs", []):
+        parts.append(o.get("text", ""))
+        parts.extend(str(v) for v in o.get("data", {}).values())
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_student_edition_keeps_stubs_and_checks_and_drops_solutions(path):
+    nb = editions.student_notebook(path)
+    text = path.read_text(encoding="utf-8")
+    n_exercises = text.count(":::{exercise}")
+    assert n_exercises >= 3, f"{path.name}: every chapter ends with at least three exercises"
+    sources = [c.source for c in nb.cells]
+    assert not any("solution-start" in s or "solution-end" in s for s in sources)
+    assert not any(".assert_correct()" in s for s in sources)
+    stubs = [
+        c for c in nb.cells if c.cell_type == "code" and "raise NotImplementedError" in c.source
+    ]
+    assert len(stubs) == n_exercises
+    assert all("checks." in c.source for c in stubs), "each stub is followed by its check"
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    assert "student edition" in nb.cells[0].source
+    # Everything else of the chapter is still there.
+    assert sum(s.count(":::{exercise}") for s in sources) == n_exercises
+
+
+@pytest.mark.chapter
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_student_edition_runs_in_order_and_every_check_is_not_attempted(path):
+    nb = editions.student_notebook(path)
+    NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        store_widget_state=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
+    stubs = [
+        c for c in nb.cells if c.cell_type == "code" and "raise NotImplementedError" in c.source
+    ]
+    for cell in stubs:
+        assert "Not attempted yet" in _outputs_text(cell), cell.source
+
+
+def test_nbgrader_source_has_an_answer_and_a_check_per_exercise():
+    for path in CHAPTERS:
+        nb = editions.nbgrader_notebook(path)
+        graded = [c for c in nb.cells if "nbgrader" in c.metadata]
+        labels = list(editions.solutions(path.read_text(encoding="utf-8")))
+        assert [c.metadata.nbgrader["grade_id"] for c in graded] == [
+            f"{label}-{kind}" for label in labels for kind in ("answer", "check")
+        ]
+        for answer, check in zip(graded[::2], graded[1::2], strict=True):
+            assert answer.metadata.nbgrader["solution"] and not answer.metadata.nbgrader["grade"]
+            assert "### BEGIN SOLUTION" in answer.source and "### END SOLUTION" in answer.source
+            meta = check.metadata.nbgrader
+            assert meta["grade"] and meta["locked"] and meta["points"] == 1
+            assert check.source.endswith(".assert_correct()")
+
+
+def test_answer_source_keeps_the_stubs_signature_and_wraps_the_rest():
+    stub = "def f(x):\n    raise NotImplementedError\n\n\nchecks.f(f)"
+    solution = (
+        "y = 2\n\n\ndef helper(a):\n    return a\n\n\n"
+        "def f(x):\n    return helper(x) * y\n\n\nchecks.f(f).assert_correct()"
+    )
+    answer, check = editions._answer_source(solution, stub)
+    assert check == "checks.f(f).assert_correct()"
+    lines = answer.splitlines()
+    assert lines[0] == "### BEGIN SOLUTION" and "def helper(a):" in lines
+    assert lines[lines.index("def f(x):") + 1] == "    ### BEGIN SOLUTION"
+    assert lines[-1] == "    ### END SOLUTION"
+    compile(answer, "<answer>", "exec")  # still Python
+    with pytest.raises(ValueError, match="must end with its check"):
+        editions._answer_source("def f(x):\n    return x", stub)
+
+
+def _nbgrader(course: Path, *args: str) -> None:
+    # nbgrader runs its helpers (alembic) from PATH: the project environment's bin first.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("nbgrader")), *args],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+@pytest.mark.chapter
+def test_nbgrader_generates_and_autogrades_the_export(tmp_path):
+    from nbgrader.api import Gradebook
+
+    course = tmp_path / "course"
+    editions.write_nbgrader(course)
+    name = CHAPTERS[0].stem
+    _nbgrader(course, "generate_assignment", name, "--force")
+    release = nbformat.read(course / "release" / name / f"{name}.ipynb", as_version=4)
+    answers = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert answers and all("raise NotImplementedError()" in c.source for c in answers)
+    assert all("### BEGIN SOLUTION" not in c.source for c in release.cells)
+
+    # A correct submission: the solutions, typed in; a wrong one: the stubs handed back.
+    source = nbformat.read(course / "source" / name / f"{name}.ipynb", as_version=4)
+    solved = {
+        c.metadata.nbgrader["grade_id"]: c.source
+        for c in source.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    correct = nbformat.from_dict(release)
+    for c in correct.cells:
+        grade_id = c.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in solved:
+            c.source = "\n".join(x for x in solved[grade_id].splitlines() if "### " not in x)
+    for student, nb in (("right", correct), ("stub", release)):
+        folder = course / "submitted" / student / name
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    _nbgrader(course, "autograde", name, "--create")
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        right = gb.find_submission(name, "right")
+        stub = gb.find_submission(name, "stub")
+        assert right.max_score == len(answers) == 3
+        assert right.score == right.max_score
+        assert stub.score == 0
