@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+# The folder `make lab` opens (`make lab DIR=_build/student` for the student notebooks).
+DIR    ?= book/
 # -W: warnings are errors (a dropped figure is a warning); -n: nitpicky cross-references.
 JB_BUILD := $(BIN)/jupyter-book build -W -n --keep-going .
 
@@ -42,17 +44,18 @@ serve:
 # inside .venv so nothing in your home folder changes.
 lab: $(VENV)/.runtime-installed
 	JUPYTER_CONFIG_DIR=$(VENV)/etc/jupyter $(BIN)/jupytext-config set-default-viewer
-	JUPYTER_CONFIG_DIR=$(VENV)/etc/jupyter $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) book/
+	JUPYTER_CONFIG_DIR=$(VENV)/etc/jupyter $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(DIR)
 
 # Classroom editions, written from the chapters into _build (never committed).
 # Student notebooks: no solutions, no outputs, every check answers "not attempted yet".
-student: $(VENV)/.runtime-installed
+# Both run after `make book`: the prose's numbers come from the chapters' executed run.
+student: book
 	$(BIN)/python -m lnbook.editions student _build/student
 	@echo "Student notebooks in _build/student/ (hand them out; see book/teaching.md)."
 
 # An nbgrader course folder: source/<chapter>/<chapter>.ipynb with solutions and autograded
 # checks. Then, with nbgrader installed: cd _build/nbgrader && nbgrader generate_assignment ...
-nbgrader: $(VENV)/.runtime-installed
+nbgrader: book
 	$(BIN)/python -m lnbook.editions nbgrader _build/nbgrader
 	@echo "nbgrader course folder in _build/nbgrader/ (see book/teaching.md)."
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 import jupytext
@@ -31,12 +32,145 @@ _SOLUTION = re.compile(
 )
 _STUB = "raise NotImplementedError"
 
-NOTE = """\
-*{title}*: the {edition} of a chapter of *Layer normalization, shown*, written from
-`book/{name}.md` by `make {target}`. It needs the `lnbook` package: in a clone of the
-repository run `make lab`, or `pip install -r requirements.txt -e .` and open it in Jupyter.
-The exercises are at the end: replace each `raise NotImplementedError` with your answer and
-run the cell; the check below it says what is right or wrong."""
+NOTES = {
+    "student": """\
+**{title}**: a chapter of *Layer normalization, shown*, as a notebook for students (written
+from `book/{name}.md` by `make student`; the solutions are on the book's website).
+
+It needs the `lnbook` package. In a clone of the repository: `make lab DIR=_build/student`
+(it installs everything and opens these notebooks), or
+`pip install -r requirements.txt -e .` and any Jupyter. Run the cells in order. The
+exercises are at the end: replace each `raise NotImplementedError` with your answer and run
+the cell; the check in the same cell says what is right or wrong.""",
+    "nbgrader": """\
+**{title}**: a chapter of *Layer normalization, shown*, as a graded assignment.
+
+Run the cells in order. The exercises are at the end: write your answer where a cell says
+`# YOUR CODE HERE` (replacing `raise NotImplementedError()`), run it, then run the test cell
+after it: it prints "✔ Correct." or explains what is wrong. Each test cell is worth one
+point. The notebook needs the `lnbook` package (`pip install -r requirements.txt -e .` in a
+clone of the book's repository).""",
+}
+
+
+# ----------------------------------------------------------- MyST -> plain Markdown ----
+# Jupyter, Colab and VS Code render CommonMark, not MyST: in the editions, roles and
+# directives become what the website shows, and glued numbers their executed values.
+
+_ROLE = re.compile(r"\{(glue:text|glue:md|glue|cite:p|cite:t|ref)\}`([^`]*)`")
+_FENCE = re.compile(
+    r"^(?P<colons>:{3,})\{(?P<name>[\w-]+)\}[ \t]*(?P<arg>[^\n]*)\n(?P<opts>(?::[\w-]+:[^\n]*\n)*)"
+    r"(?P<body>.*?)^(?P=colons)[ \t]*$\n?",
+    re.M | re.S,
+)
+_INCLUDE = re.compile(
+    r"^```\{literalinclude\}[ \t]*(?P<path>\S+)\n(?P<opts>(?::[\w-]+:.*\n)*)```[ \t]*$",
+    re.M,
+)
+
+
+def _options(block: str) -> dict[str, str]:
+    return {k: v.strip() for k, v in re.findall(r"^:([\w-]+):(.*)$", block, re.M)}
+
+
+def labels(root: Path = ROOT) -> dict[str, str]:
+    """Every cross-reference label of the book -> the title it stands for."""
+    out = {"bibliography": "the bibliography"}
+    for path in sorted((root / "book").glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        for label, title in re.findall(r"^\(([\w-]+)\)=\n#+ (.+)$", text, re.M):
+            out[label] = title
+        for title, label in re.findall(r"^:{3,}\{exercise\} (.+)\n:label: (\S+)", text, re.M):
+            out[label] = f"the exercise “{title}”"
+    return out
+
+
+def citations(bib: Path = ROOT / "book" / "references.bib") -> dict[str, tuple[str, str]]:
+    """BibTeX key -> (authors as cited, year): "Ba et al.", "Ioffe and Szegedy"."""
+    out = {}
+    for key, body in re.findall(r"@\w+\{([\w-]+),(.*?)\n\}", bib.read_text(), re.S):
+        fields = dict(re.findall(r"(\w+)\s*=\s*\{(.*?)\},?\s*$", body, re.M))
+        names = [n.split(",")[0].strip(" {}") for n in fields.get("author", key).split(" and ")]
+        who = (
+            names[0]
+            if len(names) == 1
+            else (f"{names[0]} and {names[1]}" if len(names) == 2 else f"{names[0]} et al.")
+        )
+        out[key] = (who.replace("{", "").replace("}", ""), fields.get("year", ""))
+    return out
+
+
+def glue_values(nb) -> dict[str, object]:
+    """The values a chapter glued (``myst_nb.glue``), from its executed notebook."""
+    out = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            book = o.get("metadata", {}).get("scrapbook", {})
+            name, prefix = book.get("name"), book.get("mime_prefix", "")
+            if name is None:
+                continue
+            # glue(..., display=False) stores its mime types under a papermill prefix.
+            data = {k.removeprefix(prefix): v for k, v in o.get("data", {}).items()}
+            if "text/markdown" in data:
+                out[name] = data["text/markdown"]
+            else:
+                try:
+                    out[name] = ast.literal_eval(data.get("text/plain", ""))
+                except (ValueError, SyntaxError):
+                    out[name] = data.get("text/plain", "")
+    return out
+
+
+def _include(match: re.Match, book: Path) -> str:
+    """A ``{literalinclude}`` of package code, as the code itself in a Python block."""
+    opts = _options(match["opts"])
+    lines = (book / match["path"]).read_text(encoding="utf-8").splitlines()
+    if "pyobject" in opts:
+        node: ast.AST = ast.parse("\n".join(lines))
+        for part in opts["pyobject"].split("."):
+            node = next(n for n in ast.iter_child_nodes(node) if getattr(n, "name", None) == part)
+        start = (node.decorator_list[0] if node.decorator_list else node).lineno
+        lines = lines[start - 1 : node.end_lineno]
+    if "start-at" in opts:
+        lines = lines[next(i for i, x in enumerate(lines) if opts["start-at"] in x) :]
+    if "end-before" in opts:
+        lines = lines[: next(i for i, x in enumerate(lines) if opts["end-before"] in x)]
+    code = textwrap.dedent("\n".join(lines)).strip("\n")
+    return f"```python\n{code}\n```"
+
+
+def plain_markdown(text: str, glued: dict, refs: dict, cites: dict, book: Path) -> str:
+    """One Markdown cell of a chapter, with its MyST rendered as plain Markdown."""
+
+    def role(m: re.Match) -> str:
+        kind, arg = m[1], m[2]
+        if kind.startswith("glue"):
+            name, _, spec = arg.partition(":")
+            if name not in glued:
+                return "(computed in the chapter)"
+            value = glued[name]
+            return format(value, spec) if spec and not isinstance(value, str) else str(value)
+        if kind == "ref":
+            shown = re.fullmatch(r"(.+?)\s*<([\w-]+)>", arg)
+            return shown[1] if shown else refs.get(arg, arg)
+        keys = [k.strip() for k in arg.split(",")]
+        cited = [cites.get(k, (k, "")) for k in keys]
+        if kind == "cite:t":
+            return "; ".join(f"{who} ({year})" for who, year in cited)
+        return "(" + "; ".join(f"{who}, {year}" for who, year in cited) + ")"
+
+    def fence(m: re.Match) -> str:
+        body = plain_markdown(m["body"], glued, refs, cites, book).strip()
+        title = m["arg"].strip()
+        if m["name"] == "admonition" and title == "Working the exercises":
+            return ""  # the edition's first cell says how to work them here
+        head = f"Exercise: {title}" if m["name"] == "exercise" else title or m["name"].title()
+        return f"**{head}**\n\n{body}\n"
+
+    text = _INCLUDE.sub(lambda m: _include(m, book), text)
+    text = _FENCE.sub(fence, text)
+    text = re.sub(r"^\([\w-]+\)=[ \t]*\n", "", text, flags=re.M)  # label targets
+    return _ROLE.sub(role, text)
 
 
 def chapters(root: Path = ROOT) -> list[Path]:
@@ -49,8 +183,8 @@ def _title(text: str) -> str:
     return match.group(1) if match else "Untitled"
 
 
-def _note_cell(path: Path, text: str, edition: str, target: str) -> nbformat.NotebookNode:
-    note = NOTE.format(title=_title(text), edition=edition, name=path.stem, target=target)
+def _note_cell(path: Path, text: str, edition: str) -> nbformat.NotebookNode:
+    note = NOTES[edition].format(title=_title(text), name=path.stem)
     return nbformat.v4.new_markdown_cell(note)
 
 
@@ -74,11 +208,27 @@ def solutions(text: str) -> dict[str, str]:
     return out
 
 
-def student_notebook(path: Path) -> nbformat.NotebookNode:
-    """The student edition of one chapter: no solutions, no outputs."""
+def student_notebook(path: Path, cache_path: Path | None = None) -> nbformat.NotebookNode:
+    """The student edition of one chapter: no solutions, no outputs, plain Markdown.
+
+    ``cache_path``: the execution cache whose run of the chapter supplies the glued numbers
+    of the prose (default: the build's, see :mod:`lnbook.sphinxext`); a number not found
+    there reads "(computed in the chapter)".
+    """
+    from .sphinxext import executed_notebook, execution_cache_dir
+
+    root = path.resolve().parents[1]
+    cache = execution_cache_dir(root) if cache_path is None else cache_path
+    executed = executed_notebook(path, cache)
+    glued = glue_values(executed) if executed is not None else {}
+    refs, cites = labels(root), citations(root / "book" / "references.bib")
     text = path.read_text(encoding="utf-8")
     nb = _read(_SOLUTION.sub("", text))
-    nb.cells.insert(0, _note_cell(path, text, "student edition", "student"))
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = plain_markdown(cell.source, glued, refs, cites, path.parent).strip()
+    nb.cells = [c for c in nb.cells if c.cell_type != "markdown" or c.source]
+    nb.cells.insert(0, _note_cell(path, text, "student"))
     return nb
 
 
@@ -93,11 +243,12 @@ def _answer_source(solution: str, stub: str) -> tuple[str, str]:
     check = lines.pop()
     if ".assert_correct()" not in check:
         raise ValueError(f"a solution must end with its check, got {check!r}")
-    stub_names = {
-        n.name
+    stubs = {
+        n.name: n
         for n in ast.parse(stub).body
         if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
     }
+    stub_lines = stub.splitlines()
     out: list[str] = []
     pending: list[str] = []  # other code, wrapped as one solution region
 
@@ -114,20 +265,26 @@ def _answer_source(solution: str, stub: str) -> tuple[str, str]:
             node.decorator_list[0].lineno if getattr(node, "decorator_list", None) else node.lineno
         ) - 1
         pending.extend(lines[cursor:start])
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in stub_names:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in stubs:
             flush()
             if out:
                 out.append("")
             body_start = node.body[0].lineno - 1
             indent = re.match(r"\s*", lines[body_start]).group(0)
             out.extend(lines[start:body_start])
+            # The stub's hints (say, the dict of questions to answer) stay, as comments.
+            given = stubs[node.name]
+            hints = stub_lines[given.body[0].lineno - 1 : given.end_lineno]
+            out.extend(f"{indent}# {h.strip()}" for h in hints if h.strip() and _STUB not in h)
             out.extend([f"{indent}### BEGIN SOLUTION", *lines[body_start : node.end_lineno]])
             out.append(f"{indent}### END SOLUTION")
         else:
             pending.extend(lines[start : node.end_lineno])
         cursor = node.end_lineno
     flush()
-    return "\n".join(out).strip() + "\n", check.strip()
+    # The verdict is printed, not returned: nbgrader would try to read a returned value as
+    # a partial score.
+    return "\n".join(out).strip() + "\n", f"print({check.strip()})"
 
 
 def nbgrader_notebook(path: Path) -> nbformat.NotebookNode:
@@ -135,7 +292,7 @@ def nbgrader_notebook(path: Path) -> nbformat.NotebookNode:
     text = path.read_text(encoding="utf-8")
     answers = solutions(text)
     nb = student_notebook(path)
-    nb.cells[0] = _note_cell(path, text, "nbgrader source", "nbgrader")
+    nb.cells[0] = _note_cell(path, text, "nbgrader")
     stubs = [c for c in nb.cells if c.cell_type == "code" and _STUB in c.source]
     if len(stubs) != len(answers):
         raise ValueError(
@@ -173,7 +330,6 @@ def _graded(cell: nbformat.NotebookNode, grade_id: str, test: bool) -> nbformat.
 NBGRADER_CONFIG = """\
 # nbgrader configuration of the lnbook course folder (written by `make nbgrader`).
 c = get_config()  # noqa: F821
-c.CourseDirectory.root = "."
 c.CourseDirectory.course_id = "lnbook"
 # The chapters train small models: give each cell time, on a modest machine.
 c.ExecutePreprocessor.timeout = 300

@@ -13,8 +13,9 @@ Three jobs, nothing else:
 
 2. **One execution per run.** The execution cache is keyed by the code cells only, so a
    change in ``lnbook/`` would not re-execute the chapters. :func:`execution_cache_dir` puts
-   the cache in a folder named after a digest of the package source and the pins; the
-   chapter tests execute each chapter once and store it there, and the build reuses it.
+   the cache in a folder named after a digest of the package modules the chapters run (not
+   this build glue, nor the classroom editions) and the pins; the chapter tests execute
+   each chapter once and store it there, and the build reuses it.
 
 3. **No dead scripts.** Jupyter Book always loads sphinx-thebe, which puts a CDN address
    (unpkg) in every page and, in 0.3.1, declares its config twice, a JavaScript error on
@@ -47,6 +48,7 @@ WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 STATIC_SUBDIR = "lnbook"  # under the site's _static/
 _HERE = Path(__file__).parent
 _JS_FILES = ("plotly.min.js", "plotly-init.js")  # load order matters: plotly first
+_NOT_EXECUTED = {"sphinxext.py", "editions.py", "bench.py"}  # no chapter imports these
 
 
 def execution_cache_dir(root: str | Path) -> Path:
@@ -58,8 +60,9 @@ def execution_cache_dir(root: str | Path) -> Path:
     """
     root = Path(root)
     digest = hashlib.sha256()
-    for path in sorted(_HERE.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
+    for path in sorted(_HERE.rglob("*.py")):
+        # Build and classroom glue runs no chapter: a change there re-executes nothing.
+        if path.name not in _NOT_EXECUTED and "__pycache__" not in path.parts:
             digest.update(path.relative_to(_HERE).as_posix().encode())
             digest.update(path.read_bytes())
     for name in ("requirements.txt", "pyproject.toml"):

@@ -1290,6 +1290,18 @@ def live_warmup_figure(loss: np.ndarray, label: str) -> go.Figure:
 # ---------------------------------------------------------------- chapter 6 -------------
 
 
+def _band(x, low, high, colour: str, lower: dict | None = None, **upper) -> list[go.Scatter]:
+    """A shaded band between two curves: the lower edge, then the upper filled down to it.
+
+    ``lower`` and ``upper``: more properties of each edge's trace (a name, hover text...).
+    """
+    edge = {"mode": "lines", "line": {"width": 0, "color": colour}, "hoverinfo": "skip"}
+    return [
+        go.Scatter(x=x, y=low, **{**edge, "showlegend": False, **(lower or {})}),
+        go.Scatter(x=x, y=high, fill="tonexty", opacity=0.3, **{**edge, **upper}),
+    ]
+
+
 def covariate_shift_traces(
     run: dict, layer: int, k: int, colour: str = PALETTE["blue"], show_legend: bool = True
 ) -> list[go.Scatter | go.Bar]:
@@ -1305,23 +1317,14 @@ def covariate_shift_traces(
     centers, width = (edges[:-1] + edges[1:]) / 2, 0.8 * np.diff(edges)
     group = {"legendgroup": f"layer{layer}", "showlegend": show_legend}
     return [
-        go.Scatter(
-            x=steps,
-            y=p[:, 0],
-            mode="lines",
-            line={"width": 0, "color": colour},
-            name="15th percentile",
-            hoverinfo="x+y",
-            showlegend=False,
-        ),
-        go.Scatter(
-            x=steps,
-            y=p[:, 2],
-            mode="lines",
-            fill="tonexty",
-            line={"width": 0, "color": colour},
-            opacity=0.3,
+        *_band(
+            steps,
+            p[:, 0],
+            p[:, 2],
+            colour,
+            lower={"name": "15th percentile", "hoverinfo": "x+y"},
             name="15th to 85th percentile",
+            hoverinfo="x+y",
             **group,
         ),
         go.Scatter(
@@ -1586,30 +1589,9 @@ def training_curves_figure(curves: dict[str, np.ndarray], window: int = 20) -> g
         smooth = np.array([np.convolve(row, kernel, mode="valid") for row in np.asarray(loss)])
         x = np.arange(window, window + smooth.shape[1])
         colour = colours[c % len(colours)]
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=smooth.min(0),
-                mode="lines",
-                line={"width": 0, "color": colour},
-                showlegend=False,
-                hoverinfo="skip",
-                legendgroup=lab,
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=smooth.max(0),
-                mode="lines",
-                fill="tonexty",
-                opacity=0.25,
-                line={"width": 0, "color": colour},
-                showlegend=False,
-                hoverinfo="skip",
-                legendgroup=lab,
-            )
-        )
+        for t in _band(x, smooth.min(0), smooth.max(0), colour, showlegend=False):
+            t.legendgroup = lab
+            fig.add_trace(t)
         fig.add_trace(
             go.Scatter(
                 x=x,

@@ -4,6 +4,7 @@ commands accept the nbgrader export and grade it."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,9 @@ import pytest
 from nbclient import NotebookClient
 
 from lnbook import editions
+from lnbook.sphinxext import executed_notebook, execution_cache_dir
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CHAPTERS = editions.chapters()
 IDS = [p.stem for p in CHAPTERS]
@@ -41,9 +45,30 @@ def test_student_edition_keeps_stubs_and_checks_and_drops_solutions(path):
     assert len(stubs) == n_exercises
     assert all("checks." in c.source for c in stubs), "each stub is followed by its check"
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
-    assert "student edition" in nb.cells[0].source
-    # Everything else of the chapter is still there.
-    assert sum(s.count(":::{exercise}") for s in sources) == n_exercises
+    assert "notebook for students" in nb.cells[0].source
+    # Every exercise is still there, as plain Markdown.
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert markdown.count("**Exercise: ") == n_exercises
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_student_edition_is_plain_markdown_with_the_executed_numbers(path):
+    # Jupyter renders CommonMark: no MyST role or directive may reach the student.
+    nb = editions.student_notebook(path)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for raw in ("{glue", "{cite", "{ref}", ":::", "```{", ":label:", ":class:", ")=\n"):
+        assert raw not in markdown, f"{path.name}: {raw!r} left in the Markdown"
+    # The included package code is there, as code.
+    kept = editions._SOLUTION.sub("", path.read_text(encoding="utf-8"))  # what students get
+    included = kept.count("```{literalinclude}")
+    assert markdown.count("```python") >= included
+    # The glued numbers come from the chapter's executed run (tests/test_chapters.py
+    # stores it in the cache first, in the same test run).
+    executed = executed_notebook(path, execution_cache_dir(ROOT))
+    if any(c.get("outputs") for c in executed.cells if c.cell_type == "code"):
+        assert "(computed in the chapter)" not in markdown
+        wanted = set(re.findall(r"\{glue(?::\w+)?\}`([^`:]+)", path.read_text(encoding="utf-8")))
+        assert wanted <= set(editions.glue_values(executed))
 
 
 @pytest.mark.chapter
@@ -77,7 +102,7 @@ def test_nbgrader_source_has_an_answer_and_a_check_per_exercise():
             assert "### BEGIN SOLUTION" in answer.source and "### END SOLUTION" in answer.source
             meta = check.metadata.nbgrader
             assert meta["grade"] and meta["locked"] and meta["points"] == 1
-            assert check.source.endswith(".assert_correct()")
+            assert check.source.startswith("print(") and ".assert_correct())" in check.source
 
 
 def test_answer_source_keeps_the_stubs_signature_and_wraps_the_rest():
@@ -87,7 +112,7 @@ def test_answer_source_keeps_the_stubs_signature_and_wraps_the_rest():
         "def f(x):\n    return helper(x) * y\n\n\nchecks.f(f).assert_correct()"
     )
     answer, check = editions._answer_source(solution, stub)
-    assert check == "checks.f(f).assert_correct()"
+    assert check == "print(checks.f(f).assert_correct())"
     lines = answer.splitlines()
     assert lines[0] == "### BEGIN SOLUTION" and "def helper(a):" in lines
     assert lines[lines.index("def f(x):") + 1] == "    ### BEGIN SOLUTION"

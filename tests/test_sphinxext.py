@@ -54,7 +54,12 @@ def test_execution_cache_follows_the_package_source(tmp_path, monkeypatch):
     second = sphinxext.execution_cache_dir(tmp_path)
     assert second != first
     (tmp_path / "requirements.txt").write_text("numpy==2\n")
-    assert sphinxext.execution_cache_dir(tmp_path) != second
+    third = sphinxext.execution_cache_dir(tmp_path)
+    assert third != second
+    # Build glue runs no chapter: changing it keeps the executions.
+    (pkg / "sphinxext.py").write_text("y = 1\n")
+    (pkg / "editions.py").write_text("z = 1\n")
+    assert sphinxext.execution_cache_dir(tmp_path) == third
 
 
 def _launch_config(tmp_path, monkeypatch, url: str, hub: str = ""):
