@@ -87,7 +87,9 @@ def labels(root: Path = ROOT) -> dict[str, str]:
 
 def citations(bib: Path = ROOT / "book" / "references.bib") -> dict[str, tuple[str, str]]:
     """BibTeX key -> (authors as cited, year): "Ba et al.", "Ioffe and Szegedy"."""
-    out = {}
+    out: dict[str, tuple[str, str]] = {}
+    if not bib.is_file():
+        return out
     for key, body in re.findall(r"@\w+\{([\w-]+),(.*?)\n\}", bib.read_text(), re.S):
         fields = dict(re.findall(r"(\w+)\s*=\s*\{(.*?)\},?\s*$", body, re.M))
         names = [n.split(",")[0].strip(" {}") for n in fields.get("author", key).split(" and ")]
@@ -164,6 +166,10 @@ def plain_markdown(text: str, glued: dict, refs: dict, cites: dict, book: Path) 
         title = m["arg"].strip()
         if m["name"] == "admonition" and title == "Working the exercises":
             return ""  # the edition's first cell says how to work them here
+        if m["name"] == "solution-start":  # the reader's notebook keeps the solutions
+            return "**Solution**\n"
+        if m["name"] == "solution-end":
+            return ""
         head = f"Exercise: {title}" if m["name"] == "exercise" else title or m["name"].title()
         return f"**{head}**\n\n{body}\n"
 
@@ -206,6 +212,20 @@ def solutions(text: str) -> dict[str, str]:
             raise ValueError(f"solution {match['label']} has no cell calling .assert_correct()")
         out[match["label"]] = checked[-1]
     return out
+
+
+def reader_notebook(executed: nbformat.NotebookNode, path: Path) -> nbformat.NotebookNode:
+    """The website's download of a chapter: the executed notebook, solutions and outputs
+    included, with its Markdown made plain (numbers from its own glued outputs)."""
+    root = path.resolve().parents[1]
+    nb = nbformat.from_dict(executed)
+    glued = glue_values(nb)
+    refs, cites = labels(root), citations(root / "book" / "references.bib")
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = plain_markdown(cell.source, glued, refs, cites, path.parent).strip()
+    nb.cells = [c for c in nb.cells if c.cell_type != "markdown" or c.source]
+    return nb
 
 
 def student_notebook(path: Path, cache_path: Path | None = None) -> nbformat.NotebookNode:

@@ -215,6 +215,7 @@ def executed_notebook(source: str | Path, cache_path: str | Path):
 def _offer_notebook(app, pagename, templatename, context, doctree) -> None:
     """Write the page's executed notebook beside its source, for the theme's download menu.
 
+    Its Markdown is made plain (:func:`lnbook.editions.reader_notebook`).
     The theme copies ``_build/jupyter_execute/<page>.ipynb`` only when launch buttons are
     on, and for MyST notebooks that file holds no outputs; the reader's download should
     have them, whether or not the repository is known. So the executed notebook goes to
@@ -222,10 +223,14 @@ def _offer_notebook(app, pagename, templatename, context, doctree) -> None:
     """
     import nbformat
 
+    from .editions import reader_notebook
+
     source = app.env.doc2path(pagename)
     nb = executed_notebook(source, app.config.nb_execution_cache_path)
     if nb is None:
         return
+    # Plain Markdown: Colab and Jupyter do not render MyST's roles and directives.
+    nb = reader_notebook(nb, Path(source))
     out = Path(app.outdir)
     for folder in (out / "_sources", out.parent / "jupyter_execute"):
         target = folder / f"{pagename}.ipynb"

@@ -452,6 +452,9 @@ def test_every_chapter_offers_its_notebook_and_launches_only_the_books_repositor
         assert f'href="{href}"' in text, f"{page.name}: no .ipynb download"
         nb = nbformat.read(site / "_sources" / "book" / f"{page.stem}.ipynb", as_version=4)
         assert any(c.cell_type == "code" and c.get("outputs") for c in nb.cells)
+        # Plain Markdown, as Colab and Jupyter render it: no MyST role or directive left.
+        markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        assert not re.search(r"\{(glue|cite|ref)[:}]|^:::|```\{", markdown, re.M), page.name
         assert "executablebooks/jupyter-book" not in text
         binder = re.findall(r'href="(https://mybinder\.org/[^"]+)"', text)
         if url:  # Binder opens this very chapter, as a notebook in JupyterLab
