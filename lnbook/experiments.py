@@ -1107,6 +1107,7 @@ def warmup_training(
     d: int = 32,
     steps: int = 150,
     batch: int = 32,
+    norm: str = "layer",
     seed: int = 0,
 ) -> np.ndarray:
     """Train a small causal transformer on the copy task; return its loss at every step.
@@ -1114,6 +1115,7 @@ def warmup_training(
     Adam (betas 0.9, 0.98, as the original Transformer), with a linear learning-rate
     warm-up over ``warmup`` steps (0: the full rate from the first step). The loss is the
     cross-entropy on the copied half of ``a SEP a``, so chance is ln(vocab - 1) = ln 15.
+    ``norm`` is the normalization of every sublayer (see :func:`lnbook.models.make_norm`).
 
     Returns
     -------
@@ -1128,7 +1130,7 @@ def warmup_training(
     vocab, k = _COPY_VOCAB, _COPY_K
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    m = _copy_task_model(placement, n_layers, d)
+    m = _copy_task_model(placement, n_layers, d, norm=norm)
     opt = torch.optim.Adam(m.parameters(), lr=lr, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
@@ -1566,3 +1568,167 @@ def lr_summary(result: dict) -> dict[str, dict]:
             ],
         }
     return out
+
+
+# ---------------------------------------------------------------- chapter 7 -------------
+
+
+def recentering(x: np.ndarray, shift: float = 3.0, scale: float = 2.0) -> dict[str, float]:
+    """What RMSNorm gives up: invariance to a shift of an example's features.
+
+    Each example of ``x`` gets ``shift`` added to all its features, or is multiplied by
+    ``scale``; returned is the largest change of the output of layer norm and of RMSNorm.
+    Both ignore the scale; only layer norm, which subtracts the mean, ignores the shift.
+
+    Returns
+    -------
+    dict with ``ln_shift``, ``rms_shift``, ``ln_scale``, ``rms_scale`` (floats)
+    """
+    x = _batch(x)
+    d = x.shape[1]
+
+    def change(norm, moved) -> float:
+        return float(np.abs(norm(moved, d) - norm(x, d)).max())
+
+    return {
+        "ln_shift": change(numpy_ln.layer_norm, x + shift),
+        "rms_shift": change(numpy_ln.rms_norm, x + shift),
+        "ln_scale": change(numpy_ln.layer_norm, x * scale),
+        "rms_scale": change(numpy_ln.rms_norm, x * scale),
+    }
+
+
+def norm_comparison(
+    norms: Sequence[str] = ("layer", "rms", "dyt", "layer_detached"),
+    *,
+    seeds: Sequence[int] = (0, 1, 2),
+    steps: int = 400,
+    lr: float = 3e-3,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Train the digits MLP (AdamW, as in chapter 2) with each normalization, over seeds.
+
+    Returns
+    -------
+    norm -> dict with ``loss`` (S, steps) the training loss and ``accuracy`` (S,) the
+    held-out accuracy of each seed
+    """
+    if len(seeds) == 0:
+        raise ValueError("seeds must not be empty")
+    out = {}
+    for norm in norms:
+        runs = [train_digits_mlp(norm=norm, steps=steps, lr=lr, seed=s) for s in seeds]
+        out[norm] = {
+            "loss": np.array([r["loss"] for r in runs]),
+            "accuracy": np.array([r["test_accuracy"] for r in runs]),
+        }
+    return out
+
+
+def norm_input_output(
+    norm_index: int = -1,
+    *,
+    steps: int = 300,
+    n_layers: int = 4,
+    d: int = 32,
+    lr: float = 3e-3,
+    n_points: int = 2000,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """What one layer norm of a trained transformer does to each value: input against output.
+
+    Zhu et al. (2025) noticed that, in trained transformers, many layer norms map input to
+    output along an S-shaped, tanh-like curve: per token the map is linear, but tokens with
+    large activations are divided by a large standard deviation, which squashes the
+    extremes. We train the chapter-5 pre-norm transformer on the copy task, run one batch,
+    and record the input and output of one layer norm (``norm_index`` in the model's order).
+
+    Returns
+    -------
+    dict with ``x`` and ``y`` (n_points,) sampled input/output pairs, ``loss`` (steps,),
+    and ``alpha``, ``gamma`` (floats): the least-squares fit ``y ~ gamma * tanh(alpha * x)``
+    over a grid of alpha
+    """
+    import torch
+
+    from . import models
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    m = _copy_task_model("pre", n_layers, d)
+    opt = torch.optim.Adam(m.parameters(), lr=lr, betas=(0.9, 0.98))
+    vocab, k = _COPY_VOCAB, _COPY_K
+    losses = np.empty(steps)
+    with _one_torch_thread():
+        for s in range(steps):
+            x = _copy_batch(rng, 32, k, vocab)
+            logits = m(x[:, :-1])[:, k:]
+            loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, vocab), x[:, k + 1 :].reshape(-1)
+            )
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses[s] = loss.item()
+        norm = models.norm_layers(m)[norm_index]
+        seen = {}
+        hook = norm.register_forward_hook(
+            lambda _m, inp, out: seen.update(x=inp[0].detach(), y=out.detach())
+        )
+        with torch.no_grad():
+            m(_copy_batch(rng, 64, k, vocab)[:, :-1])
+        hook.remove()
+    xs, ys = seen["x"].numpy().ravel(), seen["y"].numpy().ravel()
+    pick = rng.choice(len(xs), size=min(n_points, len(xs)), replace=False)
+    xs, ys = xs[pick], ys[pick]
+    # Least squares over gamma for each alpha on a grid: gamma = <y, t> / <t, t>.
+    best = (np.inf, 0.0, 0.0)
+    for alpha in np.geomspace(0.01, 10, 200):
+        t = np.tanh(alpha * xs)
+        gamma = float((ys * t).sum() / (t * t).sum())
+        err = float(((ys - gamma * t) ** 2).mean())
+        best = min(best, (err, float(alpha), gamma))
+    return {"x": xs, "y": ys, "loss": losses, "alpha": best[1], "gamma": best[2]}
+
+
+def layer_norm_tutorial_style(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Layer norm as some well-known tutorial code writes it: ``(x - mean) / (std + eps)``
+    with the *unbiased* standard deviation (``torch.std``'s default). Shown as a pitfall;
+    it is another function than ``torch.nn.LayerNorm``'s."""
+    mu = x.mean(axis=-1, keepdims=True)  # (..., 1)
+    std = x.std(axis=-1, keepdims=True, ddof=1)  # (..., 1), unbiased: divides by D - 1
+    return (x - mu) / (std + eps)
+
+
+def pitfalls(d: int = 16, *, seed: int = 0) -> dict[str, float]:
+    """The pitfalls card of chapter 7, each measured on small random inputs.
+
+    Returns
+    -------
+    dict of floats:
+
+    - ``tutorial_gap``: largest |difference| between the tutorial-style layer norm
+      (unbiased std + eps) and the real one, on ordinary examples (about 1/(2D) relative);
+    - ``tutorial_gap_flat``: the same on a nearly constant example (std ~ 1e-4), where eps
+      inside or outside the square root decides the result;
+    - ``one_pass_min_var``: the smallest variance the one-pass formula computes in float32
+      for unit-variance rows on an offset of 1e4 (negative: NaN outputs);
+    - ``one_pass_nan_share``: the share of those rows whose output is NaN;
+    - ``sign_flip``: largest |LN(-x) + LN(x)| (0: a negative scale flips the output);
+    - ``wrong_axis_gap``: largest |difference| between normalizing a (N, D) batch over the
+      features (layer norm) and over the examples (axis 0, batch-norm-like statistics)
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 1.0, size=(64, d))
+    flat = 5.0 + 1e-4 * rng.standard_normal((1, d))
+    offset = (1e4 + rng.standard_normal((256, d))).astype(np.float32)
+    mu = offset.mean(axis=-1, keepdims=True)
+    one_pass_var = (offset * offset).mean(axis=-1) - (mu * mu)[:, 0]
+    ln = numpy_ln.layer_norm
+    return {
+        "tutorial_gap": float(np.abs(layer_norm_tutorial_style(x) - ln(x, d)).max()),
+        "tutorial_gap_flat": float(np.abs(layer_norm_tutorial_style(flat) - ln(flat, d)).max()),
+        "one_pass_min_var": float(one_pass_var.min()),
+        "one_pass_nan_share": float(np.isnan(layer_norm_one_pass(offset)).any(axis=-1).mean()),
+        "sign_flip": float(np.abs(ln(-x, d) + ln(x, d)).max()),
+        "wrong_axis_gap": float(np.abs(ln(x, d) - normalize_over(x, (0,))).max()),
+    }

@@ -1,6 +1,7 @@
 """Tiny models for the chapters' experiments, with the normalization as a parameter.
 
-``norm`` picks the normalization layer ("layer", "batch", "rms" or None) and
+``norm`` picks the normalization layer ("layer", "batch", "rms", "dyt" for Dynamic Tanh,
+"layer_detached" for layer norm without its statistics' gradient, or None) and
 ``placement`` where it goes relative to each linear layer ("pre": before it, "post": after
 it). The layer norm used is lnbook's own (``torch_ln.LayerNorm``), a drop-in for torch's.
 """
@@ -12,7 +13,7 @@ from torch import nn
 
 from . import torch_ln
 
-NORMS = ("layer", "batch", "rms", None)
+NORMS = ("layer", "batch", "rms", "dyt", "layer_detached", None)
 PLACEMENTS = ("pre", "post")
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
@@ -25,6 +26,10 @@ def make_norm(norm: str | None, d: int) -> nn.Module:
         return nn.BatchNorm1d(d)
     if norm == "rms":
         return torch_ln.RMSNorm(d)
+    if norm == "dyt":
+        return DyT(d)
+    if norm == "layer_detached":
+        return DetachedLayerNorm(d)
     if norm is None:
         return nn.Identity()
     raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
@@ -41,7 +46,7 @@ class MLP(nn.Module):
     ----------
     d_in, d_hidden, d_out : int
     depth : int, number of hidden layers (>= 1)
-    norm : "layer", "batch", "rms" or None
+    norm : one of :data:`NORMS` (see :func:`make_norm`)
     placement : "pre" or "post"
     activation : "relu", "sigmoid" or "tanh"
     noise : if > 0, each norm is wrapped in :class:`NoisyNorm` with this strength
@@ -103,6 +108,49 @@ class MLP(nn.Module):
         return self.net(x)
 
 
+class DyT(nn.Module):
+    """Dynamic Tanh (Zhu et al., 2025): ``gamma * tanh(alpha * x) + beta``, no statistics.
+
+    A drop-in for a normalization layer over the last axis: a learned scalar ``alpha``
+    (initially ``alpha0``) sets how soon the tanh saturates, and the per-feature ``gamma``
+    and ``beta`` play their layer-norm roles. It squashes large values as layer norm's
+    per-token division does, without computing any mean or variance.
+    """
+
+    def __init__(self, d: int, alpha0: float = 0.5) -> None:
+        super().__init__()
+        self.alpha = nn.Parameter(torch.tensor(float(alpha0)))
+        self.weight = nn.Parameter(torch.ones(d))
+        self.bias = nn.Parameter(torch.zeros(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weight * torch.tanh(self.alpha * x) + self.bias
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[0]}, alpha0={self.alpha.item():g}"
+
+
+class DetachedLayerNorm(torch_ln.LayerNorm):
+    """Layer norm whose mean and variance are constants for the backward pass.
+
+    The forward pass is layer norm's. The backward pass treats ``mu`` and ``rstd`` as if
+    they did not depend on ``x``, so ``dx = rstd * gamma * dy``: the two correction terms
+    of the true gradient (chapter 3's ``c2`` and ``x_hat * c1``) are gone. Xu et al. (2019)
+    found that this hurts training: the gradient's re-centering and re-scaling matter.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dims = tuple(range(-len(self.normalized_shape), 0))
+        mu = x.mean(dim=dims, keepdim=True).detach()
+        var = x.var(dim=dims, keepdim=True, unbiased=False).detach()
+        y = (x - mu) * torch.rsqrt(var + self.eps)
+        if self.weight is not None:
+            y = y * self.weight
+        if self.bias is not None:
+            y = y + self.bias
+        return y
+
+
 class NoisyNorm(nn.Module):
     """A normalization followed by noise whose distribution changes at every step.
 
@@ -141,7 +189,14 @@ class NoisyNorm(nn.Module):
         return f"noise={self.noise}"
 
 
-_NORM_KINDS = (torch_ln.LayerNorm, torch_ln.RMSNorm, nn.LayerNorm, nn.RMSNorm, nn.BatchNorm1d)
+_NORM_KINDS = (
+    torch_ln.LayerNorm,
+    torch_ln.RMSNorm,
+    nn.LayerNorm,
+    nn.RMSNorm,
+    nn.BatchNorm1d,
+    DyT,
+)
 
 
 def norm_layers(model: nn.Module) -> list[nn.Module]:

@@ -642,3 +642,71 @@ def test_landscape_look_ahead_does_not_disturb_training():
         experiments.landscape_smoothness(None, lr=float("nan"))
     with pytest.raises(ValueError, match="every rate in lrs"):
         experiments.lr_sensitivity({"x": {}}, lrs=np.array([0.1, -1.0]))
+
+
+# ---------------------------------------------------------------- chapter 7 -------------
+
+
+def test_recentering_layer_norm_ignores_a_shift_rms_norm_does_not():
+    x = np.random.default_rng(0).normal(1.0, 2.0, size=(5, 8))
+    r = experiments.recentering(x, shift=3.0, scale=2.0)
+    assert r["ln_shift"] < 1e-12 and r["rms_scale"] < 1e-12  # the invariances each keeps
+    # RMSNorm of x + c: by hand, (x + c) / sqrt(mean((x + c)^2) + eps), eps = float64's.
+    eps = np.finfo(np.float64).eps
+    rms = lambda v: v / np.sqrt((v * v).mean(axis=1, keepdims=True) + eps)  # noqa: E731
+    assert r["rms_shift"] == pytest.approx(np.abs(rms(x + 3.0) - rms(x)).max())
+    assert r["ln_scale"] < 1e-4  # only eps breaks it
+
+
+def test_norm_comparison_trains_each_norm_for_each_seed():
+    r = experiments.norm_comparison(("rms", "dyt"), seeds=(0, 1), steps=5)
+    assert set(r) == {"rms", "dyt"}
+    assert r["rms"]["loss"].shape == (2, 5) and r["dyt"]["accuracy"].shape == (2,)
+    with pytest.raises(ValueError, match="seeds"):
+        experiments.norm_comparison(seeds=())
+
+
+def test_norm_input_output_records_one_norm_and_fits_a_tanh():
+    r = experiments.norm_input_output(steps=3, n_layers=1, d=16, n_points=100)
+    assert r["x"].shape == r["y"].shape == (100,) and r["loss"].shape == (3,)
+    # The fitted curve is a least-squares fit: no worse than the best pure scale of tanh
+    # at a nearby steepness.
+    t = np.tanh(r["alpha"] * r["x"])
+    best = ((r["y"] - r["gamma"] * t) ** 2).mean()
+    t2 = np.tanh(1.1 * r["alpha"] * r["x"])
+    g2 = (r["y"] * t2).sum() / (t2 * t2).sum()
+    assert best <= ((r["y"] - g2 * t2) ** 2).mean() + 1e-12
+
+
+@pytest.mark.parametrize("norm", ["rms", "dyt", "layer_detached"])
+def test_warmup_training_takes_any_norm(norm):
+    loss = experiments.warmup_training("pre", norm=norm, n_layers=1, d=16, steps=3)
+    assert loss.shape == (3,) and np.isfinite(loss).all()
+
+
+def test_tutorial_style_layer_norm_is_unbiased_std_plus_eps():
+    x = np.random.default_rng(3).normal(size=(4, 8))
+    t = torch.tensor(x)
+    expected = (t - t.mean(-1, keepdim=True)) / (t.std(-1, keepdim=True) + 1e-5)  # torch's std
+    np.testing.assert_allclose(experiments.layer_norm_tutorial_style(x), expected.numpy())
+
+
+def test_pitfalls_card_against_torch():
+    p = experiments.pitfalls(d=16, seed=0)
+    rng = np.random.default_rng(0)  # the same draws, in the same order, as the card
+    x = torch.tensor(rng.normal(0.0, 1.0, size=(64, 16)))
+    flat = torch.tensor(5.0 + 1e-4 * rng.standard_normal((1, 16)))
+
+    def tutorial(v):
+        return (v - v.mean(-1, keepdim=True)) / (v.std(-1, keepdim=True) + 1e-5)
+
+    ln = torch.nn.functional.layer_norm
+    assert p["tutorial_gap"] == pytest.approx((tutorial(x) - ln(x, (16,))).abs().max().item())
+    assert p["tutorial_gap_flat"] == pytest.approx(
+        (tutorial(flat) - ln(flat, (16,))).abs().max().item()
+    )
+    assert p["tutorial_gap_flat"] > 10 * p["tutorial_gap"]  # eps matters for flat examples
+    bn = torch.nn.functional.batch_norm(x, None, None, training=True)  # over the examples
+    assert p["wrong_axis_gap"] == pytest.approx((ln(x, (16,)) - bn).abs().max().item(), rel=1e-4)
+    assert p["sign_flip"] == 0.0
+    assert p["one_pass_min_var"] < 0 and 0 < p["one_pass_nan_share"] < 1

@@ -183,3 +183,32 @@ def test_noisy_norm_shifts_and_scales_each_unit_anew_every_step():
     assert len(models.norm_layers(m)) == 2  # the wrapped norms are still found
     with pytest.raises(ValueError, match="noise"):
         models.NoisyNorm(nn.Identity(), float("nan"))
+
+
+def test_dyt_is_a_scaled_tanh_with_a_learned_steepness():
+    m = models.DyT(4, alpha0=0.7)
+    with torch.no_grad():
+        m.weight.copy_(torch.tensor([1.0, 2.0, 0.5, -1.0]))
+        m.bias.copy_(torch.tensor([0.0, 1.0, -1.0, 0.5]))
+    x = torch.randn(3, 4)
+    torch.testing.assert_close(m(x), m.weight * torch.tanh(0.7 * x) + m.bias)
+    assert {n for n, _ in m.named_parameters()} == {"alpha", "weight", "bias"}
+    assert isinstance(models.make_norm("dyt", 4), models.DyT)
+    assert len(models.norm_layers(models.MLP(4, 6, 2, depth=2, norm="dyt"))) == 2
+
+
+def test_detached_layer_norm_forward_is_layer_norm_backward_drops_the_corrections():
+    torch.manual_seed(0)
+    m = models.make_norm("layer_detached", 6).double()
+    with torch.no_grad():
+        m.weight.uniform_(0.5, 1.5)
+    x = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    dy = torch.randn(4, 6, dtype=torch.float64)
+    expected = torch.nn.functional.layer_norm(x, (6,), m.weight, m.bias)
+    torch.testing.assert_close(m(x), expected)
+    (m(x) * dy).sum().backward()
+    # With the statistics held constant: dx = rstd * gamma * dy, nothing else.
+    rstd = torch.rsqrt(x.var(-1, unbiased=False, keepdim=True) + m.eps)
+    torch.testing.assert_close(x.grad, rstd * m.weight * dy)
+    # The true gradient differs: it sums to zero over the features; this one does not.
+    assert x.grad.sum(-1).abs().max() > 1e-3
