@@ -1504,8 +1504,8 @@ def lr_sensitivity_figure(result: dict) -> go.Figure:
     result : from ``lnbook.experiments.lr_sensitivity``
     """
     lrs, labels = result["lrs"], result["labels"]
-    colours = [PALETTE[c] for c in ("black", "blue", "orange", "purple")]
-    symbols = ["circle", "square", "diamond", "x"]
+    colours = [PALETTE[c] for c in ("black", "blue", "orange", "purple", "vermillion", "sky")]
+    symbols = ["circle", "square", "diamond", "x", "triangle-up", "star"]
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.18)
     top_loss = 3.0
     for col, key in ((1, "final"), (2, "steps")):
