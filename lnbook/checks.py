@@ -317,35 +317,37 @@ _INVARIANCE_WHY = {
 
 
 def _check_predictions(
-    fn: Callable[[], dict], questions: dict[str, str], truth: dict[str, bool], explain, hint: str
-) -> tuple[list[str], Verdict | None]:
-    """Shared by the True/False exercises: call ``fn``, validate its dict of answers and
-    compare with ``truth`` (computed by the caller). Returns the explanations of the wrong
-    answers (``explain(question, key)``), or a verdict that ends the check early."""
+    fn: Callable[[], dict],
+    questions: dict[str, str],
+    truth: dict[str, bool],
+    hint: str,
+    success: str,
+    explain: Callable[[str, str], str] | None = None,
+) -> Verdict:
+    """The checker of every True/False exercise: call ``fn``, validate its dict of answers
+    and compare with ``truth`` (computed by the caller). A wrong answer is named (by
+    default only its question: computing the answer is the exercise; ``explain(question,
+    key)`` may say more), followed by ``hint``; all right gives ``success``."""
     result, verdict = _call(fn)
     if verdict:
-        return [], verdict
+        return verdict
     if not isinstance(result, dict):
-        return [], _wrong(
+        return _wrong(
             f"Return a dict mapping each question to True or False, got {type(result).__name__}."
         )
     missing = [q for q in questions if q not in result]
     if missing:
-        return [], _wrong(f"Answer every question; missing: {missing}.")
+        return _wrong(f"Answer every question; missing: {missing}.")
     wrong = []
     for question, key in questions.items():
         answer = result[question]
         if not isinstance(answer, bool | np.bool_):
-            return [], _wrong(
-                f"The answer to {question!r} should be True or False, got {answer!r}."
-            )
+            return _wrong(f"The answer to {question!r} should be True or False, got {answer!r}.")
         if bool(answer) != truth[key]:
-            wrong.append(explain(question, key))
+            wrong.append(explain(question, key) if explain else repr(question))
     if wrong:
-        return wrong, _wrong(
-            f"{len(wrong)} of {len(questions)} wrong: " + "; ".join(wrong) + ". " + hint
-        )
-    return [], None
+        return _wrong(f"{len(wrong)} of {len(questions)} wrong: " + "; ".join(wrong) + ". " + hint)
+    return Verdict(CORRECT, success)
 
 
 def invariance_predictions(fn: Callable[[], dict]) -> Verdict:
@@ -356,13 +358,14 @@ def invariance_predictions(fn: Callable[[], dict]) -> Verdict:
         state = "unchanged" if truth[key] else "changed"
         return f"{question!r}: the output is {state} ({_INVARIANCE_WHY[key]})"
 
-    _, verdict = _check_predictions(
-        fn, INVARIANCE_QUESTIONS, truth, explain, "Try each one on an array to see it."
-    )
-    return verdict or Verdict(
-        CORRECT,
+    return _check_predictions(
+        fn,
+        INVARIANCE_QUESTIONS,
+        truth,
+        "Try each one on an array to see it.",
         "All six right: a shift, a positive scale and changes to other examples leave the "
         "output unchanged; a negative scale, a ramp and zeroing do not.",
+        explain,
     )
 
 
@@ -445,15 +448,11 @@ def _affine_truth() -> dict[str, bool]:
 
 def affine_predictions(fn: Callable[[], dict]) -> Verdict:
     """Chapter 2: ``fn()`` returns ``{question: True or False}`` for AFFINE_QUESTIONS."""
-    _, verdict = _check_predictions(
+    return _check_predictions(
         fn,
         AFFINE_QUESTIONS,
         _affine_truth(),
-        lambda question, key: repr(question),
         "Hint: compute each one with numpy_ln.layer_norm on a small batch.",
-    )
-    return verdict or Verdict(
-        CORRECT,
         "gamma and beta are shared by the batch: they can give back one example's mean and "
         "spread, never every example's, because each example's own were divided out.",
     )
@@ -541,16 +540,12 @@ def _backward_truth() -> dict[str, bool]:
 
 def backward_predictions(fn: Callable[[], dict]) -> Verdict:
     """Chapter 3: ``fn()`` returns ``{question: True or False}`` for BACKWARD_QUESTIONS."""
-    _, verdict = _check_predictions(
+    return _check_predictions(
         fn,
         BACKWARD_QUESTIONS,
         _backward_truth(),
-        lambda question, key: repr(question),
         "Hint: read them off dx = rstd * (g - c2 - x_hat * c1), then compute them with "
         "numpy_ln.layer_norm_forward and layer_norm_backward.",
-    )
-    return verdict or Verdict(
-        CORRECT,
         "dx has no component along the constant vector (c2 removed it) nor along x_hat (c1 "
         "removed it): the directions normalization ignores. And it scales like 1/std.",
     )
@@ -947,16 +942,12 @@ def _batch_of_one_works(bn, one: np.ndarray) -> bool:
 
 def batch_predictions(fn: Callable[[], dict]) -> Verdict:
     """Chapter 4: ``fn()`` returns ``{question: True or False}`` for BATCH_QUESTIONS."""
-    _, verdict = _check_predictions(
+    return _check_predictions(
         fn,
         BATCH_QUESTIONS,
         _batch_truth(),
-        lambda question, key: repr(question),
         "Hint: ask which examples each normalization reads in each mode, then compute it "
         "with numpy_ln.batch_norm and numpy_ln.layer_norm.",
-    )
-    return verdict or Verdict(
-        CORRECT,
         "Batch norm in training mode reads the whole batch (a lone example has no spread "
         "to divide by, so it is refused); in inference mode it reads stored statistics; "
         "layer norm reads only the example.",
@@ -1073,16 +1064,11 @@ def _decoding_truth() -> dict[str, bool]:
 
 def decoding_predictions(fn: Callable[[], dict]) -> Verdict:
     """Chapter 5: ``fn()`` returns ``{question: True or False}`` for DECODING_QUESTIONS."""
-    # Which answers are wrong, not what they should be: computing them is the exercise.
-    _, verdict = _check_predictions(
+    return _check_predictions(
         fn,
         DECODING_QUESTIONS,
         _decoding_truth(),
-        lambda question, key: repr(question),
         "Hint: ask which tokens each normalization reads, then compute it.",
-    )
-    return verdict or Verdict(
-        CORRECT,
         "Layer norm reads one token, so neither later tokens nor padding "
         "reach it; batch norm reads them all.",
     )
@@ -1193,16 +1179,12 @@ def _scale_truth() -> dict[str, bool]:
 
 def scale_invariance_predictions(fn: Callable[[], dict]) -> Verdict:
     """Chapter 6: ``fn()`` returns ``{question: True or False}`` for SCALE_QUESTIONS."""
-    _, verdict = _check_predictions(
+    return _check_predictions(
         fn,
         SCALE_QUESTIONS,
         _scale_truth(),
-        lambda question, key: repr(question),
         "Hint: layer norm divides out any positive factor of its input; compute each "
         "answer with torch (W.requires_grad_(), backward(), W.grad).",
-    )
-    return verdict or Verdict(
-        CORRECT,
         "Layer norm makes the loss blind to the scale of W: the gradient has no component "
         "along W and shrinks as W grows, so SGD can only lengthen W, and a longer W takes "
         "smaller effective steps.",

@@ -1127,10 +1127,17 @@ def warmup_training(
 
     if placement not in models.PLACEMENTS:
         raise ValueError(f"placement must be one of {models.PLACEMENTS}, got {placement!r}")
-    vocab, k = _COPY_VOCAB, _COPY_K
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     m = _copy_task_model(placement, n_layers, d, norm=norm)
+    return _train_copy(m, rng, steps=steps, lr=lr, warmup=warmup, batch=batch)
+
+
+def _train_copy(m, rng, *, steps: int, lr: float, warmup: int = 0, batch: int = 32):
+    """Adam on the copy task, with a linear warm-up over ``warmup`` steps; (steps,) losses."""
+    import torch
+
+    vocab, k = _COPY_VOCAB, _COPY_K
     opt = torch.optim.Adam(m.parameters(), lr=lr, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
@@ -1655,20 +1662,9 @@ def norm_input_output(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     m = _copy_task_model("pre", n_layers, d)
-    opt = torch.optim.Adam(m.parameters(), lr=lr, betas=(0.9, 0.98))
+    losses = _train_copy(m, rng, steps=steps, lr=lr)
     vocab, k = _COPY_VOCAB, _COPY_K
-    losses = np.empty(steps)
     with _one_torch_thread():
-        for s in range(steps):
-            x = _copy_batch(rng, 32, k, vocab)
-            logits = m(x[:, :-1])[:, k:]
-            loss = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, vocab), x[:, k + 1 :].reshape(-1)
-            )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses[s] = loss.item()
         norm = models.norm_layers(m)[norm_index]
         seen = {}
         hook = norm.register_forward_hook(
