@@ -65,10 +65,45 @@ def test_student_edition_is_plain_markdown_with_the_executed_numbers(path):
     # The glued numbers come from the chapter's executed run (tests/test_chapters.py
     # stores it in the cache first, in the same test run).
     executed = executed_notebook(path, execution_cache_dir(ROOT))
-    if any(c.get("outputs") for c in executed.cells if c.cell_type == "code"):
-        assert "(computed in the chapter)" not in markdown
-        wanted = set(re.findall(r"\{glue(?::\w+)?\}`([^`:]+)", path.read_text(encoding="utf-8")))
-        assert wanted <= set(editions.glue_values(executed))
+    if not any(c.get("outputs") for c in executed.cells if c.cell_type == "code"):
+        pytest.skip(f"{path.name} was not executed in this run (run tests/test_chapters.py)")
+    assert "(computed in the chapter)" not in markdown
+    wanted = set(re.findall(r"\{glue(?::\w+)?\}`([^`:]+)", path.read_text(encoding="utf-8")))
+    assert wanted <= set(editions.glue_values(executed))
+
+
+def test_plain_markdown_renders_each_myst_construct(tmp_path):
+    # Expected strings written out by hand from what the website shows.
+    (tmp_path / "mod.py").write_text(
+        "import os\n\n\nclass A:\n    def f(self):\n        return 1\n\n    def g(self):\n"
+        "        return 2\n"
+    )
+    text = (
+        "(sec-a)=\n## Title\n\n"
+        "Value {glue:text}`v:.2f`, count {glue:text}`n`, list {glue:md}`rates`, "
+        "missing {glue:text}`gone`.\n"
+        "See {ref}`sec-a`, {ref}`that part <sec-a>` and {ref}`unknown`.\n"
+        "As {cite:t}`k1` showed {cite:p}`k1,k2`.\n\n"
+        ":::{exercise} Do it\n:label: ex-1\n\nWrite `f`.\n:::\n\n"
+        ":::{admonition} Working the exercises\n:class: note\nOn the website...\n:::\n\n"
+        "::::{solution-start} ex-1\n:class: dropdown\n::::\n\n"
+        "```{literalinclude} mod.py\n:pyobject: A.f\n:language: python\n```\n"
+    )
+    out = editions.plain_markdown(
+        text,
+        {"v": 0.123456, "n": 7, "rates": "0.1, 0.3"},
+        {"sec-a": "Title"},
+        {"k1": ("Ba et al.", "2016"), "k2": ("Ioffe and Szegedy", "2015")},
+        tmp_path,
+    )
+    assert "(sec-a)=" not in out and "## Title" in out
+    assert "Value 0.12, count 7, list 0.1, 0.3, missing (computed in the chapter)." in out
+    assert "See Title, that part and unknown." in out
+    assert "As Ba et al. (2016) showed (Ba et al., 2016; Ioffe and Szegedy, 2015)." in out
+    assert "**Exercise: Do it**\n\nWrite `f`." in out and ":label:" not in out
+    assert "Working the exercises" not in out and "On the website" not in out
+    assert "**Solution**" in out
+    assert "```python\ndef f(self):\n    return 1\n```" in out and "def g" not in out
 
 
 @pytest.mark.chapter
