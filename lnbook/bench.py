@@ -10,11 +10,107 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
 FRAME_MS = 16.0
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """One thread for torch and for every BLAS/OpenMP pool NumPy uses, then restore.
+
+    Timings compare implementations, not thread pools: two pools (torch's and NumPy's
+    BLAS) each starting one thread per core fight over the cores and add noise.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def median_seconds(
+    fn: Callable[[], object], *, rounds: int = 7, min_round_s: float = 0.01
+) -> float:
+    """The median time of one call of ``fn``, in seconds.
+
+    After one warm-up call (first-call costs are not what we compare), the number of calls
+    per round doubles until a round lasts ``min_round_s`` (so the clock's resolution does
+    not matter); then ``rounds`` rounds are timed and the median per-call time returned,
+    which ignores the odd round slowed down by another process.
+    """
+    if rounds < 1 or min_round_s <= 0:
+        raise ValueError(f"need rounds >= 1 and min_round_s > 0, got {rounds}, {min_round_s}")
+
+    def one_round(number: int) -> float:
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        return time.perf_counter() - start
+
+    fn()
+    number = 1
+    while one_round(number) < min_round_s:
+        number *= 2
+    return statistics.median(one_round(number) / number for _ in range(rounds))
+
+
+def norm_costs(shape: tuple[int, int] = (2048, 1024), *, rounds: int = 7) -> dict[str, float]:
+    """Chapter 7: layer norm against RMSNorm, forward (and forward + backward in torch).
+
+    float32, one thread, the median of ``rounds`` rounds. NumPy runs each operation as its
+    own pass over memory, so it shows the cost of the operations counted; torch's
+    ``layer_norm`` is one fused kernel while its CPU ``rms_norm`` may be composed of
+    several, so it shows what an implementation does to that count.
+
+    Returns
+    -------
+    dict of seconds per call: ``numpy_ln``, ``numpy_rms``, ``torch_ln``, ``torch_rms``
+    (forward), ``torch_ln_fb``, ``torch_rms_fb`` (forward + backward)
+    """
+    import torch
+
+    from . import numpy_ln
+
+    n, d = shape
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, d, generator=g)
+    dy = torch.randn(n, d, generator=g)
+    w, b = torch.ones(d), torch.zeros(d)
+    x_np = x.numpy()
+    xg = x.clone().requires_grad_(True)
+
+    def forward_backward(norm):
+        def run():
+            xg.grad = None
+            norm(xg).backward(dy)
+
+        return run
+
+    def ln(t):
+        return torch.nn.functional.layer_norm(t, (d,), w, b)
+
+    def rms(t):
+        return torch.nn.functional.rms_norm(t, (d,), w, 1e-6)
+
+    cases = {
+        "numpy_ln": lambda: numpy_ln.layer_norm(x_np, d),
+        "numpy_rms": lambda: numpy_ln.rms_norm(x_np, d, eps=1e-6),
+        "torch_ln": lambda: ln(x),
+        "torch_rms": lambda: rms(x),
+        "torch_ln_fb": forward_backward(ln),
+        "torch_rms_fb": forward_backward(rms),
+    }
+    with single_thread():
+        return {name: median_seconds(fn, rounds=rounds) for name, fn in cases.items()}
 
 
 def _time_updates(explorer, changes: list[tuple[str, object]], repeats: int) -> list[float]:
@@ -99,6 +195,30 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
                 ("layer", 2),
             ],
         ),
+        "ch07 recentering_explorer": (
+            lambda: widgets.recentering_explorer(x[0]),
+            [
+                ("shift", 3.0),
+                ("scale", -1.5),
+                ("eps", 0.1),
+                ("shift", -2.0),
+                ("scale", 2.0),
+                ("eps", 1e-5),
+            ],
+        ),  # fmt: skip
+        "ch07 s_curve_explorer": (
+            lambda: widgets.s_curve_explorer(),
+            [
+                ("spread", 0.3),
+                ("n_tokens", 64),
+                ("d", 32),
+                ("seed", 2),
+                ("spread", 1.5),
+                ("n_tokens", 32),
+                ("d", 16),
+                ("seed", 0),
+            ],
+        ),  # fmt: skip
     }
     out = {}
     for name, (make, changes) in cases.items():

@@ -282,3 +282,68 @@ def covariate_shift_explorer(steps: int = 600, checkpoints: int = 25) -> Explore
         viz.update_covariate_shift(figure, run(), c["layer"].value, c["checkpoint"].value, label())
 
     return Explorer(controls, figure, update)
+
+
+def recentering_explorer(x: np.ndarray) -> Explorer:
+    """Chapter 7: shift and scale one example; layer norm and RMSNorm of it, live.
+
+    Parameters
+    ----------
+    x : (D,) one example
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1 or x.size < 2:
+        raise ValueError(f"x must be one example of shape (D,) with D >= 2, got {x.shape}")
+    controls = {
+        "shift": W.FloatSlider(
+            0.0, min=-10, max=10, step=0.1, description="shift", **_slider_style()
+        ),
+        "scale": W.FloatSlider(
+            1.0, min=-3, max=3, step=0.05, description="scale", **_slider_style()
+        ),
+        "eps": W.FloatLogSlider(
+            1e-5, base=10, min=-8, max=1, description="eps", readout_format=".0e", **_slider_style()
+        ),
+    }
+
+    def compute() -> dict:
+        c = {k: w.value for k, w in controls.items()}
+        return experiments.shifted_norms(x, shift=c["shift"], scale=c["scale"], eps=c["eps"])
+
+    figure = go.FigureWidget(viz.live_recentering_figure(compute()))
+
+    def update(change=None) -> None:
+        viz.update_recentering(figure, compute())
+
+    update()
+    return Explorer(controls, figure, update)
+
+
+def s_curve_explorer() -> Explorer:
+    """Chapter 7: how far the tokens' scales spread decides how S-shaped layer norm looks."""
+    controls = {
+        "spread": W.FloatSlider(
+            1.0,
+            min=0.0,
+            max=2.5,
+            step=0.05,
+            description="spread of token scales",
+            **_slider_style(),
+        ),
+        "n_tokens": W.IntSlider(32, 2, 128, description="tokens", **_slider_style()),
+        "d": W.IntSlider(16, 2, 128, description="features per token", **_slider_style()),
+        "seed": W.IntSlider(0, 0, 9, description="seed", **_slider_style()),
+    }
+
+    def compute() -> dict:
+        c = {k: w.value for k, w in controls.items()}
+        return experiments.s_curve(c["spread"], n_tokens=c["n_tokens"], d=c["d"], seed=c["seed"])
+
+    figure = go.FigureWidget(
+        viz.norm_map_figure(compute(), "Layer norm over tokens of different scales")
+    )
+
+    def update(change=None) -> None:
+        viz.update_s_curve(figure, compute())
+
+    return Explorer(controls, figure, update)

@@ -70,6 +70,9 @@ CHECKERS = [
     checks.undo_layer_norm,
     checks.count_norm_parameters,
     checks.weight_decay_groups,
+    checks.rms_norm,
+    checks.output_std,
+    checks.rms_predictions,
 ]
 
 
@@ -612,6 +615,10 @@ def test_layer_norm_backward_diagnoses(fn, status, fragment):
         (checks.decoding_predictions, checks.DECODING_QUESTIONS, [False, True, False, True]),
         # From the derivation in chapter 6: L(cW) = L(W) for c > 0.
         (checks.scale_invariance_predictions, checks.SCALE_QUESTIONS, [False, True, True, True]),
+        # RMSNorm: x / sqrt(mean(x^2) + eps) changes under a shift, not under a positive scale;
+        # dx = r (g - x r^2 mean(x g)) is orthogonal to x only; a constant token gives +-1;
+        # DyT is element-wise.
+        (checks.rms_predictions, checks.RMS_QUESTIONS, [True, False, False, True, False, False]),
     ],
     ids=lambda v: getattr(v, "__name__", ""),
 )
@@ -620,7 +627,8 @@ def test_prediction_checkers_right_and_each_wrong_answer_named(checker, question
     assert checker(lambda: right).passed
     for q in right:
         v = checker(lambda q=q: dict(right, **{q: not right[q]}))
-        assert v.status == checks.WRONG and "1 of 4 wrong" in v.message and q in v.message
+        assert v.status == checks.WRONG and f"1 of {len(right)} wrong" in v.message
+        assert q in v.message
 
 
 def _ln(x, eps, axis=-1, ddof=0, outside=False):
@@ -654,4 +662,63 @@ AFFINE = [
 @pytest.mark.parametrize("fn, status, fragment", AFFINE, ids=range(len(AFFINE)))
 def test_layer_norm_affine_diagnoses(fn, status, fragment):
     v = checks.layer_norm_affine(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+def _rms(x, w, e, axis=-1):
+    return x / np.sqrt((x * x).mean(axis=axis, keepdims=True) + e) * w
+
+
+RMS = [
+    (_rms, checks.CORRECT, "root mean square"),
+    (
+        lambda x, w, e: torch.nn.functional.rms_norm(torch.tensor(x), (6,), torch.tensor(w), e),
+        checks.CORRECT,
+        "",
+    ),
+    (lambda x, w, e: _ln(x, e) * w, checks.WRONG, "subtracted the mean"),
+    (lambda x, w, e: x / (np.sqrt((x * x).mean(-1, keepdims=True)) + e) * w, checks.WRONG,
+     "inside the square root"),
+    (lambda x, w, e: _rms(x, w, e, axis=0), checks.WRONG, "axis 0"),
+    (lambda x, w, e: _rms(x, 1.0, e), checks.WRONG, "weight is missing"),
+    (lambda x, w, e: x / np.sqrt(x.var(-1, keepdims=True) + e) * w, checks.WRONG,
+     "standard deviation"),
+    (lambda x, w, e: _rms(x, w, 0.0), checks.WRONG, "eps is missing"),
+    (lambda x, w, e: _rms(x, w, e) + 0.1, checks.WRONG, "differ from RMSNorm"),
+    (lambda x, w, e: _rms(x, w, e).T, checks.WRONG, "shape"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("fn, status, fragment", RMS, ids=range(len(RMS)))
+def test_rms_norm_diagnoses(fn, status, fragment):
+    v = checks.rms_norm(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+OUTPUT_STD = [
+    (lambda s, e: s / np.sqrt(s**2 + e), checks.CORRECT, "s / sqrt(s**2 + eps)"),
+    # Measured instead of derived: layer norm of a row of spread s, its std (the oracle).
+    (
+        lambda s, e: np.array([
+            torch.nn.functional.layer_norm(
+                1.0 + v * torch.tensor([-1.0, 1.0], dtype=torch.float64), (2,), eps=e
+            ).std(unbiased=False).item()
+            for v in s
+        ]),
+        checks.CORRECT,
+        "",
+    ),
+    (lambda s, e: 1.0, checks.WRONG, "ignores eps"),
+    (lambda s, e: s / (s + e), checks.WRONG, "adds eps to the standard deviation"),
+    (lambda s, e: s / (s + np.sqrt(e)), checks.WRONG, "adds sqrt(eps)"),
+    (lambda s, e: s**2 / (s**2 + e), checks.WRONG, "variance"),
+    (lambda s, e: s / np.sqrt(e), checks.WRONG, "small-s limit"),
+    (lambda s, e: s / np.sqrt(s**2 + 2 * e), checks.WRONG, "expected"),
+    (lambda s, e: (s / np.sqrt(s**2 + e))[:3], checks.WRONG, "shape"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("fn, status, fragment", OUTPUT_STD, ids=range(len(OUTPUT_STD)))
+def test_output_std_diagnoses(fn, status, fragment):
+    v = checks.output_std(fn)
     assert v.status == status and fragment in v.message, v

@@ -668,14 +668,96 @@ def test_norm_comparison_trains_each_norm_for_each_seed():
 
 def test_norm_input_output_records_one_norm_and_fits_a_tanh():
     r = experiments.norm_input_output(steps=3, n_layers=1, d=16, n_points=100)
-    assert r["x"].shape == r["y"].shape == (100,) and r["loss"].shape == (3,)
+    assert r["x"].shape == r["y"].shape == r["token_scale"].shape == (100,)
+    assert r["loss"].shape == (3,) and (r["token_scale"] > 0).all()
+    # Each point lies on its token's line: y = (x - mu_t) / sqrt(std_t^2 + eps), so
+    # |y| * std_t <= |x - mu_t| and the slope through the token's points is 1/std_t.
+    assert np.isfinite(r["y"]).all() and np.abs(r["y"]).max() < 16**0.5 + 1e-6
     # The fitted curve is a least-squares fit: no worse than the best pure scale of tanh
     # at a nearby steepness.
     t = np.tanh(r["alpha"] * r["x"])
     best = ((r["y"] - r["gamma"] * t) ** 2).mean()
+    assert best == pytest.approx(r["tanh_err"])
     t2 = np.tanh(1.1 * r["alpha"] * r["x"])
     g2 = (r["y"] * t2).sum() / (t2 * t2).sum()
     assert best <= ((r["y"] - g2 * t2) ** 2).mean() + 1e-12
+
+
+def test_fit_tanh_recovers_a_tanh_and_a_line():
+    x = np.linspace(-5, 5, 201)
+    f = experiments.fit_tanh(x, 1.5 * np.tanh(0.8 * x))
+    assert f["alpha"] == pytest.approx(0.8, rel=0.03) and f["gamma"] == pytest.approx(1.5, rel=0.03)
+    assert f["tanh_err"] < 1e-3 < f["linear_err"]
+    line = experiments.fit_tanh(x, 0.3 * x)
+    assert line["slope"] == pytest.approx(0.3) and line["linear_err"] < 1e-20
+    with pytest.raises(ValueError, match="same number"):
+        experiments.fit_tanh(x, x[:-1])
+
+
+def test_s_curve_is_layer_norm_of_tokens_of_spread_scales():
+    r0, r1 = experiments.s_curve(0.0, n_tokens=8, d=6), experiments.s_curve(1.0, n_tokens=8, d=6)
+    x1 = torch.tensor(r1["x"].reshape(8, 6))
+    expected = torch.nn.functional.layer_norm(x1, (6,)).numpy().ravel()
+    np.testing.assert_allclose(r1["y"], expected, atol=1e-12)
+    np.testing.assert_allclose(r1["token_scale"], np.repeat(x1.std(-1, unbiased=False).numpy(), 6))
+    # The same features for every spread: only the tokens' scales differ.
+    ratio = (r1["x"] / r0["x"]).reshape(8, 6)
+    np.testing.assert_allclose(ratio, ratio[:, :1].repeat(6, axis=1))
+    assert np.ptp(np.log(ratio[:, 0])) > 1.0
+    with pytest.raises(ValueError, match="spread"):
+        experiments.s_curve(-1.0)
+    with pytest.raises(ValueError, match="d must be"):
+        experiments.s_curve(1.0, d=1)
+
+
+def test_shifted_norms_against_torch():
+    x = np.array([0.5, -1.0, 2.0, 0.0, 1.5])
+    r = experiments.shifted_norms(x, shift=3.0, scale=-2.0, eps=1e-3)
+    moved = torch.tensor(x * -2.0 + 3.0)
+    np.testing.assert_allclose(r["x"], moved.numpy())
+    expected_ln = torch.nn.functional.layer_norm(moved, (5,), eps=1e-3).numpy()
+    np.testing.assert_allclose(r["ln"], expected_ln, atol=1e-12)
+    expected_rms = torch.nn.functional.rms_norm(moved, (5,), eps=1e-3).numpy()
+    np.testing.assert_allclose(r["rms"], expected_rms, atol=1e-12)
+    assert r["mean"] == pytest.approx(moved.mean().item())
+    assert r["rms_value"] == pytest.approx(moved.square().mean().sqrt().item())
+    with pytest.raises(ValueError, match=r"shape \(D,\)"):
+        experiments.shifted_norms(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="shift must be"):
+        experiments.shifted_norms(x, shift=float("nan"))
+    with pytest.raises(ValueError, match="eps must be"):
+        experiments.shifted_norms(x, eps=-1.0)
+
+
+def test_gradient_properties_against_autograd():
+    g = experiments.gradient_properties(n=32, d=8, seed=1)
+    # Recompute layer norm's gradient with torch's autograd and eps = 0, where both
+    # properties are exact: the package's numbers must be as small, up to eps's effect.
+    rng = np.random.default_rng(1)
+    x = torch.tensor(rng.normal(2.0, 3.0, size=(32, 8)), requires_grad=True)
+    dy = torch.tensor(rng.standard_normal((32, 8)))
+    gamma = torch.tensor(rng.normal(1.0, 0.5, size=8))
+    torch.nn.functional.layer_norm(x, (8,), gamma, None, eps=0.0).backward(dy)
+    assert x.grad.sum(-1).abs().max() < 1e-12
+    assert g["ln_mean"] < 1e-12 and g["ln_cos_xhat"] < 1e-5 and g["ln_cos_x"] < 1e-5
+    assert g["rms_cos_x"] < 1e-5 and g["rms_mean"] > 0.05
+
+
+def test_eps_defaults_reads_torch_and_sorts():
+    rows = experiments.eps_defaults()
+    table = {name: eps for name, eps, _ in rows}
+    assert table["PyTorch nn.LayerNorm"] == torch.nn.LayerNorm(3).eps
+    assert table["PyTorch nn.RMSNorm, float32"] == 2.0**-23  # float32's machine epsilon
+    assert table["PyTorch nn.RMSNorm, bfloat16"] == 2.0**-7  # 7 bits of mantissa
+    eps = [e for _, e, _ in rows]
+    assert eps == sorted(eps, reverse=True) and len(rows) == 3 + len(experiments.OTHER_EPS_DEFAULTS)
+
+
+def test_eps_gain_is_the_closed_form():
+    s = np.array([1e-5, 1e-3, 0.1, 10.0])
+    np.testing.assert_allclose(experiments.eps_gain(s, 1e-5), s / np.sqrt(s**2 + 1e-5), rtol=1e-9)
+    with pytest.raises(ValueError, match="positive"):
+        experiments.eps_gain(np.array([0.0, 1.0]), 1e-5)
 
 
 @pytest.mark.parametrize("norm", ["rms", "dyt", "layer_detached"])

@@ -337,3 +337,59 @@ def test_smoothness_figure_buttons_switch_networks():
     visible = [list(b.args[0]["visible"]) for b in fig.layout.updatemenus[0].buttons]
     assert visible[0] == [True] * 6 + [False] * 6 and visible[1] == [False] * 6 + [True] * 6
     np.testing.assert_allclose(fig.data[6].y, 3.0)
+
+
+# ---------------------------------------------------------------- chapter 7 -------------
+
+
+def test_recentering_figure_one_frame_per_shift_with_both_norms():
+    from lnbook import experiments
+
+    row = np.array([0.2, -1.0, 0.5, 1.3])
+    results = {s: experiments.shifted_norms(row, shift=s) for s in (-2.0, 0.0, 2.0)}
+    fig = viz.recentering_figure(results, active=1)
+    assert [f.name for f in fig.frames] == ["-2", "+0", "+2"]
+    assert fig.layout.sliders[0].active == 1
+    bars, ln, rms = fig.frames[2].data
+    np.testing.assert_allclose(bars.y, row + 2.0)
+    np.testing.assert_allclose(ln.y, fig.frames[0].data[1].y)  # layer norm ignores the shift
+    assert not np.allclose(rms.y, fig.frames[0].data[2].y)  # RMSNorm does not
+    lo, hi = fig.layout.yaxis.range
+    assert lo < row.min() - 2 and hi > row.max() + 2  # every frame's input fits the axis
+
+
+def test_live_recentering_update_matches_the_static_traces():
+    from lnbook import experiments
+
+    row = np.array([0.2, -1.0, 0.5, 1.3])
+    fig = viz.live_recentering_figure(experiments.shifted_norms(row))
+    r = experiments.shifted_norms(row, shift=30.0, scale=-1.0)
+    viz.update_recentering(fig, r)
+    for t, expected in zip(fig.data, viz.recentering_traces(r), strict=True):
+        np.testing.assert_allclose(t.y, expected.y)
+        assert t.name == expected.name
+    assert fig.layout.yaxis.range[1] > 30
+
+
+def test_s_curve_figure_frames_per_spread_and_fit_line():
+    from lnbook import experiments
+
+    curves = {s: experiments.s_curve(s, n_tokens=4, d=3) for s in (0.0, 1.0)}
+    fig = viz.s_curve_figure(curves, active=1)
+    assert [f.name for f in fig.frames] == ["0", "1"]
+    points, fit = fig.frames[1].data
+    np.testing.assert_allclose(points.x, curves[1.0]["x"], atol=1e-4)  # rounded to 4 decimals
+    np.testing.assert_allclose(points.marker.color, np.log10(curves[1.0]["token_scale"]), atol=1e-3)
+    c = curves[1.0]
+    grid = np.linspace(c["x"].min(), c["x"].max(), len(fit.x))
+    np.testing.assert_allclose(fit.y, c["gamma"] * np.tanh(c["alpha"] * grid), atol=1e-4)
+    live = viz.norm_map_figure(curves[0.0], "t")
+    viz.update_s_curve(live, curves[1.0])
+    np.testing.assert_allclose(live.data[0].y, curves[1.0]["y"], atol=1e-4)
+
+
+def test_eps_gain_figure_one_line_per_eps():
+    s = np.array([1e-3, 1.0])
+    fig = viz.eps_gain_figure(s, {"a": np.array([0.3, 1.0]), "b": np.array([0.1, 1.0])})
+    assert [t.name for t in fig.data] == ["a", "b"] and fig.layout.xaxis.type == "log"
+    np.testing.assert_allclose(fig.data[1].y, [0.1, 1.0])

@@ -70,6 +70,7 @@ def test_explorer_is_a_displayable_widget():
     "make, match",
     [
         (lambda: widgets.example_explorer(np.ones(5)), r"\(N, D\) batch, got shape \(5,\)"),
+        (lambda: widgets.recentering_explorer(np.ones((2, 3))), r"shape \(D,\).*got \(2, 3\)"),
         (
             lambda: widgets.gamma_beta_explorer(X, {"gamma": np.ones(3), "beta": np.zeros(12)}),
             r"per_feature\['gamma'\] must have shape \(12,\)",
@@ -90,6 +91,8 @@ def test_latency_benchmark_runs_and_reports_every_widget():
         "ch02 gamma_beta_explorer",
         "ch04 batch_dependence_explorer",
         "ch06 covariate_shift_explorer",
+        "ch07 recentering_explorer",
+        "ch07 s_curve_explorer",
     }
     assert all(v["updates"] >= 6 and v["median_ms"] > 0 for v in r.values())
 
@@ -139,3 +142,29 @@ def test_covariate_shift_explorer_redraws_and_trains_on_demand():
     assert fig.layout.title.text.startswith("One hidden unit's input during training: batch norm")
     with pytest.raises(ValueError, match="checkpoints"):
         widgets.covariate_shift_explorer(checkpoints=0)
+
+
+def test_recentering_explorer_follows_its_controls():
+    row = X[0]
+    e = widgets.recentering_explorer(row)
+    fig = e.figure
+    e.controls["shift"].value = 4.0
+    e.controls["scale"].value = -0.5
+    e.controls["eps"].value = 1e-2
+    moved = -0.5 * row + 4.0
+    np.testing.assert_allclose(fig.data[0].y, moved)
+    np.testing.assert_allclose(fig.data[1].y, ln(moved, 1e-2), atol=1e-12)
+    np.testing.assert_allclose(fig.data[2].y, moved / np.sqrt((moved**2).mean() + 1e-2))
+
+
+def test_s_curve_explorer_follows_its_controls():
+    from lnbook import experiments
+
+    e = widgets.s_curve_explorer()
+    e.controls["spread"].value = 0.5
+    e.controls["n_tokens"].value = 5
+    e.controls["d"].value = 4
+    e.controls["seed"].value = 3
+    r = experiments.s_curve(0.5, n_tokens=5, d=4, seed=3)
+    np.testing.assert_allclose(e.figure.data[0].y, r["y"], atol=1e-4)
+    assert len(e.figure.data[0].x) == 20 and f"{r['alpha']:.2f}" in e.figure.data[1].name
