@@ -70,6 +70,9 @@ format: $(VENV)/.dev-installed
 clean:
 	rm -rf _build
 
-# Benchmarks (run on demand; never part of make test).
+# Benchmarks (run on demand; never part of make test): the speed grid of chapter 8 (a table,
+# and a CSV in _build/), then the live widgets' update latency.
 bench: $(VENV)/.runtime-installed
-	$(BIN)/python -m lnbook.bench
+	mkdir -p _build
+	$(BIN)/python -m lnbook.bench --csv _build/bench_results.csv
+	$(BIN)/python -m lnbook.bench --widgets

@@ -1,17 +1,30 @@
 """Benchmarks, run on demand (``make bench``), never at import and never in the tests.
 
-Live widgets: the time from a control's new value to the figure holding the new data
-(compute + assigning the traces inside ``batch_update``), for the sizes the chapters use.
-A smooth control needs this under one frame, 16 ms. The browser's repaint comes on top and
-is not measured here.
+Speed of layer norm and RMSNorm: a declarative grid of shapes x implementations x passes
+(forward, backward, both), each timed as the median of several rounds on one thread, and
+reported as GB/s of the bytes the pass must move at least, against two yardsticks measured
+in the same run: the machine's copy speed (the roofline of a memory-bound kernel) and
+torch's own kernel. ``python -m lnbook.bench`` prints the table and writes a CSV.
+
+Live widgets (``--widgets``): the time from a control's new value to the figure holding the
+new data (compute + assigning the traces inside ``batch_update``), for the sizes the
+chapters use. A smooth control needs this under one frame, 16 ms. The browser's repaint
+comes on top and is not measured here.
 """
 
 from __future__ import annotations
 
+import argparse
+import csv
+import platform
+import resource
 import statistics
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -63,6 +76,44 @@ def median_seconds(
     return statistics.median(one_round(number) / number for _ in range(rounds))
 
 
+def speed_words(ratio: float) -> str:
+    """How one time compares with another, in words, from their measured ratio.
+
+    The chapters quote speed comparisons through this, never typed by hand, so the prose
+    stays true on a machine where the order differs.
+    """
+    if not (isinstance(ratio, int | float) and np.isfinite(ratio) and ratio > 0):
+        raise ValueError(f"ratio must be a positive finite number, got {ratio!r}")
+    if ratio < 0.9:
+        return f"{1 / ratio:.1f} times faster than"
+    if ratio > 1.1:
+        return f"{ratio:.1f} times slower than"
+    return "about as fast as"
+
+
+def correction_cost(shape: tuple[int, int] = (4096, 1024), *, rounds: int = 5) -> dict:
+    """Chapter 8: the time of ``numpy_ln.layer_norm``'s kernel with and without its
+    residual-mean correction, on float32 rows of ``1e4 + randn``, one thread.
+
+    Returns
+    -------
+    dict with ``corrected`` and ``uncorrected`` seconds per call
+    """
+    from . import numpy_ln
+
+    x = (1e4 + np.random.default_rng(0).standard_normal(shape)).astype(np.float32)
+    out = np.empty_like(x)
+    eps = np.float32(1e-5)
+    with single_thread():
+        return {
+            key: median_seconds(
+                lambda c=correct: numpy_ln._layer_norm_rows(x, out, None, None, eps, correct=c),
+                rounds=rounds,
+            )
+            for key, correct in (("corrected", True), ("uncorrected", False))
+        }
+
+
 def norm_costs(shape: tuple[int, int] = (2048, 1024), *, rounds: int = 7) -> dict[str, float]:
     """Chapter 7: layer norm against RMSNorm, forward (and forward + backward in torch).
 
@@ -111,6 +162,397 @@ def norm_costs(shape: tuple[int, int] = (2048, 1024), *, rounds: int = 7) -> dic
     }
     with single_thread():
         return {name: median_seconds(fn, rounds=rounds) for name, fn in cases.items()}
+
+
+# ---------------------------------------------------------------- the speed grid ----------
+# Layer norm reads each input value once and writes each output value once, with a handful
+# of arithmetic operations per value in between: far too few to keep a core busy while the
+# data streams through memory. So its time is bounded by memory bandwidth, and the honest
+# yardstick is the machine's own copy speed, measured in the same run.
+
+PASSES = ("forward", "backward", "forward+backward")
+# The fewest arrays of x's size each pass must move through memory: the forward reads x and
+# writes y; the backward reads x (or x_hat) and dy and writes dx.
+ARRAYS_MOVED = {"forward": 2, "backward": 3, "forward+backward": 5}
+# 4, 16 and 32 MiB of float32: the last is where fresh allocations start to cost page faults.
+DEFAULT_SHAPES = ((4096, 256), (4096, 1024), (1024, 8192))
+NORMS = ("layer", "rms")
+EPS = 1e-5
+
+
+def _np_naive_layer(x, w, b):
+    """Layer norm as NumPy code is usually first written: every expression a full pass."""
+    return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + EPS) * w + b
+
+
+def _np_naive_rms(x, w, b):
+    return x / np.sqrt((x * x).mean(-1, keepdims=True) + EPS) * w
+
+
+def _torch_composed_layer(x, w, b):
+    """Layer norm from elementary torch operations: what torch.compile is given to fuse."""
+    import torch
+
+    mu = x.mean(-1, keepdim=True)
+    xc = x - mu
+    var = (xc * xc).mean(-1, keepdim=True)
+    return xc * torch.rsqrt(var + EPS) * w + b
+
+
+def _torch_composed_rms(x, w, b):
+    import torch
+
+    return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + EPS) * w
+
+
+def _torch_native_layer(x, w, b):
+    import torch
+
+    return torch.nn.functional.layer_norm(x, (x.shape[-1],), w, b, EPS)
+
+
+def _torch_native_rms(x, w, b):
+    import torch
+
+    return torch.nn.functional.rms_norm(x, (x.shape[-1],), w, EPS)
+
+
+def _lnbook_layer(x, w, b):
+    from . import torch_ln
+
+    return torch_ln.layer_norm(x, (x.shape[-1],), w, b, EPS)
+
+
+def _lnbook_rms(x, w, b):
+    from . import torch_ln
+
+    return torch_ln.rms_norm(x, (x.shape[-1],), w, EPS)
+
+
+@dataclass(frozen=True)
+class Impl:
+    """One implementation in the grid.
+
+    ``backend`` "numpy" runs ``fn(x, w, b)`` on arrays (forward only, unless it is the
+    package's layer norm, whose hand-derived backward is timed too); "torch" runs it on
+    tensors, and the backward passes come from autograd (for the package's
+    ``autograd.Function``, that is its hand-written backward). ``compiled`` wraps ``fn`` in
+    ``torch.compile`` (its compile time is reported apart). ``native`` marks torch's own
+    kernel, the denominator of the "x native" ratio.
+    """
+
+    name: str
+    norm: str
+    backend: str
+    fn: Callable
+    native: bool = False
+    compiled: bool = False
+    out: bool = False  # numpy only: write into a preallocated output (out=)
+
+
+IMPLS = (
+    Impl("NumPy, naive", "layer", "numpy", _np_naive_layer),
+    Impl("NumPy, lnbook", "layer", "numpy", None),
+    Impl("NumPy, lnbook, out=", "layer", "numpy", None, out=True),
+    Impl("PyTorch, composed ops", "layer", "torch", _torch_composed_layer),
+    Impl("PyTorch, lnbook autograd.Function", "layer", "torch", _lnbook_layer),
+    Impl("PyTorch, F.layer_norm", "layer", "torch", _torch_native_layer, native=True),
+    Impl("torch.compile, composed ops", "layer", "torch", _torch_composed_layer, compiled=True),
+    Impl("NumPy, naive", "rms", "numpy", _np_naive_rms),
+    Impl("NumPy, lnbook", "rms", "numpy", None),
+    Impl("PyTorch, composed ops", "rms", "torch", _torch_composed_rms),
+    Impl("PyTorch, lnbook autograd.Function", "rms", "torch", _lnbook_rms),
+    Impl("PyTorch, F.rms_norm", "rms", "torch", _torch_native_rms, native=True),
+    Impl("torch.compile, composed ops", "rms", "torch", _torch_composed_rms, compiled=True),
+)
+
+
+def _numpy_runner(impl: Impl, pass_: str, x, w, b, dy) -> Callable[[], object] | None:
+    from . import numpy_ln
+
+    d = x.shape[-1]
+    if impl.fn is not None:  # a plain forward function
+        return (lambda: impl.fn(x, w, b)) if pass_ == "forward" else None
+    if impl.norm == "rms":
+        return (lambda: numpy_ln.rms_norm(x, d, w, EPS)) if pass_ == "forward" else None
+    if pass_ == "forward":
+        out = np.empty_like(x) if impl.out else None
+        return lambda: numpy_ln.layer_norm(x, d, w, b, EPS, out=out)
+    if impl.out:
+        return None
+    if pass_ == "backward":
+        _, cache = numpy_ln.layer_norm_forward(x, d, w, b, EPS)
+        return lambda: numpy_ln.layer_norm_backward(dy, cache)
+
+    def forward_backward():
+        _, cache = numpy_ln.layer_norm_forward(x, d, w, b, EPS)
+        return numpy_ln.layer_norm_backward(dy, cache)
+
+    return forward_backward
+
+
+def _torch_runner(impl: Impl, pass_: str, x, w, b, dy, device: str):
+    import torch
+
+    fn = impl.fn
+    if impl.compiled:
+        torch._dynamo.reset()  # compile afresh, so the compile time is this case's own
+        fn = torch.compile(fn)
+    grad = pass_ != "forward"
+    t = torch.from_numpy(x).to(device).requires_grad_(grad)
+    tw = torch.from_numpy(w).to(device).requires_grad_(grad)
+    tb = torch.from_numpy(b).to(device).requires_grad_(grad and impl.norm == "layer")
+    tdy = torch.from_numpy(dy).to(device)
+    inputs = (t, tw, tb) if impl.norm == "layer" else (t, tw)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else lambda: None
+
+    def synced(run):
+        def timed():
+            out = run()
+            sync()  # a GPU runs asynchronously: wait for the work, not only its launch
+            return out
+
+        return timed
+
+    if pass_ == "forward":
+
+        def run():
+            with torch.no_grad():
+                return fn(t, tw, tb)
+
+        return synced(run)
+    if pass_ == "forward+backward":
+        return synced(lambda: torch.autograd.grad(fn(t, tw, tb), inputs, tdy))
+    y = fn(t, tw, tb)  # the backward alone: the graph is built once and kept
+    return synced(lambda: torch.autograd.grad(y, inputs, tdy, retain_graph=True))
+
+
+def copy_seconds(x: np.ndarray, *, rounds: int = 7, device: str = "cpu") -> float:
+    """Median time to copy ``x`` into an existing array of its shape: the roofline's time
+    for moving two arrays (one read, one write)."""
+    if device == "cpu":
+        dst = np.empty_like(x)
+        return median_seconds(lambda: np.copyto(dst, x), rounds=rounds)
+    import torch
+
+    src = torch.from_numpy(x).to(device)
+    dst = torch.empty_like(src)
+
+    def copy():
+        dst.copy_(src)
+        torch.cuda.synchronize()
+
+    return median_seconds(copy, rounds=rounds)
+
+
+# Arithmetic per value of x, counted from the formulas (chapter 8): the forward takes a
+# sum, a subtraction, a square and a sum, the scaling by rstd, gamma and beta; the backward
+# g = dy * gamma, two products and three sums for c1, c2, dgamma and dbeta, and four
+# operations for dx.
+FLOPS_PER_VALUE = {"forward": 7, "backward": 11, "forward+backward": 18}
+
+
+def machine_balance(shape: tuple[int, int] = (2048, 1024), *, rounds: int = 5) -> dict:
+    """This machine's two roofs, on one thread: memory bandwidth and arithmetic speed.
+
+    Returns
+    -------
+    dict with ``copy_gbps`` (bytes read + written per second by ``np.copyto`` of a float32
+    array of ``shape``), ``matmul_gflops`` (float32 1024 x 1024 matrix product: 2 n^3
+    operations per call) and ``ridge`` (operations per byte at which the two roofs meet)
+    """
+    a = np.random.default_rng(0).standard_normal((1024, 1024)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    with single_thread():
+        copy = copy_seconds(x, rounds=rounds)
+        matmul = median_seconds(lambda: a @ a, rounds=rounds)
+    copy_gbps = 2 * x.nbytes / copy / 1e9
+    gflops = 2 * 1024**3 / matmul / 1e9
+    return {"copy_gbps": copy_gbps, "matmul_gflops": gflops, "ridge": gflops / copy_gbps}
+
+
+def copy_bandwidth(sizes_mib: Sequence[float] = (0.25, 1, 4, 16, 64, 256), *, rounds: int = 3):
+    """Copy speed (bytes read + written per second, one thread) against the array's size.
+
+    Small arrays stay in the CPU's caches, large ones stream from main memory: the
+    roofline of a memory-bound kernel depends on where its data lives.
+
+    Returns
+    -------
+    dict with ``mib`` (K,) and ``gbps`` (K,)
+    """
+    if any(m <= 0 for m in sizes_mib):
+        raise ValueError(f"sizes_mib must be positive, got {list(sizes_mib)}")
+    gbps = []
+    with single_thread():
+        for mib in sizes_mib:
+            x = np.ones(max(1, int(mib * 2**20 / 4)), np.float32)
+            gbps.append(2 * x.nbytes / copy_seconds(x, rounds=rounds) / 1e9)
+    return {"mib": np.asarray(sizes_mib, dtype=float), "gbps": np.array(gbps)}
+
+
+def run_grid(
+    shapes: Sequence[tuple[int, int]] = DEFAULT_SHAPES,
+    *,
+    norms: Sequence[str] = NORMS,
+    passes: Sequence[str] = PASSES,
+    impls: Sequence[Impl] = IMPLS,
+    rounds: int = 7,
+    compile: bool = True,
+    device: str = "cpu",
+    seed: int = 0,
+) -> list[dict]:
+    """Time every implementation of every norm and pass on every shape (float32).
+
+    Returns
+    -------
+    list of rows (dicts): ``shape`` (str "NxD"), ``mib`` (size of x), ``norm``, ``pass``,
+    ``impl``, ``seconds`` (median per call), ``gbps`` (the pass's minimum bytes per
+    second), ``x_copy`` (time over the time of moving those bytes at copy speed),
+    ``x_native`` (time over torch's kernel's, same norm, pass and shape), ``compile_s``
+    (torch.compile's first call, else NaN). On a GPU (``device="cuda"``) the NumPy rows
+    are left out.
+    """
+    for name, values, allowed in (("norms", norms, NORMS), ("passes", passes, PASSES)):
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            raise ValueError(f"{name} must be among {allowed}, got {bad}")
+    for shape in shapes:
+        if len(shape) != 2 or min(shape) < 1:
+            raise ValueError(f"each shape must be (N, D) with N, D >= 1, got {shape}")
+    rng = np.random.default_rng(seed)
+    rows = []
+    with single_thread():
+        for n, d in shapes:
+            x = rng.standard_normal((n, d)).astype(np.float32)
+            dy = rng.standard_normal((n, d)).astype(np.float32)
+            w = rng.uniform(0.5, 1.5, d).astype(np.float32)
+            b = rng.standard_normal(d).astype(np.float32)
+            t_copy = copy_seconds(x, rounds=rounds, device=device)
+            for norm in norms:
+                for pass_ in passes:
+                    group = []
+                    for impl in impls:
+                        if impl.norm != norm or (impl.compiled and not compile):
+                            continue
+                        if impl.backend == "numpy" and device != "cpu":
+                            continue
+                        compile_s = float("nan")
+                        if impl.backend == "numpy":
+                            run = _numpy_runner(impl, pass_, x, w, b, dy)
+                        else:
+                            run = _torch_runner(impl, pass_, x, w, b, dy, device)
+                        if run is None:
+                            continue
+                        if impl.compiled:
+                            start = time.perf_counter()
+                            run()  # the first call compiles
+                            compile_s = time.perf_counter() - start
+                        seconds = median_seconds(run, rounds=rounds)
+                        moved = ARRAYS_MOVED[pass_] * x.nbytes
+                        group.append(
+                            {
+                                "shape": f"{n}x{d}",
+                                "mib": x.nbytes / 2**20,
+                                "norm": norm,
+                                "pass": pass_,
+                                "impl": impl.name,
+                                "native": impl.native,
+                                "seconds": seconds,
+                                "gbps": moved / seconds / 1e9,
+                                "x_copy": seconds / (t_copy * ARRAYS_MOVED[pass_] / 2),
+                                "compile_s": compile_s,
+                            }
+                        )
+                    native = [r["seconds"] for r in group if r["native"]]
+                    for r in group:
+                        r["x_native"] = r["seconds"] / native[0] if native else float("nan")
+                    rows.extend(group)
+    return rows
+
+
+def allocation_cost(shape: tuple[int, int] = (16384, 1024), *, rounds: int = 7) -> dict:
+    """What a fresh output array costs against writing into an existing one (float32).
+
+    glibc's malloc serves blocks above a threshold straight from the kernel (mmap) and
+    returns them on free, so such a fresh array starts unmapped: each first touch of a page
+    is a page fault. The threshold starts at 128 KiB and rises, as large blocks are freed,
+    up to 32 MiB; below it freed memory is reused and a fresh array costs nothing extra.
+    The default shape (64 MiB) is above it whatever the process did before.
+
+    Returns
+    -------
+    dict with ``mib``; seconds for ``copy_into`` (``np.copyto``), ``copy_fresh``
+    (``x.copy()``), ``ln_out`` (``numpy_ln.layer_norm(..., out=)``), ``ln_fresh``; and
+    ``faults_fresh``, ``faults_into``: minor page faults per call of each copy
+    """
+    from . import numpy_ln
+
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    dst = np.empty_like(x)
+    d = shape[-1]
+
+    def faults(fn, calls: int = 5) -> float:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(calls):
+            fn()
+        return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+    with single_thread():
+        return {
+            "mib": x.nbytes / 2**20,
+            "copy_into": median_seconds(lambda: np.copyto(dst, x), rounds=rounds),
+            "copy_fresh": median_seconds(lambda: x.copy(), rounds=rounds),
+            "ln_out": median_seconds(lambda: numpy_ln.layer_norm(x, d, out=dst), rounds=rounds),
+            "ln_fresh": median_seconds(lambda: numpy_ln.layer_norm(x, d), rounds=rounds),
+            "faults_fresh": faults(lambda: x.copy()),
+            "faults_into": faults(lambda: np.copyto(dst, x)),
+        }
+
+
+CSV_COLUMNS = (
+    "shape", "mib", "norm", "pass", "impl", "seconds", "gbps", "x_copy", "x_native", "compile_s",
+)  # fmt: skip
+
+
+def write_csv(rows: list[dict], path: str | Path, device: str = "cpu") -> Path:
+    """Write the grid's rows to ``path``, each with the machine and versions it ran on."""
+    import torch
+
+    machine = {
+        "device": device if device == "cpu" else torch.cuda.get_device_name(),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+    }
+    path = Path(path)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[*CSV_COLUMNS, *machine])
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({**{k: r[k] for k in CSV_COLUMNS}, **machine})
+    return path
+
+
+def format_table(rows: list[dict]) -> str:
+    """The grid as a plain-text table, one block per shape, norm and pass."""
+    lines, key = [], None
+    for r in rows:
+        if (r["shape"], r["norm"], r["pass"]) != key:
+            key = (r["shape"], r["norm"], r["pass"])
+            lines += [
+                "",
+                f"{r['norm']} norm, {r['pass']}, {r['shape']} float32 ({r['mib']:g} MiB)",
+                f"  {'implementation':<36}{'ms':>9}{'GB/s':>8}{'x copy':>8}{'x native':>10}"
+                f"{'compile s':>11}",
+            ]
+        compile_s = "" if np.isnan(r["compile_s"]) else f"{r['compile_s']:.1f}"
+        lines.append(
+            f"  {r['impl']:<36}{1e3 * r['seconds']:>9.3f}{r['gbps']:>8.1f}{r['x_copy']:>8.1f}"
+            f"{r['x_native']:>10.2f}{compile_s:>11}"
+        )
+    return "\n".join(lines[1:])
 
 
 def _time_updates(explorer, changes: list[tuple[str, object]], repeats: int) -> list[float]:
@@ -232,14 +674,54 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
     return out
 
 
-def main() -> None:
-    print(f"Live widget update latency (compute + redraw data), budget {FRAME_MS:g} ms")
-    print(f"{'widget':<32}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}{'updates':>9}")
-    for name, r in widget_latency().items():
-        print(
-            f"{name:<32}{r['median_ms']:>10.2f}{r['p95_ms']:>9.2f}{r['max_ms']:>9.2f}"
-            f"{r['updates']:>9d}"
-        )
+def _parse_shape(text: str) -> tuple[int, int]:
+    try:
+        n, d = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a shape is NxD, like 4096x1024; got {text!r}") from None
+    return n, d
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m lnbook.bench",
+        description="Layer norm and RMSNorm speed: implementations x shapes x passes.",
+    )
+    parser.add_argument(
+        "--shapes",
+        type=_parse_shape,
+        nargs="+",
+        default=list(DEFAULT_SHAPES),
+        metavar="NxD",
+        help="float32 inputs (default: %(default)s)",
+    )
+    parser.add_argument("--norms", nargs="+", choices=NORMS, default=list(NORMS))
+    parser.add_argument("--passes", nargs="+", choices=PASSES, default=list(PASSES))
+    parser.add_argument("--rounds", type=int, default=7, help="timed rounds; the median is kept")
+    parser.add_argument("--no-compile", action="store_true", help="leave torch.compile out")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (torch rows only on cuda)")
+    parser.add_argument("--csv", default="bench_results.csv", help="where to write the rows")
+    parser.add_argument(
+        "--widgets", action="store_true", help="time the live widgets instead (update latency)"
+    )
+    args = parser.parse_args(argv)
+    if args.widgets:
+        print(f"Live widget update latency (compute + redraw data), budget {FRAME_MS:g} ms")
+        print(f"{'widget':<32}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}{'updates':>9}")
+        for name, r in widget_latency().items():
+            print(
+                f"{name:<32}{r['median_ms']:>10.2f}{r['p95_ms']:>9.2f}{r['max_ms']:>9.2f}"
+                f"{r['updates']:>9d}"
+            )
+        return
+    rows = run_grid(args.shapes, norms=args.norms, passes=args.passes, rounds=args.rounds,
+                    compile=not args.no_compile, device=args.device)  # fmt: skip
+    print("One thread; medians of", args.rounds, "rounds. GB/s: the bytes the pass must move")
+    print("(forward 2, backward 3, both 5 arrays of x's size) per second. x copy: time over")
+    print("the time of moving them at this machine's copy speed. x native: time over torch's.")
+    print()
+    print(format_table(rows))
+    print(f"\nWrote {write_csv(rows, args.csv, args.device)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

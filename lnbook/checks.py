@@ -111,7 +111,15 @@ def _call(fn, *args) -> tuple[object, Verdict | None]:
             f"Your function ran for more than {TIME_LIMIT_S:g} s; is there an endless loop?"
         )
     except Exception as e:  # the learner's bug, reported, never re-raised
-        return None, _wrong(f"Your function raised {type(e).__name__}: {e}")
+        hint = ""
+        if "could not be broadcast" in str(e):
+            # The classic: a reduction without keepdims gives (N,), which does not broadcast
+            # against (N, D).
+            hint = (
+                " A reduction over the last axis gives shape (N,); keep the axis with "
+                "keepdims=True, so it broadcasts against (N, D)."
+            )
+        return None, _wrong(f"Your function raised {type(e).__name__}: {e}{hint}")
 
 
 def _as_array(value, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray | None, Verdict | None]:
@@ -162,8 +170,9 @@ def _ln_rows(x, eps, ddof=0, eps_outside=False, axis=-1):
     return (x - mu) / np.sqrt(var + eps)
 
 
-def _diagnose_layer_norm(y: np.ndarray, x: np.ndarray, eps: float) -> str:
-    """Name the mistake that turns ``x`` into ``y``, if it is a known one."""
+def _diagnose_layer_norm(y: np.ndarray, x: np.ndarray, eps: float, atol: float = 1e-8) -> str:
+    """Name the mistake that turns ``x`` into ``y``, if it is a known one (``atol``: the
+    tolerance of the comparison, larger for float32 answers)."""
     known = [
         (
             _ln_rows(x, eps, axis=0),
@@ -191,7 +200,7 @@ def _diagnose_layer_norm(y: np.ndarray, x: np.ndarray, eps: float) -> str:
         (_ln_rows(x, 0.0), "Close, but eps is missing: use `np.sqrt(var + eps)`."),
     ]
     for candidate, message in known:
-        if _close(y, candidate):
+        if _close(y, candidate, atol=atol):
             return message
     return "The values differ from layer norm's."
 
@@ -337,10 +346,15 @@ def _check_predictions(
         )
     missing = [q for q in questions if q not in result]
     if missing:
-        return _wrong(f"Answer every question; missing: {missing}.")
+        return _wrong(
+            f"Answer every question; missing: {missing}. Use the question strings as keys "
+            "(loop over the questions dict, as the stub does)."
+        )
     wrong = []
     for question, key in questions.items():
         answer = result[question]
+        if getattr(answer, "ndim", None) == 0 and "bool" in str(getattr(answer, "dtype", "")):
+            answer = bool(answer.item())  # (a == b).all() gives a 0-d array or tensor
         if not isinstance(answer, bool | np.bool_):
             return _wrong(f"The answer to {question!r} should be True or False, got {answer!r}.")
         if bool(answer) != truth[key]:
@@ -1305,6 +1319,30 @@ def rms_norm(fn: Callable[..., np.ndarray]) -> Verdict:
             "the root mean square around 0: mean(x**2), not var(x).",
         ),
         (x / np.sqrt(ms(x)) * weight, "Close, but eps is missing: sqrt(mean(x**2) + eps)."),
+        (
+            x / np.sqrt((x * x).sum(axis=-1, keepdims=True) + eps) * weight,
+            "You divided by the length (L2 norm) of each row, sqrt(sum(x**2)); the root "
+            "mean square divides the sum by D first: sqrt(mean(x**2) + eps).",
+        ),
+        (
+            x / np.linalg.norm(x, axis=-1, keepdims=True) * weight,
+            "You divided by the length (L2 norm) of each row; the root mean square is that "
+            "divided by sqrt(D), plus eps inside the root: sqrt(mean(x**2) + eps).",
+        ),
+        (
+            x / (ms(x) + eps) * weight,
+            "The square root is missing: divide by sqrt(mean(x**2) + eps), not by the mean "
+            "square itself.",
+        ),
+        (
+            x / np.sqrt(ms(x) + eps) + weight,
+            "You added the weight; it multiplies: `... * weight`.",
+        ),
+        (
+            x / np.sqrt((x * x).mean() + eps) * weight,
+            "You took one mean square over the whole batch; each row needs its own "
+            "(axis=-1, keepdims=True).",
+        ),
     ]
     for candidate, message in known:
         if _close(y, candidate):
@@ -1408,4 +1446,150 @@ def rms_predictions(fn: Callable[[], dict]) -> Verdict:
         "RMSNorm keeps layer norm's scale invariance and loses its shift invariance: its "
         "gradient is orthogonal to x but need not sum to zero, and a constant token comes out "
         "as all ones, not zeros. DyT works value by value and sees no other feature.",
+    )
+
+
+# ---------------------------------------------------------------- chapter 8 ------------
+
+
+def roofline_seconds(fn: Callable[[tuple, str, float], float]) -> Verdict:
+    """Chapter 8: ``fn(shape, pass_, copy_gbps)``: the least time a float32 layer norm of
+    ``shape`` can take for ``pass_`` ("forward", "backward" or "forward+backward") on a
+    machine that copies at ``copy_gbps`` (GB/s, bytes read + written, 1 GB = 1e9 bytes)."""
+    cases = [((4096, 1024), "forward"), ((1000, 300), "backward"), ((64, 64), "forward+backward")]
+    arrays = {"forward": 2, "backward": 3, "forward+backward": 5}  # read x, write y; + dy, dx
+    gbps = 40.0
+    for shape, pass_ in cases:
+        result, verdict = _call(fn, shape, pass_, gbps)
+        if verdict:
+            return verdict
+        value, verdict = _as_number(result, "The result")
+        if verdict:
+            return verdict
+        nbytes = shape[0] * shape[1] * 4
+        expected = arrays[pass_] * nbytes / (gbps * 1e9)
+        if _close(value, expected, rtol=1e-6):
+            continue
+        known = [
+            (nbytes / (gbps * 1e9), "that moves one array; the pass reads and writes several"),
+            (
+                arrays[pass_] * nbytes * 8 / (gbps * 1e9),
+                "that counts bits; GB/s counts bytes (a float32 is 4 bytes)",
+            ),
+            (
+                arrays[pass_] * nbytes / (gbps * 2**30),
+                "that takes a GB as 2**30 bytes; here 1 GB = 1e9 bytes",
+            ),
+            (
+                2 * nbytes / (gbps * 1e9),
+                f"that counts the forward's 2 arrays for the {pass_!r} pass",
+            ),
+            (
+                arrays[pass_] * shape[0] * shape[1] / (gbps * 1e9),
+                "that counts values, not bytes: a float32 value is 4 bytes",
+            ),
+            (
+                arrays[pass_] * nbytes / gbps,
+                "that divides by GB/s without turning GB into bytes (x 1e9)",
+            ),
+        ]
+        for candidate, message in known:
+            if _close(value, candidate, rtol=1e-6):
+                return _wrong(f"For {shape}, {pass_}: {message}.")
+        return _wrong(f"For {shape}, {pass_}: expected {expected:.3g} s, got {value:.3g} s.")
+    return Verdict(
+        CORRECT,
+        "The forward moves 2 arrays (x in, y out), the backward 3 (x or x_hat and dy in, dx "
+        "out), both 5; at copy speed that is the floor no implementation can beat by much.",
+    )
+
+
+def layer_norm_blocked(fn: Callable[[np.ndarray, np.ndarray, float, int], object]) -> Verdict:
+    """Chapter 8: ``fn(x, out, eps, rows)`` writes layer norm (no gamma, beta) of the float32
+    (N, D) array ``x`` into ``out``, ``rows`` rows at a time, with no full-size temporary."""
+    import tracemalloc
+
+    rng = np.random.default_rng(23)
+    n, d, rows = 512, 256, 32
+    x = (rng.standard_normal((n, d)) * rng.uniform(0.5, 3, (n, 1)) + 2.0).astype(np.float32)
+    out = np.full_like(x, np.nan)
+    x_given = x.copy()
+    tracemalloc.start()
+    try:
+        _, verdict = _call(fn, x_given, out, 1e-5, rows)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    if verdict:
+        return verdict
+    if not np.array_equal(x_given, x):
+        return _wrong("Your function changed x; write only into out.")
+    if np.isnan(out).all():
+        return _wrong(
+            "out is untouched: write the result into it (out[start:stop] = ..., or a ufunc "
+            "with out=...), do not return a new array."
+        )
+    if np.isnan(out).any():
+        missing = int(np.isnan(out).any(axis=1).sum())
+        return _wrong(
+            f"{missing} of {n} rows of out are still unwritten: does the loop reach the "
+            "last rows (range(0, N, rows))?"
+        )
+    x64 = x.astype(np.float64)
+    expected = _ln_rows(x64, 1e-5)
+    if not _close(out, expected, rtol=0, atol=1e-4):
+        return _wrong(_diagnose_layer_norm(out.astype(np.float64), x64, 1e-5, atol=1e-4))
+    if peak >= x.nbytes / 2:
+        return _wrong(
+            f"The values are right, but the function allocated {peak / 2**10:.0f} KiB at its "
+            f"peak, as much as a full-size temporary ({x.nbytes / 2**10:.0f} KiB for x). Work "
+            "on x[start:stop] and write each block into out[start:stop]."
+        )
+    return Verdict(
+        CORRECT,
+        f"At most {peak / 2**10:.0f} KiB of temporaries for a "
+        f"{x.nbytes / 2**10:.0f} KiB input: each block stays in the cache while it is worked on.",
+    )
+
+
+def median_time(fn: Callable[[Callable, int], float]) -> Verdict:
+    """Chapter 8: ``fn(f, rounds)`` times ``f``: one warm-up call, then ``rounds`` timed
+    calls; returns the median time of one call in seconds."""
+    import time
+
+    calls = []
+    # The first call is slow (a warm-up: compiling, allocating); the fifth is an outlier
+    # (another program took the core). A good timer ignores both.
+    delays = {0: 0.2, 4: 0.3}
+
+    def f():
+        k = len(calls)
+        calls.append(k)
+        time.sleep(delays.get(k, 0.005))
+
+    result, verdict = _call(fn, f, 7)
+    if verdict:
+        return verdict
+    value, verdict = _as_number(result, "The result")
+    if verdict:
+        return verdict
+    if len(calls) < 8:
+        return _wrong(
+            f"f was called {len(calls)} times for 7 rounds: call it once before timing "
+            "(a warm-up), so first-call costs are not measured."
+        )
+    if value > 0.02:
+        return _wrong(
+            f"Got {value * 1e3:.1f} ms, but nearly every call takes 5 ms: a mean (or a total) "
+            "lets one slow round count; take the median of the per-call times."
+        )
+    if value < 0.004:
+        return _wrong(
+            f"Got {value * 1e3:.2f} ms, but every call takes at least 5 ms: time each call "
+            "with time.perf_counter() before and after it."
+        )
+    return Verdict(
+        CORRECT,
+        "One warm-up, then the median: neither the first call's extra cost nor an outlier "
+        "round moved the result.",
     )

@@ -1580,12 +1580,15 @@ def lr_summary(result: dict) -> dict[str, dict]:
 # ---------------------------------------------------------------- chapter 7 -------------
 
 
-def recentering(x: np.ndarray, shift: float = 3.0, scale: float = 2.0) -> dict[str, float]:
+def recentering(
+    x: np.ndarray, shift: float = 3.0, scale: float = 2.0, eps: float = 1e-5
+) -> dict[str, float]:
     """What RMSNorm gives up: invariance to a shift of an example's features.
 
     Each example of ``x`` gets ``shift`` added to all its features, or is multiplied by
-    ``scale``; returned is the largest change of the output of layer norm and of RMSNorm.
-    Both ignore the scale; only layer norm, which subtracts the mean, ignores the shift.
+    ``scale``; returned is the largest change of the output of layer norm and of RMSNorm
+    (both with ``eps``). Both ignore the scale, up to eps; only layer norm, which subtracts
+    the mean, ignores the shift.
 
     Returns
     -------
@@ -1598,10 +1601,10 @@ def recentering(x: np.ndarray, shift: float = 3.0, scale: float = 2.0) -> dict[s
         return float(np.abs(norm(moved, d) - norm(x, d)).max())
 
     return {
-        "ln_shift": change(numpy_ln.layer_norm, x + shift),
-        "rms_shift": change(numpy_ln.rms_norm, x + shift),
-        "ln_scale": change(numpy_ln.layer_norm, x * scale),
-        "rms_scale": change(numpy_ln.rms_norm, x * scale),
+        "ln_shift": change(lambda v, d: numpy_ln.layer_norm(v, d, eps=eps), x + shift),
+        "rms_shift": change(lambda v, d: numpy_ln.rms_norm(v, d, eps=eps), x + shift),
+        "ln_scale": change(lambda v, d: numpy_ln.layer_norm(v, d, eps=eps), x * scale),
+        "rms_scale": change(lambda v, d: numpy_ln.rms_norm(v, d, eps=eps), x * scale),
     }
 
 
@@ -1943,3 +1946,63 @@ def eps_gain(stds: np.ndarray, eps: float, d: int = 64, *, seed: int = 0) -> np.
     z = (z - z.mean()) / z.std()  # exactly mean 0, std 1
     x = 1.0 + stds[:, None] * z  # (K, d): an offset of 1 that layer norm removes
     return numpy_ln.layer_norm(x, d, eps=eps).std(axis=-1)
+
+
+# ---------------------------------------------------------------- chapter 8 -------------
+
+ACCURACY_OFFSETS = (0.0, 1e1, 1e2, 1e3, 1e4, 1e5)
+
+
+def offset_accuracy(
+    offsets: Sequence[float] = ACCURACY_OFFSETS,
+    shape: tuple[int, int] = (256, 1024),
+    *,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """How accurate each float32 layer norm is on data with a common offset.
+
+    Rows are ``offset + randn`` rounded to float32; the reference normalizes those same
+    float32 numbers in float64. Any error beyond float32's own rounding (about 1e-7 in
+    x_hat) comes from how the statistics are computed.
+
+    Returns
+    -------
+    dict with ``offsets`` (K,) and, for each implementation, (K,) the largest absolute
+    error of x_hat: ``lnbook NumPy`` (the package's ``layer_norm``), ``lnbook NumPy, no
+    correction`` (its kernel without the residual-mean correction), ``NumPy, textbook``
+    (mean, then the mean of squared deviations), ``PyTorch F.layer_norm`` and ``lnbook
+    PyTorch`` (``torch_ln.layer_norm``)
+    """
+    import torch
+
+    from . import torch_ln
+
+    _check_int("shape[0]", shape[0], 1)
+    _check_int("shape[1]", shape[1], 2)
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal(shape)
+    d = shape[1]
+
+    def no_correction(x):
+        y = np.empty_like(x)
+        numpy_ln._layer_norm_rows(x, y, None, None, np.float32(1e-5), correct=False)
+        return y
+
+    impls = {
+        "lnbook NumPy": lambda x: numpy_ln.layer_norm(x, d),
+        "lnbook NumPy, no correction": no_correction,
+        "NumPy, textbook": lambda x: normalize_over(x, (-1,)),
+        "PyTorch F.layer_norm": lambda x: torch.nn.functional.layer_norm(
+            torch.from_numpy(x), (d,)
+        ).numpy(),
+        "lnbook PyTorch": lambda x: torch_ln.layer_norm(torch.from_numpy(x), d).numpy(),
+    }
+    out = {"offsets": np.asarray(offsets, dtype=np.float64)}
+    errors = {name: [] for name in impls}
+    for offset in offsets:
+        x = (offset + z).astype(np.float32)
+        ref = normalize_over(x.astype(np.float64), (-1,))
+        for name, fn in impls.items():
+            errors[name].append(float(np.abs(fn(x) - ref).max()))
+    out.update({name: np.array(e) for name, e in errors.items()})
+    return out

@@ -66,16 +66,19 @@ class LayerNormFunction(torch.autograd.Function):
         # Shift by each example's first value first: exact for a large common offset, and
         # for eps > 0 a constant example becomes exactly zero (see numpy_ln).
         x0 = x[(Ellipsis,) + (slice(0, 1),) * len(dims)]  # (..., 1, ..., 1)
-        s = x - x0
-        xc = s - s.mean(dim=dims, keepdim=True)  # x - mu, two-pass
+        xc = x - x0  # a new tensor, so the steps below may work in place (chapter 8)
+        xc -= xc.mean(dim=dims, keepdim=True)  # x - mu, two-pass
         var = (xc * xc).mean(dim=dims, keepdim=True)  # biased variance
         rstd = torch.rsqrt(var + eps)  # (..., 1, ..., 1)
-        x_hat = xc * rstd
-        y = x_hat
-        if weight is not None:
-            y = y * weight
-        if bias is not None:
-            y = y + bias
+        x_hat = xc.mul_(rstd)
+        if weight is not None and bias is not None:
+            y = torch.addcmul(bias, x_hat, weight)  # bias + x_hat * weight, in one pass
+        elif weight is not None:
+            y = x_hat * weight
+        elif bias is not None:
+            y = x_hat + bias
+        else:
+            y = x_hat
         ctx.save_for_backward(x_hat, rstd, weight)
         ctx.dims = dims
         ctx.has_bias = bias is not None
@@ -95,7 +98,7 @@ class LayerNormFunction(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             c1 = (x_hat * g).mean(dim=dims, keepdim=True)
             c2 = g.mean(dim=dims, keepdim=True)
-            dx = rstd * (g - c2 - x_hat * c1)
+            dx = (g - c2).addcmul_(x_hat, c1, value=-1).mul_(rstd)  # rstd*(g - c2 - x_hat*c1)
         if weight is not None and ctx.needs_input_grad[1]:
             dweight = _sum_batch(dy * x_hat, batch_dims)
         if ctx.has_bias and ctx.needs_input_grad[2]:

@@ -1574,13 +1574,23 @@ def lr_sensitivity_figure(result: dict) -> go.Figure:
     return fig
 
 
-def training_curves_figure(curves: dict[str, np.ndarray], window: int = 20) -> go.Figure:
+def training_curves_figure(
+    curves: dict[str, np.ndarray],
+    window: int = 20,
+    *,
+    classes: int = 10,
+    title: str | None = None,
+    log_y: bool = False,
+) -> go.Figure:
     """Training loss against step, one band per network: median and range over seeds.
 
     Parameters
     ----------
     curves : label -> (S, T) loss per seed and step
     window : steps averaged before plotting (a mini-batch's loss is noisy)
+    classes : the number of classes, for the chance level ln(classes) on the axis title
+    title : the figure's title (default: what the bands show)
+    log_y : a logarithmic loss axis, to compare losses near zero
     """
     colours = [PALETTE[c] for c in ("black", "blue", "orange", "purple", "green")]
     kernel = np.ones(window) / window
@@ -1602,12 +1612,13 @@ def training_curves_figure(curves: dict[str, np.ndarray], window: int = 20) -> g
                 legendgroup=lab,
             )
         )
+    chance = f"chance = ln {classes} ≈ {np.log(classes):.1f}"
     fig.update_layout(
-        title={"text": f"Training loss (mean of {window} steps; band: range over seeds)"},
+        title={"text": title or f"Training loss (mean of {window} steps; band: range over seeds)"},
         xaxis={"title": {"text": "training step"}},
         yaxis={
-            "title": {"text": "cross-entropy (nats; chance = ln 10 ≈ 2.3)"},
-            "rangemode": "tozero",
+            "title": {"text": f"cross-entropy (nats; {chance})"},
+            **({"type": "log", "exponentformat": "power"} if log_y else {"rangemode": "tozero"}),
         },
         legend={"orientation": "h", "x": 0, "y": -0.2},
         height=440,
@@ -1729,12 +1740,12 @@ def _recentering_layout(fig: go.Figure, x_range: list[float]) -> None:
     fig.update_xaxes(title_text="feature", row=1, col=1)
     fig.update_xaxes(title_text="feature", row=1, col=2)
     fig.update_yaxes(title_text="input value", range=x_range, row=1, col=1)
-    fig.update_yaxes(title_text="normalized value", range=[-3.5, 3.5], row=1, col=2)
+    fig.update_yaxes(title_text="normalized", title_standoff=2, range=[-3.5, 3.5], row=1, col=2)
     fig.update_layout(
-        title={"text": "Shift one example: layer norm does not move, RMSNorm does"},
-        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
-        height=480,
-        margin={"t": 120},
+        title={"text": "Shift one example:<br>layer norm stays, RMSNorm moves"},
+        legend={"orientation": "h", "x": 0, "y": -0.18, "yanchor": "top"},
+        height=520,
+        margin={"t": 90, "b": 110},
         template="plotly_white",
     )
 
@@ -1749,7 +1760,7 @@ def recentering_figure(results: dict[float, dict], active: int = 0) -> go.Figure
     """
     shifts = list(results)
     labels = [f"{s:+g}" for s in shifts]
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.18)
     for i, trace in enumerate(recentering_traces(results[shifts[active]])):
         fig.add_trace(trace, row=1, col=1 if i == 0 else 2)
     fig.frames = [
@@ -1765,7 +1776,7 @@ def recentering_figure(results: dict[float, dict], active: int = 0) -> go.Figure
 
 def live_recentering_figure(result: dict) -> go.Figure:
     """The live face's figure (no slider; the widget's controls redraw it)."""
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.18)
     for i, trace in enumerate(recentering_traces(result)):
         fig.add_trace(trace, row=1, col=1 if i == 0 else 2)
     _recentering_layout(fig, [-12.0, 12.0])
@@ -1780,6 +1791,11 @@ def update_recentering(fig: go.Figure, result: dict) -> None:
         for trace, new in zip(fig.data, recentering_traces(result), strict=True):
             trace.y, trace.name = new.y, new.name
         fig.layout.yaxis.range = [min(lo, 0) - pad, max(hi, 0) + pad]
+
+
+# The colour scale of the S-curve figures: log10 of a token's standard deviation, fixed so
+# that the same colour means the same spread in every frame.
+_SCALE_RANGE = (-1.5, 1.5)
 
 
 def s_curve_traces(result: dict, show_scale: bool = True) -> list[go.Scatter]:
@@ -1798,8 +1814,10 @@ def s_curve_traces(result: dict, show_scale: bool = True) -> list[go.Scatter]:
                 "size": 4,
                 "color": np.round(np.log10(result["token_scale"]), 3),
                 "colorscale": "Viridis",
+                "cmin": _SCALE_RANGE[0],
+                "cmax": _SCALE_RANGE[1],
                 "showscale": show_scale,
-                "colorbar": {"title": {"text": "log10 std"}, "len": 0.6},
+                "colorbar": {"title": {"text": "log10<br>token std"}, "len": 0.6, "thickness": 12},
             },
             hovertemplate="in %{x:.2f}, out %{y:.2f}<extra></extra>",
         ),
@@ -1813,11 +1831,18 @@ def s_curve_traces(result: dict, show_scale: bool = True) -> list[go.Scatter]:
     ]
 
 
+def _x_range(result: dict) -> list[float]:
+    """The input axis for one S-curve: every point, with a margin."""
+    lo, hi = float(result["x"].min()), float(result["x"].max())
+    pad = 0.05 * (hi - lo + 1e-9)
+    return [lo - pad, hi + pad]
+
+
 def _s_curve_layout(fig: go.Figure, title: str) -> None:
     fig.update_layout(
         title={"text": title},
         xaxis_title="layer norm's input",
-        yaxis_title="output before γ, β",
+        yaxis={"title": {"text": "output before γ, β"}, "range": [-4.2, 4.2]},
         legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         height=500,
         margin={"t": 110},
@@ -1836,11 +1861,17 @@ def s_curve_figure(results: dict[float, dict], active: int = 0) -> go.Figure:
     spreads = list(results)
     labels = [f"{s:g}" for s in spreads]
     fig = go.Figure(s_curve_traces(results[spreads[active]]))
+    # Each frame sets its own input axis: the widest tokens, which make the S, stay in view.
     fig.frames = [
-        go.Frame(name=label, data=s_curve_traces(results[s]))
+        go.Frame(
+            name=label,
+            data=s_curve_traces(results[s]),
+            layout={"xaxis": {"range": _x_range(results[s])}},
+        )
         for label, s in zip(labels, spreads, strict=True)
     ]
-    _s_curve_layout(fig, "Layer norm over tokens of different scales")
+    _s_curve_layout(fig, "Layer norm over tokens<br>of different scales")
+    fig.update_xaxes(range=_x_range(results[spreads[active]]))
     fig.update_layout(sliders=[_slider(labels, "spread of the token scales: ", active)])
     return fig
 
@@ -1849,6 +1880,7 @@ def norm_map_figure(result: dict, title: str) -> go.Figure:
     """One layer norm's input/output map (no slider), e.g. of a trained model."""
     fig = go.Figure(s_curve_traces(result))
     _s_curve_layout(fig, title)
+    fig.update_xaxes(range=_x_range(result))
     return fig
 
 
@@ -1858,6 +1890,7 @@ def update_s_curve(fig: go.Figure, result: dict) -> None:
         for trace, new in zip(fig.data, s_curve_traces(result), strict=True):
             trace.x, trace.y, trace.name = new.x, new.y, new.name
         fig.data[0].marker.color = np.round(np.log10(result["token_scale"]), 3)
+        fig.layout.xaxis.range = _x_range(result)
 
 
 def eps_gain_figure(stds: np.ndarray, gains: dict[str, np.ndarray]) -> go.Figure:
@@ -1882,7 +1915,7 @@ def eps_gain_figure(stds: np.ndarray, gains: dict[str, np.ndarray]) -> go.Figure
         ]
     )
     fig.update_layout(
-        title={"text": "What eps does to an example with little spread"},
+        title={"text": "What eps does to an example<br>with little spread"},
         xaxis={
             "title": "the example's standard deviation (log)",
             "type": "log",
@@ -1890,8 +1923,195 @@ def eps_gain_figure(stds: np.ndarray, gains: dict[str, np.ndarray]) -> go.Figure
             "dtick": 1,
         },
         yaxis={"title": "standard deviation after layer norm", "range": [0, 1.05]},
-        legend={"orientation": "h", "x": 0, "y": -0.25},
+        legend={"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"},
+        height=560,
+        margin={"b": 200},
+        template="plotly_white",
+    )
+    return fig
+
+
+# ---------------------------------------------------------------- chapter 8 -------------
+
+
+def bandwidth_figure(result: dict) -> go.Figure:
+    """Chapter 8: copy speed against array size (``lnbook.bench.copy_bandwidth``)."""
+    fig = go.Figure(
+        go.Scatter(
+            x=result["mib"],
+            y=result["gbps"],
+            mode="lines+markers",
+            name="np.copyto",
+            line={"color": PALETTE["blue"]},
+            hovertemplate="%{x:g} MiB: %{y:.1f} GB/s<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title={"text": "Copy speed on one thread<br>against the size of the array"},
+        xaxis={"title": "size of the array copied (MiB, log)", "type": "log"},
+        yaxis={"title": "GB/s (read + written)", "rangemode": "tozero"},
+        height=420,
+        template="plotly_white",
+    )
+    return fig
+
+
+def roofline_figure(balance: dict, points: dict[str, tuple[float, float]]) -> go.Figure:
+    """Chapter 8: the roofline of this machine and where kernels land on it.
+
+    Parameters
+    ----------
+    balance : ``lnbook.bench.machine_balance()``: ``copy_gbps``, ``matmul_gflops``
+    points : label -> (arithmetic intensity in operations per byte, measured GFLOP/s)
+    """
+    bw, peak = balance["copy_gbps"], balance["matmul_gflops"]
+    intensity = np.geomspace(0.05, 500, 200)
+    fig = go.Figure(
+        go.Scatter(
+            x=intensity,
+            y=np.minimum(peak, bw * intensity),
+            mode="lines",
+            name=f"roof: min({peak:.0f} GFLOP/s, {bw:.0f} GB/s × intensity)",
+            line={"color": PALETTE["black"]},
+            hoverinfo="skip",
+        )
+    )
+    colours = [PALETTE[c] for c in ("vermillion", "blue", "orange", "green", "purple", "sky")]
+    for i, (label, (x, y)) in enumerate(points.items()):
+        fig.add_trace(
+            go.Scatter(
+                x=[x],
+                y=[y],
+                mode="markers",
+                name=label,
+                marker={"size": 12, "color": colours[i % len(colours)]},
+                hovertemplate=f"{label}: %{{x:.2g}} op/byte, %{{y:.1f}} GFLOP/s<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title={"text": "The roofline of this machine (one thread)"},
+        xaxis={
+            "title": "arithmetic intensity (operations per byte, log)",
+            "type": "log",
+            "exponentformat": "power",
+            "dtick": 1,
+        },
+        yaxis={"title": "GFLOP/s (log)", "type": "log", "exponentformat": "power", "dtick": 1},
+        legend={"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},
+        height=560,
+        margin={"b": 170},
+        template="plotly_white",
+    )
+    return fig
+
+
+def speed_figure(rows: list[dict]) -> go.Figure:
+    """Chapter 8: GB/s of each implementation, one view per norm and pass (a drop-down).
+
+    The dashed line is the copy speed measured in the same run: GB/s counts only the bytes
+    the pass must move, so no implementation can pass that line by much.
+
+    Parameters
+    ----------
+    rows : from ``lnbook.bench.run_grid`` (one shape)
+    """
+    views = list(dict.fromkeys((r["norm"], r["pass"]) for r in rows))
+    fig = go.Figure()
+    for k, (norm, pass_) in enumerate(views):
+        group = [r for r in rows if (r["norm"], r["pass"]) == (norm, pass_)]
+        names = [r["impl"] for r in group]
+        gbps = [r["gbps"] for r in group]
+        copy = group[0]["gbps"] * group[0]["x_copy"]  # this pass's bytes at copy speed
+        text = [f"{r['x_copy']:.1f}× copy, {r['x_native']:.2f}× native" for r in group]
+        colours = [
+            PALETTE["vermillion"] if r["native"] else
+            PALETTE["orange"] if r["impl"].startswith("torch.compile") else
+            PALETTE["sky"] if r["impl"].startswith("NumPy") else PALETTE["blue"]
+            for r in group
+        ]  # fmt: skip
+        fig.add_trace(
+            go.Bar(
+                y=names,
+                x=gbps,
+                orientation="h",
+                text=text,
+                textposition="auto",
+                marker={"color": colours},
+                name=f"{norm} norm, {pass_}",
+                visible=k == 0,
+                hovertemplate="%{y}: %{x:.1f} GB/s, %{text}<extra></extra>",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[copy, copy],
+                y=[names[0], names[-1]],
+                mode="lines",
+                line={"color": PALETTE["black"], "dash": "dash"},
+                name="copy speed (the roofline)",
+                visible=k == 0,
+                hoverinfo="skip",
+            )
+        )
+    labels = [f"{'layer norm' if n == 'layer' else 'RMSNorm'}, {p}" for n, p in views]
+    visible = [[i // 2 == k for i in range(2 * len(views))] for k in range(len(views))]
+    fig.update_layout(
+        title={"text": f"Speed on {rows[0]['shape']} float32 ({rows[0]['mib']:g} MiB), one thread"},
+        updatemenus=[
+            {
+                **_buttons(labels, [[{"visible": v}] for v in visible], method="restyle"),
+                "type": "dropdown",
+                "direction": "down",
+                "x": 0.0,
+                "xanchor": "left",
+                "y": 1.12,
+            }
+        ],
+        xaxis={"title": "GB/s of the bytes the pass must move (higher is faster)"},
+        yaxis={"title": {"text": "implementation"}, "autorange": "reversed", "automargin": True},
+        showlegend=False,
         height=480,
+        margin={"t": 130},
+        template="plotly_white",
+    )
+    return fig
+
+
+def accuracy_figure(result: dict) -> go.Figure:
+    """Chapter 8: the largest error of x_hat against the data's offset, per implementation.
+
+    Parameters
+    ----------
+    result : ``lnbook.experiments.offset_accuracy()``
+    """
+    labels = [f"{o:g}" for o in result["offsets"]]
+    styles = {
+        "lnbook NumPy": (PALETTE["blue"], "solid"),
+        "lnbook NumPy, no correction": (PALETTE["sky"], "dash"),
+        "NumPy, textbook": (PALETTE["green"], "dot"),
+        "PyTorch F.layer_norm": (PALETTE["vermillion"], "solid"),
+        "lnbook PyTorch": (PALETTE["purple"], "dashdot"),
+    }
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=labels,
+                y=result[name],
+                mode="lines+markers",
+                name=name,
+                line={"color": colour, "dash": dash},
+            )
+            for name, (colour, dash) in styles.items()
+            if name in result
+        ]
+    )
+    fig.update_layout(
+        title={"text": "Accuracy in float32 on rows of offset + randn"},
+        xaxis={"title": "offset added to every value", "type": "category"},
+        yaxis={"title": "largest error of x̂ (log)", "type": "log", "exponentformat": "power"},
+        legend={"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},
+        height=500,
+        margin={"b": 150},
         template="plotly_white",
     )
     return fig

@@ -340,7 +340,7 @@ def s_curve_explorer() -> Explorer:
         return experiments.s_curve(c["spread"], n_tokens=c["n_tokens"], d=c["d"], seed=c["seed"])
 
     figure = go.FigureWidget(
-        viz.norm_map_figure(compute(), "Layer norm over tokens of different scales")
+        viz.norm_map_figure(compute(), "Layer norm over tokens<br>of different scales")
     )
 
     def update(change=None) -> None:

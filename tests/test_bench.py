@@ -6,6 +6,7 @@ benchmark measures what it says it measures.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from threadpoolctl import threadpool_info
@@ -43,3 +44,108 @@ def test_norm_costs_reports_every_implementation():
         "numpy_ln", "numpy_rms", "torch_ln", "torch_rms", "torch_ln_fb", "torch_rms_fb",
     }  # fmt: skip
     assert all(0 < t < 1 for t in costs.values())
+
+
+def test_speed_words_follow_the_ratio():
+    assert bench.speed_words(0.5) == "2.0 times faster than"
+    assert bench.speed_words(3.0) == "3.0 times slower than"
+    assert bench.speed_words(1.05) == "about as fast as"
+    with pytest.raises(ValueError, match="positive finite"):
+        bench.speed_words(float("nan"))
+
+
+def test_run_grid_rows_ratios_and_bytes():
+    rows = bench.run_grid([(64, 32)], norms=("layer",), passes=("forward", "backward"),
+                          rounds=1, compile=False)  # fmt: skip
+    impls = {(r["pass"], r["impl"]) for r in rows}
+    # Forward: every implementation; backward: those with a backward (not the naive NumPy
+    # expression, not out=), and no torch.compile when compile=False.
+    assert ("forward", "NumPy, naive") in impls and ("backward", "NumPy, naive") not in impls
+    assert ("backward", "NumPy, lnbook") in impls and (
+        "backward",
+        "NumPy, lnbook, out=",
+    ) not in impls
+    assert not any("compile" in impl for _, impl in impls)
+    for r in rows:
+        moved = bench.ARRAYS_MOVED[r["pass"]] * 64 * 32 * 4
+        assert r["gbps"] == pytest.approx(moved / r["seconds"] / 1e9)
+        assert r["shape"] == "64x32" and r["mib"] == pytest.approx(64 * 32 * 4 / 2**20)
+    for pass_ in ("forward", "backward"):
+        group = {r["impl"]: r for r in rows if r["pass"] == pass_}
+        native = group["PyTorch, F.layer_norm"]["seconds"]
+        assert group["PyTorch, F.layer_norm"]["x_native"] == 1.0
+        assert all(r["x_native"] == pytest.approx(r["seconds"] / native) for r in group.values())
+        # x_copy is the same time measured against the copy: one constant per pass.
+        per_copy = {r["seconds"] / r["x_copy"] for r in group.values()}
+        assert max(per_copy) == pytest.approx(min(per_copy))
+    with pytest.raises(ValueError, match="norms must be among"):
+        bench.run_grid([(4, 4)], norms=("batch",))
+    with pytest.raises(ValueError, match=r"\(N, D\)"):
+        bench.run_grid([(4, 0)])
+
+
+def test_every_grid_implementation_computes_layer_norm_or_rms_norm():
+    # Each runner's output, forward and gradient, against torch's own functions in float64.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 16)).astype(np.float32)
+    w = rng.uniform(0.5, 1.5, 16).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    dy = rng.standard_normal((8, 16)).astype(np.float32)
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in
+         {"x": x, "w": w, "b": b}.items()}  # fmt: skip
+    refs = {
+        "layer": torch.nn.functional.layer_norm(t["x"], (16,), t["w"], t["b"], bench.EPS),
+        "rms": torch.nn.functional.rms_norm(t["x"], (16,), t["w"], bench.EPS),
+    }
+    for impl in bench.IMPLS:
+        if impl.compiled:
+            continue  # the same function as the composed one; compiling is slow
+        run = (bench._numpy_runner(impl, "forward", x, w, b, dy) if impl.backend == "numpy"
+               else bench._torch_runner(impl, "forward", x, w, b, dy, "cpu"))  # fmt: skip
+        y = run()
+        y = y.numpy() if hasattr(y, "numpy") else y
+        np.testing.assert_allclose(
+            y, refs[impl.norm].detach().numpy(), atol=2e-5, err_msg=impl.name
+        )
+        if impl.backend == "torch":
+            grads = bench._torch_runner(impl, "forward+backward", x, w, b, dy, "cpu")()
+            dy64 = torch.tensor(dy, dtype=torch.float64)
+            (dx_ref,) = torch.autograd.grad(refs[impl.norm], t["x"], dy64, retain_graph=True)
+            np.testing.assert_allclose(
+                grads[0].numpy(), dx_ref.numpy(), atol=1e-4, err_msg=impl.name
+            )
+    lnbook = next(i for i in bench.IMPLS if i.name == "NumPy, lnbook" and i.norm == "layer")
+    dx = bench._numpy_runner(lnbook, "forward+backward", x, w, b, dy)()[0]
+    (dx_ref,) = torch.autograd.grad(refs["layer"], t["x"], torch.tensor(dy, dtype=torch.float64))
+    np.testing.assert_allclose(dx, dx_ref.numpy(), atol=1e-4)
+
+
+def test_write_csv_and_the_command_line(tmp_path, capsys):
+    path = tmp_path / "out.csv"
+    bench.main(["--shapes", "32x16", "--norms", "rms", "--passes", "forward", "--rounds", "1",
+                "--no-compile", "--csv", str(path)])  # fmt: skip
+    table = capsys.readouterr().out
+    assert "rms norm, forward, 32x16 float32" in table and "PyTorch, F.rms_norm" in table
+    import csv
+
+    rows = list(csv.DictReader(path.open()))
+    assert {r["impl"] for r in rows} == {
+        "NumPy, naive", "NumPy, lnbook", "PyTorch, composed ops",
+        "PyTorch, lnbook autograd.Function", "PyTorch, F.rms_norm",
+    }  # fmt: skip
+    assert all(r["torch"] == torch.__version__ and float(r["seconds"]) > 0 for r in rows)
+    with pytest.raises(SystemExit):
+        bench.main(["--shapes", "32by16"])
+
+
+def test_copy_bandwidth_balance_allocation_and_correction_report_positive_numbers():
+    bw = bench.copy_bandwidth((0.25, 1), rounds=1)
+    assert bw["mib"].tolist() == [0.25, 1.0] and (bw["gbps"] > 0).all()
+    bal = bench.machine_balance((64, 64), rounds=1)
+    assert bal["ridge"] == pytest.approx(bal["matmul_gflops"] / bal["copy_gbps"])
+    a = bench.allocation_cost((256, 64), rounds=1)
+    assert a["mib"] == 256 * 64 * 4 / 2**20 and a["faults_into"] == 0
+    c = bench.correction_cost((64, 64), rounds=1)
+    assert c["corrected"] > 0 and c["uncorrected"] > 0
+    with pytest.raises(ValueError, match="positive"):
+        bench.copy_bandwidth((0,))

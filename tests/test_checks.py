@@ -73,6 +73,9 @@ CHECKERS = [
     checks.rms_norm,
     checks.output_std,
     checks.rms_predictions,
+    checks.roofline_seconds,
+    checks.layer_norm_blocked,
+    checks.median_time,
 ]
 
 
@@ -684,6 +687,15 @@ RMS = [
     (lambda x, w, e: x / np.sqrt(x.var(-1, keepdims=True) + e) * w, checks.WRONG,
      "standard deviation"),
     (lambda x, w, e: _rms(x, w, 0.0), checks.WRONG, "eps is missing"),
+    (lambda x, w, e: x / np.linalg.norm(x, axis=-1, keepdims=True) * w, checks.WRONG,
+     "L2 norm"),
+    (lambda x, w, e: x / np.sqrt((x * x).sum(-1, keepdims=True) + e) * w, checks.WRONG,
+     "L2 norm"),
+    (lambda x, w, e: x / ((x * x).mean(-1, keepdims=True) + e) * w, checks.WRONG,
+     "square root is missing"),
+    (lambda x, w, e: _rms(x, 1.0, e) + w, checks.WRONG, "You added the weight"),
+    (lambda x, w, e: x / np.sqrt((x * x).mean() + e) * w, checks.WRONG, "whole batch"),
+    (lambda x, w, e: x / np.sqrt((x * x).mean(-1) + e) * w, checks.WRONG, "keepdims=True"),
     (lambda x, w, e: _rms(x, w, e) + 0.1, checks.WRONG, "differ from RMSNorm"),
     (lambda x, w, e: _rms(x, w, e).T, checks.WRONG, "shape"),
 ]  # fmt: skip
@@ -721,4 +733,99 @@ OUTPUT_STD = [
 @pytest.mark.parametrize("fn, status, fragment", OUTPUT_STD, ids=range(len(OUTPUT_STD)))
 def test_output_std_diagnoses(fn, status, fragment):
     v = checks.output_std(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+def test_prediction_checkers_accept_zero_d_boolean_arrays_and_tensors():
+    right = dict(zip(checks.RMS_QUESTIONS, [True, False, False, True, False, False], strict=True))
+    as_tensors = {q: torch.tensor(v) for q, v in right.items()}
+    as_arrays = {q: np.array(v) for q, v in right.items()}
+    assert checks.rms_predictions(lambda: as_tensors).passed
+    assert checks.rms_predictions(lambda: as_arrays).passed
+    several = dict(right, **{next(iter(right)): torch.tensor([True, False])})
+    assert "should be True or False" in checks.rms_predictions(lambda: several).message
+    v = checks.rms_predictions(lambda: {"q1": True})
+    assert "question strings as keys" in v.message
+
+
+ROOFLINE = [
+    (lambda s, p, g: {"forward": 2, "backward": 3, "forward+backward": 5}[p] * s[0] * s[1] * 4
+     / (g * 1e9), checks.CORRECT, "2 arrays"),
+    (lambda s, p, g: s[0] * s[1] * 4 / (g * 1e9), checks.WRONG, "moves one array"),
+    (lambda s, p, g: 2 * s[0] * s[1] * 32 / (g * 1e9), checks.WRONG, "bits"),
+    (lambda s, p, g: 2 * s[0] * s[1] * 4 / (g * 2**30), checks.WRONG, "2**30"),
+    (lambda s, p, g: 2 * s[0] * s[1] * 4 / (g * 1e9), checks.WRONG, "'backward'"),
+    (lambda s, p, g: 2 * s[0] * s[1] / (g * 1e9), checks.WRONG, "values, not bytes"),
+    (lambda s, p, g: 2 * s[0] * s[1] * 4 / g, checks.WRONG, "1e9"),
+    (lambda s, p, g: [1.0, 2.0], checks.WRONG, "single number"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("fn, status, fragment", ROOFLINE, ids=range(len(ROOFLINE)))
+def test_roofline_seconds_diagnoses(fn, status, fragment):
+    v = checks.roofline_seconds(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+def _blocked(x, out, eps, rows, stop=None):
+    for start in range(0, len(x) if stop is None else stop, rows):
+        xb = x[start : start + rows]
+        mu = xb.mean(axis=-1, keepdims=True)
+        xc = xb - mu
+        out[start : start + rows] = xc / np.sqrt((xc * xc).mean(axis=-1, keepdims=True) + eps)
+
+
+def _whole(x, out, eps, rows):
+    mu = x.mean(axis=-1, keepdims=True)
+    out[...] = (x - mu) / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+
+
+BLOCKED = [
+    (_blocked, checks.CORRECT, "KiB of temporaries"),
+    (_whole, checks.WRONG, "full-size temporary"),
+    (lambda x, out, eps, rows: _ln(x, eps), checks.WRONG, "out is untouched"),
+    (lambda x, out, eps, rows: _blocked(x, out, eps, rows, stop=len(x) - rows), checks.WRONG,
+     "still unwritten"),
+    (lambda x, out, eps, rows: out.__setitem__(..., _ln(x, eps, ddof=1)), checks.WRONG,
+     "unbiased"),
+    (lambda x, out, eps, rows: x.__isub__(x.mean(-1, keepdims=True)), checks.WRONG,
+     "changed x"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("fn, status, fragment", BLOCKED, ids=range(len(BLOCKED)))
+def test_layer_norm_blocked_diagnoses(fn, status, fragment):
+    v = checks.layer_norm_blocked(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+def _timer(warm_up=True, reduce=None):
+    import statistics
+    import time
+
+    def median_time(f, rounds):
+        if warm_up:
+            f()
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - start)
+        return (reduce or statistics.median)(times)
+
+    return median_time
+
+
+TIMERS = [
+    (_timer(), checks.CORRECT, "warm-up"),
+    (_timer(warm_up=False), checks.WRONG, "warm-up"),
+    (_timer(reduce=lambda t: sum(t) / len(t)), checks.WRONG, "median"),
+    (_timer(reduce=sum), checks.WRONG, "median"),
+    (lambda f, rounds: [f() for _ in range(rounds + 1)] and 0.0, checks.WRONG, "perf_counter"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("fn, status, fragment", TIMERS, ids=range(len(TIMERS)))
+def test_median_time_diagnoses(fn, status, fragment):
+    v = checks.median_time(fn)
     assert v.status == status and fragment in v.message, v

@@ -649,13 +649,14 @@ def test_landscape_look_ahead_does_not_disturb_training():
 
 def test_recentering_layer_norm_ignores_a_shift_rms_norm_does_not():
     x = np.random.default_rng(0).normal(1.0, 2.0, size=(5, 8))
-    r = experiments.recentering(x, shift=3.0, scale=2.0)
-    assert r["ln_shift"] < 1e-12 and r["rms_scale"] < 1e-12  # the invariances each keeps
-    # RMSNorm of x + c: by hand, (x + c) / sqrt(mean((x + c)^2) + eps), eps = float64's.
-    eps = np.finfo(np.float64).eps
-    rms = lambda v: v / np.sqrt((v * v).mean(axis=1, keepdims=True) + eps)  # noqa: E731
+    r = experiments.recentering(x, shift=3.0, scale=2.0, eps=1e-5)
+    assert r["ln_shift"] < 1e-12  # the shift is exactly absorbed by the mean
+    # RMSNorm of x + c: by hand, (x + c) / sqrt(mean((x + c)^2) + eps).
+    rms = lambda v: v / np.sqrt((v * v).mean(axis=1, keepdims=True) + 1e-5)  # noqa: E731
     assert r["rms_shift"] == pytest.approx(np.abs(rms(x + 3.0) - rms(x)).max())
-    assert r["ln_scale"] < 1e-4  # only eps breaks it
+    assert r["rms_scale"] == pytest.approx(np.abs(rms(2.0 * x) - rms(x)).max())
+    assert r["ln_scale"] < 1e-4 and r["rms_scale"] < 1e-4  # only eps breaks it
+    assert experiments.recentering(x, eps=0.0)["rms_scale"] < 1e-12
 
 
 def test_norm_comparison_trains_each_norm_for_each_seed():
@@ -792,3 +793,20 @@ def test_pitfalls_card_against_torch():
     assert p["wrong_axis_gap"] == pytest.approx((ln(x, (16,)) - bn).abs().max().item(), rel=1e-4)
     assert p["sign_flip"] == 0.0
     assert p["one_pass_min_var"] < 0 and 0 < p["one_pass_nan_share"] < 1
+
+
+# ---------------------------------------------------------------- chapter 8 -------------
+
+
+def test_offset_accuracy_errors_against_float64():
+    r = experiments.offset_accuracy((0.0, 1e4), shape=(16, 256), seed=1)
+    assert r["offsets"].tolist() == [0.0, 1e4]
+    # Recompute torch's error independently: float32 kernel vs float64 on the same numbers.
+    z = np.random.default_rng(1).standard_normal((16, 256))
+    x = (1e4 + z).astype(np.float32)
+    ref = torch.nn.functional.layer_norm(torch.tensor(x, dtype=torch.float64), (256,)).numpy()
+    torch_err = np.abs(torch.nn.functional.layer_norm(torch.tensor(x), (256,)).numpy() - ref).max()
+    assert r["PyTorch F.layer_norm"][1] == pytest.approx(torch_err)
+    assert r["lnbook NumPy"][1] < 5e-6 and r["lnbook PyTorch"][1] < 5e-6
+    assert r["lnbook NumPy, no correction"][1] > 10 * r["lnbook NumPy"][1]
+    assert all(v[0] < 5e-6 for k, v in r.items() if k != "offsets")  # no offset: all fine

@@ -858,3 +858,99 @@ def test_group_norm_extremes_are_layer_norm_and_instance_norm():
 def test_group_and_instance_norm_reject_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call(np.ones((2, 6, 3)))
+
+
+# --------------------------------------------------------------------------------------------
+# The fast layer_norm: blocks of rows, out=, accuracy on offset float32 data
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shape, normalized_shape",
+    [
+        ((1000, 130), (130,)),  # several blocks of rows, the last one partial
+        ((3, 40000), (40000,)),  # one row is larger than a block
+        ((7, 5, 4, 9), (4, 9)),  # two normalized axes, two batch axes
+        ((0, 16), (16,)),  # no rows at all
+    ],
+)
+def test_layer_norm_blocks_match_torch(shape, normalized_shape):
+    rng = np.random.default_rng(5)
+    x = rng.normal(3.0, 2.0, size=shape)
+    w, b = rng.normal(size=normalized_shape), rng.normal(size=normalized_shape)
+    expected = F.layer_norm(torch.tensor(x), normalized_shape, torch.tensor(w), torch.tensor(b))
+    np.testing.assert_allclose(
+        layer_norm(x, normalized_shape, w, b), expected.numpy(), rtol=0, atol=1e-12
+    )
+
+
+def test_layer_norm_writes_into_out_and_in_place():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((50, 12)).astype(np.float32)
+    expected = layer_norm(x, 12)
+    out = np.full_like(x, np.nan)
+    assert layer_norm(x, 12, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    y = x.copy()
+    assert layer_norm(y, 12, out=y) is y  # in place
+    np.testing.assert_array_equal(y, expected)
+    # A non-contiguous input is copied, the output still goes where asked.
+    xt = np.asfortranarray(x)
+    np.testing.assert_array_equal(layer_norm(xt, 12, out=out), expected)
+
+
+@pytest.mark.parametrize(
+    "out, error, match",
+    [
+        (np.empty((50, 11), np.float32), ValueError, r"x's shape \(50, 12\) and dtype float32"),
+        (np.empty((50, 12), np.float64), ValueError, "dtype float64"),
+        (np.empty((12, 50), np.float32).T, ValueError, "C-contiguous"),
+        ([[0.0] * 12] * 50, TypeError, "NumPy array, got list"),
+    ],
+)
+def test_layer_norm_rejects_a_bad_out(out, error, match):
+    x = np.ones((50, 12), np.float32)
+    with pytest.raises(error, match=match):
+        layer_norm(x, 12, out=out)
+
+
+def test_layer_norm_rejects_an_out_that_overlaps_x_partly():
+    buf = np.zeros(13 * 12, np.float32)
+    x = buf[:144].reshape(12, 12)
+    with pytest.raises(ValueError, match="overlaps x only partly"):
+        layer_norm(x, 12, out=buf[12:].reshape(12, 12))
+
+
+def test_layer_norm_is_accurate_on_offset_float32_where_torch_is_not():
+    # Unit-variance rows on an offset of 1e4: float32 keeps ~3 decimals of each value, and a
+    # kernel that rounds the mean to float32 errs by ~1e-3 in x_hat. The reference is the
+    # same float32 numbers normalized in float64.
+    rng = np.random.default_rng(7)
+    x = (1e4 + rng.standard_normal((512, 1024))).astype(np.float32)
+    ref = F.layer_norm(torch.tensor(x, dtype=torch.float64), (1024,)).numpy()
+    ours = np.abs(layer_norm(x, 1024) - ref).max()
+    theirs = np.abs(F.layer_norm(torch.tensor(x), (1024,)).numpy() - ref).max()
+    assert ours < 5e-6
+    assert theirs > 100 * ours  # the chapter's claim: at least 100 times more accurate
+    # With a first value far from the mean (the case a shift by x[0] would not help).
+    x[:, 0] = 0.0
+    ref = F.layer_norm(torch.tensor(x, dtype=torch.float64), (1024,)).numpy()
+    assert np.abs(layer_norm(x, 1024) - ref).max() < 1e-4
+
+
+def test_layer_norm_of_constant_rows_is_the_bias():
+    x = np.full((3, 8), 1e4, np.float32)
+    b = np.arange(8, dtype=np.float32)
+    np.testing.assert_array_equal(layer_norm(x, 8, bias=b), np.broadcast_to(b, (3, 8)))
+
+
+def test_layer_norm_of_a_row_does_not_depend_on_the_other_rows_bit_for_bit():
+    # Batch invariance: the same row gives the same bits alone, in a small batch or in a
+    # large one, at any position (what generation one token at a time relies on).
+    rng = np.random.default_rng(8)
+    x = (5.0 + rng.standard_normal((300, 1000))).astype(np.float32)
+    full = layer_norm(x, 1000)
+    for start, size in [(0, 1), (7, 1), (5, 3), (64, 65), (299, 1), (10, 290)]:
+        np.testing.assert_array_equal(
+            layer_norm(x[start : start + size], 1000), full[start : start + size]
+        )

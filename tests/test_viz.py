@@ -393,3 +393,45 @@ def test_eps_gain_figure_one_line_per_eps():
     fig = viz.eps_gain_figure(s, {"a": np.array([0.3, 1.0]), "b": np.array([0.1, 1.0])})
     assert [t.name for t in fig.data] == ["a", "b"] and fig.layout.xaxis.type == "log"
     np.testing.assert_allclose(fig.data[1].y, [0.1, 1.0])
+
+
+# ---------------------------------------------------------------- chapter 8 -------------
+
+
+def _grid_rows():
+    rows = []
+    for norm, pass_ in (("layer", "forward"), ("rms", "forward")):
+        for impl, native, t in (("A", False, 2.0), ("B", True, 1.0)):
+            rows.append({"shape": "4x4", "mib": 1.0, "norm": norm, "pass": pass_, "impl": impl,
+                         "native": native, "seconds": t, "gbps": 8 / t, "x_copy": 2 * t,
+                         "x_native": t, "compile_s": float("nan")})  # fmt: skip
+    return rows
+
+
+def test_speed_figure_one_view_per_norm_and_pass_with_the_copy_line():
+    fig = viz.speed_figure(_grid_rows())
+    assert len(fig.data) == 4  # bars + copy line per view
+    bars, line = fig.data[0], fig.data[1]
+    assert list(bars.y) == ["A", "B"] and list(bars.x) == [4.0, 8.0]
+    assert list(line.x) == [16.0, 16.0]  # gbps * x_copy: the pass's bytes at copy speed
+    visible = [list(b.args[0]["visible"]) for b in fig.layout.updatemenus[0].buttons]
+    assert visible == [[True, True, False, False], [False, False, True, True]]
+    assert [b.label for b in fig.layout.updatemenus[0].buttons] == [
+        "layer norm, forward", "RMSNorm, forward"]  # fmt: skip
+
+
+def test_roofline_figure_roof_is_the_minimum_of_the_two_limits():
+    fig = viz.roofline_figure({"copy_gbps": 10.0, "matmul_gflops": 100.0}, {"k": (0.5, 3.0)})
+    roof = fig.data[0]
+    np.testing.assert_allclose(roof.y, np.minimum(100.0, 10.0 * np.array(roof.x)))
+    assert list(fig.data[1].x) == [0.5] and list(fig.data[1].y) == [3.0]
+
+
+def test_accuracy_and_bandwidth_figures_plot_the_results():
+    acc = {"offsets": np.array([0.0, 1e4]), "lnbook NumPy": np.array([1e-7, 2e-7]),
+           "PyTorch F.layer_norm": np.array([1e-7, 1e-3])}  # fmt: skip
+    fig = viz.accuracy_figure(acc)
+    assert [t.name for t in fig.data] == ["lnbook NumPy", "PyTorch F.layer_norm"]
+    assert list(fig.data[1].x) == ["0", "10000"] and fig.layout.yaxis.type == "log"
+    bw = viz.bandwidth_figure({"mib": np.array([1.0, 64.0]), "gbps": np.array([100.0, 30.0])})
+    assert list(bw.data[0].y) == [100.0, 30.0] and bw.layout.xaxis.type == "log"
