@@ -391,6 +391,14 @@ def copy_bandwidth(sizes_mib: Sequence[float] = (0.25, 1, 4, 16, 64, 256), *, ro
     return {"mib": np.asarray(sizes_mib, dtype=float), "gbps": np.array(gbps)}
 
 
+def page_faults(fn: Callable[[], object], calls: int = 3) -> float:
+    """Minor page faults per call of ``fn``, counted by the operating system (Unix)."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+
 def run_grid(
     shapes: Sequence[tuple[int, int]] = DEFAULT_SHAPES,
     *,
@@ -410,8 +418,9 @@ def run_grid(
     ``impl``, ``seconds`` (median per call), ``gbps`` (the pass's minimum bytes per
     second), ``x_copy`` (time over the time of moving those bytes at copy speed),
     ``x_native`` (time over torch's kernel's, same norm, pass and shape), ``compile_s``
-    (torch.compile's first call, else NaN). On a GPU (``device="cuda"``) the NumPy rows
-    are left out.
+    (torch.compile's first call, else NaN), ``faults`` (minor page faults per call: fresh
+    memory the operating system had to map, a cost that depends on the allocator's state).
+    On a GPU (``device="cuda"``) the NumPy rows are left out.
     """
     for name, values, allowed in (("norms", norms, NORMS), ("passes", passes, PASSES)):
         bad = [v for v in values if v not in allowed]
@@ -449,6 +458,7 @@ def run_grid(
                             run()  # the first call compiles
                             compile_s = time.perf_counter() - start
                         seconds = median_seconds(run, rounds=rounds)
+                        faults = page_faults(run)
                         moved = ARRAYS_MOVED[pass_] * x.nbytes
                         group.append(
                             {
@@ -462,6 +472,7 @@ def run_grid(
                                 "gbps": moved / seconds / 1e9,
                                 "x_copy": seconds / (t_copy * ARRAYS_MOVED[pass_] / 2),
                                 "compile_s": compile_s,
+                                "faults": faults,
                             }
                         )
                     native = [r["seconds"] for r in group if r["native"]]
@@ -492,12 +503,6 @@ def allocation_cost(shape: tuple[int, int] = (16384, 1024), *, rounds: int = 7) 
     dst = np.empty_like(x)
     d = shape[-1]
 
-    def faults(fn, calls: int = 5) -> float:
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        for _ in range(calls):
-            fn()
-        return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
-
     with single_thread():
         return {
             "mib": x.nbytes / 2**20,
@@ -505,13 +510,14 @@ def allocation_cost(shape: tuple[int, int] = (16384, 1024), *, rounds: int = 7) 
             "copy_fresh": median_seconds(lambda: x.copy(), rounds=rounds),
             "ln_out": median_seconds(lambda: numpy_ln.layer_norm(x, d, out=dst), rounds=rounds),
             "ln_fresh": median_seconds(lambda: numpy_ln.layer_norm(x, d), rounds=rounds),
-            "faults_fresh": faults(lambda: x.copy()),
-            "faults_into": faults(lambda: np.copyto(dst, x)),
+            "faults_fresh": page_faults(lambda: x.copy(), calls=5),
+            "faults_into": page_faults(lambda: np.copyto(dst, x), calls=5),
         }
 
 
 CSV_COLUMNS = (
     "shape", "mib", "norm", "pass", "impl", "seconds", "gbps", "x_copy", "x_native", "compile_s",
+    "faults",
 )  # fmt: skip
 
 
@@ -545,12 +551,12 @@ def format_table(rows: list[dict]) -> str:
                 "",
                 f"{r['norm']} norm, {r['pass']}, {r['shape']} float32 ({r['mib']:g} MiB)",
                 f"  {'implementation':<36}{'ms':>9}{'GB/s':>8}{'x copy':>8}{'x native':>10}"
-                f"{'compile s':>11}",
+                f"{'faults':>8}{'compile s':>11}",
             ]
         compile_s = "" if np.isnan(r["compile_s"]) else f"{r['compile_s']:.1f}"
         lines.append(
             f"  {r['impl']:<36}{1e3 * r['seconds']:>9.3f}{r['gbps']:>8.1f}{r['x_copy']:>8.1f}"
-            f"{r['x_native']:>10.2f}{compile_s:>11}"
+            f"{r['x_native']:>10.2f}{r['faults']:>8.0f}{compile_s:>11}"
         )
     return "\n".join(lines[1:])
 
@@ -719,6 +725,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("One thread; medians of", args.rounds, "rounds. GB/s: the bytes the pass must move")
     print("(forward 2, backward 3, both 5 arrays of x's size) per second. x copy: time over")
     print("the time of moving them at this machine's copy speed. x native: time over torch's.")
+    print("faults: page faults per call (fresh memory the system had to map).")
     print()
     print(format_table(rows))
     print(f"\nWrote {write_csv(rows, args.csv, args.device)}", file=sys.stderr)

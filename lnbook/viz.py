@@ -1743,9 +1743,10 @@ def _recentering_layout(fig: go.Figure, x_range: list[float]) -> None:
     fig.update_yaxes(title_text="normalized", title_standoff=2, range=[-3.5, 3.5], row=1, col=2)
     fig.update_layout(
         title={"text": "Shift one example:<br>layer norm stays, RMSNorm moves"},
-        legend={"orientation": "h", "x": 0, "y": -0.18, "yanchor": "top"},
-        height=520,
-        margin={"t": 90, "b": 110},
+        # Between the title and the plots: below them is the slider.
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        height=560,
+        margin={"t": 150},
         template="plotly_white",
     )
 
@@ -1843,7 +1844,8 @@ def _s_curve_layout(fig: go.Figure, title: str) -> None:
         title={"text": title},
         xaxis_title="layer norm's input",
         yaxis={"title": {"text": "output before γ, β"}, "range": [-4.2, 4.2]},
-        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        # Inside the plot, top left: above it the title needs the room on a phone.
+        legend={"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.8)"},
         height=500,
         margin={"t": 110},
         template="plotly_white",
@@ -1934,6 +1936,19 @@ def eps_gain_figure(stds: np.ndarray, gains: dict[str, np.ndarray]) -> go.Figure
 # ---------------------------------------------------------------- chapter 8 -------------
 
 
+# One colour per implementation in every chapter-8 figure.
+IMPL_COLOURS = {
+    "NumPy, naive": PALETTE["orange"],
+    "NumPy, lnbook": PALETTE["sky"],
+    "NumPy, lnbook, out=": PALETTE["sky"],
+    "PyTorch, composed ops": PALETTE["purple"],
+    "PyTorch, lnbook autograd.Function": PALETTE["blue"],
+    "PyTorch, F.layer_norm": PALETTE["vermillion"],
+    "PyTorch, F.rms_norm": PALETTE["vermillion"],
+    "torch.compile, composed ops": PALETTE["green"],
+}
+
+
 def bandwidth_figure(result: dict) -> go.Figure:
     """Chapter 8: copy speed against array size (``lnbook.bench.copy_bandwidth``)."""
     fig = go.Figure(
@@ -1943,7 +1958,7 @@ def bandwidth_figure(result: dict) -> go.Figure:
             mode="lines+markers",
             name="np.copyto",
             line={"color": PALETTE["blue"]},
-            hovertemplate="%{x:g} MiB: %{y:.1f} GB/s<extra></extra>",
+            hovertemplate="%{x:~g} MiB: %{y:.1f} GB/s<extra></extra>",
         )
     )
     fig.update_layout(
@@ -1962,7 +1977,8 @@ def roofline_figure(balance: dict, points: dict[str, tuple[float, float]]) -> go
     Parameters
     ----------
     balance : ``lnbook.bench.machine_balance()``: ``copy_gbps``, ``matmul_gflops``
-    points : label -> (arithmetic intensity in operations per byte, measured GFLOP/s)
+    points : label -> (arithmetic intensity in operations per byte, measured GFLOP/s); a
+        label that ends with an implementation's name takes its colour of ``IMPL_COLOURS``
     """
     bw, peak = balance["copy_gbps"], balance["matmul_gflops"]
     intensity = np.geomspace(0.05, 500, 200)
@@ -1971,25 +1987,25 @@ def roofline_figure(balance: dict, points: dict[str, tuple[float, float]]) -> go
             x=intensity,
             y=np.minimum(peak, bw * intensity),
             mode="lines",
-            name=f"roof: min({peak:.0f} GFLOP/s, {bw:.0f} GB/s × intensity)",
+            name=f"roof: min({peak:.0f} GFLOP/s,<br>{bw:.0f} GB/s × intensity)",
             line={"color": PALETTE["black"]},
             hoverinfo="skip",
         )
     )
-    colours = [PALETTE[c] for c in ("vermillion", "blue", "orange", "green", "purple", "sky")]
-    for i, (label, (x, y)) in enumerate(points.items()):
+    for label, (x, y) in points.items():
+        colour = next((c for name, c in IMPL_COLOURS.items() if label.endswith(name)), "#555555")
         fig.add_trace(
             go.Scatter(
                 x=[x],
                 y=[y],
                 mode="markers",
                 name=label,
-                marker={"size": 12, "color": colours[i % len(colours)]},
+                marker={"size": 12, "color": colour},
                 hovertemplate=f"{label}: %{{x:.2g}} op/byte, %{{y:.1f}} GFLOP/s<extra></extra>",
             )
         )
     fig.update_layout(
-        title={"text": "The roofline of this machine (one thread)"},
+        title={"text": "The roofline of this machine<br>(one thread)"},
         xaxis={
             "title": "arithmetic intensity (operations per byte, log)",
             "type": "log",
@@ -2009,54 +2025,48 @@ def speed_figure(rows: list[dict]) -> go.Figure:
     """Chapter 8: GB/s of each implementation, one view per norm and pass (a drop-down).
 
     The dashed line is the copy speed measured in the same run: GB/s counts only the bytes
-    the pass must move, so no implementation can pass that line by much.
+    the pass must move, so no implementation can pass that line by much. It is the same
+    for every pass, since each pass's bytes are counted the same way.
 
     Parameters
     ----------
     rows : from ``lnbook.bench.run_grid`` (one shape)
     """
     views = list(dict.fromkeys((r["norm"], r["pass"]) for r in rows))
+    copy = rows[0]["gbps"] * rows[0]["x_copy"]  # bytes at copy speed: the same for every row
     fig = go.Figure()
     for k, (norm, pass_) in enumerate(views):
         group = [r for r in rows if (r["norm"], r["pass"]) == (norm, pass_)]
-        names = [r["impl"] for r in group]
-        gbps = [r["gbps"] for r in group]
-        copy = group[0]["gbps"] * group[0]["x_copy"]  # this pass's bytes at copy speed
-        text = [f"{r['x_copy']:.1f}× copy, {r['x_native']:.2f}× native" for r in group]
-        colours = [
-            PALETTE["vermillion"] if r["native"] else
-            PALETTE["orange"] if r["impl"].startswith("torch.compile") else
-            PALETTE["sky"] if r["impl"].startswith("NumPy") else PALETTE["blue"]
-            for r in group
-        ]  # fmt: skip
         fig.add_trace(
             go.Bar(
-                y=names,
-                x=gbps,
+                # Names broken after the comma: the bars keep their width on a phone.
+                y=[r["impl"].replace(", ", ",<br>", 1) for r in group],
+                x=[r["gbps"] for r in group],
                 orientation="h",
-                text=text,
-                textposition="auto",
-                marker={"color": colours},
+                text=[f"{r['x_copy']:.1f}× copy" for r in group],
+                textposition="inside",
+                insidetextanchor="start",
+                customdata=[[r["x_native"], 1e3 * r["seconds"]] for r in group],
+                marker={"color": [IMPL_COLOURS.get(r["impl"], "#555555") for r in group]},
                 name=f"{norm} norm, {pass_}",
                 visible=k == 0,
-                hovertemplate="%{y}: %{x:.1f} GB/s, %{text}<extra></extra>",
+                hovertemplate="%{y}: %{x:.1f} GB/s, %{customdata[1]:.2f} ms, %{text}, "
+                "%{customdata[0]:.2f}× native<extra></extra>",
             )
         )
-        fig.add_trace(
-            go.Scatter(
-                x=[copy, copy],
-                y=[names[0], names[-1]],
-                mode="lines",
-                line={"color": PALETTE["black"], "dash": "dash"},
-                name="copy speed (the roofline)",
-                visible=k == 0,
-                hoverinfo="skip",
-            )
-        )
+    fig.add_vline(
+        x=copy,
+        line={"color": PALETTE["black"], "dash": "dash"},
+        annotation={"text": f"copy: {copy:.0f} GB/s", "xanchor": "right", "yanchor": "bottom"},
+        annotation_position="top",
+    )
     labels = [f"{'layer norm' if n == 'layer' else 'RMSNorm'}, {p}" for n, p in views]
-    visible = [[i // 2 == k for i in range(2 * len(views))] for k in range(len(views))]
+    visible = [[i == k for i in range(len(views))] for k in range(len(views))]
     fig.update_layout(
-        title={"text": f"Speed on {rows[0]['shape']} float32 ({rows[0]['mib']:g} MiB), one thread"},
+        title={
+            "text": f"Speed, {rows[0]['shape']} float32<br>({rows[0]['mib']:g} MiB), one thread",
+            "y": 0.97,
+        },  # fmt: skip
         updatemenus=[
             {
                 **_buttons(labels, [[{"visible": v}] for v in visible], method="restyle"),
@@ -2064,14 +2074,18 @@ def speed_figure(rows: list[dict]) -> go.Figure:
                 "direction": "down",
                 "x": 0.0,
                 "xanchor": "left",
-                "y": 1.12,
+                "y": 1.08,
+                "yanchor": "bottom",
             }
         ],
-        xaxis={"title": "GB/s of the bytes the pass must move (higher is faster)"},
+        xaxis={
+            "title": "GB/s of the bytes the pass must move<br>(higher is faster)",
+            "range": [0, 1.1 * max(copy, max(r["gbps"] for r in rows))],
+        },  # fmt: skip
         yaxis={"title": {"text": "implementation"}, "autorange": "reversed", "automargin": True},
         showlegend=False,
-        height=480,
-        margin={"t": 130},
+        height=560,
+        margin={"t": 150},
         template="plotly_white",
     )
     return fig
@@ -2100,13 +2114,14 @@ def accuracy_figure(result: dict) -> go.Figure:
                 mode="lines+markers",
                 name=name,
                 line={"color": colour, "dash": dash},
+                hovertemplate=f"{name}, offset %{{x}}: %{{y:.1e}}<extra></extra>",
             )
             for name, (colour, dash) in styles.items()
             if name in result
         ]
     )
     fig.update_layout(
-        title={"text": "Accuracy in float32 on rows of offset + randn"},
+        title={"text": "Accuracy in float32<br>on rows of offset + randn"},
         xaxis={"title": "offset added to every value", "type": "category"},
         yaxis={"title": "largest error of x̂ (log)", "type": "log", "exponentformat": "power"},
         legend={"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},

@@ -758,6 +758,10 @@ ROOFLINE = [
     (lambda s, p, g: 2 * s[0] * s[1] / (g * 1e9), checks.WRONG, "values, not bytes"),
     (lambda s, p, g: 2 * s[0] * s[1] * 4 / g, checks.WRONG, "1e9"),
     (lambda s, p, g: [1.0, 2.0], checks.WRONG, "single number"),
+    (lambda s, p, g: None, checks.WRONG, "forget to `return`"),
+    (lambda s, p, g: 2e3 * s[0] * s[1] * 4 / (g * 1e9), checks.WRONG, "milliseconds"),
+    (lambda s, p, g: {"forward": 2, "backward": 3, "forward+backward": 4}[p] * s[0] * s[1] * 4
+     / (g * 1e9), checks.WRONG, "fused pass"),
 ]  # fmt: skip
 
 
@@ -790,6 +794,10 @@ BLOCKED = [
      "unbiased"),
     (lambda x, out, eps, rows: x.__isub__(x.mean(-1, keepdims=True)), checks.WRONG,
      "changed x"),
+    (lambda x, out, eps, rows: out.__setitem__(..., _ln(x, eps, outside=True)), checks.WRONG,
+     "eps to the standard deviation"),
+    (lambda x, out, eps, rows: [out.__setitem__(slice(b, b + rows), _ln(x[b:b + rows], eps, axis=0))
+                                for b in range(0, len(x), rows)], checks.WRONG, "axis 0"),
 ]  # fmt: skip
 
 
@@ -822,6 +830,8 @@ TIMERS = [
     (_timer(reduce=lambda t: sum(t) / len(t)), checks.WRONG, "median"),
     (_timer(reduce=sum), checks.WRONG, "median"),
     (lambda f, rounds: [f() for _ in range(rounds + 1)] and 0.0, checks.WRONG, "perf_counter"),
+    (lambda f, rounds: 1e3 * _timer()(f, rounds), checks.WRONG, "milliseconds"),
+    (lambda f, rounds: 1e9 * _timer()(f, rounds), checks.WRONG, "nanoseconds"),
 ]  # fmt: skip
 
 

@@ -410,12 +410,14 @@ def _grid_rows():
 
 def test_speed_figure_one_view_per_norm_and_pass_with_the_copy_line():
     fig = viz.speed_figure(_grid_rows())
-    assert len(fig.data) == 4  # bars + copy line per view
-    bars, line = fig.data[0], fig.data[1]
+    assert len(fig.data) == 2  # one bar trace per view
+    bars = fig.data[0]
     assert list(bars.y) == ["A", "B"] and list(bars.x) == [4.0, 8.0]
-    assert list(line.x) == [16.0, 16.0]  # gbps * x_copy: the pass's bytes at copy speed
+    assert list(bars.text) == ["4.0× copy", "2.0× copy"]
+    (line,) = fig.layout.shapes
+    assert line.x0 == line.x1 == 16.0  # gbps * x_copy: the bytes at copy speed
     visible = [list(b.args[0]["visible"]) for b in fig.layout.updatemenus[0].buttons]
-    assert visible == [[True, True, False, False], [False, False, True, True]]
+    assert visible == [[True, False], [False, True]]
     assert [b.label for b in fig.layout.updatemenus[0].buttons] == [
         "layer norm, forward", "RMSNorm, forward"]  # fmt: skip
 
