@@ -292,13 +292,22 @@ def _layer_norm_rows(x, y, weight, bias, eps, *, correct: bool = True) -> None:
         np.subtract(xb, mu[:, None], out=yb)  # xc, exact where x and mu are close
         var = np.einsum("ij,ij->i", yb, yb)  # (B,) sum of squares, without a temporary
         var *= inv_d
+        r = None
         if correct:
             r = np.einsum("ij->i", yb)  # (B,) the rounding error left in the mean
             r *= inv_d
             var -= r * r  # the corrected two-pass variance: mean(xc**2) - mean(xc)**2
             np.maximum(var, 0, out=var)  # rounding must not make a constant row negative
-            yb -= r[:, None]
         rstd = 1.0 / np.sqrt(var + eps)
+        if r is not None:
+            # Subtract r only from rows where it shows at the dtype's resolution, relative
+            # to the row's spread (a constant row always gets it, and comes out exactly 0);
+            # where no row needs it (data without a large offset), skip the pass.
+            # Subtracting 0 leaves a row's bits as they are, so each row's result still
+            # depends on that row alone.
+            r[np.abs(r) <= np.finfo(x.dtype).eps * np.sqrt(var)] = 0
+            if r.any():
+                yb -= r[:, None]
         yb *= rstd[:, None]
         if weight is not None:
             yb *= weight
