@@ -1742,11 +1742,16 @@ def _recentering_layout(fig: go.Figure, x_range: list[float]) -> None:
     fig.update_yaxes(title_text="input value", range=x_range, row=1, col=1)
     fig.update_yaxes(title_text="normalized", title_standoff=2, range=[-3.5, 3.5], row=1, col=2)
     fig.update_layout(
-        title={"text": "Shift one example:<br>layer norm stays, RMSNorm moves"},
-        # Between the title and the plots: below them is the slider.
+        # The title pinned to the top, the legend between it and the plots (below them is
+        # the slider); on a phone the legend wraps to three lines, hence the tall margin.
+        title={
+            "text": "Shift one example:<br>layer norm stays, RMSNorm moves",
+            "y": 0.96,
+            "yanchor": "top",
+        },
         legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
-        height=560,
-        margin={"t": 150},
+        height=600,
+        margin={"t": 190},
         template="plotly_white",
     )
 
@@ -1925,9 +1930,9 @@ def eps_gain_figure(stds: np.ndarray, gains: dict[str, np.ndarray]) -> go.Figure
             "dtick": 1,
         },
         yaxis={"title": "standard deviation after layer norm", "range": [0, 1.05]},
-        legend={"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"},
-        height=560,
-        margin={"b": 200},
+        legend={"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},
+        height=720,
+        margin={"b": 340},
         template="plotly_white",
     )
     return fig
@@ -2044,8 +2049,8 @@ def speed_figure(rows: list[dict]) -> go.Figure:
                 x=[r["gbps"] for r in group],
                 orientation="h",
                 text=[f"{r['x_copy']:.1f}× copy" for r in group],
-                textposition="inside",
-                insidetextanchor="start",
+                textposition="outside",
+                cliponaxis=False,
                 customdata=[[r["x_native"], 1e3 * r["seconds"]] for r in group],
                 marker={"color": [IMPL_COLOURS.get(r["impl"], "#555555") for r in group]},
                 name=f"{norm} norm, {pass_}",
