@@ -120,56 +120,6 @@ def correction_cost(shape: tuple[int, int] = (4096, 1024), *, rounds: int = 5) -
     return result
 
 
-def norm_costs(shape: tuple[int, int] = (2048, 1024), *, rounds: int = 7) -> dict[str, float]:
-    """Chapter 7: layer norm against RMSNorm, forward (and forward + backward in torch).
-
-    float32, one thread, the median of ``rounds`` rounds. NumPy runs each operation as its
-    own pass over memory, so it shows the cost of the operations counted; torch's
-    ``layer_norm`` is one fused kernel while its CPU ``rms_norm`` may be composed of
-    several, so it shows what an implementation does to that count.
-
-    Returns
-    -------
-    dict of seconds per call: ``numpy_ln``, ``numpy_rms``, ``torch_ln``, ``torch_rms``
-    (forward), ``torch_ln_fb``, ``torch_rms_fb`` (forward + backward)
-    """
-    import torch
-
-    from . import numpy_ln
-
-    n, d = shape
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(n, d, generator=g)
-    dy = torch.randn(n, d, generator=g)
-    w, b = torch.ones(d), torch.zeros(d)
-    x_np = x.numpy()
-    xg = x.clone().requires_grad_(True)
-
-    def forward_backward(norm):
-        def run():
-            xg.grad = None
-            norm(xg).backward(dy)
-
-        return run
-
-    def ln(t):
-        return torch.nn.functional.layer_norm(t, (d,), w, b)
-
-    def rms(t):
-        return torch.nn.functional.rms_norm(t, (d,), w, 1e-6)
-
-    cases = {
-        "numpy_ln": lambda: numpy_ln.layer_norm(x_np, d),
-        "numpy_rms": lambda: numpy_ln.rms_norm(x_np, d, eps=1e-6),
-        "torch_ln": lambda: ln(x),
-        "torch_rms": lambda: rms(x),
-        "torch_ln_fb": forward_backward(ln),
-        "torch_rms_fb": forward_backward(rms),
-    }
-    with single_thread():
-        return {name: median_seconds(fn, rounds=rounds) for name, fn in cases.items()}
-
-
 # ---------------------------------------------------------------- the speed grid ----------
 # Layer norm reads each input value once and writes each output value once, with a handful
 # of arithmetic operations per value in between: far too few to keep a core busy while the
