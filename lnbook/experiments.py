@@ -1598,13 +1598,13 @@ def recentering(
     d = x.shape[1]
 
     def change(norm, moved) -> float:
-        return float(np.abs(norm(moved, d) - norm(x, d)).max())
+        return float(np.abs(norm(moved, d, eps=eps) - norm(x, d, eps=eps)).max())
 
     return {
-        "ln_shift": change(lambda v, d: numpy_ln.layer_norm(v, d, eps=eps), x + shift),
-        "rms_shift": change(lambda v, d: numpy_ln.rms_norm(v, d, eps=eps), x + shift),
-        "ln_scale": change(lambda v, d: numpy_ln.layer_norm(v, d, eps=eps), x * scale),
-        "rms_scale": change(lambda v, d: numpy_ln.rms_norm(v, d, eps=eps), x * scale),
+        "ln_shift": change(numpy_ln.layer_norm, x + shift),
+        "rms_shift": change(numpy_ln.rms_norm, x + shift),
+        "ln_scale": change(numpy_ln.layer_norm, x * scale),
+        "rms_scale": change(numpy_ln.rms_norm, x * scale),
     }
 
 

@@ -289,11 +289,8 @@ def recentering_explorer(x: np.ndarray) -> Explorer:
 
     Parameters
     ----------
-    x : (D,) one example
+    x : (D,) one example (checked by ``experiments.shifted_norms``, called once here)
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 1 or x.size < 2:
-        raise ValueError(f"x must be one example of shape (D,) with D >= 2, got {x.shape}")
     controls = {
         "shift": W.FloatSlider(
             0.0, min=-10, max=10, step=0.1, description="shift", **_slider_style()

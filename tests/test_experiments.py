@@ -732,16 +732,37 @@ def test_shifted_norms_against_torch():
 
 def test_gradient_properties_against_autograd():
     g = experiments.gradient_properties(n=32, d=8, seed=1)
-    # Recompute layer norm's gradient with torch's autograd and eps = 0, where both
-    # properties are exact: the package's numbers must be as small, up to eps's effect.
+    # The same draws; layer norm's dx from torch's autograd (eps = 1e-5, as the package's
+    # forward), RMSNorm's from its closed form dx = r (g - x_hat mean(g x_hat)).
     rng = np.random.default_rng(1)
-    x = torch.tensor(rng.normal(2.0, 3.0, size=(32, 8)), requires_grad=True)
-    dy = torch.tensor(rng.standard_normal((32, 8)))
-    gamma = torch.tensor(rng.normal(1.0, 0.5, size=8))
-    torch.nn.functional.layer_norm(x, (8,), gamma, None, eps=0.0).backward(dy)
-    assert x.grad.sum(-1).abs().max() < 1e-12
-    assert g["ln_mean"] < 1e-12 and g["ln_cos_xhat"] < 1e-5 and g["ln_cos_x"] < 1e-5
-    assert g["rms_cos_x"] < 1e-5 and g["rms_mean"] > 0.05
+    x = rng.normal(2.0, 3.0, size=(32, 8))
+    dy = rng.standard_normal((32, 8))
+    gamma = rng.normal(1.0, 0.5, size=8)
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.layer_norm(xt, (8,), torch.tensor(gamma), None, 1e-5).backward(
+        torch.tensor(dy)
+    )
+    dx_ln = xt.grad.numpy()
+    x_hat = torch.nn.functional.layer_norm(torch.tensor(x), (8,), eps=1e-5).numpy()
+    r = 1 / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6)
+    gg, xr = dy * gamma, x * r
+    dx_rms = r * (gg - xr * (gg * xr).mean(-1, keepdims=True))
+
+    def cos(a, b):
+        return np.abs(
+            (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+        ).max()
+
+    def mean_ratio(a):
+        return (np.abs(a.mean(-1)) / np.abs(a).mean(-1)).max()
+
+    assert g["ln_mean"] < 1e-12 and mean_ratio(dx_ln) < 1e-12  # zero up to rounding
+    # The cosines are eps's effect, about eps / var ~ 1e-6: equal to several digits.
+    assert g["ln_cos_xhat"] == pytest.approx(cos(dx_ln, x_hat), rel=1e-4)
+    assert g["ln_cos_x"] == pytest.approx(cos(dx_ln, x), rel=1e-4)
+    assert g["rms_cos_x"] == pytest.approx(cos(dx_rms, x), rel=1e-4)
+    assert g["rms_mean"] == pytest.approx(mean_ratio(dx_rms), rel=1e-9) and g["rms_mean"] > 0.05
+    assert 1e-8 < g["ln_cos_xhat"] < 1e-5
 
 
 def test_eps_defaults_reads_torch_and_sorts():
