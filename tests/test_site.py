@@ -7,107 +7,21 @@ anything not served by the local test server fails the test.
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-import threading
-from html.parser import HTMLParser
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from sitekit import ROOT, Visit, is_external, pages, parse
 
-ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
 PAGE_BUDGET_BYTES = 1_000_000  # a chapter's HTML, plotly.js (served once, cached) excluded
 
 pytestmark = pytest.mark.site
 
 
-@pytest.fixture(scope="session")
-def site() -> Path:
-    """Build the book exactly as ``make book`` does; warnings and failing cells fail it."""
-    jb = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run(
-        [str(jb), "build", "-W", "-n", "--keep-going", str(ROOT)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    log = proc.stdout + proc.stderr
-    # With -W every Sphinx warning (a dropped figure, a broken reference) is an error.
-    assert proc.returncode == 0, f"strict build failed:\n{log[-8000:]}"
-    return HTML
-
-
-def _pages(site: Path) -> list[Path]:
-    """The book's pages (the chapters, genindex and search), not the theme's assets."""
-    pages = sorted(
-        p for p in site.rglob("*.html") if not p.relative_to(site).parts[0].startswith("_")
-    )
-    assert pages
-    return pages
-
-
-class _Refs(HTMLParser):
-    """Collect every URL a page would *load* (scripts, stylesheets, images, frames...)."""
-
-    LOADING = {
-        ("script", "src"),
-        ("link", "href"),
-        ("img", "src"),
-        ("iframe", "src"),
-        ("source", "src"),
-        ("video", "src"),
-        ("audio", "src"),
-        ("embed", "src"),
-        ("object", "data"),
-    }
-
-    def __init__(self):
-        super().__init__()
-        self.loads: list[str] = []
-        self.plotly_js = 0
-        self.figures = 0
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "link" and not set((a.get("rel") or "").split()) & {
-            "stylesheet",
-            "preload",
-            "icon",
-            "modulepreload",
-            "prefetch",
-            "manifest",
-        }:
-            return  # navigation links (rel=next, canonical...) load nothing
-        for t, attr in self.LOADING:
-            if tag == t and a.get(attr):
-                self.loads.append(a[attr])
-        if tag == "script" and (a.get("src") or "").split("?")[0].endswith("lnbook/plotly.min.js"):
-            self.plotly_js += 1
-        if tag == "div" and "lnbook-plotly" in (a.get("class") or "").split():
-            self.figures += 1
-
-
-def _parse(page: Path) -> _Refs:
-    refs = _Refs()
-    refs.feed(page.read_text(encoding="utf-8"))
-    return refs
-
-
-def _is_external(url: str) -> bool:
-    return url.startswith(("http:", "https:", "//", "ftp:"))
-
-
 def test_pages_load_nothing_from_outside(site):
     external = {
-        str(p.relative_to(site)): [u for u in _parse(p).loads if _is_external(u)]
-        for p in _pages(site)
+        str(p.relative_to(site)): [u for u in parse(p).loads if is_external(u)] for p in pages(site)
     }
     assert not {k: v for k, v in external.items() if v}
 
@@ -119,21 +33,21 @@ def test_stylesheets_load_nothing_from_outside(site):
         text = css.read_text(encoding="utf-8", errors="replace")
         for chunk in text.split("url(")[1:] + text.split("@import")[1:]:
             target = chunk.strip().strip("'\"")
-            if _is_external(target):
+            if is_external(target):
                 offenders.append(f"{css.relative_to(site)}: {target[:80]}")
     assert not offenders
 
 
 def test_plotly_js_is_local_and_loaded_once_on_pages_with_figures(site):
     assert (site / "_static" / "lnbook" / "plotly.min.js").stat().st_size > 1_000_000
-    pages = {p.relative_to(site).as_posix(): _parse(p) for p in _pages(site)}
-    assert any(r.figures for r in pages.values()), "no plotly figure on any page"
-    for name, refs in pages.items():
+    parsed = {p.relative_to(site).as_posix(): parse(p) for p in pages(site)}
+    assert any(r.figures for r in parsed.values()), "no plotly figure on any page"
+    for name, refs in parsed.items():
         assert refs.plotly_js == (1 if refs.figures else 0), name
 
 
 def test_mathjax_is_served_locally(site):
-    page = _parse(site / "book" / "03_from_scratch.html")
+    page = parse(site / "book" / "03_from_scratch.html")
     mathjax = [u.split("?")[0] for u in page.loads if "mathjax" in u.lower()]
     assert mathjax == ["../_static/mathjax/tex-chtml.js"]
     assert (site / "_static" / "mathjax" / "tex-chtml.js").is_file()
@@ -150,83 +64,13 @@ def test_chapter_pages_stay_under_budget(site):
 def test_no_widget_javascript_or_state_on_the_site(site):
     # ipywidgets are for live kernels; myst-nb would otherwise pull require.js from a CDN and
     # embed every widget's state (megabytes for a plotly FigureWidget).
-    for page in _pages(site):
-        loads = " ".join(_parse(page).loads)
+    for page in pages(site):
+        loads = " ".join(parse(page).loads)
         assert "require" not in loads and "embed-amd" not in loads, page
         assert "application/vnd.jupyter.widget-state+json" not in page.read_text(), page
 
 
 # ---------------------------------------------------------------- the browser ------------
-
-
-def _chromium() -> str:
-    path = os.environ.get("LNBOOK_CHROMIUM") or shutil.which("chromium")
-    if not path:
-        pytest.fail("Debian's chromium is required for the browser tests: apt-get install chromium")
-    return path
-
-
-@pytest.fixture(scope="session")
-def server(site):
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=_chromium(),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield b
-        b.close()
-
-
-class _Visit:
-    """A page opened in a fresh context, with every request and console error recorded."""
-
-    def __init__(self, browser, base: str, path: str):
-        self.base = base
-        self.context = browser.new_context()
-        self.outside: list[str] = []
-        self.errors: list[str] = []
-
-        def route(r):
-            if r.request.url.startswith(base) or r.request.url.startswith("data:"):
-                r.continue_()
-            else:  # record and refuse: the site must not need it
-                self.outside.append(r.request.url)
-                r.abort()
-
-        self.context.route("**/*", route)
-        self.page = self.context.new_page()
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(f"{base}/{path}", wait_until="load")
-        self.page.wait_for_load_state("networkidle")
-
-    def close(self):
-        self.context.close()
 
 
 _WAIT_FOR_MATH = """async () => {
@@ -249,9 +93,9 @@ _FIGURES = """() => [...document.querySelectorAll('div.lnbook-plotly')].map(gd =
 
 def test_every_page_works_offline_in_the_browser(site, server, browser):
     problems = {}
-    for page in _pages(site):
+    for page in pages(site):
         rel = page.relative_to(site).as_posix()
-        visit = _Visit(browser, server, rel)
+        visit = Visit(browser, server, rel)
         try:
             math = visit.page.evaluate(_WAIT_FOR_MATH)
             figures = visit.page.evaluate(_FIGURES)
@@ -281,7 +125,7 @@ def test_every_page_works_offline_in_the_browser(site, server, browser):
 _PLOTTED = "gd => JSON.stringify(gd.data.map(t => [t.x, t.y, t.z, t.visible]))"
 
 
-def _wait_for_new_data(visit: _Visit, gd, before: str) -> None:
+def _wait_for_new_data(visit: Visit, gd, before: str) -> None:
     """Wait (5 s at most) until the figure ``gd`` plots something other than ``before``."""
     visit.page.wait_for_function(
         f"([gd, before]) => ({_PLOTTED})(gd) !== before",
@@ -290,14 +134,14 @@ def _wait_for_new_data(visit: _Visit, gd, before: str) -> None:
     )
 
 
-def _figure_pages(site: Path) -> list[str]:
-    return [p.relative_to(site).as_posix() for p in _pages(site) if _parse(p).figures]
+def _figurepages(site: Path) -> list[str]:
+    return [p.relative_to(site).as_posix() for p in pages(site) if parse(p).figures]
 
 
 def test_moving_each_slider_changes_the_plotted_data(site, server, browser):
     checked = 0
-    for rel in _figure_pages(site):
-        visit = _Visit(browser, server, rel)
+    for rel in _figurepages(site):
+        visit = Visit(browser, server, rel)
         try:
             n = visit.page.locator("div.lnbook-plotly").count()
             for i in range(n):
@@ -330,8 +174,8 @@ def test_moving_each_slider_changes_the_plotted_data(site, server, browser):
 
 def test_pressing_each_button_changes_the_plotted_data(site, server, browser):
     checked = 0
-    for rel in _figure_pages(site):
-        visit = _Visit(browser, server, rel)
+    for rel in _figurepages(site):
+        visit = Visit(browser, server, rel)
         try:
             figures = visit.page.locator("div.lnbook-plotly")
             for i in range(figures.count()):
@@ -371,7 +215,7 @@ def _figure_specs(page: Path) -> list[dict]:
 
 def test_every_figure_has_a_title_and_titled_axes(site):
     missing = []
-    for page in _pages(site):
+    for page in pages(site):
         for i, spec in enumerate(_figure_specs(page)):
             layout = spec.get("layout", {})
             title = layout.get("title", {})
@@ -426,7 +270,7 @@ def test_exercises_have_folded_executed_solutions(site):
 
 
 def test_solutions_open_only_when_asked(site, server, browser):
-    visit = _Visit(browser, server, "book/01_per_example_statistics.html")
+    visit = Visit(browser, server, "book/01_per_example_statistics.html")
     try:
         solutions = visit.page.locator("div.solution")
         assert solutions.count() >= 3
