@@ -36,16 +36,98 @@ def _jump_to(frame: str) -> list:
     ]
 
 
-def _slider(labels: list[str], prefix: str, active: int = 0) -> dict:
-    """A slider whose steps jump to the frame of the same name."""
+def _slider(labels: list[str], name: str, active: int = 0) -> dict:
+    """A slider whose steps jump to the frame of the same name.
+
+    Parameters
+    ----------
+    labels : one label per step, each the name of a frame
+    name : what the slider chooses, in a few words ("number of layers"); the site labels
+        its own range input with it, and the slider shows it as "name: value"
+    active : index of the step shown first
+    """
     return {
+        "name": name,
         "active": active,
-        "currentvalue": {"prefix": prefix},
+        "currentvalue": {"prefix": f"{name}: "},
         "pad": {"t": 50},
         "steps": [
             {"label": label, "method": "animate", "args": _jump_to(label)} for label in labels
         ],
     }
+
+
+def _rgba(colour: str, alpha: float) -> str:
+    """A ``PALETTE`` colour ("#RRGGBB") with transparency, for fills."""
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha:g})"
+
+
+def _flat(values) -> np.ndarray:
+    """Every number in ``values``: an array, a number, or lists of them (ragged too)."""
+    if isinstance(values, (list, tuple)):
+        parts = [_flat(v) for v in values]
+        return np.concatenate(parts) if parts else np.array([])
+    return np.ravel(np.asarray(values, dtype=float))
+
+
+def _fit(values, pad: float = 0.05, tozero: bool = False, log: bool = False) -> list[float]:
+    """An axis range that holds every finite value of ``values`` (see ``_flat``), with a
+    margin of ``pad`` times the span on either side.
+
+    Frames do not re-run plotly's autorange, so an axis whose data a slider moves needs a
+    range that fits every step. ``log``: the range of a log axis, in decades (log10), as
+    plotly expects it; only positive values count.
+    """
+    v = _flat(values)
+    v = v[np.isfinite(v)]
+    if log:
+        v = np.log10(v[v > 0])
+    lo, hi = float(v.min()), float(v.max())
+    if tozero and not log:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    margin = pad * (hi - lo) if hi > lo else 0.5
+    return [lo if tozero and lo == 0 else lo - margin, hi + margin]
+
+
+def _log_axis(values, **more) -> dict:
+    """Properties of a readable log axis over ``values``.
+
+    Plotly labels a log axis that spans few decades at 2 and 5 between them, in a smaller
+    font, and those labels collide. Instead: over two and a half decades or more, one
+    label per decade (or every other decade, over eight); under that, labels at 1, 2 and 5
+    times a power of ten, written out in the axis's regular font. Minor ticks (unlabelled)
+    mark 2 to 9 either way, so the axis still reads as logarithmic. ``more``: properties
+    that replace these (explicit ``tickvals``, say).
+    """
+    lo, hi = _fit(values, pad=0.0, log=True)
+    axis = {
+        "type": "log",
+        "exponentformat": "power",
+        # Outside tick marks on both, so the labels stand clear of the minor marks.
+        "ticks": "outside",
+        "ticklen": 6,
+        "minor": {"dtick": "D1", "ticks": "outside", "ticklen": 3, "showgrid": False},
+    }
+    if hi - lo > 8:
+        # Every other decade labelled, the others marked: 2-9 marks there would be a comb.
+        axis["dtick"] = 2
+        axis["minor"] = {**axis["minor"], "dtick": 1}
+    elif hi - lo >= 2.5:
+        axis["dtick"] = 1
+    else:
+        grid = [m * 10.0**k for k in range(int(np.floor(lo)) - 1, int(np.ceil(hi)) + 1)
+                for m in (1, 2, 5)]  # fmt: skip
+        # The labelled values inside the data, plus one on either side when they fall
+        # just outside (the axis extends a little beyond the data).
+        inside = [g for g in grid if lo - 0.15 <= np.log10(g) <= hi + 0.15]
+        if len(inside) < 3:  # under half a decade: every digit
+            grid = [m * 10.0**k for k in range(int(np.floor(lo)) - 1, int(np.ceil(hi)) + 1)
+                    for m in range(1, 10)]  # fmt: skip
+            inside = [g for g in grid if lo - 0.05 <= np.log10(g) <= hi + 0.05]
+        axis["tickvals"] = inside
+        axis["ticktext"] = [f"{g:g}" for g in inside]
+    return {**axis, **more}
 
 
 def _copy_traces(fig: go.Figure, new: list) -> None:
@@ -54,6 +136,15 @@ def _copy_traces(fig: go.Figure, new: list) -> None:
         trace.x, trace.y = t.x, t.y
         if t.text is not None:
             trace.text = t.text
+
+
+def _title(text: str) -> dict:
+    """A figure title pinned to the top edge, so controls and legends below it never meet it.
+
+    Keep it short: the site shows it as a heading above the figure, where it may wrap to
+    two lines on a phone.
+    """
+    return {"text": text, "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 30}}
 
 
 def _offset_label(offset: float) -> str:
@@ -135,22 +226,24 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
         elif (np.abs(one) > y_limit).any():
             n_off = int((np.abs(one) > y_limit).sum())
             text = (
-                f"one-pass: {n_off} of {one.size} values off the chart "
+                f"one-pass: {n_off} of {one.size} values off the chart<br>"
                 f"(largest |x̂| = {np.nanmax(np.abs(one)):.3g})"
             )
         else:
             text = ""
+        # Above the panel, not over its data: no background box is needed (a white one
+        # would stay white in a dark theme).
         return {
             "text": text,
             "xref": "x domain",
             "yref": "y domain",
-            "x": 0.02,
-            "y": 0.98,
+            "x": 0.0,
+            "y": 1.01,
             "showarrow": False,
             "xanchor": "left",
-            "yanchor": "top",
+            "yanchor": "bottom",
+            "align": "left",
             "font": {"color": PALETTE["vermillion"]},
-            "bgcolor": "rgba(255,255,255,0.85)",
         }
 
     fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.12)
@@ -208,34 +301,42 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
         )
         for k, label in enumerate(labels)
     ]
-    fig.update_xaxes(title_text="feature index (dimensionless)", row=1, col=1)
+    fig.update_xaxes(
+        title_text="feature index (dimensionless)",
+        range=[-0.5, len(features) - 0.5],
+        row=1,
+        col=1,
+    )
     fig.update_yaxes(
         title_text="normalized value x̂ (standard deviations)",
         row=1,
         col=1,
         range=[-y_limit, y_limit],
     )
+    # The error panel's marker moves with the slider: fixed ranges that hold every point.
+    errors = [err1, err2, [nan_level]]
     fig.update_xaxes(
         title_text="offset added to every value (same units as x)",
-        type="log",
-        exponentformat="power",
+        range=_fit([offsets], log=True),
+        **_log_axis(offsets),
         row=1,
         col=2,
     )
     fig.update_yaxes(
         title_text="worst |error| of x̂ (standard deviations)",
-        type="log",
-        exponentformat="power",
+        range=_fit(errors, pad=0.08, log=True),
+        **_log_axis(errors),
         row=1,
         col=2,
     )
     fig.update_layout(
-        title={"text": "One-pass vs two-pass variance in float32"},
-        sliders=[_slider(labels, "offset: ", active)],
+        title=_title("One-pass vs two-pass variance in float32"),
+        sliders=[_slider(labels, "offset", active)],
         annotations=[off_chart_note(active)],
-        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
-        height=600,
-        margin={"t": 140, "b": 40},
+        # Legend above the plots, the off-chart note between it and the left panel.
+        legend={"orientation": "h", "x": 0, "y": 1.1, "yanchor": "bottom"},
+        height=650,
+        margin={"t": 180, "b": 40},
         template="plotly_white",
     )
     return fig
@@ -244,9 +345,19 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
 # ---------------------------------------------------------------- chapter 1 -------------
 
 
-def _buttons(labels: list[str], args: list[list], method: str = "update") -> dict:
-    """A row of buttons above the plot; button i calls ``method`` with ``args[i]``."""
+def _buttons(labels: list[str], args: list[list], name: str, method: str = "update") -> dict:
+    """A row of buttons above the plot; button i calls ``method`` with ``args[i]``.
+
+    Parameters
+    ----------
+    labels : one label per button
+    args : the arguments of ``method`` for each button
+    name : what the buttons choose, in a few words ("example shown"); the site labels
+        the button group that replaces these SVG buttons with it
+    method : the plotly method the buttons call
+    """
     return {
+        "name": name,
         "type": "buttons",
         "direction": "right",
         "showactive": True,
@@ -285,7 +396,12 @@ def batch_stats_figure(x: np.ndarray, stats: dict[str, np.ndarray]) -> go.Figure
         go.Heatmap(
             z=z0,
             colorscale="Cividis",
-            colorbar={"title": {"text": "value"}, "x": 0.6, "thickness": 12},
+            # Title along the bar: across it, it would run into the right panel.
+            colorbar={
+                "title": {"text": "value (activation units)", "side": "right"},
+                "x": 0.6,
+                "thickness": 12,
+            },
             hovertemplate="example %{y}, feature %{x}: %{z:.2f}<extra></extra>",
         ),
         row=1,
@@ -316,7 +432,11 @@ def batch_stats_figure(x: np.ndarray, stats: dict[str, np.ndarray]) -> go.Figure
     units = ["activation units", "standard deviations"]
     args = [
         [
-            {"z": [z, None, None], "x": [None, m, s]},
+            {
+                "z": [z, None, None],
+                "x": [None, m, s],
+                "colorbar.title.text": [f"value ({unit})", None, None],
+            },
             {
                 "title.text": f"A batch of activations, {k}",
                 "xaxis2.title.text": f"per-example statistic ({unit})",
@@ -325,8 +445,8 @@ def batch_stats_figure(x: np.ndarray, stats: dict[str, np.ndarray]) -> go.Figure
         for (k, (z, m, s)), unit in zip(views.items(), units, strict=True)
     ]
     fig.update_layout(
-        title={"text": "A batch of activations, before layer norm"},
-        updatemenus=[_buttons(list(views), args)],
+        title=_title("A batch of activations, before layer norm"),
+        updatemenus=[_buttons(list(views), args, "batch shown")],
         legend={"orientation": "h", "x": 0.7, "y": -0.12},
         height=540,
         margin={"t": 130},
@@ -351,6 +471,7 @@ def handwriting_figure(result: dict[str, np.ndarray]) -> go.Figure:
     fig = make_subplots(
         rows=2, cols=p, subplot_titles=titles, vertical_spacing=0.1, horizontal_spacing=0.02
     )
+    fig.update_annotations(font_size=14)  # two lines over narrow panels: 14 of 16 px
     lo, hi = result["written"].min(), result["written"].max()
     nlo, nhi = result["normalized"].min(), result["normalized"].max()
     for i in range(p):
@@ -379,29 +500,35 @@ def handwriting_figure(result: dict[str, np.ndarray]) -> go.Figure:
         "zeroline": False,
         "showline": True,
         "mirror": True,
-        "linecolor": "#999999",
+        "linecolor": PALETTE["black"],
+        "linewidth": 0.5,
     }
     fig.update_xaxes(**frame)
     fig.update_yaxes(autorange="reversed", scaleanchor="x", **frame)
     fig.update_layout(
-        title={"text": f"One digit, {p} pens: as written (top), after layer norm (bottom)"},
+        title=_title(f"One digit, {p} pens: as written (top),<br>after layer norm (bottom)"),
         coloraxis={
             "colorscale": "Greys",
             "cmin": lo,
             "cmax": hi,
-            "colorbar": {"title": "ink", "y": 0.78, "len": 0.45},
+            "colorbar": {"title": "ink", "y": 0.75, "len": 0.42},
         },
         coloraxis2={
             "colorscale": "Greys",
             "cmin": nlo,
             "cmax": nhi,
-            "colorbar": {"title": "x̂", "y": 0.22, "len": 0.45},
+            "colorbar": {"title": "x̂", "y": 0.22, "len": 0.42},
         },
-        height=460,
-        margin={"t": 90},
+        height=470,
+        margin={"t": 140, "b": 20},
         template="plotly_white",
     )
     return fig
+
+
+# The explorer's normalized panel shows |x̂| up to this (a row of D features can reach
+# sqrt(D - 1); the scenes stay well inside).
+_XHAT_LIMIT = 4.0
 
 
 def explorer_traces(result: dict) -> list[go.Bar | go.Scatter]:
@@ -437,7 +564,7 @@ def explorer_traces(result: dict) -> list[go.Bar | go.Scatter]:
             fill="toself",
             mode="lines",
             line={"color": PALETTE["orange"], "width": 1},
-            fillcolor="rgba(230,159,0,0.15)",
+            fillcolor=_rgba(PALETTE["orange"], 0.15),
             name="mean ± std",
             xaxis="x",
             yaxis="y",
@@ -463,11 +590,15 @@ def explorer_traces(result: dict) -> list[go.Bar | go.Scatter]:
             yaxis="y2",
             showlegend=False,
         ),
+        # The statistics as text, on the top edge of the right panel and drawn above it
+        # (not clipped), so no bar can run under them.
         go.Scatter(
-            x=[len(x) / 2],
-            y=[3.3],
+            x=[(len(x) - 1) / 2],
+            y=[_XHAT_LIMIT],
             mode="text",
             text=[note],
+            textposition="top center",
+            cliponaxis=False,
             xaxis="x2",
             yaxis="y2",
             showlegend=False,
@@ -481,23 +612,29 @@ def _explorer_layout(fig: go.Figure, title: str, n_features: int) -> None:
     # Fixed feature axes, so dropping features shows as shorter rows, not a zoom.
     x_range = [-0.5, n_features - 0.5]
     fig.update_layout(
-        title={"text": title},
+        title=_title(title),
         xaxis={
-            "domain": [0, 0.46],
+            "domain": [0, 0.42],
             "title": {"text": "feature index (dimensionless)"},
             "range": x_range,
         },
         yaxis={"title": {"text": "feature value (activation units)"}},
+        # The gap between the panels holds the right panel's axis title and ticks, clear of
+        # the left panel's last bar.
         xaxis2={
-            "domain": [0.54, 1],
+            "domain": [0.6, 1],
             "title": {"text": "feature index (dimensionless)"},
             "anchor": "y2",
             "range": x_range,
         },
-        yaxis2={"title": {"text": "x̂ (standard deviations)"}, "range": [-4, 4], "anchor": "x2"},
+        yaxis2={
+            "title": {"text": "x̂ (standard deviations)"},
+            "range": [-_XHAT_LIMIT, _XHAT_LIMIT],
+            "anchor": "x2",
+        },
         bargap=0.15,
-        height=520,
-        margin={"t": 130},
+        height=560,
+        margin={"t": 160},
         template="plotly_white",
     )
 
@@ -540,9 +677,17 @@ def example_explorer_figure(
     fig.update_layout(
         yaxis={"range": y_range},
         updatemenus=[
-            _buttons(example_labels, [[{"visible": v}] for v in visible], method="restyle")
+            {
+                **_buttons(
+                    example_labels,
+                    [[{"visible": v}] for v in visible],
+                    "example shown",
+                    method="restyle",
+                ),
+                "y": 1.17,  # above the statistics over the right panel
+            }
         ],
-        sliders=[_slider(scene_labels, "scene: ")],
+        sliders=[_slider(scene_labels, "scene")],
     )
     return fig
 
@@ -592,12 +737,12 @@ def axis_contrast_figure(result: dict[str, np.ndarray]) -> go.Figure:
             colorscale="Cividis",
             zmin=-3,
             zmax=3,
-            colorbar={"title": "x̂"},
+            colorbar={"title": "x̂ (std)"},
             hovertemplate="example %{y}, feature %{x}: %{z:.2f}<extra></extra>",
         )
     )
     fig.update_layout(
-        title={"text": "Normalized by layer norm: each example (row)"},
+        title=_title("Normalized by layer norm: each example (row)"),
         updatemenus=[
             _buttons(
                 list(views),
@@ -605,6 +750,7 @@ def axis_contrast_figure(result: dict[str, np.ndarray]) -> go.Figure:
                     [{"z": [z]}, {"title.text": f"Normalized by {label}"}]
                     for label, z in views.items()
                 ],
+                "normalization",
             )
         ],
         height=480,
@@ -660,11 +806,13 @@ def gamma_beta_traces(hist: dict[str, np.ndarray], s: int) -> list[go.Bar | go.S
             line={"color": PALETTE["black"], "dash": "dash"},
             yaxis="y2",
         ),
+        # Just above the plot (not clipped), where no bar can reach it.
         go.Scatter(
             x=[float(hist["edges"][0])],
-            y=[0.93],
+            y=[1.0],
             mode="text",
-            textposition="middle right",
+            textposition="top right",
+            cliponaxis=False,
             yaxis="y2",
             showlegend=False,
             text=[f"example: mean {round(m, 2) + 0.0:.2f}, std {sd:.2f}"],
@@ -673,18 +821,20 @@ def gamma_beta_traces(hist: dict[str, np.ndarray], s: int) -> list[go.Bar | go.S
     ]
 
 
-def _gamma_beta_layout(fig: go.Figure) -> None:
+def _gamma_beta_layout(fig: go.Figure, edges: np.ndarray) -> None:
     fig.update_layout(
-        title={"text": "Output of layer norm, y = γ·x̂ + β"},
+        title=_title("Output of layer norm, y = γ·x̂ + β"),
         barmode="overlay",
         xaxis={
             "title": {"text": "output value y (activation units; end bins include beyond)"},
+            "range": [float(edges[0]), float(edges[-1])],
         },
         yaxis={"title": {"text": "fraction of values per bin"}, "rangemode": "tozero"},
         yaxis2={"overlaying": "y", "range": [0, 1], "visible": False},
-        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
-        height=480,
-        margin={"t": 110},
+        # The legend over the example's statistics, which sit just above the plot.
+        legend={"orientation": "h", "x": 0, "y": 1.1, "yanchor": "bottom"},
+        height=500,
+        margin={"t": 130},
         template="plotly_white",
     )
 
@@ -701,9 +851,9 @@ def gamma_beta_figure(hist: dict[str, np.ndarray], labels: list[str]) -> go.Figu
     fig.frames = [
         go.Frame(name=label, data=gamma_beta_traces(hist, s)) for s, label in enumerate(labels)
     ]
-    _gamma_beta_layout(fig)
+    _gamma_beta_layout(fig, hist["edges"])
     ymax = 1.05 * float(max(hist["example"].max(), hist["batch"].max()))
-    fig.update_layout(yaxis={"range": [0, ymax]}, sliders=[_slider(labels, "")])
+    fig.update_layout(yaxis={"range": [0, ymax]}, sliders=[_slider(labels, "γ, β")])
     return fig
 
 
@@ -715,7 +865,7 @@ def update_gamma_beta(fig: go.Figure, hist: dict[str, np.ndarray]) -> None:
 
 def live_gamma_beta_figure(hist: dict[str, np.ndarray]) -> go.Figure:
     fig = go.Figure(gamma_beta_traces(hist, 0))
-    _gamma_beta_layout(fig)
+    _gamma_beta_layout(fig, hist["edges"])
     return fig
 
 
@@ -753,13 +903,24 @@ def recover_figure(results: list[dict], labels: list[str]) -> go.Figure:
     fig.frames = [
         go.Frame(name=label, data=traces(r)) for label, r in zip(labels, results, strict=True)
     ]
-    buttons = _buttons(labels, [_jump_to(label) for label in labels], method="animate")
+    buttons = _buttons(
+        labels, [_jump_to(label) for label in labels], "example undone", method="animate"
+    )
+    # The buttons animate to frames, which do not re-run autorange: one range for all.
+    heights = [[r["std_in"], r["std_out"], r["error"]] for r in results]
     fig.update_layout(
-        title={"text": "γ = √(var+ε), β = mean of one example: which examples come back?"},
+        title=_title("γ = √(var+ε), β = mean of one example:<br>which examples come back?"),
         barmode="group",
         updatemenus=[buttons],
-        xaxis={"title": {"text": "example (row of the batch)"}, "dtick": 1},
-        yaxis={"title": {"text": "activation units"}},
+        xaxis={
+            "title": {"text": "example (row of the batch)"},
+            "dtick": 1,
+            "range": [-0.5, n - 0.5],
+        },
+        yaxis={
+            "title": {"text": "std or error (activation units)"},
+            "range": _fit(heights, tozero=True),
+        },
         legend={"orientation": "h", "x": 0, "y": -0.2},
         height=480,
         margin={"t": 130},
@@ -776,7 +937,9 @@ def trained_gamma_beta_figure(hist: dict) -> go.Figure:
     hist : from ``lnbook.experiments.norm_parameter_histograms``
     """
     colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["green"], PALETTE["purple"]]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["γ (scale)", "β (shift)"])
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=["γ (scale)", "β (shift)"], horizontal_spacing=0.14
+    )
     for i, label in enumerate(hist["gamma"]):
         colour = colours[i % len(colours)]
         for col, key in ((1, "gamma"), (2, "beta")):
@@ -795,12 +958,20 @@ def trained_gamma_beta_figure(hist: dict) -> go.Figure:
             )
     fig.add_vline(x=1.0, line={"dash": "dot", "color": PALETTE["black"]}, row=1, col=1)
     fig.add_vline(x=0.0, line={"dash": "dot", "color": PALETTE["black"]}, row=1, col=2)
-    fig.update_xaxes(title_text="learned value (dimensionless; end bins include beyond)")
+    # One short title per panel, in two lines: a single long one under each panel ran
+    # into its neighbour's.
+    for col, symbol in ((1, "γ"), (2, "β")):
+        fig.update_xaxes(
+            title_text=f"learned {symbol} (dimensionless)<br>end bins include all beyond",
+            row=1,
+            col=col,
+        )
     fig.update_yaxes(title_text="number of features")
     fig.update_layout(
-        title={"text": "γ and β after training (dotted: their initial values)"},
-        legend={"orientation": "h", "x": 0, "y": -0.25},
-        height=440,
+        title=_title("γ and β after training<br>(dotted: their initial values)"),
+        legend={"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"},
+        height=500,
+        margin={"t": 110, "b": 140},
         template="plotly_white",
     )
     return fig
@@ -841,7 +1012,8 @@ def norm_sets_figure(sets: dict[str, np.ndarray]) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=shade(sets[methods[0]]),
-            colorscale=[[0, "#FFFFFF"], [0.3, PALETTE["sky"]], [1, PALETTE["blue"]]],
+            # From transparent (the page's background shows, light or dark) to the palette.
+            colorscale=[[0, _rgba(PALETTE["sky"], 0)], [0.3, PALETTE["sky"]], [1, PALETTE["blue"]]],
             zmin=0,
             zmax=1,
             showscale=False,
@@ -855,7 +1027,7 @@ def norm_sets_figure(sets: dict[str, np.ndarray]) -> go.Figure:
     for k in range(1, c):
         fig.add_vline(x=k * p - 0.5, line={"color": PALETTE["black"], "width": 2})
     fig.update_layout(
-        title={"text": f"{methods[0]}: the dark cells share one mean and variance"},
+        title=_title(f"{methods[0]}: the dark cells share one mean and variance"),
         updatemenus=[
             _buttons(
                 methods,
@@ -866,6 +1038,7 @@ def norm_sets_figure(sets: dict[str, np.ndarray]) -> go.Figure:
                     ]
                     for m in methods
                 ],
+                "normalization",
             )
         ],
         height=380,
@@ -989,23 +1162,39 @@ def batch_dependence_figure(result: dict) -> go.Figure:
         for j in range(len(comps))
     ]
     fig.update_layout(
-        title={"text": "One example, batch norm in different batches vs layer norm"},
-        updatemenus=[_buttons(list(comps), [[{"visible": v}] for v in visible], method="restyle")],
-        sliders=[_slider(labels, "batch size: ")],
+        title=_title("One example in many batches:<br>batch norm vs layer norm"),
+        updatemenus=[
+            _buttons(list(comps), [[{"visible": v}] for v in visible], "companions", "restyle")
+        ],
+        sliders=[_slider(labels, "batch size")],
         legend={"orientation": "h", "x": 0, "y": -0.45},
         height=660,
         margin={"t": 130, "b": 170},
         template="plotly_white",
     )
-    fig.update_xaxes(title_text="feature index (dimensionless)", row=1, col=1)
+    n_features = result["bn_random"].shape[-1]
+    fig.update_xaxes(
+        title_text="feature index (dimensionless)", range=[-0.5, n_features - 0.5], row=1, col=1
+    )
     fig.update_yaxes(
         title_text="normalized value (standard deviations)", row=1, col=1, range=[-3.5, 3.5]
     )
-    fig.update_xaxes(title_text="batch size (examples)", type="log", row=1, col=2)
+    # The slider's marker moves over the right panel: fixed ranges, ticks at the sizes tried.
+    fig.update_xaxes(
+        title_text="batch size (examples)",
+        range=_fit([sizes], pad=0.08, log=True),
+        # Labels at the sizes tried; minor marks between them would only clutter.
+        **_log_axis(
+            sizes, tickvals=list(sizes), ticktext=[str(b) for b in sizes], minor={"ticks": ""}
+        ),
+        row=1,
+        col=2,
+    )
+    curves = [y for _, y, _, _ in spread]
     fig.update_yaxes(
         title_text="spread or shift (standard deviations, log)",
-        type="log",
-        exponentformat="power",
+        range=_fit(curves, pad=0.08, log=True),
+        **_log_axis(curves),
         row=1,
         col=2,
     )
@@ -1039,7 +1228,7 @@ def small_batch_figure(result: dict) -> go.Figure:
             )
         )
     fig.update_layout(
-        title={"text": "Test accuracy while training (mean ± std over seeds)"},
+        title=_title("Test accuracy while training (mean ± std over seeds)"),
         xaxis={"title": {"text": "training step"}},
         yaxis={"title": {"text": "test accuracy (%)"}},
         legend={"orientation": "h", "x": 0, "y": -0.2},
@@ -1053,7 +1242,7 @@ def live_batch_dependence_figure(result: dict, composition: str) -> go.Figure:
     """The chapter 4 view for one batch size and composition, for a FigureWidget."""
     fig = go.Figure(batch_dependence_traces(result, 0, composition))
     fig.update_layout(
-        title={"text": "One example, batch norm in different batches vs layer norm"},
+        title=_title("One example in many batches:<br>batch norm vs layer norm"),
         xaxis={"title": {"text": "feature index (dimensionless)"}},
         yaxis={"title": {"text": "normalized value (standard deviations)"}, "range": [-3.5, 3.5]},
         legend={"orientation": "h", "x": 0, "y": -0.2},
@@ -1099,7 +1288,7 @@ def decoding_figure(result: dict[str, np.ndarray]) -> go.Figure:
         ]
     )
     fig.update_layout(
-        title={"text": "Generated one token at a time vs computed on the whole sequence"},
+        title=_title("One token at a time<br>vs the whole sequence at once"),
         xaxis={"title": {"text": "token position (generation step)"}},
         yaxis={"title": {"text": "largest change of the token's output (std)"}},
         legend={"orientation": "h", "x": 0, "y": -0.25},
@@ -1192,17 +1381,27 @@ def init_gradients_figure(result: dict) -> go.Figure:
         )
         for k, label in enumerate(labels)
     ]
-    fig.update_xaxes(title_text="layer", row=1, col=1)
-    fig.update_xaxes(title_text="layer", row=1, col=2)
-    fig.update_xaxes(title_text="number of layers", row=1, col=3)
-    fig.update_yaxes(title_text="gradient norm (Frobenius)", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="mean token norm", rangemode="tozero", row=1, col=2)
-    fig.update_yaxes(title_text="gradient norm (Frobenius)", rangemode="tozero", row=1, col=3)
+    # Frames do not re-run autorange: every axis gets a range that holds every depth's
+    # curves, so the 12-layer step shows layers 7 to 12 too.
+    layers = [0.5, max(depths) + 0.5]
+    fig.update_xaxes(title_text="layer", range=layers, row=1, col=1)
+    fig.update_xaxes(title_text="layer", range=layers, row=1, col=2)
+    fig.update_xaxes(
+        title_text="number of layers", range=_fit([depths], pad=0.08), tickvals=list(depths),
+        row=1, col=3,
+    )  # fmt: skip
+    for col, key, text in (
+        (1, "layer_grad", "gradient norm (Frobenius)"),
+        (2, "residual_norm", "mean token norm (activation units)"),
+        (3, "last_grad", "gradient norm (Frobenius)"),
+    ):
+        values = [result[key][p] for p in placements]
+        fig.update_yaxes(title_text=text, range=_fit(values, pad=0.06, tozero=True), row=1, col=col)
     fig.update_layout(
-        title={"text": "Post-norm vs pre-norm at initialization (mean over seeds)"},
-        sliders=[_slider(labels, "layers: ", active=k0)],
+        title=_title("Post-norm vs pre-norm at initialization<br>(mean over seeds)"),
+        sliders=[_slider(labels, "number of layers", active=k0)],
         legend={"orientation": "h", "x": 0, "y": 1.12, "yanchor": "bottom"},
-        height=520,
+        height=540,
         margin={"t": 150},
         template="plotly_white",
     )
@@ -1253,11 +1452,17 @@ def warmup_figure(grid: dict) -> go.Figure:
         go.Frame(name=label, data=warmup_traces(grid, lr))
         for label, lr in zip(labels, lrs, strict=True)
     ]
+    n_steps = max(len(y) for curves in grid["loss"].values() for y in curves)
     fig.update_layout(
-        title={"text": "Training loss on the copy task (one line per seed)"},
-        xaxis={"title": {"text": "training step"}},
-        yaxis={"title": {"text": "cross-entropy (nats; chance = ln 15 ≈ 2.7)"}, "range": [0, 3.2]},
-        sliders=[_slider(labels, "learning rate: ", active=k0)],
+        title=_title("Training loss on the copy task<br>(one line per seed)"),
+        # Fixed ranges: frames do not re-run autorange.
+        xaxis={"title": {"text": "training step"}, "range": [1, n_steps]},
+        yaxis={
+            "title": {"text": "cross-entropy (nats; chance = ln 15 ≈ 2.7)"},
+            # Chance level and a little above; higher if a run diverges beyond it.
+            "range": [0, max(3.2, _fit(list(grid["loss"].values()), pad=0.03)[1])],
+        },
+        sliders=[_slider(labels, "learning rate", active=k0)],
         legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         height=520,
         margin={"t": 130},
@@ -1278,7 +1483,7 @@ def live_warmup_figure(loss: np.ndarray, label: str) -> go.Figure:
         )
     )
     fig.update_layout(
-        title={"text": "Training loss on the copy task"},
+        title=_title("Training loss on the copy task"),
         xaxis={"title": {"text": "training step"}},
         yaxis={"title": {"text": "cross-entropy (nats; chance ≈ 2.7)"}, "range": [0, 3.2]},
         height=420,
@@ -1364,11 +1569,11 @@ def covariate_shift_traces(
 
 
 def covariate_shift_figure(runs: dict[str, dict]) -> go.Figure:
-    """Chapter 6: one hidden unit's input over training, one column per network.
+    """Chapter 6: one hidden unit's input over training, one row per network.
 
-    Top row: its 15th, 50th and 85th percentiles over training (Ioffe and Szegedy, 2015,
-    Fig. 1). Bottom row: its distribution at the slider's step against step 0. Buttons
-    pick the layer.
+    Left column: its 15th, 50th and 85th percentiles over training (Ioffe and Szegedy,
+    2015, Fig. 1). Right column: its distribution at the slider's step against step 0.
+    Buttons pick the layer.
 
     Parameters
     ----------
@@ -1377,26 +1582,46 @@ def covariate_shift_figure(runs: dict[str, dict]) -> go.Figure:
     labels = list(runs)
     first = runs[labels[0]]
     n_layers = first["inputs"].shape[1]
+    n = len(labels)
+    # One row per network, two panels each: four networks side by side left each panel
+    # an eighth of the width, and their fonts had to shrink to fit.
     fig = make_subplots(
-        rows=2,
-        cols=len(labels),
-        shared_yaxes="rows",
-        subplot_titles=labels,
-        vertical_spacing=0.22,
-        horizontal_spacing=0.03,
+        rows=n,
+        cols=2,
+        shared_xaxes="columns",
+        shared_yaxes="columns",
+        column_widths=[0.55, 0.45],
+        vertical_spacing=0.3 / n,
+        horizontal_spacing=0.14,
     )
+    # Each row headed by its network, from the left edge: one short heading per row fits
+    # a phone's width where a title over each panel did not.
+    for c, label in enumerate(labels):
+        top = fig.layout[f"yaxis{2 * c + 1 if c else ''}"].domain[1]
+        fig.add_annotation(
+            text=f"<b>{label}</b>",
+            xref="paper",
+            yref="paper",
+            x=0,
+            y=top,
+            yshift=4,
+            xanchor="left",
+            yanchor="bottom",
+            showarrow=False,
+            font={"size": 14},
+        )
     per = len(covariate_shift_traces(first, 0, 0))
     moving = []  # indices of the traces a slider step changes: markers and bars
     for layer in range(n_layers):
         for c, label in enumerate(labels):
-            # One colour for every network: the columns are labelled, and the legend then
+            # One colour for every network: the rows are labelled, and the legend then
             # reads the same for all of them.
             traces = covariate_shift_traces(runs[label], layer, 0, show_legend=c == 0)
             for i, t in enumerate(traces):
                 t.visible = layer == n_layers - 1
                 if i in (3, 5):
                     moving.append(len(fig.data))
-                fig.add_trace(t, row=1 if i < 4 else 2, col=c + 1)
+                fig.add_trace(t, row=c + 1, col=1 if i < 4 else 2)
     step_labels = [str(s) for s in first["steps"]]
 
     def moved(run: dict, layer: int, k: int) -> list:
@@ -1418,50 +1643,59 @@ def covariate_shift_figure(runs: dict[str, dict]) -> go.Figure:
         )
         for k, name in enumerate(step_labels)
     ]
+
+    # Frames do not re-run autorange, so every axis has a range that holds every step; the
+    # layer buttons set the ranges of their layer. Percentiles: one scale for every network
+    # (they are compared); histograms: one per network, or a unit that starts at one value
+    # would flatten the others' shapes.
+    def ranges(layer: int) -> dict:
+        pct = [runs[lab]["percentiles"][:, layer] for lab in labels]
+        out = {}
+        for c, lab in enumerate(labels):
+            left, right = 2 * c + 1, 2 * c + 2
+            out[f"yaxis{left if left > 1 else ''}.range"] = _fit(pct, pad=0.08)
+            out[f"yaxis{right}.range"] = _fit([runs[lab]["hist"][:, layer]], tozero=True)
+        return out
+
     block = per * len(labels)
     visible = [[i // block == layer for i in range(len(fig.data))] for layer in range(n_layers)]
     fig.update_layout(
-        title={"text": "One hidden unit's input during training<br>(what its sigmoid receives)"},
+        title=_title("One hidden unit's input during training<br>(what its sigmoid receives)"),
         updatemenus=[
             {
                 **_buttons(
                     [f"layer {layer + 1}" for layer in range(n_layers)],
-                    [[{"visible": v}] for v in visible],
-                    method="restyle",
+                    [[{"visible": v}, ranges(layer)] for layer, v in enumerate(visible)],
+                    "layer shown",
+                    method="update",
                 ),
-                # Above the subplot titles, at the right, clear of the title.
+                # At the right, above the first row's titles; the legend at the left.
                 "active": n_layers - 1,
                 "x": 1.0,
                 "xanchor": "right",
-                "y": 1.13,
+                "y": 1.0 + 40 / (200 * n),
+                "yanchor": "bottom",
             }
         ],
-        sliders=[_slider(step_labels, "training step: ", active=0)],
-        legend={"orientation": "h", "x": 0, "y": -0.42},
+        sliders=[_slider(step_labels, "training step", active=0)],
+        legend={"x": 0, "y": 1.0 + 40 / (200 * n), "yanchor": "bottom"},
         bargap=0,
-        height=740,
-        margin={"t": 170, "b": 190},
+        height=370 + 200 * n,
+        margin={"t": 190, "b": 180},
         template="plotly_white",
     )
-    fig.update_annotations(font_size=12)  # the subplot titles, narrow on a phone
+    fig.update_layout(ranges(n_layers - 1))
     last = int(first["steps"][-1])
     pad = 0.04 * last  # the step markers sit on the last step: keep them inside
-    fig.update_xaxes(
-        title_text="training step", row=1, range=[-pad, last + pad], nticks=4, tickangle=0
-    )
-    fig.update_xaxes(
-        title_text="unit's input",
-        row=2,
-        range=[first["edges"][0], first["edges"][-1]],
-        nticks=4,
-        tickangle=0,
-    )
-    fig.update_yaxes(title_text="unit's input (percentiles)", row=1, col=1)
-    # Each histogram gets its own scale: a network whose unit starts at one value would
-    # otherwise flatten the others' shapes.
-    fig.update_yaxes(matches=None, showticklabels=True, row=2)
-    fig.update_yaxes(title_text="share", row=2)
-    fig.update_yaxes(title_text="share of images", row=2, col=1)
+    fig.update_xaxes(range=[-pad, last + pad], nticks=6, tickangle=0, col=1)
+    fig.update_xaxes(range=[first["edges"][0], first["edges"][-1]], nticks=8, tickangle=0, col=2)
+    # Ticks and titles on every row: on a phone the panels stack one above the other
+    # (percentiles, then histogram, for each network), and each must read on its own.
+    fig.update_xaxes(showticklabels=True)
+    fig.update_xaxes(title_text="training step", col=1)
+    fig.update_xaxes(title_text="unit's input (before the sigmoid)", col=2)
+    fig.update_yaxes(title_text="input (percentiles)", col=1)
+    fig.update_yaxes(matches=None, title_text="share of images", col=2)
     return fig
 
 
@@ -1471,7 +1705,7 @@ def live_covariate_shift_figure(run: dict, layer: int, k: int, label: str) -> go
     for i, t in enumerate(covariate_shift_traces(run, layer, k)):
         fig.add_trace(t, row=1, col=1 if i < 4 else 2)
     fig.update_layout(
-        title={"text": f"One hidden unit's input during training: {label}"},
+        title=_title(f"One hidden unit's input during training: {label}"),
         legend={"orientation": "h", "x": 0, "y": -0.25},
         bargap=0,
         height=440,
@@ -1547,26 +1781,31 @@ def lr_sensitivity_figure(result: dict) -> go.Figure:
                 col=col,
             )
     fig.update_layout(
-        title={"text": "Sensitivity to the learning rate (plain SGD, one marker per seed)"},
-        legend={"orientation": "h", "x": 0, "y": -0.25},
-        height=480,
+        title=_title("Sensitivity to the learning rate<br>(plain SGD, one marker per seed)"),
+        legend={"orientation": "h", "x": 0, "y": -0.22, "yanchor": "top"},
+        height=540,
+        margin={"t": 100, "b": 150},
         template="plotly_white",
     )
     fig.update_xaxes(
         title_text="learning rate (log)",
-        type="log",
-        tickvals=list(lrs),
-        ticktext=[f"{lr:g}" for lr in lrs],  # the rates tried, no minor labels
+        **_log_axis(
+            lrs,
+            tickvals=list(lrs),
+            ticktext=[f"{lr:g}" for lr in lrs],  # the rates tried, no minor labels
+            minor={"ticks": ""},
+        ),
         tickangle=0,
     )
+    # Axis titles in two lines: in one, each ran past its panel's height into the title.
     fig.update_yaxes(
-        title_text=f"final training loss (nats; top: {top_loss:g} or more, or diverged)",
+        title_text=f"final training loss (nats)<br>top: {top_loss:g} or more, or diverged",
         range=[0, top_loss * 1.05],
         row=1,
         col=1,
     )
     fig.update_yaxes(
-        title_text=f"steps to loss {result['target']:g} (top: never)",
+        title_text=f"training steps to loss {result['target']:g}<br>top: never",
         rangemode="tozero",
         row=1,
         col=2,
@@ -1595,8 +1834,10 @@ def training_curves_figure(
     colours = [PALETTE[c] for c in ("black", "blue", "orange", "purple", "green")]
     kernel = np.ones(window) / window
     fig = go.Figure()
+    drawn = []  # every value plotted, for the log axis's ticks
     for c, (lab, loss) in enumerate(curves.items()):
         smooth = np.array([np.convolve(row, kernel, mode="valid") for row in np.asarray(loss)])
+        drawn.append(smooth)
         x = np.arange(window, window + smooth.shape[1])
         colour = colours[c % len(colours)]
         for t in _band(x, smooth.min(0), smooth.max(0), colour, showlegend=False):
@@ -1614,14 +1855,14 @@ def training_curves_figure(
         )
     chance = f"chance = ln {classes} ≈ {np.log(classes):.1f}"
     fig.update_layout(
-        title={"text": title or f"Training loss (mean of {window} steps; band: range over seeds)"},
+        title=_title(title or f"Training loss (mean of {window} steps; band: range over seeds)"),
         xaxis={"title": {"text": "training step"}},
         yaxis={
             "title": {"text": f"cross-entropy (nats; {chance})"},
-            **({"type": "log", "exponentformat": "power"} if log_y else {"rangemode": "tozero"}),
+            **(_log_axis(drawn) if log_y else {"rangemode": "tozero"}),
         },
-        legend={"orientation": "h", "x": 0, "y": -0.2},
-        height=440,
+        legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"},
+        height=460,
         template="plotly_white",
     )
     return fig
@@ -1675,11 +1916,11 @@ def smoothness_figure(results: dict[str, dict[str, dict]]) -> go.Figure:
     per = len(fig.data) // len(nets)
     visible = [[i // per == n for i in range(len(fig.data))] for n in range(len(nets))]
     fig.update_layout(
-        title={"text": "Looking ahead along each SGD step<br>(lower: smoother)"},
+        title=_title("Looking ahead along each SGD step<br>(lower: smoother)"),
         # A drop-down: three networks' names do not fit a phone's width as buttons.
         updatemenus=[
             {
-                **_buttons(nets, [[{"visible": v}] for v in visible], method="restyle"),
+                **_buttons(nets, [[{"visible": v}] for v in visible], "network", "restyle"),
                 "type": "dropdown",
                 "direction": "down",
                 "x": 1.0,
@@ -1687,17 +1928,18 @@ def smoothness_figure(results: dict[str, dict[str, dict]]) -> go.Figure:
                 "y": 1.2,
             }
         ],
-        legend={"orientation": "h", "x": 0, "y": -0.25},
-        height=540,
-        margin={"t": 170},
+        legend={"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},
+        height=560,
+        margin={"t": 170, "b": 130},
         template="plotly_white",
     )
-    fig.update_annotations(font_size=12)
+    fig.update_annotations(font_size=14)  # two-line titles over narrow panels: 14 of 16 px
     fig.update_xaxes(title_text="training step", nticks=4, tickangle=0)
-    # Decades only: minor log labels crowd narrow panels.
-    fig.update_yaxes(type="log", exponentformat="power", dtick=1)
-    for col, text in enumerate(("nats (log)", "‖Δg‖ (log)", "1/step (log)"), 1):
-        fig.update_yaxes(title_text=text, title_standoff=4, row=1, col=col)
+    units = ("nats (log)", "‖Δg‖ (log)", "1/step (log)")
+    for col, (key, text) in enumerate(zip(SMOOTHNESS_MEASURES, units, strict=True), 1):
+        # Ticks chosen from every network's values, so each drop-down choice reads well.
+        values = [r[key] for net in nets for r in results[net].values()]
+        fig.update_yaxes(title_text=text, title_standoff=4, **_log_axis(values), row=1, col=col)
     return fig
 
 
@@ -1736,22 +1978,26 @@ def recentering_traces(result: dict) -> list[go.Bar | go.Scatter]:
     ]
 
 
-def _recentering_layout(fig: go.Figure, x_range: list[float]) -> None:
-    fig.update_xaxes(title_text="feature", row=1, col=1)
-    fig.update_xaxes(title_text="feature", row=1, col=2)
-    fig.update_yaxes(title_text="input value", range=x_range, row=1, col=1)
-    fig.update_yaxes(title_text="normalized", title_standoff=2, range=[-3.5, 3.5], row=1, col=2)
+def _recentering_layout(fig: go.Figure, x_range: list[float], n_features: int) -> None:
+    # Fixed ranges on every axis: the slider's frames do not re-run autorange.
+    features = [-0.5, n_features - 0.5]
+    fig.update_xaxes(title_text="feature index", range=features, row=1, col=1)
+    fig.update_xaxes(title_text="feature index", range=features, row=1, col=2)
+    fig.update_yaxes(title_text="input value (activation units)", range=x_range, row=1, col=1)
+    fig.update_yaxes(
+        title_text="normalized (dimensionless)",
+        title_standoff=2,
+        range=[-3.5, 3.5],
+        row=1,
+        col=2,
+    )
     fig.update_layout(
         # The title pinned to the top, the legend between it and the plots (below them is
         # the slider); on a phone the legend wraps to three lines, hence the tall margin.
-        title={
-            "text": "Shift one example:<br>layer norm stays, RMSNorm moves",
-            "y": 0.96,
-            "yanchor": "top",
-        },
+        title=_title("Shift one example:<br>layer norm stays, RMSNorm moves"),
         legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         height=600,
-        margin={"t": 190},
+        margin={"t": 170},
         template="plotly_white",
     )
 
@@ -1775,8 +2021,12 @@ def recentering_figure(results: dict[float, dict], active: int = 0) -> go.Figure
     ]
     everything = np.concatenate([r["x"] for r in results.values()])
     pad = 0.1 * float(np.ptp(everything) + 1e-9)
-    _recentering_layout(fig, [min(0.0, everything.min()) - pad, max(0.0, everything.max()) + pad])
-    fig.update_layout(sliders=[_slider(labels, "shift added to every feature: ", active)])
+    _recentering_layout(
+        fig,
+        [min(0.0, everything.min()) - pad, max(0.0, everything.max()) + pad],
+        len(results[shifts[0]]["x"]),
+    )
+    fig.update_layout(sliders=[_slider(labels, "shift added to every feature", active)])
     return fig
 
 
@@ -1785,7 +2035,7 @@ def live_recentering_figure(result: dict) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.18)
     for i, trace in enumerate(recentering_traces(result)):
         fig.add_trace(trace, row=1, col=1 if i == 0 else 2)
-    _recentering_layout(fig, [-12.0, 12.0])
+    _recentering_layout(fig, [-12.0, 12.0], len(result["x"]))
     return fig
 
 
@@ -1846,11 +2096,13 @@ def _x_range(result: dict) -> list[float]:
 
 def _s_curve_layout(fig: go.Figure, title: str) -> None:
     fig.update_layout(
-        title={"text": title},
-        xaxis_title="layer norm's input",
-        yaxis={"title": {"text": "output before γ, β"}, "range": [-4.2, 4.2]},
-        # Inside the plot, top left: above it the title needs the room on a phone.
-        legend={"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.8)"},
+        title=_title(title),
+        xaxis_title="layer norm's input (activation units)",
+        yaxis={"title": {"text": "output before γ, β (dimensionless)"}, "range": [-4.2, 4.2]},
+        # Inside the plot, top left, where an increasing map leaves no points: above it the
+        # title needs the room on a phone. Its background is the template's (the paper's),
+        # so a dark theme darkens it too.
+        legend={"x": 0.01, "y": 0.99},
         height=500,
         margin={"t": 110},
         template="plotly_white",
@@ -1879,7 +2131,7 @@ def s_curve_figure(results: dict[float, dict], active: int = 0) -> go.Figure:
     ]
     _s_curve_layout(fig, "Layer norm over tokens<br>of different scales")
     fig.update_xaxes(range=_x_range(results[spreads[active]]))
-    fig.update_layout(sliders=[_slider(labels, "spread of the token scales: ", active)])
+    fig.update_layout(sliders=[_slider(labels, "spread of the token scales", active)])
     return fig
 
 
@@ -1922,14 +2174,12 @@ def eps_gain_figure(stds: np.ndarray, gains: dict[str, np.ndarray]) -> go.Figure
         ]
     )
     fig.update_layout(
-        title={"text": "What eps does to an example<br>with little spread"},
+        title=_title("What eps does to an example<br>with little spread"),
         xaxis={
-            "title": "the example's standard deviation (log)",
-            "type": "log",
-            "exponentformat": "power",
-            "dtick": 1,
+            "title": "the example's standard deviation (activation units, log)",
+            **_log_axis(stds),
         },
-        yaxis={"title": "standard deviation after layer norm", "range": [0, 1.05]},
+        yaxis={"title": "std after layer norm (dimensionless)", "range": [0, 1.05]},
         legend={"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},
         height=720,
         margin={"b": 340},
@@ -1967,9 +2217,18 @@ def bandwidth_figure(result: dict) -> go.Figure:
         )
     )
     fig.update_layout(
-        title={"text": "Copy speed on one thread<br>against the size of the array"},
-        xaxis={"title": "size of the array copied (MiB, log)", "type": "log"},
-        yaxis={"title": "GB/s (read + written)", "rangemode": "tozero"},
+        title=_title("Copy speed on one thread<br>against the size of the array"),
+        # Labels at the sizes measured: plotly's own would mark 2 and 5 in tiny digits.
+        xaxis={
+            "title": "size of the array copied (MiB, log)",
+            **_log_axis(
+                result["mib"],
+                tickvals=list(result["mib"]),
+                ticktext=[f"{m:g}" for m in result["mib"]],
+                minor={"ticks": ""},
+            ),
+        },
+        yaxis={"title": "copy speed (GB/s, read + written)", "rangemode": "tozero"},
         height=420,
         template="plotly_white",
     )
@@ -1998,7 +2257,9 @@ def roofline_figure(balance: dict, points: dict[str, tuple[float, float]]) -> go
         )
     )
     for label, (x, y) in points.items():
-        colour = next((c for name, c in IMPL_COLOURS.items() if label.endswith(name)), "#555555")
+        colour = next(
+            (c for name, c in IMPL_COLOURS.items() if label.endswith(name)), PALETTE["black"]
+        )
         fig.add_trace(
             go.Scatter(
                 x=[x],
@@ -2010,14 +2271,15 @@ def roofline_figure(balance: dict, points: dict[str, tuple[float, float]]) -> go
             )
         )
     fig.update_layout(
-        title={"text": "The roofline of this machine<br>(one thread)"},
+        title=_title("The roofline of this machine<br>(one thread)"),
         xaxis={
             "title": "arithmetic intensity (operations per byte, log)",
-            "type": "log",
-            "exponentformat": "power",
-            "dtick": 1,
+            **_log_axis(intensity),
         },
-        yaxis={"title": "GFLOP/s (log)", "type": "log", "exponentformat": "power", "dtick": 1},
+        yaxis={
+            "title": "speed (GFLOP/s, log)",
+            **_log_axis([np.minimum(peak, bw * intensity), [y for _, y in points.values()]]),
+        },
         legend={"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},
         height=560,
         margin={"b": 170},
@@ -2052,7 +2314,7 @@ def speed_figure(rows: list[dict]) -> go.Figure:
                 textposition="outside",
                 cliponaxis=False,
                 customdata=[[r["x_native"], 1e3 * r["seconds"]] for r in group],
-                marker={"color": [IMPL_COLOURS.get(r["impl"], "#555555") for r in group]},
+                marker={"color": [IMPL_COLOURS.get(r["impl"], PALETTE["black"]) for r in group]},
                 name=f"{norm} norm, {pass_}",
                 visible=k == 0,
                 hovertemplate="%{y}: %{x:.1f} GB/s, %{customdata[1]:.2f} ms, %{text}, "
@@ -2068,13 +2330,10 @@ def speed_figure(rows: list[dict]) -> go.Figure:
     labels = [f"{'layer norm' if n == 'layer' else 'RMSNorm'}, {p}" for n, p in views]
     visible = [[i == k for i in range(len(views))] for k in range(len(views))]
     fig.update_layout(
-        title={
-            "text": f"Speed, {rows[0]['shape']} float32<br>({rows[0]['mib']:g} MiB), one thread",
-            "y": 0.97,
-        },  # fmt: skip
+        title=_title(f"Speed, {rows[0]['shape']} float32<br>({rows[0]['mib']:g} MiB), one thread"),
         updatemenus=[
             {
-                **_buttons(labels, [[{"visible": v}] for v in visible], method="restyle"),
+                **_buttons(labels, [[{"visible": v}] for v in visible], "norm and pass", "restyle"),
                 "type": "dropdown",
                 "direction": "down",
                 "x": 0.0,
@@ -2089,6 +2348,8 @@ def speed_figure(rows: list[dict]) -> go.Figure:
         },  # fmt: skip
         yaxis={"title": {"text": "implementation"}, "autorange": "reversed", "automargin": True},
         showlegend=False,
+        # Plotly shrinks bar labels that it thinks do not fit; never below 12 px.
+        uniformtext={"minsize": 12, "mode": "show"},
         height=560,
         margin={"t": 150},
         template="plotly_white",
@@ -2126,9 +2387,12 @@ def accuracy_figure(result: dict) -> go.Figure:
         ]
     )
     fig.update_layout(
-        title={"text": "Accuracy in float32<br>on rows of offset + randn"},
-        xaxis={"title": "offset added to every value", "type": "category"},
-        yaxis={"title": "largest error of x̂ (log)", "type": "log", "exponentformat": "power"},
+        title=_title("Accuracy in float32<br>on rows of offset + randn"),
+        xaxis={"title": "offset added to every value (same units as the data)", "type": "category"},
+        yaxis={
+            "title": "largest error of x̂ (standard deviations, log)",
+            **_log_axis([result[name] for name in styles if name in result]),
+        },
         legend={"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},
         height=500,
         margin={"b": 150},

@@ -437,3 +437,380 @@ def test_accuracy_and_bandwidth_figures_plot_the_results():
     assert list(fig.data[1].x) == ["0", "10000"] and fig.layout.yaxis.type == "log"
     bw = viz.bandwidth_figure({"mib": np.array([1.0, 64.0]), "gbps": np.array([100.0, 30.0])})
     assert list(bw.data[0].y) == [100.0, 30.0] and bw.layout.xaxis.type == "log"
+
+
+# ---------------------------------------------------------------- every figure -----------
+# Properties every figure builder must have, checked on each one with small inputs: the
+# axes hold every slider step's data, controls are named, text is readable, log axes carry
+# no minor labels, and colours come from the palette.
+
+
+def _shift_curves() -> dict:
+    return {
+        "lrs": np.array([0.1, 1.0]),
+        "labels": ["a"],
+        "target": 0.5,
+        "final": {"a": np.array([[0.2, 0.4], [np.nan, 9.0]])},
+        "steps": {"a": np.array([[100.0, 200.0], [np.nan, np.nan]])},
+    }
+
+
+def _smoothness_results() -> dict:
+    def r(v):
+        return {"steps": np.array([0, 10]), "loss_range": np.array([v, 3 * v]),
+                "grad_change": np.full(2, v), "beta": np.array([v, 40 * v])}  # fmt: skip
+
+    return {"n1": {"a": r(1.0), "b": r(2.0)}, "n2": {"a": r(0.01), "b": r(4.0)}}
+
+
+def _warmup_grid() -> dict:
+    configs = [("post", 0), ("pre", 0)]
+    # The largest rate diverges above chance: its curves must stay in view too.
+    loss = {(lr, p, w): np.stack([np.linspace(3.0, 0.1 if lr < 1 else 5.0, 8)] * 2)
+            for lr in (0.1, 1.0) for p, w in configs}  # fmt: skip
+    return {"lrs": [0.1, 1.0], "configs": configs, "loss": loss}
+
+
+def _figure_builders() -> dict:
+    """One small, real-shaped call of every figure builder, by name (built lazily)."""
+    dep_pool, dep_labels = layer_activations(
+        n_examples=300, n_features=5, seed=0, return_labels=True
+    )
+    scenes = experiments.EXPLORER_SCENES[:4]
+    row = np.array([0.2, -1.0, 0.5, 1.3])
+    return {
+        "variance_pitfall": lambda: viz.variance_pitfall_figure(_result()),
+        "batch_stats": lambda: viz.batch_stats_figure(X, experiments.row_statistics(X)),
+        "handwriting": lambda: viz.handwriting_figure(
+            experiments.handwriting(np.arange(64.0), [(0.5, 0.0), (2.0, 3.0)])
+        ),
+        "example_explorer": lambda: viz.example_explorer_figure(
+            experiments.explore_scenes(X, [0, 2], scenes),
+            [s["label"] for s in scenes],
+            ["example 0", "example 2"],
+        ),
+        "live_explorer": lambda: viz.live_explorer_figure(experiments.explore_example(X, 1)),
+        "axis_contrast": lambda: viz.axis_contrast_figure(experiments.axis_contrast(X)),
+        "gamma_beta": lambda: viz.gamma_beta_figure(
+            experiments.affine_histograms(
+                X, 0, [{"gamma": 0.5, "beta": -2.0}, {"gamma": 3.0, "beta": 2.0}]
+            ),
+            ["a", "b"],
+        ),
+        "live_gamma_beta": lambda: viz.live_gamma_beta_figure(
+            experiments.affine_histograms(X, 0, [{"gamma": 1.0, "beta": 0.0}])
+        ),
+        "recover": lambda: viz.recover_figure(
+            [experiments.recover_example(X, k) for k in (0, 3)], ["undo 0", "undo 3"]
+        ),
+        "trained_gamma_beta": lambda: viz.trained_gamma_beta_figure(
+            experiments.norm_parameter_histograms(
+                {"a": {"gammas": [np.array([0.9, 1.2])], "betas": [np.array([0.0, 0.1])]}}
+            )
+        ),
+        "norm_sets": lambda: viz.norm_sets_figure(
+            {m: experiments.norm_sets((2, 4, 3), m) for m in experiments.NORM_METHODS}
+        ),
+        "batch_dependence": lambda: viz.batch_dependence_figure(
+            experiments.batch_dependence(dep_pool, dep_labels, 0, [2, 8, 16], draws=3)
+        ),
+        "live_batch_dependence": lambda: viz.live_batch_dependence_figure(
+            experiments.batch_dependence(dep_pool, dep_labels, 0, [4], draws=3), "random"
+        ),
+        "small_batch": lambda: viz.small_batch_figure(
+            {"steps": np.array([10, 20]), "curves": {("batch", 4): np.array([[0.5, 0.6]])}}
+        ),
+        "decoding": lambda: viz.decoding_figure(
+            {"ln_change": np.zeros(4), "bn_change": np.array([np.nan, 1.0, 0.5, 0.0])}
+        ),
+        # Opens on 6 layers; the 9-layer step has layers the opening one lacks.
+        "init_gradients": lambda: viz.init_gradients_figure(
+            experiments.transformer_init_gradients(depths=(2, 6, 9), d=8, seeds=(0,))
+        ),
+        "warmup": lambda: viz.warmup_figure(_warmup_grid()),
+        "live_warmup": lambda: viz.live_warmup_figure(np.linspace(2.7, 0.1, 10), "a"),
+        "covariate_shift": lambda: viz.covariate_shift_figure(
+            {"a": _fake_shift_run(0.0), "b": _fake_shift_run(2.0)}
+        ),
+        "live_covariate_shift": lambda: viz.live_covariate_shift_figure(
+            _fake_shift_run(1.0), 0, 0, "x"
+        ),
+        "lr_sensitivity": lambda: viz.lr_sensitivity_figure(_shift_curves()),
+        "training_curves": lambda: viz.training_curves_figure(
+            {"a": np.linspace(2.0, 0.5, 12)[None].repeat(2, 0)}, window=2
+        ),
+        "training_curves_log": lambda: viz.training_curves_figure(
+            {"a": np.geomspace(2.0, 1e-3, 12)[None].repeat(2, 0)}, window=2, log_y=True
+        ),
+        "smoothness": lambda: viz.smoothness_figure(_smoothness_results()),
+        "recentering": lambda: viz.recentering_figure(
+            {s: experiments.shifted_norms(row, shift=s) for s in (-8.0, 0.0, 8.0)}, active=1
+        ),
+        "live_recentering": lambda: viz.live_recentering_figure(experiments.shifted_norms(row)),
+        "s_curve": lambda: viz.s_curve_figure(
+            {s: experiments.s_curve(s, n_tokens=4, d=3) for s in (0.0, 1.5)}
+        ),
+        "norm_map": lambda: viz.norm_map_figure(experiments.s_curve(1.0, n_tokens=4, d=3), "t"),
+        "eps_gain": lambda: viz.eps_gain_figure(
+            np.geomspace(1e-7, 1, 8), {"a": np.linspace(0.1, 1, 8)}
+        ),
+        "bandwidth": lambda: viz.bandwidth_figure(
+            {"mib": np.array([0.25, 1.0, 64.0]), "gbps": np.array([60.0, 50.0, 20.0])}
+        ),
+        "roofline": lambda: viz.roofline_figure(
+            {"copy_gbps": 10.0, "matmul_gflops": 100.0}, {"k": (0.5, 3.0)}
+        ),
+        "speed": lambda: viz.speed_figure(_grid_rows()),
+        "accuracy": lambda: viz.accuracy_figure(
+            {"offsets": np.array([0.0, 1e4]), "lnbook NumPy": np.array([1e-7, 2e-7])}
+        ),
+    }
+
+
+FIGURES = list(_figure_builders())
+
+
+@pytest.fixture(scope="module")
+def built() -> dict:
+    return {}
+
+
+@pytest.fixture(params=FIGURES)
+def figure(request, built) -> tuple[str, object]:
+    name = request.param
+    if name not in built:
+        built[name] = _figure_builders()[name]()
+    return name, built[name]
+
+
+def test_every_figure_builder_is_checked():
+    # A new builder must join the list above: these checks are only as good as its reach.
+    builders = {n for n in dir(viz) if n.endswith("_figure") and callable(getattr(viz, n))}
+    missing = builders - {f"{n}_figure" for n in FIGURES}
+    assert not missing, missing
+
+
+def _values(trace, letter: str) -> np.ndarray | None:
+    """The numbers a trace plots along ``letter`` ("x"/"y"), None for categories."""
+    v = trace[letter]
+    if v is None:
+        other = trace["y" if letter == "x" else "x"]
+        if other is None or trace.type != "bar":
+            return None
+        v = np.arange(len(other))  # plotly's default positions, 0, 1, 2, ...
+    v = np.asarray(v, dtype=object).ravel()
+    if any(isinstance(e, str) for e in v):
+        return None
+    v = v.astype(float)
+    return v[np.isfinite(v)]
+
+
+def _axis(fig, layout_override: dict, name: str) -> dict:
+    """The properties of layout axis ``name`` in force: a frame's or a button's over the
+    figure's own, following ``matches`` to the axis whose range it shares."""
+    axis = dict(fig.layout[name].to_plotly_json()) if fig.layout[name] else {}
+    axis.update(layout_override.get(name, {}))
+    if axis.get("range") is None and axis.get("matches"):
+        return _axis(fig, layout_override, f"{name[0]}axis{axis['matches'][1:]}")
+    return axis
+
+
+def _layout_states(fig) -> list[dict]:
+    """The axis settings each control can leave: none, then each button's relayout."""
+    states = [{}]
+    for menu in fig.layout.updatemenus:
+        for b in menu.buttons:
+            if b.method in ("update", "relayout"):
+                changes = b.args[-1] if b.method == "update" else b.args[0]
+                state: dict = {}
+                for key, value in changes.items():
+                    axis, _, prop = key.partition(".")
+                    if "axis" in axis:
+                        state.setdefault(axis, {})[prop] = value
+                states.append(state)
+    return states
+
+
+# Axes that clip on purpose, each saying so in the figure itself (tested above).
+DELIBERATE_CLIPS = {("variance_pitfall", "yaxis")}  # the one-pass values off the chart
+
+
+def test_frames_keep_every_step_inside_the_axes(figure):
+    # Plotly does not re-run autorange when a slider or a button animates to a frame: an
+    # axis whose data frames change needs a fixed range that holds every frame's data.
+    name, fig = figure
+    for state in _layout_states(fig):
+        for frame in fig.frames:
+            indices = list(frame.traces) if frame.traces else list(range(len(frame.data)))
+            data = [fig.data[i] for i in range(len(fig.data))]
+            moved_axes = set()
+            for i, new in zip(indices, frame.data, strict=True):
+                base = data[i].to_plotly_json()
+                merged = {**base, **{k: v for k, v in new.to_plotly_json().items() if k != "type"}}
+                data[i] = type(data[i])(merged)
+                moved_axes |= {
+                    ("x", "xaxis" + (data[i].xaxis or "x")[1:]),
+                    ("y", "yaxis" + (data[i].yaxis or "y")[1:]),
+                }
+            frame_layout = frame.layout.to_plotly_json() if frame.layout else {}
+            override = {**state, **{k: v for k, v in frame_layout.items() if "axis" in k}}
+            for letter, axis_name in moved_axes:
+                axis = _axis(fig, override, axis_name)
+                if axis.get("type") == "category" or (name, axis_name) in DELIBERATE_CLIPS:
+                    continue
+                assert axis.get("range") is not None, f"{name}: {axis_name} has no fixed range"
+                lo, hi = sorted(axis["range"])
+                for t in data:
+                    if "xaxis" + (t.xaxis or "x")[1:] != axis_name and letter == "x":
+                        continue
+                    if "yaxis" + (t.yaxis or "y")[1:] != axis_name and letter == "y":
+                        continue
+                    v = _values(t, letter)
+                    if v is None or not len(v):
+                        continue
+                    if axis.get("type") == "log":
+                        v = np.log10(v[v > 0])
+                    assert lo - 1e-9 <= v.min() and v.max() <= hi + 1e-9, (
+                        f"{name}, frame {frame.name}: {t.name} leaves {axis_name} {axis['range']}"
+                    )
+
+
+def test_init_gradients_figure_every_depth_shows_all_its_layers():
+    r = experiments.transformer_init_gradients(depths=(2, 6, 9), d=8, seeds=(0,))
+    fig = viz.init_gradients_figure(r)
+    assert fig.layout.sliders[0].active == 1  # opens on 6 layers
+    for axis in (fig.layout.xaxis, fig.layout.xaxis2):
+        assert axis.range[0] < 1 and axis.range[1] >= 9  # layers 1 to 9 of the deepest
+    top = max(r["layer_grad"][p][-1].max() for p in r["layer_grad"])
+    assert fig.layout.yaxis.range[1] >= top  # the deepest model's gradients too
+
+
+def test_controls_are_named_for_the_sites_own_controls(figure):
+    name, fig = figure
+    for menu in fig.layout.updatemenus:
+        assert menu.name and menu.name.strip(), f"{name}: an updatemenu has no name"
+    for slider in fig.layout.sliders:
+        assert slider.name and slider.name.strip(), f"{name}: a slider has no name"
+        assert slider.currentvalue.prefix == f"{slider.name}: "
+
+
+def _font_sizes(node, path: str = ""):
+    """Every (path, size) of a font in a figure's JSON: data, layout, frames, button args."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key.endswith("font") and isinstance(value, dict) and "size" in value:
+                for size in np.ravel(value["size"]):
+                    yield f"{path}.{key}", size
+            if key.endswith("font_size") or key.endswith("font.size"):
+                yield f"{path}.{key}", value
+            if key != "template":  # plotly's own template is not this project's choice
+                yield from _font_sizes(value, f"{path}.{key}")
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _font_sizes(value, f"{path}[{i}]")
+
+
+def test_no_text_is_smaller_than_12_px(figure):
+    name, fig = figure
+    small = [(p, s) for p, s in _font_sizes(fig.to_plotly_json()) if s < 12]
+    assert not small, f"{name}: {small}"
+    assert (fig.layout.font.size or 12) >= 12
+    # Plotly shrinks bar labels to fit unless told a minimum.
+    if any(t.type == "bar" and t.text is not None for t in fig.data):
+        assert fig.layout.uniformtext.minsize >= 12
+
+
+def _axes(fig):
+    layouts = [fig.layout.to_plotly_json()] + [
+        f.layout.to_plotly_json() for f in fig.frames if f.layout
+    ]
+    for layout in layouts:
+        for key, axis in layout.items():
+            if "axis" in key and isinstance(axis, dict):
+                yield key, axis
+
+
+def test_log_axes_label_no_minor_ticks(figure):
+    # Left to itself (no dtick, or "D1"/"D2"), plotly labels 2 to 9 between decades in a
+    # small font, and those labels collide: decades only, or values written out in full.
+    name, fig = figure
+    for key, axis in _axes(fig):
+        if axis.get("type") != "log":
+            continue
+        if axis.get("tickvals") is not None:
+            texts = axis.get("ticktext")
+            assert texts is not None and len(texts) == len(axis["tickvals"]), (name, key)
+            for value, text in zip(axis["tickvals"], texts, strict=True):
+                assert float(text) == pytest.approx(value), (name, key, text)  # in full
+        else:
+            dtick = axis.get("dtick")
+            assert isinstance(dtick, (int, float)) and dtick >= 1 and dtick == int(dtick), (
+                f"{name}: {key} leaves its log ticks to plotly (dtick {dtick!r})"
+            )
+
+
+def test_log_axis_over_a_short_span_labels_1_2_5_in_full():
+    fig = viz.training_curves_figure({"a": np.geomspace(2.0, 0.15, 12)[None]}, window=1, log_y=True)
+    axis = fig.layout.yaxis
+    assert list(axis.tickvals) == pytest.approx([0.2, 0.5, 1.0, 2.0])  # 0.15 to 2
+    assert list(axis.ticktext) == ["0.2", "0.5", "1", "2"]
+    wide = viz.eps_gain_figure(np.geomspace(1e-7, 1, 8), {"a": np.linspace(0.1, 1, 8)})
+    assert wide.layout.xaxis.dtick == 1 and wide.layout.xaxis.tickvals is None  # decades
+
+
+def _colours(node, path: str = ""):
+    """Every colour string a figure sets itself (not its template, not colour scales)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("template", "colorscale", "coloraxis"):  # no colour, or a data scale
+                continue
+            colour = key.rsplit(".", 1)[-1].endswith("color")  # color, bgcolor, line.color...
+            if colour and isinstance(value, str):
+                yield f"{path}.{key}", value
+            elif colour and isinstance(value, (list, tuple)):
+                yield from ((f"{path}.{key}", v) for v in value if isinstance(v, str))
+            else:
+                yield from _colours(value, f"{path}.{key}")
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _colours(value, f"{path}[{i}]")
+
+
+def _rgb(colour: str) -> tuple[int, ...]:
+    colour = colour.strip().lower()
+    if colour.startswith("#"):
+        return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    assert colour.startswith("rgb"), colour
+    return tuple(int(float(c)) for c in colour[colour.index("(") + 1 : -1].split(",")[:3])
+
+
+def test_figures_draw_only_palette_colours(figure):
+    # The site's dark mode swaps the template and maps PALETTE["black"] to a light grey:
+    # any other hard-coded colour (a "#333" text, a white box) would escape that mapping.
+    name, fig = figure
+    palette = {_rgb(c) for c in viz.PALETTE.values()}
+    spec = fig.to_plotly_json()
+    spec["frames"] = [f.to_plotly_json() for f in fig.frames]
+    for path, colour in _colours(spec):
+        assert _rgb(colour) in palette, f"{name}: {path} = {colour}"
+
+
+def test_explorer_statistics_sit_above_every_normalized_bar():
+    scenes = experiments.EXPLORER_SCENES
+    results = experiments.explore_scenes(X, [0, 2], scenes)
+    fig = viz.example_explorer_figure(results, [s["label"] for s in scenes], ["a", "b"])
+    top = fig.layout.yaxis2.range[1]
+    for frame in fig.frames:
+        bars = [t for t in frame.data if t.type == "bar" and t.yaxis == "y2"]
+        notes = [t for t in frame.data if t.type == "scatter" and t.mode == "text"]
+        assert notes and all(n.y[0] == top and n.textposition.startswith("top") for n in notes)
+        assert all(not n.cliponaxis for n in notes)  # drawn above the panel, not clipped
+        assert max(np.abs(b.y).max() for b in bars) < top
+
+
+def test_gamma_beta_statistics_sit_above_the_histogram():
+    h = experiments.affine_histograms(X, 0, [{"gamma": 3.0, "beta": 0.0}])
+    for fig in (viz.gamma_beta_figure(h, ["a"]), viz.live_gamma_beta_figure(h)):
+        note = fig.data[3]
+        assert note.yaxis == "y2" and note.y[0] == fig.layout.yaxis2.range[1]
+        assert note.textposition.startswith("top") and note.cliponaxis is False
