@@ -1,5 +1,6 @@
 # lnbook: `make book` builds the site, `make test` runs the whole suite.
-# Both create or refresh .venv from the pinned requirements first.
+# Both create or refresh .venv from the pinned requirements first, and node_modules from
+# package-lock.json (npm ci): the partial plotly.js bundle, KaTeX's CSS and fonts, axe-core.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +11,7 @@ DIR    ?= book/
 # -W: warnings are errors (a dropped figure is a warning); -n: nitpicky cross-references.
 JB_BUILD := $(BIN)/jupyter-book build -W -n --keep-going .
 
-.PHONY: book test serve lab lint format clean bench student nbgrader
+.PHONY: book test serve lab lint format clean bench student nbgrader weigh
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,15 +26,26 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
-book: $(VENV)/.runtime-installed
+# Front-end packages at the locked versions, and the site's plotly.js bundle built from them.
+ASSETS := node_modules/.lnbook/plotly.min.js
+$(ASSETS): package.json package-lock.json lnbook/static/plotly-bundle.js
+	npm ci --no-audit --no-fund --loglevel=error
+	npm run --silent build
+
+book: $(VENV)/.runtime-installed $(ASSETS)
 	$(JB_BUILD)
 	@echo
 	@echo "Built the site in _build/html. View it with: make serve  (http://127.0.0.1:$(PORT)/)"
 
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed $(ASSETS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest --durations=15
+
+# Bytes, requests and first paint of every page of the built site (headless chromium).
+weigh: $(VENV)/.dev-installed
+	@test -f _build/html/index.html || { echo "No site yet: run make book first."; exit 1; }
+	$(BIN)/python tests/sitekit.py
 
 serve:
 	@test -f _build/html/index.html || { echo "No site yet: run make book first."; exit 1; }
@@ -68,7 +80,7 @@ format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf _build
+	rm -rf _build node_modules/.lnbook
 
 # Benchmarks (run on demand; never part of make test): the speed grid of chapter 8 (a table,
 # and a CSV in _build/), then the live widgets' update latency.

@@ -1,13 +1,17 @@
-"""Build glue for the static site: plotly figures and the execution cache.
+"""Build glue for the static site: figures, the execution cache, light accessible pages.
 
-Three jobs, nothing else:
+Five jobs, nothing else (the issue that splits the package moves them into a build
+subpackage of their own):
 
 1. **Plotly on static pages.** In a kernel, plotly emits only its JSON mime type
    (``application/vnd.plotly.v1+json``), which myst-nb would drop with a warning.
    :class:`PlotlyMimeRenderer` (a myst-nb mime renderer plugin, registered as an entry point
-   in ``pyproject.toml``) writes it into the page as a ``<div>`` plus the figure's JSON, and
-   :func:`setup` adds ``plotly.min.js`` (copied from the installed plotly package into
-   ``_static/lnbook/``, never from a CDN) to exactly the pages that have a figure, once.
+   in ``pyproject.toml``) writes it into the page as a ``<figure>`` (its title as the
+   caption, a ``<div>`` and the figure's JSON, made lighter: float32 data, the shared
+   template sent once in the script), and :func:`setup` adds plotly.js, deferred, to exactly
+   the pages that have a figure, once: a partial bundle (core, bar, heatmap) built from npm's
+   ``plotly.js`` at set-up (``package.json``), never from a CDN. ``static/plotly-init.js``
+   draws the figures, with HTML controls, phone layouts and the theme's dark mode.
    The files are copied by hand rather than through ``html_static_path``, because Jupyter
    Book injects every ``.js`` and ``.css`` found in a static path into every page.
 
@@ -24,7 +28,15 @@ Three jobs, nothing else:
    static site renders no widget. The book uses neither, so :func:`_drop_unused_scripts`
    removes both from each page.
 
-4. **Launch and download.** Every chapter page offers its executed notebook as ``.ipynb``
+4. **Light pages for every reader.** The theme's header navbar is left out
+   (:func:`_configure_theme`: with it, two menu buttons share one class and the theme's
+   script wires the hidden one); the site's stylesheet (``static/lnbook.css``) and KaTeX's
+   (math is rendered to HTML at build time by ``sphinxcontrib.katex``, so no page runs a
+   math script) are copied in; sphinx-design's files load only on pages that use it; the
+   theme's icon font and its rules are cut to the icons the site shows (``icons.py``); and
+   :func:`_accessible_markup` mends two bits of other packages' markup for screen readers.
+
+5. **Launch and download.** Every chapter page offers its executed notebook as ``.ipynb``
    (:func:`_offer_notebook`). Its Binder button (and a JupyterHub button through
    nbgitpuller, if ``LNBOOK_JUPYTERHUB_URL`` is set) needs the public repository, which
    :func:`repository_url` finds in ``LNBOOK_REPOSITORY_URL`` or the git remote ``origin``.
@@ -34,6 +46,8 @@ Three jobs, nothing else:
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 import html
 import json
@@ -43,12 +57,26 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
+
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 STATIC_SUBDIR = "lnbook"  # under the site's _static/
 _HERE = Path(__file__).parent
 _JS_FILES = ("plotly.min.js", "plotly-init.js")  # load order matters: plotly first
-_NOT_EXECUTED = {"sphinxext.py", "editions.py", "bench.py"}  # no chapter imports these
+_CSS_FILE = "lnbook.css"
+_PAGE_JS = "lnbook-page.js"  # every page: wide equations and tables become tab stops
+# Built at set-up by `npm ci && npm run build` (package.json); the Makefile does both.
+_NODE_MODULES = _HERE.parent / "node_modules"
+_PLOTLY_BUNDLE = _NODE_MODULES / ".lnbook" / "plotly.min.js"
+_KATEX_DIST = _NODE_MODULES / "katex" / "dist"
+_TEMPLATE = "plotly_white"  # every figure's template; the page sends it once
+_NOT_EXECUTED = {
+    "sphinxext.py",
+    "editions.py",
+    "bench.py",
+    "bibstyle.py",
+}  # no chapter imports these
 
 
 def execution_cache_dir(root: str | Path) -> Path:
@@ -84,23 +112,74 @@ class PlotlyMimeRenderer:
         from docutils import nodes
 
         spec = data.content if isinstance(data.content, dict) else json.loads(data.content)
-        # "</" inside the JSON would end the <script> element early; "<\/" is the same JSON.
+        spec = lighter_spec(spec)
+        # "</" inside the JSON would end the <script> element early; "<\\/" is the same JSON.
         payload = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")
-        label = html.escape(_figure_title(spec), quote=True)
+        title = _figure_title(spec)
+        # The <figure> is named by its caption, the title; its controls (plotly-init.js)
+        # sit beside the plot, so no role on the plot hides them from screen readers.
+        if title:
+            head = (
+                '<figure class="lnbook-figure">'
+                f'<figcaption class="lnbook-figure-title">{_caption(title)}</figcaption>'
+            )
+        else:
+            head = '<figure class="lnbook-figure" aria-label="Interactive figure">'
         markup = (
-            f'<div class="lnbook-plotly" role="figure" aria-label="{label}"></div>'
+            f"{head}"
+            '<div class="lnbook-plotly"></div>'
             f'<script type="application/json" class="lnbook-plotly-spec">{payload}</script>'
+            "</figure>"
         )
         return [nodes.raw(text=markup, format="html", classes=["output", "plotly"])]
 
 
+def lighter_spec(spec: dict) -> dict:
+    """The figure as the page sends it: float64 arrays as float32, the template by name.
+
+    Plotly writes NumPy arrays as base64 (``{"dtype": "f8", "bdata": ...}``); float32 holds
+    seven digits, more than a plot can show, in half the bytes. The plotly_white template
+    (6.5 kB) is the same in every figure: ``plotly-init.js`` carries it once and puts it back
+    where ``layout.template`` is the string ``"plotly_white"``.
+    """
+
+    def shrink(value):
+        if isinstance(value, dict):
+            if value.get("dtype") == "f8" and isinstance(value.get("bdata"), str):
+                x = np.frombuffer(base64.b64decode(value["bdata"]), dtype="<f8")
+                return {
+                    **value,
+                    "dtype": "f4",
+                    "bdata": base64.b64encode(x.astype("<f4").tobytes()).decode(),
+                }
+            return {k: shrink(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [shrink(v) for v in value]
+        return value
+
+    spec = shrink(spec)
+    layout = spec.get("layout", {})
+    if layout.get("template") == plotly_template():
+        spec["layout"] = {**layout, "template": _TEMPLATE}
+    return spec
+
+
 def _figure_title(spec: dict) -> str:
     title = spec.get("layout", {}).get("title", {})
-    text = title.get("text", "") if isinstance(title, dict) else str(title)
-    return text or "Interactive figure"
+    return (title.get("text", "") if isinstance(title, dict) else str(title or "")) or ""
+
+
+def _caption(text: str) -> str:
+    """A plotly title as caption HTML: escaped, but for its <br>, <b>, <i>, <sub>, <sup>."""
+    safe = html.escape(text, quote=False)
+    return re.sub(r"&lt;(/?)(br|b|i|sub|sup)\s*/?&gt;", r"<\1\2>", safe)
 
 
 def _drop_unused_scripts(app, pagename, templatename, context, doctree) -> None:
+    # sphinx-design (loaded by Jupyter Book) styles its cards and tabs: 60 kB a page, only
+    # worth sending where the page has one.
+    uses_design = re.search(r'class="[^"]*\bsd-', context.get("body", "")) is not None
+
     def unused(asset) -> bool:
         name = getattr(asset, "filename", None) or str(asset)
         attributes = getattr(asset, "attributes", {})
@@ -108,6 +187,7 @@ def _drop_unused_scripts(app, pagename, templatename, context, doctree) -> None:
             "thebe" in name.lower()
             or "THEBE_JS_URL" in attributes.get("body", "")
             or attributes.get("type") == WIDGET_STATE_MIME
+            or (not uses_design and ("sphinx-design" in name or "design-tabs" in name))
         )
 
     for key in ("script_files", "css_files"):
@@ -115,24 +195,97 @@ def _drop_unused_scripts(app, pagename, templatename, context, doctree) -> None:
             context[key] = [a for a in context[key] if not unused(a)]
 
 
-def _add_plotly_js(app, pagename, templatename, context, doctree) -> None:
+def _accessible_markup(app, pagename, templatename, context, doctree) -> None:
+    """Two fixes of markup that other packages write, for screen readers (axe-core rules).
+
+    myst-nb names every folded cell's <summary> "Toggle hidden content" while it shows
+    "Show code cell source" (label-content-name-mismatch): its text names it better. And
+    docutils gives each bibliography entry the DPUB role doc-biblioentry inside a
+    role="list", whose children must be list items (aria-required-children).
+    """
+    body = context.get("body", "")
+    body = body.replace('<summary aria-label="Toggle hidden content">', "<summary>")
+    context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
+def _add_page_assets(app, pagename, templatename, context, doctree) -> None:
     # Only pages that draw a figure pay for plotly.js; add_js_file here is per page.
+    # Deferred: the text paints first, the figures are drawn once the page is parsed.
     if "lnbook-plotly" in context.get("body", ""):
         for i, name in enumerate(_JS_FILES):
-            app.add_js_file(f"{STATIC_SUBDIR}/{name}", priority=900 + i)
+            app.add_js_file(f"{STATIC_SUBDIR}/{name}", priority=900 + i, loading_method="defer")
+
+
+@functools.cache
+def plotly_template() -> dict:
+    """The plotly_white template as plotly writes it into a figure's JSON."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    return json.loads(pio.to_json(go.Figure(layout={"template": _TEMPLATE})))["layout"]["template"]
 
 
 def _copy_assets(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
-    import plotly
-
-    dest = Path(app.outdir) / "_static" / STATIC_SUBDIR
+    static = Path(app.outdir) / "_static"
+    dest = static / STATIC_SUBDIR
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(
-        Path(plotly.__file__).parent / "package_data" / "plotly.min.js", dest / _JS_FILES[0]
+    shutil.copyfile(_PLOTLY_BUNDLE, dest / _JS_FILES[0])
+    # The figures' shared template travels once, in front of the script that draws them.
+    init = (_HERE / "static" / _JS_FILES[1]).read_text(encoding="utf-8")
+    template = json.dumps({_TEMPLATE: plotly_template()}, separators=(",", ":"))
+    (dest / _JS_FILES[1]).write_text(
+        f"var LNBOOK_TEMPLATES = {template};\n{init}", encoding="utf-8"
     )
-    shutil.copyfile(_HERE / "static" / _JS_FILES[1], dest / _JS_FILES[1])
+    for name in (_CSS_FILE, _PAGE_JS):
+        shutil.copyfile(_HERE / "static" / name, dest / name)
+    # KaTeX's stylesheet and the fonts it names (a page loads only the fonts it shows).
+    katex = static / "katex"
+    katex.mkdir(exist_ok=True)
+    shutil.copyfile(_KATEX_DIST / "katex.min.css", katex / "katex.min.css")
+    shutil.copytree(_KATEX_DIST / "fonts", katex / "fonts", dirs_exist_ok=True)
+    # The theme's 2,000 icons cut to the few the pages show (lnbook/icons.py).
+    from sphinx.util import logging
+
+    from .icons import slim_icons
+
+    sizes = slim_icons(app.outdir)
+    logging.getLogger(__name__).info(
+        f"lnbook: Font Awesome cut to {sizes['icons']} icons "
+        f"(stylesheet {sizes['css'] // 1000} kB, solid font {sizes['fa-solid-900.woff2']} B)"
+    )
+
+
+def _check_assets(app, config) -> None:
+    missing = [p for p in (_PLOTLY_BUNDLE, _KATEX_DIST / "katex.min.css") if not p.is_file()]
+    if missing:
+        from sphinx.errors import ConfigError
+
+        raise ConfigError(
+            f"lnbook: {', '.join(map(str, missing))} missing: the front-end packages are "
+            "installed at set-up. Run `make book` (or `npm ci && npm run build`)."
+        )
+
+
+def _configure_theme(app, config) -> None:
+    """The theme's header navbar left out; the site's templates and stylesheet added.
+
+    pydata-sphinx-theme 0.17 turns an unset ``navbar_persistent`` into its search field,
+    which makes it draw its own header navbar inside sphinx-book-theme's page. That header
+    holds a second "primary-toggle" button, hidden, first in the page, and both themes wire
+    only the first one, so the visible menu buttons did nothing (pydata-sphinx-theme issue
+    2451). sphinx-book-theme means the navbar to be empty (its theme.conf) and has its own
+    search button, so say so where pydata-sphinx-theme looks.
+    """
+    opts = dict(config.html_theme_options)
+    opts.setdefault("navbar_persistent", [])
+    config.html_theme_options = opts
+    templates = str(_HERE / "templates")
+    if templates not in config.templates_path:
+        config.templates_path = [templates, *config.templates_path]
+    app.add_css_file(f"{STATIC_SUBDIR}/{_CSS_FILE}", priority=900)
+    app.add_js_file(f"{STATIC_SUBDIR}/{_PAGE_JS}", priority=900, loading_method="defer")
 
 
 def _use_keyed_cache(app, config) -> None:
@@ -239,12 +392,28 @@ def _offer_notebook(app, pagename, templatename, context, doctree) -> None:
     context["ipynb_source"] = f"{pagename}.ipynb"
 
 
+def _patient_katex() -> None:
+    """Start sphinxcontrib-katex's Node.js renderer on a TCP port, which it waits for.
+
+    On POSIX it polls for its Unix socket file and connects once: the file exists (bind) a
+    moment before the server listens, and on a busy machine that connect is refused and
+    the build fails. Its TCP path, written for Windows, retries until the server listens.
+    """
+    from sphinxcontrib.katex import KaTeXServer
+
+    KaTeXServer.start_server_process = KaTeXServer.start_network_socket
+
+
 def setup(app):
+    _patient_katex()
     app.connect("config-inited", _use_keyed_cache)
     app.connect("config-inited", _configure_launch)
+    app.connect("config-inited", _configure_theme)
+    app.connect("config-inited", _check_assets)
     # Before the theme's header buttons (priority 501) read ipynb_source.
     app.connect("html-page-context", _offer_notebook, priority=400)
-    app.connect("html-page-context", _add_plotly_js)
+    app.connect("html-page-context", _add_page_assets)
+    app.connect("html-page-context", _accessible_markup)
     # Late priority, so the page's asset lists are complete when the unused are removed.
     app.connect("html-page-context", _drop_unused_scripts, priority=900)
     app.connect("build-finished", _copy_assets)

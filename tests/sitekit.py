@@ -80,6 +80,15 @@ class _Refs(HTMLParser):
             self.figures += 1
 
 
+# What a reader sees change in a figure: every trace's data and whether it is shown.
+PLOTTED = "gd => JSON.stringify(gd.data.map(t => [t.x, t.y, t.z, t.visible]))"
+
+
+def figure_pages(site: Path) -> list[str]:
+    """The pages (relative paths) that draw at least one plotly figure."""
+    return [p.relative_to(site).as_posix() for p in pages(site) if parse(p).figures]
+
+
 def parse(page: Path) -> _Refs:
     refs = _Refs()
     refs.feed(page.read_text(encoding="utf-8"))
@@ -102,14 +111,36 @@ class QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-class Visit:
-    """A page opened in a fresh context, with every request and console error recorded."""
+# A phone as the issue's readers hold it: 390 x 844 CSS pixels, touch, a high-density screen.
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 3,
+}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
-    def __init__(self, browser, base: str, path: str):
+
+class Visit:
+    """A page opened in a fresh context, with every request and console error recorded.
+
+    ``device`` is a dict of Playwright context options (:data:`PHONE`, :data:`DESKTOP`);
+    ``dark`` opens the page with the theme's dark mode chosen, as a reader's earlier choice
+    is remembered by the theme (``localStorage.mode``). ``bytes`` counts every response
+    body the page received (uncompressed, as ``make serve`` sends it).
+    """
+
+    def __init__(
+        self, browser, base: str, path: str, device: dict | None = None, dark: bool = False
+    ):
         self.base = base
-        self.context = browser.new_context()
+        self.context = browser.new_context(**(device or DESKTOP))
+        if dark:
+            self.context.add_init_script("localStorage.setItem('mode', 'dark')")
         self.outside: list[str] = []
         self.errors: list[str] = []
+        self.bytes = 0
+        self.requests = 0
 
         def route(r):
             if r.request.url.startswith(base) or r.request.url.startswith("data:"):
@@ -118,12 +149,64 @@ class Visit:
                 self.outside.append(r.request.url)
                 r.abort()
 
+        def finished(request):
+            if request.url.startswith(base):
+                self.requests += 1
+                self.bytes += request.sizes()["responseBodySize"]
+
         self.context.route("**/*", route)
         self.page = self.context.new_page()
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("requestfinished", finished)
         self.page.goto(f"{base}/{path}", wait_until="load")
         self.page.wait_for_load_state("networkidle")
 
+    def first_paint_ms(self) -> float:
+        """Milliseconds from navigation to the first contentful paint."""
+        return self.page.evaluate(
+            "() => performance.getEntriesByName('first-contentful-paint')[0].startTime"
+        )
+
     def close(self):
         self.context.close()
+
+
+def weigh(site: Path, base: str, browser) -> dict[str, dict]:
+    """Bytes, requests and first paint of every page, each loaded once with an empty cache."""
+    found = {}
+    for page in pages(site):
+        rel = page.relative_to(site).as_posix()
+        visit = Visit(browser, base, rel)
+        try:
+            visit.page.wait_for_timeout(300)  # fonts and late figures
+            found[rel] = {
+                "bytes": visit.bytes,
+                "requests": visit.requests,
+                "first_paint_ms": round(visit.first_paint_ms()),
+            }
+        finally:
+            visit.close()
+    return found
+
+
+if __name__ == "__main__":
+    # python tests/sitekit.py: the weight table of the built site (after make book).
+    import functools
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from playwright.sync_api import sync_playwright
+
+    httpd = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(HTML))
+    )
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        rows = weigh(HTML, f"http://127.0.0.1:{httpd.server_address[1]}", b)
+        b.close()
+    httpd.shutdown()
+    print(f"{'page':45} {'bytes':>10} {'requests':>8} {'first paint ms':>14}")
+    for rel, r in rows.items():
+        print(f"{rel:45} {r['bytes']:>10,} {r['requests']:>8} {r['first_paint_ms']:>14}")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from types import SimpleNamespace
+
+import numpy as np
 
 from lnbook import sphinxext
 
@@ -13,26 +16,57 @@ def _render(content, mime=sphinxext.PLOTLY_MIME, inline=False):
     return sphinxext.PlotlyMimeRenderer.handle_mime(None, data, inline)
 
 
-def test_plotly_output_becomes_a_div_and_its_json():
+def _payload(html: str) -> dict:
+    return json.loads(html.split('class="lnbook-plotly-spec">', 1)[1].rsplit("</script>", 1)[0])
+
+
+def test_plotly_output_becomes_a_captioned_figure_and_its_json():
     spec = {
         "data": [{"type": "scatter", "y": [1, 2]}],
-        "layout": {"title": {"text": "A & B"}},
+        "layout": {"title": {"text": "A & B<br>on <b>two</b> lines <script>"}},
         "frames": [{"name": "f0", "data": []}],
     }
     (node,) = _render(spec)
     html = node.astext()
-    # role=figure (not img): an img role would hide the figure's controls from screen readers.
-    assert html.startswith('<div class="lnbook-plotly" role="figure" aria-label="A &amp; B">')
-    payload = html.split('class="lnbook-plotly-spec">', 1)[1].rsplit("</script>", 1)[0]
-    assert json.loads(payload) == spec  # frames included: the sliders need them
+    # The figure is named by its caption; the plot carries no role that would hide the
+    # controls beside it.
+    assert html.startswith('<figure class="lnbook-figure"><figcaption class="lnbook-figure-title">')
+    caption = html.split("<figcaption", 1)[1].split("</figcaption>", 1)[0]
+    # plotly's line break and bold survive, anything else is text.
+    assert "A &amp; B<br>on <b>two</b> lines &lt;script&gt;" in caption
+    assert '<div class="lnbook-plotly"></div>' in html
+    assert _payload(html) == spec  # frames included: the sliders need them
+
+
+def test_a_figure_without_a_title_has_no_caption():
+    (node,) = _render({"data": [], "layout": {}})
+    assert "<figcaption" not in node.astext()
+    assert '<figure class="lnbook-figure" aria-label="Interactive figure">' in node.astext()
+
+
+def test_float64_data_travels_as_float32_and_the_shared_template_by_name():
+    import plotly.graph_objects as go
+
+    x = np.linspace(0, 1, 7) ** 3
+    fig = go.Figure(go.Scatter(x=x, y=-x), layout={"template": "plotly_white"})
+    spec = json.loads(fig.to_json())
+    (node,) = _render(spec)
+    sent = _payload(node.astext())
+    assert sent["layout"]["template"] == "plotly_white"
+    ys = sent["data"][0]["y"]
+    assert ys["dtype"] == "f4"
+    decoded = np.frombuffer(base64.b64decode(ys["bdata"]), dtype="<f4")
+    np.testing.assert_array_equal(decoded, (-x).astype(np.float32))
+    # A figure with a template of its own keeps it whole.
+    own = json.loads(go.Figure(layout={"template": "plotly_dark"}).to_json())
+    assert isinstance(_payload(_render(own)[0].astext())["layout"]["template"], dict)
 
 
 def test_plotly_json_cannot_close_its_script_element():
     (node,) = _render({"data": [], "layout": {"title": {"text": "</script><b>x"}}})
     html = node.astext()
     assert html.count("</script>") == 1
-    payload = html.split('class="lnbook-plotly-spec">', 1)[1].rsplit("</script>", 1)[0]
-    assert json.loads(payload)["layout"]["title"]["text"] == "</script><b>x"
+    assert _payload(html)["layout"]["title"]["text"] == "</script><b>x"
 
 
 def test_other_mime_types_and_inline_outputs_are_left_to_myst_nb():

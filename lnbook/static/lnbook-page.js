@@ -1,0 +1,25 @@
+// Every page: a wide equation or table that scrolls sideways becomes a tab stop, so a
+// keyboard reader can scroll it with the arrow keys (WCAG 2.1.1; axe-core's
+// scrollable-region-focusable), and says what it is to a screen reader.
+"use strict";
+(function () {
+  function mark() {
+    var wide = "div.math, .pst-scrollable-table-container, .table-wrapper";
+    document.querySelectorAll(wide).forEach(function (el) {
+      if (el.scrollWidth > el.clientWidth + 1 && !el.hasAttribute("tabindex")) {
+        el.setAttribute("tabindex", "0");
+        el.setAttribute("role", "region");
+        el.setAttribute("aria-label", el.matches("div.math") ? "equation, scrolls sideways" : "table, scrolls sideways");
+      }
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mark);
+  else mark();
+  // An equation may overflow only once KaTeX's fonts are in, or after a rotation.
+  if (document.fonts) document.fonts.ready.then(mark);
+  var pending = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(pending);
+    pending = setTimeout(mark, 200);
+  });
+})();

@@ -1,0 +1,456 @@
+"""The website for every reader: a phone, the keyboard, dark mode, a slow line, a screen reader.
+
+Each test opens the built site in Debian's chromium (see ``sitekit``), the way such a reader
+would: a 390 x 844 touch screen, Tab and the arrow keys, the theme's dark mode, the bytes a
+page costs, and axe-core's WCAG 2.1 AA rules.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from sitekit import DESKTOP, PHONE, PLOTTED, ROOT, Visit, figure_pages, pages, parse, weigh
+
+pytestmark = pytest.mark.site
+
+CHAPTER_BUDGET_BYTES = 2_000_000  # a chapter page, everything it loads, uncompressed
+PLAIN_BUDGET_BYTES = 1_000_000  # a page without figures
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _wait_drawn(visit: Visit) -> None:
+    visit.page.wait_for_function(
+        "() => [...document.querySelectorAll('div.lnbook-plotly')]"
+        ".every(gd => gd._fullLayout && gd.querySelector('.main-svg'))",
+        timeout=15000,
+    )
+
+
+# ---------------------------------------------------------------- the theme's menus -----
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_menu_button_opens_the_table_of_contents(site, server, browser, device):
+    visit = Visit(
+        browser, server, "book/03_from_scratch.html", PHONE if device == "phone" else DESKTOP
+    )
+    try:
+        page = visit.page
+        # Exactly one menu button of each kind: two sharing a class was the bug.
+        assert page.locator(".primary-toggle").count() == 1
+        assert page.locator(".secondary-toggle").count() == 1
+        toggle = page.locator(".primary-toggle")
+        assert toggle.is_visible()
+        toc_link = page.locator("a.reference.internal[href*='04_layernorm_vs_batchnorm']").first
+        if device == "phone":
+            assert not toc_link.is_visible()
+            toggle.tap()
+            page.locator("#pst-primary-sidebar-modal[open]").wait_for(timeout=3000)
+            modal_link = page.locator(
+                "#pst-primary-sidebar-modal a[href*='04_layernorm_vs_batchnorm']"
+            ).first
+            assert modal_link.is_visible()
+            page.keyboard.press("Escape")
+            # The page's own table of contents opens too.
+            page.locator(".secondary-toggle").tap()
+            page.locator("#pst-secondary-sidebar-modal[open]").wait_for(timeout=3000)
+            assert page.locator("#pst-secondary-sidebar-modal a").first.is_visible()
+        else:  # the desktop button hides and shows the sidebar
+            sidebar = page.locator("#pst-primary-sidebar")
+            assert sidebar.is_visible()
+            toggle.click()
+            page.wait_for_function(
+                "() => document.querySelector('#pst-primary-sidebar')"
+                ".classList.contains('pst-sidebar-hidden')",
+                timeout=3000,
+            )
+            toggle.click()
+            sidebar.wait_for(state="visible", timeout=3000)
+    finally:
+        visit.close()
+    assert not visit.errors, visit.errors
+
+
+# ---------------------------------------------------------------- a phone ---------------
+
+_OUTSIDE = """([width]) => {
+  const out = [];
+  const check = (el, what) => {
+    const r = el.getBoundingClientRect();
+    if (r.width && (r.left < -1 || r.right > width + 1))
+      out.push(`${what}: ${Math.round(r.left)}..${Math.round(r.right)}`);
+  };
+  document.querySelectorAll('figure.lnbook-figure').forEach((f, i) => {
+    check(f, `figure ${i}`);
+    f.querySelectorAll(`figcaption, .lnbook-controls button, .lnbook-controls input,
+        .lnbook-controls select, .main-svg, .legend, .g-xtitle, .g-ytitle, .g-y2title,
+        .annotation-text, .colorbar`)
+      .forEach(el => check(el, `figure ${i} ${el.tagName} ${el.getAttribute('class') || ''}`));
+    const cap = f.querySelector('figcaption');
+    if (cap && cap.scrollWidth > cap.clientWidth + 1) out.push(`figure ${i}: caption clipped`);
+    f.querySelectorAll('.lnbook-controls :is(button, input, select)').forEach(c => {
+      const r = c.getBoundingClientRect();
+      if (r.height < 43.5)
+        out.push(`figure ${i}: ${c.textContent || c.type} is ${Math.round(r.height)} px tall`);
+    });
+  });
+  return out;
+}"""
+
+
+def test_every_figure_title_and_control_fits_a_phone(site, server, browser):
+    problems = {}
+    for rel in figure_pages(site):
+        visit = Visit(browser, server, rel, PHONE)
+        try:
+            _wait_drawn(visit)
+            page_width = visit.page.evaluate("() => document.documentElement.scrollWidth")
+            found = visit.page.evaluate(_OUTSIDE, [PHONE["viewport"]["width"]])
+            if page_width > PHONE["viewport"]["width"]:
+                found.append(f"the page scrolls sideways ({page_width} px)")
+            # plotly's own SVG title, sliders and buttons are replaced on the site.
+            svg_controls = visit.page.locator(
+                "div.lnbook-plotly .slider-container, div.lnbook-plotly .updatemenu-container"
+            ).count()
+            if svg_controls:
+                found.append(f"{svg_controls} plotly SVG controls left")
+        finally:
+            visit.close()
+        if found or visit.errors:
+            problems[rel] = found + visit.errors
+    assert not problems, json.dumps(problems, indent=1)
+
+
+def test_a_swipe_over_a_figure_scrolls_the_page_and_leaves_its_axes(site, server, browser):
+    visit = Visit(browser, server, "book/01_per_example_statistics.html", PHONE)
+    try:
+        _wait_drawn(visit)
+        page = visit.page
+        gd = page.locator("div.lnbook-plotly").first
+        gd.scroll_into_view_if_needed()
+        ranges = "gd => JSON.stringify([gd._fullLayout.xaxis.range, gd._fullLayout.yaxis.range])"
+        before, y0 = gd.evaluate(ranges), page.evaluate("() => scrollY")
+        box = gd.bounding_box()
+        cdp = page.context.new_cdp_session(page)
+        # A finger on the middle of the plot, moving 300 px up: raw touch events, through
+        # the browser's own input pipeline (as a phone's are).
+        x, y = box["x"] + box["width"] / 2, min(box["y"] + box["height"] / 2, 700)
+        touch = "Input.dispatchTouchEvent"
+        cdp.send(touch, {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+        for step in range(1, 16):
+            cdp.send(touch, {"type": "touchMove", "touchPoints": [{"x": x, "y": y - 20 * step}]})
+            page.wait_for_timeout(16)
+        cdp.send(touch, {"type": "touchEnd", "touchPoints": []})
+        page.wait_for_timeout(500)
+        assert page.evaluate("() => scrollY") > y0 + 100, "the page did not scroll"
+        assert gd.evaluate(ranges) == before, "the swipe zoomed or panned the plot"
+        # And no "double-click to zoom back out" box, no modebar on a touch screen.
+        assert page.locator(".notifier-note").count() == 0
+        assert page.locator("div.lnbook-plotly .modebar").count() == 0
+    finally:
+        visit.close()
+
+
+# ---------------------------------------------------------------- the keyboard ----------
+
+_FOCUSED = """() => {
+  const el = document.activeElement;
+  const fig = el && el.closest('figure.lnbook-figure');
+  const figs = [...document.querySelectorAll('figure.lnbook-figure')];
+  const style = el ? getComputedStyle(el) : null;
+  return {
+    figure: fig ? figs.indexOf(fig) : -1,
+    inControls: !!(el && el.closest('.lnbook-controls')),
+    inModebar: !!(el && el.closest('.modebar')),
+    tag: el ? el.tagName : null,
+    step: !!(el && el.classList.contains('lnbook-step')),
+    type: el ? el.type : null,
+    pressed: el ? el.getAttribute('aria-pressed') : null,
+    outline: style ? style.outlineStyle + ' ' + style.outlineWidth : null,
+    atEnd: el && el.type === 'range' ? +el.value === +el.max : null,
+  };
+}"""
+
+
+def test_tab_reaches_a_labelled_control_of_every_figure_and_keys_change_the_plot(
+    site, server, browser
+):
+    checked = 0
+    for rel in figure_pages(site):
+        visit = Visit(browser, server, rel)
+        try:
+            _wait_drawn(visit)
+            page = visit.page
+            interactive = page.evaluate(
+                "() => [...document.querySelectorAll('figure.lnbook-figure')]"
+                ".map((f, i) => f.querySelector('.lnbook-controls') ? i : -1).filter(i => i >= 0)"
+            )
+            # Every control says what it controls: a <label> or the group's aria-label, and
+            # not a fallback word ("view", "step") the figure builder left unnamed.
+            unnamed = page.evaluate(
+                """() => [...document.querySelectorAll(
+                  '.lnbook-controls :is(input, select, [role=group])')]
+                .filter(c => {
+                  const label = c.labels && c.labels.length
+                    ? c.labels[0].textContent : c.getAttribute('aria-label');
+                  return !label || !label.trim() || /^(view|step)\\b/.test(label.trim());
+                }).map(c => c.outerHTML.slice(0, 120))"""
+            )
+            assert not unnamed, f"{rel}: controls without a label: {unnamed}"
+            reached: dict[int, dict] = {}
+            for _ in range(600):  # the whole page, from the top, by Tab alone
+                page.keyboard.press("Tab")
+                f = page.evaluate(_FOCUSED)
+                assert not f["inModebar"], f"{rel}: Tab stops on plotly's modebar"
+                if f["step"]:  # a slider's -/+ button: the keys are tried on the slider
+                    continue
+                if f["inControls"] and f["figure"] not in reached:
+                    assert f["outline"].split()[0] != "none", f"{rel}: no visible focus ring"
+                    reached[f["figure"]] = f
+                    gd = page.locator("div.lnbook-plotly").nth(f["figure"])
+                    before = gd.evaluate(PLOTTED)
+                    if f["type"] == "range":
+                        page.keyboard.press("ArrowLeft" if f["atEnd"] else "ArrowRight")
+                    elif f["tag"] == "SELECT":
+                        page.keyboard.press("ArrowDown")
+                    else:  # a button group: the pressed button is the view shown
+                        if f["pressed"] == "true":
+                            page.keyboard.press("Tab")
+                        page.keyboard.press("Enter")
+                    try:
+                        page.wait_for_function(
+                            f"([gd, before]) => ({PLOTTED})(gd) !== before",
+                            arg=[gd.element_handle(), before],
+                            timeout=5000,
+                        )
+                    except Exception as err:  # say which control did nothing
+                        raise AssertionError(f"{rel}: the key on {f} changed nothing") from err
+                    checked += 1
+                if set(interactive) <= set(reached):
+                    break
+            assert set(interactive) <= set(reached), (
+                f"{rel}: Tab never reached figures {sorted(set(interactive) - set(reached))}"
+            )
+        finally:
+            visit.close()
+        assert not visit.errors, f"{rel}: {visit.errors}"
+    assert checked
+
+
+# ---------------------------------------------------------------- dark mode -------------
+
+_CONTRAST = """el => {
+  const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  let bg = null;
+  for (let e = el; e; e = e.parentElement) {
+    const c = rgb(getComputedStyle(e).backgroundColor);
+    if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) { bg = c; break; }
+  }
+  bg = bg || [255, 255, 255];
+  const worst = [el, ...el.querySelectorAll('*')].map(e => {
+    const fg = rgb(getComputedStyle(e).color);
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    return (a + 0.05) / (b + 0.05);
+  });
+  return Math.min(...worst);
+}"""
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_verdict_boxes_meet_aa_contrast(site, server, browser, mode):
+    visit = Visit(browser, server, "book/01_per_example_statistics.html", dark=mode == "dark")
+    try:
+        assert visit.page.evaluate("() => document.documentElement.dataset.theme") == mode
+        boxes = visit.page.locator(".lnbook-verdict")
+        assert boxes.count() >= 3
+        ratios = [boxes.nth(i).evaluate(_CONTRAST) for i in range(boxes.count())]
+    finally:
+        visit.close()
+    assert min(ratios) >= 4.5, ratios
+
+
+def _paper_luminance(visit: Visit) -> list[float]:
+    return visit.page.evaluate(
+        """() => [...document.querySelectorAll('div.lnbook-plotly')].map(gd => {
+          const c = document.createElement('canvas').getContext('2d');
+          c.fillStyle = gd._fullLayout.paper_bgcolor; c.fillRect(0, 0, 1, 1);
+          const [r, g, b] = c.getImageData(0, 0, 1, 1).data;
+          return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+        })"""
+    )
+
+
+def test_figures_follow_the_theme_switch_live(site, server, browser):
+    visit = Visit(browser, server, "book/04_layernorm_vs_batchnorm.html")
+    try:
+        _wait_drawn(visit)
+        page = visit.page
+        assert min(_paper_luminance(visit)) > 0.9  # light pages, light figures
+        # The template came back (the page sends it once, by name): plotly_white's grid.
+        assert page.evaluate(
+            "() => document.querySelector('div.lnbook-plotly')"
+            "._fullLayout.template.layout.xaxis.gridcolor"
+        ) == "#EBF0F8"
+        # A reader's choice, made before the switch, must survive the redraw.
+        figure = page.locator("figure.lnbook-figure").filter(has=page.locator(".lnbook-buttons"))
+        figure.first.locator(".lnbook-buttons button").nth(1).click()
+        gd = figure.first.locator("div.lnbook-plotly")
+        page.wait_for_timeout(300)
+        chosen = gd.evaluate(PLOTTED)
+        # The theme's own switch cycles its modes; press it until the page is dark.
+        for _ in range(3):
+            if page.evaluate("() => document.documentElement.dataset.theme") == "dark":
+                break
+            page.locator(".theme-switch-button").first.click()
+        assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('div.lnbook-plotly')]"
+            ".every(gd => gd._fullLayout.paper_bgcolor !== 'white'"
+            " && gd._fullLayout.paper_bgcolor !== '#ffffff')",
+            timeout=5000,
+        )
+        assert max(_paper_luminance(visit)) < 0.2
+        page.wait_for_timeout(300)
+        assert gd.evaluate(PLOTTED) == chosen, "the switch lost the reader's choice"
+        assert (
+            figure.first.locator(".lnbook-buttons button").nth(1).get_attribute("aria-pressed")
+            == "true"
+        )
+        # Ink that was black is light now: no trace keeps PALETTE["black"].
+        blacks = page.evaluate(
+            "() => [...document.querySelectorAll('div.lnbook-plotly')]"
+            ".flatMap(gd => gd._fullData.map(t => JSON.stringify([t.line && t.line.color,"
+            " t.marker && t.marker.color])))"
+            ".filter(s => s.includes('#000000'))"
+        )
+        assert not blacks, blacks
+    finally:
+        visit.close()
+    assert not visit.errors, visit.errors
+
+
+# ---------------------------------------------------------------- weight ----------------
+
+
+def test_pages_stay_within_their_byte_budgets(site, server, browser):
+    rows = weigh(site, server, browser)
+    figures = set(figure_pages(site))
+    over = {
+        rel: r["bytes"]
+        for rel, r in rows.items()
+        if r["bytes"] > (CHAPTER_BUDGET_BYTES if rel in figures else PLAIN_BUDGET_BYTES)
+    }
+    assert not over, over
+
+
+def test_no_page_loads_the_font_awesome_script_and_icons_still_show(site, server, browser):
+    for page in pages(site):
+        assert "fontawesome.js" not in " ".join(parse(page).loads), page.name
+    visit = Visit(browser, server, "book/01_per_example_statistics.html")
+    try:
+        # The icons a reader sees, and the font each is drawn with.
+        shown = visit.page.evaluate(
+            """() => [...document.querySelectorAll('.fa-solid, .fa-regular, .fa-brands')]
+              .filter(i => i.offsetParent !== null)
+              .map(i => [[...i.classList].filter(c => /^fa-/.test(c)),
+                         getComputedStyle(i, '::before').fontWeight,
+                         i.getBoundingClientRect().width])"""
+        )
+    finally:
+        visit.close()
+    assert len(shown) >= 4, shown
+    # Each one's character, read from the theme's own (whole) stylesheet, must be in the
+    # font the site serves (cut to the icons in use by lnbook/icons.py).
+    import pydata_sphinx_theme
+    from fontTools.ttLib import TTFont
+
+    theme_css = (
+        Path(pydata_sphinx_theme.__file__).parent
+        / "theme/pydata_sphinx_theme/static/styles/pydata-sphinx-theme.css"
+    ).read_text()
+    fonts = site / "_static" / "vendor" / "fontawesome" / "webfonts"
+    for classes, weight, width in shown:
+        font = (
+            "fa-brands-400"
+            if "fa-brands" in classes
+            else ("fa-solid-900" if weight == "900" else "fa-regular-400")
+        )
+        cmap = TTFont(fonts / f"{font}.woff2").getBestCmap()
+        chars = [
+            m[1]
+            for c in classes
+            if (m := re.search(rf'\.{c}:before[^{{]*\{{content:"\\([0-9a-f]+)"', theme_css))
+        ]
+        assert chars, classes
+        assert all(int(ch, 16) in cmap for ch in chars), (classes, font)
+        assert width > 4, classes
+
+
+def test_text_paints_before_plotly_arrives_on_a_slow_line(site, server, browser):
+    # Opened by hand, not with Visit: the line is slowed before the page loads.
+    context = browser.new_context(**DESKTOP)
+    try:
+        page = context.new_page()
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        # About 4 Mbit/s: plotly.js takes seconds to arrive.
+        cdp.send(
+            "Network.emulateNetworkConditions",
+            {
+                "offline": False,
+                "latency": 40,
+                "downloadThroughput": 500_000,
+                "uploadThroughput": 500_000,
+            },
+        )
+        page.goto(f"{server}/book/05_transformers.html", wait_until="load", timeout=60000)
+        timing = page.evaluate(
+            """() => ({
+              paint: performance.getEntriesByName('first-contentful-paint')[0].startTime,
+              plotly: performance.getEntriesByType('resource')
+                .find(r => r.name.includes('lnbook/plotly.min.js')).responseEnd,
+            })"""
+        )
+    finally:
+        context.close()
+    assert timing["paint"] < timing["plotly"], timing
+
+
+# ---------------------------------------------------------------- WCAG 2.1 AA -----------
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_axe_finds_no_serious_or_critical_violation(site, server, browser, mode):
+    # In dark mode each page's figures must open dark as well (checked on the same visit).
+    script = AXE.read_text(encoding="utf-8")
+    found = {}
+    for page in pages(site):
+        rel = page.relative_to(site).as_posix()
+        visit = Visit(browser, server, rel, dark=mode == "dark")
+        try:
+            if parse(page).figures:
+                _wait_drawn(visit)
+                if mode == "dark":  # and the figures open dark, too
+                    lum = _paper_luminance(visit)
+                    if max(lum) >= 0.2:
+                        found[rel] = [f"figure paper luminance {lum}"]
+            visit.page.evaluate(script)
+            result = visit.page.evaluate(
+                """async () => (await axe.run(document, {
+                  runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
+                })).violations.filter(v => ['serious', 'critical'].includes(v.impact))
+                  .map(v => `${v.id} (${v.impact}): ` + v.nodes.slice(0, 3)
+                    .map(n => n.target.join(' ')).join(' | ') + ` [${v.nodes.length}]`)"""
+            )
+        finally:
+            visit.close()
+        if result:
+            found[rel] = found.get(rel, []) + result
+    assert not found, json.dumps(found, indent=1)
