@@ -126,8 +126,7 @@ class Visit:
 
     ``device`` is a dict of Playwright context options (:data:`PHONE`, :data:`DESKTOP`);
     ``dark`` opens the page with the theme's dark mode chosen, as a reader's earlier choice
-    is remembered by the theme (``localStorage.mode``). ``bytes`` counts every response
-    body the page received (uncompressed, as ``make serve`` sends it).
+    is remembered by the theme (``localStorage.mode``).
     """
 
     def __init__(
@@ -139,8 +138,6 @@ class Visit:
             self.context.add_init_script("localStorage.setItem('mode', 'dark')")
         self.outside: list[str] = []
         self.errors: list[str] = []
-        self.bytes = 0
-        self.requests = 0
 
         def route(r):
             if r.request.url.startswith(base) or r.request.url.startswith("data:"):
@@ -149,16 +146,10 @@ class Visit:
                 self.outside.append(r.request.url)
                 r.abort()
 
-        def finished(request):
-            if request.url.startswith(base):
-                self.requests += 1
-                self.bytes += request.sizes()["responseBodySize"]
-
         self.context.route("**/*", route)
         self.page = self.context.new_page()
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("requestfinished", finished)
         self.page.goto(f"{base}/{path}", wait_until="load")
         self.page.wait_for_load_state("networkidle")
 
@@ -172,17 +163,29 @@ class Visit:
         self.context.close()
 
 
+_TRANSFERRED = """async () => {
+  await document.fonts.ready;  // fonts are fetched once the text that needs them is laid out
+  const nav = performance.getEntriesByType('navigation')[0];
+  const res = performance.getEntriesByType('resource');
+  return {bytes: nav.decodedBodySize + res.reduce((s, r) => s + r.decodedBodySize, 0),
+          requests: 1 + res.length};
+}"""
+
+
 def weigh(site: Path, base: str, browser) -> dict[str, dict]:
-    """Bytes, requests and first paint of every page, each loaded once with an empty cache."""
+    """Bytes, requests and first paint of every page, each loaded once with an empty cache.
+
+    Bytes are the browser's own count (Resource Timing's decoded body sizes: uncompressed,
+    as ``make serve`` sends them) of the page and everything it loaded.
+    """
     found = {}
     for page in pages(site):
         rel = page.relative_to(site).as_posix()
         visit = Visit(browser, base, rel)
         try:
-            visit.page.wait_for_timeout(300)  # fonts and late figures
+            visit.page.wait_for_timeout(300)  # late figures
             found[rel] = {
-                "bytes": visit.bytes,
-                "requests": visit.requests,
+                **visit.page.evaluate(_TRANSFERRED),
                 "first_paint_ms": round(visit.first_paint_ms()),
             }
         finally:
