@@ -113,6 +113,21 @@
     return -1;
   }
 
+  // The band nearest to `value` (0 inside it), within `pad`; a heading in the gap above a
+  // panel is nearer to that panel's top than to the bottom of the panel above it.
+  function nearestBand(list, value, pad) {
+    var best = -1;
+    var bestDistance = pad;
+    for (var i = 0; i < list.length; i++) {
+      var d = Math.max(list[i][0] - value, 0, value - list[i][1]);
+      if (d <= bestDistance) {
+        best = i;
+        bestDistance = d;
+      }
+    }
+    return best;
+  }
+
   // A function mapping a paper point of the original grid to the stacked one, full width.
   // Panels go row by row (column c of row r is panel r * ncols + c), or column by column
   // when there are more columns than rows: a grid of 2 views x 4 models then reads as
@@ -133,8 +148,8 @@
       cell: cell,
       order: order,
       point: function (x, y) {
-        var c = bandOf(g.cols, x, 0.02);
-        var r = bandOf(g.rows, y, 0.08);
+        var c = nearestBand(g.cols, x, 0.05);
+        var r = nearestBand(g.rows, y, 0.12);
         if (c < 0 || r < 0) return null;
         return this.inCell(r, c, x, y);
       },
@@ -194,11 +209,11 @@
     var mt = (layout.margin && layout.margin.t) || 40;
     var mb = (layout.margin && layout.margin.b) || 80;
     if (g.cols.length > 1) {
-      // Panels of at least MIN_PANEL_PX, 70 px apart (room for an x-axis title and the
+      // Panels of at least MIN_PANEL_PX, 90 px apart (room for a two-line x-axis title and
       // next panel's heading); the figure grows to hold them.
       var n = g.rows.length * g.cols.length;
       var panel = Math.max(MIN_PANEL_PX, (height - mt - mb) / g.rows.length);
-      var gapPx = 70;
+      var gapPx = 90;
       var plotPx = n * panel + (n - 1) * gapPx;
       var stack = stacker(g, gapPx / plotPx);
       layout.height = Math.round(mt + mb + plotPx);
