@@ -51,3 +51,10 @@ def browser():
         b = p.chromium.launch(executable_path=sitekit.chromium(), args=sitekit.CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the site tests last: the strict build they share then reuses the chapters the
+    chapter tests executed (tests/test_chapters.py) instead of executing each a second time.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("site") is not None)  # stable
