@@ -253,18 +253,17 @@
         bar.x = 1.02;
         bar.xanchor = "left";
       }
+      var barsMoved = {}; // a shared colour axis goes beside the first panel using it
       data.forEach(function (t) {
         var xKey = "xaxis" + (t.xaxis || "x").slice(1);
         var yKey = "yaxis" + (t.yaxis || "y").slice(1);
         if (t.colorbar) moveBar(t.colorbar, xKey, yKey);
-        if (typeof t.coloraxis === "string" && layout[t.coloraxis] && !layout[t.coloraxis]._moved) {
-          layout[t.coloraxis].colorbar = Object.assign({}, layout[t.coloraxis].colorbar);
-          moveBar(layout[t.coloraxis].colorbar, xKey, yKey);
-          layout[t.coloraxis]._moved = true;
+        var ca = t.coloraxis;
+        if (typeof ca === "string" && layout[ca] && !barsMoved[ca]) {
+          layout[ca].colorbar = Object.assign({}, layout[ca].colorbar);
+          moveBar(layout[ca].colorbar, xKey, yKey);
+          barsMoved[ca] = true;
         }
-      });
-      Object.keys(layout).forEach(function (k) {
-        if (/^coloraxis\d*$/.test(k)) delete layout[k]._moved;
       });
       frames.forEach(function (f) {
         if (f.layout) movePaperItems(f.layout.annotations, stack);
@@ -513,7 +512,7 @@
     // A frame's title, too, belongs in the caption: remembered by frame name.
     fig.frameTitles = {};
     frames.forEach(function (f) {
-      if (fig.caption && f.layout && f.layout.title !== undefined) {
+      if (fig.caption && f.name !== undefined && f.layout && f.layout.title !== undefined) {
         var t = f.layout.title;
         fig.frameTitles[f.name] = typeof t === "string" ? t : t && t.text;
         delete f.layout.title;
