@@ -16,6 +16,9 @@ from pathlib import Path
 # One icon's rule in the theme's minified CSS: `.fa-a:before,.fa-b:before{content:"\f138"}`.
 _ICON_RULE = re.compile(r'((?:\.fa-[a-z0-9-]+:before,?)+)\{content:"((?:\\.|[^"\\])+)"\}')
 _NAME = re.compile(r"\bfa-[a-z0-9-]+")
+# The theme's icons drawn by its own rules (admonition titles, external links, ...), named
+# by CSS variables: `--pst-icon-lightbulb:"\f0eb"` (minified, the character itself).
+_ICON_VARIABLE = re.compile(r'--pst-icon-[a-z0-9-]+:"((?:\\.|[^"\\])+)"')
 _CSS = Path("styles") / "pydata-sphinx-theme.css"
 _FONTS = Path("vendor") / "fontawesome" / "webfonts"
 
@@ -45,7 +48,9 @@ def used_icons(outdir: Path) -> set[str]:
 
 
 def slim_css(css: str, used: set[str]) -> tuple[str, set[str]]:
-    """The stylesheet without the rules of unused icons, and the characters still drawn.
+    """The stylesheet without the rules of unused icons, and the characters still drawn:
+    those of the icons in use and those of the theme's icon variables (its admonitions'
+    and links' icons, which no class names).
 
     Parameters
     ----------
@@ -61,7 +66,9 @@ def slim_css(css: str, used: set[str]) -> tuple[str, set[str]]:
         chars.add(icon_char(match[2]))
         return ",".join(f".{n}:before" for n in names) + '{content:"' + match[2] + '"}'
 
-    return _ICON_RULE.sub(keep, css), chars
+    css = _ICON_RULE.sub(keep, css)
+    chars.update(icon_char(m) for m in _ICON_VARIABLE.findall(css))
+    return css, chars
 
 
 def subset_font(source: Path, target: Path, chars: set[str]) -> None:

@@ -33,7 +33,8 @@ subpackage of their own):
    script wires the hidden one); the site's stylesheet (``static/lnbook.css``) and KaTeX's
    (math is rendered to HTML at build time by ``sphinxcontrib.katex``, so no page runs a
    math script) are copied in; sphinx-design's files load only on pages that use it; the
-   theme's icon font and its rules are cut to the icons the site shows (``icons.py``); and
+   theme's icon font and its rules are cut to the icons the site shows (``icons.py``), its
+   stylesheets to the rules the pages use (``stylesheets.py``); and
    :func:`_accessible_markup` mends two bits of other packages' markup for screen readers.
 
 5. **Launch and download.** Every chapter page offers its executed notebook as ``.ipynb``
@@ -70,12 +71,15 @@ _PAGE_JS = "lnbook-page.js"  # every page: wide equations and tables become tab 
 _NODE_MODULES = _HERE.parent / "node_modules"
 _PLOTLY_BUNDLE = _NODE_MODULES / ".lnbook" / "plotly.min.js"
 _KATEX_DIST = _NODE_MODULES / "katex" / "dist"
+_PURGECSS = _NODE_MODULES / ".bin" / "purgecss"
 _TEMPLATE = "plotly_white"  # every figure's template; the page sends it once
 _NOT_EXECUTED = {
     "sphinxext.py",
     "editions.py",
     "bench.py",
     "bibstyle.py",
+    "icons.py",
+    "stylesheets.py",
 }  # no chapter imports these
 
 
@@ -257,8 +261,26 @@ def _copy_assets(app, exception) -> None:
     )
 
 
+def _purge_stylesheets(app, exception) -> None:
+    # After every other build-finished step (myst-nb copies its stylesheet in one).
+    if exception is not None or app.builder.format != "html":
+        return
+    from sphinx.util import logging
+
+    from .stylesheets import purge_unused_css
+
+    sizes = purge_unused_css(Path(app.outdir), _PURGECSS)
+    before = sum(b for b, _ in sizes.values())
+    after = sum(a for _, a in sizes.values())
+    logging.getLogger(__name__).info(
+        f"lnbook: {len(sizes)} stylesheets cut to the rules the site uses "
+        f"({before // 1000} kB -> {after // 1000} kB)"
+    )
+
+
 def _check_assets(app, config) -> None:
-    missing = [p for p in (_PLOTLY_BUNDLE, _KATEX_DIST / "katex.min.css") if not p.is_file()]
+    needed = (_PLOTLY_BUNDLE, _KATEX_DIST / "katex.min.css", _PURGECSS)
+    missing = [p for p in needed if not p.is_file()]
     if missing:
         from sphinx.errors import ConfigError
 
@@ -417,4 +439,5 @@ def setup(app):
     # Late priority, so the page's asset lists are complete when the unused are removed.
     app.connect("html-page-context", _drop_unused_scripts, priority=900)
     app.connect("build-finished", _copy_assets)
+    app.connect("build-finished", _purge_stylesheets, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

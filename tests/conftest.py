@@ -53,8 +53,42 @@ def browser():
         b.close()
 
 
+def pytest_configure(config):
+    # Here rather than in pyproject.toml, whose bytes key the execution cache.
+    config.addinivalue_line(
+        "markers", "executed: reads the chapters tests/test_chapters.py executed in this run"
+    )
+
+
 def pytest_collection_modifyitems(config, items):
-    """Run the site tests last: the strict build they share then reuses the chapters the
+    """Order the tests, and keep the book's tests together on one worker.
+
+    The site tests run last: the strict build they share then reuses the chapters the
     chapter tests executed (tests/test_chapters.py) instead of executing each a second time.
+    ``make test`` runs two workers (pytest-xdist, ``--dist loadgroup``): the chapter runs,
+    the tests that read their executions and the site tests form one group, kept in this
+    order on one worker, while the other worker takes every other test.
     """
     items.sort(key=lambda item: item.get_closest_marker("site") is not None)  # stable
+    for item in items:
+        executes_chapter = (
+            item.get_closest_marker("chapter") and item.path.name == "test_chapters.py"
+        )
+        if (
+            executes_chapter
+            or item.get_closest_marker("executed")
+            or item.get_closest_marker("site")
+        ):
+            item.add_marker(pytest.mark.xdist_group("book"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread_per_worker():
+    """Under xdist each worker gets one core: torch's default of one thread per core would
+    make the two workers fight over both. (Chapter kernels are separate processes.)"""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)

@@ -14,20 +14,24 @@ from threadpoolctl import threadpool_info
 from lnbook import bench
 
 
-def test_median_seconds_times_one_call_of_a_known_duration():
-    import time
-
+def test_median_seconds_times_one_call_of_a_known_duration(monkeypatch):
+    # A fake clock that each call moves on by exactly 2 ms: the answer is known exactly
+    # and no real timing (which a busy machine disturbs) enters the test.
+    now = [0.0]
     calls = []
 
-    def sleep_2ms():
+    def takes_2ms():
         calls.append(1)
-        time.sleep(0.002)
+        now[0] += 0.002
 
-    t = bench.median_seconds(sleep_2ms, rounds=3, min_round_s=0.005)
-    assert 0.002 <= t < 0.02  # sleep never returns early; scheduling adds a little
-    assert len(calls) >= 1 + 3 * 3  # warm-up, then rounds of >= 3 calls to last 5 ms
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: now[0])
+    t = bench.median_seconds(takes_2ms, rounds=3, min_round_s=0.005)
+    assert t == pytest.approx(0.002, rel=1e-12)
+    # One warm-up call; rounds of 1 and 2 calls last < 5 ms, so 4 calls a round: the
+    # doubling search (1 + 2 + 4) and then 3 timed rounds of 4.
+    assert len(calls) == 1 + (1 + 2 + 4) + 3 * 4
     with pytest.raises(ValueError, match="rounds"):
-        bench.median_seconds(sleep_2ms, rounds=0)
+        bench.median_seconds(takes_2ms, rounds=0)
 
 
 def test_single_thread_limits_both_pools_and_restores_them():

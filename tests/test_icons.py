@@ -14,6 +14,7 @@ CSS = (
     '.fa-at:before{content:"\\@"}.fa-k:before{content:"K"}'
     '.fa-chevron-circle-right:before,.fa-circle-chevron-right:before{content:"\\f138"}'
     '.fa-zero:before{content:"\\30 "}.other{y:2}'
+    ':root{--pst-icon-bell:"\uf0f3";--pst-icon-note:var(--pst-icon-bell)}'
 )
 
 
@@ -31,8 +32,9 @@ def test_slim_css_keeps_used_icons_and_everything_else():
         '.fa-k:before{content:"K"}'
         '.fa-circle-chevron-right:before{content:"\\f138"}'
         ".other{y:2}"
+        ':root{--pst-icon-bell:"\uf0f3";--pst-icon-note:var(--pst-icon-bell)}'
     )
-    assert chars == {"K", "\uf138"}
+    assert chars == {"K", "\uf138", "\uf0f3"}  # the variable's icon too
 
 
 def test_used_icons_reads_pages_and_scripts_but_not_plotly(tmp_path: Path):
