@@ -590,6 +590,39 @@ def test_lr_summary_reads_the_grid():
     assert s["b"]["above_chance"] == [1.0, 10.0]
 
 
+@pytest.mark.parametrize(
+    "net",
+    [{"norm": None}, {"norm": "layer"}, {"norm": "batch"}, {"norm": "rms"},
+     {"norm": "layer", "activation": "relu", "init": "he"}],
+)  # fmt: skip
+def test_stacked_runs_are_the_separate_runs(net):
+    # The oracle: covariate_shift_run, one run at a time with torch's own SGD. Moderate
+    # rates: at 1 the ReLU network is chaotic enough to blow float rounding up to 1e-3
+    # within 15 steps, in either implementation.
+    lrs, seeds = (0.05, 0.3), (0, 1)
+    loss, acc = experiments.stacked_sgd_runs(net, lrs, seeds, steps=15)
+    assert loss.shape == (2, 2, 15) and acc.shape == (2, 2)
+    for i, lr in enumerate(lrs):
+        for j, seed in enumerate(seeds):
+            ref = experiments.covariate_shift_run(**net, lr=lr, steps=15, checkpoints=0, seed=seed)
+            np.testing.assert_allclose(loss[i, j], ref["loss"], rtol=1e-5)
+            assert abs(acc[i, j] - ref["test_accuracy"]) < 1e-6
+
+
+def test_lr_sensitivity_runs_noisy_nets_one_by_one_and_stacked_runs_refuse_them():
+    r = experiments.lr_sensitivity(
+        {"noisy": {"norm": "layer", "noise": 1.0}}, lrs=(0.1,), seeds=(0,), steps=20
+    )
+    ref = experiments.covariate_shift_run("layer", noise=1.0, lr=0.1, steps=20, checkpoints=0)
+    assert r["final"]["noisy"][0, 0] == ref["loss"][-20:].mean()
+    with pytest.raises(ValueError, match="only runs without noise"):
+        experiments.stacked_sgd_runs({"norm": "layer", "noise": 1.0}, (0.1,), (0,), steps=5)
+    with pytest.raises(ValueError, match="only runs without noise"):
+        experiments.stacked_sgd_runs({"norm": "dyt"}, (0.1,), (0,), steps=5)
+    with pytest.raises(ValueError, match="every rate in lrs"):
+        experiments.stacked_sgd_runs({"norm": None}, (0.1, -1.0), (0,), steps=5)
+
+
 def test_lr_sensitivity_shapes():
     r = experiments.lr_sensitivity(
         {"x": {"norm": "layer"}}, lrs=(0.1, 1.0), seeds=(0, 1), steps=25, target=10.0

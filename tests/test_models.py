@@ -212,3 +212,78 @@ def test_detached_layer_norm_forward_is_layer_norm_backward_drops_the_correction
     torch.testing.assert_close(x.grad, rstd * m.weight * dy)
     # The true gradient differs: it sums to zero over the features; this one does not.
     assert x.grad.sum(-1).abs().max() > 1e-3
+
+
+def _members(norm, placement="post", activation="sigmoid", n=3):
+    out = []
+    for seed in range(n):
+        torch.manual_seed(seed)
+        out.append(
+            models.MLP(
+                6, 5, 4, depth=2, norm=norm, placement=placement, activation=activation,
+                init="xavier",
+            )
+        )  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch", "rms", None])
+@pytest.mark.parametrize("placement", ["pre", "post"])
+def test_stacked_mlp_computes_each_members_output_and_gradient(norm, placement):
+    members = _members(norm, placement)
+    stacked = models.StackedMLP(members)
+    x = torch.randn(3, 8, 6)
+    out = stacked(x)
+    ref = torch.stack([m(x[e]) for e, m in enumerate(members)])  # each member alone
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    # Gradients: each member's own loss, through the stack and through the member.
+    (out**2).mean(dim=(1, 2)).sum().backward()
+    for e, m in enumerate(members):
+        (m(x[e]) ** 2).mean().backward()
+    first = stacked.layers[0 if placement == "post" else 1]  # the first Linear
+    for e, m in enumerate(members):
+        linear = next(layer for layer in m.net if isinstance(layer, nn.Linear))
+        torch.testing.assert_close(first.weight.grad[e], linear.weight.grad.T)
+        torch.testing.assert_close(first.bias.grad[e, 0], linear.bias.grad)
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch", None])
+def test_stacked_sgd_steps_match_torch_sgd_on_each_member(norm):
+    members = _members(norm)
+    stacked = models.StackedMLP(members)
+    lr = torch.tensor([0.05, 0.5, 2.0])
+    opts = [torch.optim.SGD(m.parameters(), lr=float(r)) for m, r in zip(members, lr, strict=True)]
+    for _ in range(5):
+        x, y = torch.randn(3, 8, 6), torch.randint(0, 4, (3, 8))
+        loss = torch.stack(
+            [nn.functional.cross_entropy(o, t) for o, t in zip(stacked(x), y, strict=True)]
+        ).sum()
+        stacked.zero_grad()
+        loss.backward()
+        stacked.sgd_step(lr)
+        for e, (m, opt) in enumerate(zip(members, opts, strict=True)):
+            opt.zero_grad()
+            nn.functional.cross_entropy(m(x[e]), y[e]).backward()
+            opt.step()
+    stacked.eval()
+    for m in members:
+        m.eval()  # batch norm: the running statistics each member gathered
+    x = torch.randn(3, 8, 6)
+    ref = torch.stack([m(x[e]) for e, m in enumerate(members)])
+    torch.testing.assert_close(stacked(x), ref, rtol=1e-4, atol=1e-5)
+
+
+def test_stacked_mlp_refuses_what_it_cannot_stack():
+    with pytest.raises(TypeError, match="MLP"):
+        models.StackedMLP([])
+    with pytest.raises(ValueError, match="same layers"):
+        models.StackedMLP([models.MLP(6, 5, 4), models.MLP(6, 7, 4)])
+    with pytest.raises(ValueError, match="cannot stack a NoisyNorm"):
+        models.StackedMLP([models.MLP(6, 5, 4, noise=0.5)])
+    with pytest.raises(ValueError, match="cannot stack a DyT"):
+        models.StackedMLP([models.MLP(6, 5, 4, norm="dyt")])
+    stacked = models.StackedMLP(_members("layer"))
+    with pytest.raises(ValueError, match=r"shape \(E=3, B, d_in\), got \(2, 8, 6\)"):
+        stacked(torch.randn(2, 8, 6))
+    with pytest.raises(ValueError, match=r"lr must have shape \(3,\)"):
+        stacked.sgd_step(torch.ones(2))
