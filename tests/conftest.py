@@ -53,33 +53,49 @@ def browser():
         b.close()
 
 
-def pytest_configure(config):
-    # Here rather than in pyproject.toml, whose bytes key the execution cache.
-    config.addinivalue_line(
-        "markers", "executed: reads the chapters tests/test_chapters.py executed in this run"
-    )
+# The book's tests, by file and test-name prefix: the chapter runs, the test that reads their
+# executions, and the site tests (whose strict build renders those executions). Under
+# ``make test``'s two workers they stay together on one worker, in collection order.
+_BOOK = (
+    ("tests/test_chapters.py", "test_chapter["),
+    ("tests/test_editions.py", "test_student_edition_is_plain_markdown_with_the_executed"),
+    ("tests/test_book_text.py", ""),
+    ("tests/test_site.py", ""),
+    ("tests/test_site_reader.py", ""),
+)
+
+
+def in_book_group(nodeid: str) -> bool:
+    path, _, name = nodeid.partition("::")
+    return any(path == p and name.startswith(prefix) for p, prefix in _BOOK)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Order the tests, and keep the book's tests together on one worker.
-
-    The site tests run last: the strict build they share then reuses the chapters the
+    """Run the site tests last: the strict build they share then reuses the chapters the
     chapter tests executed (tests/test_chapters.py) instead of executing each a second time.
-    ``make test`` runs two workers (pytest-xdist, ``--dist loadgroup``): the chapter runs,
-    the tests that read their executions and the site tests form one group, kept in this
-    order on one worker, while the other worker takes every other test.
     """
     items.sort(key=lambda item: item.get_closest_marker("site") is not None)  # stable
-    for item in items:
-        executes_chapter = (
-            item.get_closest_marker("chapter") and item.path.name == "test_chapters.py"
-        )
-        if (
-            executes_chapter
-            or item.get_closest_marker("executed")
-            or item.get_closest_marker("site")
-        ):
-            item.add_marker(pytest.mark.xdist_group("book"))
+    stray = [
+        i.nodeid for i in items if i.get_closest_marker("site") and not in_book_group(i.nodeid)
+    ]
+    if stray:  # a new site test file must join the book's worker (_BOOK), or it builds alone
+        raise pytest.UsageError(f"site tests outside the book group (tests/conftest.py): {stray}")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``make test`` runs two workers (pytest-xdist): the book's tests on one, as one unit
+    of work, every other test on either.
+
+    (xdist's own ``--dist loadgroup`` marks groups by renaming test ids, which pytest 9's
+    structured ids ignore: with it the groups were silently split.)
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BookOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "book" if in_book_group(nodeid) else nodeid
+
+    return BookOnOneWorker(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -51,7 +51,6 @@ def test_student_edition_keeps_stubs_and_checks_and_drops_solutions(path):
     assert markdown.count("**Exercise: ") == n_exercises
 
 
-@pytest.mark.executed
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
 def test_student_edition_is_plain_markdown_with_the_executed_numbers(path):
     # Jupyter renders CommonMark: no MyST role or directive may reach the student.

@@ -217,8 +217,10 @@ def test_tab_reaches_a_labelled_control_of_every_figure_and_keys_change_the_plot
                     elif f["tag"] == "SELECT":
                         page.keyboard.press("ArrowDown")
                     else:  # a button group: the pressed button is the view shown
-                        if f["pressed"] == "true":
-                            page.keyboard.press("Tab")
+                        if f["pressed"] == "true":  # the arrow moves on (wrapping round)
+                            page.keyboard.press("ArrowRight")
+                            moved = page.evaluate(_FOCUSED)
+                            assert moved["pressed"] == "false", f"{rel}: arrow stayed: {moved}"
                         page.keyboard.press("Enter")
                     try:
                         page.wait_for_function(
@@ -338,6 +340,35 @@ def test_figures_follow_the_theme_switch_live(site, server, browser):
             ".filter(s => s.includes('#000000'))"
         )
         assert not blacks, blacks
+    finally:
+        visit.close()
+    assert not visit.errors, visit.errors
+
+
+def test_choices_survive_a_resize_across_the_phone_layout(site, server, browser):
+    # Below 600 px the panels stack, which redraws every figure: the reader's slider position
+    # and pressed button must come back, and again on the way back to desktop width.
+    visit = Visit(browser, server, "book/01_per_example_statistics.html")
+    try:
+        _wait_drawn(visit)
+        page = visit.page
+        buttons = page.locator("figure.lnbook-figure").filter(has=page.locator(".lnbook-buttons"))
+        sliders = page.locator("figure.lnbook-figure").filter(has=page.locator("input[type=range]"))
+        buttons.first.locator(".lnbook-buttons button").nth(1).click()
+        slider = sliders.first.locator("input[type=range]")
+        slider.focus()
+        page.keyboard.press("End")
+        page.wait_for_timeout(500)
+        gds = [f.first.locator("div.lnbook-plotly") for f in (buttons, sliders)]
+        chosen = [gd.evaluate(PLOTTED) for gd in gds]
+        value = slider.input_value()
+        for width, height in ((390, 844), (1280, 900)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.wait_for_timeout(1500)  # the resize observer redraws
+            assert [gd.evaluate(PLOTTED) for gd in gds] == chosen, f"lost at {width} px"
+            assert slider.input_value() == value
+            pressed = buttons.first.locator(".lnbook-buttons button").nth(1)
+            assert pressed.get_attribute("aria-pressed") == "true", f"lost at {width} px"
     finally:
         visit.close()
     assert not visit.errors, visit.errors

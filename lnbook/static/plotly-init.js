@@ -411,6 +411,16 @@
       });
       group.appendChild(button);
     });
+    // Left and right arrows (Home, End) move between a group's buttons, as in a toolbar;
+    // Enter or Space presses the one in focus. Tab still stops at each button.
+    group.addEventListener("keydown", function (event) {
+      var all = Array.prototype.slice.call(group.querySelectorAll("button"));
+      var at = all.indexOf(document.activeElement);
+      var to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: all.length - 1 }[event.key];
+      if (at < 0 || to === undefined) return;
+      event.preventDefault();
+      all[(to + all.length) % all.length].focus();
+    });
     return group;
   }
 
