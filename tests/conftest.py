@@ -1,9 +1,11 @@
 """Shared test settings, and the fixtures of the site tests (built once per session)."""
 
 import functools
+import os
 import subprocess
 import sys
 import threading
+import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,19 +19,58 @@ settings.register_profile("lnbook", deadline=None, derandomize=True)
 settings.load_profile("lnbook")
 
 
+# ``make test`` runs two workers (pytest-xdist): chapters, student notebooks and unit tests
+# go to whichever is free. What must happen once per run, in order, is coordinated through
+# files in a folder both workers share: each chapter test leaves a mark when it ends, and
+# the strict build waits for every chapter of the run, then runs once, under a lock, for
+# both workers (it renders those executions instead of executing the chapters again).
+
+
 @pytest.fixture(scope="session")
-def site() -> Path:
+def run_dir(tmp_path_factory) -> Path:
+    """A folder shared by every worker of this test run (the run's own without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def chapter_done_mark(run_dir: Path, name: str) -> Path:
+    return run_dir / "chapters" / f"{name}.done"
+
+
+@pytest.fixture(scope="session")
+def executed_chapters(request, run_dir) -> None:
+    """Wait until every chapter test of this run has ended (on either worker)."""
+    names = [
+        item.callspec.id
+        for item in request.session.items
+        if item.path.name == "test_chapters.py" and item.originalname == "test_chapter"
+    ]
+    deadline = time.monotonic() + 3600
+    while missing := [n for n in names if not chapter_done_mark(run_dir, n).exists()]:
+        if time.monotonic() > deadline:
+            pytest.fail(f"chapter tests still unfinished after an hour: {missing}")
+        time.sleep(2)
+
+
+@pytest.fixture(scope="session")
+def site(executed_chapters, run_dir) -> Path:
     """Build the book exactly as ``make book`` does; warnings and failing cells fail it."""
-    jb = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run(
-        [str(jb), "build", "-W", "-n", "--keep-going", str(sitekit.ROOT)],
-        capture_output=True,
-        text=True,
-        cwd=sitekit.ROOT,
-    )
-    log = proc.stdout + proc.stderr
+    from filelock import FileLock
+
+    built, failed = run_dir / "site.built", run_dir / "site.failed"
+    with FileLock(run_dir / "site.lock"):
+        if not (built.exists() or failed.exists()):  # the first worker here builds
+            jb = Path(sys.executable).with_name("jupyter-book")
+            proc = subprocess.run(
+                [str(jb), "build", "-W", "-n", "--keep-going", str(sitekit.ROOT)],
+                capture_output=True,
+                text=True,
+                cwd=sitekit.ROOT,
+            )
+            log = proc.stdout + proc.stderr
+            (built if proc.returncode == 0 else failed).write_text(log[-8000:])
     # With -W every Sphinx warning (a dropped figure, a broken reference) is an error.
-    assert proc.returncode == 0, f"strict build failed:\n{log[-8000:]}"
+    assert not failed.exists(), f"strict build failed:\n{failed.read_text()}"
     return sitekit.HTML
 
 
@@ -53,57 +94,25 @@ def browser():
         b.close()
 
 
-# The book's tests, by file and test-name prefix: the chapter runs, the test that reads their
-# executions, and the site tests (whose strict build renders those executions). Under
-# ``make test``'s two workers they stay together on one worker, in collection order.
-_BOOK = (
-    ("tests/test_chapters.py", "test_chapter["),
-    ("tests/test_editions.py", "test_student_edition_is_plain_markdown_with_the_executed"),
-    ("tests/test_book_text.py", ""),
-    ("tests/test_site.py", ""),
-    ("tests/test_site_reader.py", ""),
-)
-
-
-def in_book_group(nodeid: str) -> bool:
-    path, _, name = nodeid.partition("::")
-    return any(path == p and name.startswith(prefix) for p, prefix in _BOOK)
-
-
 def pytest_collection_modifyitems(config, items):
-    """Run the site tests last: the strict build they share then reuses the chapters the
-    chapter tests executed (tests/test_chapters.py) instead of executing each a second time.
+    """Chapter runs (the book's and the student notebooks') first, the site tests last.
+
+    The longest tests first keeps the two workers busy to the end; and a worker that
+    reaches a site test has then only the other worker's last chapter to wait for.
     """
-    items.sort(key=lambda item: item.get_closest_marker("site") is not None)  # stable
-    stray = [
-        i.nodeid for i in items if i.get_closest_marker("site") and not in_book_group(i.nodeid)
-    ]
-    if stray:  # a new site test file must join the book's worker (_BOOK), or it builds alone
-        raise pytest.UsageError(f"site tests outside the book group (tests/conftest.py): {stray}")
 
+    def rank(item) -> int:
+        if item.get_closest_marker("site"):
+            return 2
+        return 0 if item.get_closest_marker("chapter") else 1
 
-def pytest_xdist_make_scheduler(config, log):
-    """``make test`` runs two workers (pytest-xdist): the book's tests on one, as one unit
-    of work, every other test on either.
-
-    (xdist's own ``--dist loadgroup`` marks groups by renaming test ids, which pytest 9's
-    structured ids ignore: with it the groups were silently split.)
-    """
-    from xdist.scheduler import LoadScopeScheduling
-
-    class BookOnOneWorker(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return "book" if in_book_group(nodeid) else nodeid
-
-    return BookOnOneWorker(config, log)
+    items.sort(key=rank)  # stable: files and parameters keep their order
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _one_torch_thread_per_worker():
     """Under xdist each worker gets one core: torch's default of one thread per core would
     make the two workers fight over both. (Chapter kernels are separate processes.)"""
-    import os
-
     if os.environ.get("PYTEST_XDIST_WORKER"):
         import torch
 

@@ -52,7 +52,7 @@ def test_student_edition_keeps_stubs_and_checks_and_drops_solutions(path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
-def test_student_edition_is_plain_markdown_with_the_executed_numbers(path):
+def test_student_edition_is_plain_markdown_with_the_executed_numbers(path, executed_chapters):
     # Jupyter renders CommonMark: no MyST role or directive may reach the student.
     nb = editions.student_notebook(path)
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
