@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import numpy_ln
+from ._results import remembered
 from .data import activations
 
 
@@ -886,6 +887,7 @@ def train_inference_gap(
     return result
 
 
+@remembered
 def small_batch_training(
     batch_sizes: Sequence[int] = (128, 4, 2),
     norms: Sequence[str] = ("batch", "layer"),
@@ -1046,6 +1048,7 @@ def _copy_batch(rng: np.random.Generator, batch: int, k: int, vocab: int):
     return torch.tensor(np.concatenate([a, np.zeros((batch, 1), int), a], axis=1))
 
 
+@remembered
 def transformer_init_gradients(
     placements: Sequence[str] = ("post", "pre"),
     *,
@@ -1098,6 +1101,7 @@ def transformer_init_gradients(
     return out
 
 
+@remembered
 def warmup_training(
     placement: str = "pre",
     *,
@@ -1158,6 +1162,7 @@ def _train_copy(m, rng, *, steps: int, lr: float, warmup: int = 0, batch: int = 
     return losses
 
 
+@remembered
 def warmup_grid(
     lrs: Sequence[float] = (3e-3, 1e-2, 3e-2),
     configs: Sequence[tuple[str, int]] = (("post", 0), ("post", 40), ("pre", 0)),
@@ -1262,6 +1267,7 @@ def _unit_inputs(model, x) -> np.ndarray:
     return np.array(seen)
 
 
+@remembered
 def covariate_shift_run(
     norm: str | None = None,
     *,
@@ -1405,6 +1411,7 @@ def steps_to_target(loss: np.ndarray, target: float, window: int = 20) -> float:
     return float(hit[0] + window) if len(hit) else float("nan")
 
 
+@remembered
 def lr_sensitivity(
     configs: dict[str, dict],
     lrs: Sequence[float] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
@@ -1555,6 +1562,7 @@ def _loss_and_grad(model, params, x, y):
     return loss.item(), torch.cat([g.reshape(-1) for g in grads])
 
 
+@remembered
 def landscape_smoothness(
     norm: str | None = None,
     *,
@@ -1701,6 +1709,7 @@ def recentering(
     }
 
 
+@remembered
 def norm_comparison(
     norms: Sequence[str] = ("layer", "rms", "dyt", "layer_detached"),
     *,
@@ -1727,6 +1736,7 @@ def norm_comparison(
     return out
 
 
+@remembered
 def norm_input_output(
     norm_index: int = -1,
     *,

@@ -95,15 +95,16 @@ def browser():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Chapter runs (the book's and the student notebooks') first, the site tests last.
+    """Chapter runs (the book's and the student notebooks') first; the site tests, and the
+    other tests that need every chapter executed, last.
 
     The longest tests first keeps the two workers busy to the end; and a worker that
     reaches a site test has then only the other worker's last chapter to wait for.
     """
 
     def rank(item) -> int:
-        if item.get_closest_marker("site"):
-            return 2
+        if item.get_closest_marker("site") or "executed_chapters" in item.fixturenames:
+            return 2  # these wait for every chapter: last, or a worker would sit idle
         return 0 if item.get_closest_marker("chapter") else 1
 
     items.sort(key=rank)  # stable: files and parameters keep their order

@@ -534,6 +534,12 @@ def test_axe_finds_no_serious_or_critical_violation_light_or_dark(site, server, 
                     f"() => {{ document.documentElement.dataset.theme = '{mode}';"
                     f" document.documentElement.dataset.mode = '{mode}'; }}"
                 )
+                # The theme fades colours over 0.15 s: judge the colours a reader is left with.
+                visit.page.wait_for_function(
+                    "() => !document.getAnimations()"
+                    ".some(a => a instanceof CSSTransition && a.playState === 'running')",
+                    timeout=5000,
+                )
                 if has_figures and mode == "dark":  # the figures follow, and open dark
                     visit.page.wait_for_function(
                         "() => [...document.querySelectorAll('div.lnbook-plotly')]"

@@ -1,0 +1,49 @@
+"""Results of the long experiments, kept for a second run of the same call (test runs).
+
+Off unless the environment variable ``LNBOOK_RESULTS`` names a folder. ``make test``
+executes every chapter twice, as the book and as the student notebook, and the training
+runs are the same calls both times; so the chapter tests run with ``store:DIR``, which
+computes every call and keeps its result (the book's numbers are always computed), and
+the student notebooks, executed later in the same test run, with ``reuse:DIR``, which
+returns the kept result of the very same call (same function, same arguments) and computes,
+without keeping, whatever is not there. A folder serves one test run, so one package
+source: the key is the function's name and its arguments (joblib's hash of them).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+
+def remembered(fn):
+    """Decorator: ``fn`` keeps or reuses its results as ``LNBOOK_RESULTS`` says."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        setting = os.environ.get("LNBOOK_RESULTS", "")
+        if not setting:
+            return fn(*args, **kwargs)
+        mode, _, folder = setting.partition(":")
+        if mode not in ("store", "reuse") or not folder:
+            raise ValueError(f"LNBOOK_RESULTS must be 'store:DIR' or 'reuse:DIR', got {setting!r}")
+        import joblib
+
+        key = joblib.hash((fn.__module__, fn.__qualname__, args, sorted(kwargs.items())))
+        path = Path(folder) / f"{fn.__qualname__}-{key}.pkl"
+        if mode == "reuse":
+            if path.is_file():
+                return pickle.loads(path.read_bytes())
+            return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside, then renamed: a reader on the other worker never sees half a file.
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+            pickle.dump(result, tmp)
+        os.replace(tmp.name, path)
+        return result
+
+    return wrapper
