@@ -40,7 +40,7 @@ book: $(VENV)/.runtime-installed $(ASSETS)
 test: $(VENV)/.dev-installed $(ASSETS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n 2 --durations=15
+	$(BIN)/python -m pytest -n 2 --maxschedchunk 1 --durations=15
 
 # Bytes, requests and first paint of every page of the built site (headless chromium).
 weigh: $(VENV)/.dev-installed

@@ -19,8 +19,10 @@ settings.register_profile("lnbook", deadline=None, derandomize=True)
 settings.load_profile("lnbook")
 
 
-# ``make test`` runs two workers (pytest-xdist): chapters, student notebooks and unit tests
-# go to whichever is free. What must happen once per run, in order, is coordinated through
+# ``make test`` runs two workers (pytest-xdist, ``--maxschedchunk 1``: a test at a time to
+# whichever is free; by default each worker is first handed a quarter of the run in one
+# block, which put every chapter on the same worker): chapters, student notebooks and unit
+# tests go to whichever is free. What must happen once per run, in order, is coordinated through
 # files in a folder both workers share: each chapter test leaves a mark when it ends, and
 # the strict build waits for every chapter of the run, then runs once, under a lock, for
 # both workers (it renders those executions instead of executing the chapters again).

@@ -493,7 +493,15 @@ def test_text_paints_before_plotly_arrives_on_a_slow_line(site, server, browser)
                 "uploadThroughput": 500_000,
             },
         )
-        page.goto(f"{server}/book/05_transformers.html", wait_until="load", timeout=60000)
+        page.goto(f"{server}/book/05_transformers.html", wait_until="commit", timeout=60000)
+        # Until both have happened (not the whole page's load: on a busy machine, with a
+        # second browser and kernels running, that can take over a minute on this line).
+        page.wait_for_function(
+            "() => performance.getEntriesByName('first-contentful-paint').length"
+            " && performance.getEntriesByType('resource')"
+            ".some(r => r.name.includes('lnbook/plotly.min.js') && r.responseEnd > 0)",
+            timeout=180000,
+        )
         timing = page.evaluate(
             """() => ({
               paint: performance.getEntriesByName('first-contentful-paint')[0].startTime,
