@@ -7,16 +7,35 @@ computes every call and keeps its result (the book's numbers are always computed
 the student notebooks, executed later in the same test run, with ``reuse:DIR``, which
 returns the kept result of the very same call (same function, same arguments) and computes,
 without keeping, whatever is not there. A folder serves one test run, so one package
-source: the key is the function's name and its arguments (joblib's hash of them).
+source: the key is the function's name and its arguments by name, defaults filled in and
+dicts in their order (joblib's hash of them).
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import pickle
 import tempfile
 from pathlib import Path
+
+
+def _ordered(value):
+    """Dicts as lists of items, in their order: joblib's hash ignores a dict's order, and
+    an experiment's result may follow it (a figure's labels, a table's rows)."""
+    if isinstance(value, dict):
+        return [("dict", [(k, _ordered(v)) for k, v in value.items()])]
+    if isinstance(value, list | tuple):
+        return type(value)(_ordered(v) for v in value)
+    return value
+
+
+def _call_key(fn, args, kwargs):
+    """The call's arguments by name, defaults filled in: f(1) and f(x=1) are one call."""
+    bound = inspect.signature(fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return [(name, _ordered(value)) for name, value in bound.arguments.items()]
 
 
 def remembered(fn):
@@ -32,7 +51,7 @@ def remembered(fn):
             raise ValueError(f"LNBOOK_RESULTS must be 'store:DIR' or 'reuse:DIR', got {setting!r}")
         import joblib
 
-        key = joblib.hash((fn.__module__, fn.__qualname__, args, sorted(kwargs.items())))
+        key = joblib.hash((fn.__module__, fn.__qualname__, _call_key(fn, args, kwargs)))
         path = Path(folder) / f"{fn.__qualname__}-{key}.pkl"
         if mode == "reuse":
             if path.is_file():

@@ -1465,8 +1465,16 @@ def lr_sensitivity(
     return out
 
 
+_STACKED_KEYS = {"norm", "noise", "init", "activation"}
+
+
 def _stackable(kwargs: dict) -> bool:
-    return not kwargs.get("noise") and kwargs.get("norm") in (None, "layer", "batch", "rms")
+    """Whether these covariate_shift_run arguments can be trained stacked (same runs)."""
+    return (
+        set(kwargs) <= _STACKED_KEYS
+        and not kwargs.get("noise")
+        and kwargs.get("norm") in (None, "layer", "batch", "rms")
+    )
 
 
 def stacked_sgd_runs(
@@ -1499,14 +1507,25 @@ def stacked_sgd_runs(
 
     from .models import StackedMLP
 
+    if not isinstance(kwargs, dict):
+        raise TypeError(f"kwargs must be a dict of network settings, got {type(kwargs).__name__}")
+    unknown = set(kwargs) - _STACKED_KEYS
+    if unknown:
+        raise ValueError(
+            f"kwargs may hold only {sorted(_STACKED_KEYS)}, got also {sorted(unknown)}"
+        )
     if not _stackable(kwargs):
         raise ValueError(
             f"only runs without noise and with norm None, layer, batch or rms stack, got {kwargs}"
         )
     _check_int("steps", steps, 1)
     _check_int("batch_size", batch_size, 1)
+    if len(lrs) == 0 or len(seeds) == 0:
+        raise ValueError(f"need at least one rate and one seed, got {list(lrs)}, {list(seeds)}")
     for lr in lrs:
-        _check_rate("every rate in lrs", float(lr))
+        _check_rate("every rate in lrs", lr.item() if isinstance(lr, np.generic) else lr)
+    for seed in seeds:
+        _check_int("every seed in seeds", seed, 0)
     norm = kwargs.get("norm")
     init, activation = kwargs.get("init", "xavier"), kwargs.get("activation", "sigmoid")
     import copy

@@ -396,14 +396,17 @@ class StackedMLP(nn.Module):
         if len(layouts) != 1:
             raise ValueError("every member must have the same layers and sizes")
         self.n_members = len(mlps)
+        self.d_in = next(m for m in mlps[0].net if isinstance(m, nn.Linear)).in_features
         self.layers = nn.ModuleList(
             _stack_layer([mlp.net[i] for mlp in mlps]) for i in range(len(mlps[0].net))
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 3 or x.shape[0] != self.n_members:
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise TypeError(f"x must be a floating-point tensor, got {type(x).__name__}")
+        if x.ndim != 3 or x.shape[0] != self.n_members or x.shape[2] != self.d_in:
             raise ValueError(
-                f"x must have shape (E={self.n_members}, B, d_in), got {tuple(x.shape)}"
+                f"x must have shape (E={self.n_members}, B, d_in={self.d_in}), got {tuple(x.shape)}"
             )
         for layer in self.layers:
             x = layer(x)
@@ -417,8 +420,14 @@ class StackedMLP(nn.Module):
         ----------
         lr : (E,) tensor of learning rates
         """
+        if not isinstance(lr, torch.Tensor):
+            raise TypeError(
+                f"lr must be a tensor of shape ({self.n_members},), got {type(lr).__name__}"
+            )
         if lr.shape != (self.n_members,):
             raise ValueError(f"lr must have shape ({self.n_members},), got {tuple(lr.shape)}")
+        if not bool(torch.isfinite(lr).all() and (lr > 0).all()):
+            raise ValueError(f"every rate in lr must be positive and finite, got {lr.tolist()}")
         for layer in self.layers:
             for p in layer.parameters():
                 if p.grad is None:

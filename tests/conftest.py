@@ -20,7 +20,7 @@ settings.load_profile("lnbook")
 
 
 # ``make test`` runs two workers (pytest-xdist, ``--maxschedchunk 1``: a test at a time to
-# whichever is free; by default each worker is first handed a quarter of the run in one
+# whichever is free; by default each worker is first handed an eighth of the run in one
 # block, which put every chapter on the same worker): chapters, student notebooks and unit
 # tests go to whichever is free. What must happen once per run, in order, is coordinated through
 # files in a folder both workers share: each chapter test leaves a mark when it ends, and
@@ -120,3 +120,15 @@ def _one_torch_thread_per_worker():
         import torch
 
         torch.set_num_threads(1)
+
+
+@pytest.fixture
+def three_torch_threads():
+    """For tests of code that limits torch to one thread and must restore the setting: a
+    starting count other than 1 (under xdist the workers run on one), restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    yield 3
+    torch.set_num_threads(before)

@@ -34,7 +34,7 @@ def test_median_seconds_times_one_call_of_a_known_duration(monkeypatch):
         bench.median_seconds(takes_2ms, rounds=0)
 
 
-def test_single_thread_limits_both_pools_and_restores_them():
+def test_single_thread_limits_both_pools_and_restores_them(three_torch_threads):
     before = torch.get_num_threads()
     with bench.single_thread():
         assert torch.get_num_threads() == 1

@@ -206,10 +206,9 @@ def test_train_digits_mlp_learns_and_weight_decay_shrinks_gamma():
     assert mean_gamma(decayed) < mean_gamma(exempt) - 0.1
 
 
-def test_train_digits_mlp_restores_torch_threads():
-    before = torch.get_num_threads()
+def test_train_digits_mlp_restores_torch_threads(three_torch_threads):
     experiments.train_digits_mlp(steps=2)
-    assert torch.get_num_threads() == before
+    assert torch.get_num_threads() == three_torch_threads
 
 
 def test_affine_histograms_keep_every_value_with_default_bins():
@@ -621,6 +620,25 @@ def test_lr_sensitivity_runs_noisy_nets_one_by_one_and_stacked_runs_refuse_them(
         experiments.stacked_sgd_runs({"norm": "dyt"}, (0.1,), (0,), steps=5)
     with pytest.raises(ValueError, match="every rate in lrs"):
         experiments.stacked_sgd_runs({"norm": None}, (0.1, -1.0), (0,), steps=5)
+    with pytest.raises(ValueError, match="every rate in lrs"):
+        experiments.stacked_sgd_runs({"norm": None}, ("0.1",), (0,), steps=5)
+    with pytest.raises(ValueError, match=r"got also \['batch_size'\]"):
+        experiments.stacked_sgd_runs({"norm": None, "batch_size": 16}, (0.1,), (0,), steps=5)
+    with pytest.raises(TypeError, match="kwargs must be a dict"):
+        experiments.stacked_sgd_runs(["layer"], (0.1,), (0,), steps=5)
+    with pytest.raises(ValueError, match="at least one rate and one seed"):
+        experiments.stacked_sgd_runs({"norm": None}, (0.1,), (), steps=5)
+    with pytest.raises(ValueError, match="every seed in seeds"):
+        experiments.stacked_sgd_runs({"norm": None}, (0.1,), (-1,), steps=5)
+
+
+def test_lr_sensitivity_runs_other_settings_one_by_one():
+    # A setting the stacked runs do not take (here the batch size) is honoured, not dropped.
+    r = experiments.lr_sensitivity(
+        {"x": {"norm": "layer", "batch_size": 16}}, lrs=(0.1,), seeds=(0,), steps=20
+    )
+    ref = experiments.covariate_shift_run("layer", batch_size=16, lr=0.1, steps=20, checkpoints=0)
+    assert r["final"]["x"][0, 0] == ref["loss"][-20:].mean()
 
 
 def test_lr_sensitivity_shapes():

@@ -283,7 +283,15 @@ def test_stacked_mlp_refuses_what_it_cannot_stack():
     with pytest.raises(ValueError, match="cannot stack a DyT"):
         models.StackedMLP([models.MLP(6, 5, 4, norm="dyt")])
     stacked = models.StackedMLP(_members("layer"))
-    with pytest.raises(ValueError, match=r"shape \(E=3, B, d_in\), got \(2, 8, 6\)"):
+    with pytest.raises(ValueError, match=r"shape \(E=3, B, d_in=6\), got \(2, 8, 6\)"):
         stacked(torch.randn(2, 8, 6))
     with pytest.raises(ValueError, match=r"lr must have shape \(3,\)"):
         stacked.sgd_step(torch.ones(2))
+    with pytest.raises(ValueError, match=r"d_in=6\), got \(3, 8, 5\)"):
+        stacked(torch.randn(3, 8, 5))
+    with pytest.raises(TypeError, match="floating-point tensor"):
+        stacked(torch.ones(3, 8, 6, dtype=torch.long))
+    with pytest.raises(TypeError, match="lr must be a tensor"):
+        stacked.sgd_step([0.1, 0.1, 0.1])
+    with pytest.raises(ValueError, match="positive and finite"):
+        stacked.sgd_step(torch.tensor([0.1, float("nan"), 0.1]))

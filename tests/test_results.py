@@ -43,6 +43,23 @@ def test_store_always_computes_and_reuse_returns_the_kept_result(monkeypatch, tm
     assert CALLS[-2:] == [(4, 3.0), (4, 3.0)]
 
 
+@remembered
+def labelled(configs: dict, scale: float = 1.0) -> list:
+    CALLS.append(list(configs))
+    return [f"{label} x{scale}" for label in configs]
+
+
+def test_a_call_is_keyed_by_its_arguments_by_name_and_dicts_in_order(monkeypatch, tmp_path):
+    monkeypatch.setenv("LNBOOK_RESULTS", f"store:{tmp_path}")
+    labelled({"a": 1, "b": 2})
+    monkeypatch.setenv("LNBOOK_RESULTS", f"reuse:{tmp_path}")
+    assert labelled(configs={"a": 1, "b": 2}, scale=1.0) == ["a x1.0", "b x1.0"]  # same call
+    assert len(CALLS) == 1
+    # The same dict in another order is another call: its result lists the labels so.
+    assert labelled({"b": 2, "a": 1}) == ["b x1.0", "a x1.0"]
+    assert len(CALLS) == 2
+
+
 def test_a_bad_setting_is_refused(monkeypatch):
     monkeypatch.setenv("LNBOOK_RESULTS", "somewhere")
     with pytest.raises(ValueError, match="LNBOOK_RESULTS must be 'store:DIR' or 'reuse:DIR'"):

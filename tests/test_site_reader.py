@@ -354,13 +354,15 @@ def test_choices_survive_a_resize_across_the_phone_layout(site, server, browser)
         page = visit.page
         buttons = page.locator("figure.lnbook-figure").filter(has=page.locator(".lnbook-buttons"))
         sliders = page.locator("figure.lnbook-figure").filter(has=page.locator("input[type=range]"))
+        gds = [f.first.locator("div.lnbook-plotly") for f in (buttons, sliders)]
+        initial = [gd.evaluate(PLOTTED) for gd in gds]
         buttons.first.locator(".lnbook-buttons button").nth(1).click()
         slider = sliders.first.locator("input[type=range]")
         slider.focus()
         page.keyboard.press("End")
         page.wait_for_timeout(500)
-        gds = [f.first.locator("div.lnbook-plotly") for f in (buttons, sliders)]
         chosen = [gd.evaluate(PLOTTED) for gd in gds]
+        assert all(c != i for c, i in zip(chosen, initial, strict=True)), "the choices did nothing"
         value = slider.input_value()
         for width, height in ((390, 844), (1280, 900)):
             page.set_viewport_size({"width": width, "height": height})

@@ -417,7 +417,7 @@
       var all = Array.prototype.slice.call(group.querySelectorAll("button"));
       var at = all.indexOf(document.activeElement);
       var to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: all.length - 1 }[event.key];
-      if (at < 0 || to === undefined) return;
+      if (at < 0 || to === undefined || event.altKey || event.ctrlKey || event.metaKey) return;
       event.preventDefault();
       all[(to + all.length) % all.length].focus();
     });
