@@ -478,7 +478,7 @@ def test_no_page_loads_the_font_awesome_script_and_icons_still_show(site, server
         assert len(content) == 3 and ord(content[1]) in solid, (kind, content)
 
 
-def test_text_paints_before_plotly_arrives_on_a_slow_line(site, server, browser):
+def _paint_and_plotly_on_a_slow_line(server, browser) -> dict:
     # Opened by hand, not with Visit: the line is slowed before the page loads.
     context = browser.new_context(**DESKTOP)
     try:
@@ -496,15 +496,14 @@ def test_text_paints_before_plotly_arrives_on_a_slow_line(site, server, browser)
             },
         )
         page.goto(f"{server}/book/05_transformers.html", wait_until="commit", timeout=60000)
-        # Until both have happened (not the whole page's load: on a busy machine, with a
-        # second browser and kernels running, that can take over a minute on this line).
+        # Until both have happened (not the whole page's load, which a busy machine slows).
         page.wait_for_function(
             "() => performance.getEntriesByName('first-contentful-paint').length"
             " && performance.getEntriesByType('resource')"
             ".some(r => r.name.includes('lnbook/plotly.min.js') && r.responseEnd > 0)",
-            timeout=180000,
+            timeout=90000,
         )
-        timing = page.evaluate(
+        return page.evaluate(
             """() => ({
               paint: performance.getEntriesByName('first-contentful-paint')[0].startTime,
               plotly: performance.getEntriesByType('resource')
@@ -513,6 +512,16 @@ def test_text_paints_before_plotly_arrives_on_a_slow_line(site, server, browser)
         )
     finally:
         context.close()
+
+
+def test_text_paints_before_plotly_arrives_on_a_slow_line(site, server, browser):
+    # Known flake: under make test's two workers a throttled load has twice (of five full
+    # runs) never finished at all (neither the page's load nor, later, these two events
+    # within minutes). A second, fresh load decides; a page that paints late fails both.
+    try:
+        timing = _paint_and_plotly_on_a_slow_line(server, browser)
+    except Exception:  # playwright's TimeoutError: the load never finished
+        timing = _paint_and_plotly_on_a_slow_line(server, browser)
     assert timing["paint"] < timing["plotly"], timing
 
 
