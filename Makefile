@@ -6,12 +6,17 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
-# The folder `make lab` opens (`make lab DIR=_build/student` for the student notebooks).
-DIR    ?= book/
+# The reader edition: the chapters as rendered notebooks with their outputs (lnbook.editions).
+READER := _build/reader
+# The folder `make lab` opens: the reader edition; `make lab DIR=book/` opens the MyST
+# sources (for authors), `make lab DIR=_build/student` the student notebooks.
+DIR    ?= $(READER)
+# More options for JupyterLab: make lab LAB_ARGS="--no-browser --port 8890 --ip 127.0.0.1"
+LAB_ARGS ?=
 # -W: warnings are errors (a dropped figure is a warning); -n: nitpicky cross-references.
 JB_BUILD := $(BIN)/jupyter-book build -W -n --keep-going .
 
-.PHONY: book test serve lab lint format clean bench student nbgrader weigh
+.PHONY: book test serve lab reader lint format clean bench student nbgrader weigh
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,11 +57,20 @@ serve:
 	@echo "Serving _build/html at http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
 	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
-# JupyterLab with .md chapters opening as notebooks (jupytext's default viewer), configured
-# inside .venv so nothing in your home folder changes.
+# The reader edition, written from the chapters into _build/reader (never committed): the
+# executed run's outputs and numbers, solutions folded. Chapters the execution cache lacks
+# are executed first (a fresh clone: several minutes, once).
+reader: $(VENV)/.runtime-installed
+	$(BIN)/python -m lnbook.editions reader $(READER)
+
+# JupyterLab on the reader edition (DIR=book/: the sources, opening as notebooks through
+# jupytext). Its settings live inside .venv, so nothing in your home folder changes;
+# etc/jupyter turns nbgrader's teacher menus off (make test installs nbgrader in .venv).
+LAB_ENV := JUPYTER_CONFIG_DIR=$(VENV)/etc/lnbook-lab JUPYTER_CONFIG_PATH=$(CURDIR)/etc/jupyter
 lab: $(VENV)/.runtime-installed
-	JUPYTER_CONFIG_DIR=$(VENV)/etc/jupyter $(BIN)/jupytext-config set-default-viewer
-	JUPYTER_CONFIG_DIR=$(VENV)/etc/jupyter $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(DIR)
+	$(if $(filter $(READER) $(READER)/,$(DIR)),$(BIN)/python -m lnbook.editions reader $(READER))
+	$(LAB_ENV) $(BIN)/jupytext-config set-default-viewer
+	$(LAB_ENV) $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) $(DIR)
 
 # Classroom editions, written from the chapters into _build (never committed).
 # Student notebooks: no solutions, no outputs, every check answers "not attempted yet".

@@ -1,23 +1,33 @@
-"""Classroom editions of the chapters, written from the MyST sources, never by hand.
+"""Editions of the chapters as Jupyter notebooks, written from the MyST sources, never by hand.
 
-- **Student edition** (``make student``): one ``.ipynb`` per chapter with every solution
-  removed (from ``{solution-start}`` to ``{solution-end}``), the exercise stubs and their
-  checks kept, and no outputs. Run in order, every cell executes and every check says
-  "not attempted yet".
-- **nbgrader source** (``make nbgrader``): an nbgrader course folder whose
-  ``source/<chapter>/<chapter>.ipynb`` holds, for each exercise, an answer cell with the
-  solution between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's
-  ``generate_assignment`` replaces it with a stub) and a locked, autograded test cell that
-  calls the exercise's checker with ``.assert_correct()`` (1 point).
+Jupyter, Colab and VS Code render CommonMark, not MyST: in every edition, roles and
+directives become what the website shows, glued numbers their executed values, included
+package code the code itself, and exercises numbered headings ("Exercise 1.2: ...").
 
-Usage: ``python -m lnbook.editions student|nbgrader OUT_DIR``.
+- **Reader edition** (``make lab``, Binder, the website's *.ipynb* download): the executed
+  chapter with its outputs; build-only cells (``remove-cell``: glue, asserts) dropped;
+  ``hide-input`` cells folded; each solution under a folded "Solution" heading, its cells'
+  source and outputs hidden. Opening it never touches ``book/``.
+- **Student edition** (``make student``): the chapter without solutions and outputs. Run in
+  order, every cell executes and every check says "not attempted yet".
+- **Exercise notebook** (the nbgrader assignment, ``make nbgrader``): the chapter's setup
+  cell and its exercises only, so autograding runs the exercises, not the chapter's
+  training runs. In nbgrader's source each exercise has an answer cell, the solution
+  between ``### BEGIN SOLUTION`` and ``### END SOLUTION``, and a locked, autograded test
+  cell that prints the checker's verdict and fails when it is wrong (1 point).
+
+Student and nbgrader editions refuse to be written while an exercise stub is not a stub
+(its check must answer "not attempted yet"): a teacher's attempt saved into ``book/`` would
+otherwise be handed out.
+
+Usage: ``python -m lnbook.editions reader|student|nbgrader OUT_DIR``.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import re
-import sys
 import textwrap
 from pathlib import Path
 
@@ -30,9 +40,27 @@ ROOT = Path(__file__).resolve().parents[1]
 _SOLUTION = re.compile(
     r"^::::\{solution-start\} *(?P<label>\S+)\n.*?^::::\{solution-end\}\n::::\n", re.S | re.M
 )
+# One solution marker with its options and closing fence (markers hold no content).
+_MARKER = re.compile(
+    r"^::::\{solution-(?P<kind>start|end)\}[ \t]*(?P<label>\S*)\n"
+    r"(?::[\w-]+:[^\n]*\n)*::::[ \t]*$\n?",
+    re.M,
+)
+_EXERCISE = re.compile(r"^:{3,}\{exercise\} *(?P<title>.+)\n:label: *(?P<label>\S+)", re.M)
 _STUB = "raise NotImplementedError"
+NOT_ATTEMPTED = "Not attempted yet"  # how a checker's verdict on a stub begins
 
 NOTES = {
+    "reader": """\
+**{title}**: a chapter of *Layer normalization, shown*, as a notebook to read and run
+(written from `book/{name}.md`; the outputs and the numbers in the text are from the
+book's executed run). Rerun any cell, change anything: this copy is yours, and the book's
+sources are not touched.
+
+Folded cells (**⋯**) hold setup code; click to show them. Cells that call `widgets.…` give
+live controls once you run them (run the first code cell first). Each exercise's solution
+is folded under its *Solution* heading: click the arrow beside the heading to unfold it.
+Running a solution cell replaces your answer's function with the book's.""",
     "student": """\
 **{title}**: a chapter of *Layer normalization, shown*, as a notebook for students (written
 from `book/{name}.md` by `make student`; the solutions are on the book's website).
@@ -43,21 +71,21 @@ It needs the `lnbook` package. In a clone of the repository: `make lab DIR=_buil
 exercises are at the end: replace each `raise NotImplementedError` with your answer and run
 the cell; the check in the same cell says what is right or wrong.""",
     "nbgrader": """\
-**{title}**: a chapter of *Layer normalization, shown*, as a graded assignment.
+**Exercises of chapter {number}, {title}**: a graded assignment from *Layer normalization,
+shown*. The chapter itself (text, figures, experiments) is in the book and in its reader
+and student notebooks; this notebook holds its exercises only.
 
-Run the cells in order. The exercises are at the end: write your answer where a cell says
-`# YOUR CODE HERE` (replacing `raise NotImplementedError()`), run it, then run the test cell
-after it: it prints "✔ Correct." or explains what is wrong. Each test cell is worth one
-point. The notebook needs the `lnbook` package (`pip install -r requirements.txt -e .` in a
-clone of the book's repository).""",
+Run the first code cell (the imports), then work the exercises: write your answer where a
+cell says `# YOUR CODE HERE` (replacing `raise NotImplementedError()`), run it, then run
+the test cell after it: it prints "✔ Correct." or explains what is wrong. Each test cell is
+worth one point. Keep the file's name when you hand it in. The notebook needs the `lnbook`
+package (`pip install -r requirements.txt -e .` in a clone of the book's repository).""",
 }
 
 
 # ----------------------------------------------------------- MyST -> plain Markdown ----
-# Jupyter, Colab and VS Code render CommonMark, not MyST: in the editions, roles and
-# directives become what the website shows, and glued numbers their executed values.
 
-_ROLE = re.compile(r"\{(glue:text|glue:md|glue|cite:p|cite:t|ref)\}`([^`]*)`")
+_ROLE = re.compile(r"\{(glue:text|glue:md|glue|cite:p|cite:t|numref|ref)\}`([^`]*)`")
 _FENCE = re.compile(
     r"^(?P<colons>:{3,})\{(?P<name>[\w-]+)\}[ \t]*(?P<arg>[^\n]*)\n(?P<opts>(?::[\w-]+:[^\n]*\n)*)"
     r"(?P<body>.*?)^(?P=colons)[ \t]*$\n?",
@@ -80,8 +108,17 @@ def labels(root: Path = ROOT) -> dict[str, str]:
         text = path.read_text(encoding="utf-8")
         for label, title in re.findall(r"^\(([\w-]+)\)=\n#+ (.+)$", text, re.M):
             out[label] = title
-        for title, label in re.findall(r"^:{3,}\{exercise\} (.+)\n:label: (\S+)", text, re.M):
-            out[label] = f"the exercise “{title}”"
+        for m in _EXERCISE.finditer(text):
+            out[m["label"]] = f"the exercise “{m['title'].strip()}”"
+    return out
+
+
+def exercise_numbers(root: Path = ROOT) -> dict[str, str]:
+    """Exercise label -> its number as the website shows it: "1.2" is chapter 1's second."""
+    out = {}
+    for chapter, path in enumerate(chapters(root), start=1):
+        for i, m in enumerate(_EXERCISE.finditer(path.read_text(encoding="utf-8")), start=1):
+            out[m["label"]] = f"{chapter}.{i}"
     return out
 
 
@@ -141,8 +178,20 @@ def _include(match: re.Match, book: Path) -> str:
     return f"```python\n{code}\n```"
 
 
-def plain_markdown(text: str, glued: dict, refs: dict, cites: dict, book: Path) -> str:
-    """One Markdown cell of a chapter, with its MyST rendered as plain Markdown."""
+def plain_markdown(
+    text: str,
+    glued: dict,
+    refs: dict,
+    cites: dict,
+    book: Path,
+    numbers: dict[str, str] | None = None,
+) -> str:
+    """One Markdown cell of a chapter, with its MyST rendered as plain Markdown.
+
+    ``numbers``: exercise label -> "1.2" (:func:`exercise_numbers`); an exercise becomes the
+    heading "### Exercise 1.2: its title", one level under the chapter's "## Exercises".
+    """
+    numbers = numbers or {}
 
     def role(m: re.Match) -> str:
         kind, arg = m[1], m[2]
@@ -152,9 +201,13 @@ def plain_markdown(text: str, glued: dict, refs: dict, cites: dict, book: Path) 
                 return "(computed in the chapter)"
             value = glued[name]
             return format(value, spec) if spec and not isinstance(value, str) else str(value)
-        if kind == "ref":
+        if kind in ("ref", "numref"):
             shown = re.fullmatch(r"(.+?)\s*<([\w-]+)>", arg)
-            return shown[1] if shown else refs.get(arg, arg)
+            if shown:
+                return shown[1]
+            if kind == "numref" and arg in numbers:  # as the website: "Exercise 2.4"
+                return f"Exercise {numbers[arg]}"
+            return refs.get(arg, arg)
         keys = [k.strip() for k in arg.split(",")]
         cited = [cites.get(k, (k, "")) for k in keys]
         if kind == "cite:t":
@@ -162,21 +215,24 @@ def plain_markdown(text: str, glued: dict, refs: dict, cites: dict, book: Path) 
         return "(" + "; ".join(f"{who}, {year}" for who, year in cited) + ")"
 
     def fence(m: re.Match) -> str:
-        body = plain_markdown(m["body"], glued, refs, cites, book).strip()
+        body = plain_markdown(m["body"], glued, refs, cites, book, numbers).strip()
         title = m["arg"].strip()
         if m["name"] == "admonition" and title == "Working the exercises":
             return ""  # the edition's first cell says how to work them here
-        if m["name"] == "solution-start":  # the reader's notebook keeps the solutions
-            return "**Solution**\n"
-        if m["name"] == "solution-end":
-            return ""
-        head = f"Exercise: {title}" if m["name"] == "exercise" else title or m["name"].title()
-        return f"**{head}**\n\n{body}\n"
+        if m["name"] in ("solution-start", "solution-end"):
+            return ""  # the editions fold (reader) or drop (student) the solutions
+        if m["name"] == "exercise":
+            number = numbers.get(_options(m["opts"]).get("label", ""))
+            return f"### Exercise {number + ': ' if number else ''}{title}\n\n{body}\n"
+        return f"**{title or m['name'].title()}**\n\n{body}\n"
 
     text = _INCLUDE.sub(lambda m: _include(m, book), text)
     text = _FENCE.sub(fence, text)
     text = re.sub(r"^\([\w-]+\)=[ \t]*\n", "", text, flags=re.M)  # label targets
     return _ROLE.sub(role, text)
+
+
+# ------------------------------------------------------------------------ sources ----
 
 
 def chapters(root: Path = ROOT) -> list[Path]:
@@ -190,7 +246,8 @@ def _title(text: str) -> str:
 
 
 def _note_cell(path: Path, text: str, edition: str) -> nbformat.NotebookNode:
-    note = NOTES[edition].format(title=_title(text), name=path.stem)
+    number = chapters(path.resolve().parents[1]).index(path.resolve()) + 1
+    note = NOTES[edition].format(title=_title(text), name=path.stem, number=number)
     return nbformat.v4.new_markdown_cell(note)
 
 
@@ -200,6 +257,10 @@ def _read(text: str) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     return nb
+
+
+def _tags(cell) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
 
 
 def solutions(text: str) -> dict[str, str]:
@@ -214,17 +275,133 @@ def solutions(text: str) -> dict[str, str]:
     return out
 
 
-def reader_notebook(executed: nbformat.NotebookNode, path: Path) -> nbformat.NotebookNode:
-    """The website's download of a chapter: the executed notebook, solutions and outputs
-    included, with its Markdown made plain (numbers from its own glued outputs)."""
-    root = path.resolve().parents[1]
-    nb = nbformat.from_dict(executed)
-    glued = glue_values(nb)
-    refs, cites = labels(root), citations(root / "book" / "references.bib")
+def exercise_text(text: str) -> str:
+    """A chapter's MyST source cut to what its exercises need: the jupytext header, the
+    first code cell (the imports) and the "## Exercises" section.
+
+    Every exercise and solution of the book uses only the names the first cell imports
+    (``tests/test_editions.py`` executes every exercise notebook), so grading runs none
+    of the chapter's experiments.
+    """
+    header = re.match(r"---\n.*?\n---\n", text, re.S)
+    setup = re.search(r"^```\{code-cell\}.*?^```[ \t]*$", text, re.S | re.M)
+    start = re.search(r"^## Exercises[ \t]*$", text, re.M)
+    if not (header and setup and start):
+        raise ValueError("a chapter needs a jupytext header, a first code cell and '## Exercises'")
+    end = re.search(r"^## ", text[start.end() :], re.M)
+    section = text[start.start() : start.end() + end.start() if end else len(text)]
+    return f"{header[0]}\n{setup[0]}\n\n{section.rstrip()}\n"
+
+
+# ------------------------------------------------------------------------ editions ----
+
+
+class _Context:
+    """What rendering a chapter's Markdown needs: its glued values and the book's labels,
+    citations and exercise numbers."""
+
+    def __init__(self, path: Path, glued: dict):
+        root = path.resolve().parents[1]
+        self.path, self.glued = path, glued
+        self.refs, self.numbers = labels(root), exercise_numbers(root)
+        self.cites = citations(root / "book" / "references.bib")
+
+    def markdown(self, source: str) -> str:
+        return plain_markdown(
+            source, self.glued, self.refs, self.cites, self.path.parent, self.numbers
+        ).strip()
+
+
+def _plain(nb: nbformat.NotebookNode, ctx: _Context) -> nbformat.NotebookNode:
+    """Render every Markdown cell; drop the cells left empty and the build-only cells."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source = plain_markdown(cell.source, glued, refs, cites, path.parent).strip()
-    nb.cells = [c for c in nb.cells if c.cell_type != "markdown" or c.source]
+            cell.source = ctx.markdown(cell.source)
+    nb.cells = [
+        c
+        for c in nb.cells
+        if not (c.cell_type == "markdown" and not c.source) and "remove-cell" not in _tags(c)
+    ]
+    return nb
+
+
+def _split_at_markers(nb: nbformat.NotebookNode) -> list[tuple[str, object]]:
+    """The cells as a stream of ("cell", cell) and ("start", label) / ("end", label)
+    events: a Markdown cell holding solution markers is cut at each of them."""
+    events: list[tuple[str, object]] = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown" or "{solution-" not in cell.source:
+            events.append(("cell", cell))
+            continue
+        pos = 0
+        for m in _MARKER.finditer(cell.source):
+            if cell.source[pos : m.start()].strip():
+                events.append(("cell", nbformat.v4.new_markdown_cell(cell.source[pos : m.start()])))
+            events.append((m["kind"], m["label"]))
+            pos = m.end()
+        if cell.source[pos:].strip():
+            events.append(("cell", nbformat.v4.new_markdown_cell(cell.source[pos:])))
+    return events
+
+
+def _fold_solutions(nb: nbformat.NotebookNode, numbers: dict[str, str]) -> None:
+    """Put each solution under a collapsed "#### Solution to Exercise N.M" heading
+    (JupyterLab folds everything up to the next exercise's "###" heading) and hide its
+    code cells' source and outputs, for viewers that fold no headings."""
+    cells, inside = [], False
+    for kind, item in _split_at_markers(nb):
+        if kind == "start":
+            number = numbers.get(item, "")
+            heading = nbformat.v4.new_markdown_cell(f"#### Solution to Exercise {number}".strip())
+            heading.metadata.update({"jp-MarkdownHeadingCollapsed": True, "tags": ["solution"]})
+            cells.append(heading)
+            inside = True
+        elif kind == "end":
+            inside = False
+        else:
+            if inside:
+                item.metadata.setdefault("tags", []).append("solution")
+                if item.cell_type == "code":
+                    item.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
+            cells.append(item)
+    nb.cells = cells
+
+
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _live_only(output) -> bool:
+    """An output that only a live kernel can show: a widget's view (its state is not kept)."""
+    return _WIDGET_VIEW in output.get("data", {})
+
+
+def reader_notebook(executed: nbformat.NotebookNode, path: Path) -> nbformat.NotebookNode:
+    """The reader edition of a chapter, from its executed notebook (see the module's doc).
+
+    Parameters
+    ----------
+    executed : the chapter as executed (:func:`executed_chapter`), outputs included
+    path : the chapter's MyST source, ``book/NN_name.md``
+    """
+    nb = copy.deepcopy(nbformat.from_dict(executed))
+    ctx = _Context(path, glue_values(nb))
+    _fold_solutions(nb, ctx.numbers)
+    _plain(nb, ctx)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = _tags(cell)
+        hidden = cell.metadata.setdefault("jupyter", {})
+        if "hide-input" in tags or "remove-input" in tags:
+            hidden["source_hidden"] = True
+        if not hidden:
+            del cell.metadata["jupyter"]
+        # The website leaves these outputs out (the live explorers); here the cell stays
+        # runnable, and what it shows when run must not be folded away.
+        keep = "remove-output" not in tags
+        cell.outputs = [o for o in cell.get("outputs", []) if keep and not _live_only(o)]
+    text = path.read_text(encoding="utf-8")
+    nb.cells.insert(0, _note_cell(path, text, "reader"))
     return nb
 
 
@@ -240,16 +417,134 @@ def student_notebook(path: Path, cache_path: Path | None = None) -> nbformat.Not
     root = path.resolve().parents[1]
     cache = execution_cache_dir(root) if cache_path is None else cache_path
     executed = executed_notebook(path, cache)
-    glued = glue_values(executed) if executed is not None else {}
-    refs, cites = labels(root), citations(root / "book" / "references.bib")
+    ctx = _Context(path, glue_values(executed) if executed is not None else {})
     text = path.read_text(encoding="utf-8")
-    nb = _read(_SOLUTION.sub("", text))
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            cell.source = plain_markdown(cell.source, glued, refs, cites, path.parent).strip()
-    nb.cells = [c for c in nb.cells if c.cell_type != "markdown" or c.source]
+    nb = _plain(_read(_SOLUTION.sub("", text)), ctx)
     nb.cells.insert(0, _note_cell(path, text, "student"))
     return nb
+
+
+def exercise_notebook(path: Path) -> nbformat.NotebookNode:
+    """A chapter's exercises as handed out: the imports, each exercise with its stub and
+    check, no solutions, plain Markdown (no glued numbers: the exercises quote none)."""
+    text = path.read_text(encoding="utf-8")
+    return _plain(_read(_SOLUTION.sub("", exercise_text(text))), _Context(path, {}))
+
+
+def _stub_cells(nb: nbformat.NotebookNode, text: str) -> list[tuple[str, nbformat.NotebookNode]]:
+    """(exercise label, its stub cell: the first code cell after the exercise), in order."""
+    found = [m["label"] for m in _EXERCISE.finditer(text)]
+    out, waiting = [], iter(found)
+    numbered = re.compile(r"^### Exercise ", re.M)
+    pending = 0
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            pending += len(numbered.findall(cell.source))
+        elif pending:
+            out.append((next(waiting), cell))
+            pending = 0
+    if len(out) != len(found):
+        raise ValueError(f"{len(found)} exercises but {len(out)} stub cells after them")
+    return out
+
+
+# ------------------------------------------------------------------- execution ----
+
+
+def execute(nb: nbformat.NotebookNode, path: Path, allow_errors: bool = False) -> None:
+    """Run ``nb`` in a fresh python3 kernel, in the chapter's folder, as the build does.
+
+    Timing metadata is left out (it would change the notebook's hash in the execution
+    cache) and widget state is not kept (no edition shows a widget without a kernel).
+    """
+    from nbclient import NotebookClient
+
+    NotebookClient(
+        nb,
+        timeout=600,  # a hang guard, not a speed limit (a busy machine is slow)
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        record_timing=False,
+        store_widget_state=False,
+        resources={"metadata": {"path": str(path.resolve().parent)}},
+    ).execute()
+
+
+def store(nb: nbformat.NotebookNode, path: Path, cache_path: Path, seconds: float):
+    """Keep an executed chapter in the execution cache, where the build finds it; return
+    the cache's record."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    return get_cache(str(cache_path)).cache_notebook_bundle(
+        CacheBundleIn(nb, str(path), data={"execution_seconds": seconds}),
+        check_validity=False,
+        overwrite=True,
+    )
+
+
+def executed_chapter(path: Path, root: Path = ROOT) -> nbformat.NotebookNode:
+    """The chapter with its outputs: from the execution cache, or executed now (and kept
+    there for the build and the other editions; on Binder, which has no cache, postBuild
+    executes every chapter once this way)."""
+    import time
+
+    from .sphinxext import executed_notebook, execution_cache_dir
+
+    cache = execution_cache_dir(root)
+    nb = executed_notebook(path, cache)
+    if any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
+        return nb
+    print(f"executing {path.name} (not in the execution cache yet)...", flush=True)
+    nb = jupytext.read(path, fmt="md:myst")
+    start = time.perf_counter()
+    execute(nb, path)
+    store(nb, path, cache, time.perf_counter() - start)
+    return nb
+
+
+class StubChanged(ValueError):
+    """An exercise's stub answers its check: the source holds someone's attempt."""
+
+
+def check_stubs(root: Path = ROOT) -> None:
+    """Refuse to hand out a chapter whose exercise stub is not a stub any more.
+
+    Runs each chapter's exercise notebook (imports and exercises: seconds, not the
+    chapter) and requires every check to answer "not attempted yet". Raises
+    :class:`StubChanged` naming each exercise that does not.
+    """
+    numbers, problems = exercise_numbers(root), []
+    for path in chapters(root):
+        nb = exercise_notebook(path)
+        execute(nb, path, allow_errors=True)
+        for label, cell in _stub_cells(nb, path.read_text(encoding="utf-8")):
+            shown = _outputs_text(cell)
+            if NOT_ATTEMPTED not in shown:
+                said = shown.strip().splitlines()[-1] if shown.strip() else "nothing"
+                problems.append(
+                    f"- Exercise {numbers[label]} ({label}) in book/{path.name}: its check "
+                    f"answered {said[:200]!r}"
+                )
+    if problems:
+        raise StubChanged(
+            "These exercise stubs are not stubs any more, so the edition would hand out an "
+            "attempt instead of the exercise:\n" + "\n".join(problems) + "\nRestore each "
+            "stub's `raise NotImplementedError` (`git diff book/` shows what changed; "
+            "`git checkout book/` restores the committed chapters), then run this again."
+        )
+
+
+def _outputs_text(cell) -> str:
+    parts = []
+    for o in cell.get("outputs", []):
+        parts.append(o.get("text", ""))
+        parts.append(str(o.get("data", {}).get("text/plain", "")))
+        parts.extend(o.get("traceback", [])[-1:] if o.get("output_type") == "error" else [])
+    return "\n".join(p for p in parts if p)
+
+
+# ------------------------------------------------------------------------ nbgrader ----
 
 
 def _answer_source(solution: str, stub: str) -> tuple[str, str]:
@@ -308,27 +603,26 @@ def _answer_source(solution: str, stub: str) -> tuple[str, str]:
 
 
 def nbgrader_notebook(path: Path) -> nbformat.NotebookNode:
-    """One chapter as nbgrader source: answer cells with solutions, autograded checks."""
+    """One chapter's exercises as nbgrader source: answer cells with solutions, locked
+    autograded checks (the chapter's experiments are not part of it)."""
     text = path.read_text(encoding="utf-8")
     answers = solutions(text)
-    nb = student_notebook(path)
-    nb.cells[0] = _note_cell(path, text, "nbgrader")
-    stubs = [c for c in nb.cells if c.cell_type == "code" and _STUB in c.source]
-    if len(stubs) != len(answers):
+    nb = exercise_notebook(path)
+    stubs = dict((id(cell), label) for label, cell in _stub_cells(nb, text))
+    if set(stubs.values()) != set(answers):
         raise ValueError(
-            f"{path.name}: {len(stubs)} exercise stubs but {len(answers)} solutions; each "
-            "exercise needs one stub cell and one solution"
+            f"{path.name}: exercises {sorted(stubs.values())} but solutions {sorted(answers)}; "
+            "each exercise needs one stub cell and one solution"
         )
-    cells = []
-    labels = iter(answers)
+    cells = [_note_cell(path, text, "nbgrader")]
     for cell in nb.cells:
-        if cell.cell_type == "code" and _STUB in cell.source:
-            label = next(labels)
-            answer, check = _answer_source(answers[label], cell.source)
-            cells.append(_graded(nbformat.v4.new_code_cell(answer), f"{label}-answer", False))
-            cells.append(_graded(nbformat.v4.new_code_cell(check), f"{label}-check", True))
-        else:
+        label = stubs.get(id(cell))
+        if label is None:
             cells.append(cell)
+            continue
+        answer, check = _answer_source(answers[label], cell.source)
+        cells.append(_graded(nbformat.v4.new_code_cell(answer), f"{label}-answer", False))
+        cells.append(_graded(nbformat.v4.new_code_cell(check), f"{label}-check", True))
     nb.cells = cells
     return nb
 
@@ -351,13 +645,29 @@ NBGRADER_CONFIG = """\
 # nbgrader configuration of the lnbook course folder (written by `make nbgrader`).
 c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = "lnbook"
-# The chapters train small models: give each cell time, on a modest machine.
-c.ExecutePreprocessor.timeout = 300
+# An assignment runs its imports and exercises only; a cell that takes a minute is stuck.
+c.ExecutePreprocessor.timeout = 60
 """
+
+
+# -------------------------------------------------------------------------- writers ----
+
+
+def write_reader(out: Path, root: Path = ROOT) -> list[Path]:
+    """Write the reader edition of every chapter into ``out`` (executing the chapters the
+    execution cache lacks); return the files."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in chapters(root):
+        target = out / f"{path.stem}.ipynb"
+        nbformat.write(reader_notebook(executed_chapter(path, root), path), target)
+        written.append(target)
+    return written
 
 
 def write_student(out: Path, root: Path = ROOT) -> list[Path]:
     """Write the student edition of every chapter into ``out``; return the files."""
+    check_stubs(root)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in chapters(root):
@@ -369,6 +679,7 @@ def write_student(out: Path, root: Path = ROOT) -> list[Path]:
 
 def write_nbgrader(out: Path, root: Path = ROOT) -> list[Path]:
     """Write an nbgrader course folder into ``out``: one assignment per chapter."""
+    check_stubs(root)
     out.mkdir(parents=True, exist_ok=True)
     (out / "nbgrader_config.py").write_text(NBGRADER_CONFIG, encoding="utf-8")
     written = []
@@ -381,12 +692,26 @@ def write_nbgrader(out: Path, root: Path = ROOT) -> list[Path]:
     return written
 
 
+WRITERS = {"reader": write_reader, "student": write_student, "nbgrader": write_nbgrader}
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2 or args[0] not in ("student", "nbgrader"):
-        raise SystemExit("usage: python -m lnbook.editions student|nbgrader OUT_DIR")
-    write = write_student if args[0] == "student" else write_nbgrader
-    for path in write(Path(args[1])):
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m lnbook.editions", description="Write an edition of the chapters."
+    )
+    parser.add_argument("edition", choices=list(WRITERS))
+    parser.add_argument("out", type=Path, help="the folder to write the notebooks into")
+    parser.add_argument(
+        "--root", type=Path, default=ROOT, help="the book's repository (default: this one)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        written = WRITERS[args.edition](args.out, args.root.resolve())
+    except StubChanged as e:
+        raise SystemExit(f"lnbook.editions {args.edition}: {e}") from None
+    for path in written:
         print(path)
 
 

@@ -96,6 +96,14 @@ def browser():
         b.close()
 
 
+def pytest_configure(config):
+    # Here, not in pyproject.toml: that file is part of the execution cache's key.
+    config.addinivalue_line(
+        "markers",
+        "network: asks the package registry (PyPI); fails, never skips, when it cannot",
+    )
+
+
 def pytest_collection_modifyitems(config, items):
     """Chapter runs (the book's and the student notebooks') first; the site tests, and the
     other tests that need every chapter executed, last.
@@ -132,3 +140,18 @@ def three_torch_threads():
     torch.set_num_threads(3)
     yield 3
     torch.set_num_threads(before)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Measurements tests report (``record_property("measured", ...)``), never assert: one
+    line each, after the run (under xdist too: the properties travel with the reports)."""
+    lines = [
+        f"{report.nodeid}: {value}"
+        for report in terminalreporter.stats.get("passed", [])
+        for key, value in report.user_properties
+        if key == "measured"
+    ]
+    if lines:
+        terminalreporter.section("measured")
+        for line in lines:
+            terminalreporter.line(line)

@@ -1,10 +1,11 @@
 """Execute every chapter of the book, once per test run.
 
 Each chapter is a MyST Markdown notebook: jupytext reads it, nbclient runs it in a fresh
-kernel, and a failing cell fails the test with its traceback. The executed notebook is then
-stored in the build's execution cache (keyed by the lnbook source, see
-``lnbook.sphinxext.execution_cache_dir``), so the strict build in ``test_site.py`` renders
-these outputs instead of executing every chapter a second time.
+kernel (``lnbook.editions.execute``, as the editions run it), and a failing cell fails the
+test with its traceback. The executed notebook is then stored in the build's execution
+cache (keyed by the lnbook source, see ``lnbook.sphinxext.execution_cache_dir``), so the
+strict build in ``test_site.py`` renders these outputs instead of executing every chapter a
+second time.
 
 Run one chapter alone with ``pytest tests/test_chapters.py -k 03_from_scratch``.
 """
@@ -19,9 +20,8 @@ import pytest
 from conftest import chapter_done_mark
 from filelock import FileLock
 from jupyter_cache import get_cache
-from jupyter_cache.base import CacheBundleIn
-from nbclient import NotebookClient
 
+from lnbook import editions
 from lnbook.sphinxext import execution_cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,16 +54,9 @@ def test_chapter(path: Path, leaves_a_mark, run_dir, monkeypatch):
         f"{path.name} needs a jupytext header with kernelspec python3"
     )
     start = time.perf_counter()
-    # Same working directory as the build (the chapter's folder); errors raise.
-    # record_timing=False: timing metadata would change the notebook's hash in the cache.
-    NotebookClient(
-        nb,
-        timeout=600,  # a hang guard, not a speed test (a busy machine is slow)
-        kernel_name="python3",
-        record_timing=False,
-        store_widget_state=False,  # the static site shows no widget; keep the cache small
-        resources={"metadata": {"path": str(path.parent)}},
-    ).execute()
+    # Same kernel, working directory and settings as the build and the editions (errors
+    # raise, no timing metadata: it would change the notebook's hash in the cache).
+    editions.execute(nb, path)
     seconds = time.perf_counter() - start
 
     errors = [
@@ -75,13 +68,10 @@ def test_chapter(path: Path, leaves_a_mark, run_dir, monkeypatch):
     ]
     assert not errors
 
+    cache_path = execution_cache_dir(ROOT)
     with FileLock(run_dir / "cache.lock"):  # the two workers share one cache database
-        cache = get_cache(str(execution_cache_dir(ROOT)))
-        record = cache.cache_notebook_bundle(
-            CacheBundleIn(nb, str(path), data={"execution_seconds": seconds}),
-            check_validity=False,
-            overwrite=True,
-        )
+        record = editions.store(nb, path, cache_path, seconds)
         # The build must find this record for the unexecuted chapter, or executes it again.
+        cache = get_cache(str(cache_path))
         assert cache.match_cache_notebook(jupytext.read(path)).pk == record.pk
     print(f"{path.name}: executed in {seconds:.1f} s")
