@@ -4,23 +4,37 @@ Every checker takes the learner's function, calls it on inputs of its own, and r
 :class:`Verdict`: "not attempted yet" while the function still raises
 ``NotImplementedError``, "correct", or "wrong" with a diagnosis of the classic mistake it
 recognizes (normalizing the wrong axis, the unbiased variance, eps outside the square root,
-a wrong shape...), what was expected and what was found. A checker never raises because of
-the answer: exceptions, garbage return values and NaN are all diagnosed, and a call that
-runs too long is stopped.
+a wrong shape...) and what was found. A checker never raises because of the answer:
+exceptions, garbage return values and NaN are all diagnosed, and a call that runs too long
+is stopped.
+
+Hints before answers. The first wrong try of a checker names the mistake and how to fix it
+(the formula, the step to redo) without the expected values; from the second wrong try of
+the same checker on, the verdict also shows them (the expected mu and var, what the
+differing element should be, the count the model has, why a True/False prediction is
+wrong). Tries are counted per checker in the running kernel; a correct answer or a "not
+attempted yet" does not count. One mechanism applies this to every checker: a checker puts
+what it withholds in ``answer=`` of :func:`_wrong`, and :func:`_checker`, which wraps every
+public checker, decides whether it is shown. Values the learner returned may always be
+quoted: they are not the answer.
 
 Solutions in the book call the same checkers with ``.assert_correct()``, so every solution
-is executed as a test.
+is executed as a test, and nbgrader's test cells print ``checks.<checker>(f).assert_correct()``.
+When the answer is wrong, that raises ``AssertionError("wrong: <message>")`` with no frame
+of lnbook in its traceback (see :attr:`Verdict.assert_correct`), so the notebook and its
+nbgrader feedback show the learner the verdict, not the teacher's file paths.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import signal
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,6 +42,8 @@ from . import numpy_ln
 
 NOT_ATTEMPTED, CORRECT, WRONG = "not attempted yet", "correct", "wrong"
 TIME_LIMIT_S = 5.0
+REVEAL_AFTER = 2  # the wrong try (of one checker) from which the expected values are shown
+WITHHELD = "Check again once you have fixed it; a second wrong try also shows the expected values."
 
 
 @dataclass(frozen=True)
@@ -36,16 +52,29 @@ class Verdict:
 
     status: str
     message: str
+    # A wrong verdict's expected values, kept out of `message` until the second wrong try;
+    # only checkers set it (through `_wrong`), and `_checker` folds it in or drops it.
+    _answer: str = field(default="", repr=False, compare=False)
 
     @property
     def passed(self) -> bool:
         return self.status == CORRECT
 
-    def assert_correct(self) -> Verdict:
-        """Raise ``AssertionError`` unless correct (used by the book's solution cells)."""
-        if not self.passed:
-            raise AssertionError(f"{self.status}: {self.message}")
-        return self
+    @property
+    def assert_correct(self) -> Callable[[], Verdict]:
+        """``verdict.assert_correct()`` returns the verdict if it is correct, else raises
+        ``AssertionError("<status>: <message>")`` (the book's solution cells and nbgrader's
+        test cells call it).
+
+        A property that returns the function, not a method: a method's own frame would be
+        the innermost frame of the traceback, which IPython always shows (it hides frames
+        marked ``__tracebackhide__`` except the last, and its Plain mode not at all), with
+        the absolute path of this file. Here the error is raised by a call into C made
+        from the caller's frame, so the traceback ends in the learner's cell.
+        """
+        if self.passed:
+            return lambda: self
+        return _raiser(AssertionError(f"{self.status}: {self.message}"))
 
     def __str__(self) -> str:
         icon = {CORRECT: "✔", WRONG: "✘", NOT_ATTEMPTED: "✎"}[self.status]
@@ -64,12 +93,64 @@ class Verdict:
         )
 
 
+def _raiser(error: BaseException) -> Callable[[], Verdict]:
+    """A function that raises ``error`` without running a Python frame of its own.
+
+    ``throw`` into a generator that has already finished raises the exception at once, from
+    C, so the traceback starts in the frame that calls the returned function.
+    """
+    spent = (_ for _ in ())
+    next(spent, None)  # run it to its end: from now on `throw` only raises
+    return functools.partial(spent.throw, error)
+
+
 def _not_attempted() -> Verdict:
     return Verdict(NOT_ATTEMPTED, "Replace `raise NotImplementedError` with your answer and rerun.")
 
 
-def _wrong(message: str) -> Verdict:
-    return Verdict(WRONG, message)
+def _wrong(message: str, answer: str = "") -> Verdict:
+    """A wrong verdict. ``message`` names the mistake and how to fix it, without the expected
+    values; ``answer`` holds those, shown from the second wrong try on (module docstring)."""
+    return Verdict(WRONG, message, answer)
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending as a sentence: an exception's text often has no final period, and a
+    hint appended to it would run on as one sentence."""
+    text = text.strip()
+    return text if not text or text[-1] in ".!?" else text + "."
+
+
+def _shown(value, limit: int = 60) -> str:
+    """``repr(value)`` on one line and at most ``limit`` characters: a learner's value quoted
+    in a message (a tensor's repr spans lines)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Wrong tries so far in this kernel, by checker name (see the module docstring).
+_wrong_tries: dict[str, int] = {}
+
+
+def _checker(check: Callable[..., Verdict]) -> Callable[..., Verdict]:
+    """Make ``check`` a public checker: count its wrong tries and show the expected values
+    (the ``answer`` of its wrong verdict) only from the second wrong try on.
+
+    One mechanism for every checker, so the policy cannot drift between them.
+    """
+
+    @functools.wraps(check)
+    def checked(*args, **kwargs) -> Verdict:
+        verdict = check(*args, **kwargs)
+        if verdict.status != WRONG:
+            return Verdict(verdict.status, verdict.message)
+        tries = _wrong_tries[check.__name__] = _wrong_tries.get(check.__name__, 0) + 1
+        if not verdict._answer:
+            return Verdict(WRONG, verdict.message)
+        shown = verdict._answer if tries >= REVEAL_AFTER else WITHHELD
+        return Verdict(WRONG, f"{_sentence(verdict.message)} {_sentence(shown)}")
+
+    return checked
 
 
 class _TimeLimit(BaseException):
@@ -111,15 +192,18 @@ def _call(fn, *args) -> tuple[object, Verdict | None]:
             f"Your function ran for more than {TIME_LIMIT_S:g} s; is there an endless loop?"
         )
     except Exception as e:  # the learner's bug, reported, never re-raised
-        hint = ""
-        if "could not be broadcast" in str(e):
+        text = str(e).strip()
+        # numpy's and torch's messages have no final period: end the sentence before a hint.
+        raised = f"Your function raised {type(e).__name__}"
+        message = _sentence(f"{raised}: {text}" if text else raised)
+        if "could not be broadcast" in text:
             # The classic: a reduction without keepdims gives (N,), which does not broadcast
             # against (N, D).
-            hint = (
+            message += (
                 " A reduction over the last axis gives shape (N,); keep the axis with "
-                "keepdims=True, so it broadcasts against (N, D)."
+                "keepdims=True, so that it broadcasts against (N, D)."
             )
-        return None, _wrong(f"Your function raised {type(e).__name__}: {e}{hint}")
+        return None, _wrong(message)
 
 
 def _as_array(value, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray | None, Verdict | None]:
@@ -148,7 +232,7 @@ def _as_number(value, name: str) -> tuple[float | None, Verdict | None]:
             raise TypeError
         number = float(np.asarray(value).reshape(()))
     except Exception:
-        return None, _wrong(f"{name} should be a single number, got {str(value)[:60]!r}.")
+        return None, _wrong(f"{name} should be a single number, got {_shown(value)}.")
     if not math.isfinite(number):
         return None, _wrong(f"{name} is {number}; it should be a finite number.")
     return number, None
@@ -177,12 +261,13 @@ def _diagnose_layer_norm(y: np.ndarray, x: np.ndarray, eps: float, atol: float =
         (
             _ln_rows(x, eps, axis=0),
             "You normalized each *column* (feature across the batch): "
-            "that is batch norm. Layer norm takes the statistics of each *row* (axis=-1).",
+            "that is batch norm. Layer norm takes the statistics of each *row* "
+            "(`axis=-1, keepdims=True`).",
         ),
         (
             _ln_rows(x, eps, ddof=1),
-            "You used the unbiased variance (divide by D - 1). Layer "
-            "norm divides by D: `x.var(axis=-1)` or `np.mean((x - mu)**2, axis=-1)`.",
+            "You used the unbiased variance (divide by D - 1). Layer norm divides by D: "
+            "`x.var(axis=-1, keepdims=True)` or `np.mean((x - mu)**2, axis=-1, keepdims=True)`.",
         ),
         (
             _ln_rows(x, eps, eps_outside=True),
@@ -202,7 +287,10 @@ def _diagnose_layer_norm(y: np.ndarray, x: np.ndarray, eps: float, atol: float =
     for candidate, message in known:
         if _close(y, candidate, atol=atol):
             return message
-    return "The values differ from layer norm's."
+    return (
+        "The values differ from layer norm's, (x - mu) / sqrt(var + eps) with the mean and "
+        "the variance of each row (`axis=-1, keepdims=True`)."
+    )
 
 
 # ---------------------------------------------------------------- chapter 1 ------------
@@ -210,6 +298,7 @@ def _diagnose_layer_norm(y: np.ndarray, x: np.ndarray, eps: float, atol: float =
 _HAND_X = np.array([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0])
 
 
+@_checker
 def layer_norm_by_hand(answer: Callable[[], tuple]) -> Verdict:
     """Chapter 1: ``answer()`` returns ``(mu, var, x_hat)`` for x = [2, 4, 4, 4, 5, 5, 7, 9]
     with eps = 0."""
@@ -227,16 +316,28 @@ def layer_norm_by_hand(answer: Callable[[], tuple]) -> Verdict:
     if verdict:
         return verdict
     if not math.isclose(mu, x.mean(), abs_tol=1e-9):
-        return _wrong(f"mu should be the mean of the 8 values, {x.mean():g}; you have {mu:g}.")
+        return _wrong(
+            f"You have mu = {mu:g}, but mu should be the mean of the 8 values: add them up "
+            "and divide by 8.",
+            answer=f"Expected mu = {x.mean():g}.",
+        )
     if math.isclose(var, x.var(ddof=1), abs_tol=1e-6):
         return _wrong(
-            f"var = {var:g} is the unbiased variance (divide by 7). Layer norm "
-            f"divides by the number of features, 8: var = {x.var():g}."
+            f"var = {var:g} is the unbiased variance (the squares summed, divided by 7). "
+            "Layer norm divides by the number of features, 8: var = mean((x - mu)**2).",
+            answer=f"Expected var = {x.var():g}.",
         )
     if math.isclose(var, x.std(), abs_tol=1e-9):
-        return _wrong(f"{var:g} is the standard deviation; var is its square, {x.var():g}.")
+        return _wrong(
+            f"var = {var:g} is the standard deviation; var is its square, mean((x - mu)**2).",
+            answer=f"Expected var = {x.var():g}.",
+        )
     if not math.isclose(var, x.var(), abs_tol=1e-9):
-        return _wrong(f"var should be mean((x - mu)**2) = {x.var():g}; you have {var:g}.")
+        return _wrong(
+            f"You have var = {var:g}, but var should be mean((x - mu)**2): square each "
+            "value's distance from mu, then average the 8 squares.",
+            answer=f"Expected var = {x.var():g}.",
+        )
     x_hat, verdict = _as_array(x_hat, "x_hat", (8,))
     if verdict:
         return verdict
@@ -244,13 +345,16 @@ def layer_norm_by_hand(answer: Callable[[], tuple]) -> Verdict:
     if _close(x_hat, (x - x.mean()) / x.var()):
         return _wrong("x_hat divides by var; divide by the standard deviation sqrt(var).")
     if not _close(x_hat, expected):
+        i = int(np.flatnonzero(~np.isclose(x_hat, expected, rtol=1e-6, atol=1e-8))[0])
         return _wrong(
-            f"x_hat should be (x - mu) / sqrt(var) = {expected.tolist()}; "
-            f"you have {np.round(x_hat, 4).tolist()}."
+            f"x_hat should be (x - mu) / sqrt(var), value by value; your x_hat[{i}] = "
+            f"{x_hat[i]:g} is not (x[{i}] - mu) / sqrt(var) for x[{i}] = {x[i]:g}.",
+            answer=f"Expected x_hat = {expected.tolist()}.",
         )
     return Verdict(CORRECT, "mu = 5, var = 4, and x_hat has mean 0 and variance 1.")
 
 
+@_checker
 def layer_norm_rows(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdict:
     """Chapter 1: ``fn(x, eps)`` is layer norm of each row of a (N, D) array (no gamma/beta)."""
     rng = np.random.default_rng(7)
@@ -334,9 +438,10 @@ def _check_predictions(
     explain: Callable[[str, str], str] | None = None,
 ) -> Verdict:
     """The checker of every True/False exercise: call ``fn``, validate its dict of answers
-    and compare with ``truth`` (computed by the caller). A wrong answer is named (by
-    default only its question: computing the answer is the exercise; ``explain(question,
-    key)`` may say more), followed by ``hint``; all right gives ``success``."""
+    and compare with ``truth`` (computed by the caller). A wrong answer is named by its
+    question (computing the answer is the exercise), followed by ``hint``; where
+    ``explain(question, key)`` says why, that is the answer, shown from the second wrong
+    try on. All right gives ``success``."""
     result, verdict = _call(fn)
     if verdict:
         return verdict
@@ -350,20 +455,28 @@ def _check_predictions(
             f"Answer every question; missing: {missing}. Use the question strings as keys "
             "(loop over the questions dict, as the stub does)."
         )
-    wrong = []
+    wrong, why = [], []
     for question, key in questions.items():
         answer = result[question]
         if getattr(answer, "ndim", None) == 0 and "bool" in str(getattr(answer, "dtype", "")):
             answer = bool(answer.item())  # (a == b).all() gives a 0-d array or tensor
         if not isinstance(answer, bool | np.bool_):
-            return _wrong(f"The answer to {question!r} should be True or False, got {answer!r}.")
+            return _wrong(
+                f"The answer to {question!r} should be True or False, got {_shown(answer)}."
+            )
         if bool(answer) != truth[key]:
-            wrong.append(explain(question, key) if explain else repr(question))
+            wrong.append(repr(question))
+            if explain:
+                why.append(explain(question, key))
     if wrong:
-        return _wrong(f"{len(wrong)} of {len(questions)} wrong: " + "; ".join(wrong) + ". " + hint)
+        return _wrong(
+            f"{len(wrong)} of {len(questions)} wrong: " + "; ".join(wrong) + ". " + hint,
+            answer="; ".join(why),
+        )
     return Verdict(CORRECT, success)
 
 
+@_checker
 def invariance_predictions(fn: Callable[[], dict]) -> Verdict:
     """Chapter 1: ``fn()`` returns ``{question: True if the output is unchanged}``."""
     truth = _invariance_truth()
@@ -383,6 +496,7 @@ def invariance_predictions(fn: Callable[[], dict]) -> Verdict:
     )
 
 
+@_checker
 def layer_norm_affine(fn: Callable[..., np.ndarray]) -> Verdict:
     """Chapter 2: ``fn(x, gamma, beta, eps)`` is layer norm over the last axis of an (N, D)
     batch followed by the per-feature scale ``gamma`` and shift ``beta`` (D,); result (N, D)."""
@@ -413,12 +527,12 @@ def layer_norm_affine(fn: Callable[..., np.ndarray]) -> Verdict:
         ),
         (
             gamma * _ln_rows(x, eps, axis=0) + beta,
-            "the statistics were taken over the batch axis (that is batch norm); take "
-            "them over each example's features",
+            "The statistics were taken over the batch axis (that is batch norm); take "
+            "them over each example's features (`axis=-1, keepdims=True`)",
         ),
         (
             gamma * _ln_rows(x, eps, ddof=1) + beta,
-            "the variance is the unbiased one (ddof=1); layer norm uses ddof=0",
+            "The variance is the unbiased one (ddof=1); layer norm uses ddof=0",
         ),
         (
             gamma * _ln_rows(x, eps, eps_outside=True) + beta,
@@ -430,8 +544,10 @@ def layer_norm_affine(fn: Callable[..., np.ndarray]) -> Verdict:
             return _wrong(message + ".")
     i, j = np.unravel_index(np.abs(y - expected).argmax(), y.shape)
     return _wrong(
-        f"At [{i}, {j}] expected {expected[i, j]:.4f}, got {y[i, j]:.4f}. Hint: "
-        "gamma * (x - mean) / sqrt(var + eps) + beta, statistics per example."
+        f"At [{i}, {j}] you have {y[i, j]:.4f}, not the expected value. Hint: "
+        "gamma * (x - mean) / sqrt(var + eps) + beta, with the mean and the variance of "
+        "each example (`axis=-1, keepdims=True`).",
+        answer=f"Expected {expected[i, j]:.4f} there.",
     )
 
 
@@ -460,6 +576,7 @@ def _affine_truth() -> dict[str, bool]:
     }
 
 
+@_checker
 def affine_predictions(fn: Callable[[], dict]) -> Verdict:
     """Chapter 2: ``fn()`` returns ``{question: True or False}`` for AFFINE_QUESTIONS."""
     return _check_predictions(
@@ -475,6 +592,7 @@ def affine_predictions(fn: Callable[[], dict]) -> Verdict:
 # ---------------------------------------------------------------- chapter 3 ------------
 
 
+@_checker
 def variance_rows(fn: Callable[[np.ndarray], np.ndarray]) -> Verdict:
     """Chapter 3: ``fn(x)`` is the variance of each row of a float32 (N, D) batch, computed
     in float32 with an algorithm that survives a large offset; result (N,)."""
@@ -500,22 +618,24 @@ def variance_rows(fn: Callable[[np.ndarray], np.ndarray]) -> Verdict:
         return Verdict(CORRECT, "Stable in float32: subtract the mean first, then square.")
     one_pass = (x * x).mean(axis=1) - x.mean(axis=1) ** 2  # float32, as the learner might
     known = [
-        (x64.var(axis=1, ddof=1), "that is the unbiased variance (ddof=1); layer norm uses ddof=0"),
-        (x64.std(axis=1), "that is the standard deviation; return its square, the variance"),
+        (x64.var(axis=1, ddof=1), "That is the unbiased variance (ddof=1); layer norm uses ddof=0"),
+        (x64.std(axis=1), "That is the standard deviation; return its square, the variance"),
     ]
     for candidate, message in known:
         if _close(v, candidate, rtol=1e-3, atol=0):
             return _wrong(message + ".")
     if _close(v, one_pass, rtol=1e-2, atol=1e-2) or (v <= 0).any():
         return _wrong(
-            "these look like the one-pass E[x^2] - E[x]^2, which in float32 keeps only "
-            "rounding errors here (some may even be negative); subtract the mean first, then "
-            "square and average."
+            "These look like the one-pass E[x^2] - E[x]^2, which in float32 keeps only "
+            "rounding errors here (some may even be negative); subtract each row's mean "
+            "first (`x.mean(axis=1, keepdims=True)`), then square and average."
         )
     i = int(np.abs(v - expected).argmax())
     return _wrong(
-        f"Row {i}: expected a variance of {expected[i]:.4f} (the rows are noise of variance "
-        f"about 1 on an offset of 10^4), got {v[i]:.4g}."
+        f"Row {i}: expected a variance of about 1 (the rows are noise of variance about 1 on "
+        f"an offset of 10^4), got {v[i]:.4g}. Subtract each row's mean, then square and "
+        "average.",
+        answer=f"Row {i}'s variance is {expected[i]:.4f}.",
     )
 
 
@@ -552,6 +672,7 @@ def _backward_truth() -> dict[str, bool]:
     }
 
 
+@_checker
 def backward_predictions(fn: Callable[[], dict]) -> Verdict:
     """Chapter 3: ``fn()`` returns ``{question: True or False}`` for BACKWARD_QUESTIONS."""
     return _check_predictions(
@@ -565,6 +686,7 @@ def backward_predictions(fn: Callable[[], dict]) -> Verdict:
     )
 
 
+@_checker
 def layer_norm_backward(fn: Callable) -> Verdict:
     """Chapter 3: ``fn(dy, x_hat, rstd, gamma)`` returns ``(dx, dgamma, dbeta)`` for
     ``y = gamma * x_hat + beta`` over the last axis of (N, D) arrays; ``rstd`` is (N, 1)."""
@@ -600,7 +722,7 @@ def layer_norm_backward(fn: Callable) -> Verdict:
     dbeta, verdict = _as_array(result[2], "dbeta", (d,))
     if verdict:
         return verdict
-    problems = []
+    problems, answer = [], ""
     if not _close(dgamma, dg_ref):
         hint = "it is the sum over the examples of dy * x_hat"
         if _close(dgamma, db_ref):
@@ -635,17 +757,19 @@ def layer_norm_backward(fn: Callable) -> Verdict:
         else:
             i, j = np.unravel_index(np.abs(dx - dx_ref).argmax(), dx.shape)
             problems.append(
-                f"dx differs from autograd's: at [{i}, {j}] expected {dx_ref[i, j]:.4f}, "
-                f"got {dx[i, j]:.4f}. Hint: dx = rstd * (g - c2 - x_hat * c1)"
+                f"dx differs from autograd's: at [{i}, {j}] you have {dx[i, j]:.4f}. "
+                "Hint: dx = rstd * (g - c2 - x_hat * c1)"
             )
+            answer = f"Autograd's dx[{i}, {j}] is {dx_ref[i, j]:.4f}."
     if problems:
-        return _wrong("; ".join(problems) + ".")
+        return _wrong("; ".join(problems) + ".", answer=answer)
     return Verdict(CORRECT, "dx, dgamma and dbeta all match torch's autograd.")
 
 
 # ---------------------------------------------------------------- chapter 2 ------------
 
 
+@_checker
 def undo_layer_norm(fn: Callable[[np.ndarray, float], tuple]) -> Verdict:
     """Chapter 2: ``fn(x_row, eps)`` returns ``(gamma, beta)`` (numbers) that make layer norm
     give back ``x_row`` exactly."""
@@ -692,6 +816,7 @@ def undo_layer_norm(fn: Callable[[np.ndarray, float], tuple]) -> Verdict:
     )
 
 
+@_checker
 def count_norm_parameters(fn: Callable[[int, int], int]) -> Verdict:
     """Chapter 2: ``fn(d_hidden, depth)`` is the number of gamma and beta parameters in
     ``lnbook.models.MLP(64, d_hidden, 10, depth, norm="layer")``."""
@@ -703,7 +828,7 @@ def count_norm_parameters(fn: Callable[[int, int], int]) -> Verdict:
         if verdict:
             return verdict
         if isinstance(result, bool) or not isinstance(result, int | np.integer):
-            return _wrong(f"Return a whole number, got {result!r}.")
+            return _wrong(f"Return a whole number, got {_shown(result)}.")
         model = models.MLP(64, d_hidden, 10, depth=depth, norm="layer")
         truth = sum(p.numel() for p in models.norm_parameters(model))
         if result == truth:
@@ -717,12 +842,14 @@ def count_norm_parameters(fn: Callable[[int, int], int]) -> Verdict:
         else:
             hint = "Each layer norm over d features has d values of gamma and d of beta."
         return _wrong(
-            f"For d_hidden={d_hidden}, depth={depth} you return {result}; the model "
-            f"has {truth}. {hint}"
+            f"For d_hidden={d_hidden}, depth={depth} you return {result}, not the model's "
+            f"count. {hint}",
+            answer=f"The model has {truth}.",
         )
     return Verdict(CORRECT, "2 x d_hidden per layer norm, one layer norm per hidden layer.")
 
 
+@_checker
 def weight_decay_groups(fn: Callable[[object, float], list]) -> Verdict:
     """Chapter 2: ``fn(model, weight_decay)`` returns optimizer parameter groups that decay
     the weight matrices and exempt gamma, beta and biases."""
@@ -746,7 +873,8 @@ def weight_decay_groups(fn: Callable[[object, float], list]) -> Verdict:
         try:
             wd = float(g.get("weight_decay", 0.01))  # AdamW's default for a group without one
         except Exception:
-            return _wrong(f"'weight_decay' should be a number, got {g.get('weight_decay')!r}.")
+            given = _shown(g.get("weight_decay"))
+            return _wrong(f"'weight_decay' should be a number, got {given}.")
         for p in params:
             if not isinstance(p, torch.nn.Parameter):
                 return _wrong("'params' should hold the model's parameters (model.parameters()).")
@@ -781,10 +909,11 @@ def weight_decay_groups(fn: Callable[[object, float], list]) -> Verdict:
 _AXES = {"batch norm": (0, 2, 3), "layer norm": (1, 2, 3), "instance norm": (2, 3)}
 
 
+@_checker
 def norm_axes(fn: Callable[[str], tuple]) -> Verdict:
     """Chapter 4: ``fn(method)`` returns the axes of an (N, C, H, W) tensor that ``method``
     ("batch norm", "layer norm", "instance norm") averages over."""
-    wrong = []
+    wrong, answers = [], []
     for method, truth in _AXES.items():
         result, verdict = _call(fn, method)
         if verdict:
@@ -797,7 +926,7 @@ def norm_axes(fn: Callable[[str], tuple]) -> Verdict:
                 raise TypeError
         except Exception:
             return _wrong(
-                f"For {method!r} return a tuple of axis numbers (ints), got {str(result)[:60]!r}."
+                f"For {method!r} return a tuple of axis numbers (ints), got {_shown(result)}."
             )
         if any(not -4 <= a < 4 for a in raw):
             return _wrong(
@@ -808,22 +937,24 @@ def norm_axes(fn: Callable[[str], tuple]) -> Verdict:
             return _wrong(f"For {method!r}: {tuple(raw)} names an axis twice.")
         if axes == truth:
             continue
+        answers.append(f"{method} {truth}")
         others = [m for m, t in _AXES.items() if t == axes]
         if others:
             wrong.append(f"{method}: {axes} are the axes of {others[0]}")
         elif set(axes) < set(truth):
             missing = sorted(set(truth) - set(axes))
             wrong.append(
-                f"{method}: {axes} misses axis {missing} (the positions H, W are averaged too)"
+                f"{method}: {axes} misses some (the positions H, W are averaged too)"
                 if 2 in missing or 3 in missing
-                else f"{method}: {axes} misses axis {missing}"
+                else f"{method}: {axes} misses some"
             )
         else:
             wrong.append(f"{method}: {axes} is not right")
     if wrong:
         return _wrong(
-            "; ".join(wrong) + ". Axis 0 is the batch (N), 1 the channels (C), "
-            "2 and 3 the positions (H, W)."
+            f"{len(wrong)} of {len(_AXES)} wrong: " + "; ".join(wrong) + ". Axis 0 is the "
+            "batch (N), 1 the channels (C), 2 and 3 the positions (H, W).",
+            answer="Expected: " + "; ".join(answers),
         )
     return Verdict(
         CORRECT,
@@ -832,6 +963,7 @@ def norm_axes(fn: Callable[[str], tuple]) -> Verdict:
     )
 
 
+@_checker
 def batch_norm_training(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdict:
     """Chapter 4: ``fn(x, eps)`` is batch norm in training mode of a (N, D) array, without
     gamma and beta (statistics of each feature over the batch)."""
@@ -875,6 +1007,7 @@ def batch_norm_training(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdic
     return _wrong("The values differ from batch norm's.")
 
 
+@_checker
 def batch_norm_inference(fn: Callable[..., np.ndarray]) -> Verdict:
     """Chapter 4: ``fn(x, running_mean, running_var, eps)`` is batch norm in inference mode
     of a (N, D) array, without gamma and beta."""
@@ -954,6 +1087,7 @@ def _batch_of_one_works(bn, one: np.ndarray) -> bool:
     return True
 
 
+@_checker
 def batch_predictions(fn: Callable[[], dict]) -> Verdict:
     """Chapter 4: ``fn()`` returns ``{question: True or False}`` for BATCH_QUESTIONS."""
     return _check_predictions(
@@ -971,6 +1105,7 @@ def batch_predictions(fn: Callable[[], dict]) -> Verdict:
 # ---------------------------------------------------------------- chapter 5 ------------
 
 
+@_checker
 def residual_placement(fn: Callable) -> Verdict:
     """Chapter 5: ``fn(x, f, norm, placement)`` applies one sublayer ``f`` with its residual
     connection and normalization ``norm``, for ``placement`` "pre" or "post"."""
@@ -1011,8 +1146,8 @@ def residual_placement(fn: Callable) -> Verdict:
             continue
         for candidate, message in known[placement]:
             if _close(y, candidate):
-                return _wrong(f"{placement}: {message}.")
-        return _wrong(f"{placement}: the values differ from the expected block.")
+                return _wrong(f"{placement.capitalize()}-norm: {message}.")
+        return _wrong(f"{placement.capitalize()}-norm: the values differ from the expected block.")
     return Verdict(
         CORRECT,
         "Pre-norm: x + f(norm(x)), the residual path stays un-normalized; "
@@ -1020,6 +1155,7 @@ def residual_placement(fn: Callable) -> Verdict:
     )
 
 
+@_checker
 def masked_mean(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Verdict:
     """Chapter 5: ``fn(x, valid)`` is the mean of every feature over the valid tokens of a
     padded batch: x (B, T, D), valid (B, T) booleans; result (D,)."""
@@ -1037,10 +1173,10 @@ def masked_mean(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Verdict:
     if _close(y, x[valid].mean(axis=0)):
         return Verdict(CORRECT, "Every real token counts once; padding counts not at all.")
     known = [
-        (x.mean(axis=(0, 1)), "the padding zeros are included: average over valid tokens only"),
+        (x.mean(axis=(0, 1)), "The padding zeros are included: average over valid tokens only"),
         (
             np.mean([x[b, :n].mean(axis=0) for b, n in enumerate(lengths)], axis=0),
-            "that is the mean of each sequence's mean: short sequences weigh as much as long "
+            "That is the mean of each sequence's mean: short sequences weigh as much as long "
             "ones; average over all valid tokens together",
         ),
     ]
@@ -1076,6 +1212,7 @@ def _decoding_truth() -> dict[str, bool]:
     }
 
 
+@_checker
 def decoding_predictions(fn: Callable[[], dict]) -> Verdict:
     """Chapter 5: ``fn()`` returns ``{question: True or False}`` for DECODING_QUESTIONS."""
     return _check_predictions(
@@ -1101,6 +1238,7 @@ def _shape(value) -> tuple[int, ...] | None:
         return None
 
 
+@_checker
 def percentile_bands(fn: Callable[[np.ndarray], np.ndarray]) -> Verdict:
     """Chapter 6: ``fn(h)`` takes one unit's inputs, ``h`` (C, P): C checkpoints of P
     images, and returns the 15th, 50th and 85th percentiles at each checkpoint, (C, 3)."""
@@ -1135,10 +1273,10 @@ def percentile_bands(fn: Callable[[np.ndarray], np.ndarray]) -> Verdict:
             "np.percentile takes percents (15, 50, 85); fractions (0.15, ...) are what "
             "np.quantile takes",
         ),
-        (expected[:, ::-1], "the columns are in reverse order: 15th, 50th, then 85th"),
+        (expected[:, ::-1], "The columns are in reverse order: 15th, 50th, then 85th"),
         (
             np.stack([mean - std, mean, mean + std], axis=1),
-            "that is mean - std, mean, mean + std; they match the 15th, 50th and 85th "
+            "That is mean - std, mean, mean + std; they match the 15th, 50th and 85th "
             "percentiles only for a normal distribution, and these inputs are skewed",
         ),
     ]
@@ -1147,8 +1285,10 @@ def percentile_bands(fn: Callable[[np.ndarray], np.ndarray]) -> Verdict:
             return _wrong(message + ".")
     worst = np.unravel_index(np.abs(y - expected).argmax(), y.shape)
     return _wrong(
-        f"The values differ from the percentiles: at checkpoint {worst[0]}, column "
-        f"{worst[1]}, expected {expected[worst]:.3f}, got {y[worst]:.3f}."
+        f"The values differ from the expected percentiles: at checkpoint {worst[0]}, column "
+        f"{worst[1]}, you have {y[worst]:.3f}. Take the 15th, 50th and 85th percentiles of "
+        "each checkpoint's images.",
+        answer=f"Expected {expected[worst]:.3f} there.",
     )
 
 
@@ -1191,6 +1331,7 @@ def _scale_truth() -> dict[str, bool]:
     }
 
 
+@_checker
 def scale_invariance_predictions(fn: Callable[[], dict]) -> Verdict:
     """Chapter 6: ``fn()`` returns ``{question: True or False}`` for SCALE_QUESTIONS."""
     return _check_predictions(
@@ -1205,6 +1346,7 @@ def scale_invariance_predictions(fn: Callable[[], dict]) -> Verdict:
     )
 
 
+@_checker
 def gradient_predictiveness(fn: Callable) -> Verdict:
     """Chapter 6: ``fn(grad, w, etas)``: with ``g = grad(w)``, the largest
     ``|grad(w - eta g) - g|`` over ``etas`` (Santurkar et al.'s "gradient predictiveness")."""
@@ -1254,7 +1396,11 @@ def gradient_predictiveness(fn: Callable) -> Verdict:
         for candidate, message in known:
             if _close(value, candidate):
                 return _wrong(f"On {name}: {message}.")
-        return _wrong(f"On {name} the largest change is {expected:.4f}; got {value:.4f}.")
+        return _wrong(
+            f"On {name} the largest change is not {value:.4f}: with g = grad(w), take "
+            "|grad(w - eta * g) - g| for each eta and keep the largest.",
+            answer=f"It is {expected:.4f}.",
+        )
     return Verdict(
         CORRECT,
         "Checked on a quadratic (where the change is eta |A g|, exactly) and on sum(cos(w)).",
@@ -1264,6 +1410,7 @@ def gradient_predictiveness(fn: Callable) -> Verdict:
 # ---------------------------------------------------------------- chapter 7 ------------
 
 
+@_checker
 def rms_norm(fn: Callable[..., np.ndarray]) -> Verdict:
     """Chapter 7: ``fn(x, weight, eps)`` is RMSNorm over the last axis of a (N, D) array,
     ``x / sqrt(mean(x**2) + eps) * weight``; checked against ``torch.nn.functional.rms_norm``."""
@@ -1310,7 +1457,7 @@ def rms_norm(fn: Callable[..., np.ndarray]) -> Verdict:
         (
             x / np.sqrt(ms(x, axis=0) + eps) * weight,
             "You averaged over the batch (axis 0); RMSNorm averages over each row's "
-            "features (axis=-1).",
+            "features (`axis=-1, keepdims=True`).",
         ),
         (x / np.sqrt(ms(x) + eps), "The normalization is right, but the weight is missing."),
         (
@@ -1347,9 +1494,13 @@ def rms_norm(fn: Callable[..., np.ndarray]) -> Verdict:
     for candidate, message in known:
         if _close(y, candidate):
             return _wrong(message)
-    return _wrong("The values differ from RMSNorm's: x / sqrt(mean(x**2, axis=-1) + eps) * weight.")
+    return _wrong(
+        "The values differ from RMSNorm's: "
+        "`x / np.sqrt(np.mean(x**2, axis=-1, keepdims=True) + eps) * weight`."
+    )
 
 
+@_checker
 def output_std(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdict:
     """Chapter 7: ``fn(s, eps)``: the standard deviation of layer norm's output for an
     example whose standard deviation is ``s`` (an array), in closed form."""
@@ -1382,8 +1533,9 @@ def output_std(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdict:
                 return _wrong(f"With eps = {eps:g}: {message}.")
         i = int(np.abs(g - expected).argmax())
         return _wrong(
-            f"With eps = {eps:g} and s = {s[i]:g}, expected {expected[i]:.4g}, got {g[i]:.4g}. "
-            "Hint: layer norm divides by sqrt(var + eps) with var = s**2."
+            f"With eps = {eps:g} and s = {s[i]:g} you have {g[i]:.4g}, not the expected "
+            "spread. Hint: layer norm divides by sqrt(var + eps) with var = s**2.",
+            answer=f"Expected {expected[i]:.4g}.",
         )
     return Verdict(
         CORRECT,
@@ -1435,6 +1587,7 @@ def _rms_truth() -> dict[str, bool]:
     }
 
 
+@_checker
 def rms_predictions(fn: Callable[[], dict]) -> Verdict:
     """Chapter 7: ``fn()`` returns ``{question: True or False}`` for RMS_QUESTIONS."""
     return _check_predictions(
@@ -1452,6 +1605,7 @@ def rms_predictions(fn: Callable[[], dict]) -> Verdict:
 # ---------------------------------------------------------------- chapter 8 ------------
 
 
+@_checker
 def roofline_seconds(fn: Callable[[tuple, str, float], float]) -> Verdict:
     """Chapter 8: ``fn(shape, pass_, copy_gbps)``: the least time a float32 layer norm of
     ``shape`` can take for ``pass_`` ("forward", "backward" or "forward+backward") on a
@@ -1505,7 +1659,12 @@ def roofline_seconds(fn: Callable[[tuple, str, float], float]) -> Verdict:
         for candidate, message in known:
             if _close(value, candidate, rtol=1e-6):
                 return _wrong(f"For {shape}, {pass_}: {message}.")
-        return _wrong(f"For {shape}, {pass_}: expected {expected:.3g} s, got {value:.3g} s.")
+        return _wrong(
+            f"For {shape}, {pass_}: {value:.3g} s is not the least time. Count the bytes the "
+            "pass must move (each array it reads or writes, 4 bytes per float32 value) and "
+            "divide by the copy speed in bytes per second.",
+            answer=f"Expected {expected:.3g} s.",
+        )
     return Verdict(
         CORRECT,
         "The forward moves 2 arrays (x in, y out), the backward 3 (x or x_hat and dy in, dx "
@@ -1513,6 +1672,7 @@ def roofline_seconds(fn: Callable[[tuple, str, float], float]) -> Verdict:
     )
 
 
+@_checker
 def layer_norm_blocked(fn: Callable[[np.ndarray, np.ndarray, float, int], object]) -> Verdict:
     """Chapter 8: ``fn(x, out, eps, rows)`` writes layer norm (no gamma, beta) of the float32
     (N, D) array ``x`` into ``out``, ``rows`` rows at a time, with no full-size temporary."""
@@ -1576,6 +1736,7 @@ def layer_norm_blocked(fn: Callable[[np.ndarray, np.ndarray, float, int], object
     )
 
 
+@_checker
 def median_time(fn: Callable[[Callable, int], float]) -> Verdict:
     """Chapter 8: ``fn(f, rounds)`` times ``f``: one warm-up call, then ``rounds`` timed
     calls; returns the median time of one call in seconds."""
@@ -1607,13 +1768,15 @@ def median_time(fn: Callable[[Callable, int], float]) -> Verdict:
             return _wrong(f"That looks like {unit}; return seconds, as time.perf_counter() gives.")
     if value > 0.02:
         return _wrong(
-            f"Got {value * 1e3:.1f} ms, but nearly every call takes 5 ms: a mean (or a total) "
-            "lets one slow round count; take the median of the per-call times."
+            f"Got {value * 1e3:.1f} ms, more than a typical call takes: a mean (or a total) "
+            "lets one slow round count; take the median of the per-call times.",
+            answer="Nearly every call takes 5 ms.",
         )
     if value < 0.004:
         return _wrong(
-            f"Got {value * 1e3:.2f} ms, but every call takes at least 5 ms: time each call "
-            "with time.perf_counter() before and after it."
+            f"Got {value * 1e3:.2f} ms, less than any call takes: time each call with "
+            "time.perf_counter() before and after it.",
+            answer="Every call takes at least 5 ms.",
         )
     return Verdict(
         CORRECT,

@@ -7,11 +7,24 @@ the learner returns.
 
 from __future__ import annotations
 
+import re
+import traceback
+from pathlib import Path
+
+import nbformat
 import numpy as np
 import pytest
 import torch
+from nbclient import NotebookClient
 
 from lnbook import checks, models
+
+
+@pytest.fixture(autouse=True)
+def _no_tries_yet(monkeypatch):
+    # Checkers count wrong tries per kernel (hints first, expected values from the second
+    # wrong try): every test starts from none, whatever ran before it.
+    monkeypatch.setattr(checks, "_wrong_tries", {})
 
 
 def stub(*args):
@@ -839,3 +852,234 @@ TIMERS = [
 def test_median_time_diagnoses(fn, status, fragment):
     v = checks.median_time(fn)
     assert v.status == status and fragment in v.message, v
+
+
+# ------------------------------------------------------------------- hints first -----
+
+# The expected by-hand values (mu = 5, var = 4, x_hat), in the forms a verdict would quote
+# them; "var = 4.57143" (the learner's unbiased variance) is not one of them.
+BY_HAND_NUMBERS = re.compile(r"mu = 5(?![\d.]*\d)|var = 4(?![\d.]*\d)|-1\.5, -0\.5")
+
+BY_HAND_HINTS = [
+    # (answer, how to compute it (first try), the numbers (from the second try))
+    ((4.0, 4.0, (X - 5) / 2), "add them up and divide by 8", "mu = 5."),
+    ((5.0, 32 / 7, (X - 5) / 2), "var = mean((x - mu)**2)", "var = 4."),
+    ((5.0, 2.0, (X - 5) / 2), "its square, mean((x - mu)**2)", "var = 4."),
+    ((5.0, 3.0, (X - 5) / 2), "then average the 8 squares", "var = 4."),
+    ((5.0, 4.0, X - 5), "(x - mu) / sqrt(var)",
+     "x_hat = [-1.5, -0.5, -0.5, -0.5, 0.0, 0.0, 1.0, 2.0]"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("answer, how, numbers", BY_HAND_HINTS, ids=range(len(BY_HAND_HINTS)))
+def test_layer_norm_by_hand_hints_first_and_shows_the_numbers_on_the_second_wrong_try(
+    answer, how, numbers
+):
+    first = checks.layer_norm_by_hand(lambda: answer)
+    assert first.status == checks.WRONG and how in first.message, first
+    assert not BY_HAND_NUMBERS.search(first.message), first
+    assert first.message.endswith(checks.WITHHELD), first
+    second = checks.layer_norm_by_hand(lambda: answer)
+    assert numbers in second.message and checks.WITHHELD not in second.message, second
+    # The same diagnosis, now followed by the numbers.
+    assert second.message.startswith(first.message.removesuffix(checks.WITHHELD).rstrip())
+
+
+def test_only_wrong_tries_of_the_same_checker_count():
+    def wrong():
+        return 4.0, 4.0, (X - 5) / 2
+
+    def right():
+        return 5.0, 4.0, (X - 5) / 2
+
+    assert checks.layer_norm_rows(lambda x, eps: x).status == checks.WRONG  # another checker
+    assert checks.layer_norm_by_hand(stub).status == checks.NOT_ATTEMPTED
+    assert checks.layer_norm_by_hand(right).passed
+    assert "mu = 5" not in checks.layer_norm_by_hand(wrong).message  # the first wrong try
+    assert checks.layer_norm_by_hand(stub).status == checks.NOT_ATTEMPTED
+    assert checks.layer_norm_by_hand(right).passed
+    assert "mu = 5." in checks.layer_norm_by_hand(wrong).message  # the second
+    assert "mu = 5." in checks.layer_norm_by_hand(wrong).message  # and every one after
+
+
+# Every checker whose wrong verdicts carry expected values: (checker, a wrong answer, what
+# only the second wrong try shows).
+REVEALS = [
+    (checks.layer_norm_affine, lambda x, g, b, e: g * _ln(x, e) + b + 0.1,
+     r"Expected -?\d\.\d{4} there\."),
+    (checks.count_norm_parameters, lambda d, L: 2 * d * L + 1, r"The model has 600\."),
+    (checks.variance_rows, lambda x: x.var(axis=1) + 1, r"Row \d's variance is \d\.\d{4}\."),
+    (checks.layer_norm_backward, _bw(lambda dy, xh, r, g: 2 * r * g),
+     r"Autograd's dx\[\d, \d\] is"),
+    (checks.norm_axes, lambda m: dict(AXES_RIGHT, **{"batch norm": (0,)})[m],
+     r"Expected: batch norm \(0, 2, 3\)\."),
+    (checks.percentile_bands, lambda h: _bands(h) + 0.5, r"Expected -?\d+\.\d{3} there\."),
+    (checks.gradient_predictiveness, lambda grad, w, etas: 0.123, r"It is \d+\.\d{4}\."),
+    (checks.output_std, lambda s, e: s / np.sqrt(s**2 + 2 * e), r"Expected \d"),
+    (checks.roofline_seconds, lambda s, p, g: 7.0, r"Expected \d.* s\."),
+    (checks.median_time, _timer(reduce=sum), r"Nearly every call takes 5 ms\."),
+    (checks.invariance_predictions, lambda: dict(RIGHT, **{"add 5 to every feature": False}),
+     r"'add 5 to every feature': the output is unchanged \(adding a constant"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("checker, fn, revealed", REVEALS, ids=[c.__name__ for c, _, _ in REVEALS])
+def test_expected_values_only_from_the_second_wrong_try(checker, fn, revealed):
+    first = checker(fn)
+    assert first.status == checks.WRONG and first.message.endswith(checks.WITHHELD), first
+    assert not re.search(revealed, first.message), first
+    second = checker(fn)
+    assert re.search(revealed, second.message) and checks.WITHHELD not in second.message, second
+
+
+# ------------------------------------------------------------------- sentences -------
+
+# Every answer the catalogue above knows, by checker.
+CATALOGUE = {
+    checks.layer_norm_by_hand: [lambda a=a: a for a, _, _ in BY_HAND],
+    checks.layer_norm_rows: [fn for fn, _, _ in ROWS],
+    checks.undo_layer_norm: [fn for fn, _, _ in UNDO],
+    checks.count_norm_parameters: [fn for fn, _, _ in COUNT],
+    checks.weight_decay_groups: [fn for fn, _, _ in DECAY],
+    checks.norm_axes: [fn for fn, _, _ in AXES],
+    checks.batch_norm_training: [fn for fn, _, _ in BN_TRAIN],
+    checks.batch_norm_inference: [fn for fn, _, _ in BN_INFER],
+    checks.residual_placement: [fn for fn, _, _ in PLACEMENT],
+    checks.masked_mean: [fn for fn, _, _ in MASKED],
+    checks.percentile_bands: [fn for fn, _, _ in PERCENTILES],
+    checks.gradient_predictiveness: [fn for fn, _, _ in PREDICTIVE],
+    checks.variance_rows: [fn for fn, _, _ in VARIANCE],
+    checks.layer_norm_backward: [fn for fn, _, _ in BACKWARD],
+    checks.layer_norm_affine: [fn for fn, _, _ in AFFINE],
+    checks.rms_norm: [fn for fn, _, _ in RMS],
+    checks.output_std: [fn for fn, _, _ in OUTPUT_STD],
+    checks.roofline_seconds: [fn for fn, _, _ in ROOFLINE],
+    checks.layer_norm_blocked: [fn for fn, _, _ in BLOCKED],
+    checks.median_time: [fn for fn, _, _ in TIMERS],
+    checks.invariance_predictions: [lambda q=q: dict(RIGHT, **{q: not RIGHT[q]}) for q in RIGHT]
+    + [lambda: {q: not v for q, v in RIGHT.items()}],
+}
+
+# Lower-case words a message may start with: code, not prose (names with "_" or "." are
+# code too).
+CODE_WORDS = {"mu", "var", "gamma", "beta", "eps", "dx", "dgamma", "dbeta", "out", "f", "s"}
+# Capitalized words a sentence may hold mid-way.
+PROPER = {"True", "False", "None", "Linear", "Tensor"}
+
+
+def _sentence_problems(message: str) -> list[str]:
+    """What keeps ``message`` from reading as proper sentences (empty if nothing)."""
+    problems = []
+    # Code spans and ellipses may hold anything; the prose around them is what is checked.
+    prose = re.sub(r"`[^`]*`", "`code`", message).replace("...", "…")
+    first = re.match(r"[\w.]+", prose)
+    if not (prose[:1].isupper() or prose[:1].isdigit() or prose[:1] in "`'\""):
+        word = first.group().rstrip(".") if first else ""
+        if word not in CODE_WORDS and not re.search(r"[_.]", word):
+            problems.append(f"starts with {prose[:20]!r}")
+    if not prose.endswith((".", "?", "!")):
+        problems.append(f"ends with {prose[-20:]!r}")
+    for bad in ("  ", " .", "..", ".;", ";."):
+        if bad in prose:
+            problems.append(f"has {bad!r}")
+    # A capitalized word right after a word or a bracket, with no stop in between: two
+    # sentences run together ("... (5,) A reduction ...").
+    for run_on in re.finditer(r"[\w)\]'\"`]\s+([A-Z][a-z]+|A)\b", prose):
+        if run_on.group(1) not in PROPER:
+            problems.append(f"runs on at {prose[max(0, run_on.start() - 20) : run_on.end()]!r}")
+    # A reduction suggested in code must keep its axis, or the learner's subtraction or
+    # division fails to broadcast.
+    for code in re.findall(r"`([^`]*)`", message):
+        if "axis=" in code and "keepdims=True" not in code:
+            problems.append(f"suggests {code!r} without keepdims=True")
+    return problems
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
+def test_messages_read_as_sentences_on_first_and_second_try(checker):
+    problems = {}
+    for answer in [stub, 42, *GARBAGE, *CATALOGUE.get(checker, [])]:
+        checks._wrong_tries.clear()
+        messages = [checker(answer).message]
+        if checks.WITHHELD in messages[0]:  # the second try shows the expected values
+            messages.append(checker(answer).message)
+            assert checks.WITHHELD not in messages[1], messages
+        for message in messages:
+            if found := _sentence_problems(message):
+                problems[message] = found
+    assert not problems, problems
+
+
+def test_exception_text_ends_its_sentence_before_the_hint():
+    v = checks.layer_norm_rows(lambda x, eps: x - x.mean(axis=-1))  # (5, 6) - (5,)
+    assert re.search(r"shapes \(5,6\) \(5,\)\. A reduction over the last axis", v.message), v
+    assert "keepdims=True" in v.message
+    v = checks.layer_norm_rows(lambda x, eps: 1 / 0)
+    assert v.message == "Your function raised ZeroDivisionError: division by zero."
+    v = checks.layer_norm_rows(lambda x, eps: (_ for _ in ()).throw(ValueError()))
+    assert v.message == "Your function raised ValueError."
+    v = checks.layer_norm_rows(lambda x, eps: (_ for _ in ()).throw(ValueError("Bad.")))
+    assert v.message == "Your function raised ValueError: Bad."
+
+
+def test_unbiased_variance_hint_keeps_the_axis():
+    v = checks.layer_norm_rows(
+        lambda x, eps: (
+            (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, ddof=1, keepdims=True) + eps)
+        )
+    )
+    assert "`x.var(axis=-1, keepdims=True)`" in v.message, v
+    assert "`np.mean((x - mu)**2, axis=-1, keepdims=True)`" in v.message, v
+    # And the suggestion works: it broadcasts and passes.
+    assert checks.layer_norm_rows(
+        lambda x, eps: (
+            (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+        )
+    ).passed
+
+
+# ------------------------------------------------------------------- tracebacks ------
+
+
+def test_assert_correct_raises_from_the_callers_frame_only():
+    with pytest.raises(AssertionError, match="^wrong: You subtracted the mean") as info:
+        checks.layer_norm_rows(lambda x, eps: x - x.mean(-1, keepdims=True)).assert_correct()
+    frames = traceback.extract_tb(info.value.__traceback__)
+    assert [f.filename for f in frames] == [__file__]
+    # Each call raises afresh: the traceback does not grow from one call to the next.
+    failing = checks.Verdict(checks.WRONG, "no")
+    for _ in range(2):
+        with pytest.raises(AssertionError) as info:
+            failing.assert_correct()
+        assert len(traceback.extract_tb(info.value.__traceback__)) == 1
+
+
+def test_failing_check_in_a_notebook_shows_the_verdict_and_no_path(tmp_path):
+    # The nbgrader test cell (lnbook.editions) after a wrong answer, in IPython's default
+    # traceback mode (Context), then in Plain and Verbose.
+    check = (
+        "from lnbook import checks\n\n"
+        "def f(x, eps):\n"
+        "    return x - x.mean(axis=-1, keepdims=True)\n\n"
+        "print(checks.layer_norm_rows(f).assert_correct())"
+    )
+    cells = [check, "%xmode Plain", check, "%xmode Verbose", check, "print(checks.__file__)"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    # The kernel ran this checkout's lnbook, so the paths below are the ones to hide.
+    assert nb.cells[-1].outputs[0].text.strip() == checks.__file__
+    repository = str(Path(checks.__file__).resolve().parents[1])
+    for cell in (nb.cells[0], nb.cells[2], nb.cells[4]):
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert len(errors) == 1, cell.outputs  # so nbgrader scores the cell 0
+        assert errors[0].ename == "AssertionError"
+        shown = re.sub(r"\x1b\[[\d;]*m", "", "\n".join(errors[0].traceback))  # no colours
+        assert "AssertionError: wrong: You subtracted the mean but did not divide" in shown
+        assert "checks.py" not in shown and repository not in shown, shown
+        assert "lnbook/" not in shown and "site-packages" not in shown, shown
