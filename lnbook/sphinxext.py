@@ -42,7 +42,9 @@ subpackage of their own):
    nbgitpuller, if ``LNBOOK_JUPYTERHUB_URL`` is set) needs the public repository, which
    :func:`repository_url` finds in ``LNBOOK_REPOSITORY_URL`` or the git remote ``origin``.
    Where there is none, the launch buttons are left out: Jupyter Book's default would
-   point them at its own repository.
+   point them at its own repository. Binder opens the chapter's reader edition, which
+   ``binder/postBuild`` writes into :data:`READER_DIR` (:func:`_launch_reader_edition`);
+   JupyterHub opens the chapter's source, the only copy a ``git pull`` brings.
 """
 
 from __future__ import annotations
@@ -346,6 +348,64 @@ def repository_url(root: str | Path) -> str:
     return f"https://{match[1]}/{match[2]}/{match[3]}" if match else ""
 
 
+# Where binder/postBuild writes the reader edition (`python -m lnbook.editions reader`), one
+# executed notebook per chapter, relative to the repository's root (the Binder home folder).
+READER_DIR = "_build/reader"
+_UI_PREFIXES = {"classic": "tree", "jupyterlab": "lab/tree"}  # as sphinx-book-theme's
+
+
+def binder_url(binderhub: str, repository: str, branch: str, path: str, ui: str = "lab/tree"):
+    """The Binder link that builds ``repository`` at ``branch`` and opens ``path`` in it.
+
+    The form sphinx-book-theme 1.3 writes (``header_buttons/launch.py``), for the GitHub or
+    GitLab repositories that :func:`repository_url` accepts::
+
+        https://mybinder.org/v2/gh/ORG/REPO/BRANCH?urlpath=lab/tree/PATH
+        https://mybinder.org/v2/gl/ORG%2FREPO/BRANCH?urlpath=lab/tree/PATH
+    """
+    host, org, repo = repository.removeprefix("https://").split("/")[:3]
+    spec = f"gh/{org}/{repo}" if host == "github.com" else f"gl/{org}%2F{repo}"
+    return f"{binderhub.rstrip('/')}/v2/{spec}/{branch}?urlpath={ui}/{path}"
+
+
+def reader_notebook_path(source: str | Path, root: str | Path) -> str | None:
+    """The reader edition's notebook of a chapter, relative to the repository's root.
+
+    None for a page that is not a chapter (the reader edition has chapters only).
+    """
+    from .editions import chapters
+
+    source = Path(source).resolve()
+    if source not in [p.resolve() for p in chapters(Path(root))]:
+        return None
+    return f"{READER_DIR}/{source.stem}.ipynb"
+
+
+def _launch_reader_edition(app, pagename, templatename, context, doctree) -> None:
+    """Point each chapter's Binder button at its reader notebook instead of its source.
+
+    On Binder the chapters' MyST source would open without outputs (and, unless jupytext's
+    viewer were set, as text); the reader edition is executed, in plain Markdown, and written
+    by binder/postBuild when the image is built. The JupyterHub button (nbgitpuller) keeps
+    the source: a ``git pull`` runs no build step, so no reader notebook exists on the hub.
+    """
+    opts = app.config.html_theme_options
+    launch = opts.get("launch_buttons", {})
+    url, hub = opts.get("repository_url"), launch.get("binderhub_url", "").strip()
+    if not (url and hub):
+        return
+    path = reader_notebook_path(app.env.doc2path(pagename), app.srcdir)
+    if path is None:
+        return
+    ui = _UI_PREFIXES[launch.get("notebook_interface", "classic")]
+    target = binder_url(hub, url, opts.get("repository_branch") or "master", path, ui)
+    for group in context.get("header_buttons", []):
+        if group.get("label") == "launch-buttons":
+            for button in group.get("buttons", []):
+                if button.get("text") == "Binder":
+                    button["url"] = target
+
+
 def _configure_launch(app, config) -> None:
     opts = dict(config.html_theme_options)
     launch = dict(opts.get("launch_buttons", {}))
@@ -434,6 +494,8 @@ def setup(app):
     app.connect("config-inited", _check_assets)
     # Before the theme's header buttons (priority 501) read ipynb_source.
     app.connect("html-page-context", _offer_notebook, priority=400)
+    # After the theme's launch buttons (priority 501), which it points at the source.
+    app.connect("html-page-context", _launch_reader_edition, priority=510)
     app.connect("html-page-context", _add_page_assets)
     app.connect("html-page-context", _accessible_markup)
     # Late priority, so the page's asset lists are complete when the unused are removed.

@@ -245,23 +245,3 @@ def test_a_chapter_widget_answers_a_frontend_control_change_in_a_real_kernel(lab
             ws.close()
 
     asyncio.run(scenario())
-
-
-def test_binder_configuration_installs_the_pinned_cpu_environment():
-    # repo2docker reads binder/ (and then ignores the root's files). A real Binder build
-    # needs the network and Docker; this checks what it would install and run.
-    binder = ROOT / "binder"
-    reqs = (binder / "requirements.txt").read_text().splitlines()
-    assert "-r ../requirements.txt" in reqs  # the same pins as make book and make test
-    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in reqs
-    pins = (ROOT / "requirements.txt").read_text()
-    # torch==X matches the CPU index's X+cpu (PEP 440 ignores the local label).
-    assert "\ntorch==2.13.0" in "\n" + pins
-    runtime = (binder / "runtime.txt").read_text().strip()
-    assert runtime == f"python-{sys.version_info.major}.{sys.version_info.minor}"
-    post = binder / "postBuild"
-    assert os.access(post, os.X_OK)
-    script = post.read_text()
-    assert script.startswith("#!/bin/bash") and "set -euo pipefail" in script
-    assert "pip install --no-deps -e ." in script
-    assert "jupytext-config set-default-viewer" in script  # as the lab fixture above

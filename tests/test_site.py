@@ -303,9 +303,9 @@ def test_every_chapter_offers_its_notebook_and_launches_only_the_books_repositor
         assert not re.search(r"\{(glue|cite|ref)[:}]|^:::|```\{", markdown, re.M), page.name
         assert "executablebooks/jupyter-book" not in text
         binder = re.findall(r'href="(https://mybinder\.org/[^"]+)"', text)
-        if url:  # Binder opens this very chapter, as a notebook in JupyterLab
+        if url:  # Binder opens this very chapter's reader notebook (binder/postBuild)
             org_repo = url.split("/", 3)[3]
             assert binder and all(f"/gh/{org_repo}/" in b for b in binder), binder
-            assert all(f"urlpath=lab/tree/book/{page.stem}.md" in b for b in binder)
+            assert all(f"urlpath=lab/tree/_build/reader/{page.stem}.ipynb" in b for b in binder)
         else:
             assert not binder

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -139,6 +140,104 @@ def test_repository_url_accepts_github_and_gitlab_only(monkeypatch):
     ]:
         monkeypatch.setenv("LNBOOK_REPOSITORY_URL", given)
         assert sphinxext.repository_url("/nonexistent") == expected
+
+
+class _Config(SimpleNamespace):
+    def __getitem__(self, key):  # sphinx-book-theme reads app.config["html_theme_options"]
+        return getattr(self, key)
+
+
+def _launch_links(tmp_path, monkeypatch, url, pagename="book/01_a", hub="", branch=""):
+    """A notebook page's launch links, as sphinx-book-theme writes them and the book mends.
+
+    Runs the theme's own code (1.3.0: ``header_buttons/launch.py``) on the launch settings
+    of ``_config.yml``, then :func:`sphinxext._launch_reader_edition`; returns
+    ``{button text: URL}``.
+    """
+    import yaml
+    from sphinx_book_theme.header_buttons import update_context_with_repository_info
+    from sphinx_book_theme.header_buttons.launch import add_launch_buttons
+
+    monkeypatch.setenv("LNBOOK_REPOSITORY_URL", url)
+    monkeypatch.setenv("LNBOOK_JUPYTERHUB_URL", hub)
+    monkeypatch.setenv("LNBOOK_REPOSITORY_BRANCH", branch)
+    root = Path(__file__).resolve().parents[1]
+    book = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    (tmp_path / "book").mkdir(exist_ok=True)
+    for name in ("01_a", "intro"):  # a chapter, and a notebook page that is none
+        (tmp_path / "book" / f"{name}.md").write_text("---\nkernelspec: {}\n---\n# A\n")
+    config = _Config(
+        html_theme_options={"launch_buttons": dict(book["launch_buttons"])}, html_context={}
+    )
+    app = SimpleNamespace(
+        config=config,
+        builder=None,
+        srcdir=str(tmp_path),
+        outdir=str(tmp_path / "_build" / "html"),
+        env=SimpleNamespace(
+            doc2path=lambda name: str(tmp_path / f"{name}.md"),
+            metadata={pagename: {"kernelspec": {"name": "python3"}}},
+        ),
+    )
+    sphinxext._configure_launch(app, config)
+    update_context_with_repository_info(app)
+    # sourcename "": the theme's copy of an executed notebook into _sources is not tested here
+    context = {**config.html_context, "pagename": pagename, "sourcename": "", "header_buttons": []}
+    add_launch_buttons(app, pagename, "page.html", context, None)
+    sphinxext._launch_reader_edition(app, pagename, "page.html", context, None)
+    (group,) = [g for g in context["header_buttons"] if g.get("label") == "launch-buttons"]
+    return {b["text"]: b["url"] for b in group["buttons"]}
+
+
+def test_binder_opens_the_chapters_reader_notebook(tmp_path, monkeypatch):
+    links = _launch_links(tmp_path, monkeypatch, "git@github.com:someone/lnbook.git")
+    # binder/postBuild writes the reader edition there (tests/test_binder.py checks it does).
+    assert links == {
+        "Binder": "https://mybinder.org/v2/gh/someone/lnbook/main"
+        "?urlpath=lab/tree/_build/reader/01_a.ipynb"
+    }
+
+
+def test_binder_link_follows_the_repository_and_branch(tmp_path, monkeypatch):
+    links = _launch_links(
+        tmp_path, monkeypatch, "https://gitlab.com/some-one/ln.book", branch="dev"
+    )
+    assert links["Binder"] == (
+        "https://mybinder.org/v2/gl/some-one%2Fln.book/dev"
+        "?urlpath=lab/tree/_build/reader/01_a.ipynb"
+    )
+
+
+def test_jupyterhub_opens_the_chapters_source_through_nbgitpuller(tmp_path, monkeypatch):
+    # A git pull brings no reader edition (a build output), so the hub opens the MyST source.
+    links = _launch_links(
+        tmp_path, monkeypatch, "https://github.com/someone/lnbook", hub="https://hub.example/"
+    )
+    assert links["JupyterHub"] == (
+        "https://hub.example/hub/user-redirect/git-pull?repo=https%3A//github.com/someone/lnbook"
+        "&urlpath=lab/tree/lnbook/book/01_a.md&branch=main"
+    )
+    assert links["Binder"].endswith("?urlpath=lab/tree/_build/reader/01_a.ipynb")
+
+
+def test_a_notebook_page_that_is_no_chapter_keeps_the_themes_link(tmp_path, monkeypatch):
+    # The reader edition holds the chapters only: another page has no notebook there.
+    links = _launch_links(
+        tmp_path, monkeypatch, "https://github.com/someone/lnbook", pagename="book/intro"
+    )
+    assert links == {
+        "Binder": "https://mybinder.org/v2/gh/someone/lnbook/main?urlpath=lab/tree/book/intro.md"
+    }
+
+
+def test_binder_url_forms():
+    path = "_build/reader/03_x.ipynb"
+    assert sphinxext.binder_url(
+        "https://mybinder.org/", "https://github.com/a/b", "main", path
+    ) == ("https://mybinder.org/v2/gh/a/b/main?urlpath=lab/tree/_build/reader/03_x.ipynb")
+    assert sphinxext.binder_url(
+        "https://binder.example", "https://gitlab.com/a/b", "v1", path, ui="tree"
+    ) == ("https://binder.example/v2/gl/a%2Fb/v1?urlpath=tree/_build/reader/03_x.ipynb")
 
 
 def test_every_notebook_page_offers_its_executed_notebook(tmp_path):
