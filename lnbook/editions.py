@@ -20,7 +20,9 @@ Student and nbgrader editions refuse to be written while an exercise stub is not
 (its check must answer "not attempted yet"): a teacher's attempt saved into ``book/`` would
 otherwise be handed out.
 
-Usage: ``python -m lnbook.editions reader|student|nbgrader OUT_DIR``.
+Usage: ``python -m lnbook.editions reader|student|nbgrader OUT_DIR``;
+``python -m lnbook.editions costs`` prints what running each chapter and grading its
+assignment take: seconds and the kernel's peak memory.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ sources are not touched.
 
 Folded cells (**⋯**) hold setup code; click to show them. Cells that call `widgets.…` give
 live controls once you run them (run the first code cell first). Each exercise's solution
-is folded under its *Solution* heading: click the arrow beside the heading to unfold it.
+is folded under its *Solution* heading: click "cells hidden" below the heading to unfold it.
 Running a solution cell replaces your answer's function with the book's.""",
     "student": """\
 **{title}**: a chapter of *Layer normalization, shown*, as a notebook for students (written
@@ -503,6 +505,56 @@ def executed_chapter(path: Path, root: Path = ROOT) -> nbformat.NotebookNode:
     return nb
 
 
+_PEAK_MEMORY = (
+    "import resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"  # KiB on Linux
+)
+
+
+def cost(nb: nbformat.NotebookNode, path: Path) -> tuple[float, float]:
+    """Seconds to run ``nb`` in a fresh kernel (start included) and the kernel's peak
+    resident memory in MB: what a reader's, a grader's or Binder's machine pays."""
+    import time
+
+    from nbclient import NotebookClient
+
+    client = NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.resolve().parent)}},
+    )
+    start = time.perf_counter()
+    with client.setup_kernel():
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                client.execute_cell(cell, i)
+        seconds = time.perf_counter() - start
+        probe = nbformat.v4.new_code_cell(_PEAK_MEMORY)
+        nb.cells.append(probe)  # nbclient writes a cell's outputs back by its index
+        client.execute_cell(probe, len(nb.cells) - 1)
+        nb.cells.pop()
+    return seconds, int(probe.outputs[0]["text"]) / 1024
+
+
+def costs(root: Path = ROOT) -> list[dict]:
+    """Per chapter: the cost of running the whole chapter and of grading its assignment
+    (the nbgrader source with the solutions typed in), as :func:`cost` measures them."""
+    rows = []
+    for path in chapters(root):
+        graded = nbgrader_notebook(path)
+        for cell in graded.cells:  # the answers as a student would type them
+            cell.source = "\n".join(x for x in cell.source.splitlines() if "### " not in x)
+        chapter = cost(jupytext.read(path, fmt="md:myst"), path)
+        grading = cost(graded, path)
+        rows.append({"chapter": path.stem, "run": chapter, "grade": grading})
+        print(
+            f"{path.stem:28} chapter {chapter[0]:5.1f} s {chapter[1]:5.0f} MB   "
+            f"assignment {grading[0]:4.1f} s {grading[1]:4.0f} MB",
+            flush=True,
+        )
+    return rows
+
+
 class StubChanged(ValueError):
     """An exercise's stub answers its check: the source holds someone's attempt."""
 
@@ -701,12 +753,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m lnbook.editions", description="Write an edition of the chapters."
     )
-    parser.add_argument("edition", choices=list(WRITERS))
-    parser.add_argument("out", type=Path, help="the folder to write the notebooks into")
+    parser.add_argument("edition", choices=[*WRITERS, "costs"])
+    parser.add_argument("out", type=Path, nargs="?", help="the folder to write the notebooks into")
     parser.add_argument(
         "--root", type=Path, default=ROOT, help="the book's repository (default: this one)"
     )
     args = parser.parse_args(argv)
+    if args.edition == "costs":  # seconds and kernel memory, chapter by chapter
+        costs(args.root.resolve())
+        return
+    if args.out is None:
+        parser.error("OUT is needed to write an edition")
     try:
         written = WRITERS[args.edition](args.out, args.root.resolve())
     except StubChanged as e:

@@ -368,3 +368,15 @@ def test_saving_a_chapter_in_jupyterlab_leaves_its_source_byte_identical(path, t
 
     asyncio.run(open_and_save())
     assert (tmp_path / name).read_bytes() == path.read_bytes()
+
+
+def test_cost_reports_the_kernels_peak_memory(tmp_path):
+    # A kernel that touches 300 MB peaks above 300 MB, one that touches nothing far below.
+    small = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    big = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("x = bytearray(300 * 2**20)\nx[::4096] = b'1' * 76800")]
+    )
+    (tmp_path / "a.md").write_text("")
+    seconds, small_mb = editions.cost(small, tmp_path / "a.md")
+    _, big_mb = editions.cost(big, tmp_path / "a.md")
+    assert seconds > 0 and small_mb < 200 < 300 < big_mb

@@ -1,0 +1,206 @@
+"""The reader edition in a real JupyterLab, in Chromium, as ``make lab`` starts it.
+
+The server comes from the project's ``.venv`` with ``make lab``'s settings (jupytext's
+default viewer; ``etc/jupyter`` on ``JUPYTER_CONFIG_PATH``), listens on 127.0.0.1 with a
+random token, and serves the repository. The reader notebooks it opens are written by
+``lnbook.editions`` from this run's executed chapters, where ``make lab`` writes them.
+
+With ``LNBOOK_SCREENSHOTS=DIR`` the tests leave their screenshots in DIR, to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lnbook import editions
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+READER = ROOT / "_build" / "reader"
+SHOWN = ["01_per_example_statistics", "06_covariate_shift"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def reader_notebooks(executed_chapters) -> dict[str, nbformat.NotebookNode]:
+    """The reader notebooks of the chapters shown here, written where make lab puts them."""
+    READER.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name in SHOWN:
+        path = ROOT / "book" / f"{name}.md"
+        nb = editions.reader_notebook(editions.executed_chapter(path), path)
+        nbformat.write(nb, READER / f"{name}.ipynb")
+        out[name] = nb
+    return out
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab with make lab's settings, serving the repository; yields (base, token)."""
+    config = tmp_path_factory.mktemp("lab-config")
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(config),  # nothing from, or into, the home folder
+        "JUPYTER_CONFIG_PATH": str(ROOT / "etc" / "jupyter"),  # as make lab
+        "JUPYTER_RUNTIME_DIR": str(config / "runtime"),
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    }
+    subprocess.run([str(BIN / "jupytext-config"), "set-default-viewer"], env=env, check=True)
+    # Every cell rendered at once (Lab renders cells near the viewport by default), so the
+    # page's text can be read whole.
+    tracker = config / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True, exist_ok=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    port, token = _free_port(), secrets.token_hex(16)
+    log = open(config / "server.log", "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(
+        [
+            str(BIN / "jupyter"),
+            "lab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={ROOT}",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "JupyterLab did not start:\n" + (config / "server.log").read_text()
+                    ) from None
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def page(lab, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _open(page, lab, path: str) -> None:
+    base, token = lab
+    # A fresh workspace each time (reset): only this document open.
+    page.goto(f"{base}/lab/tree/{path}?reset&token={token}", timeout=120_000)
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
+
+
+def _shot(page, name: str) -> None:
+    folder = os.environ.get("LNBOOK_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))
+
+
+@pytest.mark.parametrize("name", SHOWN)
+def test_a_reader_notebook_renders_in_jupyterlab_as_the_website_reads(
+    name, reader_notebooks, lab, page
+):
+    _open(page, lab, f"_build/reader/{name}.ipynb")
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+    rendered = notebook.locator(".jp-MarkdownOutput")
+    rendered.last.wait_for(timeout=60_000)
+    text = "\n".join(rendered.all_inner_texts())
+    # No MyST left as text: the reader edition is plain Markdown.
+    for raw in (":::{", "{glue", "{cite", "{ref}", "{numref}", "{literalinclude}", ":label:"):
+        assert raw not in text, f"{name}: {raw!r} shows in JupyterLab"
+    # The executed numbers are there: every glued value the chapter quotes, as rendered.
+    source = (ROOT / "book" / f"{name}.md").read_text(encoding="utf-8")
+    glued = editions.glue_values(editions.executed_chapter(ROOT / "book" / f"{name}.md"))
+    quoted = re.findall(r"\{glue:text\}`([^`]+)`", source)
+    assert quoted
+    for role in quoted[:5]:
+        shown = editions.plain_markdown(f"{{glue:text}}`{role}`", glued, {}, {}, ROOT)
+        assert shown in text, f"{name}: glued {role} ({shown}) not in the page"
+    # Outputs are there: the figures drawn by JupyterLab's plotly renderer.
+    assert notebook.locator(".js-plotly-plot").count() >= 1
+    # Solutions are folded: the heading shows, collapsed; the solution's code does not.
+    numbers = editions.exercise_numbers()
+    for label, code in editions.solutions(source).items():
+        heading = notebook.locator(".jp-MarkdownOutput h4", has_text=f"Exercise {numbers[label]}")
+        assert heading.count() == 1 and heading.is_visible()
+        check = code.strip().splitlines()[-1]
+        shown = [c for c in notebook.locator(".jp-Cell", has_text=check).all() if c.is_visible()]
+        assert not shown, f"{label}: the solution's code shows"
+    # The stub is there to work, with its verdict.
+    assert notebook.locator(".lnbook-verdict", has_text="Not attempted yet").count() >= 3
+    _shot(page, f"reader-{name}")
+    page.locator(".jp-MarkdownOutput h4").first.scroll_into_view_if_needed()
+    _shot(page, f"reader-{name}-exercises")
+
+
+def test_saving_a_chapter_in_jupyterlab_leaves_the_source_byte_identical(lab, page):
+    name = "book/01_per_example_statistics.md"
+    path = ROOT / name
+    before, stamp = path.read_bytes(), path.stat().st_mtime_ns
+    try:
+        _open(page, lab, name)
+        # The kernel starts (and Lab records its kernelspec), then the reader saves.
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
+            timeout=120_000
+        )
+        page.locator(".jp-Notebook").first.click()
+        page.keyboard.press("Control+s")
+        deadline = time.monotonic() + 30
+        while path.stat().st_mtime_ns == stamp and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert path.stat().st_mtime_ns != stamp, "JupyterLab did not save the chapter"
+        # The save truncates, then writes: wait until the file has stopped changing.
+        while True:
+            stamp = path.stat().st_mtime_ns
+            time.sleep(1.0)
+            if path.stat().st_mtime_ns == stamp or time.monotonic() > deadline:
+                break
+        assert path.read_bytes() == before, "saving in JupyterLab changed the source"
+    finally:
+        if path.read_bytes() != before:
+            path.write_bytes(before)  # never leave the repository changed
+
+
+def test_jupyterlab_shows_no_nbgrader_teacher_ui(lab, page, reader_notebooks):
+    base, token = lab
+    _open(page, lab, "_build/reader/01_per_example_statistics.ipynb")
+    menus = " ".join(page.locator(".lm-MenuBar-itemLabel").all_inner_texts())
+    assert "File" in menus and "nbgrader" not in menus.lower()
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"{base}/formgrader?token={token}", timeout=30)
+    assert missing.value.code == 404
