@@ -196,11 +196,14 @@ def test_saving_a_chapter_in_jupyterlab_leaves_the_source_byte_identical(lab, pa
             path.write_bytes(before)  # never leave the repository changed
 
 
-def test_jupyterlab_shows_no_nbgrader_teacher_ui(lab, page, reader_notebooks):
+def test_jupyterlab_shows_no_nbgrader_teacher_ui_and_no_news_prompt(lab, page, reader_notebooks):
     base, token = lab
     _open(page, lab, "_build/reader/01_per_example_statistics.ipynb")
     menus = " ".join(page.locator(".lm-MenuBar-itemLabel").all_inner_texts())
     assert "File" in menus and "nbgrader" not in menus.lower()
+    # No "get notified about official Jupyter news?" prompt (it would fetch from outside).
+    page.locator(".jp-Notebook .jp-Cell").nth(3).wait_for()
+    assert page.get_by_text("official Jupyter news").count() == 0
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(f"{base}/formgrader?token={token}", timeout=30)
     assert missing.value.code == 404
