@@ -28,6 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 READER = ROOT / "_build" / "reader"
 SHOWN = ["01_per_example_statistics", "06_covariate_shift"]
+# A Markdown cell's rendered text: JupyterLab's renderer, or jupyterlab-myst's (installed
+# for authors: make lab DIR=book/), which renders plain Markdown the same way.
+RENDERED = ".jp-MarkdownCell :is(.jp-MarkdownOutput, .myst)"
 
 
 def _free_port() -> int:
@@ -137,7 +140,7 @@ def test_a_reader_notebook_renders_in_jupyterlab_as_the_website_reads(
 ):
     _open(page, lab, f"_build/reader/{name}.ipynb")
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
-    rendered = notebook.locator(".jp-MarkdownOutput")
+    rendered = notebook.locator(RENDERED)
     rendered.last.wait_for(timeout=60_000)
     text = "\n".join(rendered.all_inner_texts())
     # No MyST left as text: the reader edition is plain Markdown.
@@ -156,7 +159,7 @@ def test_a_reader_notebook_renders_in_jupyterlab_as_the_website_reads(
     # Solutions are folded: the heading shows, collapsed; the solution's code does not.
     numbers = editions.exercise_numbers()
     for label, code in editions.solutions(source).items():
-        heading = notebook.locator(".jp-MarkdownOutput h4", has_text=f"Exercise {numbers[label]}")
+        heading = notebook.locator(f"{RENDERED} h4", has_text=f"Exercise {numbers[label]}")
         assert heading.count() == 1 and heading.is_visible()
         check = code.strip().splitlines()[-1]
         shown = [c for c in notebook.locator(".jp-Cell", has_text=check).all() if c.is_visible()]
@@ -164,16 +167,21 @@ def test_a_reader_notebook_renders_in_jupyterlab_as_the_website_reads(
     # The stub is there to work, with its verdict.
     assert notebook.locator(".lnbook-verdict", has_text="Not attempted yet").count() >= 3
     _shot(page, f"reader-{name}")
-    page.locator(".jp-MarkdownOutput h4").first.scroll_into_view_if_needed()
+    page.locator(f"{RENDERED} h4").first.scroll_into_view_if_needed()
     _shot(page, f"reader-{name}-exercises")
 
 
-def test_saving_a_chapter_in_jupyterlab_leaves_the_source_byte_identical(lab, page):
+def test_a_chapter_source_renders_as_myst_and_saves_byte_identical(lab, page):
     name = "book/01_per_example_statistics.md"
     path = ROOT / name
     before, stamp = path.read_bytes(), path.stat().st_mtime_ns
     try:
         _open(page, lab, name)
+        # An author reads the source as MyST (jupyterlab-myst): directives are rendered.
+        rendered = page.locator(f".jp-Notebook {RENDERED}")
+        rendered.first.wait_for(timeout=60_000)
+        first = rendered.first.inner_text()
+        assert "What you will learn" in first and ":::{admonition}" not in first
         # The kernel starts (and Lab records its kernelspec), then the reader saves.
         page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
             timeout=120_000
