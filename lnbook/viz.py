@@ -531,13 +531,17 @@ def handwriting_figure(result: dict[str, np.ndarray]) -> go.Figure:
 _XHAT_LIMIT = 4.0
 
 
-def explorer_traces(result: dict) -> list[go.Bar | go.Scatter]:
+def explorer_traces(result: dict, n_features: int | None = None) -> list[go.Bar | go.Scatter]:
     """The traces of the chapter 1 explorer for one state (no ``visible`` set).
 
     Shared by the slider figure (one set per example and frame) and the live widget (one
-    set, updated in place), so both faces draw exactly the same thing.
+    set, updated in place), so both faces draw exactly the same thing. ``n_features``: the
+    length of the feature axes (default: this example's); the statistics sit centred over
+    the panel, not over the features in use, which with few features would put them over
+    the axis.
     """
     x, x_hat = result["x"], result["x_hat"]
+    n_features = len(x) if n_features is None else n_features
     idx = np.arange(len(x))
     m, s = result["mean"], result["std"]
 
@@ -593,7 +597,7 @@ def explorer_traces(result: dict) -> list[go.Bar | go.Scatter]:
         # The statistics as text, on the top edge of the right panel and drawn above it
         # (not clipped), so no bar can run under them.
         go.Scatter(
-            x=[(len(x) - 1) / 2],
+            x=[(n_features - 1) / 2],
             y=[_XHAT_LIMIT],
             mode="text",
             text=[note],
@@ -651,10 +655,11 @@ def example_explorer_figure(
     example_labels : one label per example (the buttons)
     """
     n_ex = len(example_labels)
+    n_features = max(len(r["x"]) for scene in results for r in scene)
     per = len(explorer_traces(results[0][0]))  # traces per example
     fig = go.Figure()
     for e in range(n_ex):
-        for t in explorer_traces(results[0][e]):
+        for t in explorer_traces(results[0][e], n_features):
             t.visible = e == 0
             fig.add_trace(t)
 
@@ -667,12 +672,11 @@ def example_explorer_figure(
     fig.frames = [
         go.Frame(
             name=label,
-            data=[t for e in range(n_ex) for t in explorer_traces(results[k][e])],
+            data=[t for e in range(n_ex) for t in explorer_traces(results[k][e], n_features)],
         )
         for k, label in enumerate(scene_labels)
     ]
     visible = [[i // per == e for i in range(n_ex * per)] for e in range(n_ex)]
-    n_features = max(len(r["x"]) for scene in results for r in scene)
     _explorer_layout(fig, "One example before (left) and after (right) layer norm", n_features)
     fig.update_layout(
         yaxis={"range": y_range},
@@ -692,17 +696,24 @@ def example_explorer_figure(
     return fig
 
 
-def update_example_explorer(fig: go.Figure, result: dict) -> None:
-    """Redraw the live explorer (a one-example figure) in place for a new ``result``.
+def _live_value_range(result: dict) -> list[float]:
+    """The live explorer's value axis: the features, zero and the mean ± std band.
 
-    The live controls reach any value, so there the value axis follows the data.
+    The live controls reach any value, so there the value axis follows the data; the band
+    counts too, since with a few large features it reaches past them (x = 0, 0, 0, 10:
+    mean 2.5, std 4.3, band from -1.8).
     """
-    new = explorer_traces(result)
-    lo, hi = float(np.min(result["x"])), float(np.max(result["x"]))
-    pad = 0.1 * (hi - lo + 1e-9)
+    m, s = result["mean"], result["std"]
+    return _fit([result["x"], [m - s, m + s]], pad=0.1, tozero=True)
+
+
+def update_example_explorer(fig: go.Figure, result: dict) -> None:
+    """Redraw the live explorer (a one-example figure) in place for a new ``result``."""
+    lo, hi = fig.layout.xaxis.range  # the feature axis, fixed at -0.5 .. n_features - 0.5
+    new = explorer_traces(result, n_features=round(hi - lo))
     with fig.batch_update():
         _copy_traces(fig, new)
-        fig.layout.yaxis.range = [min(lo, 0) - pad, max(hi, 0) + pad]
+        fig.layout.yaxis.range = _live_value_range(result)
 
 
 def live_explorer_figure(result: dict, n_features: int | None = None) -> go.Figure:
@@ -710,12 +721,12 @@ def live_explorer_figure(result: dict, n_features: int | None = None) -> go.Figu
 
     ``n_features`` fixes the feature axes (default: the example's length).
     """
-    fig = go.Figure(explorer_traces(result))
-    _explorer_layout(
-        fig,
-        "One example before (left) and after (right) layer norm",
-        n_features or len(result["x"]),
-    )
+    n_features = n_features or len(result["x"])
+    fig = go.Figure(explorer_traces(result, n_features))
+    _explorer_layout(fig, "One example before (left) and after (right) layer norm", n_features)
+    # No buttons or slider above the panels here (the static face's need the room), only
+    # the statistics: a smaller top margin.
+    fig.update_layout(yaxis={"range": _live_value_range(result)}, margin={"t": 120})
     return fig
 
 
@@ -1471,25 +1482,76 @@ def warmup_figure(grid: dict) -> go.Figure:
     return fig
 
 
-def live_warmup_figure(loss: np.ndarray, label: str) -> go.Figure:
-    """One training curve, for the live chapter 5 widget."""
-    fig = go.Figure(
-        go.Scatter(
-            x=np.arange(1, len(loss) + 1),
-            y=loss,
-            mode="lines",
-            name=label,
-            line={"color": PALETTE["blue"]},
-        )
+# The live chapter 5 figure's runs, one colour each, in this order (then again).
+_RUN_COLOURS = [PALETTE[c] for c in ("blue", "vermillion", "green", "orange", "purple", "sky")]
+_CHANCE_TOP = 3.2  # nats: chance (ln 15 ≈ 2.7) and a little above
+
+
+def _run_curve(loss: np.ndarray, label: str, k: int) -> go.Scatter:
+    return go.Scatter(
+        x=np.arange(1, len(loss) + 1),
+        y=loss,
+        mode="lines",
+        name=label,
+        line={"color": _RUN_COLOURS[k % len(_RUN_COLOURS)], "width": 2},
     )
+
+
+def _is_placeholder(trace) -> bool:
+    """A curve with no finite value: the live figure's "not trained yet" entry."""
+    return not np.isfinite(np.asarray(trace.y, dtype=float)).any()
+
+
+def live_warmup_figure(loss: np.ndarray, label: str) -> go.Figure:
+    """The live chapter 5 figure with one training curve.
+
+    Before its first run the widget passes an all-NaN ``loss`` (one per step) labelled
+    "not trained yet": empty axes over the steps, and a legend entry that says why;
+    :func:`add_warmup_run` replaces it with the first run.
+    """
+    fig = go.Figure(_run_curve(loss, label, 0))
     fig.update_layout(
         title=_title("Training loss on the copy task"),
-        xaxis={"title": {"text": "training step"}},
-        yaxis={"title": {"text": "cross-entropy (nats; chance ≈ 2.7)"}, "range": [0, 3.2]},
+        xaxis={"title": {"text": "training step"}, "range": [1, max(len(loss), 2)]},
+        yaxis={
+            "title": {"text": "cross-entropy (nats; chance ≈ 2.7)"},
+            "range": [0, _warmup_top(fig)],
+        },
+        # One run a line, newest last, to the right of the plot: long labels stay whole.
+        # Shown for one curve too (plotly hides a lone curve's legend): its label is the
+        # run's settings, or why the axes are empty.
+        showlegend=True,
+        legend={"title": {"text": "runs"}, "font": {"size": 13}},
         height=420,
         template="plotly_white",
     )
     return fig
+
+
+def _warmup_top(fig: go.Figure) -> float:
+    """The loss axis's top: chance and a little above, higher if a run diverges beyond."""
+    finite = [t.y for t in fig.data if not _is_placeholder(t)]
+    return max(_CHANCE_TOP, _fit(finite, pad=0.03)[1]) if finite else _CHANCE_TOP
+
+
+def add_warmup_run(fig: go.Figure, loss: np.ndarray, label: str) -> None:
+    """Add one run's loss curve to the live chapter 5 figure, in the next colour.
+
+    The "not trained yet" placeholder leaves with the first run, so the legend lists runs
+    only.
+    """
+    if any(_is_placeholder(t) for t in fig.data):
+        fig.data = [t for t in fig.data if not _is_placeholder(t)]
+    fig.add_trace(_run_curve(np.asarray(loss, dtype=float), label, len(fig.data)))
+    fig.layout.yaxis.range = [0, _warmup_top(fig)]
+
+
+def clear_warmup_runs(fig: go.Figure, label: str = "not trained yet") -> None:
+    """Remove every run from the live chapter 5 figure: back to the placeholder."""
+    steps = len(fig.data[0].x) if fig.data else 2
+    fig.data = []
+    fig.add_trace(_run_curve(np.full(steps, np.nan), label, 0))
+    fig.layout.yaxis.range = [0, _CHANCE_TOP]
 
 
 # ---------------------------------------------------------------- chapter 6 -------------

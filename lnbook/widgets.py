@@ -3,20 +3,42 @@
 The static site never needs these (its figures have precomputed sliders). Each explorer
 returns an :class:`Explorer`: display it in a notebook, or drive ``controls`` and call
 ``update`` directly (the tests and the latency benchmark do, without a kernel). Figures are
-``plotly.graph_objects.FigureWidget`` s updated inside ``batch_update``, so a change redraws
-the data in place, without flicker.
+:class:`LiveFigure` s (plotly ``FigureWidget`` s that fill the output's width) updated
+inside ``batch_update``, so a change redraws the data in place, without flicker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
+import traitlets
 
 from . import experiments, viz
+
+
+class LiveFigure(go.FigureWidget):
+    """A plotly ``FigureWidget`` that fills the width of its output area in Jupyter.
+
+    plotly's own ``FigureWidget`` (an anywidget since plotly 6) draws before its element is
+    in the page, so plotly.js reads no width there and keeps its 700 px default for good:
+    a cramped figure in a 1200 px notebook. This one runs plotly's front-end module
+    unchanged (sent in ``_plotly_esm``) from ``static/live-figure.js``, which draws each
+    view once its element has a width and resizes it when that width changes. Build it as
+    a ``FigureWidget`` (``LiveFigure(fig)``), without a layout ``width``, which would pin it.
+    """
+
+    _esm = Path(__file__).parent / "static" / "live-figure.js"
+    # The source of plotly's widget module, as plotly's FigureWidget sends it in ``_esm``.
+    _plotly_esm = traitlets.Unicode().tag(sync=True)
+
+    @traitlets.default("_plotly_esm")
+    def _plotly_module(self) -> str:
+        return str(go.FigureWidget._esm)
 
 
 @dataclass
@@ -25,13 +47,20 @@ class Explorer:
 
     By default every change of a control redraws. With a ``run`` button (for updates that
     take seconds, like training a model) the controls only set up the next run and the
-    button starts it.
+    button starts it; while it runs, every button is disabled and ``run`` reads ``busy``,
+    so a second click cannot queue another run. ``buttons``: more buttons (wired by the
+    caller, a *clear* say), shown after ``run``.
+
+    The controls sit in a grid of equal columns above the figure (as many as the output's
+    width holds), every description as wide as the longest, so the controls line up.
     """
 
     controls: dict[str, W.ValueWidget]
     figure: go.FigureWidget
     update: Callable[..., None]
     run: W.Button | None = None
+    buttons: tuple[W.Button, ...] = ()
+    busy: str = "running…"
     widget: W.Widget = field(init=False)
 
     def __post_init__(self) -> None:
@@ -39,12 +68,47 @@ class Explorer:
             for control in self.controls.values():
                 control.observe(self.update, names="value")
         else:
-            self.run.on_click(self.update)
-        # Controls in rows of three above the figure.
-        rows = list(self.controls.values()) + ([self.run] if self.run else [])
-        self.widget = W.VBox(
-            [W.HBox(rows[i : i + 3]) for i in range(0, len(rows), 3)] + [self.figure]
+            self.run.on_click(self._start)
+        controls = list(self.controls.values())
+        label = _description_em(controls)
+        for control in controls:
+            control.style.description_width = f"{label:g}em"
+            control.layout.width = "auto"  # fill its grid cell
+            if isinstance(control, W.ToggleButtons):
+                # ipywidgets 8 puts toggle buttons on a line under their description (a
+                # block after an inline label): a row instead, the buttons sharing the
+                # room a slider gets.
+                control.layout.display = "flex"
+                control.layout.align_items = "center"
+                n = len(control.options)
+                control.style.button_width = f"{_CONTROL_EM / n - 0.5:.1f}em"
+        # A column holds the label and a slider of useful length with its readout;
+        # narrower than that (a phone) the grid falls to a single column.
+        column = f"minmax(min(100%, {label + _CONTROL_EM + 1:g}em), 1fr)"
+        grid = W.GridBox(
+            controls,
+            layout=W.Layout(
+                grid_template_columns=f"repeat(auto-fill, {column})",
+                grid_gap="2px 24px",
+                width="100%",
+            ),
         )
+        actions = [self.run, *self.buttons] if self.run else list(self.buttons)
+        self.widget = W.VBox([grid] + ([W.HBox(actions)] if actions else []) + [self.figure])
+
+    def _start(self, _: W.Button) -> None:
+        """Run ``update`` with every button disabled and ``run`` reading ``busy``; give them
+        back even if it raises (ipywidgets then reports the error)."""
+        idle, buttons = self.run.description, [self.run, *self.buttons]
+        for b in buttons:
+            b.disabled = True
+        self.run.description = self.busy
+        try:
+            self.update(self.run)
+        finally:
+            self.run.description = idle
+            for b in buttons:
+                b.disabled = False
 
     def _ipython_display_(self) -> None:  # display(explorer) shows the widget
         from IPython.display import display
@@ -59,8 +123,25 @@ def _batch(x) -> np.ndarray:
     return x
 
 
-def _slider_style() -> dict:
-    return {"style": {"description_width": "initial"}, "continuous_update": True}
+_CONTROL_EM = 13  # the width of a control beside its description: slider and readout
+
+
+def _slider_style(continuous: bool = True) -> dict:
+    """Keyword arguments of a slider. ``continuous=False`` for a slider that starts
+    training: it then fires once, on release, not for every value it passes."""
+    return {"continuous_update": continuous}
+
+
+def _description_em(controls: list[W.Widget]) -> float:
+    """A description width, in em, that holds the longest description of ``controls``.
+
+    An estimate from the character count (about 0.6 em a character in Jupyter's widget
+    font), since the kernel cannot measure text; rounded up to a half em.
+    """
+    longest = max(
+        (len(c.description) for c in controls if not isinstance(c, W.Checkbox)), default=0
+    )
+    return float(np.ceil(2 * (0.6 * longest + 0.5)) / 2)
 
 
 def example_explorer(x: np.ndarray) -> Explorer:
@@ -97,7 +178,7 @@ def example_explorer(x: np.ndarray) -> Explorer:
             eps=c["eps"],
         )
 
-    figure = go.FigureWidget(viz.live_explorer_figure(compute(), n_features=d))
+    figure = LiveFigure(viz.live_explorer_figure(compute(), n_features=d))
 
     def update(change=None) -> None:
         viz.update_example_explorer(figure, compute())
@@ -136,7 +217,7 @@ def gamma_beta_explorer(x: np.ndarray, per_feature: dict[str, np.ndarray]) -> Ex
         beta = c["beta"] + (per_feature["beta"] if c["per_feature"] else 0.0)
         return experiments.affine_histograms(x, c["example"], [{"gamma": gamma, "beta": beta}])
 
-    figure = go.FigureWidget(viz.live_gamma_beta_figure(compute()))
+    figure = LiveFigure(viz.live_gamma_beta_figure(compute()))
 
     def update(change=None) -> None:
         viz.update_gamma_beta(figure, compute())
@@ -175,9 +256,7 @@ def batch_dependence_explorer(
             pool, labels, example, [c["batch_size"]], draws=draws, seed=c["seed"]
         )
 
-    figure = go.FigureWidget(
-        viz.live_batch_dependence_figure(compute(), controls["composition"].value)
-    )
+    figure = LiveFigure(viz.live_batch_dependence_figure(compute(), controls["composition"].value))
 
     def update(change=None) -> None:
         viz.update_batch_dependence(figure, compute(), controls["composition"].value)
@@ -189,7 +268,8 @@ def warmup_explorer(steps: int = 120) -> Explorer:
     """Chapter 5: train the small transformer with any placement, depth, rate and warm-up.
 
     Training takes a few seconds, so the controls set up a run and the *train* button
-    starts it; each run adds its loss curve to the figure.
+    starts it (reading "training…", disabled, until the run is drawn); each run adds its
+    loss curve to the figure, and *clear* removes them all.
     """
     controls = {
         "placement": W.ToggleButtons(options=["post", "pre"], value="post", description="norm"),
@@ -205,26 +285,25 @@ def warmup_explorer(steps: int = 120) -> Explorer:
         ),
         "warmup": W.IntSlider(0, 0, 100, step=10, description="warm-up steps", **_slider_style()),
     }
-    run = W.Button(description="train", button_style="primary")
+    run = W.Button(description="train", button_style="primary", icon="play")
+    clear = W.Button(description="clear", icon="trash", tooltip="remove every run")
 
     def label() -> str:
         c = {k: w.value for k, w in controls.items()}
-        return (
-            f"{c['placement']}-norm, {c['n_layers']} layers, lr {c['lr']:.0e}, "
-            f"warm-up {c['warmup']}"
-        )
+        warmup = f"warm-up {c['warmup']} steps" if c["warmup"] else "no warm-up"
+        return f"{c['placement']}-norm, {c['n_layers']} layers, lr {c['lr']:.2g}, {warmup}"
 
-    figure = go.FigureWidget(viz.live_warmup_figure(np.full(steps, np.nan), "not trained yet"))
+    figure = LiveFigure(viz.live_warmup_figure(np.full(steps, np.nan), "not trained yet"))
 
     def update(_=None) -> None:
         c = {k: w.value for k, w in controls.items()}
         loss = experiments.warmup_training(
             c["placement"], lr=c["lr"], warmup=c["warmup"], n_layers=c["n_layers"], steps=steps
         )
-        with figure.batch_update():
-            figure.add_scatter(x=np.arange(1, steps + 1), y=loss, mode="lines", name=label())
+        viz.add_warmup_run(figure, loss, label())
 
-    return Explorer(controls, figure, update, run=run)
+    clear.on_click(lambda _: viz.clear_warmup_runs(figure))
+    return Explorer(controls, figure, update, run=run, buttons=(clear,), busy="training…")
 
 
 def covariate_shift_explorer(steps: int = 600, checkpoints: int = 25) -> Explorer:
@@ -248,9 +327,9 @@ def covariate_shift_explorer(steps: int = 600, checkpoints: int = 25) -> Explore
             max=1,
             description="learning rate",
             readout_format=".2g",
-            **_slider_style(),
+            **_slider_style(continuous=False),  # a new rate trains a network
         ),
-        "seed": W.IntSlider(0, 0, 9, description="seed", **_slider_style()),
+        "seed": W.IntSlider(0, 0, 9, description="seed", **_slider_style(continuous=False)),
     }
     runs: dict[tuple, dict] = {}
 
@@ -274,7 +353,7 @@ def covariate_shift_explorer(steps: int = 600, checkpoints: int = 25) -> Explore
         return f"{c['net']}, lr {c['lr']:.2g}, final loss {r['loss'][-20:].mean():.2f}"
 
     c = controls
-    figure = go.FigureWidget(
+    figure = LiveFigure(
         viz.live_covariate_shift_figure(run(), c["layer"].value, c["checkpoint"].value, label())
     )
 
@@ -307,7 +386,7 @@ def recentering_explorer(x: np.ndarray) -> Explorer:
         c = {k: w.value for k, w in controls.items()}
         return experiments.shifted_norms(x, shift=c["shift"], scale=c["scale"], eps=c["eps"])
 
-    figure = go.FigureWidget(viz.live_recentering_figure(compute()))
+    figure = LiveFigure(viz.live_recentering_figure(compute()))
 
     def update(change=None) -> None:
         viz.update_recentering(figure, compute())
@@ -336,7 +415,7 @@ def s_curve_explorer() -> Explorer:
         c = {k: w.value for k, w in controls.items()}
         return experiments.s_curve(c["spread"], n_tokens=c["n_tokens"], d=c["d"], seed=c["seed"])
 
-    figure = go.FigureWidget(
+    figure = LiveFigure(
         viz.norm_map_figure(compute(), "Layer norm over tokens<br>of different scales")
     )
 

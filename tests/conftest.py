@@ -87,6 +87,39 @@ def server(site):
 
 
 @pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """A JupyterLab server started as ``make lab`` starts it (``labkit``), one per worker,
+    shared by the live-widget and reader-edition tests; yields (base URL, token)."""
+    import labkit
+
+    with labkit.running_lab(tmp_path_factory.mktemp("jupyter-config")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def lab_page(lab, browser):
+    """A JupyterLab tab 1400 px wide (a laptop), reused by a module's browser tests.
+
+    The notebooks it writes go to a folder of their own under ``_build/`` (which the lab
+    serves and git ignores; one per xdist worker), removed afterwards.
+    """
+    import shutil
+    import uuid
+
+    import labkit
+
+    base, token = lab
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    folder = labkit.ROOT / "_build" / "lab-tests" / f"{worker}-{uuid.uuid4().hex[:8]}"
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        yield labkit.LabPage(context.new_page(), base, token, folder)
+    finally:
+        context.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
 

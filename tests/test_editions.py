@@ -341,6 +341,7 @@ def test_saving_a_chapter_in_jupyterlab_leaves_its_source_byte_identical(path, t
     # started, saves it with the kernelspec and language_info the kernel reports. The
     # repository's jupytext.toml and the headers' kernelspec make that save a no-op.
     import asyncio
+    import concurrent.futures
     import shutil
 
     from jupyter_client.kernelspec import KernelSpecManager
@@ -366,7 +367,10 @@ def test_saving_a_chapter_in_jupyterlab_leaves_its_source_byte_identical(path, t
         nb["metadata"]["language_info"] = {"name": "python", "version": sys.version.split()[0]}
         await manager.save({"type": "notebook", "format": "json", "content": nb}, name)
 
-    asyncio.run(open_and_save())
+    # In a thread of its own: Playwright's sync API (the browser tests of this worker) may
+    # hold an event loop in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, open_and_save()).result()
     assert (tmp_path / name).read_bytes() == path.read_bytes()
 
 

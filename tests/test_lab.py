@@ -3,7 +3,8 @@
 The server comes from the project's ``.venv`` with ``make lab``'s settings (jupytext's
 default viewer; ``etc/jupyter`` on ``JUPYTER_CONFIG_PATH``), listens on 127.0.0.1 with a
 random token, and serves the repository. The reader notebooks it opens are written by
-``lnbook.editions`` from this run's executed chapters, where ``make lab`` writes them.
+``lnbook.editions`` from this run's executed chapters, as ``make lab`` writes them. The
+server and the browser tab are ``conftest``'s ``lab`` and ``lab_page`` (``labkit.py``).
 
 With ``LNBOOK_SCREENSHOTS=DIR`` the tests leave their screenshots in DIR, to look at.
 """
@@ -12,9 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -25,25 +23,18 @@ import pytest
 from lnbook import editions
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-READER = ROOT / "_build" / "reader"
+# As make lab writes them into _build/reader, but a folder per xdist worker (both workers
+# may write the same chapters at once).
+READER = ROOT / "_build" / "lab-tests" / f"reader-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 SHOWN = ["01_per_example_statistics", "06_covariate_shift"]
 # A Markdown cell's rendered text: JupyterLab's renderer, or jupyterlab-myst's (installed
 # for authors: make lab DIR=book/), which renders plain Markdown the same way.
 RENDERED = ".jp-MarkdownCell :is(.jp-MarkdownOutput, .myst)"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def reader_notebooks(executed_chapters) -> dict[str, nbformat.NotebookNode]:
-    """The reader notebooks of the chapters shown here, written where make lab puts them."""
+    """The reader notebooks of the chapters shown here, as make lab writes them."""
     READER.mkdir(parents=True, exist_ok=True)
     out = {}
     for name in SHOWN:
@@ -54,77 +45,8 @@ def reader_notebooks(executed_chapters) -> dict[str, nbformat.NotebookNode]:
     return out
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """JupyterLab with make lab's settings, serving the repository; yields (base, token)."""
-    config = tmp_path_factory.mktemp("lab-config")
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(config),  # nothing from, or into, the home folder
-        "JUPYTER_CONFIG_PATH": str(ROOT / "etc" / "jupyter"),  # as make lab
-        "JUPYTER_RUNTIME_DIR": str(config / "runtime"),
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-    }
-    subprocess.run([str(BIN / "jupytext-config"), "set-default-viewer"], env=env, check=True)
-    # Every cell rendered at once (Lab renders cells near the viewport by default), so the
-    # page's text can be read whole.
-    tracker = config / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
-    tracker.mkdir(parents=True, exist_ok=True)
-    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-    port, token = _free_port(), secrets.token_hex(16)
-    log = open(config / "server.log", "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [
-            str(BIN / "jupyter"),
-            "lab",
-            "--no-browser",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={ROOT}",
-            *(["--allow-root"] if os.geteuid() == 0 else []),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "JupyterLab did not start:\n" + (config / "server.log").read_text()
-                    ) from None
-                time.sleep(0.5)
-        yield base, token
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-@pytest.fixture
-def page(lab, browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def _open(page, lab, path: str) -> None:
-    base, token = lab
-    # A fresh workspace each time (reset): only this document open.
-    page.goto(f"{base}/lab/tree/{path}?reset&token={token}", timeout=120_000)
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
+def _served(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()  # the lab serves the repository
 
 
 def _shot(page, name: str) -> None:
@@ -136,10 +58,11 @@ def _shot(page, name: str) -> None:
 
 @pytest.mark.parametrize("name", SHOWN)
 def test_a_reader_notebook_renders_in_jupyterlab_as_the_website_reads(
-    name, reader_notebooks, lab, page
+    name, reader_notebooks, lab_page
 ):
-    _open(page, lab, f"_build/reader/{name}.ipynb")
-    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+    page = lab_page.page
+    lab_page.open(_served(READER / f"{name}.ipynb"))
+    notebook = lab_page.notebook
     rendered = notebook.locator(RENDERED)
     rendered.last.wait_for(timeout=60_000)
     text = "\n".join(rendered.all_inner_texts())
@@ -171,23 +94,19 @@ def test_a_reader_notebook_renders_in_jupyterlab_as_the_website_reads(
     _shot(page, f"reader-{name}-exercises")
 
 
-def test_a_chapter_source_renders_as_myst_and_saves_byte_identical(lab, page):
+def test_a_chapter_source_renders_as_myst_and_saves_byte_identical(lab_page):
     name = "book/01_per_example_statistics.md"
     path = ROOT / name
     before, stamp = path.read_bytes(), path.stat().st_mtime_ns
     try:
-        _open(page, lab, name)
+        page = lab_page.page
+        lab_page.open(name)  # its kernel started: Lab has written the kernelspec it reports
         # An author reads the source as MyST (jupyterlab-myst): directives are rendered.
-        rendered = page.locator(f".jp-Notebook {RENDERED}")
+        rendered = lab_page.notebook.locator(RENDERED)
         rendered.first.wait_for(timeout=60_000)
         first = rendered.first.inner_text()
         assert "What you will learn" in first and ":::{admonition}" not in first
-        # The kernel starts (and Lab records its kernelspec), then the reader saves.
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
-            timeout=120_000
-        )
-        page.locator(".jp-Notebook").first.click()
-        page.keyboard.press("Control+s")
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
         deadline = time.monotonic() + 30
         while path.stat().st_mtime_ns == stamp and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -204,13 +123,16 @@ def test_a_chapter_source_renders_as_myst_and_saves_byte_identical(lab, page):
             path.write_bytes(before)  # never leave the repository changed
 
 
-def test_jupyterlab_shows_no_nbgrader_teacher_ui_and_no_news_prompt(lab, page, reader_notebooks):
+def test_jupyterlab_shows_no_nbgrader_teacher_ui_and_no_news_prompt(
+    lab, lab_page, reader_notebooks
+):
     base, token = lab
-    _open(page, lab, "_build/reader/01_per_example_statistics.ipynb")
+    page = lab_page.page
+    lab_page.open(_served(READER / "01_per_example_statistics.ipynb"))
     menus = " ".join(page.locator(".lm-MenuBar-itemLabel").all_inner_texts())
     assert "File" in menus and "nbgrader" not in menus.lower()
     # No "get notified about official Jupyter news?" prompt (it would fetch from outside).
-    page.locator(".jp-Notebook .jp-Cell").nth(3).wait_for()
+    lab_page.notebook.locator(".jp-Cell").nth(3).wait_for()
     assert page.get_by_text("official Jupyter news").count() == 0
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(f"{base}/formgrader?token={token}", timeout=30)

@@ -1,96 +1,28 @@
 """Live in Jupyter: a real JupyterLab server from the project's environment, configured as
 ``make lab`` and Binder configure it, opens a chapter as a notebook, and a widget of that
 chapter answers a control change sent the way a browser sends it (a comm message) with
-its callback, in a real kernel.
+its callback, in a real kernel. In JupyterLab itself (headless chromium), a live figure
+fills its output area.
 
-The server listens on 127.0.0.1 only, with a random token; the test talks to it over HTTP
-and the kernel websocket, as JupyterLab's frontend does.
+The server listens on 127.0.0.1 only, with a random token, and serves the repository; the
+tests talk to it over HTTP and the kernel websocket, as JupyterLab's frontend does, or
+drive JupyterLab in a browser (``lab_page``, on notebooks a test writes with
+``lab_page.write_notebook``, under ``_build/``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
-import os
-import secrets
-import socket
 import struct
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
-from pathlib import Path
 
-import pytest
+import labkit
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 CHAPTER = "book/06_covariate_shift.md"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    config = tmp_path_factory.mktemp("jupyter-config")
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(config),  # nothing from, or into, the home folder
-        "JUPYTER_RUNTIME_DIR": str(config / "runtime"),
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-    }
-    # The repository's settings, applied as `make lab` and binder/postBuild apply them.
-    subprocess.run([str(BIN / "jupytext-config"), "set-default-viewer"], env=env, check=True)
-    port, token = _free_port(), secrets.token_hex(16)
-    log = open(config / "server.log", "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [
-            str(BIN / "jupyter"),
-            "lab",
-            "--no-browser",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={ROOT}",
-            *(["--allow-root"] if os.geteuid() == 0 else []),  # CI containers run as root
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                _get(base, token, "/api/status")
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "JupyterLab did not start:\n" + (config / "server.log").read_text()
-                    ) from None
-                time.sleep(0.5)
-        yield base, token
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def _get(base: str, token: str, path: str):
-    request = urllib.request.Request(base + path, headers={"Authorization": f"token {token}"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
 
 
 def _post(base: str, token: str, path: str, body: dict):
@@ -106,14 +38,14 @@ def _post(base: str, token: str, path: str, body: dict):
 
 def test_markdown_chapters_open_as_notebooks_by_default(lab):
     base, token = lab
-    plugin = _get(base, token, "/lab/api/settings/@jupyterlab/docmanager-extension:plugin")
+    plugin = labkit.get(base, token, "/lab/api/settings/@jupyterlab/docmanager-extension:plugin")
     viewers = plugin["schema"]["properties"]["defaultViewers"]["default"]
     assert viewers.get("markdown") == "Jupytext Notebook"
 
 
 def test_a_chapter_opens_as_a_notebook_through_the_contents_api(lab):
     base, token = lab
-    model = _get(base, token, f"/api/contents/{CHAPTER}?type=notebook&content=1")
+    model = labkit.get(base, token, f"/api/contents/{CHAPTER}?type=notebook&content=1")
     assert model["type"] == "notebook"
     nb = model["content"]
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
@@ -192,7 +124,7 @@ def test_a_chapter_widget_answers_a_frontend_control_change_in_a_real_kernel(lab
     from tornado.websocket import websocket_connect
 
     base, token = lab
-    nb = _get(base, token, f"/api/contents/{CHAPTER}?type=notebook&content=1")["content"]
+    nb = labkit.get(base, token, f"/api/contents/{CHAPTER}?type=notebook&content=1")["content"]
     code = [c["source"] for c in nb["cells"] if c["cell_type"] == "code"]
     setup = code[0]  # the chapter's imports
     (widget_cell,) = [c for c in code if "widgets.covariate_shift_explorer" in c]
@@ -244,4 +176,92 @@ def test_a_chapter_widget_answers_a_frontend_control_change_in_a_real_kernel(lab
         finally:
             ws.close()
 
-    asyncio.run(scenario())
+    # In a thread of its own: Playwright's sync API (the browser tests of this worker) may
+    # hold an event loop in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
+
+
+# The n-th plotly figure of the current notebook, and the output area it sits in.
+_PLOT_WIDTHS = """n => {
+    const panel = document.getElementById(window.jupyterapp.shell.currentWidget.id);
+    const plot = panel.querySelectorAll('.js-plotly-plot')[n];
+    const svg = plot && plot.querySelector('.main-svg');
+    if (!svg) return null;
+    const area = plot.closest('.jp-OutputArea-output');
+    return {svg: svg.getBoundingClientRect().width, area: area.getBoundingClientRect().width};
+}"""
+
+
+def _plot_fills_its_output(lab_page, n: int = 0, slack: float = 40) -> dict | None:
+    """Wait until the n-th plot fills its output area (within ``slack`` px); its widths."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page = lab_page.page
+    fits = f"""() => {{ const w = ({_PLOT_WIDTHS})({n});
+        return w !== null && Math.abs(w.area - w.svg) <= {slack}; }}"""
+    try:
+        page.wait_for_function(fits, timeout=60_000)
+    except PlaywrightTimeout:
+        pass  # the caller's assertion says what was drawn instead
+    return page.evaluate(_PLOT_WIDTHS, n)
+
+
+EXPLORER = (
+    "from lnbook import widgets\n"
+    "from lnbook.data import layer_activations\n"
+    "explorer = widgets.example_explorer(layer_activations(4, 8, seed=0))\n"
+)
+
+
+def test_a_live_figure_fills_its_output_area_in_jupyterlab(lab_page):
+    # plotly's FigureWidget draws before its element is in the page and keeps plotly.js's
+    # 700 px default; lnbook.widgets.LiveFigure draws at the output's width, and follows it.
+    lab_page.open(lab_page.write_notebook("live-figure-width", [EXPLORER + "explorer"]))
+    lab_page.run_all()
+    lab_page.notebook.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)
+    widths = _plot_fills_its_output(lab_page)
+    assert widths and widths["area"] > 800, widths  # a laptop's notebook: well over 700 px
+    assert abs(widths["area"] - widths["svg"]) <= 40, f"the figure does not fill: {widths}"
+    # A narrower window: the figure follows its output area.
+    lab_page.page.set_viewport_size({"width": 1000, "height": 1000})
+    try:
+        narrower = _plot_fills_its_output(lab_page)
+    finally:
+        lab_page.page.set_viewport_size({"width": 1400, "height": 1000})
+    assert narrower["area"] < widths["area"] - 200, narrower
+    assert abs(narrower["area"] - narrower["svg"]) <= 40, f"no resize: {narrower}"
+
+
+def test_a_live_figure_updated_before_it_is_drawn_keeps_every_trace_whole(lab_page):
+    # A figure draws once it has a width, so updates can reach it first (here: shown in a
+    # hidden box, updated, then revealed). What an update leaves unchanged plotly marks
+    # "_undefined_"; its front end used to store that mark as the value, and the drawing
+    # lost it: the statistics (trace 4: same place, new text) fell onto the axis.
+    lab_page.open(
+        lab_page.write_notebook(
+            "live-figure-update",
+            [
+                EXPLORER + "import ipywidgets as W\n"
+                "box = W.VBox([explorer.widget], layout=W.Layout(display='none'))\n"
+                "box",
+                "import json\n"
+                "explorer.controls['n_features'].value = 5\n"
+                "note = explorer.figure.data[4]\n"
+                "print(json.dumps([list(note.x), list(note.y), list(note.text)]))",
+                "box.layout.display = 'flex'",
+            ],
+        )
+    )
+    lab_page.run_all()
+    lab_page.notebook.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)
+    printed = lab_page.notebook.locator("[data-mime-type='application/vnd.jupyter.stdout']")
+    kernel = json.loads(printed.first.inner_text())
+    drawn = lab_page.page.evaluate(
+        """() => {
+            const panel = document.getElementById(window.jupyterapp.shell.currentWidget.id);
+            const t = panel.querySelector('.js-plotly-plot').data[4];
+            return [Array.from(t.x ?? []), Array.from(t.y ?? []), Array.from(t.text ?? [])];
+        }"""
+    )
+    assert drawn == kernel

@@ -144,6 +144,46 @@ def test_live_explorer_update_matches_static_traces():
         np.testing.assert_array_equal(trace.y, expected.y)
 
 
+def test_live_explorer_value_axis_holds_the_std_band():
+    # A few large features: the band (mean 2.5, std 4.33) reaches below every feature.
+    x = np.array([[0.0, 0.0, 0.0, 10.0], [1.0, 2.0, 3.0, 4.0]])
+    skewed = experiments.explore_example(x, 0)
+    opened = viz.live_explorer_figure(skewed)  # the axis it opens with
+    updated = viz.live_explorer_figure(experiments.explore_example(x, 1))
+    viz.update_example_explorer(updated, skewed)  # the axis after a change
+    for fig in (opened, updated):
+        lo, hi = fig.layout.yaxis.range
+        band = fig.data[1].y  # the mean ± std rectangle
+        assert lo <= min(band) < -1.8 and max(band) <= hi, fig.layout.yaxis.range
+        assert hi >= 10.0
+
+
+def test_explorer_statistics_stay_centred_over_their_panel_with_fewer_features():
+    # With few features in use, statistics centred over the features would sit over the
+    # right panel's value axis; they stay over the middle of the panel.
+    fig = viz.live_explorer_figure(experiments.explore_example(X, 0))
+    viz.update_example_explorer(fig, experiments.explore_example(X, 0, n_features=3))
+    lo, hi = fig.layout.xaxis2.range
+    assert fig.data[4].x[0] == pytest.approx((lo + hi) / 2)
+    scenes = [s for s in experiments.EXPLORER_SCENES if s["n_features"]][:1]
+    results = experiments.explore_scenes(X, [0], experiments.EXPLORER_SCENES[:1] + scenes)
+    static = viz.example_explorer_figure(results, ["all", "few"], ["a"])
+    lo, hi = static.layout.xaxis2.range
+    assert [f.data[4].x[0] for f in static.frames] == [pytest.approx((lo + hi) / 2)] * 2
+
+
+def test_live_warmup_runs_replace_the_placeholder_and_clear_restores_it():
+    fig = viz.live_warmup_figure(np.full(4, np.nan), "not trained yet")
+    viz.add_warmup_run(fig, np.linspace(2.7, 1.0, 4), "a")
+    viz.add_warmup_run(fig, np.array([2.7, 5.0, np.nan, np.nan]), "b")  # diverges
+    assert [t.name for t in fig.data] == ["a", "b"]
+    assert fig.layout.yaxis.range[1] >= 5.0  # the diverging run stays on the chart
+    assert fig.data[0].line.color != fig.data[1].line.color
+    viz.clear_warmup_runs(fig)
+    assert [t.name for t in fig.data] == ["not trained yet"] and len(fig.data[0].x) == 4
+    assert list(fig.layout.yaxis.range) == [0, 3.2]
+
+
 def test_axis_contrast_buttons_show_each_normalization():
     r = experiments.axis_contrast(X)
     fig = viz.axis_contrast_figure(r)

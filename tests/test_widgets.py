@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipywidgets as W
 import numpy as np
 import pytest
 
@@ -115,13 +116,94 @@ def test_batch_dependence_explorer_follows_its_controls():
 
 
 def test_warmup_explorer_trains_only_when_asked():
-    e = widgets.warmup_explorer(steps=3)
-    assert len(e.figure.data) == 1  # the empty placeholder
+    e = widgets.warmup_explorer(steps=3)  # the real training, three steps
+    assert [t.name for t in e.figure.data] == ["not trained yet"]  # the empty placeholder
     e.controls["n_layers"].value = 1  # changing a control does not train
     assert len(e.figure.data) == 1
     e.run.click()
-    assert len(e.figure.data) == 2
-    assert len(e.figure.data[1].y) == 3 and "1 layers" in e.figure.data[1].name
+    (run,) = e.figure.data  # the placeholder gave way to the run
+    assert len(run.y) == 3 and np.isfinite(run.y).all() and "1 layers" in run.name
+
+
+def _fake_training(seen: list, explorer_box: list, fail: bool = False):
+    """A stand-in for experiments.warmup_training (seconds of real training): records the
+    explorer's buttons as they are while it runs, returns a made-up curve (or fails)."""
+
+    def train(placement, *, lr, warmup, n_layers, steps):
+        e = explorer_box[0]
+        clear = e.buttons[0]
+        seen.append((e.run.disabled, e.run.description, clear.disabled))
+        if fail:
+            raise RuntimeError("training failed")
+        return np.linspace(2.7, 0.1 * n_layers, steps)
+
+    return train
+
+
+def test_warmup_explorer_is_busy_while_training_and_ready_after(monkeypatch):
+    from lnbook import experiments
+
+    seen, box = [], []
+    monkeypatch.setattr(experiments, "warmup_training", _fake_training(seen, box))
+    e = widgets.warmup_explorer(steps=5)
+    box.append(e)
+    assert not e.run.disabled and e.run.description == "train"
+    e.run.click()
+    # During the run: no second click (train and clear disabled), and it says so.
+    assert seen == [(True, "training…", True)]
+    assert not e.run.disabled and e.run.description == "train" and not e.buttons[0].disabled
+
+
+def test_warmup_explorer_gives_its_buttons_back_when_training_fails(monkeypatch, caplog):
+    from lnbook import experiments
+
+    seen, box = [], []
+    monkeypatch.setattr(experiments, "warmup_training", _fake_training(seen, box, fail=True))
+    e = widgets.warmup_explorer(steps=5)
+    box.append(e)
+    e.run.click()  # ipywidgets reports a callback's exception (here, in the log)
+    assert seen == [(True, "training…", True)]
+    assert not e.run.disabled and e.run.description == "train" and not e.buttons[0].disabled
+    assert "training failed" in caplog.text
+    assert [t.name for t in e.figure.data] == ["not trained yet"]  # nothing drawn
+
+
+def test_warmup_explorer_runs_replace_the_placeholder_and_clear_restores_it(monkeypatch):
+    from lnbook import experiments
+
+    box = []
+    monkeypatch.setattr(experiments, "warmup_training", _fake_training([], box))
+    e = widgets.warmup_explorer(steps=5)
+    box.append(e)
+    e.run.click()
+    e.controls["n_layers"].value = 2
+    e.controls["warmup"].value = 20
+    e.run.click()
+    fig = e.figure
+    assert [t.name for t in fig.data] == [
+        "post-norm, 6 layers, lr 0.01, no warm-up",
+        "post-norm, 2 layers, lr 0.01, warm-up 20 steps",
+    ]
+    np.testing.assert_allclose(fig.data[1].y, np.linspace(2.7, 0.2, 5))
+    assert fig.data[0].line.color != fig.data[1].line.color  # one colour a run
+    assert fig.layout.showlegend  # the one-run legend too: it names the settings
+    clear = e.buttons[0]
+    assert clear.description == "clear" and clear in e.widget.children[1].children
+    clear.click()
+    (placeholder,) = fig.data
+    assert placeholder.name == "not trained yet" and np.isnan(placeholder.y).all()
+    assert len(placeholder.x) == 5 and list(fig.layout.yaxis.range) == [0, 3.2]
+
+
+def test_warmup_explorer_loss_axis_grows_for_a_diverging_run(monkeypatch):
+    from lnbook import experiments
+
+    diverging = np.array([2.7, 4.0, 6.0, np.nan, np.nan])
+    monkeypatch.setattr(experiments, "warmup_training", lambda *a, **k: diverging)
+    e = widgets.warmup_explorer(steps=5)
+    e.run.click()
+    lo, hi = e.figure.layout.yaxis.range
+    assert lo == 0 and hi >= 6.0
 
 
 def test_covariate_shift_explorer_redraws_and_trains_on_demand():
@@ -142,6 +224,50 @@ def test_covariate_shift_explorer_redraws_and_trains_on_demand():
     assert fig.layout.title.text.startswith("One hidden unit's input during training: batch norm")
     with pytest.raises(ValueError, match="checkpoints"):
         widgets.covariate_shift_explorer(checkpoints=0)
+
+
+def test_covariate_shift_sliders_that_train_fire_on_release_only():
+    # Dragging the rate or the seed would train a network for every value passed.
+    e = widgets.covariate_shift_explorer(steps=20, checkpoints=3)
+    assert e.controls["lr"].continuous_update is False
+    assert e.controls["seed"].continuous_update is False
+    assert e.controls["checkpoint"].continuous_update is True  # only redraws: live
+
+
+def test_explorer_lays_its_controls_out_in_an_even_grid():
+    e = widgets.warmup_explorer(steps=3)
+    grid, actions, figure = e.widget.children
+    assert isinstance(grid, W.GridBox) and figure is e.figure
+    assert list(grid.children) == list(e.controls.values())
+    # Equal columns, as many as fit, each at least one labelled control wide.
+    assert grid.layout.grid_template_columns.startswith("repeat(auto-fill, minmax(")
+    assert grid.layout.grid_template_columns.endswith(", 1fr))")
+    widths = {c.style.description_width for c in e.controls.values()}
+    assert len(widths) == 1 and widths.pop().endswith("em")  # one description width
+    assert all(c.layout.width == "auto" for c in e.controls.values())  # filling the cell
+    norm = e.controls["placement"]
+    assert norm.layout.display == "flex"  # toggle buttons beside their label
+    assert list(actions.children) == [e.run, *e.buttons]
+
+
+def test_every_description_fits_the_explorers_label_width():
+    e = widgets.s_curve_explorer()  # the longest description: "spread of token scales"
+    em = float(e.controls["spread"].style.description_width.removesuffix("em"))
+    assert em >= 0.55 * len("spread of token scales")
+
+
+def test_live_figures_carry_plotlys_front_end_and_fill_their_output():
+    import plotly.graph_objects as go
+
+    e = widgets.example_explorer(X)
+    assert isinstance(e.figure, widgets.LiveFigure)
+    assert isinstance(e.figure, go.FigureWidget)  # plotly's API, unchanged
+    # plotly's own front-end module, sent for the wrapper to load, unchanged.
+    assert e.figure._plotly_esm == str(go.FigureWidget._esm)
+    js = str(widgets.LiveFigure._esm)
+    assert "ResizeObserver" in js and "_plotly_esm" in js and "autosizeFigure" in js
+    # No fixed width, which would stop plotly sizing the figure to its output.
+    assert e.figure.layout.width is None
 
 
 def test_recentering_explorer_follows_its_controls():
