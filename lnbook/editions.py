@@ -505,8 +505,13 @@ def executed_chapter(path: Path, root: Path = ROOT) -> nbformat.NotebookNode:
     return nb
 
 
+# The kernel's peak resident memory in KiB: Linux's VmHWM, which starts afresh when the
+# kernel's program starts. (getrusage's ru_maxrss does not: it keeps the peak of the process
+# that launched the kernel, before its exec, so a kernel started from a big process looks big.)
 _PEAK_MEMORY = (
-    "import resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"  # KiB on Linux
+    "import re\n"
+    "with open('/proc/self/status') as f:\n"
+    "    print(re.search(r'VmHWM:\\s*(\\d+) kB', f.read())[1])"
 )
 
 
