@@ -67,21 +67,26 @@ reader: $(VENV)/.runtime-installed
 # jupytext). Its settings live inside .venv, so nothing in your home folder changes;
 # etc/jupyter turns nbgrader's teacher menus off (make test installs nbgrader in .venv).
 LAB_ENV := JUPYTER_CONFIG_DIR=$(VENV)/etc/lnbook-lab JUPYTER_CONFIG_PATH=$(CURDIR)/etc/jupyter
+# The reader notebooks already there are left alone (a reader's edits stay); make reader
+# writes them all anew.
 lab: $(VENV)/.runtime-installed
-	$(if $(filter $(READER) $(READER)/,$(DIR)),$(BIN)/python -m lnbook.editions reader $(READER))
+	$(if $(filter $(READER) $(READER)/,$(DIR)),$(BIN)/python -m lnbook.editions reader --keep $(READER))
 	$(LAB_ENV) $(BIN)/jupytext-config set-default-viewer
 	$(LAB_ENV) $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) $(DIR)
 
-# Classroom editions, written from the chapters into _build (never committed).
-# Student notebooks: no solutions, no outputs, every check answers "not attempted yet".
-# Both run after `make book`: the prose's numbers come from the chapters' executed run.
-student: book
+# Classroom editions, written from the chapters into _build (never committed). Both first
+# run every exercise stub with its check and stop, naming the exercise, if one is not a
+# stub (an attempt JupyterLab autosaved into book/ is never handed out).
+# Student notebooks: no solutions, no outputs, every check answers "not attempted yet"; the
+# prose's numbers come from the chapters' executed runs (chapters the cache lacks run first).
+student: $(VENV)/.runtime-installed
 	$(BIN)/python -m lnbook.editions student _build/student
 	@echo "Student notebooks in _build/student/ (hand them out; see book/teaching.md)."
 
-# An nbgrader course folder: source/<chapter>/<chapter>.ipynb with solutions and autograded
-# checks. Then, with nbgrader installed: cd _build/nbgrader && nbgrader generate_assignment ...
-nbgrader: book
+# An nbgrader course folder: source/<chapter>/<chapter>.ipynb, each chapter's exercises with
+# solutions and autograded checks. Then, with nbgrader installed:
+# cd _build/nbgrader && nbgrader generate_assignment ... (book/teaching.md)
+nbgrader: $(VENV)/.runtime-installed
 	$(BIN)/python -m lnbook.editions nbgrader _build/nbgrader
 	@echo "nbgrader course folder in _build/nbgrader/ (see book/teaching.md)."
 

@@ -20,9 +20,10 @@ Student and nbgrader editions refuse to be written while an exercise stub is not
 (its check must answer "not attempted yet"): a teacher's attempt saved into ``book/`` would
 otherwise be handed out.
 
-Usage: ``python -m lnbook.editions reader|student|nbgrader OUT_DIR``;
-``python -m lnbook.editions costs`` prints what running each chapter and grading its
-assignment take: seconds and the kernel's peak memory.
+Usage: ``python -m lnbook.editions reader|student|nbgrader OUT_DIR`` (``reader --keep``
+leaves the notebooks already there alone); ``python -m lnbook.editions check`` runs the stub
+guard alone; ``python -m lnbook.editions costs`` prints what running each chapter and
+grading its assignment take: seconds and the kernel's peak memory.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+
+from . import checks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,7 +53,8 @@ _MARKER = re.compile(
 )
 _EXERCISE = re.compile(r"^:{3,}\{exercise\} *(?P<title>.+)\n:label: *(?P<label>\S+)", re.M)
 _STUB = "raise NotImplementedError"
-NOT_ATTEMPTED = "Not attempted yet"  # how a checker's verdict on a stub begins
+# How a checker's verdict on a stub reads ("✎ Not attempted yet. ...").
+NOT_ATTEMPTED = checks.NOT_ATTEMPTED.capitalize()
 
 NOTES = {
     "reader": """\
@@ -248,7 +252,10 @@ def _title(text: str) -> str:
 
 
 def _note_cell(path: Path, text: str, edition: str) -> nbformat.NotebookNode:
-    number = chapters(path.resolve().parents[1]).index(path.resolve()) + 1
+    # The chapter's number (the nbgrader note names it); a notebook page that is not a
+    # chapter has none.
+    book = [p.resolve() for p in chapters(path.resolve().parents[1])]
+    number = book.index(path.resolve()) + 1 if path.resolve() in book else ""
     note = NOTES[edition].format(title=_title(text), name=path.stem, number=number)
     return nbformat.v4.new_markdown_cell(note)
 
@@ -407,19 +414,20 @@ def reader_notebook(executed: nbformat.NotebookNode, path: Path) -> nbformat.Not
     return nb
 
 
-def student_notebook(path: Path, cache_path: Path | None = None) -> nbformat.NotebookNode:
+def student_notebook(
+    path: Path, executed: nbformat.NotebookNode | None = None
+) -> nbformat.NotebookNode:
     """The student edition of one chapter: no solutions, no outputs, plain Markdown.
 
-    ``cache_path``: the execution cache whose run of the chapter supplies the glued numbers
-    of the prose (default: the build's, see :mod:`lnbook.sphinxext`); a number not found
+    ``executed``: the chapter's executed run, whose glued values are the numbers of the
+    prose (default: what the execution cache holds, executing nothing); a number not found
     there reads "(computed in the chapter)".
     """
-    from .sphinxext import executed_notebook, execution_cache_dir
+    if executed is None:
+        from .sphinxext import executed_notebook, execution_cache_dir
 
-    root = path.resolve().parents[1]
-    cache = execution_cache_dir(root) if cache_path is None else cache_path
-    executed = executed_notebook(path, cache)
-    ctx = _Context(path, glue_values(executed) if executed is not None else {})
+        executed = executed_notebook(path, execution_cache_dir(path.resolve().parents[1]))
+    ctx = _Context(path, glue_values(executed))
     text = path.read_text(encoding="utf-8")
     nb = _plain(_read(_SOLUTION.sub("", text)), ctx)
     nb.cells.insert(0, _note_cell(path, text, "student"))
@@ -546,9 +554,7 @@ def costs(root: Path = ROOT) -> list[dict]:
     (the nbgrader source with the solutions typed in), as :func:`cost` measures them."""
     rows = []
     for path in chapters(root):
-        graded = nbgrader_notebook(path)
-        for cell in graded.cells:  # the answers as a student would type them
-            cell.source = "\n".join(x for x in cell.source.splitlines() if "### " not in x)
+        graded = typed_in(nbgrader_notebook(path))
         chapter = cost(jupytext.read(path, fmt="md:myst"), path)
         grading = cost(graded, path)
         rows.append({"chapter": path.stem, "run": chapter, "grade": grading})
@@ -684,6 +690,14 @@ def nbgrader_notebook(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
+def typed_in(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """An nbgrader source notebook as a student who typed in every solution hands it in:
+    its solution markers (``### BEGIN SOLUTION`` lines) gone, in place."""
+    for cell in nb.cells:
+        cell.source = "\n".join(x for x in cell.source.splitlines() if "### " not in x)
+    return nb
+
+
 def _graded(cell: nbformat.NotebookNode, grade_id: str, test: bool) -> nbformat.NotebookNode:
     """nbgrader's metadata (schema 3): an answer cell, or a locked 1-point test cell."""
     cell.metadata["nbgrader"] = {
@@ -710,26 +724,56 @@ c.ExecutePreprocessor.timeout = 60
 # -------------------------------------------------------------------------- writers ----
 
 
-def write_reader(out: Path, root: Path = ROOT) -> list[Path]:
+def _source_digest(path: Path, root: Path) -> str:
+    """What a reader notebook is written from: the chapter's text and the package source
+    and pins its run used (the execution cache's key)."""
+    import hashlib
+
+    from .sphinxext import execution_cache_dir
+
+    text = path.read_bytes() + execution_cache_dir(root).name.encode()
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+def write_reader(out: Path, root: Path = ROOT, keep: bool = False) -> list[Path]:
     """Write the reader edition of every chapter into ``out`` (executing the chapters the
-    execution cache lacks); return the files."""
+    execution cache lacks); return the files written.
+
+    ``keep``: leave a reader notebook that is already there alone (a reader's edits are
+    theirs: ``make lab`` writes only the missing ones) and say which of them are older
+    than their chapter (``make reader`` writes them anew).
+    """
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in chapters(root):
-        target = out / f"{path.stem}.ipynb"
-        nbformat.write(reader_notebook(executed_chapter(path, root), path), target)
+        target, digest = out / f"{path.stem}.ipynb", _source_digest(path, root)
+        if keep and target.exists():
+            kept = nbformat.read(target, as_version=4).metadata.get("lnbook", {})
+            if kept.get("source_digest") != digest:
+                print(
+                    f"{target}: kept, though book/{path.name} or the package changed since "
+                    "it was written (`make reader` writes it anew; your changes to it go)."
+                )
+            continue
+        nb = reader_notebook(executed_chapter(path, root), path)
+        nb.metadata["lnbook"] = {"edition": "reader", "source_digest": digest}
+        nbformat.write(nb, target)
         written.append(target)
     return written
 
 
 def write_student(out: Path, root: Path = ROOT) -> list[Path]:
-    """Write the student edition of every chapter into ``out``; return the files."""
+    """Write the student edition of every chapter into ``out``; return the files.
+
+    The stubs are checked first (:func:`check_stubs`); the prose's numbers come from the
+    chapters' executed runs (executed now where the execution cache lacks them).
+    """
     check_stubs(root)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in chapters(root):
         target = out / f"{path.stem}.ipynb"
-        nbformat.write(student_notebook(path), target)
+        nbformat.write(student_notebook(path, executed_chapter(path, root)), target)
         written.append(target)
     return written
 
@@ -758,19 +802,30 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m lnbook.editions", description="Write an edition of the chapters."
     )
-    parser.add_argument("edition", choices=[*WRITERS, "costs"])
+    parser.add_argument("edition", choices=[*WRITERS, "check", "costs"])
     parser.add_argument("out", type=Path, nargs="?", help="the folder to write the notebooks into")
     parser.add_argument(
         "--root", type=Path, default=ROOT, help="the book's repository (default: this one)"
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="reader: leave the notebooks already in OUT alone (make lab)",
+    )
     args = parser.parse_args(argv)
+    root = args.root.resolve()
     if args.edition == "costs":  # seconds and kernel memory, chapter by chapter
-        costs(args.root.resolve())
+        costs(root)
         return
-    if args.out is None:
+    if args.edition != "check" and args.out is None:
         parser.error("OUT is needed to write an edition")
     try:
-        written = WRITERS[args.edition](args.out, args.root.resolve())
+        if args.edition == "check":  # every stub a stub?
+            check_stubs(root)
+            print("Every exercise stub is a stub: its check answers 'not attempted yet'.")
+            return
+        extra = {"keep": True} if args.keep and args.edition == "reader" else {}
+        written = WRITERS[args.edition](args.out, root, **extra)
     except StubChanged as e:
         raise SystemExit(f"lnbook.editions {args.edition}: {e}") from None
     for path in written:

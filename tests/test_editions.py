@@ -13,7 +13,6 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from lnbook import editions
 from lnbook.sphinxext import executed_notebook, execution_cache_dir
@@ -24,12 +23,7 @@ CHAPTERS = editions.chapters()
 IDS = [p.stem for p in CHAPTERS]
 
 
-def _outputs_text(cell) -> str:
-    parts = []
-    for o in cell.get("outputs", []):
-        parts.append(o.get("text", ""))
-        parts.extend(str(v) for v in o.get("data", {}).values())
-    return "\n".join(parts)
+_outputs_text = editions._outputs_text  # a cell's printed text, verdicts included
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
@@ -119,13 +113,7 @@ def test_student_edition_runs_in_order_and_every_check_is_not_attempted(path, ru
     # run) kept their results, the student notebook gets them instead of training again.
     monkeypatch.setenv("LNBOOK_RESULTS", f"reuse:{run_dir / 'results'}")
     nb = editions.student_notebook(path)
-    NotebookClient(
-        nb,
-        timeout=600,  # a hang guard, not a speed test (a busy machine is slow)
-        kernel_name="python3",
-        store_widget_state=False,
-        resources={"metadata": {"path": str(path.parent)}},
-    ).execute()
+    editions.execute(nb, path)  # as handed out: every cell runs, in order
     stubs = [
         c for c in nb.cells if c.cell_type == "code" and "raise NotImplementedError" in c.source
     ]
@@ -212,8 +200,8 @@ def test_nbgrader_autogrades_each_chapter_right_partial_and_empty(path, tmp_path
         for c in nb.cells:
             grade_id = c.metadata.get("nbgrader", {}).get("grade_id")
             if grade_id in solved and (typed is None or done < typed):
-                c.source = "\n".join(x for x in solved[grade_id].splitlines() if "### " not in x)
-                done += 1
+                c.source, done = solved[grade_id], done + 1
+        editions.typed_in(nb)
         folder = course / "submitted" / student / name
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{name}.ipynb")
@@ -324,7 +312,7 @@ def test_reader_edition_is_the_executed_chapter_rendered_with_solutions_folded(
     assert "notebook to read and run" in nb.cells[0].source and "Solution" in nb.cells[0].source
 
 
-def test_reader_edition_writes_a_notebook_per_chapter_without_touching_the_sources(
+def test_reader_edition_writes_every_chapter_keeps_a_readers_edits_and_not_the_sources(
     tmp_path, executed_chapters
 ):
     before = {p: p.read_bytes() for p in (ROOT / "book").iterdir() if p.is_file()}
@@ -333,6 +321,16 @@ def test_reader_edition_writes_a_notebook_per_chapter_without_touching_the_sourc
     for p in written:
         nbformat.validate(nbformat.read(p, as_version=4))
     assert {p: p.read_bytes() for p in (ROOT / "book").iterdir() if p.is_file()} == before
+    # make lab again (--keep): a reader's saved work stays; only a missing notebook is
+    # written. make reader (no keep) writes every one anew.
+    edited, gone = written[0], written[1]
+    edited.write_text(edited.read_text().replace("raise NotImplementedError", "return 42", 1))
+    mine = edited.read_bytes()
+    gone.unlink()
+    assert editions.write_reader(tmp_path / "reader", keep=True) == [gone]
+    assert edited.read_bytes() == mine
+    editions.write_reader(tmp_path / "reader")
+    assert edited.read_bytes() != mine and "return 42" not in edited.read_text()
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
