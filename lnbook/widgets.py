@@ -126,12 +126,6 @@ def _batch(x) -> np.ndarray:
 _CONTROL_EM = 13  # the width of a control beside its description: slider and readout
 
 
-def _slider_style(continuous: bool = True) -> dict:
-    """Keyword arguments of a slider. ``continuous=False`` for a slider that starts
-    training: it then fires once, on release, not for every value it passes."""
-    return {"continuous_update": continuous}
-
-
 def _description_em(controls: list[W.Widget]) -> float:
     """A description width, in em, that holds the longest description of ``controls``.
 
@@ -154,16 +148,12 @@ def example_explorer(x: np.ndarray) -> Explorer:
     x = _batch(x)
     n, d = x.shape
     controls = {
-        "example": W.IntSlider(0, 0, n - 1, description="example", **_slider_style()),
-        "shift": W.FloatSlider(
-            0.0, min=-10, max=10, step=0.1, description="shift", **_slider_style()
-        ),
-        "scale": W.FloatSlider(
-            1.0, min=-5, max=5, step=0.05, description="scale", **_slider_style()
-        ),
-        "n_features": W.IntSlider(d, 1, d, description="features", **_slider_style()),
+        "example": W.IntSlider(0, 0, n - 1, description="example"),
+        "shift": W.FloatSlider(0.0, min=-10, max=10, step=0.1, description="shift"),
+        "scale": W.FloatSlider(1.0, min=-5, max=5, step=0.05, description="scale"),
+        "n_features": W.IntSlider(d, 1, d, description="features"),
         "eps": W.FloatLogSlider(
-            1e-5, base=10, min=-8, max=2, description="eps", readout_format=".0e", **_slider_style()
+            1e-5, base=10, min=-8, max=2, description="eps", readout_format=".0e"
         ),
     }
 
@@ -205,9 +195,9 @@ def gamma_beta_explorer(x: np.ndarray, per_feature: dict[str, np.ndarray]) -> Ex
                 f"{x.shape}, got {np.shape(per_feature.get(name))}"
             )
     controls = {
-        "example": W.IntSlider(0, 0, x.shape[0] - 1, description="example", **_slider_style()),
-        "gamma": W.FloatSlider(1.0, min=-3, max=3, step=0.05, description="γ", **_slider_style()),
-        "beta": W.FloatSlider(0.0, min=-4, max=4, step=0.05, description="β", **_slider_style()),
+        "example": W.IntSlider(0, 0, x.shape[0] - 1, description="example"),
+        "gamma": W.FloatSlider(1.0, min=-3, max=3, step=0.05, description="γ"),
+        "beta": W.FloatSlider(0.0, min=-4, max=4, step=0.05, description="β"),
         "per_feature": W.Checkbox(False, description="per-feature γ, β"),
     }
 
@@ -239,15 +229,13 @@ def batch_dependence_explorer(
     # Same-class batches are drawn without repeats: at most the class's size.
     largest = int((np.asarray(labels) == np.asarray(labels)[example]).sum())
     controls = {
-        "batch_size": W.IntSlider(
-            min(8, largest), 2, largest, description="batch size", **_slider_style()
-        ),
+        "batch_size": W.IntSlider(min(8, largest), 2, largest, description="batch size"),
         "composition": W.Dropdown(
             options=[("random companions", "random"), ("same digit", "same_class")],
             value="random",
             description="companions",
         ),
-        "seed": W.IntSlider(0, 0, 99, description="draw", **_slider_style()),
+        "seed": W.IntSlider(0, 0, 99, description="draw"),
     }
 
     def compute() -> dict:
@@ -273,7 +261,7 @@ def warmup_explorer(steps: int = 120) -> Explorer:
     """
     controls = {
         "placement": W.ToggleButtons(options=["post", "pre"], value="post", description="norm"),
-        "n_layers": W.IntSlider(6, 1, 12, description="layers", **_slider_style()),
+        "n_layers": W.IntSlider(6, 1, 12, description="layers"),
         "lr": W.FloatLogSlider(
             1e-2,
             base=10,
@@ -281,9 +269,8 @@ def warmup_explorer(steps: int = 120) -> Explorer:
             max=-1,
             description="learning rate",
             readout_format=".0e",
-            **_slider_style(),
         ),
-        "warmup": W.IntSlider(0, 0, 100, step=10, description="warm-up steps", **_slider_style()),
+        "warmup": W.IntSlider(0, 0, 100, step=10, description="warm-up steps"),
     }
     run = W.Button(description="train", button_style="primary", icon="play")
     clear = W.Button(description="clear", icon="trash", tooltip="remove every run")
@@ -327,9 +314,9 @@ def covariate_shift_explorer(steps: int = 600, checkpoints: int = 25) -> Explore
             max=1,
             description="learning rate",
             readout_format=".2g",
-            **_slider_style(continuous=False),  # a new rate trains a network
+            continuous_update=False,  # a new rate trains a network
         ),
-        "seed": W.IntSlider(0, 0, 9, description="seed", **_slider_style(continuous=False)),
+        "seed": W.IntSlider(0, 0, 9, description="seed", continuous_update=False),
     }
     runs: dict[tuple, dict] = {}
 
@@ -345,7 +332,7 @@ def covariate_shift_explorer(steps: int = 600, checkpoints: int = 25) -> Explore
     # The slider reads training steps; its value is the checkpoint's index.
     labels = [(str(s), k) for k, s in enumerate(run()["steps"])]
     controls["checkpoint"] = W.SelectionSlider(
-        options=labels, value=len(labels) - 1, description="training step", **_slider_style()
+        options=labels, value=len(labels) - 1, description="training step"
     )
 
     def label() -> str:
@@ -371,14 +358,10 @@ def recentering_explorer(x: np.ndarray) -> Explorer:
     x : (D,) one example (checked by ``experiments.shifted_norms``, called once here)
     """
     controls = {
-        "shift": W.FloatSlider(
-            0.0, min=-10, max=10, step=0.1, description="shift", **_slider_style()
-        ),
-        "scale": W.FloatSlider(
-            1.0, min=-3, max=3, step=0.05, description="scale", **_slider_style()
-        ),
+        "shift": W.FloatSlider(0.0, min=-10, max=10, step=0.1, description="shift"),
+        "scale": W.FloatSlider(1.0, min=-3, max=3, step=0.05, description="scale"),
         "eps": W.FloatLogSlider(
-            1e-5, base=10, min=-8, max=1, description="eps", readout_format=".0e", **_slider_style()
+            1e-5, base=10, min=-8, max=1, description="eps", readout_format=".0e"
         ),
     }
 
@@ -404,11 +387,10 @@ def s_curve_explorer() -> Explorer:
             max=2.5,
             step=0.05,
             description="spread of token scales",
-            **_slider_style(),
         ),
-        "n_tokens": W.IntSlider(32, 2, 128, description="tokens", **_slider_style()),
-        "d": W.IntSlider(16, 2, 128, description="features per token", **_slider_style()),
-        "seed": W.IntSlider(0, 0, 9, description="seed", **_slider_style()),
+        "n_tokens": W.IntSlider(32, 2, 128, description="tokens"),
+        "d": W.IntSlider(16, 2, 128, description="features per token"),
+        "seed": W.IntSlider(0, 0, 9, description="seed"),
     }
 
     def compute() -> dict:
