@@ -812,7 +812,7 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="reader: leave the notebooks already in OUT alone (make lab)",
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # options before or after OUT
     root = args.root.resolve()
     if args.edition == "costs":  # seconds and kernel memory, chapter by chapter
         costs(root)
