@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from lnbook import sphinxext
 
@@ -189,23 +190,28 @@ def _launch_links(tmp_path, monkeypatch, url, pagename="book/01_a", hub="", bran
     return {b["text"]: b["url"] for b in group["buttons"]}
 
 
-def test_binder_opens_the_chapters_reader_notebook(tmp_path, monkeypatch):
-    links = _launch_links(tmp_path, monkeypatch, "git@github.com:someone/lnbook.git")
+@pytest.mark.parametrize(
+    ("repository", "branch", "expected"),
+    [
+        (
+            "git@github.com:someone/lnbook.git",
+            "main",
+            "https://mybinder.org/v2/gh/someone/lnbook/main",
+        ),
+        (
+            "https://gitlab.com/some-one/ln.book",
+            "dev",
+            "https://mybinder.org/v2/gl/some-one%2Fln.book/dev",
+        ),
+    ],
+    ids=["github", "gitlab-branch"],
+)
+def test_binder_opens_the_chapters_reader_notebook(
+    tmp_path, monkeypatch, repository, branch, expected
+):
+    links = _launch_links(tmp_path, monkeypatch, repository, branch=branch)
     # binder/postBuild writes the reader edition there (tests/test_binder.py checks it does).
-    assert links == {
-        "Binder": "https://mybinder.org/v2/gh/someone/lnbook/main"
-        "?urlpath=lab/tree/_build/reader/01_a.ipynb"
-    }
-
-
-def test_binder_link_follows_the_repository_and_branch(tmp_path, monkeypatch):
-    links = _launch_links(
-        tmp_path, monkeypatch, "https://gitlab.com/some-one/ln.book", branch="dev"
-    )
-    assert links["Binder"] == (
-        "https://mybinder.org/v2/gl/some-one%2Fln.book/dev"
-        "?urlpath=lab/tree/_build/reader/01_a.ipynb"
-    )
+    assert links == {"Binder": f"{expected}?urlpath=lab/tree/_build/reader/01_a.ipynb"}
 
 
 def test_jupyterhub_opens_the_chapters_source_through_nbgitpuller(tmp_path, monkeypatch):
