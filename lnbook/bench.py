@@ -17,12 +17,11 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
-import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,18 +35,28 @@ def single_thread() -> Iterator[None]:
     """One thread for torch and for every BLAS/OpenMP pool NumPy uses, then restore.
 
     Timings compare implementations, not thread pools: two pools (torch's and NumPy's
-    BLAS) each starting one thread per core fight over the cores and add noise.
+    BLAS) each starting one thread per core fight over the cores and add noise. Without
+    torch (the browser edition) only NumPy's pools are limited, and there without
+    threadpoolctl: Pyodide runs one thread anyway.
     """
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
     try:
-        with threadpool_limits(limits=1):
+        import torch
+    except ImportError:
+        torch = None
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+
+    previous = torch.get_num_threads() if torch else None
+    if torch:
+        torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1) if threadpool_limits else nullcontext():
             yield
     finally:
-        torch.set_num_threads(previous)
+        if torch:
+            torch.set_num_threads(previous)
 
 
 def median_seconds(
@@ -349,6 +358,8 @@ def copy_bandwidth(sizes_mib: Sequence[float] = (0.25, 1, 4, 16, 64, 256), *, ro
 
 def page_faults(fn: Callable[[], object], calls: int = 3) -> float:
     """Minor page faults per call of ``fn``, counted by the operating system (Unix)."""
+    import resource  # Unix only: not in the browser edition, which never calls this
+
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(calls):
         fn()

@@ -31,7 +31,9 @@ import functools
 import html
 import math
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import numpy_ln
+from ._optional import require_torch
 
 NOT_ATTEMPTED, CORRECT, WRONG = "not attempted yet", "correct", "wrong"
 TIME_LIMIT_S = 5.0
@@ -158,12 +161,24 @@ class _TimeLimit(BaseException):
     swallow it."""
 
 
+def _alarm_usable() -> bool:
+    """Whether SIGALRM can stop the learner's code: on Unix, in the main thread only (Python
+    runs signal handlers there). Pyodide has no timer signal (no ``signal.setitimer``)."""
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
 @contextmanager
 def _time_limit(seconds: float):
-    """Stop the learner's code after ``seconds`` (main thread on Unix; else unbounded)."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable:
-        yield
+    """Stop the learner's code after ``seconds``: raise :class:`_TimeLimit` into it.
+
+    With a timer signal where there is one; elsewhere (the browser edition, a thread other
+    than the main one) with a trace function that checks the clock on every line of Python
+    (:func:`_traced_time_limit`). Neither interrupts one long call into compiled code, such
+    as a huge NumPy product: the limit is for endless Python loops.
+    """
+    if not _alarm_usable():
+        with _traced_time_limit(seconds):
+            yield
         return
 
     def on_alarm(signum, frame):
@@ -176,6 +191,41 @@ def _time_limit(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def _traced_time_limit(seconds: float):
+    """:func:`_time_limit` without signals: ``sys.settrace`` sees every line the learner's
+    code runs in this thread, and raises :class:`_TimeLimit` there once the deadline passed.
+
+    Tracing slows pure-Python code a few times, which the checkers' small inputs afford. A
+    debugger or coverage tool already tracing keeps its trace function, and the code runs
+    without a limit: replacing it would silently break the tool (and someone stepping
+    through the code wants no limit).
+    """
+    if sys.gettrace() is not None:
+        yield
+        return
+    deadline = time.monotonic() + seconds
+    active = True
+
+    def on_line(frame, event, arg):
+        if not active:  # a generator of the learner's, resumed after the check
+            return None
+        if time.monotonic() > deadline:
+            raise _TimeLimit  # raised into the traced frame, at its current line
+        return on_line
+
+    def on_call(frame, event, arg):
+        return on_line if active else None  # trace the new frame's lines
+
+    sys.settrace(on_call)
+    try:
+        yield
+    finally:
+        active = False
+        # Raising from a trace function already removed it; otherwise remove it here.
+        sys.settrace(None)
 
 
 def _call(fn, *args) -> tuple[object, Verdict | None]:
@@ -649,8 +699,7 @@ BACKWARD_QUESTIONS = {
 
 def _backward_truth() -> dict[str, bool]:
     """Answers to :data:`BACKWARD_QUESTIONS`, computed with torch's autograd."""
-    import torch
-
+    torch = require_torch()
     g = torch.Generator().manual_seed(14)
     x = torch.randn(4, 10, generator=g, dtype=torch.float64)
     dy = torch.randn(4, 10, generator=g, dtype=torch.float64)
@@ -690,8 +739,7 @@ def backward_predictions(fn: Callable[[], dict]) -> Verdict:
 def layer_norm_backward(fn: Callable) -> Verdict:
     """Chapter 3: ``fn(dy, x_hat, rstd, gamma)`` returns ``(dx, dgamma, dbeta)`` for
     ``y = gamma * x_hat + beta`` over the last axis of (N, D) arrays; ``rstd`` is (N, 1)."""
-    import torch
-
+    torch = require_torch()
     rng = np.random.default_rng(15)
     n, d = 5, 8
     x = rng.normal(1.0, 2.0, size=(n, d))
@@ -853,7 +901,7 @@ def count_norm_parameters(fn: Callable[[int, int], int]) -> Verdict:
 def weight_decay_groups(fn: Callable[[object, float], list]) -> Verdict:
     """Chapter 2: ``fn(model, weight_decay)`` returns optimizer parameter groups that decay
     the weight matrices and exempt gamma, beta and biases."""
-    import torch
+    torch = require_torch()
 
     from . import models
 
@@ -1302,7 +1350,7 @@ SCALE_QUESTIONS = {
 
 def _scale_truth() -> dict[str, bool]:
     """Answers to :data:`SCALE_QUESTIONS`, computed with torch for ``sigmoid(LN(x W^T))``."""
-    import torch
+    torch = require_torch()
 
     from .torch_ln import LayerNorm
 
@@ -1414,8 +1462,7 @@ def gradient_predictiveness(fn: Callable) -> Verdict:
 def rms_norm(fn: Callable[..., np.ndarray]) -> Verdict:
     """Chapter 7: ``fn(x, weight, eps)`` is RMSNorm over the last axis of a (N, D) array,
     ``x / sqrt(mean(x**2) + eps) * weight``; checked against ``torch.nn.functional.rms_norm``."""
-    import torch
-
+    torch = require_torch()
     rng = np.random.default_rng(21)
     # Offset rows (so subtracting the mean shows), one with a tiny spread (so eps shows),
     # N != D (so a wrong axis shows), and a weight far from 1 (so a forgotten one shows).
@@ -1556,7 +1603,7 @@ RMS_QUESTIONS = {
 
 def _rms_truth() -> dict[str, bool]:
     """Answers to :data:`RMS_QUESTIONS`, computed with torch (autograd for gradients)."""
-    import torch
+    torch = require_torch()
 
     from .models import DyT
 

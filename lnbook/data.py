@@ -1,8 +1,21 @@
-"""Seeded inputs for the chapters. Everything is generated; nothing is downloaded."""
+"""Seeded inputs for the chapters. Everything is generated or shipped; nothing is downloaded.
+
+The handwritten digits ship with scikit-learn. The browser edition (Pyodide) may have no
+scikit-learn, so its build packs the same data into the package with :func:`save_digits`,
+and :func:`digits` reads that file when scikit-learn cannot be imported.
+"""
 
 from __future__ import annotations
 
+import io
+import zipfile
+from pathlib import Path
+
 import numpy as np
+
+# Where the browser edition's build puts the digits, relative to this package's folder
+# (``save_digits(package / DIGITS_FILE)``). Not in the repository: scikit-learn has them.
+DIGITS_FILE = "_data/digits.npz"
 
 
 def activations(
@@ -36,7 +49,9 @@ def digits(n: int | None = None, *, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     """Handwritten digits: 8x8 grey images with values 0-16, and their labels.
 
     The 1,797 images ship inside scikit-learn (``sklearn.datasets.load_digits``), so nothing
-    is downloaded.
+    is downloaded. Without scikit-learn (the browser edition), the copy that
+    :func:`save_digits` packed into the package (:data:`DIGITS_FILE`) is read instead: the
+    same values.
 
     Parameters
     ----------
@@ -50,16 +65,77 @@ def digits(n: int | None = None, *, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     images : (n, 64) float64 array, each row an image flattened row by row
     labels : (n,) int array
     """
-    from sklearn.datasets import load_digits  # imported here: only these functions need it
-
-    bunch = load_digits()
-    images, labels = bunch.data.astype(np.float64), bunch.target.astype(int)
+    images, labels = _all_digits()
     if n is not None:
         if not 1 <= n <= len(images):
             raise ValueError(f"n must be between 1 and {len(images)}, got {n}")
         idx = np.random.default_rng(seed).choice(len(images), size=n, replace=False)
         images, labels = images[idx], labels[idx]
     return images, labels
+
+
+def _all_digits() -> tuple[np.ndarray, np.ndarray]:
+    """All the digits as ``digits()`` returns them: from scikit-learn, else the packed file."""
+    try:
+        from sklearn.datasets import load_digits  # imported here: only the digits need it
+    except ImportError as e:
+        path = Path(__file__).parent / DIGITS_FILE
+        if not path.is_file():
+            raise ImportError(
+                "The handwritten digits need scikit-learn (pip install scikit-learn), or the "
+                f"copy of them that the browser edition's package carries ({path} is "
+                "missing; lnbook.data.save_digits writes it).",
+                name="sklearn",
+            ) from e
+        with np.load(path) as packed:
+            images, labels = packed["images"], packed["labels"]
+    else:
+        bunch = load_digits()
+        images, labels = bunch.data, bunch.target
+    return images.astype(np.float64), labels.astype(int)
+
+
+def save_digits(path: str | Path) -> Path:
+    """Pack scikit-learn's digits into ``path`` (a compressed ``.npz``), for a package
+    without scikit-learn; :func:`digits` reads it back when scikit-learn is missing.
+
+    The pixels (integers 0-16) and labels are stored as uint8, which holds them exactly
+    (about 25 kB), and the archive's entries carry a fixed date, so the same data always
+    gives the same bytes (a reproducible wheel).
+
+    Parameters
+    ----------
+    path : where to write, usually ``<package folder> / DIGITS_FILE``; folders are created.
+
+    Returns
+    -------
+    path : the file written, as a Path
+
+    Raises
+    ------
+    ImportError
+        Without scikit-learn, where the data comes from.
+    """
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    arrays = {"images": bunch.data, "labels": bunch.target}
+    for name, a in arrays.items():
+        # uint8 must hold every value exactly, or the copy would not be the same data.
+        if not (np.all(a == np.round(a)) and a.min() >= 0 and a.max() <= 255):
+            raise ValueError(f"scikit-learn's digit {name} are not integers 0-255 any more")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # np.savez_compressed stamps each entry with the current time; write the same .npz
+    # layout (one .npy per array) with a fixed date instead.
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, a in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, a.astype(np.uint8), allow_pickle=False)
+            entry = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(entry, buffer.getvalue())
+    return path
 
 
 def layer_activations(

@@ -64,7 +64,7 @@ book's executed run). Rerun any cell, change anything: this copy is yours, and t
 sources are not touched.
 
 Folded cells (**⋯**) hold setup code; click to show them. Cells that call `widgets.…` give
-live controls once you run them (run the first code cell first). Each exercise's solution
+live controls once you run them (run the setup cells at the top first). Each exercise's solution
 is folded under its *Solution* heading: click "cells hidden" below the heading to unfold it.
 Running a solution cell replaces your answer's function with the book's.""",
     "student": """\
@@ -81,7 +81,7 @@ the cell; the check in the same cell says what is right or wrong.""",
 shown*. The chapter itself (text, figures, experiments) is in the book and in its reader
 and student notebooks; this notebook holds its exercises only.
 
-Run the first code cell (the imports), then work the exercises: write your answer where a
+Run the code cells at the top (the imports), then work the exercises: write your answer where a
 cell says `# YOUR CODE HERE` (replacing `raise NotImplementedError()`), run it, then run
 the test cell after it: it prints "✔ Correct." or explains what is wrong. Each test cell is
 worth one point. Keep the file's name when you hand it in. The notebook needs the `lnbook`
@@ -286,14 +286,17 @@ def solutions(text: str) -> dict[str, str]:
 
 def exercise_text(text: str) -> str:
     """A chapter's MyST source cut to what its exercises need: the jupytext header, the
-    first code cell (the imports) and the "## Exercises" section.
+    setup (the first code cell, the imports, with the code cells right after it: a chapter
+    imports torch in a cell of its own, tagged ``needs-torch``, which the in-browser edition
+    marks) and the "## Exercises" section.
 
-    Every exercise and solution of the book uses only the names the first cell imports
+    Every exercise and solution of the book uses only the names the setup imports
     (``tests/test_editions.py`` executes every exercise notebook), so grading runs none
     of the chapter's experiments.
     """
     header = re.match(r"---\n.*?\n---\n", text, re.S)
-    setup = re.search(r"^```\{code-cell\}.*?^```[ \t]*$", text, re.S | re.M)
+    cell = r"^```\{code-cell\}.*?^```[ \t]*$"
+    setup = re.search(rf"{cell}(?:\s*{cell})*", text, re.S | re.M)
     start = re.search(r"^## Exercises[ \t]*$", text, re.M)
     if not (header and setup and start):
         raise ValueError("a chapter needs a jupytext header, a first code cell and '## Exercises'")

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import numpy_ln
+from ._optional import require_torch
 from ._results import remembered
 from .data import activations
 
@@ -418,8 +419,7 @@ def _one_torch_thread() -> Iterator[None]:
     The chapters' models are tiny: splitting their matrix products over threads costs more
     in synchronisation than it saves, and on a busy 2-core machine it was 30x slower.
     """
-    import torch
-
+    torch = require_torch()
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -520,7 +520,7 @@ def _digits_split(seed: int):
     Returns ``X_train, Y_train, X_test, Y_test`` and the NumPy generator that drew the
     split, which the caller goes on using for its mini-batches.
     """
-    import torch
+    torch = require_torch()
 
     from .data import digits
 
@@ -564,7 +564,7 @@ def train_digits_mlp(
     test accuracy during training, if ``eval_every``), ``gammas`` and ``betas`` (lists of
     (d_hidden,) arrays, one per norm layer), ``n_params`` and ``n_norm_params`` (ints)
     """
-    import torch
+    torch = require_torch()
 
     from . import models
 
@@ -816,8 +816,7 @@ def batch_dependence(
 
 def _module_mode_gap(module, batch: np.ndarray) -> float:
     """Mean |output in train() mode - output in eval() mode| of a torch module."""
-    import torch
-
+    torch = require_torch()
     t = torch.tensor(batch)
     with torch.no_grad():
         module.train()
@@ -1042,8 +1041,7 @@ def _copy_task_model(placement: str, n_layers: int, d: int, **kwargs):
 
 def _copy_batch(rng: np.random.Generator, batch: int, k: int, vocab: int):
     """Toy task: ``a SEP a``: the model must copy the k tokens after the separator 0."""
-    import torch
-
+    torch = require_torch()
     a = rng.integers(1, vocab, size=(batch, k))
     return torch.tensor(np.concatenate([a, np.zeros((batch, 1), int), a], axis=1))
 
@@ -1072,8 +1070,7 @@ def transformer_init_gradients(
     ``layer_grad[p][k]`` and ``residual_norm[p][k]`` (depths[k],) per layer, and
     ``last_grad[p]`` (K,): the last layer's gradient norm at each depth
     """
-    import torch
-
+    torch = require_torch()
     vocab, k = _COPY_VOCAB, _COPY_K
 
     def measure(placement: str, layers: int, seed: int):
@@ -1125,7 +1122,7 @@ def warmup_training(
     -------
     loss : (steps,) array
     """
-    import torch
+    torch = require_torch()
 
     from . import models
 
@@ -1139,8 +1136,7 @@ def warmup_training(
 
 def _train_copy(m, rng, *, steps: int, lr: float, warmup: int = 0, batch: int = 32):
     """Adam on the copy task, with a linear warm-up over ``warmup`` steps; (steps,) losses."""
-    import torch
-
+    torch = require_torch()
     vocab, k = _COPY_VOCAB, _COPY_K
     opt = torch.optim.Adam(m.parameters(), lr=lr, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -1249,7 +1245,7 @@ def _unit_inputs(model, x) -> np.ndarray:
     """
     import copy
 
-    import torch
+    torch = require_torch()
 
     from .models import ACTIVATIONS
 
@@ -1309,8 +1305,7 @@ def covariate_shift_run(
     (steps,) the training loss and ``test_accuracy`` (float, in inference mode on the
     held-out images)
     """
-    import torch
-
+    torch = require_torch()
     d_hidden, depth = CH06_NET["d_hidden"], CH06_NET["depth"]
     _check_int("steps", steps, 1)
     _check_int("batch_size", batch_size, 1)
@@ -1503,7 +1498,7 @@ def stacked_sgd_runs(
     loss : (R, S, steps) training loss of rate r and seed s at every step
     accuracy : (R, S) held-out accuracy, in inference mode
     """
-    import torch
+    torch = require_torch()
 
     from .models import StackedMLP
 
@@ -1574,8 +1569,7 @@ def stacked_sgd_runs(
 
 def _loss_and_grad(model, params, x, y):
     """Cross-entropy of ``model`` on (x, y) and its gradient as one flat vector."""
-    import torch
-
+    torch = require_torch()
     loss = torch.nn.functional.cross_entropy(model(x), y)
     grads = torch.autograd.grad(loss, params)
     return loss.item(), torch.cat([g.reshape(-1) for g in grads])
@@ -1618,8 +1612,7 @@ def landscape_smoothness(
     """
     import copy
 
-    import torch
-
+    torch = require_torch()
     etas = np.asarray(etas, dtype=np.float64)
     if etas.ndim != 1 or len(etas) == 0 or not ((etas > 0) & np.isfinite(etas)).all():
         raise ValueError(f"etas must be a non-empty list of positive numbers, got {etas.tolist()}")
@@ -1781,7 +1774,7 @@ def norm_input_output(
     (n_points,) the standard deviation of each value's token, ``loss`` (steps,), and the
     fits of :func:`fit_tanh`
     """
-    import torch
+    torch = require_torch()
 
     from . import models
 
@@ -1977,8 +1970,7 @@ def gradient_properties(n: int = 256, d: int = 16, *, seed: int = 0) -> dict[str
     dict of floats: ``ln_mean`` (|mean(dx)| / mean(|dx|)), ``ln_cos_xhat`` (|cos(dx, x_hat)|),
     ``ln_cos_x`` (|cos(dx, x)|), ``rms_mean`` and ``rms_cos_x`` for RMSNorm
     """
-    import torch
-
+    torch = require_torch()
     _check_int("n", n, 1)
     _check_int("d", d, 2)
     rng = np.random.default_rng(seed)
@@ -2032,8 +2024,7 @@ def eps_defaults() -> list[tuple[str, float, str]]:
     for float32 and bfloat16), the others are :data:`OTHER_EPS_DEFAULTS` (source: a
     bibliography key)
     """
-    import torch
-
+    torch = require_torch()
     ln, rms = torch.nn.LayerNorm(4), torch.nn.RMSNorm(4)
     assert rms.eps is None  # the claim made in the table: None, resolved per dtype
     rows = [
@@ -2095,7 +2086,7 @@ def offset_accuracy(
     (mean, then the mean of squared deviations), ``PyTorch F.layer_norm`` and ``lnbook
     PyTorch`` (``torch_ln.layer_norm``)
     """
-    import torch
+    torch = require_torch()
 
     from . import torch_ln
 

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
-from torch import nn
+from ._optional import torch_missing
+
+try:
+    import torch
+    from torch import nn
+except ImportError as e:  # the browser edition: say where this module runs instead
+    raise torch_missing("lnbook.models") from e
 
 from . import torch_ln
 

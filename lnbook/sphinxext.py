@@ -38,13 +38,11 @@ subpackage of their own):
    :func:`_accessible_markup` mends two bits of other packages' markup for screen readers.
 
 5. **Launch and download.** Every chapter page offers its executed notebook as ``.ipynb``
-   (:func:`_offer_notebook`). Its Binder button (and a JupyterHub button through
-   nbgitpuller, if ``LNBOOK_JUPYTERHUB_URL`` is set) needs the public repository, which
-   :func:`repository_url` finds in ``LNBOOK_REPOSITORY_URL`` or the git remote ``origin``.
-   Where there is none, the launch buttons are left out: Jupyter Book's default would
-   point them at its own repository. Binder opens the chapter's reader edition, which
-   ``binder/postBuild`` writes into :data:`READER_DIR` (:func:`_launch_reader_edition`);
-   JupyterHub opens the chapter's source, the only copy a ``git pull`` brings.
+   (:func:`_offer_notebook`) and, under its title, a "Run this chapter" panel
+   (:func:`_add_launch_panel`; the links and markup come from :mod:`lnbook.launch`): the
+   in-browser edition, Binder, Colab and a JupyterHub where the repository
+   (``repository: url`` in ``_config.yml``, or ``LNBOOK_REPOSITORY_URL``) allows them, the
+   download, and the local commands. The theme's own launch menu is turned off.
 """
 
 from __future__ import annotations
@@ -57,10 +55,11 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
+
+from . import launch
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
@@ -322,110 +321,94 @@ def _use_keyed_cache(app, config) -> None:
     config.nb_execution_cache_path = str(cache)
 
 
-def _git(root: Path, *args: str) -> str:
+def launch_settings(config) -> launch.Settings:
+    """This build's launch settings, from ``_config.yml`` (as Jupyter Book passes it on).
+
+    ``repository: url`` (the theme option ``repository_url``) names the book's repository;
+    ``LNBOOK_REPOSITORY_URL`` overrides it, ``LNBOOK_REPOSITORY_BRANCH`` the branch, and
+    ``LNBOOK_JUPYTERHUB_URL`` adds a JupyterHub. An address that is not on GitHub or GitLab
+    stops the build with a message naming it.
+    """
+    from sphinx.errors import ConfigError
+
+    opts = config.html_theme_options
+    buttons = opts.get("launch_buttons", {})
+    raw = os.environ.get("LNBOOK_REPOSITORY_URL", "").strip() or opts.get("repository_url", "")
     try:
-        done = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
-
-
-def repository_url(root: str | Path) -> str:
-    """The public repository of the book, as ``https://github.com/org/repo``; "" if unknown.
-
-    ``LNBOOK_REPOSITORY_URL`` wins; otherwise the git remote ``origin``, if it is on GitHub
-    or GitLab (``git@github.com:org/repo.git`` and ``https://...repo.git`` both count).
-    """
-    url = os.environ.get("LNBOOK_REPOSITORY_URL", "").strip() or _git(
-        Path(root), "remote", "get-url", "origin"
+        repository = launch.repository_url(raw or "")
+    except ValueError as error:
+        raise ConfigError(f"lnbook: {error}") from None
+    return launch.Settings(
+        repository=repository,
+        branch=os.environ.get("LNBOOK_REPOSITORY_BRANCH", "").strip()
+        or opts.get("repository_branch")
+        or "main",
+        binderhub=buttons.get("binderhub_url", "").strip(),
+        jupyterhub=os.environ.get("LNBOOK_JUPYTERHUB_URL", "").strip()
+        or buttons.get("jupyterhub_url", "").strip(),
+        interface=buttons.get("notebook_interface", "jupyterlab"),
+        pages_branch=config.lnbook_pages_branch,
     )
-    match = re.fullmatch(
-        r"(?:https://|git@|ssh://git@)(github\.com|gitlab\.com)[:/]([\w.-]+)/([\w.-]+?)(?:\.git)?/?",
-        url,
-    )
-    return f"https://{match[1]}/{match[2]}/{match[3]}" if match else ""
-
-
-# Where binder/postBuild writes the reader edition (`python -m lnbook.editions reader`), one
-# executed notebook per chapter, relative to the repository's root (the Binder home folder).
-READER_DIR = "_build/reader"
-_UI_PREFIXES = {"classic": "tree", "jupyterlab": "lab/tree"}  # as sphinx-book-theme's
-
-
-def binder_url(binderhub: str, repository: str, branch: str, path: str, ui: str = "lab/tree"):
-    """The Binder link that builds ``repository`` at ``branch`` and opens ``path`` in it.
-
-    The form sphinx-book-theme 1.3 writes (``header_buttons/launch.py``), for the GitHub or
-    GitLab repositories that :func:`repository_url` accepts::
-
-        https://mybinder.org/v2/gh/ORG/REPO/BRANCH?urlpath=lab/tree/PATH
-        https://mybinder.org/v2/gl/ORG%2FREPO/BRANCH?urlpath=lab/tree/PATH
-    """
-    host, org, repo = repository.removeprefix("https://").split("/")[:3]
-    spec = f"gh/{org}/{repo}" if host == "github.com" else f"gl/{org}%2F{repo}"
-    return f"{binderhub.rstrip('/')}/v2/{spec}/{branch}?urlpath={ui}/{path}"
-
-
-def reader_notebook_path(source: str | Path, root: str | Path) -> str | None:
-    """The reader edition's notebook of a chapter, relative to the repository's root.
-
-    None for a page that is not a chapter (the reader edition has chapters only).
-    """
-    from .editions import chapters
-
-    source = Path(source).resolve()
-    if source not in [p.resolve() for p in chapters(Path(root))]:
-        return None
-    return f"{READER_DIR}/{source.stem}.ipynb"
-
-
-def _launch_reader_edition(app, pagename, templatename, context, doctree) -> None:
-    """Point each chapter's Binder button at its reader notebook instead of its source.
-
-    On Binder the chapters' MyST source would open without outputs (and, unless jupytext's
-    viewer were set, as text); the reader edition is executed, in plain Markdown, and written
-    by binder/postBuild when the image is built. The JupyterHub button (nbgitpuller) keeps
-    the source: a ``git pull`` runs no build step, so no reader notebook exists on the hub.
-    """
-    opts = app.config.html_theme_options
-    launch = opts.get("launch_buttons", {})
-    url, hub = opts.get("repository_url"), launch.get("binderhub_url", "").strip()
-    if not (url and hub):
-        return
-    path = reader_notebook_path(app.env.doc2path(pagename), app.srcdir)
-    if path is None:
-        return
-    ui = _UI_PREFIXES[launch.get("notebook_interface", "classic")]
-    target = binder_url(hub, url, opts.get("repository_branch") or "master", path, ui)
-    for group in context.get("header_buttons", []):
-        if group.get("label") == "launch-buttons":
-            for button in group.get("buttons", []):
-                if button.get("text") == "Binder":
-                    button["url"] = target
 
 
 def _configure_launch(app, config) -> None:
+    """The launch panel replaces the theme's launch menu (one place lists every way).
+
+    The theme's buttons are turned off: with ``repository: url`` empty Jupyter Book would
+    point them at its own repository, and they would repeat the panel. The settings are
+    checked here, so a bad repository address fails the build at once.
+    """
+    app.lnbook_launch = launch_settings(config)
     opts = dict(config.html_theme_options)
-    launch = dict(opts.get("launch_buttons", {}))
-    hub = os.environ.get("LNBOOK_JUPYTERHUB_URL", "").strip()
-    if hub:
-        launch["jupyterhub_url"] = hub
-    url = repository_url(app.srcdir)
-    if url:
-        opts["repository_url"] = url
-        opts["repository_branch"] = (
-            os.environ.get("LNBOOK_REPOSITORY_BRANCH", "").strip()
-            or opts.get("repository_branch")
-            or "main"
-        )
-    else:
-        opts.pop("repository_url", None)
-        for key in ("binderhub_url", "jupyterhub_url", "colab_url", "deepnote_url"):
-            launch.pop(key, None)
-    opts["launch_buttons"] = launch
+    opts["launch_buttons"] = {}
+    opts["repository_url"] = app.lnbook_launch.repository
     config.html_theme_options = opts
+
+
+def _chapter_source(app, docname: str) -> str | None:
+    """``book/01_x.md`` for a chapter, relative to the repository root; None otherwise."""
+    from .editions import chapters
+
+    source = Path(app.env.doc2path(docname)).resolve()
+    root = Path(app.srcdir).resolve()
+    if source not in [p.resolve() for p in chapters(root)]:
+        return None
+    return source.relative_to(root).as_posix()
+
+
+def _add_launch_panel(app, doctree, docname: str) -> None:
+    """Put the "Run this chapter" panel under a chapter's title, and link each
+    "Run it live" box to it (on the website only: a PDF has nothing to launch)."""
+    from docutils import nodes
+
+    if app.builder.name != "html":
+        return
+    source = _chapter_source(app, docname)
+    if source is None:
+        return
+    up = "../" * docname.count("/")
+    stem = Path(source).stem
+    links = launch.chapter_links(
+        source,
+        app.lnbook_launch,
+        lite=up + launch.lite_url(stem),
+        download=f"{up}_sources/{docname}.ipynb",
+    )
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if section is None:
+        return
+    panel = nodes.raw("", launch.panel_html(links, app.lnbook_launch), format="html")
+    section.insert(1, panel)  # after the title
+    for box in doctree.findall(nodes.admonition):
+        title = next(iter(box.findall(nodes.title)), None)
+        if title is not None and title.astext() == "Run it live":
+            box += nodes.paragraph(
+                "",
+                "",
+                nodes.Text("To run it: "),
+                nodes.reference("", "Run this chapter", refuri=f"#{launch.PANEL_ID}"),
+                nodes.Text(" (top of the page) lists the ways."),
+            )
 
 
 def executed_notebook(source: str | Path, cache_path: str | Path):
@@ -488,14 +471,15 @@ def _patient_katex() -> None:
 
 def setup(app):
     _patient_katex()
+    # The branch the built site is published on (ghp-import's), where Colab finds notebooks.
+    app.add_config_value("lnbook_pages_branch", "gh-pages", "html")
     app.connect("config-inited", _use_keyed_cache)
     app.connect("config-inited", _configure_launch)
     app.connect("config-inited", _configure_theme)
     app.connect("config-inited", _check_assets)
     # Before the theme's header buttons (priority 501) read ipynb_source.
     app.connect("html-page-context", _offer_notebook, priority=400)
-    # After the theme's launch buttons (priority 501), which it points at the source.
-    app.connect("html-page-context", _launch_reader_edition, priority=510)
+    app.connect("doctree-resolved", _add_launch_panel)
     app.connect("html-page-context", _add_page_assets)
     app.connect("html-page-context", _accessible_markup)
     # Late priority, so the page's asset lists are complete when the unused are removed.

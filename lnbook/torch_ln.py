@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
-from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
+from ._optional import torch_missing
+
+try:
+    import torch
+    from torch import Tensor, nn
+    from torch.autograd.function import once_differentiable
+except ImportError as e:  # the browser edition: say where this module runs instead
+    raise torch_missing("lnbook.torch_ln") from e
 
 from ._validate import check_eps, check_normalized_shape, check_param_shape, normalized_shape_tuple
 

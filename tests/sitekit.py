@@ -11,6 +11,7 @@ import shutil
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -31,9 +32,13 @@ CHROMIUM_ARGS = [
 
 
 def pages(site: Path) -> list[Path]:
-    """The book's pages (the chapters, genindex and search), not the theme's assets."""
+    """The book's pages (the chapters, genindex and search), not the theme's assets nor
+    the in-browser edition's app (``lite/``, tested in test_lite.py)."""
     pages = sorted(
-        p for p in site.rglob("*.html") if not p.relative_to(site).parts[0].startswith("_")
+        p
+        for p in site.rglob("*.html")
+        if not p.relative_to(site).parts[0].startswith("_")
+        and p.relative_to(site).parts[0] != "lite"
     )
     assert pages
     return pages
@@ -97,6 +102,23 @@ def parse(page: Path) -> _Refs:
 
 def is_external(url: str) -> bool:
     return url.startswith(("http:", "https:", "//", "ftp:"))
+
+
+def book_config(repository_url: str | None = None) -> SimpleNamespace:
+    """The Sphinx settings of a build of ``_config.yml``, through Jupyter Book's own
+    translation (``repository: url`` replaced by ``repository_url`` unless None)."""
+    import yaml
+    from jupyter_book.config import get_final_config
+
+    book = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    if repository_url is not None:
+        book["repository"]["url"] = repository_url
+    config, _ = get_final_config(
+        user_yaml=book, cli_config={"latex_individualpages": False}, sourcedir=ROOT
+    )
+    return SimpleNamespace(
+        html_theme_options=config["html_theme_options"], lnbook_pages_branch="gh-pages"
+    )
 
 
 def chromium() -> str:

@@ -312,7 +312,7 @@ def _post_build(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProc
 
 
 def test_postbuild_is_strict_and_can_run_twice(tmp_path):
-    from lnbook.sphinxext import READER_DIR
+    from lnbook.launch import READER_DIR
 
     post = BINDER / "postBuild"
     assert os.access(post, os.X_OK)

@@ -8,6 +8,10 @@ the learner returns.
 from __future__ import annotations
 
 import re
+import signal
+import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -130,6 +134,77 @@ def test_endless_loops_are_stopped(monkeypatch):
     monkeypatch.setattr(checks, "TIME_LIMIT_S", 0.2)
     v = checks.layer_norm_rows(loops_forever)
     assert v.status == checks.WRONG and "endless loop" in v.message
+
+
+def test_the_time_limit_uses_the_alarm_in_the_main_thread_on_unix():
+    # The tests above stopped their loops with SIGALRM; the ones below without a signal.
+    assert checks._alarm_usable()
+
+
+@pytest.fixture
+def without_signals(monkeypatch):
+    """The checkers as in Pyodide, which has no signals: the trace-based time limit."""
+    if sys.gettrace() is not None:
+        pytest.skip("a debugger or coverage tracer is active: the fallback leaves it alone")
+    monkeypatch.setattr(checks, "_alarm_usable", lambda: False)
+    monkeypatch.setattr(checks, "TIME_LIMIT_S", 0.2)
+    alarm = signal.getsignal(signal.SIGALRM)
+    yield
+    assert signal.getsignal(signal.SIGALRM) is alarm  # no signal was used
+    assert sys.gettrace() is None  # and no trace function is left behind
+
+
+@pytest.mark.parametrize("answer", [loops_forever, _loops_inside_try])
+def test_endless_loops_are_stopped_without_signals(without_signals, answer):
+    start = time.monotonic()
+    v = checks.layer_norm_rows(answer)
+    assert v.status == checks.WRONG and "endless loop" in v.message
+    assert time.monotonic() - start < 10  # stopped near the limit, not by pytest
+
+
+def test_right_answers_pass_without_signals(without_signals):
+    assert checks.layer_norm_rows(ln_rows).status == checks.CORRECT
+
+
+def test_a_generator_resumed_after_the_check_is_not_stopped(without_signals):
+    made = []
+
+    def answer(x, eps):
+        made.append(i for i in range(3))
+        return ln_rows(x, eps)
+
+    checks.layer_norm_rows(answer)
+    time.sleep(0.3)  # past the deadline: the generator's frame must not raise now
+    assert list(made[0]) == [0, 1, 2]
+
+
+def test_endless_loops_are_stopped_in_another_thread(monkeypatch):
+    # A thread receives no signals (a kernel running cells in one, say): the real fallback.
+    if sys.gettrace() is not None:
+        pytest.skip("a debugger or coverage tracer is active: the fallback leaves it alone")
+    monkeypatch.setattr(checks, "TIME_LIMIT_S", 0.2)
+    verdicts = []
+    thread = threading.Thread(target=lambda: verdicts.append(checks.layer_norm_rows(loops_forever)))
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and "endless loop" in verdicts[0].message
+
+
+def test_the_fallback_leaves_a_debuggers_trace_function_alone(monkeypatch):
+    monkeypatch.setattr(checks, "_alarm_usable", lambda: False)
+    events = []
+
+    def tracer(frame, event, arg):  # stands for a debugger or coverage
+        events.append(event)
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        v = checks.layer_norm_rows(ln_rows)
+        still = sys.gettrace()
+    finally:
+        sys.settrace(previous)
+    assert v.status == checks.CORRECT and still is tracer and "call" in events
 
 
 def test_exceptions_are_reported_with_their_type():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -45,3 +47,32 @@ def test_layer_activations_vary_per_example():
 def test_layer_activations_names_the_bad_argument(kwargs, match):
     with pytest.raises(ValueError, match=match):
         data.layer_activations(**kwargs)
+
+
+def test_digits_without_sklearn_read_the_packed_copy_exactly(tmp_path, monkeypatch):
+    packed = data.save_digits(tmp_path / "pkg" / data.DIGITS_FILE)
+    assert packed.is_file() and packed.stat().st_size < 50_000
+    want = data.digits(), data.digits(10, seed=1)
+    # DIGITS_FILE is relative to the package folder; an absolute path points elsewhere.
+    monkeypatch.setattr(data, "DIGITS_FILE", str(packed))
+    with monkeypatch.context() as m:
+        m.setitem(sys.modules, "sklearn", None)
+        m.setitem(sys.modules, "sklearn.datasets", None)
+        got = data.digits(), data.digits(10, seed=1)
+    for (images, labels), (want_images, want_labels) in zip(got, want, strict=True):
+        assert images.dtype == want_images.dtype and labels.dtype == want_labels.dtype
+        np.testing.assert_array_equal(images, want_images)
+        np.testing.assert_array_equal(labels, want_labels)
+
+
+def test_save_digits_writes_the_same_bytes_every_time(tmp_path):
+    first = data.save_digits(tmp_path / "a.npz").read_bytes()
+    assert data.save_digits(tmp_path / "b.npz").read_bytes() == first  # a reproducible wheel
+
+
+def test_digits_without_sklearn_or_packed_copy_say_what_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DIGITS_FILE", str(tmp_path / "absent.npz"))
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match="need scikit-learn.*absent.npz.*save_digits"):
+        data.digits()

@@ -7,12 +7,15 @@ anything not served by the local test server fails the test.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
 
 import pytest
-from sitekit import PLOTTED, ROOT, Visit, figure_pages, is_external, pages, parse
+from sitekit import PLOTTED, Visit, book_config, figure_pages, is_external, pages, parse
+
+from lnbook.sphinxext import launch_settings
 
 PAGE_BUDGET_BYTES = 600_000  # a chapter's HTML alone (test_site_reader weighs all it loads)
 
@@ -286,26 +289,131 @@ def test_solutions_open_only_when_asked(site, server, browser):
     assert not visit.errors and not visit.outside
 
 
-def test_every_chapter_offers_its_notebook_and_launches_only_the_books_repository(site):
+def _panel_links(text: str) -> dict[str, str]:
+    panel = re.search(
+        r'<details class="lnbook-launch" id="run-this-chapter">.*?</details>', text, re.S
+    )
+    assert panel, "no Run this chapter panel"
+    return {
+        key: html.unescape(href)
+        for key, href in re.findall(
+            r'<li class="lnbook-launch-(\w+)"><a href="([^"]+)"', panel.group(0)
+        )
+    }
+
+
+def test_every_chapter_has_a_launch_panel_whose_links_resolve(site):
     import nbformat
 
-    from lnbook.sphinxext import repository_url
-
-    url = repository_url(ROOT)
+    settings = launch_settings(book_config())  # as the site fixture's build saw them
+    live = 0
     for page in sorted((site / "book").glob("[0-9][0-9]_*.html")):
         text = page.read_text(encoding="utf-8")
-        href = f"../_sources/book/{page.stem}.ipynb"
-        assert f'href="{href}"' in text, f"{page.name}: no .ipynb download"
+        links = _panel_links(text)
+        # The download: the executed notebook, in plain Markdown as Colab and Jupyter render it.
+        assert links["download"] == f"../_sources/book/{page.stem}.ipynb"
+        # ... offered twice: in the panel and in the header's download menu.
+        assert text.count(f'href="{links["download"]}"') == 2, page.name
         nb = nbformat.read(site / "_sources" / "book" / f"{page.stem}.ipynb", as_version=4)
         assert any(c.cell_type == "code" and c.get("outputs") for c in nb.cells)
-        # Plain Markdown, as Colab and Jupyter render it: no MyST role or directive left.
         markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
         assert not re.search(r"\{(glue|cite|ref)[:}]|^:::|```\{", markdown, re.M), page.name
+        # The in-browser edition: its app, and this chapter's notebook in its contents.
+        app, query = links["lite"].split("?")
+        assert (page.parent / app).resolve().is_file(), links["lite"]
+        assert query == f"path={page.stem}.ipynb"
+        assert (site / "lite" / "files" / f"{page.stem}.ipynb").is_file()
+        # Binder, Colab and JupyterHub only from the book's own repository, when it has one.
         assert "executablebooks/jupyter-book" not in text
-        binder = re.findall(r'href="(https://mybinder\.org/[^"]+)"', text)
-        if url:  # Binder opens this very chapter's reader notebook (binder/postBuild)
-            org_repo = url.split("/", 3)[3]
-            assert binder and all(f"/gh/{org_repo}/" in b for b in binder), binder
-            assert all(f"urlpath=lab/tree/_build/reader/{page.stem}.ipynb" in b for b in binder)
+        outside = {k for k in links if k not in ("lite", "download")}
+        if settings.repository:
+            assert "binder" in outside and settings.repository.split("/", 3)[3] in links["binder"]
         else:
-            assert not binder
+            assert not outside and "names no repository" in text
+            assert "mybinder.org" not in text
+        # Each "Run it live" box links to the panel.
+        boxes = re.findall(r'<p class="admonition-title">Run it live</p>(.*?)</div>', text, re.S)
+        assert len(boxes) == text.count(">Run it live</p>")
+        assert all('href="#run-this-chapter"' in box for box in boxes), page.name
+        live += len(boxes)
+    assert live >= 5  # the chapters with widgets (a regex gone stale would find none)
+
+
+def test_the_launch_panel_opens_by_keyboard_and_from_run_it_live(site, server, browser):
+    visit = Visit(browser, server, "book/01_per_example_statistics.html")
+    try:
+        page = visit.page
+        panel = page.locator("details.lnbook-launch")
+        assert panel.get_attribute("open") is None  # folded: the chapter comes first
+        page.locator("details.lnbook-launch > summary").focus()
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => document.querySelector('details.lnbook-launch').open")
+        assert page.locator("details.lnbook-launch li a").first.is_visible()
+        page.keyboard.press("Enter")  # and folds again
+        page.wait_for_function("() => !document.querySelector('details.lnbook-launch').open")
+        for _ in range(2):  # a second click changes no hash, and must unfold it all the same
+            page.locator('.admonition a[href="#run-this-chapter"]').first.click()
+            page.wait_for_function("() => document.querySelector('details.lnbook-launch').open")
+            page.evaluate("() => { document.querySelector('details.lnbook-launch').open = false }")
+    finally:
+        visit.close()
+    assert not visit.errors and not visit.outside
+
+
+def test_a_build_with_a_repository_and_a_hub_links_every_way_to_run(tmp_path):
+    """A small book built as ``make book`` builds this one, with LNBOOK_REPOSITORY_URL and
+    LNBOOK_JUPYTERHUB_URL set: the panel gains Binder, Colab and the hub, in their forms."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from sitekit import ROOT
+
+    (tmp_path / "book").mkdir()
+    shutil.copy(ROOT / "_config.yml", tmp_path)
+    shutil.copy(ROOT / "book" / "references.bib", tmp_path / "book")
+    shutil.copytree(ROOT / "book" / "images", tmp_path / "book" / "images")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/01_a\n"
+    )
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n\nA page that is no chapter.\n")
+    (tmp_path / "book" / "01_a.md").write_text(
+        "---\njupytext:\n  text_representation:\n    format_name: myst\n"
+        "kernelspec:\n  name: python3\n  display_name: Python 3 (ipykernel)\n---\n\n"
+        "# A chapter\n\n:::{admonition} Run it live\n:class: note\nDrag it.\n:::\n"
+    )
+    env = {
+        **os.environ,
+        "LNBOOK_REPOSITORY_URL": "git@github.com:someone/lnbook.git",
+        "LNBOOK_JUPYTERHUB_URL": "https://hub.example",
+    }
+    jb = Path(sys.executable).with_name("jupyter-book")
+    done = subprocess.run(
+        [str(jb), "build", "-W", "-n", "--keep-going", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    out = tmp_path / "_build" / "html"
+    text = (out / "book" / "01_a.html").read_text(encoding="utf-8")
+    links = _panel_links(text)
+    assert list(links) == ["lite", "binder", "colab", "jupyterhub", "download"]
+    assert (out / "book" / links["download"]).resolve().is_file()
+    assert links["binder"] == (
+        "https://mybinder.org/v2/gh/someone/lnbook/main?urlpath=lab/tree/_build/reader/01_a.ipynb"
+    )
+    assert links["colab"] == (
+        "https://colab.research.google.com/github/someone/lnbook/blob/gh-pages/"
+        "_sources/book/01_a.ipynb"
+    )
+    assert links["jupyterhub"].startswith("https://hub.example/hub/user-redirect/git-pull?")
+    assert "git clone https://github.com/someone/lnbook.git" in text
+    assert "names no repository" not in text
+    assert 'href="#run-this-chapter"' in text  # from the Run it live box
+    # No panel on a page that is no chapter, and the theme's launch menu is gone everywhere.
+    intro = (out / "book" / "intro.html").read_text(encoding="utf-8")
+    assert "lnbook-launch" not in intro
+    assert "mybinder.org" not in intro and "launch-buttons" not in intro

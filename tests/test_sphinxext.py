@@ -1,10 +1,10 @@
-"""Build glue: the plotly mime renderer and the keyed execution cache."""
+"""Build glue: the plotly mime renderer, the keyed execution cache, launch settings and
+the notebook download."""
 
 from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -98,152 +98,51 @@ def test_execution_cache_follows_the_package_source(tmp_path, monkeypatch):
     assert sphinxext.execution_cache_dir(tmp_path) == third
 
 
-def _launch_config(tmp_path, monkeypatch, url: str, hub: str = ""):
-    monkeypatch.setenv("LNBOOK_REPOSITORY_URL", url)
-    monkeypatch.setenv("LNBOOK_JUPYTERHUB_URL", hub)
-    monkeypatch.delenv("LNBOOK_REPOSITORY_BRANCH", raising=False)
-    # What Jupyter Book passes on: its default repository is its own.
-    config = SimpleNamespace(
-        html_theme_options={
-            "repository_url": "https://github.com/executablebooks/jupyter-book",
-            "repository_branch": "main",
-            "launch_buttons": {"binderhub_url": "https://mybinder.org", "thebe": False},
-        }
-    )
-    sphinxext._configure_launch(SimpleNamespace(srcdir=str(tmp_path)), config)
-    return config.html_theme_options
+def _launch_settings(monkeypatch, url=None, env="", hub="", branch=""):
+    """The launch settings of a build of ``_config.yml`` (its ``repository: url`` replaced
+    by ``url`` unless None), passed through Jupyter Book's own translation to Sphinx."""
+    from sitekit import book_config
 
-
-def test_launch_buttons_point_at_the_books_repository(tmp_path, monkeypatch):
-    opts = _launch_config(
-        tmp_path, monkeypatch, "git@github.com:someone/lnbook.git", hub="https://hub.example"
-    )
-    assert opts["repository_url"] == "https://github.com/someone/lnbook"
-    assert opts["repository_branch"] == "main"
-    assert opts["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
-    assert opts["launch_buttons"]["jupyterhub_url"] == "https://hub.example"
-
-
-def test_without_a_repository_there_are_no_launch_buttons(tmp_path, monkeypatch):
-    # tmp_path is no git repository and the variable is empty: nothing to launch from,
-    # and Jupyter Book's own repository must not stand in for the book's.
-    opts = _launch_config(tmp_path, monkeypatch, "", hub="https://hub.example")
-    assert "repository_url" not in opts
-    assert opts["launch_buttons"] == {"thebe": False}
-
-
-def test_repository_url_accepts_github_and_gitlab_only(monkeypatch):
-    for given, expected in [
-        ("https://github.com/a/b.git", "https://github.com/a/b"),
-        ("ssh://git@gitlab.com/a/b", "https://gitlab.com/a/b"),
-        ("https://example.com/a/b", ""),
-        ("/srv/git/lnbook", ""),
-    ]:
-        monkeypatch.setenv("LNBOOK_REPOSITORY_URL", given)
-        assert sphinxext.repository_url("/nonexistent") == expected
-
-
-class _Config(SimpleNamespace):
-    def __getitem__(self, key):  # sphinx-book-theme reads app.config["html_theme_options"]
-        return getattr(self, key)
-
-
-def _launch_links(tmp_path, monkeypatch, url, pagename="book/01_a", hub="", branch=""):
-    """A notebook page's launch links, as sphinx-book-theme writes them and the book mends.
-
-    Runs the theme's own code (1.3.0: ``header_buttons/launch.py``) on the launch settings
-    of ``_config.yml``, then :func:`sphinxext._launch_reader_edition`; returns
-    ``{button text: URL}``.
-    """
-    import yaml
-    from sphinx_book_theme.header_buttons import update_context_with_repository_info
-    from sphinx_book_theme.header_buttons.launch import add_launch_buttons
-
-    monkeypatch.setenv("LNBOOK_REPOSITORY_URL", url)
+    monkeypatch.setenv("LNBOOK_REPOSITORY_URL", env)
     monkeypatch.setenv("LNBOOK_JUPYTERHUB_URL", hub)
     monkeypatch.setenv("LNBOOK_REPOSITORY_BRANCH", branch)
-    root = Path(__file__).resolve().parents[1]
-    book = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
-    (tmp_path / "book").mkdir(exist_ok=True)
-    for name in ("01_a", "intro"):  # a chapter, and a notebook page that is none
-        (tmp_path / "book" / f"{name}.md").write_text("---\nkernelspec: {}\n---\n# A\n")
-    config = _Config(
-        html_theme_options={"launch_buttons": dict(book["launch_buttons"])}, html_context={}
-    )
-    app = SimpleNamespace(
-        config=config,
-        builder=None,
-        srcdir=str(tmp_path),
-        outdir=str(tmp_path / "_build" / "html"),
-        env=SimpleNamespace(
-            doc2path=lambda name: str(tmp_path / f"{name}.md"),
-            metadata={pagename: {"kernelspec": {"name": "python3"}}},
-        ),
-    )
+    config = book_config(url)
+    settings = sphinxext.launch_settings(config)
+    app = SimpleNamespace()
     sphinxext._configure_launch(app, config)
-    update_context_with_repository_info(app)
-    # sourcename "": the theme's copy of an executed notebook into _sources is not tested here
-    context = {**config.html_context, "pagename": pagename, "sourcename": "", "header_buttons": []}
-    add_launch_buttons(app, pagename, "page.html", context, None)
-    sphinxext._launch_reader_edition(app, pagename, "page.html", context, None)
-    (group,) = [g for g in context["header_buttons"] if g.get("label") == "launch-buttons"]
-    return {b["text"]: b["url"] for b in group["buttons"]}
+    assert app.lnbook_launch == settings
+    # The theme's launch menu is off: the panel lists every way, once.
+    assert config.html_theme_options["launch_buttons"] == {}
+    assert config.html_theme_options["repository_url"] == settings.repository
+    return settings
 
 
-@pytest.mark.parametrize(
-    ("repository", "branch", "expected"),
-    [
-        (
-            "git@github.com:someone/lnbook.git",
-            "main",
-            "https://mybinder.org/v2/gh/someone/lnbook/main",
-        ),
-        (
-            "https://gitlab.com/some-one/ln.book",
-            "dev",
-            "https://mybinder.org/v2/gl/some-one%2Fln.book/dev",
-        ),
-    ],
-    ids=["github", "gitlab-branch"],
-)
-def test_binder_opens_the_chapters_reader_notebook(
-    tmp_path, monkeypatch, repository, branch, expected
-):
-    links = _launch_links(tmp_path, monkeypatch, repository, branch=branch)
-    # binder/postBuild writes the reader edition there (tests/test_binder.py checks it does).
-    assert links == {"Binder": f"{expected}?urlpath=lab/tree/_build/reader/01_a.ipynb"}
+def test_the_books_config_names_no_repository_and_jupyter_books_does_not_stand_in(monkeypatch):
+    settings = _launch_settings(monkeypatch)
+    assert settings.repository == ""
+    assert settings.binderhub == "https://mybinder.org"
+    assert settings.interface == "jupyterlab"
 
 
-def test_jupyterhub_opens_the_chapters_source_through_nbgitpuller(tmp_path, monkeypatch):
-    # A git pull brings no reader edition (a build output), so the hub opens the MyST source.
-    links = _launch_links(
-        tmp_path, monkeypatch, "https://github.com/someone/lnbook", hub="https://hub.example/"
+def test_the_repository_comes_from_config_and_the_environment_overrides_it(monkeypatch):
+    settings = _launch_settings(monkeypatch, url="https://github.com/someone/lnbook")
+    assert (settings.repository, settings.branch) == ("https://github.com/someone/lnbook", "main")
+    settings = _launch_settings(
+        monkeypatch,
+        url="https://github.com/someone/lnbook",
+        env="git@gitlab.com:other/ln-book.git",
+        hub="https://hub.example",
+        branch="dev",
     )
-    assert links["JupyterHub"] == (
-        "https://hub.example/hub/user-redirect/git-pull?repo=https%3A//github.com/someone/lnbook"
-        "&urlpath=lab/tree/lnbook/book/01_a.md&branch=main"
-    )
-    assert links["Binder"].endswith("?urlpath=lab/tree/_build/reader/01_a.ipynb")
+    assert settings.repository == "https://gitlab.com/other/ln-book"
+    assert (settings.branch, settings.jupyterhub) == ("dev", "https://hub.example")
 
 
-def test_a_notebook_page_that_is_no_chapter_keeps_the_themes_link(tmp_path, monkeypatch):
-    # The reader edition holds the chapters only: another page has no notebook there.
-    links = _launch_links(
-        tmp_path, monkeypatch, "https://github.com/someone/lnbook", pagename="book/intro"
-    )
-    assert links == {
-        "Binder": "https://mybinder.org/v2/gh/someone/lnbook/main?urlpath=lab/tree/book/intro.md"
-    }
+def test_a_repository_binder_cannot_build_stops_the_build_with_its_address(monkeypatch):
+    from sphinx.errors import ConfigError
 
-
-def test_binder_url_forms():
-    path = "_build/reader/03_x.ipynb"
-    assert sphinxext.binder_url(
-        "https://mybinder.org/", "https://github.com/a/b", "main", path
-    ) == ("https://mybinder.org/v2/gh/a/b/main?urlpath=lab/tree/_build/reader/03_x.ipynb")
-    assert sphinxext.binder_url(
-        "https://binder.example", "https://gitlab.com/a/b", "v1", path, ui="tree"
-    ) == ("https://binder.example/v2/gl/a%2Fb/v1?urlpath=tree/_build/reader/03_x.ipynb")
+    with pytest.raises(ConfigError, match="example.com/a/b"):
+        _launch_settings(monkeypatch, url="https://example.com/a/b")
 
 
 def test_every_notebook_page_offers_its_executed_notebook(tmp_path):

@@ -1,6 +1,7 @@
 // Every page: a wide equation or table that scrolls sideways becomes a tab stop, so a
 // keyboard reader can scroll it with the arrow keys (WCAG 2.1.1; axe-core's
-// scrollable-region-focusable), and says what it is to a screen reader.
+// scrollable-region-focusable), and says what it is to a screen reader. And a link to the
+// folded "Run this chapter" panel (#run-this-chapter, lnbook/launch.py) unfolds it.
 "use strict";
 (function () {
   function mark() {
@@ -21,5 +22,15 @@
   window.addEventListener("resize", function () {
     clearTimeout(pending);
     pending = setTimeout(mark, 200);
+  });
+  function unfold(hash) {
+    var target = hash && document.getElementById(decodeURIComponent(hash.slice(1)));
+    if (target && target.matches("details.lnbook-launch")) target.open = true;
+  }
+  unfold(location.hash);
+  // A click, not hashchange: following the link a second time changes no hash.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest('a[href^="#"]');
+    if (link) unfold(link.hash);
   });
 })();
