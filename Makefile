@@ -1,6 +1,7 @@
 # lnbook: `make book` builds the site, `make test` runs the whole suite.
 # Both create or refresh .venv from the pinned requirements first, and node_modules from
-# package-lock.json (npm ci): the partial plotly.js bundle, KaTeX's CSS and fonts, axe-core.
+# package-lock.json (npm ci): the partial plotly.js bundle, KaTeX's CSS and fonts, axe-core,
+# Pyodide's core for the in-browser edition.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -16,7 +17,7 @@ LAB_ARGS ?=
 # -W: warnings are errors (a dropped figure is a warning); -n: nitpicky cross-references.
 JB_BUILD := $(BIN)/jupyter-book build -W -n --keep-going .
 
-.PHONY: book test serve lab reader lint format clean bench student nbgrader weigh
+.PHONY: book test serve lab reader lint format clean bench student nbgrader weigh pdf
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +38,12 @@ $(ASSETS): package.json package-lock.json lnbook/static/plotly-bundle.js
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run --silent build
 
+# The site, then its in-browser edition (JupyterLite, Pyodide) in _build/html/lite
+# (lnbook/lite.py): the reader notebooks from the execution cache; the wheels it serves are
+# downloaded from PyPI once, into _build/wheels.
 book: $(VENV)/.runtime-installed $(ASSETS)
 	$(JB_BUILD)
+	$(BIN)/python -m lnbook.lite build _build/html/lite
 	@echo
 	@echo "Built the site in _build/html. View it with: make serve  (http://127.0.0.1:$(PORT)/)"
 
@@ -46,6 +51,12 @@ test: $(VENV)/.dev-installed $(ASSETS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --maxschedchunk 1 --durations=15
+
+# The whole book as one PDF, _build/lnbook.pdf (lnbook/pdf.py): printed by Debian's chromium
+# from the built site (built or refreshed first), through Playwright and pypdf
+# (requirements-dev.txt). python -m lnbook.pdf --student OUT.pdf leaves the solutions out.
+pdf: book $(VENV)/.dev-installed
+	$(BIN)/python -m lnbook.pdf _build/lnbook.pdf
 
 # Bytes, requests and first paint of every page of the built site (headless chromium).
 weigh: $(VENV)/.dev-installed

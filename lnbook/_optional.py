@@ -11,7 +11,7 @@ from __future__ import annotations
 
 WHERE_IT_RUNS = (
     "PyTorch does not run in the browser edition of the book: run this chapter on Binder "
-    "or on your computer (`make lab`); the chapter page's \"Run this chapter\" panel has both."
+    'or on your computer (`make lab`); the chapter page\'s "Run this chapter" panel has both.'
 )
 
 

@@ -67,6 +67,7 @@ STATIC_SUBDIR = "lnbook"  # under the site's _static/
 _HERE = Path(__file__).parent
 _JS_FILES = ("plotly.min.js", "plotly-init.js")  # load order matters: plotly first
 _CSS_FILE = "lnbook.css"
+_PRINT_CSS = "lnbook-print.css"
 _PAGE_JS = "lnbook-page.js"  # every page: wide equations and tables become tab stops
 # Built at set-up by `npm ci && npm run build` (package.json); the Makefile does both.
 _NODE_MODULES = _HERE.parent / "node_modules"
@@ -81,6 +82,9 @@ _NOT_EXECUTED = {
     "bibstyle.py",
     "icons.py",
     "stylesheets.py",
+    "pdf.py",
+    "lite.py",
+    "launch.py",
 }  # no chapter imports these
 
 
@@ -243,7 +247,7 @@ def _copy_assets(app, exception) -> None:
     (dest / _JS_FILES[1]).write_text(
         f"var LNBOOK_TEMPLATES = {template};\n{init}", encoding="utf-8"
     )
-    for name in (_CSS_FILE, _PAGE_JS):
+    for name in (_CSS_FILE, _PRINT_CSS, _PAGE_JS):
         shutil.copyfile(_HERE / "static" / name, dest / name)
     # KaTeX's stylesheet and the fonts it names (a page loads only the fonts it shows).
     katex = static / "katex"
@@ -308,6 +312,8 @@ def _configure_theme(app, config) -> None:
     if templates not in config.templates_path:
         config.templates_path = [templates, *config.templates_path]
     app.add_css_file(f"{STATIC_SUBDIR}/{_CSS_FILE}", priority=900)
+    # Printing a page (and the PDF edition, lnbook/pdf.py): no sidebars, buttons, controls.
+    app.add_css_file(f"{STATIC_SUBDIR}/{_PRINT_CSS}", priority=900, media="print")
     app.add_js_file(f"{STATIC_SUBDIR}/{_PAGE_JS}", priority=900, loading_method="defer")
 
 
@@ -408,6 +414,7 @@ def _add_launch_panel(app, doctree, docname: str) -> None:
                 nodes.Text("To run it: "),
                 nodes.reference("", "Run this chapter", refuri=f"#{launch.PANEL_ID}"),
                 nodes.Text(" (top of the page) lists the ways."),
+                classes=["lnbook-launch-link"],  # print leaves it out, as it does the panel
             )
 
 

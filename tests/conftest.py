@@ -70,6 +70,14 @@ def site(executed_chapters, run_dir) -> Path:
                 cwd=sitekit.ROOT,
             )
             log = proc.stdout + proc.stderr
+            if proc.returncode == 0:  # then the in-browser edition, as make book builds it
+                proc = subprocess.run(
+                    [sys.executable, "-m", "lnbook.lite", "build", str(sitekit.HTML / "lite")],
+                    capture_output=True,
+                    text=True,
+                    cwd=sitekit.ROOT,
+                )
+                log += proc.stdout + proc.stderr
             (built if proc.returncode == 0 else failed).write_text(log[-8000:])
     # With -W every Sphinx warning (a dropped figure, a broken reference) is an error.
     assert not failed.exists(), f"strict build failed:\n{failed.read_text()}"

@@ -6,8 +6,6 @@ that every test module of the site can use them.
 
 from __future__ import annotations
 
-import os
-import shutil
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
@@ -15,20 +13,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from lnbook import pdf
+from lnbook.pdf import CHROMIUM_ARGS  # noqa: F401 (the browser tests start chromium so)
+
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
-
-# Chromium as the probe of this machine starts it: without the background-networking flags
-# it keeps calling Google's hosts, which this closed network refuses.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def pages(site: Path) -> list[Path]:
@@ -122,10 +111,10 @@ def book_config(repository_url: str | None = None) -> SimpleNamespace:
 
 
 def chromium() -> str:
-    path = os.environ.get("LNBOOK_CHROMIUM") or shutil.which("chromium")
-    if not path:
-        pytest.fail("Debian's chromium is required for the browser tests: apt-get install chromium")
-    return path
+    try:
+        return pdf.chromium()
+    except FileNotFoundError as error:
+        pytest.fail(f"the browser tests need it: {error}")
 
 
 class QuietHandler(SimpleHTTPRequestHandler):

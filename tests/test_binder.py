@@ -135,7 +135,17 @@ def _runtime_imports() -> dict[str, set[str]]:
         nb = jupytext.read(path, fmt="md:myst")
         code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
         found[f"book/{path.name}"] = _imports(code)
-    build_only = {"sphinxext.py", "bibstyle.py", "icons.py", "stylesheets.py"}
+    # lite.py: builds the in-browser edition; its one runtime function runs in Pyodide only
+    # Build glue (lite.py's one run-time function runs in the browser edition, pdf.py needs
+    # the test tools): Binder runs chapters only.
+    build_only = {
+        "sphinxext.py",
+        "bibstyle.py",
+        "icons.py",
+        "stylesheets.py",
+        "lite.py",
+        "pdf.py",
+    }
     for path in sorted((ROOT / "lnbook").glob("*.py")):
         if path.name not in build_only:
             found[f"lnbook/{path.name}"] = _imports(path.read_text(encoding="utf-8"))
