@@ -396,6 +396,9 @@ def reader_notebook(executed: nbformat.NotebookNode, path: Path) -> nbformat.Not
     path : the chapter's MyST source, ``book/NN_name.md``
     """
     nb = copy.deepcopy(nbformat.from_dict(executed))
+    # Widget state a build's execution saved (megabytes: plotly's FigureWidgets) shows
+    # nothing without a live kernel, and every reader would download it.
+    nb.metadata.pop("widgets", None)
     ctx = _Context(path, glue_values(nb))
     _fold_solutions(nb, ctx.numbers)
     _plain(nb, ctx)

@@ -149,9 +149,6 @@ def lite_notebook(reader: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if i == 0:
             cells += [nbformat.v4.new_markdown_cell(NOTE), nbformat.v4.new_code_cell(SETUP)]
     nb.cells = cells
-    # Widget state an execution saved (megabytes: plotly's FigureWidgets) shows nothing
-    # without a live kernel, and every reader would download it.
-    nb.metadata.pop("widgets", None)
     nb.metadata.setdefault("lnbook", {})["edition"] = "lite"
     return nb
 

@@ -35,7 +35,6 @@ def _reader_like() -> nbformat.NotebookNode:
     )
     torch_cell.outputs = [nbformat.v4.new_output("stream", text="loss 0.1\n")]
     return nbformat.v4.new_notebook(
-        metadata={"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {}}}},
         cells=[
             nbformat.v4.new_markdown_cell("**Chapter**: the reader's note"),
             nbformat.v4.new_code_cell("import numpy as np\nfrom myst_nb import glue\n"),
@@ -63,7 +62,6 @@ def test_lite_notebook_adds_the_setup_cell_and_a_note_before_each_torch_cell():
     assert nb.cells[4].cell_type == "markdown" and "`make lab`" in lite.TORCH_NOTE
     assert nb.cells[5].outputs == reader.cells[2].outputs  # the full edition's output kept
     assert nb.metadata["lnbook"]["edition"] == "lite"
-    assert "widgets" not in nb.metadata  # saved widget state: no use without a kernel
     nbformat.validate(nb)
     assert json.dumps(reader, sort_keys=True) == before  # a pure function
 

@@ -316,6 +316,8 @@ def test_every_chapter_has_a_launch_panel_whose_links_resolve(site):
         assert text.count(f'href="{links["download"]}"') == 2, page.name
         nb = nbformat.read(site / "_sources" / "book" / f"{page.stem}.ipynb", as_version=4)
         assert any(c.cell_type == "code" and c.get("outputs") for c in nb.cells)
+        # No widget state: megabytes that show nothing without a kernel.
+        assert "widgets" not in nb.metadata, page.name
         markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
         assert not re.search(r"\{(glue|cite|ref)[:}]|^:::|```\{", markdown, re.M), page.name
         # The in-browser edition: its app, and this chapter's notebook in its contents.
