@@ -394,8 +394,13 @@ def _print(browser, base: str, folder: str, page_html: str, out: Path) -> dict:
     return {"figures": figures, "overflowing": overflowing, **fit}
 
 
-def render(out: Path = OUT, site: Path = SITE, root: Path = ROOT, solutions: bool = True):
+def render(
+    out: Path = OUT, site: Path = SITE, root: Path = ROOT, solutions: bool = True, browser=None
+):
     """Print the book to ``out``; returns what was printed.
+
+    ``browser``: a running Playwright chromium to print with (the tests share theirs: one
+    process may hold only one sync Playwright); by default one is started and closed.
 
     Returns
     -------
@@ -404,7 +409,6 @@ def render(out: Path = OUT, site: Path = SITE, root: Path = ROOT, solutions: boo
     (what is still wider than the text: should be nothing), ``contents`` (anchor -> page)
     and ``seconds``
     """
-    from playwright.sync_api import sync_playwright
     from pypdf import PdfReader
 
     site, out = Path(site), Path(out)
@@ -417,25 +421,35 @@ def render(out: Path = OUT, site: Path = SITE, root: Path = ROOT, solutions: boo
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
+
+    def print_with(browser):
+        # First print: where each chapter starts. Second: the contents with those pages.
+        first = _print(browser, base, folder, assemble(site, root, None, solutions), out)
+        by_title = contents_pages(out)
+        anchors = _anchors_by_title(site, root, solutions)
+        missing = [t for t in anchors if t not in by_title]
+        if missing:
+            raise RuntimeError(f"no bookmark for {missing} in {sorted(by_title)}")
+        pages = {anchors[t]: n for t, n in by_title.items() if t in anchors}
+        final = _print(browser, base, folder, assemble(site, root, pages, solutions), out)
+        if final["figures"] != first["figures"]:
+            raise RuntimeError("the two prints drew different figures")
+        return final, pages
+
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
-            try:
-                # First print: where each chapter starts. Second: the contents with those pages.
-                first = _print(browser, base, folder, assemble(site, root, None, solutions), out)
-                by_title = contents_pages(out)
-                anchors = _anchors_by_title(site, root, solutions)
-                missing = [t for t in anchors if t not in by_title]
-                if missing:
-                    raise RuntimeError(f"no bookmark for {missing} in {sorted(by_title)}")
-                pages = {anchors[t]: n for t, n in by_title.items() if t in anchors}
-                final = _print(browser, base, folder, assemble(site, root, pages, solutions), out)
-            finally:
-                browser.close()
+        if browser is not None:
+            final, pages = print_with(browser)
+        else:
+            from playwright.sync_api import sync_playwright
+
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+                try:
+                    final, pages = print_with(browser)
+                finally:
+                    browser.close()
     finally:
         httpd.shutdown()
-    if final["figures"] != first["figures"]:
-        raise RuntimeError("the two prints drew different figures")
     return {
         **final,
         "pages": len(PdfReader(out).pages),

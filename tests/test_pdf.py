@@ -32,7 +32,7 @@ _MIN_INK = 0.004
 
 
 @pytest.fixture(scope="module")
-def book_pdf(site, run_dir) -> tuple[Path, dict]:
+def book_pdf(site, run_dir, browser) -> tuple[Path, dict]:
     """The book printed once per run for these tests: (the PDF, what render returned).
 
     Under xdist both workers may run tests of this module: the first prints (under a lock
@@ -43,7 +43,7 @@ def book_pdf(site, run_dir) -> tuple[Path, dict]:
     out, log = run_dir / "lnbook.pdf", run_dir / "lnbook-pdf.json"
     with FileLock(run_dir / "pdf.lock"):
         if not log.exists():
-            log.write_text(json.dumps(pdf.render(out, site)))
+            log.write_text(json.dumps(pdf.render(out, site, browser=browser)))
     return out, json.loads(log.read_text())
 
 
