@@ -357,9 +357,12 @@ def copy_bandwidth(sizes_mib: Sequence[float] = (0.25, 1, 4, 16, 64, 256), *, ro
 
 
 def page_faults(fn: Callable[[], object], calls: int = 3) -> float:
-    """Minor page faults per call of ``fn``, counted by the operating system (Unix)."""
-    import resource  # Unix only: not in the browser edition, which never calls this
-
+    """Minor page faults per call of ``fn``, counted by the operating system (Unix); NaN
+    where nothing counts them (the browser edition has no ``resource`` module)."""
+    try:
+        import resource
+    except ImportError:
+        return float("nan")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(calls):
         fn()

@@ -171,8 +171,9 @@ def chapter_links(source: str, settings: Settings, lite: str, download: str) -> 
                 "colab",
                 "On Colab",
                 colab_url(repo, settings.pages_branch, f"_sources/{source[:-3]}.ipynb"),
-                "Google Colab opens the executed notebook of the published site "
-                "(a Google account is needed to run it).",
+                f"Google Colab shows the executed notebook of the published site (its "
+                f"{settings.pages_branch} branch). Colab has no lnbook: to run the cells, "
+                f"first run %pip install git+{repo}.git@{settings.branch}",
             )
         )
     if repo and settings.jupyterhub:

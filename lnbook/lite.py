@@ -133,15 +133,20 @@ def lite_notebook(reader: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The lite edition of a chapter from its reader notebook (outputs kept).
 
     After the reader's note (the first cell): a note on running in the browser and the setup
-    cell; before every cell tagged ``needs-torch``, a note that it cannot run here.
+    cell; before every cell tagged ``needs-torch``, a note that it cannot run here (and the
+    cell tagged ``raises-exception``, so that running all cells does not stop there).
     """
     import nbformat
 
     nb = copy.deepcopy(reader)
     cells = []
     for i, cell in enumerate(nb.cells):
-        if "needs-torch" in cell.get("metadata", {}).get("tags", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "needs-torch" in tags:
             cells.append(nbformat.v4.new_markdown_cell(TORCH_NOTE))
+            # JupyterLab's "Run All" goes on past a cell so tagged: the NumPy cells after
+            # it still run.
+            tags.append("raises-exception")
         if cell.cell_type == "code":
             # the build-only glue import: myst_nb is not in the browser (glue cells are gone)
             cell.source = re.sub(r"^from myst_nb import glue\n", "", cell.source, flags=re.M)
@@ -280,10 +285,11 @@ def stage_pyodide(dest: Path, cache: Path, index: str, root: Path = ROOT) -> Non
     npm_version = json.loads((npm / "package.json").read_text())["version"]
     from jupyterlite_pyodide_kernel.constants import PYODIDE_VERSION as kernel_version
 
-    assert npm_version == kernel_version == PYODIDE_VERSION, (
-        f"npm's pyodide {npm_version}, the kernel expects {kernel_version} "
-        f"(lnbook.lite: {PYODIDE_VERSION}): pin the same version in package.json"
-    )
+    if not npm_version == kernel_version == PYODIDE_VERSION:
+        raise RuntimeError(
+            f"npm's pyodide {npm_version}, the kernel expects {kernel_version} "
+            f"(lnbook.lite: {PYODIDE_VERSION}): pin the same version in package.json"
+        )
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     for name in ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"]:
@@ -353,7 +359,7 @@ def build(out: Path, root: Path = ROOT, index: str | None = None) -> None:
 
 def lite_build(work: Path, out: Path, root: Path, index: str) -> None:
     """``jupyter lite build`` of the notebooks in ``work/contents`` into ``out``."""
-    stage_pyodide(work / "static" / "pyodide", root / "_build" / "wheels", index)
+    stage_pyodide(work / "static" / "pyodide", root / "_build" / "wheels", index, root)
     plugin = "@jupyterlite/pyodide-kernel-extension:kernel"
     lite_json = {
         "jupyter-lite-schema-version": 0,

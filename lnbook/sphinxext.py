@@ -48,6 +48,7 @@ subpackage of their own):
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import hashlib
 import html
@@ -344,17 +345,21 @@ def launch_settings(config) -> launch.Settings:
         repository = launch.repository_url(raw or "")
     except ValueError as error:
         raise ConfigError(f"lnbook: {error}") from None
-    return launch.Settings(
-        repository=repository,
-        branch=os.environ.get("LNBOOK_REPOSITORY_BRANCH", "").strip()
-        or opts.get("repository_branch")
-        or "main",
-        binderhub=buttons.get("binderhub_url", "").strip(),
-        jupyterhub=os.environ.get("LNBOOK_JUPYTERHUB_URL", "").strip()
-        or buttons.get("jupyterhub_url", "").strip(),
-        interface=buttons.get("notebook_interface", "jupyterlab"),
-        pages_branch=config.lnbook_pages_branch,
-    )
+    try:
+        return launch.Settings(
+            repository=repository,
+            branch=os.environ.get("LNBOOK_REPOSITORY_BRANCH", "").strip()
+            or opts.get("repository_branch")
+            or "main",
+            # `binderhub_url:` left empty in YAML is None
+            binderhub=(buttons.get("binderhub_url") or "").strip(),
+            jupyterhub=os.environ.get("LNBOOK_JUPYTERHUB_URL", "").strip()
+            or (buttons.get("jupyterhub_url") or "").strip(),
+            interface=buttons.get("notebook_interface") or "jupyterlab",
+            pages_branch=config.lnbook_pages_branch,
+        )
+    except ValueError as error:
+        raise ConfigError(f"lnbook: launch_buttons: notebook_interface: {error}") from None
 
 
 def _configure_launch(app, config) -> None:
@@ -365,6 +370,9 @@ def _configure_launch(app, config) -> None:
     checked here, so a bad repository address fails the build at once.
     """
     app.lnbook_launch = launch_settings(config)
+    # A config value, so that a changed setting (an environment variable among them)
+    # changes Sphinx's build hash and every page is written anew with its new panel.
+    config.lnbook_launch = dataclasses.asdict(app.lnbook_launch)
     opts = dict(config.html_theme_options)
     opts["launch_buttons"] = {}
     opts["repository_url"] = app.lnbook_launch.repository
@@ -438,13 +446,12 @@ def executed_notebook(source: str | Path, cache_path: str | Path):
 
 
 def _offer_notebook(app, pagename, templatename, context, doctree) -> None:
-    """Write the page's executed notebook beside its source, for the theme's download menu.
+    """Write the page's executed notebook beside its source, for the theme's download menu
+    and the launch panel (Colab opens it from the published site).
 
-    Its Markdown is made plain (:func:`lnbook.editions.reader_notebook`).
-    The theme copies ``_build/jupyter_execute/<page>.ipynb`` only when launch buttons are
-    on, and for MyST notebooks that file holds no outputs; the reader's download should
-    have them, whether or not the repository is known. So the executed notebook goes to
-    both places (the theme's copy, if it runs, then copies this one).
+    Its Markdown is made plain (:func:`lnbook.editions.reader_notebook`). The theme's own
+    copy (``_build/jupyter_execute/<page>.ipynb``, made only with its launch buttons, which
+    are off) holds no outputs for MyST notebooks; this one has them.
     """
     import nbformat
 
@@ -456,11 +463,9 @@ def _offer_notebook(app, pagename, templatename, context, doctree) -> None:
         return
     # Plain Markdown: Colab and Jupyter do not render MyST's roles and directives.
     nb = reader_notebook(nb, Path(source))
-    out = Path(app.outdir)
-    for folder in (out / "_sources", out.parent / "jupyter_execute"):
-        target = folder / f"{pagename}.ipynb"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, target)
+    target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
     context["ipynb_source"] = f"{pagename}.ipynb"
 
 
@@ -480,6 +485,7 @@ def setup(app):
     _patient_katex()
     # The branch the built site is published on (ghp-import's), where Colab finds notebooks.
     app.add_config_value("lnbook_pages_branch", "gh-pages", "html")
+    app.add_config_value("lnbook_launch", {}, "html")  # set from the settings above
     app.connect("config-inited", _use_keyed_cache)
     app.connect("config-inited", _configure_launch)
     app.connect("config-inited", _configure_theme)

@@ -135,7 +135,6 @@ def _runtime_imports() -> dict[str, set[str]]:
         nb = jupytext.read(path, fmt="md:myst")
         code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
         found[f"book/{path.name}"] = _imports(code)
-    # lite.py: builds the in-browser edition; its one runtime function runs in Pyodide only
     # Build glue (lite.py's one run-time function runs in the browser edition, pdf.py needs
     # the test tools): Binder runs chapters only.
     build_only = {

@@ -14,6 +14,7 @@ import nbformat
 import pytest
 import sitekit
 
+import lnbook
 from lnbook import editions, launch, lite
 
 NUMPY_CELL = "import numpy as np\nprint(np.arange(4).sum())"
@@ -61,6 +62,7 @@ def test_lite_notebook_adds_the_setup_cell_and_a_note_before_each_torch_cell():
     assert nb.cells[2].cell_type == "code" and "%pip install lnbook" in nb.cells[2].source
     assert nb.cells[4].cell_type == "markdown" and "`make lab`" in lite.TORCH_NOTE
     assert nb.cells[5].outputs == reader.cells[2].outputs  # the full edition's output kept
+    assert nb.cells[5].metadata.tags == ["needs-torch", "raises-exception"]  # Run All goes on
     assert nb.metadata["lnbook"]["edition"] == "lite"
     nbformat.validate(nb)
     assert json.dumps(reader, sort_keys=True) == before  # a pure function
@@ -140,7 +142,7 @@ def test_lnbook_wheel_carries_the_modules_and_digits_but_not_torch(tmp_path):
     wheel = lite.lnbook_wheel(tmp_path)
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-        metadata = zf.read("lnbook-0.1.0.dist-info/METADATA").decode()
+        metadata = zf.read(f"lnbook-{lnbook.__version__}.dist-info/METADATA").decode()
     assert {"lnbook/__init__.py", "lnbook/numpy_ln.py", f"lnbook/{data.DIGITS_FILE}"} <= names
     assert "Requires-Dist: numpy==" in metadata
     assert "torch" not in metadata and "scikit-learn" not in metadata
@@ -269,6 +271,13 @@ def test_numpy_without_the_index_fails_with_a_readable_message(lite_chapter):
     if not sitekit.is_external(index):
         pytest.skip(f"{lite.INDEX_ENV} is a local folder: the site serves NumPy itself")
     lite_chapter.outside.clear()
+    # A NumPy cell run before the setup cell: Pyodide asks the configured index for NumPy
+    # and, refused, names the module it could not load.
+    out = lite_chapter.execute(NUMPY_CELL)
+    assert "No module named 'numpy'" in (out["error"] or ""), out
+    asked = list(lite_chapter.outside)
+    # The setup cell (which the notebook says to run first) says why, and what to do.
+    lite_chapter.outside.clear()
     out = lite_chapter.execute(lite.SETUP)
     # (the Pyodide kernel names the exception "<class 'ImportError'>")
     assert "ImportError" in (out["error"] or ""), out
@@ -279,7 +288,7 @@ def test_numpy_without_the_index_fails_with_a_readable_message(lite_chapter):
         "packages"
     ]["numpy"]["file_name"]
     assert numpy.startswith(index)
-    assert set(lite_chapter.outside) == {numpy}
+    assert set(lite_chapter.outside) == set(asked) == {numpy}
 
 
 def _local_index() -> Path | None:

@@ -300,9 +300,9 @@ def test_chapter_printed_from_the_site_shows_no_chrome(server, browser):
             "Math.max(...[...document.querySelectorAll('div.lnbook-plotly')]"
             ".map(g => g.offsetWidth))"
         )
-        # Until the site links the print styles itself (lnbook/sphinxext.py, media="print").
-        if not page.locator('link[href*="lnbook/lnbook-print.css"]').count():
-            page.add_style_tag(content=pdf.PRINT_CSS.read_text(encoding="utf-8"))
+        # The site links the print styles itself (lnbook/sphinxext.py), for print only.
+        link = page.locator('link[href*="lnbook/lnbook-print.css"]')
+        assert link.count() == 1 and link.get_attribute("media") == "print"
         page.emulate_media(media="print")
         printed = page.evaluate(
             """() => {

@@ -38,11 +38,38 @@ BLOCKED = ("torch", "sklearn", "resource", "threadpoolctl", "myst_nb")
 # reader edition drops the glue cells (remove-cell).
 GLUE_IMPORT = re.compile(r"^from myst_nb import glue\n", re.M)
 NEEDS_TORCH = "needs-torch"
-# Left out of the import test (as the brief of issue 13 says): torch-only modules, the
-# benchmarks (torch in every measurement) and build tooling.
+# Left out of the import test: torch-only modules, the benchmarks (torch in most
+# measurements) and build tooling.
 NOT_IN_BROWSER = {"torch_ln", "models", "bench", "sphinxext", "editions"}
-# How a needs-torch cell fails there: no torch, or a name that a torch cell defines.
-WANT_OF_TORCH = ("ImportError", "ModuleNotFoundError", "NameError")
+
+
+def _defined(source: str) -> set[str]:
+    """The names a cell's code binds at its top level (assignments, defs, imports)."""
+    import ast
+
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        else:
+            for target in getattr(node, "targets", []) + [getattr(node, "target", None)]:
+                for sub in ast.walk(target) if target is not None else []:
+                    if isinstance(sub, ast.Name):
+                        names.add(sub.id)
+    return names
+
+
+def _for_want_of_torch(failure: dict, torch_names: set[str]) -> bool:
+    """Whether a needs-torch cell failed for want of torch: torch itself could not be
+    imported (or lnbook said it needs it), or it used a name only a torch cell binds."""
+    if failure["error"] in ("ImportError", "ModuleNotFoundError"):
+        return "torch" in failure["text"] or "PyTorch" in failure["text"]
+    if failure["error"] == "NameError":
+        name = re.search(r"name '(\w+)' is not defined", failure["text"])
+        return name is not None and name[1] in torch_names
+    return False
 
 
 def _block_imports() -> None:
@@ -211,7 +238,8 @@ def test_chapter_runs_without_torch(path, digits_file, tmp_path, record_property
         + "\n\n".join(f"cell {r['index']}: {r['error']}\n{sources[r['index']]}" for r in failed)
         + f"\n\noutput:\n{out['stdout'][-2000:]}"
     )
-    untrue = [n for n in out["needs"] if n["error"] not in WANT_OF_TORCH]
+    torch_names = set().union(*(_defined(c["source"]) for c in need))
+    untrue = [n for n in out["needs"] if not _for_want_of_torch(n, torch_names)]
     assert not untrue, (
         f"{path.name}: cells tagged '{NEEDS_TORCH}' that the browser edition could run "
         "(remove the tag):\n"

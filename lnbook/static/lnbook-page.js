@@ -24,7 +24,13 @@
     pending = setTimeout(mark, 200);
   });
   function unfold(hash) {
-    var target = hash && document.getElementById(decodeURIComponent(hash.slice(1)));
+    var id;
+    try {
+      id = decodeURIComponent(hash.slice(1));
+    } catch (e) {
+      return; // a malformed hash names no element
+    }
+    var target = hash && document.getElementById(id);
     if (target && target.matches("details.lnbook-launch")) target.open = true;
   }
   unfold(location.hash);
