@@ -500,7 +500,7 @@ def test_residual_placement_diagnoses(fn, status, fragment):
 
 MASKED = [
     (lambda x, v: x[v].mean(0), checks.CORRECT, "padding counts not at all"),
-    (lambda x, v: x.mean((0, 1)), checks.WRONG, "padding zeros are included"),
+    (lambda x, v: x.mean((0, 1)), checks.WRONG, "padding positions are included"),
     (
         lambda x, v: np.mean([x[b][v[b]].mean(0) for b in range(len(x))], axis=0),
         checks.WRONG,
@@ -992,7 +992,7 @@ REVEALS = [
     (checks.gradient_predictiveness, lambda grad, w, etas: 0.123, r"It is \d+\.\d{4}\."),
     (checks.output_std, lambda s, e: s / np.sqrt(s**2 + 2 * e), r"Expected \d"),
     (checks.roofline_seconds, lambda s, p, g: 7.0, r"Expected \d.* s\."),
-    (checks.median_time, _timer(reduce=sum), r"Nearly every call takes 5 ms\."),
+    (checks.median_time, _timer(reduce=sum), r"The median call takes 1[45] ms\."),
     (checks.invariance_predictions, lambda: dict(RIGHT, **{"add 5 to every feature": False}),
      r"'add 5 to every feature': the output is unchanged \(adding a constant"),
 ]  # fmt: skip
@@ -1087,7 +1087,9 @@ def test_messages_read_as_sentences_on_first_and_second_try(checker):
 
 def test_exception_text_ends_its_sentence_before_the_hint():
     v = checks.layer_norm_rows(lambda x, eps: x - x.mean(axis=-1))  # (5, 6) - (5,)
-    assert re.search(r"shapes \(5,6\) \(5,\)\. A reduction over the last axis", v.message), v
+    assert re.search(
+        r"shapes \(5,6\) \(5,\)\. An array of shape \(5,\) lost the last", v.message
+    ), v
     assert "keepdims=True" in v.message
     v = checks.layer_norm_rows(lambda x, eps: 1 / 0)
     assert v.message == "Your function raised ZeroDivisionError: division by zero."
@@ -1158,3 +1160,194 @@ def test_failing_check_in_a_notebook_shows_the_verdict_and_no_path(tmp_path):
         assert "AssertionError: wrong: You subtracted the mean but did not divide" in shown
         assert "checks.py" not in shown and repository not in shown, shown
         assert "lnbook/" not in shown and "site-packages" not in shown, shown
+
+
+# ------------------------------------------------------------------- issue 14, section 3
+# Checkers that never misjudge a learner: each test is a realistic answer that a checker
+# once rejected although right, or accepted although wrong, or that escaped the harness.
+
+
+def _ln32_rows(x, eps):  # a learner who works in float32, as on a GPU
+    x = x.astype(np.float32)
+    mu = x.mean(axis=-1, keepdims=True)
+    return (x - mu) / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+
+
+def _bn32(x, eps):
+    x = torch.tensor(x, dtype=torch.float32)
+    return (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + eps)
+
+
+@pytest.mark.parametrize(
+    "checker, fn",
+    [
+        (checks.layer_norm_rows, _ln32_rows),
+        (checks.batch_norm_training, _bn32),
+        (checks.layer_norm_affine, lambda x, g, b, eps: g * _ln32_rows(x, eps) + b),
+        (checks.layer_norm_rows, lambda x, eps: torch.nn.functional.layer_norm(
+            torch.tensor(x, dtype=torch.float32), x.shape[-1:], eps=eps)),
+    ],
+)  # fmt: skip
+def test_float32_answers_are_judged_by_float32_tolerance(checker, fn):
+    assert checker(fn).passed
+
+
+def test_float32_answers_with_a_mistake_are_still_diagnosed():
+    v = checks.layer_norm_rows(lambda x, eps: _ln32_rows(x, 0.0))
+    assert "eps is missing" in v.message, v
+    v = checks.batch_norm_training(lambda x, eps: _ln32_rows(x, eps))
+    assert "that is layer norm" in v.message, v
+
+
+def test_one_tolerance_policy_depends_on_the_precision():
+    f64, f32 = np.ones(3), np.ones(3, dtype=np.float32)
+    assert checks._tolerance(f64, f64) == (1e-6, 1e-8)
+    rtol, atol = checks._tolerance(f32, f64)
+    assert 1e-5 < rtol <= 1e-3 and 1e-5 < atol <= 1e-3
+
+
+def test_layer_norm_blocked_accepts_float64_temporaries_per_block():
+    def blocked64(x, out, eps, rows):
+        for start in range(0, len(x), rows):
+            xb = x[start : start + rows].astype(np.float64)
+            xc = xb - xb.mean(axis=-1, keepdims=True)
+            out[start : start + rows] = xc / np.sqrt((xc * xc).mean(-1, keepdims=True) + eps)
+
+    assert checks.layer_norm_blocked(blocked64).passed
+
+
+@pytest.mark.parametrize(
+    "method", ["closest_observation", "inverted_cdf", "nearest", "lower", "higher", "hazen"]
+)
+def test_percentile_bands_accepts_every_numpy_method(method):
+    v = checks.percentile_bands(lambda h: np.percentile(h, (15, 50, 85), axis=1, method=method).T)
+    assert v.passed, v
+
+
+def test_percentile_bands_rejects_neighbouring_percentiles():
+    assert not checks.percentile_bands(lambda h: np.percentile(h, (13, 50, 87), axis=1).T).passed
+
+
+def _named_groups(model, wd):
+    decay = [(n, p) for n, p in model.named_parameters() if p.ndim == 2]
+    rest = [(n, p) for n, p in model.named_parameters() if p.ndim < 2]
+    return [{"params": decay, "weight_decay": wd}, {"params": rest, "weight_decay": 0.0}]
+
+
+def _set_groups(model, wd):
+    decay = {p for p in model.parameters() if p.ndim == 2}
+    rest = {p for p in model.parameters() if p.ndim < 2}
+    return [{"params": decay, "weight_decay": wd}, {"params": rest, "weight_decay": 0.0}]
+
+
+def test_weight_decay_groups_follows_adamw():
+    assert checks.weight_decay_groups(_named_groups).passed  # AdamW takes (name, p) pairs
+    v = checks.weight_decay_groups(_set_groups)  # and refuses sets
+    assert v.status == checks.WRONG and "ordered collections" in v.message, v
+
+
+def test_undo_layer_norm_accepts_an_array_of_two():
+    v = checks.undo_layer_norm(lambda x, eps: np.array([np.sqrt(x.var() + eps), x.mean()]))
+    assert v.passed, v
+
+
+def test_masked_mean_rejects_a_sum_over_the_padding():
+    v = checks.masked_mean(lambda x, valid: x.sum(axis=(0, 1)) / valid.sum())
+    assert v.status == checks.WRONG and "sum includes the padding" in v.message, v
+    v = checks.masked_mean(lambda x, valid: (x * valid[..., None]).sum(axis=(0, 1)) / valid.sum())
+    assert v.passed, v
+
+
+def test_gradient_predictiveness_rejects_the_value_at_the_last_eta():
+    def at_last_eta(grad, w, etas):
+        g = grad(w)
+        return np.linalg.norm(grad(w - etas[-1] * g) - g)
+
+    v = checks.gradient_predictiveness(at_last_eta)
+    assert v.status == checks.WRONG and "last eta" in v.message, v
+
+
+def test_median_time_rejects_the_minimum():
+    v = checks.median_time(_timer(reduce=min))
+    assert v.status == checks.WRONG and "minimum" in v.message, v
+
+
+def test_sys_exit_in_an_answer_is_a_verdict_not_the_end_of_the_kernel():
+    v = checks.layer_norm_rows(lambda x, eps: sys.exit())
+    assert v.status == checks.WRONG and "sys.exit()" in v.message, v
+    v = checks.layer_norm_rows(lambda x, eps: exit(1))
+    assert v.status == checks.WRONG and "sys.exit()" in v.message, v
+
+
+def _retries_forever(x, eps):
+    while True:
+        try:
+            return sum(range(10**5)) and undefined_name  # noqa: F821
+        except:  # noqa: E722 (a bare except swallows even BaseException)
+            pass
+
+
+@pytest.mark.parametrize("signals", [True, False], ids=["alarm", "trace"])
+def test_a_retry_loop_with_a_bare_except_is_stopped(monkeypatch, signals):
+    if not signals and sys.gettrace() is not None:
+        pytest.skip("a debugger or coverage tracer is active: the fallback leaves it alone")
+    if not signals:
+        monkeypatch.setattr(checks, "_alarm_usable", lambda: False)
+    monkeypatch.setattr(checks, "TIME_LIMIT_S", 0.2)
+    alarm = signal.getsignal(signal.SIGALRM)
+    start = time.monotonic()
+    v = checks.layer_norm_rows(_retries_forever)
+    assert v.status == checks.WRONG and "endless loop" in v.message, v
+    assert time.monotonic() - start < 10
+    assert sys.gettrace() is None and signal.getsignal(signal.SIGALRM) is alarm
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # no alarm left to strike
+
+
+def test_a_huge_value_makes_a_short_message():
+    for answer in (lambda m: range(10**6), lambda m: list(range(10**6))):
+        v = checks.norm_axes(answer)
+        assert v.status == checks.WRONG and len(v.message) < 300, v
+    v = checks.layer_norm_rows(lambda x, eps: (_ for _ in ()).throw(ValueError("x" * 10**6)))
+    assert len(v.message) < 400, v
+    assert len(checks._shown(np.arange(10**6))) <= 60
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x, g, b, eps: g[:, None] * _ln(x, eps) + b,  # a column-shaped gamma
+        lambda x, g, b, eps: _ln(x, eps) + np.ones((3, 1)),
+    ],
+)
+def test_no_keepdims_hint_for_other_broadcast_errors(fn):
+    v = checks.layer_norm_affine(fn)
+    assert "could not be broadcast" in v.message and "keepdims" not in v.message, v
+
+
+def test_a_mask_without_a_feature_axis_is_hinted_at():
+    v = checks.masked_mean(lambda x, valid: (x * valid).sum(axis=(0, 1)) / valid.sum())
+    assert "[..., None]" in v.message, v
+
+
+def test_layer_norm_by_hand_shows_the_digits_that_differ():
+    # With 6 significant digits, 2.000003 prints as "2", like the expected x_hat[7].
+    x_hat = (X - 5) / 2
+    x_hat[7] += 3e-6
+    v = checks.layer_norm_by_hand(lambda: (5.0, 4.0, x_hat))
+    assert "x_hat[7] = 2.000003 " in v.message, v
+    v = checks.layer_norm_by_hand(lambda: (5.000001, 4.0, x_hat))
+    assert "mu = 5.000001," in v.message, v
+    v = checks.layer_norm_by_hand(lambda: (5.000001, 4.0, x_hat))  # the second try
+    assert "Expected mu = 5." in v.message, v
+
+
+def test_layer_norm_backward_says_when_dy_is_changed_in_place():
+    def scales_dy(dy, x_hat, rstd, gamma):
+        dbeta = dy.sum(0)
+        dgamma = (dy * x_hat).sum(0)
+        dy *= gamma  # g, computed in place: the caller's dy is gone
+        dx = rstd * (dy - dy.mean(1, keepdims=True) - x_hat * (x_hat * dy).mean(1, keepdims=True))
+        return dx, dgamma, dbeta
+
+    v = checks.layer_norm_backward(scales_dy)
+    assert v.status == checks.WRONG and "changed `dy` in place" in v.message, v
