@@ -39,6 +39,9 @@ if TYPE_CHECKING:  # nbformat is imported where used: the browser imports this m
 ROOT = Path(__file__).resolve().parents[1]
 
 PYODIDE_VERSION = "314.0.6"  # what jupyterlite-pyodide-kernel 0.8.6 expects (checked at build)
+# The one address outside the site (issue 13: Pyodide's official distribution by default).
+# It lands only in the lite app's lock, read once a reader's kernel imports NumPy; no book
+# page and no part of the app before that requests it (tests/test_site.py, test_lite.py).
 DEFAULT_INDEX = f"https://cdn.jsdelivr.net/pyodide/v{PYODIDE_VERSION}/full/"
 INDEX_ENV = "LNBOOK_PYODIDE_INDEX"
 

@@ -342,7 +342,9 @@ def _key(title: str) -> str:
     return "".join(title.split())
 
 
-class _Quiet(SimpleHTTPRequestHandler):
+class QuietHandler(SimpleHTTPRequestHandler):
+    """Serves a folder without logging each request (the PDF's and the browser tests')."""
+
     def log_message(self, *args):
         pass
 
@@ -417,7 +419,7 @@ def render(
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     folder = posixpath.dirname(book_parts(root)[0][1][0])  # the root page's: book/
-    handler = functools.partial(_Quiet, directory=str(site))
+    handler = functools.partial(QuietHandler, directory=str(site))
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_address[1]}"

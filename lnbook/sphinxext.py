@@ -369,13 +369,13 @@ def _configure_launch(app, config) -> None:
     point them at its own repository, and they would repeat the panel. The settings are
     checked here, so a bad repository address fails the build at once.
     """
-    app.lnbook_launch = launch_settings(config)
+    settings = launch_settings(config)
     # A config value, so that a changed setting (an environment variable among them)
     # changes Sphinx's build hash and every page is written anew with its new panel.
-    config.lnbook_launch = dataclasses.asdict(app.lnbook_launch)
+    config.lnbook_launch = dataclasses.asdict(settings)
     opts = dict(config.html_theme_options)
     opts["launch_buttons"] = {}
-    opts["repository_url"] = app.lnbook_launch.repository
+    opts["repository_url"] = settings.repository
     config.html_theme_options = opts
 
 
@@ -402,16 +402,17 @@ def _add_launch_panel(app, doctree, docname: str) -> None:
         return
     up = "../" * docname.count("/")
     stem = Path(source).stem
+    settings = launch.Settings(**app.config.lnbook_launch)
     links = launch.chapter_links(
         source,
-        app.lnbook_launch,
+        settings,
         lite=up + launch.lite_url(stem),
         download=f"{up}_sources/{docname}.ipynb",
     )
     section = next(iter(doctree.findall(nodes.section)), None)
     if section is None:
         return
-    panel = nodes.raw("", launch.panel_html(links, app.lnbook_launch), format="html")
+    panel = nodes.raw("", launch.panel_html(links, settings), format="html")
     section.insert(1, panel)  # after the title
     for box in doctree.findall(nodes.admonition):
         title = next(iter(box.findall(nodes.title)), None)

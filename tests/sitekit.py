@@ -7,14 +7,13 @@ that every test module of the site can use them.
 from __future__ import annotations
 
 from html.parser import HTMLParser
-from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from lnbook import pdf
-from lnbook.pdf import CHROMIUM_ARGS  # noqa: F401 (the browser tests start chromium so)
+from lnbook.pdf import CHROMIUM_ARGS, QuietHandler  # noqa: F401 (shared with the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
@@ -115,11 +114,6 @@ def chromium() -> str:
         return pdf.chromium()
     except FileNotFoundError as error:
         pytest.fail(f"the browser tests need it: {error}")
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 # A phone as the readers hold it: 390 x 844 CSS pixels, touch, a high-density screen.

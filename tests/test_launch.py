@@ -89,6 +89,9 @@ def test_repository_url_accepts_github_and_gitlab(given, expected):
 def test_repository_url_names_an_address_it_cannot_launch(given):
     with pytest.raises(ValueError, match="not a GitHub or GitLab repository"):
         launch.repository_url(given)
+
+
+def test_bad_settings_are_named():
     with pytest.raises(TypeError, match="url must be a str"):
         launch.repository_url(None)
     with pytest.raises(ValueError, match="interface must be one of"):

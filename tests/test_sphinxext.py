@@ -109,9 +109,7 @@ def _launch_settings(monkeypatch, url=None, env="", hub="", branch=""):
     monkeypatch.setenv("LNBOOK_REPOSITORY_BRANCH", branch)
     config = book_config(url)
     settings = sphinxext.launch_settings(config)
-    app = SimpleNamespace()
-    sphinxext._configure_launch(app, config)
-    assert app.lnbook_launch == settings
+    sphinxext._configure_launch(SimpleNamespace(), config)
     # The theme's launch menu is off: the panel lists every way, once.
     assert config.html_theme_options["launch_buttons"] == {}
     assert config.html_theme_options["repository_url"] == settings.repository
