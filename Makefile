@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
-# The reader edition: the chapters as rendered notebooks with their outputs (lnbook.editions).
+# The reader edition: the chapters as rendered notebooks with their outputs (lnbook.book.editions).
 READER := _build/reader
 # The folder `make lab` opens: the reader edition; `make lab DIR=book/` opens the MyST
 # sources (for authors), `make lab DIR=_build/student` the student notebooks.
@@ -34,16 +34,16 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
 
 # Front-end packages at the locked versions, and the site's plotly.js bundle built from them.
 ASSETS := node_modules/.lnbook/plotly.min.js
-$(ASSETS): package.json package-lock.json lnbook/static/plotly-bundle.js
+$(ASSETS): package.json package-lock.json lnbook/book/static/plotly-bundle.js
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run --silent build
 
 # The site, then its in-browser edition (JupyterLite, Pyodide) in _build/html/lite
-# (lnbook/lite.py): the reader notebooks from the execution cache; the wheels it serves are
+# (lnbook/book/lite.py): the reader notebooks from the execution cache; the wheels it serves are
 # downloaded from PyPI once, into _build/wheels.
 book: $(VENV)/.runtime-installed $(ASSETS)
 	$(JB_BUILD)
-	$(BIN)/python -m lnbook.lite build _build/html/lite
+	$(BIN)/python -m lnbook.book.lite build _build/html/lite
 	@echo
 	@echo "Built the site in _build/html. View it with: make serve  (http://127.0.0.1:$(PORT)/)"
 
@@ -52,11 +52,11 @@ test: $(VENV)/.dev-installed $(ASSETS)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --maxschedchunk 1 --durations=15
 
-# The whole book as one PDF, _build/lnbook.pdf (lnbook/pdf.py): printed by Debian's chromium
+# The whole book as one PDF, _build/lnbook.book.pdf (lnbook/book/pdf.py): printed by Debian's chromium
 # from the built site (built or refreshed first), through Playwright and pypdf
-# (requirements-dev.txt). python -m lnbook.pdf --student OUT.pdf leaves the solutions out.
+# (requirements-dev.txt). python -m lnbook.book.pdf --student OUT.pdf leaves the solutions out.
 pdf: book $(VENV)/.dev-installed
-	$(BIN)/python -m lnbook.pdf _build/lnbook.pdf
+	$(BIN)/python -m lnbook.book.pdf _build/lnbook.book.pdf
 
 # Bytes, requests and first paint of every page of the built site (headless chromium).
 weigh: $(VENV)/.dev-installed
@@ -72,7 +72,7 @@ serve:
 # executed run's outputs and numbers, solutions folded. Chapters the execution cache lacks
 # are executed first (a fresh clone: several minutes, once).
 reader: $(VENV)/.runtime-installed
-	$(BIN)/python -m lnbook.editions reader $(READER)
+	$(BIN)/python -m lnbook.book.editions reader $(READER)
 
 # JupyterLab on the reader edition (DIR=book/: the sources, opening as notebooks through
 # jupytext). Its settings live inside .venv, so nothing in your home folder changes;
@@ -81,7 +81,7 @@ LAB_ENV := JUPYTER_CONFIG_DIR=$(VENV)/etc/lnbook-lab JUPYTER_CONFIG_PATH=$(CURDI
 # The reader notebooks already there are left alone (a reader's edits stay); make reader
 # writes them all anew.
 lab: $(VENV)/.runtime-installed
-	$(if $(filter $(READER) $(READER)/,$(DIR)),$(BIN)/python -m lnbook.editions reader --keep $(READER))
+	$(if $(filter $(READER) $(READER)/,$(DIR)),$(BIN)/python -m lnbook.book.editions reader --keep $(READER))
 	$(LAB_ENV) $(BIN)/jupytext-config set-default-viewer
 	$(LAB_ENV) $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) $(DIR)
 
@@ -91,14 +91,14 @@ lab: $(VENV)/.runtime-installed
 # Student notebooks: no solutions, no outputs, every check answers "not attempted yet"; the
 # prose's numbers come from the chapters' executed runs (chapters the cache lacks run first).
 student: $(VENV)/.runtime-installed
-	$(BIN)/python -m lnbook.editions student _build/student
+	$(BIN)/python -m lnbook.book.editions student _build/student
 	@echo "Student notebooks in _build/student/ (hand them out; see book/teaching.md)."
 
 # An nbgrader course folder: source/<chapter>/<chapter>.ipynb, each chapter's exercises with
 # solutions and autograded checks. Then, with nbgrader installed:
 # cd _build/nbgrader && nbgrader generate_assignment ... (book/teaching.md)
 nbgrader: $(VENV)/.runtime-installed
-	$(BIN)/python -m lnbook.editions nbgrader _build/nbgrader
+	$(BIN)/python -m lnbook.book.editions nbgrader _build/nbgrader
 	@echo "nbgrader course folder in _build/nbgrader/ (see book/teaching.md)."
 
 lint: $(VENV)/.dev-installed
@@ -117,4 +117,4 @@ clean:
 bench: $(VENV)/.runtime-installed
 	mkdir -p _build
 	$(BIN)/python -m lnbook.bench --csv _build/bench_results.csv
-	$(BIN)/python -m lnbook.bench --widgets
+	$(BIN)/python -m lnbook.latency

@@ -20,6 +20,8 @@ import pickle
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 
 def _ordered(value):
     """Dicts as lists of items, in their order: joblib's hash ignores a dict's order, and
@@ -66,3 +68,13 @@ def remembered(fn):
         return result
 
     return wrapper
+
+
+def binned(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts of ``values`` per bin, values beyond the edges counted in the end bins.
+
+    A figure then shows every value (the end bins read "this or beyond") instead of
+    silently dropping the ones outside its range.
+    """
+    values = np.clip(np.ravel(values), edges[0], edges[-1])
+    return np.histogram(values, edges)[0]

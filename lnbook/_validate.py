@@ -12,6 +12,8 @@ import math
 import numbers
 from collections.abc import Sequence
 
+import numpy as np
+
 
 def normalized_shape_tuple(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
     """Turn ``normalized_shape`` (an int or a sequence of ints) into a tuple of ints."""
@@ -96,3 +98,28 @@ def check_momentum(momentum: float) -> None:
         raise TypeError(f"momentum must be a real number, got {type(momentum).__name__}")
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+
+
+def check_index(name: str, i: int, n: int) -> None:
+    if isinstance(i, bool) or not isinstance(i, int | np.integer) or not 0 <= i < n:
+        raise ValueError(f"{name} must be an int in [0, {n}), got {i!r}")
+
+
+def check_int(name: str, value, minimum: int, maximum: int | None = None) -> None:
+    """A ValueError naming ``name`` unless ``value`` is an int in [minimum, maximum]."""
+    ok = not isinstance(value, bool) and isinstance(value, int | np.integer)
+    if not ok or value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be an int {bound}, got {value!r}")
+
+
+def check_rate(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < np.inf:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+def check_batch(x) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"x must be a non-empty (N, D) batch, got shape {x.shape}")
+    return x

@@ -6,10 +6,8 @@ reported as GB/s of the bytes the pass must move at least, against two yardstick
 in the same run: the machine's copy speed (the roofline of a memory-bound kernel) and
 torch's own kernel. ``python -m lnbook.bench`` prints the table and writes a CSV.
 
-Live widgets (``--widgets``): the time from a control's new value to the figure holding the
-new data (compute + assigning the traces inside ``batch_update``), for the sizes the
-chapters use. A smooth control needs this under one frame, 16 ms. The browser's repaint
-comes on top and is not measured here.
+The live widgets' update latency is measured by :mod:`lnbook.latency` (``make bench`` runs
+both), so the speed benchmark imports no widget.
 """
 
 from __future__ import annotations
@@ -26,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-FRAME_MS = 16.0
 
 
 @contextmanager
@@ -531,125 +527,6 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines[1:])
 
 
-def _time_updates(explorer, changes: list[tuple[str, object]], repeats: int) -> list[float]:
-    """Apply the (control, value) changes in turn, ``repeats`` times; per-update times in ms.
-
-    An assignment that does not change the value fires no update, so it is not timed: the
-    lists below give every control two alternating values.
-    """
-    times = []
-    for _ in range(repeats):
-        for name, value in changes:
-            control = explorer.controls[name]
-            if control.value == value:
-                continue
-            start = time.perf_counter()
-            control.value = value  # fires the observer: compute + redraw the data
-            times.append((time.perf_counter() - start) * 1e3)
-    return times
-
-
-def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
-    """Median and 95th-percentile update time (ms) of every live widget of the book."""
-    from . import widgets
-    from .data import layer_activations
-
-    x = layer_activations(n_examples=16, n_features=32, seed=0)
-    pool, labels = layer_activations(n_examples=600, n_features=16, seed=0, return_labels=True)
-    rng = np.random.default_rng(0)
-    per_feature = {"gamma": rng.uniform(0.2, 2.0, 32), "beta": rng.normal(0, 1.5, 32)}
-    cases: dict[str, tuple[Callable, list[tuple[str, object]]]] = {
-        "ch01 example_explorer": (
-            lambda: widgets.example_explorer(x),
-            [
-                ("shift", 2.5),
-                ("scale", 1.7),
-                ("n_features", 12),
-                ("eps", 0.3),
-                ("example", 5),
-                ("shift", -1.0),
-                ("scale", -0.5),
-                ("n_features", 32),
-                ("eps", 1e-5),
-                ("example", 0),
-            ],
-        ),
-        "ch02 gamma_beta_explorer": (
-            lambda: widgets.gamma_beta_explorer(x, per_feature),
-            [
-                ("gamma", 1.8),
-                ("beta", -0.7),
-                ("per_feature", True),
-                ("example", 3),
-                ("gamma", 0.6),
-                ("beta", 1.2),
-                ("per_feature", False),
-                ("example", 0),
-            ],
-        ),
-        "ch04 batch_dependence_explorer": (
-            lambda: widgets.batch_dependence_explorer(pool, labels),
-            [
-                ("batch_size", 32),
-                ("composition", "same_class"),
-                ("seed", 3),
-                ("batch_size", 4),
-                ("composition", "random"),
-                ("seed", 0),
-                ("batch_size", 48),
-            ],
-        ),
-        # Layer and step only redraw; a new network or rate trains (about 0.5 s, by design
-        # behind a change of those controls only), so only the redraws are timed here, on
-        # runs the explorer already holds.
-        "ch06 covariate_shift_explorer": (
-            lambda: widgets.covariate_shift_explorer(steps=100, checkpoints=11),
-            [
-                ("checkpoint", 3),
-                ("layer", 0),
-                ("checkpoint", 7),
-                ("layer", 1),
-                ("checkpoint", 10),
-                ("layer", 2),
-            ],
-        ),
-        "ch07 recentering_explorer": (
-            lambda: widgets.recentering_explorer(x[0]),
-            [
-                ("shift", 3.0),
-                ("scale", -1.5),
-                ("eps", 0.1),
-                ("shift", -2.0),
-                ("scale", 2.0),
-                ("eps", 1e-5),
-            ],
-        ),  # fmt: skip
-        "ch07 s_curve_explorer": (
-            lambda: widgets.s_curve_explorer(),
-            [
-                ("spread", 0.3),
-                ("n_tokens", 64),
-                ("d", 32),
-                ("seed", 2),
-                ("spread", 1.5),
-                ("n_tokens", 32),
-                ("d", 16),
-                ("seed", 0),
-            ],
-        ),  # fmt: skip
-    }
-    out = {}
-    for name, (make, changes) in cases.items():
-        times = _time_updates(make(), changes, repeats)
-        out[name] = {
-            "median_ms": statistics.median(times),
-            "p95_ms": float(np.percentile(times, 95)),
-            "max_ms": max(times),
-            "updates": len(times),
-        }
-    return out
-
-
 def _parse_shape(text: str) -> tuple[int, int]:
     try:
         n, d = (int(v) for v in text.lower().split("x"))
@@ -677,19 +554,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-compile", action="store_true", help="leave torch.compile out")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (torch rows only on cuda)")
     parser.add_argument("--csv", default="bench_results.csv", help="where to write the rows")
-    parser.add_argument(
-        "--widgets", action="store_true", help="time the live widgets instead (update latency)"
-    )
     args = parser.parse_args(argv)
-    if args.widgets:
-        print(f"Live widget update latency (compute + redraw data), budget {FRAME_MS:g} ms")
-        print(f"{'widget':<32}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}{'updates':>9}")
-        for name, r in widget_latency().items():
-            print(
-                f"{name:<32}{r['median_ms']:>10.2f}{r['p95_ms']:>9.2f}{r['max_ms']:>9.2f}"
-                f"{r['updates']:>9d}"
-            )
-        return
     rows = run_grid(args.shapes, norms=args.norms, passes=args.passes, rounds=args.rounds,
                     compile=not args.no_compile, device=args.device)  # fmt: skip
     print("One thread; medians of", args.rounds, "rounds. GB/s: the bytes the pass must move")

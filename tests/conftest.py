@@ -72,7 +72,7 @@ def site(executed_chapters, run_dir) -> Path:
             log = proc.stdout + proc.stderr
             if proc.returncode == 0:  # then the in-browser edition, as make book builds it
                 proc = subprocess.run(
-                    [sys.executable, "-m", "lnbook.lite", "build", str(sitekit.HTML / "lite")],
+                    [sys.executable, "-m", "lnbook.book.lite", "build", str(sitekit.HTML / "lite")],
                     capture_output=True,
                     text=True,
                     cwd=sitekit.ROOT,

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from lnbook import pdf
-from lnbook.pdf import CHROMIUM_ARGS, QuietHandler  # noqa: F401 (shared with the tests)
+from lnbook.book import pdf
+from lnbook.book.pdf import CHROMIUM_ARGS, QuietHandler  # noqa: F401 (shared with the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"

@@ -128,7 +128,7 @@ def _runtime_imports() -> dict[str, set[str]]:
     the reader edition calls."""
     import jupytext
 
-    from lnbook.editions import chapters
+    from lnbook.book.editions import chapters
 
     found = {}
     for path in chapters(ROOT):
@@ -160,7 +160,7 @@ def _runtime_imports() -> dict[str, set[str]]:
     }
     parts = [n for n in glue.body if not isinstance(n, ast.FunctionDef | ast.ClassDef)]
     parts += [n for n in glue.body if isinstance(n, ast.FunctionDef) and n.name in used]
-    found["lnbook/sphinxext.py"] = _imports("\n".join(ast.unparse(n) for n in parts))
+    found["lnbook/book/sphinxext.py"] = _imports("\n".join(ast.unparse(n) for n in parts))
     return found
 
 
@@ -281,7 +281,7 @@ echo "{name} $*" >> "$POSTBUILD_LOG"
 def _sandbox(tmp_path: Path, pip_exit: int = 0) -> dict[str, str]:
     """A PATH on which ``pip`` and ``python`` are stubs that log their arguments.
 
-    ``python -m lnbook.editions reader DIR`` writes a file into DIR (as the real one does,
+    ``python -m lnbook.book.editions reader DIR`` writes a file into DIR (as the real one does,
     so the second run finds the first's output); any other ``python`` call fails.
     jupytext-config is the real one, writing into a Jupyter config folder of the sandbox.
     """
@@ -290,7 +290,7 @@ def _sandbox(tmp_path: Path, pip_exit: int = 0) -> dict[str, str]:
     bodies = {
         "pip": f"exit {pip_exit}",
         "python": (
-            'if [ "$1 $2 $3" = "-m lnbook.editions reader" ] && [ $# -eq 4 ]; then\n'
+            'if [ "$1 $2 $3" = "-m lnbook.book.editions reader" ] && [ $# -eq 4 ]; then\n'
             '  mkdir -p "$4" && echo "{}" > "$4/01_a.ipynb"; exit 0\n'
             "fi\nexit 9"
         ),
@@ -321,7 +321,7 @@ def _post_build(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProc
 
 
 def test_postbuild_is_strict_and_can_run_twice(tmp_path):
-    from lnbook.launch import READER_DIR
+    from lnbook.book.launch import READER_DIR
 
     post = BINDER / "postBuild"
     assert os.access(post, os.X_OK)
@@ -339,10 +339,10 @@ def test_postbuild_is_strict_and_can_run_twice(tmp_path):
         runs.append((log.read_text().splitlines(), settings))
     assert runs[0] == runs[1]  # the same steps, the same settings, and the second run succeeds
     commands, settings = runs[0]
-    # The reader edition goes where the site's Binder links open it (lnbook/sphinxext.py).
+    # The reader edition goes where the site's Binder links open it (lnbook/book/sphinxext.py).
     assert commands == [
         "pip install --no-deps -e .",
-        f"python -m lnbook.editions reader {READER_DIR}",
+        f"python -m lnbook.book.editions reader {READER_DIR}",
     ]
     assert (tmp_path / "repo" / READER_DIR / "01_a.ipynb").is_file()
     # jupytext's viewer opens the MyST chapters as notebooks (as the lab fixture of

@@ -3,7 +3,7 @@
 The site tests read the pages the strict build wrote (the ``site`` fixture) and compare them
 with facts from the sources: the chapter's file number, the exercises in its Markdown, the
 fields of ``book/references.bib``, the in-text citations sphinxcontrib-bibtex writes. The
-unit tests of ``lnbook.bibstyle`` need no build.
+unit tests of ``lnbook.book.bibstyle`` need no build.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sitekit
 from pybtex.database import parse_file, parse_string
 from pybtex.richtext import Text
 
-from lnbook import bibstyle
+from lnbook.book import bibstyle
 
 pytestmark = pytest.mark.site
 
@@ -199,7 +199,7 @@ def test_bibliography_dois_and_urls_are_links(site):
         assert len(text_of(text)) <= 45, text
 
 
-# ------------------------------------------------------------------- lnbook.bibstyle ---
+# ------------------------------------------------------------------- lnbook.book.bibstyle ---
 
 SMALL_BIB = r"""
 @article{one,

@@ -1,9 +1,9 @@
 """Execute every chapter of the book, once per test run.
 
 Each chapter is a MyST Markdown notebook: jupytext reads it, nbclient runs it in a fresh
-kernel (``lnbook.editions.execute``, as the editions run it), and a failing cell fails the
+kernel (``lnbook.book.editions.execute``, as the editions run it), and a failing cell fails the
 test with its traceback. The executed notebook is then stored in the build's execution
-cache (keyed by the lnbook source, see ``lnbook.sphinxext.execution_cache_dir``), so the
+cache (keyed by the lnbook source, see ``lnbook.book.sphinxext.execution_cache_dir``), so the
 strict build in ``test_site.py`` renders these outputs instead of executing every chapter a
 second time.
 
@@ -21,8 +21,8 @@ from conftest import chapter_done_mark
 from filelock import FileLock
 from jupyter_cache import get_cache
 
-from lnbook import editions
-from lnbook.sphinxext import execution_cache_dir
+from lnbook.book import editions
+from lnbook.book.sphinxext import execution_cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.md"))

@@ -21,14 +21,22 @@ import pytest
 import torch
 from nbclient import NotebookClient
 
-from lnbook import checks, models
+from lnbook import checking, models
+from lnbook.topics.affine import checks as affine_checks
+from lnbook.topics.batch_norm import checks as batch_norm_checks
+from lnbook.topics.covariate_shift import checks as covariate_shift_checks
+from lnbook.topics.from_scratch import checks as from_scratch_checks
+from lnbook.topics.performance import checks as performance_checks
+from lnbook.topics.statistics import checks as statistics_checks
+from lnbook.topics.transformers import checks as transformers_checks
+from lnbook.topics.variants import checks as variants_checks
 
 
 @pytest.fixture(autouse=True)
 def _no_tries_yet(monkeypatch):
     # Checkers count wrong tries per kernel (hints first, expected values from the second
     # wrong try): every test starts from none, whatever ran before it.
-    monkeypatch.setattr(checks, "_wrong_tries", {})
+    monkeypatch.setattr(checking, "_wrong_tries", {})
 
 
 def stub(*args):
@@ -66,40 +74,40 @@ GARBAGE = [
 ]
 
 CHECKERS = [
-    checks.layer_norm_affine,
-    checks.affine_predictions,
-    checks.batch_predictions,
-    checks.variance_rows,
-    checks.backward_predictions,
-    checks.layer_norm_backward,
-    checks.percentile_bands,
-    checks.scale_invariance_predictions,
-    checks.gradient_predictiveness,
-    checks.residual_placement,
-    checks.masked_mean,
-    checks.decoding_predictions,
-    checks.norm_axes,
-    checks.batch_norm_training,
-    checks.batch_norm_inference,
-    checks.layer_norm_by_hand,
-    checks.layer_norm_rows,
-    checks.invariance_predictions,
-    checks.undo_layer_norm,
-    checks.count_norm_parameters,
-    checks.weight_decay_groups,
-    checks.rms_norm,
-    checks.output_std,
-    checks.rms_predictions,
-    checks.roofline_seconds,
-    checks.layer_norm_blocked,
-    checks.median_time,
+    affine_checks.layer_norm_affine,
+    affine_checks.affine_predictions,
+    batch_norm_checks.batch_predictions,
+    from_scratch_checks.variance_rows,
+    from_scratch_checks.backward_predictions,
+    from_scratch_checks.layer_norm_backward,
+    covariate_shift_checks.percentile_bands,
+    covariate_shift_checks.scale_invariance_predictions,
+    covariate_shift_checks.gradient_predictiveness,
+    transformers_checks.residual_placement,
+    transformers_checks.masked_mean,
+    transformers_checks.decoding_predictions,
+    batch_norm_checks.norm_axes,
+    batch_norm_checks.batch_norm_training,
+    batch_norm_checks.batch_norm_inference,
+    statistics_checks.layer_norm_by_hand,
+    statistics_checks.layer_norm_rows,
+    statistics_checks.invariance_predictions,
+    affine_checks.undo_layer_norm,
+    affine_checks.count_norm_parameters,
+    affine_checks.weight_decay_groups,
+    variants_checks.rms_norm,
+    variants_checks.output_std,
+    variants_checks.rms_predictions,
+    performance_checks.roofline_seconds,
+    performance_checks.layer_norm_blocked,
+    performance_checks.median_time,
 ]
 
 
 @pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
 def test_stub_is_not_attempted_yet(checker):
     v = checker(stub)
-    assert v.status == checks.NOT_ATTEMPTED and not v.passed
+    assert v.status == checking.NOT_ATTEMPTED and not v.passed
     assert "NotImplementedError" in v.message
 
 
@@ -107,13 +115,13 @@ def test_stub_is_not_attempted_yet(checker):
 @pytest.mark.parametrize("answer", GARBAGE, ids=range(len(GARBAGE)))
 def test_garbage_answers_get_a_verdict_not_a_crash(checker, answer):
     v = checker(answer)
-    assert v.status == checks.WRONG and v.message
+    assert v.status == checking.WRONG and v.message
 
 
 @pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
 def test_non_callables_are_explained(checker):
     v = checker(42)
-    assert v.status == checks.WRONG and "function" in v.message
+    assert v.status == checking.WRONG and "function" in v.message
 
 
 def _loops_inside_try(*args):
@@ -125,20 +133,20 @@ def _loops_inside_try(*args):
 
 
 def test_endless_loops_are_stopped_even_inside_except_exception(monkeypatch):
-    monkeypatch.setattr(checks, "TIME_LIMIT_S", 0.2)
-    v = checks.layer_norm_rows(_loops_inside_try)
-    assert v.status == checks.WRONG and "endless loop" in v.message
+    monkeypatch.setattr(checking, "TIME_LIMIT_S", 0.2)
+    v = statistics_checks.layer_norm_rows(_loops_inside_try)
+    assert v.status == checking.WRONG and "endless loop" in v.message
 
 
 def test_endless_loops_are_stopped(monkeypatch):
-    monkeypatch.setattr(checks, "TIME_LIMIT_S", 0.2)
-    v = checks.layer_norm_rows(loops_forever)
-    assert v.status == checks.WRONG and "endless loop" in v.message
+    monkeypatch.setattr(checking, "TIME_LIMIT_S", 0.2)
+    v = statistics_checks.layer_norm_rows(loops_forever)
+    assert v.status == checking.WRONG and "endless loop" in v.message
 
 
 def test_the_time_limit_uses_the_alarm_in_the_main_thread_on_unix():
     # The tests above stopped their loops with SIGALRM; the ones below without a signal.
-    assert checks._alarm_usable()
+    assert checking._alarm_usable()
 
 
 @pytest.fixture
@@ -146,8 +154,8 @@ def without_signals(monkeypatch):
     """The checkers as in Pyodide, which has no signals: the trace-based time limit."""
     if sys.gettrace() is not None:
         pytest.skip("a debugger or coverage tracer is active: the fallback leaves it alone")
-    monkeypatch.setattr(checks, "_alarm_usable", lambda: False)
-    monkeypatch.setattr(checks, "TIME_LIMIT_S", 0.2)
+    monkeypatch.setattr(checking, "_alarm_usable", lambda: False)
+    monkeypatch.setattr(checking, "TIME_LIMIT_S", 0.2)
     alarm = signal.getsignal(signal.SIGALRM)
     yield
     assert signal.getsignal(signal.SIGALRM) is alarm  # no signal was used
@@ -157,13 +165,13 @@ def without_signals(monkeypatch):
 @pytest.mark.parametrize("answer", [loops_forever, _loops_inside_try])
 def test_endless_loops_are_stopped_without_signals(without_signals, answer):
     start = time.monotonic()
-    v = checks.layer_norm_rows(answer)
-    assert v.status == checks.WRONG and "endless loop" in v.message
+    v = statistics_checks.layer_norm_rows(answer)
+    assert v.status == checking.WRONG and "endless loop" in v.message
     assert time.monotonic() - start < 10  # stopped near the limit, not by pytest
 
 
 def test_right_answers_pass_without_signals(without_signals):
-    assert checks.layer_norm_rows(ln_rows).status == checks.CORRECT
+    assert statistics_checks.layer_norm_rows(ln_rows).status == checking.CORRECT
 
 
 def test_a_generator_resumed_after_the_check_is_not_stopped(without_signals):
@@ -173,7 +181,7 @@ def test_a_generator_resumed_after_the_check_is_not_stopped(without_signals):
         made.append(i for i in range(3))
         return ln_rows(x, eps)
 
-    checks.layer_norm_rows(answer)
+    statistics_checks.layer_norm_rows(answer)
     time.sleep(0.3)  # past the deadline: the generator's frame must not raise now
     assert list(made[0]) == [0, 1, 2]
 
@@ -182,16 +190,18 @@ def test_endless_loops_are_stopped_in_another_thread(monkeypatch):
     # A thread receives no signals (a kernel running cells in one, say): the real fallback.
     if sys.gettrace() is not None:
         pytest.skip("a debugger or coverage tracer is active: the fallback leaves it alone")
-    monkeypatch.setattr(checks, "TIME_LIMIT_S", 0.2)
+    monkeypatch.setattr(checking, "TIME_LIMIT_S", 0.2)
     verdicts = []
-    thread = threading.Thread(target=lambda: verdicts.append(checks.layer_norm_rows(loops_forever)))
+    thread = threading.Thread(
+        target=lambda: verdicts.append(statistics_checks.layer_norm_rows(loops_forever))
+    )
     thread.start()
     thread.join(timeout=30)
     assert not thread.is_alive() and "endless loop" in verdicts[0].message
 
 
 def test_the_fallback_leaves_a_debuggers_trace_function_alone(monkeypatch):
-    monkeypatch.setattr(checks, "_alarm_usable", lambda: False)
+    monkeypatch.setattr(checking, "_alarm_usable", lambda: False)
     events = []
 
     def tracer(frame, event, arg):  # stands for a debugger or coverage
@@ -200,40 +210,40 @@ def test_the_fallback_leaves_a_debuggers_trace_function_alone(monkeypatch):
     previous = sys.gettrace()
     sys.settrace(tracer)
     try:
-        v = checks.layer_norm_rows(ln_rows)
+        v = statistics_checks.layer_norm_rows(ln_rows)
         still = sys.gettrace()
     finally:
         sys.settrace(previous)
-    assert v.status == checks.CORRECT and still is tracer and "call" in events
+    assert v.status == checking.CORRECT and still is tracer and "call" in events
 
 
 def test_exceptions_are_reported_with_their_type():
-    v = checks.layer_norm_rows(lambda x, eps: x.nonexistent)
+    v = statistics_checks.layer_norm_rows(lambda x, eps: x.nonexistent)
     assert "AttributeError" in v.message
 
 
 # ------------------------------------------------------------------- by hand ---------
 
 BY_HAND = [
-    ((5.0, 4.0, (X - 5) / 2), checks.CORRECT, "mu = 5"),
-    ((5.0, 32 / 7, (X - 5) / 2), checks.WRONG, "unbiased variance"),
-    ((5.0, 2.0, (X - 5) / 2), checks.WRONG, "standard deviation"),
-    ((4.0, 4.0, (X - 5) / 2), checks.WRONG, "mean of the 8 values"),
-    ((5.0, 4.0, (X - 5) / 4), checks.WRONG, "divides by var"),
-    ((5.0, 4.0, (X - 5)), checks.WRONG, "x_hat should be"),
-    ((5.0, 4.0, [0.0] * 7), checks.WRONG, "shape (8,)"),
-    ((5.0, 4.0), checks.WRONG, "three things"),
-    ((5.0, 4.0, None), checks.WRONG, "None"),
-    (("5", 4.0, (X - 5) / 2), checks.WRONG, "mu should be a single number"),
-    ((5.0, float("nan"), (X - 5) / 2), checks.WRONG, "finite number"),
-    ((5.0, 4.0, torch.tensor((X - 5) / 2, requires_grad=True)), checks.CORRECT, "mu = 5"),
-    (("five", 4.0, (X - 5) / 2), checks.WRONG, "single number"),
+    ((5.0, 4.0, (X - 5) / 2), checking.CORRECT, "mu = 5"),
+    ((5.0, 32 / 7, (X - 5) / 2), checking.WRONG, "unbiased variance"),
+    ((5.0, 2.0, (X - 5) / 2), checking.WRONG, "standard deviation"),
+    ((4.0, 4.0, (X - 5) / 2), checking.WRONG, "mean of the 8 values"),
+    ((5.0, 4.0, (X - 5) / 4), checking.WRONG, "divides by var"),
+    ((5.0, 4.0, (X - 5)), checking.WRONG, "x_hat should be"),
+    ((5.0, 4.0, [0.0] * 7), checking.WRONG, "shape (8,)"),
+    ((5.0, 4.0), checking.WRONG, "three things"),
+    ((5.0, 4.0, None), checking.WRONG, "None"),
+    (("5", 4.0, (X - 5) / 2), checking.WRONG, "mu should be a single number"),
+    ((5.0, float("nan"), (X - 5) / 2), checking.WRONG, "finite number"),
+    ((5.0, 4.0, torch.tensor((X - 5) / 2, requires_grad=True)), checking.CORRECT, "mu = 5"),
+    (("five", 4.0, (X - 5) / 2), checking.WRONG, "single number"),
 ]
 
 
 @pytest.mark.parametrize("answer, status, fragment", BY_HAND)
 def test_layer_norm_by_hand_diagnoses(answer, status, fragment):
-    v = checks.layer_norm_by_hand(lambda: answer)
+    v = statistics_checks.layer_norm_by_hand(lambda: answer)
     assert v.status == status and fragment in v.message, v
 
 
@@ -245,29 +255,29 @@ def _eps_outside(x, eps):
 
 
 ROWS = [
-    (ln_rows, checks.CORRECT, "mean 0"),
-    (lambda x, eps: (x - x.mean(0)) / np.sqrt(x.var(0) + eps), checks.WRONG, "column"),
+    (ln_rows, checking.CORRECT, "mean 0"),
+    (lambda x, eps: (x - x.mean(0)) / np.sqrt(x.var(0) + eps), checking.WRONG, "column"),
     (
         lambda x, eps: (
             (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, ddof=1, keepdims=True) + eps)
         ),
-        checks.WRONG,
+        checking.WRONG,
         "unbiased",
     ),
-    (_eps_outside, checks.WRONG, "inside the square root"),
-    (lambda x, eps: x - x.mean(-1, keepdims=True), checks.WRONG, "did not divide"),
-    (lambda x, eps: x / np.sqrt(x.var(-1, keepdims=True) + eps), checks.WRONG, "subtract"),
-    (lambda x, eps: ln_rows(x, 0.0), checks.WRONG, "eps is missing"),
-    (lambda x, eps: x.mean(-1), checks.WRONG, "keepdims"),
-    (lambda x, eps: ln_rows(x, eps).T, checks.WRONG, "shape"),
-    (lambda x, eps: ln_rows(x, eps) * 2, checks.WRONG, "differ"),
-    (lambda x, eps: torch.tensor(ln_rows(x, eps)), checks.CORRECT, "mean 0"),
+    (_eps_outside, checking.WRONG, "inside the square root"),
+    (lambda x, eps: x - x.mean(-1, keepdims=True), checking.WRONG, "did not divide"),
+    (lambda x, eps: x / np.sqrt(x.var(-1, keepdims=True) + eps), checking.WRONG, "subtract"),
+    (lambda x, eps: ln_rows(x, 0.0), checking.WRONG, "eps is missing"),
+    (lambda x, eps: x.mean(-1), checking.WRONG, "keepdims"),
+    (lambda x, eps: ln_rows(x, eps).T, checking.WRONG, "shape"),
+    (lambda x, eps: ln_rows(x, eps) * 2, checking.WRONG, "differ"),
+    (lambda x, eps: torch.tensor(ln_rows(x, eps)), checking.CORRECT, "mean 0"),
 ]
 
 
 @pytest.mark.parametrize("fn, status, fragment", ROWS, ids=range(len(ROWS)))
 def test_layer_norm_rows_diagnoses(fn, status, fragment):
-    v = checks.layer_norm_rows(fn)
+    v = statistics_checks.layer_norm_rows(fn)
     assert v.status == status and fragment in v.message, v
 
 
@@ -284,59 +294,61 @@ RIGHT = {
 
 
 def test_invariance_predictions_correct():
-    v = checks.invariance_predictions(lambda: dict(RIGHT))
+    v = statistics_checks.invariance_predictions(lambda: dict(RIGHT))
     assert v.passed and "changes to other examples leave the output unchanged" in v.message
 
 
 @pytest.mark.parametrize("question", list(RIGHT))
 def test_invariance_predictions_names_the_wrong_one(question):
     answer = dict(RIGHT, **{question: not RIGHT[question]})
-    v = checks.invariance_predictions(lambda: answer)
-    assert v.status == checks.WRONG and "1 of 6 wrong" in v.message and question in v.message
+    v = statistics_checks.invariance_predictions(lambda: answer)
+    assert v.status == checking.WRONG and "1 of 6 wrong" in v.message and question in v.message
 
 
 def test_invariance_predictions_missing_and_non_bool():
     partial = {k: v for k, v in RIGHT.items() if "3" not in k}
-    assert "missing" in checks.invariance_predictions(lambda: partial).message
-    v = checks.invariance_predictions(lambda: dict(RIGHT, **{"add 5 to every feature": "yes"}))
+    assert "missing" in statistics_checks.invariance_predictions(lambda: partial).message
+    v = statistics_checks.invariance_predictions(
+        lambda: dict(RIGHT, **{"add 5 to every feature": "yes"})
+    )
     assert "True or False" in v.message
 
 
 # ------------------------------------------------------------------- undo ------------
 
 UNDO = [
-    (lambda x, eps: (np.sqrt(x.var() + eps), x.mean()), checks.CORRECT, "recover"),
-    (lambda x, eps: (np.sqrt(x.var()), x.mean()), checks.WRONG, "sqrt(var + eps), so"),
-    (lambda x, eps: (x.mean(), np.sqrt(x.var() + eps)), checks.WRONG, "swapped"),
-    (lambda x, eps: (x.var() + eps, x.mean()), checks.WRONG, "variance"),
-    (lambda x, eps: (1.0, 0.0), checks.WRONG, "off by"),
-    (lambda x, eps: (np.ones(16), x.mean()), checks.WRONG, "one number for all features"),
-    (lambda x, eps: np.sqrt(x.var() + eps), checks.WRONG, "two numbers"),
+    (lambda x, eps: (np.sqrt(x.var() + eps), x.mean()), checking.CORRECT, "recover"),
+    (lambda x, eps: (np.sqrt(x.var()), x.mean()), checking.WRONG, "sqrt(var + eps), so"),
+    (lambda x, eps: (x.mean(), np.sqrt(x.var() + eps)), checking.WRONG, "swapped"),
+    (lambda x, eps: (x.var() + eps, x.mean()), checking.WRONG, "variance"),
+    (lambda x, eps: (1.0, 0.0), checking.WRONG, "off by"),
+    (lambda x, eps: (np.ones(16), x.mean()), checking.WRONG, "one number for all features"),
+    (lambda x, eps: np.sqrt(x.var() + eps), checking.WRONG, "two numbers"),
 ]
 
 
 @pytest.mark.parametrize("fn, status, fragment", UNDO, ids=range(len(UNDO)))
 def test_undo_layer_norm_diagnoses(fn, status, fragment):
-    v = checks.undo_layer_norm(fn)
+    v = affine_checks.undo_layer_norm(fn)
     assert v.status == status and fragment in v.message, v
 
 
 # ------------------------------------------------------------------- count -----------
 
 COUNT = [
-    (lambda d, L: 2 * d * L, checks.CORRECT, "2 x d_hidden"),
-    (lambda d, L: d * L, checks.WRONG, "only gamma"),
-    (lambda d, L: 2 * d, checks.WRONG, "one layer norm's worth"),
-    (lambda d, L: 2 * L, checks.WRONG, "one value per feature"),
-    (lambda d, L: 2 * d * L + 1, checks.WRONG, "d values of gamma"),
-    (lambda d, L: float(2 * d * L), checks.WRONG, "whole number"),
-    (lambda d, L: True, checks.WRONG, "whole number"),
+    (lambda d, L: 2 * d * L, checking.CORRECT, "2 x d_hidden"),
+    (lambda d, L: d * L, checking.WRONG, "only gamma"),
+    (lambda d, L: 2 * d, checking.WRONG, "one layer norm's worth"),
+    (lambda d, L: 2 * L, checking.WRONG, "one value per feature"),
+    (lambda d, L: 2 * d * L + 1, checking.WRONG, "d values of gamma"),
+    (lambda d, L: float(2 * d * L), checking.WRONG, "whole number"),
+    (lambda d, L: True, checking.WRONG, "whole number"),
 ]
 
 
 @pytest.mark.parametrize("fn, status, fragment", COUNT, ids=range(len(COUNT)))
 def test_count_norm_parameters_diagnoses(fn, status, fragment):
-    v = checks.count_norm_parameters(fn)
+    v = affine_checks.count_norm_parameters(fn)
     assert v.status == status and fragment in v.message, v
 
 
@@ -369,15 +381,15 @@ def _missing_params(model, wd):
 
 
 DECAY = [
-    (models.param_groups, checks.CORRECT, "do not"),
-    (_all_decayed, checks.WRONG, "net.1.weight is decayed"),
-    (_none_decayed, checks.WRONG, "has weight_decay=0, not the 0.1 asked for"),
-    (_forgot_biases, checks.WRONG, "net.0.bias is decayed"),
-    (_missing_params, checks.WRONG, "in no group"),
-    (lambda m, wd: [{"weight_decay": wd}], checks.WRONG, "'params'"),
+    (models.param_groups, checking.CORRECT, "do not"),
+    (_all_decayed, checking.WRONG, "net.1.weight is decayed"),
+    (_none_decayed, checking.WRONG, "has weight_decay=0, not the 0.1 asked for"),
+    (_forgot_biases, checking.WRONG, "net.0.bias is decayed"),
+    (_missing_params, checking.WRONG, "in no group"),
+    (lambda m, wd: [{"weight_decay": wd}], checking.WRONG, "'params'"),
     (
         lambda m, wd: [{"params": [torch.zeros(2)], "weight_decay": wd}],
-        checks.WRONG,
+        checking.WRONG,
         "model's parameters",
     ),
 ]
@@ -385,7 +397,7 @@ DECAY = [
 
 @pytest.mark.parametrize("fn, status, fragment", DECAY, ids=range(len(DECAY)))
 def test_weight_decay_groups_diagnoses(fn, status, fragment):
-    v = checks.weight_decay_groups(fn)
+    v = affine_checks.weight_decay_groups(fn)
     assert v.status == status and fragment in v.message, v
 
 
@@ -393,8 +405,8 @@ def test_weight_decay_groups_diagnoses(fn, status, fragment):
 
 
 def test_verdict_renders_and_asserts():
-    ok = checks.Verdict(checks.CORRECT, "fine")
-    bad = checks.Verdict(checks.WRONG, "a <b> tag")
+    ok = checking.Verdict(checking.CORRECT, "fine")
+    bad = checking.Verdict(checking.WRONG, "a <b> tag")
     assert str(ok).startswith("✔ Correct.") and ok.assert_correct() is ok
     assert "&lt;b&gt;" in bad._repr_html_()
     with pytest.raises(AssertionError, match="wrong: a <b> tag"):
@@ -406,32 +418,32 @@ def test_verdict_renders_and_asserts():
 AXES_RIGHT = {"batch norm": (0, 2, 3), "layer norm": (1, 2, 3), "instance norm": (2, 3)}
 
 AXES = [
-    (lambda m: AXES_RIGHT[m], checks.CORRECT, "Only batch norm"),
+    (lambda m: AXES_RIGHT[m], checking.CORRECT, "Only batch norm"),
     (
         lambda m: {"batch norm": (0, -2, -1), "layer norm": [1, 2, 3], "instance norm": (-1, -2)}[
             m
         ],
-        checks.CORRECT,
+        checking.CORRECT,
         "Only batch norm",
     ),
-    (lambda m: dict(AXES_RIGHT, **{"batch norm": (0,)})[m], checks.WRONG, "positions"),
+    (lambda m: dict(AXES_RIGHT, **{"batch norm": (0,)})[m], checking.WRONG, "positions"),
     (
         lambda m: dict(AXES_RIGHT, **{"batch norm": (1, 2, 3), "layer norm": (0, 2, 3)})[m],
-        checks.WRONG,
+        checking.WRONG,
         "axes of layer norm",
     ),
-    (lambda m: dict(AXES_RIGHT, **{"layer norm": (1,)})[m], checks.WRONG, "layer norm: (1,)"),
-    (lambda m: "all", checks.WRONG, "tuple of axis numbers"),
-    (lambda m: "023", checks.WRONG, "tuple of axis numbers"),
-    (lambda m: (1.9, 2.2, 3.7), checks.WRONG, "ints"),
-    (lambda m: (4, 6, 7), checks.WRONG, "axes 0 to 3"),
-    (lambda m: dict(AXES_RIGHT, **{"batch norm": (0, 2, 3, -1)})[m], checks.WRONG, "twice"),
+    (lambda m: dict(AXES_RIGHT, **{"layer norm": (1,)})[m], checking.WRONG, "layer norm: (1,)"),
+    (lambda m: "all", checking.WRONG, "tuple of axis numbers"),
+    (lambda m: "023", checking.WRONG, "tuple of axis numbers"),
+    (lambda m: (1.9, 2.2, 3.7), checking.WRONG, "ints"),
+    (lambda m: (4, 6, 7), checking.WRONG, "axes 0 to 3"),
+    (lambda m: dict(AXES_RIGHT, **{"batch norm": (0, 2, 3, -1)})[m], checking.WRONG, "twice"),
 ]
 
 
 @pytest.mark.parametrize("fn, status, fragment", AXES, ids=range(len(AXES)))
 def test_norm_axes_diagnoses(fn, status, fragment):
-    v = checks.norm_axes(fn)
+    v = batch_norm_checks.norm_axes(fn)
     assert v.status == status and fragment in v.message, v
 
 
@@ -440,35 +452,35 @@ def bn_rows(x, eps, ddof=0):
 
 
 BN_TRAIN = [
-    (bn_rows, checks.CORRECT, "mean 0 over the batch"),
-    (lambda x, eps: ln_rows(x, eps), checks.WRONG, "layer norm"),
-    (lambda x, eps: bn_rows(x, eps, ddof=1), checks.WRONG, "unbiased"),
-    (lambda x, eps: (x - x.mean(0)) / (x.std(0) + eps), checks.WRONG, "inside the square root"),
-    (lambda x, eps: bn_rows(x, 0.0), checks.WRONG, "eps is missing"),
-    (lambda x, eps: x - x.mean(0), checks.WRONG, "differ"),
-    (lambda x, eps: bn_rows(x, eps)[:3], checks.WRONG, "shape"),
+    (bn_rows, checking.CORRECT, "mean 0 over the batch"),
+    (lambda x, eps: ln_rows(x, eps), checking.WRONG, "layer norm"),
+    (lambda x, eps: bn_rows(x, eps, ddof=1), checking.WRONG, "unbiased"),
+    (lambda x, eps: (x - x.mean(0)) / (x.std(0) + eps), checking.WRONG, "inside the square root"),
+    (lambda x, eps: bn_rows(x, 0.0), checking.WRONG, "eps is missing"),
+    (lambda x, eps: x - x.mean(0), checking.WRONG, "differ"),
+    (lambda x, eps: bn_rows(x, eps)[:3], checking.WRONG, "shape"),
 ]
 
 
 @pytest.mark.parametrize("fn, status, fragment", BN_TRAIN, ids=range(len(BN_TRAIN)))
 def test_batch_norm_training_diagnoses(fn, status, fragment):
-    v = checks.batch_norm_training(fn)
+    v = batch_norm_checks.batch_norm_training(fn)
     assert v.status == status and fragment in v.message, v
 
 
 BN_INFER = [
-    (lambda x, m, v, eps: (x - m) / np.sqrt(v + eps), checks.CORRECT, "running statistics"),
-    (lambda x, m, v, eps: bn_rows(x, eps), checks.WRONG, "training mode"),
-    (lambda x, m, v, eps: (x - m) / (np.sqrt(v) + eps), checks.WRONG, "inside the square root"),
-    (lambda x, m, v, eps: (x - m) / (v + eps), checks.WRONG, "square root"),
-    (lambda x, m, v, eps: (x - m) / np.sqrt(v), checks.WRONG, "eps is missing"),
-    (lambda x, m, v, eps: x - m, checks.WRONG, "differ"),
+    (lambda x, m, v, eps: (x - m) / np.sqrt(v + eps), checking.CORRECT, "running statistics"),
+    (lambda x, m, v, eps: bn_rows(x, eps), checking.WRONG, "training mode"),
+    (lambda x, m, v, eps: (x - m) / (np.sqrt(v) + eps), checking.WRONG, "inside the square root"),
+    (lambda x, m, v, eps: (x - m) / (v + eps), checking.WRONG, "square root"),
+    (lambda x, m, v, eps: (x - m) / np.sqrt(v), checking.WRONG, "eps is missing"),
+    (lambda x, m, v, eps: x - m, checking.WRONG, "differ"),
 ]
 
 
 @pytest.mark.parametrize("fn, status, fragment", BN_INFER, ids=range(len(BN_INFER)))
 def test_batch_norm_inference_diagnoses(fn, status, fragment):
-    v = checks.batch_norm_inference(fn)
+    v = batch_norm_checks.batch_norm_inference(fn)
     assert v.status == status and fragment in v.message, v
 
 
@@ -480,39 +492,39 @@ def _block(x, f, norm, placement):
 
 
 PLACEMENT = [
-    (_block, checks.CORRECT, "Pre-norm"),
+    (_block, checking.CORRECT, "Pre-norm"),
     (
         lambda x, f, n, p: _block(x, f, n, "post" if p == "pre" else "pre"),
-        checks.WRONG,
+        checking.WRONG,
         "that is post-norm",
     ),
-    (lambda x, f, n, p: f(n(x)) if p == "pre" else n(x + f(x)), checks.WRONG, "residual"),
-    (lambda x, f, n, p: x + f(n(x)) if p == "pre" else n(f(x)), checks.WRONG, "residual"),
-    (lambda x, f, n, p: n(x) + f(n(x)) if p == "pre" else n(x + f(x)), checks.WRONG, "raw x"),
+    (lambda x, f, n, p: f(n(x)) if p == "pre" else n(x + f(x)), checking.WRONG, "residual"),
+    (lambda x, f, n, p: x + f(n(x)) if p == "pre" else n(f(x)), checking.WRONG, "residual"),
+    (lambda x, f, n, p: n(x) + f(n(x)) if p == "pre" else n(x + f(x)), checking.WRONG, "raw x"),
 ]
 
 
 @pytest.mark.parametrize("fn, status, fragment", PLACEMENT, ids=range(len(PLACEMENT)))
 def test_residual_placement_diagnoses(fn, status, fragment):
-    v = checks.residual_placement(fn)
+    v = transformers_checks.residual_placement(fn)
     assert v.status == status and fragment in v.message, v
 
 
 MASKED = [
-    (lambda x, v: x[v].mean(0), checks.CORRECT, "padding counts not at all"),
-    (lambda x, v: x.mean((0, 1)), checks.WRONG, "padding positions are included"),
+    (lambda x, v: x[v].mean(0), checking.CORRECT, "padding counts not at all"),
+    (lambda x, v: x.mean((0, 1)), checking.WRONG, "padding positions are included"),
     (
         lambda x, v: np.mean([x[b][v[b]].mean(0) for b in range(len(x))], axis=0),
-        checks.WRONG,
+        checking.WRONG,
         "each sequence's mean",
     ),
-    (lambda x, v: x[v].sum(0), checks.WRONG, "differ"),
+    (lambda x, v: x[v].sum(0), checking.WRONG, "differ"),
 ]
 
 
 @pytest.mark.parametrize("fn, status, fragment", MASKED, ids=range(len(MASKED)))
 def test_masked_mean_diagnoses(fn, status, fragment):
-    v = checks.masked_mean(fn)
+    v = transformers_checks.masked_mean(fn)
     assert v.status == status and fragment in v.message, v
 
 
@@ -521,26 +533,26 @@ def _bands(h):
 
 
 PERCENTILES = [
-    (_bands, checks.CORRECT, "One row per checkpoint"),
-    (lambda h: np.percentile(h, (15, 50, 85), axis=1, method="nearest").T, checks.CORRECT, ""),
-    (lambda h: torch.tensor(_bands(h)), checks.CORRECT, ""),
-    (lambda h: np.percentile(h, (15, 50, 85), axis=1), checks.WRONG, "shape (3, C)"),
-    (lambda h: np.percentile(h, (0.15, 0.5, 0.85), axis=1).T, checks.WRONG, "np.quantile"),
-    (lambda h: _bands(h)[:, ::-1], checks.WRONG, "reverse order"),
+    (_bands, checking.CORRECT, "One row per checkpoint"),
+    (lambda h: np.percentile(h, (15, 50, 85), axis=1, method="nearest").T, checking.CORRECT, ""),
+    (lambda h: torch.tensor(_bands(h)), checking.CORRECT, ""),
+    (lambda h: np.percentile(h, (15, 50, 85), axis=1), checking.WRONG, "shape (3, C)"),
+    (lambda h: np.percentile(h, (0.15, 0.5, 0.85), axis=1).T, checking.WRONG, "np.quantile"),
+    (lambda h: _bands(h)[:, ::-1], checking.WRONG, "reverse order"),
     (
         lambda h: np.stack([h.mean(1) - h.std(1), h.mean(1), h.mean(1) + h.std(1)], 1),
-        checks.WRONG,
+        checking.WRONG,
         "normal distribution",
     ),
-    (lambda h: _bands(h) + 0.5, checks.WRONG, "expected"),
-    (lambda h: _bands(h)[:2], checks.WRONG, "shape"),
-    (lambda h: np.percentile(h, (15, 50, 85), axis=0), checks.WRONG, "over the images"),
+    (lambda h: _bands(h) + 0.5, checking.WRONG, "expected"),
+    (lambda h: _bands(h)[:2], checking.WRONG, "shape"),
+    (lambda h: np.percentile(h, (15, 50, 85), axis=0), checking.WRONG, "over the images"),
 ]
 
 
 @pytest.mark.parametrize("fn, status, fragment", PERCENTILES, ids=range(len(PERCENTILES)))
 def test_percentile_bands_diagnoses(fn, status, fragment):
-    v = checks.percentile_bands(fn)
+    v = covariate_shift_checks.percentile_bands(fn)
     assert v.status == status and fragment in v.message, v
 
 
@@ -555,30 +567,30 @@ def _in_place(grad, w, etas):
 
 
 PREDICTIVE = [
-    (_predictiveness, checks.CORRECT, "quadratic"),
+    (_predictiveness, checking.CORRECT, "quadratic"),
     (
         lambda grad, w, etas: torch.tensor(_predictiveness(grad, w, etas)),
-        checks.CORRECT,
+        checking.CORRECT,
         "",
     ),
     (
         lambda grad, w, etas: [np.linalg.norm(grad(w - e * grad(w)) - grad(w)) for e in etas],
-        checks.WRONG,
+        checking.WRONG,
         "one value per eta",
     ),
     (
         lambda grad, w, etas: min(np.linalg.norm(grad(w - e * grad(w)) - grad(w)) for e in etas),
-        checks.WRONG,
+        checking.WRONG,
         "smallest",
     ),
     (
         lambda grad, w, etas: max(np.linalg.norm(grad(w + e * grad(w)) - grad(w)) for e in etas),
-        checks.WRONG,
+        checking.WRONG,
         "against it",
     ),
     (
         lambda grad, w, etas: max(np.linalg.norm(grad(w - e * grad(w))) for e in etas),
-        checks.WRONG,
+        checking.WRONG,
         "subtract the gradient",
     ),
     (
@@ -586,17 +598,17 @@ PREDICTIVE = [
             np.linalg.norm(grad(w - e * grad(w)) - grad(w)) / (e * np.linalg.norm(grad(w)))
             for e in etas
         ),
-        checks.WRONG,
+        checking.WRONG,
         "beta-smoothness",
     ),
-    (_in_place, checks.WRONG, "in place"),
-    (lambda grad, w, etas: 0.123, checks.WRONG, "largest change is"),
+    (_in_place, checking.WRONG, "in place"),
+    (lambda grad, w, etas: 0.123, checking.WRONG, "largest change is"),
 ]
 
 
 @pytest.mark.parametrize("fn, status, fragment", PREDICTIVE, ids=range(len(PREDICTIVE)))
 def test_gradient_predictiveness_diagnoses(fn, status, fragment):
-    v = checks.gradient_predictiveness(fn)
+    v = covariate_shift_checks.gradient_predictiveness(fn)
     assert v.status == status and fragment in v.message, v
 
 
@@ -611,21 +623,21 @@ def test_gradient_predictiveness_quadratic_closed_form():
 
 
 VARIANCE = [
-    (lambda x: x.var(axis=1), checks.CORRECT, "subtract the mean first"),
-    (lambda x: ((x - x.mean(1, keepdims=True)) ** 2).mean(1), checks.CORRECT, ""),
-    (lambda x: (x * x).mean(1) - x.mean(1) ** 2, checks.WRONG, "one-pass"),
-    (lambda x: x.var(axis=1, ddof=1), checks.WRONG, "unbiased"),
-    (lambda x: x.std(axis=1), checks.WRONG, "standard deviation"),
-    (lambda x: x.var(axis=0), checks.WRONG, "shape"),
-    (lambda x: x.var(axis=1) + 1, checks.WRONG, "expected a variance"),
-    (lambda x: x.astype(np.float64).var(axis=1), checks.WRONG, "float64"),
-    (lambda x: [float(v) for v in x.var(axis=1)], checks.CORRECT, ""),
+    (lambda x: x.var(axis=1), checking.CORRECT, "subtract the mean first"),
+    (lambda x: ((x - x.mean(1, keepdims=True)) ** 2).mean(1), checking.CORRECT, ""),
+    (lambda x: (x * x).mean(1) - x.mean(1) ** 2, checking.WRONG, "one-pass"),
+    (lambda x: x.var(axis=1, ddof=1), checking.WRONG, "unbiased"),
+    (lambda x: x.std(axis=1), checking.WRONG, "standard deviation"),
+    (lambda x: x.var(axis=0), checking.WRONG, "shape"),
+    (lambda x: x.var(axis=1) + 1, checking.WRONG, "expected a variance"),
+    (lambda x: x.astype(np.float64).var(axis=1), checking.WRONG, "float64"),
+    (lambda x: [float(v) for v in x.var(axis=1)], checking.CORRECT, ""),
 ]
 
 
 @pytest.mark.parametrize("fn, status, fragment", VARIANCE, ids=range(len(VARIANCE)))
 def test_variance_rows_diagnoses(fn, status, fragment):
-    v = checks.variance_rows(fn)
+    v = from_scratch_checks.variance_rows(fn)
     assert v.status == status and fragment in v.message, v
 
 
@@ -650,43 +662,43 @@ def _c2(g):
 
 
 BACKWARD = [
-    (_bw(lambda dy, xh, r, g: r * (g - _c2(g) - xh * _c1(xh, g))), checks.CORRECT, "autograd"),
-    (_bw(lambda dy, xh, r, g: r * (g - xh * _c1(xh, g))), checks.WRONG, "mean term is missing"),
-    (_bw(lambda dy, xh, r, g: r * (g - _c2(g))), checks.WRONG, "projection term is missing"),
-    (_bw(lambda dy, xh, r, g: r * g), checks.WRONG, "both correction terms"),
+    (_bw(lambda dy, xh, r, g: r * (g - _c2(g) - xh * _c1(xh, g))), checking.CORRECT, "autograd"),
+    (_bw(lambda dy, xh, r, g: r * (g - xh * _c1(xh, g))), checking.WRONG, "mean term is missing"),
+    (_bw(lambda dy, xh, r, g: r * (g - _c2(g))), checking.WRONG, "projection term is missing"),
+    (_bw(lambda dy, xh, r, g: r * g), checking.WRONG, "both correction terms"),
     (
         _bw(lambda dy, xh, r, g: r * (dy - _c2(dy) - xh * _c1(xh, dy))),
-        checks.WRONG,
+        checking.WRONG,
         "gamma is missing",
     ),
-    (_bw(lambda dy, xh, r, g: g - _c2(g) - xh * _c1(xh, g)), checks.WRONG, "rstd is missing"),
-    (_bw(lambda dy, xh, r, g: r * (g + _c2(g) + xh * _c1(xh, g))), checks.WRONG, "not added"),
+    (_bw(lambda dy, xh, r, g: g - _c2(g) - xh * _c1(xh, g)), checking.WRONG, "rstd is missing"),
+    (_bw(lambda dy, xh, r, g: r * (g + _c2(g) + xh * _c1(xh, g))), checking.WRONG, "not added"),
     (
         _bw(lambda dy, xh, r, g: r * (g - _c2(g) - xh * (xh * g).sum(1, keepdims=True))),
-        checks.WRONG,
+        checking.WRONG,
         "not a sum",
     ),
     (
         _bw(lambda dy, xh, r, g: r * (g - _c2(g) - xh * _c1(xh, g)), lambda dy, xh: dy.sum(0)),
-        checks.WRONG,
+        checking.WRONG,
         "that is dbeta",
     ),
     (
         _bw(
             lambda dy, xh, r, g: r * (g - _c2(g) - xh * _c1(xh, g)), None, lambda dy, xh: dy.mean(0)
         ),
-        checks.WRONG,
+        checking.WRONG,
         "dbeta is wrong",
     ),
-    (_bw(lambda dy, xh, r, g: 2 * r * g), checks.WRONG, "Hint: dx = rstd"),
-    (lambda dy, xh, r, gamma: dy, checks.WRONG, "three arrays"),
-    (lambda dy, xh, r, gamma: (dy, dy, dy), checks.WRONG, "dgamma should have shape (8,)"),
+    (_bw(lambda dy, xh, r, g: 2 * r * g), checking.WRONG, "Hint: dx = rstd"),
+    (lambda dy, xh, r, gamma: dy, checking.WRONG, "three arrays"),
+    (lambda dy, xh, r, gamma: (dy, dy, dy), checking.WRONG, "dgamma should have shape (8,)"),
 ]
 
 
 @pytest.mark.parametrize("fn, status, fragment", BACKWARD, ids=range(len(BACKWARD)))
 def test_layer_norm_backward_diagnoses(fn, status, fragment):
-    v = checks.layer_norm_backward(fn)
+    v = from_scratch_checks.layer_norm_backward(fn)
     assert v.status == status and fragment in v.message, v
 
 
@@ -695,21 +707,45 @@ def test_layer_norm_backward_diagnoses(fn, status, fragment):
     [
         # From the definitions: shared gamma/beta restore one example; layer norm's output has
         # mean 0; gamma scales every deviation.
-        (checks.affine_predictions, checks.AFFINE_QUESTIONS, [True, False, True, True]),
+        (
+            affine_checks.affine_predictions,
+            affine_checks.AFFINE_QUESTIONS,
+            [True, False, True, True],
+        ),
         # Training-mode batch norm reads the batch (and refuses a batch of one, as torch);
         # inference mode reads running statistics; layer norm reads one example.
-        (checks.batch_predictions, checks.BATCH_QUESTIONS, [True, False, True, False]),
+        (
+            batch_norm_checks.batch_predictions,
+            batch_norm_checks.BATCH_QUESTIONS,
+            [True, False, True, False],
+        ),
         # From dx = rstd * (g - c2 - x_hat * c1): no component along 1 or x_hat; scales as
         # 1/std; blind to a shift of x.
-        (checks.backward_predictions, checks.BACKWARD_QUESTIONS, [True, True, False, False]),
+        (
+            from_scratch_checks.backward_predictions,
+            from_scratch_checks.BACKWARD_QUESTIONS,
+            [True, True, False, False],
+        ),
         # Layer norm reads one token: neither later tokens nor padding reach it.
-        (checks.decoding_predictions, checks.DECODING_QUESTIONS, [False, True, False, True]),
+        (
+            transformers_checks.decoding_predictions,
+            transformers_checks.DECODING_QUESTIONS,
+            [False, True, False, True],
+        ),
         # From the derivation in chapter 6: L(cW) = L(W) for c > 0.
-        (checks.scale_invariance_predictions, checks.SCALE_QUESTIONS, [False, True, True, True]),
+        (
+            covariate_shift_checks.scale_invariance_predictions,
+            covariate_shift_checks.SCALE_QUESTIONS,
+            [False, True, True, True],
+        ),
         # RMSNorm: x / sqrt(mean(x^2) + eps) changes under a shift, not under a positive scale;
         # dx = r (g - x r^2 mean(x g)) is orthogonal to x only; a constant token gives +-1;
         # DyT is element-wise.
-        (checks.rms_predictions, checks.RMS_QUESTIONS, [True, False, False, True, False, False]),
+        (
+            variants_checks.rms_predictions,
+            variants_checks.RMS_QUESTIONS,
+            [True, False, False, True, False, False],
+        ),
     ],
     ids=lambda v: getattr(v, "__name__", ""),
 )
@@ -718,7 +754,7 @@ def test_prediction_checkers_right_and_each_wrong_answer_named(checker, question
     assert checker(lambda: right).passed
     for q in right:
         v = checker(lambda q=q: dict(right, **{q: not right[q]}))
-        assert v.status == checks.WRONG and f"1 of {len(right)} wrong" in v.message
+        assert v.status == checking.WRONG and f"1 of {len(right)} wrong" in v.message
         assert q in v.message
 
 
@@ -729,30 +765,30 @@ def _ln(x, eps, axis=-1, ddof=0, outside=False):
 
 
 AFFINE = [
-    (lambda x, g, b, e: g * _ln(x, e) + b, checks.CORRECT, "scale and shift"),
+    (lambda x, g, b, e: g * _ln(x, e) + b, checking.CORRECT, "scale and shift"),
     (
         lambda x, g, b, e: torch.nn.functional.layer_norm(
             torch.tensor(x), (x.shape[1],), torch.tensor(g), torch.tensor(b), e
         ),
-        checks.CORRECT,
+        checking.CORRECT,
         "",
     ),  # fmt: skip
-    (lambda x, g, b, e: _ln(x, e), checks.WRONG, "gamma and beta are missing"),
-    (lambda x, g, b, e: g * _ln(x, e), checks.WRONG, "beta is missing"),
-    (lambda x, g, b, e: _ln(x, e) + b, checks.WRONG, "gamma is missing"),
-    (lambda x, g, b, e: b * _ln(x, e) + g, checks.WRONG, "swapped"),
-    (lambda x, g, b, e: _ln(g * x + b, e), checks.WRONG, "before normalizing"),
-    (lambda x, g, b, e: g * _ln(x, e, axis=0) + b, checks.WRONG, "batch axis"),
-    (lambda x, g, b, e: g * _ln(x, e, ddof=1) + b, checks.WRONG, "unbiased"),
-    (lambda x, g, b, e: g * _ln(x, e, outside=True) + b, checks.WRONG, "std + eps"),
-    (lambda x, g, b, e: g * _ln(x, e) + b + 0.1, checks.WRONG, "Hint"),
-    (lambda x, g, b, e: (g * _ln(x, e) + b).T, checks.WRONG, "shape"),
+    (lambda x, g, b, e: _ln(x, e), checking.WRONG, "gamma and beta are missing"),
+    (lambda x, g, b, e: g * _ln(x, e), checking.WRONG, "beta is missing"),
+    (lambda x, g, b, e: _ln(x, e) + b, checking.WRONG, "gamma is missing"),
+    (lambda x, g, b, e: b * _ln(x, e) + g, checking.WRONG, "swapped"),
+    (lambda x, g, b, e: _ln(g * x + b, e), checking.WRONG, "before normalizing"),
+    (lambda x, g, b, e: g * _ln(x, e, axis=0) + b, checking.WRONG, "batch axis"),
+    (lambda x, g, b, e: g * _ln(x, e, ddof=1) + b, checking.WRONG, "unbiased"),
+    (lambda x, g, b, e: g * _ln(x, e, outside=True) + b, checking.WRONG, "std + eps"),
+    (lambda x, g, b, e: g * _ln(x, e) + b + 0.1, checking.WRONG, "Hint"),
+    (lambda x, g, b, e: (g * _ln(x, e) + b).T, checking.WRONG, "shape"),
 ]
 
 
 @pytest.mark.parametrize("fn, status, fragment", AFFINE, ids=range(len(AFFINE)))
 def test_layer_norm_affine_diagnoses(fn, status, fragment):
-    v = checks.layer_norm_affine(fn)
+    v = affine_checks.layer_norm_affine(fn)
     assert v.status == status and fragment in v.message, v
 
 
@@ -761,42 +797,42 @@ def _rms(x, w, e, axis=-1):
 
 
 RMS = [
-    (_rms, checks.CORRECT, "root mean square"),
+    (_rms, checking.CORRECT, "root mean square"),
     (
         lambda x, w, e: torch.nn.functional.rms_norm(torch.tensor(x), (6,), torch.tensor(w), e),
-        checks.CORRECT,
+        checking.CORRECT,
         "",
     ),
-    (lambda x, w, e: _ln(x, e) * w, checks.WRONG, "subtracted the mean"),
-    (lambda x, w, e: x / (np.sqrt((x * x).mean(-1, keepdims=True)) + e) * w, checks.WRONG,
+    (lambda x, w, e: _ln(x, e) * w, checking.WRONG, "subtracted the mean"),
+    (lambda x, w, e: x / (np.sqrt((x * x).mean(-1, keepdims=True)) + e) * w, checking.WRONG,
      "inside the square root"),
-    (lambda x, w, e: _rms(x, w, e, axis=0), checks.WRONG, "axis 0"),
-    (lambda x, w, e: _rms(x, 1.0, e), checks.WRONG, "weight is missing"),
-    (lambda x, w, e: x / np.sqrt(x.var(-1, keepdims=True) + e) * w, checks.WRONG,
+    (lambda x, w, e: _rms(x, w, e, axis=0), checking.WRONG, "axis 0"),
+    (lambda x, w, e: _rms(x, 1.0, e), checking.WRONG, "weight is missing"),
+    (lambda x, w, e: x / np.sqrt(x.var(-1, keepdims=True) + e) * w, checking.WRONG,
      "standard deviation"),
-    (lambda x, w, e: _rms(x, w, 0.0), checks.WRONG, "eps is missing"),
-    (lambda x, w, e: x / np.linalg.norm(x, axis=-1, keepdims=True) * w, checks.WRONG,
+    (lambda x, w, e: _rms(x, w, 0.0), checking.WRONG, "eps is missing"),
+    (lambda x, w, e: x / np.linalg.norm(x, axis=-1, keepdims=True) * w, checking.WRONG,
      "L2 norm"),
-    (lambda x, w, e: x / np.sqrt((x * x).sum(-1, keepdims=True) + e) * w, checks.WRONG,
+    (lambda x, w, e: x / np.sqrt((x * x).sum(-1, keepdims=True) + e) * w, checking.WRONG,
      "L2 norm"),
-    (lambda x, w, e: x / ((x * x).mean(-1, keepdims=True) + e) * w, checks.WRONG,
+    (lambda x, w, e: x / ((x * x).mean(-1, keepdims=True) + e) * w, checking.WRONG,
      "square root is missing"),
-    (lambda x, w, e: _rms(x, 1.0, e) + w, checks.WRONG, "You added the weight"),
-    (lambda x, w, e: x / np.sqrt((x * x).mean() + e) * w, checks.WRONG, "whole batch"),
-    (lambda x, w, e: x / np.sqrt((x * x).mean(-1) + e) * w, checks.WRONG, "keepdims=True"),
-    (lambda x, w, e: _rms(x, w, e) + 0.1, checks.WRONG, "differ from RMSNorm"),
-    (lambda x, w, e: _rms(x, w, e).T, checks.WRONG, "shape"),
+    (lambda x, w, e: _rms(x, 1.0, e) + w, checking.WRONG, "You added the weight"),
+    (lambda x, w, e: x / np.sqrt((x * x).mean() + e) * w, checking.WRONG, "whole batch"),
+    (lambda x, w, e: x / np.sqrt((x * x).mean(-1) + e) * w, checking.WRONG, "keepdims=True"),
+    (lambda x, w, e: _rms(x, w, e) + 0.1, checking.WRONG, "differ from RMSNorm"),
+    (lambda x, w, e: _rms(x, w, e).T, checking.WRONG, "shape"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("fn, status, fragment", RMS, ids=range(len(RMS)))
 def test_rms_norm_diagnoses(fn, status, fragment):
-    v = checks.rms_norm(fn)
+    v = variants_checks.rms_norm(fn)
     assert v.status == status and fragment in v.message, v
 
 
 OUTPUT_STD = [
-    (lambda s, e: s / np.sqrt(s**2 + e), checks.CORRECT, "s / sqrt(s**2 + eps)"),
+    (lambda s, e: s / np.sqrt(s**2 + e), checking.CORRECT, "s / sqrt(s**2 + eps)"),
     # Measured instead of derived: layer norm of a row of spread s, its std (the oracle).
     (
         lambda s, e: np.array([
@@ -805,57 +841,59 @@ OUTPUT_STD = [
             ).std(unbiased=False).item()
             for v in s
         ]),
-        checks.CORRECT,
+        checking.CORRECT,
         "",
     ),
-    (lambda s, e: 1.0, checks.WRONG, "ignores eps"),
-    (lambda s, e: s / (s + e), checks.WRONG, "adds eps to the standard deviation"),
-    (lambda s, e: s / (s + np.sqrt(e)), checks.WRONG, "adds sqrt(eps)"),
-    (lambda s, e: s**2 / (s**2 + e), checks.WRONG, "variance"),
-    (lambda s, e: s / np.sqrt(e), checks.WRONG, "small-s limit"),
-    (lambda s, e: s / np.sqrt(s**2 + 2 * e), checks.WRONG, "expected"),
-    (lambda s, e: (s / np.sqrt(s**2 + e))[:3], checks.WRONG, "shape"),
+    (lambda s, e: 1.0, checking.WRONG, "ignores eps"),
+    (lambda s, e: s / (s + e), checking.WRONG, "adds eps to the standard deviation"),
+    (lambda s, e: s / (s + np.sqrt(e)), checking.WRONG, "adds sqrt(eps)"),
+    (lambda s, e: s**2 / (s**2 + e), checking.WRONG, "variance"),
+    (lambda s, e: s / np.sqrt(e), checking.WRONG, "small-s limit"),
+    (lambda s, e: s / np.sqrt(s**2 + 2 * e), checking.WRONG, "expected"),
+    (lambda s, e: (s / np.sqrt(s**2 + e))[:3], checking.WRONG, "shape"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("fn, status, fragment", OUTPUT_STD, ids=range(len(OUTPUT_STD)))
 def test_output_std_diagnoses(fn, status, fragment):
-    v = checks.output_std(fn)
+    v = variants_checks.output_std(fn)
     assert v.status == status and fragment in v.message, v
 
 
 def test_prediction_checkers_accept_zero_d_boolean_arrays_and_tensors():
-    right = dict(zip(checks.RMS_QUESTIONS, [True, False, False, True, False, False], strict=True))
+    right = dict(
+        zip(variants_checks.RMS_QUESTIONS, [True, False, False, True, False, False], strict=True)
+    )
     as_tensors = {q: torch.tensor(v) for q, v in right.items()}
     as_arrays = {q: np.array(v) for q, v in right.items()}
-    assert checks.rms_predictions(lambda: as_tensors).passed
-    assert checks.rms_predictions(lambda: as_arrays).passed
+    assert variants_checks.rms_predictions(lambda: as_tensors).passed
+    assert variants_checks.rms_predictions(lambda: as_arrays).passed
     several = dict(right, **{next(iter(right)): torch.tensor([True, False])})
-    assert "should be True or False" in checks.rms_predictions(lambda: several).message
-    v = checks.rms_predictions(lambda: {"q1": True})
+    assert "should be True or False" in variants_checks.rms_predictions(lambda: several).message
+    v = variants_checks.rms_predictions(lambda: {"q1": True})
     assert "question strings as keys" in v.message
 
 
 ROOFLINE = [
     (lambda s, p, g: {"forward": 2, "backward": 3, "forward+backward": 5}[p] * s[0] * s[1] * 4
-     / (g * 1e9), checks.CORRECT, "2 arrays"),
-    (lambda s, p, g: s[0] * s[1] * 4 / (g * 1e9), checks.WRONG, "moves one array"),
-    (lambda s, p, g: 2 * s[0] * s[1] * 32 / (g * 1e9), checks.WRONG, "bits"),
-    (lambda s, p, g: 2 * s[0] * s[1] * 4 / (g * 2**30), checks.WRONG, "2**30"),
-    (lambda s, p, g: 2 * s[0] * s[1] * 4 / (g * 1e9), checks.WRONG, "'backward'"),
-    (lambda s, p, g: 2 * s[0] * s[1] / (g * 1e9), checks.WRONG, "values, not bytes"),
-    (lambda s, p, g: 2 * s[0] * s[1] * 4 / g, checks.WRONG, "1e9"),
-    (lambda s, p, g: [1.0, 2.0], checks.WRONG, "single number"),
-    (lambda s, p, g: None, checks.WRONG, "forget to `return`"),
-    (lambda s, p, g: 2e3 * s[0] * s[1] * 4 / (g * 1e9), checks.WRONG, "milliseconds"),
+     / (g * 1e9), checking.CORRECT, "2 arrays"),
+    (lambda s, p, g: s[0] * s[1] * 4 / (g * 1e9), checking.WRONG, "moves one array"),
+    (lambda s, p, g: 2 * s[0] * s[1] * 32 / (g * 1e9), checking.WRONG, "bits"),
+    (lambda s, p, g: 2 * s[0] * s[1] * 4 / (g * 2**30), checking.WRONG, "2**30"),
+    (lambda s, p, g: 2 * s[0] * s[1] * 4 / (g * 1e9), checking.WRONG, "'backward'"),
+    (lambda s, p, g: 2 * s[0] * s[1] / (g * 1e9), checking.WRONG, "values, not bytes"),
+    (lambda s, p, g: 2 * s[0] * s[1] * 4 / g, checking.WRONG, "1e9"),
+    (lambda s, p, g: [1.0, 2.0], checking.WRONG, "single number"),
+    (lambda s, p, g: None, checking.WRONG, "forget to `return`"),
+    (lambda s, p, g: 2e3 * s[0] * s[1] * 4 / (g * 1e9), checking.WRONG, "milliseconds"),
     (lambda s, p, g: {"forward": 2, "backward": 3, "forward+backward": 4}[p] * s[0] * s[1] * 4
-     / (g * 1e9), checks.WRONG, "fused pass"),
+     / (g * 1e9), checking.WRONG, "fused pass"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("fn, status, fragment", ROOFLINE, ids=range(len(ROOFLINE)))
 def test_roofline_seconds_diagnoses(fn, status, fragment):
-    v = checks.roofline_seconds(fn)
+    v = performance_checks.roofline_seconds(fn)
     assert v.status == status and fragment in v.message, v
 
 
@@ -873,25 +911,25 @@ def _whole(x, out, eps, rows):
 
 
 BLOCKED = [
-    (_blocked, checks.CORRECT, "KiB of temporaries"),
-    (_whole, checks.WRONG, "full-size temporary"),
-    (lambda x, out, eps, rows: _ln(x, eps), checks.WRONG, "out is untouched"),
-    (lambda x, out, eps, rows: _blocked(x, out, eps, rows, stop=len(x) - rows), checks.WRONG,
+    (_blocked, checking.CORRECT, "KiB of temporaries"),
+    (_whole, checking.WRONG, "full-size temporary"),
+    (lambda x, out, eps, rows: _ln(x, eps), checking.WRONG, "out is untouched"),
+    (lambda x, out, eps, rows: _blocked(x, out, eps, rows, stop=len(x) - rows), checking.WRONG,
      "still unwritten"),
-    (lambda x, out, eps, rows: out.__setitem__(..., _ln(x, eps, ddof=1)), checks.WRONG,
+    (lambda x, out, eps, rows: out.__setitem__(..., _ln(x, eps, ddof=1)), checking.WRONG,
      "unbiased"),
-    (lambda x, out, eps, rows: x.__isub__(x.mean(-1, keepdims=True)), checks.WRONG,
+    (lambda x, out, eps, rows: x.__isub__(x.mean(-1, keepdims=True)), checking.WRONG,
      "changed x"),
-    (lambda x, out, eps, rows: out.__setitem__(..., _ln(x, eps, outside=True)), checks.WRONG,
+    (lambda x, out, eps, rows: out.__setitem__(..., _ln(x, eps, outside=True)), checking.WRONG,
      "eps to the standard deviation"),
     (lambda x, out, eps, rows: [out.__setitem__(slice(b, b + rows), _ln(x[b:b + rows], eps, axis=0))
-                                for b in range(0, len(x), rows)], checks.WRONG, "axis 0"),
+                                for b in range(0, len(x), rows)], checking.WRONG, "axis 0"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("fn, status, fragment", BLOCKED, ids=range(len(BLOCKED)))
 def test_layer_norm_blocked_diagnoses(fn, status, fragment):
-    v = checks.layer_norm_blocked(fn)
+    v = performance_checks.layer_norm_blocked(fn)
     assert v.status == status and fragment in v.message, v
 
 
@@ -913,19 +951,19 @@ def _timer(warm_up=True, reduce=None):
 
 
 TIMERS = [
-    (_timer(), checks.CORRECT, "warm-up"),
-    (_timer(warm_up=False), checks.WRONG, "warm-up"),
-    (_timer(reduce=lambda t: sum(t) / len(t)), checks.WRONG, "median"),
-    (_timer(reduce=sum), checks.WRONG, "median"),
-    (lambda f, rounds: [f() for _ in range(rounds + 1)] and 0.0, checks.WRONG, "perf_counter"),
-    (lambda f, rounds: 1e3 * _timer()(f, rounds), checks.WRONG, "milliseconds"),
-    (lambda f, rounds: 1e9 * _timer()(f, rounds), checks.WRONG, "nanoseconds"),
+    (_timer(), checking.CORRECT, "warm-up"),
+    (_timer(warm_up=False), checking.WRONG, "warm-up"),
+    (_timer(reduce=lambda t: sum(t) / len(t)), checking.WRONG, "median"),
+    (_timer(reduce=sum), checking.WRONG, "median"),
+    (lambda f, rounds: [f() for _ in range(rounds + 1)] and 0.0, checking.WRONG, "perf_counter"),
+    (lambda f, rounds: 1e3 * _timer()(f, rounds), checking.WRONG, "milliseconds"),
+    (lambda f, rounds: 1e9 * _timer()(f, rounds), checking.WRONG, "nanoseconds"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("fn, status, fragment", TIMERS, ids=range(len(TIMERS)))
 def test_median_time_diagnoses(fn, status, fragment):
-    v = checks.median_time(fn)
+    v = performance_checks.median_time(fn)
     assert v.status == status and fragment in v.message, v
 
 
@@ -950,14 +988,14 @@ BY_HAND_HINTS = [
 def test_layer_norm_by_hand_hints_first_and_shows_the_numbers_on_the_second_wrong_try(
     answer, how, numbers
 ):
-    first = checks.layer_norm_by_hand(lambda: answer)
-    assert first.status == checks.WRONG and how in first.message, first
+    first = statistics_checks.layer_norm_by_hand(lambda: answer)
+    assert first.status == checking.WRONG and how in first.message, first
     assert not BY_HAND_NUMBERS.search(first.message), first
-    assert first.message.endswith(checks.WITHHELD), first
-    second = checks.layer_norm_by_hand(lambda: answer)
-    assert numbers in second.message and checks.WITHHELD not in second.message, second
+    assert first.message.endswith(checking.WITHHELD), first
+    second = statistics_checks.layer_norm_by_hand(lambda: answer)
+    assert numbers in second.message and checking.WITHHELD not in second.message, second
     # The same diagnosis, now followed by the numbers.
-    assert second.message.startswith(first.message.removesuffix(checks.WITHHELD).rstrip())
+    assert second.message.startswith(first.message.removesuffix(checking.WITHHELD).rstrip())
 
 
 def test_only_wrong_tries_of_the_same_checker_count():
@@ -967,33 +1005,41 @@ def test_only_wrong_tries_of_the_same_checker_count():
     def right():
         return 5.0, 4.0, (X - 5) / 2
 
-    assert checks.layer_norm_rows(lambda x, eps: x).status == checks.WRONG  # another checker
-    assert checks.layer_norm_by_hand(stub).status == checks.NOT_ATTEMPTED
-    assert checks.layer_norm_by_hand(right).passed
-    assert "mu = 5" not in checks.layer_norm_by_hand(wrong).message  # the first wrong try
-    assert checks.layer_norm_by_hand(stub).status == checks.NOT_ATTEMPTED
-    assert checks.layer_norm_by_hand(right).passed
-    assert "mu = 5." in checks.layer_norm_by_hand(wrong).message  # the second
-    assert "mu = 5." in checks.layer_norm_by_hand(wrong).message  # and every one after
+    assert (
+        statistics_checks.layer_norm_rows(lambda x, eps: x).status == checking.WRONG
+    )  # another checker
+    assert statistics_checks.layer_norm_by_hand(stub).status == checking.NOT_ATTEMPTED
+    assert statistics_checks.layer_norm_by_hand(right).passed
+    assert (
+        "mu = 5" not in statistics_checks.layer_norm_by_hand(wrong).message
+    )  # the first wrong try
+    assert statistics_checks.layer_norm_by_hand(stub).status == checking.NOT_ATTEMPTED
+    assert statistics_checks.layer_norm_by_hand(right).passed
+    assert "mu = 5." in statistics_checks.layer_norm_by_hand(wrong).message  # the second
+    assert "mu = 5." in statistics_checks.layer_norm_by_hand(wrong).message  # and every one after
 
 
 # Every checker whose wrong verdicts carry expected values: (checker, a wrong answer, what
 # only the second wrong try shows).
 REVEALS = [
-    (checks.layer_norm_affine, lambda x, g, b, e: g * _ln(x, e) + b + 0.1,
+    (affine_checks.layer_norm_affine, lambda x, g, b, e: g * _ln(x, e) + b + 0.1,
      r"Expected -?\d\.\d{4} there\."),
-    (checks.count_norm_parameters, lambda d, L: 2 * d * L + 1, r"The model has 600\."),
-    (checks.variance_rows, lambda x: x.var(axis=1) + 1, r"Row \d's variance is \d\.\d{4}\."),
-    (checks.layer_norm_backward, _bw(lambda dy, xh, r, g: 2 * r * g),
+    (affine_checks.count_norm_parameters, lambda d, L: 2 * d * L + 1, r"The model has 600\."),
+    (from_scratch_checks.variance_rows, lambda x: x.var(axis=1) + 1,
+     r"Row \d's variance is \d\.\d{4}\."),
+    (from_scratch_checks.layer_norm_backward, _bw(lambda dy, xh, r, g: 2 * r * g),
      r"Autograd's dx\[\d, \d\] is"),
-    (checks.norm_axes, lambda m: dict(AXES_RIGHT, **{"batch norm": (0,)})[m],
+    (batch_norm_checks.norm_axes, lambda m: dict(AXES_RIGHT, **{"batch norm": (0,)})[m],
      r"Expected: batch norm \(0, 2, 3\)\."),
-    (checks.percentile_bands, lambda h: _bands(h) + 0.5, r"Expected -?\d+\.\d{3} there\."),
-    (checks.gradient_predictiveness, lambda grad, w, etas: 0.123, r"It is \d+\.\d{4}\."),
-    (checks.output_std, lambda s, e: s / np.sqrt(s**2 + 2 * e), r"Expected \d"),
-    (checks.roofline_seconds, lambda s, p, g: 7.0, r"Expected \d.* s\."),
-    (checks.median_time, _timer(reduce=sum), r"The median call takes 1[45] ms\."),
-    (checks.invariance_predictions, lambda: dict(RIGHT, **{"add 5 to every feature": False}),
+    (covariate_shift_checks.percentile_bands, lambda h: _bands(h) + 0.5,
+     r"Expected -?\d+\.\d{3} there\."),
+    (covariate_shift_checks.gradient_predictiveness, lambda grad, w, etas: 0.123,
+     r"It is \d+\.\d{4}\."),
+    (variants_checks.output_std, lambda s, e: s / np.sqrt(s**2 + 2 * e), r"Expected \d"),
+    (performance_checks.roofline_seconds, lambda s, p, g: 7.0, r"Expected \d.* s\."),
+    (performance_checks.median_time, _timer(reduce=sum), r"The median call takes 1[45] ms\."),
+    (statistics_checks.invariance_predictions,
+     lambda: dict(RIGHT, **{"add 5 to every feature": False}),
      r"'add 5 to every feature': the output is unchanged \(adding a constant"),
 ]  # fmt: skip
 
@@ -1001,37 +1047,39 @@ REVEALS = [
 @pytest.mark.parametrize("checker, fn, revealed", REVEALS, ids=[c.__name__ for c, _, _ in REVEALS])
 def test_expected_values_only_from_the_second_wrong_try(checker, fn, revealed):
     first = checker(fn)
-    assert first.status == checks.WRONG and first.message.endswith(checks.WITHHELD), first
+    assert first.status == checking.WRONG and first.message.endswith(checking.WITHHELD), first
     assert not re.search(revealed, first.message), first
     second = checker(fn)
-    assert re.search(revealed, second.message) and checks.WITHHELD not in second.message, second
+    assert re.search(revealed, second.message) and checking.WITHHELD not in second.message, second
 
 
 # ------------------------------------------------------------------- sentences -------
 
 # Every answer the catalogue above knows, by checker.
 CATALOGUE = {
-    checks.layer_norm_by_hand: [lambda a=a: a for a, _, _ in BY_HAND],
-    checks.layer_norm_rows: [fn for fn, _, _ in ROWS],
-    checks.undo_layer_norm: [fn for fn, _, _ in UNDO],
-    checks.count_norm_parameters: [fn for fn, _, _ in COUNT],
-    checks.weight_decay_groups: [fn for fn, _, _ in DECAY],
-    checks.norm_axes: [fn for fn, _, _ in AXES],
-    checks.batch_norm_training: [fn for fn, _, _ in BN_TRAIN],
-    checks.batch_norm_inference: [fn for fn, _, _ in BN_INFER],
-    checks.residual_placement: [fn for fn, _, _ in PLACEMENT],
-    checks.masked_mean: [fn for fn, _, _ in MASKED],
-    checks.percentile_bands: [fn for fn, _, _ in PERCENTILES],
-    checks.gradient_predictiveness: [fn for fn, _, _ in PREDICTIVE],
-    checks.variance_rows: [fn for fn, _, _ in VARIANCE],
-    checks.layer_norm_backward: [fn for fn, _, _ in BACKWARD],
-    checks.layer_norm_affine: [fn for fn, _, _ in AFFINE],
-    checks.rms_norm: [fn for fn, _, _ in RMS],
-    checks.output_std: [fn for fn, _, _ in OUTPUT_STD],
-    checks.roofline_seconds: [fn for fn, _, _ in ROOFLINE],
-    checks.layer_norm_blocked: [fn for fn, _, _ in BLOCKED],
-    checks.median_time: [fn for fn, _, _ in TIMERS],
-    checks.invariance_predictions: [lambda q=q: dict(RIGHT, **{q: not RIGHT[q]}) for q in RIGHT]
+    statistics_checks.layer_norm_by_hand: [lambda a=a: a for a, _, _ in BY_HAND],
+    statistics_checks.layer_norm_rows: [fn for fn, _, _ in ROWS],
+    affine_checks.undo_layer_norm: [fn for fn, _, _ in UNDO],
+    affine_checks.count_norm_parameters: [fn for fn, _, _ in COUNT],
+    affine_checks.weight_decay_groups: [fn for fn, _, _ in DECAY],
+    batch_norm_checks.norm_axes: [fn for fn, _, _ in AXES],
+    batch_norm_checks.batch_norm_training: [fn for fn, _, _ in BN_TRAIN],
+    batch_norm_checks.batch_norm_inference: [fn for fn, _, _ in BN_INFER],
+    transformers_checks.residual_placement: [fn for fn, _, _ in PLACEMENT],
+    transformers_checks.masked_mean: [fn for fn, _, _ in MASKED],
+    covariate_shift_checks.percentile_bands: [fn for fn, _, _ in PERCENTILES],
+    covariate_shift_checks.gradient_predictiveness: [fn for fn, _, _ in PREDICTIVE],
+    from_scratch_checks.variance_rows: [fn for fn, _, _ in VARIANCE],
+    from_scratch_checks.layer_norm_backward: [fn for fn, _, _ in BACKWARD],
+    affine_checks.layer_norm_affine: [fn for fn, _, _ in AFFINE],
+    variants_checks.rms_norm: [fn for fn, _, _ in RMS],
+    variants_checks.output_std: [fn for fn, _, _ in OUTPUT_STD],
+    performance_checks.roofline_seconds: [fn for fn, _, _ in ROOFLINE],
+    performance_checks.layer_norm_blocked: [fn for fn, _, _ in BLOCKED],
+    performance_checks.median_time: [fn for fn, _, _ in TIMERS],
+    statistics_checks.invariance_predictions: [
+        lambda q=q: dict(RIGHT, **{q: not RIGHT[q]}) for q in RIGHT
+    ]
     + [lambda: {q: not v for q, v in RIGHT.items()}],
 }
 
@@ -1074,11 +1122,11 @@ def _sentence_problems(message: str) -> list[str]:
 def test_messages_read_as_sentences_on_first_and_second_try(checker):
     problems = {}
     for answer in [stub, 42, *GARBAGE, *CATALOGUE.get(checker, [])]:
-        checks._wrong_tries.clear()
+        checking._wrong_tries.clear()
         messages = [checker(answer).message]
-        if checks.WITHHELD in messages[0]:  # the second try shows the expected values
+        if checking.WITHHELD in messages[0]:  # the second try shows the expected values
             messages.append(checker(answer).message)
-            assert checks.WITHHELD not in messages[1], messages
+            assert checking.WITHHELD not in messages[1], messages
         for message in messages:
             if found := _sentence_problems(message):
                 problems[message] = found
@@ -1086,21 +1134,21 @@ def test_messages_read_as_sentences_on_first_and_second_try(checker):
 
 
 def test_exception_text_ends_its_sentence_before_the_hint():
-    v = checks.layer_norm_rows(lambda x, eps: x - x.mean(axis=-1))  # (5, 6) - (5,)
+    v = statistics_checks.layer_norm_rows(lambda x, eps: x - x.mean(axis=-1))  # (5, 6) - (5,)
     assert re.search(
         r"shapes \(5,6\) \(5,\)\. An array of shape \(5,\) lost the last", v.message
     ), v
     assert "keepdims=True" in v.message
-    v = checks.layer_norm_rows(lambda x, eps: 1 / 0)
+    v = statistics_checks.layer_norm_rows(lambda x, eps: 1 / 0)
     assert v.message == "Your function raised ZeroDivisionError: division by zero."
-    v = checks.layer_norm_rows(lambda x, eps: (_ for _ in ()).throw(ValueError()))
+    v = statistics_checks.layer_norm_rows(lambda x, eps: (_ for _ in ()).throw(ValueError()))
     assert v.message == "Your function raised ValueError."
-    v = checks.layer_norm_rows(lambda x, eps: (_ for _ in ()).throw(ValueError("Bad.")))
+    v = statistics_checks.layer_norm_rows(lambda x, eps: (_ for _ in ()).throw(ValueError("Bad.")))
     assert v.message == "Your function raised ValueError: Bad."
 
 
 def test_unbiased_variance_hint_keeps_the_axis():
-    v = checks.layer_norm_rows(
+    v = statistics_checks.layer_norm_rows(
         lambda x, eps: (
             (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, ddof=1, keepdims=True) + eps)
         )
@@ -1108,7 +1156,7 @@ def test_unbiased_variance_hint_keeps_the_axis():
     assert "`x.var(axis=-1, keepdims=True)`" in v.message, v
     assert "`np.mean((x - mu)**2, axis=-1, keepdims=True)`" in v.message, v
     # And the suggestion works: it broadcasts and passes.
-    assert checks.layer_norm_rows(
+    assert statistics_checks.layer_norm_rows(
         lambda x, eps: (
             (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
         )
@@ -1120,11 +1168,13 @@ def test_unbiased_variance_hint_keeps_the_axis():
 
 def test_assert_correct_raises_from_the_callers_frame_only():
     with pytest.raises(AssertionError, match="^wrong: You subtracted the mean") as info:
-        checks.layer_norm_rows(lambda x, eps: x - x.mean(-1, keepdims=True)).assert_correct()
+        statistics_checks.layer_norm_rows(
+            lambda x, eps: x - x.mean(-1, keepdims=True)
+        ).assert_correct()
     frames = traceback.extract_tb(info.value.__traceback__)
     assert [f.filename for f in frames] == [__file__]
     # Each call raises afresh: the traceback does not grow from one call to the next.
-    failing = checks.Verdict(checks.WRONG, "no")
+    failing = checking.Verdict(checking.WRONG, "no")
     for _ in range(2):
         with pytest.raises(AssertionError) as info:
             failing.assert_correct()
@@ -1132,10 +1182,10 @@ def test_assert_correct_raises_from_the_callers_frame_only():
 
 
 def test_failing_check_in_a_notebook_shows_the_verdict_and_no_path(tmp_path):
-    # The nbgrader test cell (lnbook.editions) after a wrong answer, in IPython's default
+    # The nbgrader test cell (lnbook.book.editions) after a wrong answer, in IPython's default
     # traceback mode (Context), then in Plain and Verbose.
     check = (
-        "from lnbook import checks\n\n"
+        "from lnbook.topics.statistics import checks\n\n"
         "def f(x, eps):\n"
         "    return x - x.mean(axis=-1, keepdims=True)\n\n"
         "print(checks.layer_norm_rows(f).assert_correct())"
@@ -1150,8 +1200,8 @@ def test_failing_check_in_a_notebook_shows_the_verdict_and_no_path(tmp_path):
         resources={"metadata": {"path": str(tmp_path)}},
     ).execute()
     # The kernel ran this checkout's lnbook, so the paths below are the ones to hide.
-    assert nb.cells[-1].outputs[0].text.strip() == checks.__file__
-    repository = str(Path(checks.__file__).resolve().parents[1])
+    assert nb.cells[-1].outputs[0].text.strip() == statistics_checks.__file__
+    repository = str(Path(statistics_checks.__file__).resolve().parents[3])
     for cell in (nb.cells[0], nb.cells[2], nb.cells[4]):
         errors = [o for o in cell.outputs if o.output_type == "error"]
         assert len(errors) == 1, cell.outputs  # so nbgrader scores the cell 0
@@ -1181,10 +1231,10 @@ def _bn32(x, eps):
 @pytest.mark.parametrize(
     "checker, fn",
     [
-        (checks.layer_norm_rows, _ln32_rows),
-        (checks.batch_norm_training, _bn32),
-        (checks.layer_norm_affine, lambda x, g, b, eps: g * _ln32_rows(x, eps) + b),
-        (checks.layer_norm_rows, lambda x, eps: torch.nn.functional.layer_norm(
+        (statistics_checks.layer_norm_rows, _ln32_rows),
+        (batch_norm_checks.batch_norm_training, _bn32),
+        (affine_checks.layer_norm_affine, lambda x, g, b, eps: g * _ln32_rows(x, eps) + b),
+        (statistics_checks.layer_norm_rows, lambda x, eps: torch.nn.functional.layer_norm(
             torch.tensor(x, dtype=torch.float32), x.shape[-1:], eps=eps)),
     ],
 )  # fmt: skip
@@ -1193,16 +1243,16 @@ def test_float32_answers_are_judged_by_float32_tolerance(checker, fn):
 
 
 def test_float32_answers_with_a_mistake_are_still_diagnosed():
-    v = checks.layer_norm_rows(lambda x, eps: _ln32_rows(x, 0.0))
+    v = statistics_checks.layer_norm_rows(lambda x, eps: _ln32_rows(x, 0.0))
     assert "eps is missing" in v.message, v
-    v = checks.batch_norm_training(lambda x, eps: _ln32_rows(x, eps))
+    v = batch_norm_checks.batch_norm_training(lambda x, eps: _ln32_rows(x, eps))
     assert "that is layer norm" in v.message, v
 
 
 def test_one_tolerance_policy_depends_on_the_precision():
     f64, f32 = np.ones(3), np.ones(3, dtype=np.float32)
-    assert checks._tolerance(f64, f64) == (1e-6, 1e-8)
-    rtol, atol = checks._tolerance(f32, f64)
+    assert checking.tolerance(f64, f64) == (1e-6, 1e-8)
+    rtol, atol = checking.tolerance(f32, f64)
     assert 1e-5 < rtol <= 1e-3 and 1e-5 < atol <= 1e-3
 
 
@@ -1213,19 +1263,23 @@ def test_layer_norm_blocked_accepts_float64_temporaries_per_block():
             xc = xb - xb.mean(axis=-1, keepdims=True)
             out[start : start + rows] = xc / np.sqrt((xc * xc).mean(-1, keepdims=True) + eps)
 
-    assert checks.layer_norm_blocked(blocked64).passed
+    assert performance_checks.layer_norm_blocked(blocked64).passed
 
 
 @pytest.mark.parametrize(
     "method", ["closest_observation", "inverted_cdf", "nearest", "lower", "higher", "hazen"]
 )
 def test_percentile_bands_accepts_every_numpy_method(method):
-    v = checks.percentile_bands(lambda h: np.percentile(h, (15, 50, 85), axis=1, method=method).T)
+    v = covariate_shift_checks.percentile_bands(
+        lambda h: np.percentile(h, (15, 50, 85), axis=1, method=method).T
+    )
     assert v.passed, v
 
 
 def test_percentile_bands_rejects_neighbouring_percentiles():
-    assert not checks.percentile_bands(lambda h: np.percentile(h, (13, 50, 87), axis=1).T).passed
+    assert not covariate_shift_checks.percentile_bands(
+        lambda h: np.percentile(h, (13, 50, 87), axis=1).T
+    ).passed
 
 
 def _named_groups(model, wd):
@@ -1241,20 +1295,22 @@ def _set_groups(model, wd):
 
 
 def test_weight_decay_groups_follows_adamw():
-    assert checks.weight_decay_groups(_named_groups).passed  # AdamW takes (name, p) pairs
-    v = checks.weight_decay_groups(_set_groups)  # and refuses sets
-    assert v.status == checks.WRONG and "ordered collections" in v.message, v
+    assert affine_checks.weight_decay_groups(_named_groups).passed  # AdamW takes (name, p) pairs
+    v = affine_checks.weight_decay_groups(_set_groups)  # and refuses sets
+    assert v.status == checking.WRONG and "ordered collections" in v.message, v
 
 
 def test_undo_layer_norm_accepts_an_array_of_two():
-    v = checks.undo_layer_norm(lambda x, eps: np.array([np.sqrt(x.var() + eps), x.mean()]))
+    v = affine_checks.undo_layer_norm(lambda x, eps: np.array([np.sqrt(x.var() + eps), x.mean()]))
     assert v.passed, v
 
 
 def test_masked_mean_rejects_a_sum_over_the_padding():
-    v = checks.masked_mean(lambda x, valid: x.sum(axis=(0, 1)) / valid.sum())
-    assert v.status == checks.WRONG and "sum includes the padding" in v.message, v
-    v = checks.masked_mean(lambda x, valid: (x * valid[..., None]).sum(axis=(0, 1)) / valid.sum())
+    v = transformers_checks.masked_mean(lambda x, valid: x.sum(axis=(0, 1)) / valid.sum())
+    assert v.status == checking.WRONG and "sum includes the padding" in v.message, v
+    v = transformers_checks.masked_mean(
+        lambda x, valid: (x * valid[..., None]).sum(axis=(0, 1)) / valid.sum()
+    )
     assert v.passed, v
 
 
@@ -1263,20 +1319,20 @@ def test_gradient_predictiveness_rejects_the_value_at_the_last_eta():
         g = grad(w)
         return np.linalg.norm(grad(w - etas[-1] * g) - g)
 
-    v = checks.gradient_predictiveness(at_last_eta)
-    assert v.status == checks.WRONG and "last eta" in v.message, v
+    v = covariate_shift_checks.gradient_predictiveness(at_last_eta)
+    assert v.status == checking.WRONG and "last eta" in v.message, v
 
 
 def test_median_time_rejects_the_minimum():
-    v = checks.median_time(_timer(reduce=min))
-    assert v.status == checks.WRONG and "minimum" in v.message, v
+    v = performance_checks.median_time(_timer(reduce=min))
+    assert v.status == checking.WRONG and "minimum" in v.message, v
 
 
 def test_sys_exit_in_an_answer_is_a_verdict_not_the_end_of_the_kernel():
-    v = checks.layer_norm_rows(lambda x, eps: sys.exit())
-    assert v.status == checks.WRONG and "sys.exit()" in v.message, v
-    v = checks.layer_norm_rows(lambda x, eps: exit(1))
-    assert v.status == checks.WRONG and "sys.exit()" in v.message, v
+    v = statistics_checks.layer_norm_rows(lambda x, eps: sys.exit())
+    assert v.status == checking.WRONG and "sys.exit()" in v.message, v
+    v = statistics_checks.layer_norm_rows(lambda x, eps: exit(1))
+    assert v.status == checking.WRONG and "sys.exit()" in v.message, v
 
 
 def _retries_forever(x, eps):
@@ -1292,12 +1348,12 @@ def test_a_retry_loop_with_a_bare_except_is_stopped(monkeypatch, signals):
     if not signals and sys.gettrace() is not None:
         pytest.skip("a debugger or coverage tracer is active: the fallback leaves it alone")
     if not signals:
-        monkeypatch.setattr(checks, "_alarm_usable", lambda: False)
-    monkeypatch.setattr(checks, "TIME_LIMIT_S", 0.2)
+        monkeypatch.setattr(checking, "_alarm_usable", lambda: False)
+    monkeypatch.setattr(checking, "TIME_LIMIT_S", 0.2)
     alarm = signal.getsignal(signal.SIGALRM)
     start = time.monotonic()
-    v = checks.layer_norm_rows(_retries_forever)
-    assert v.status == checks.WRONG and "endless loop" in v.message, v
+    v = statistics_checks.layer_norm_rows(_retries_forever)
+    assert v.status == checking.WRONG and "endless loop" in v.message, v
     assert time.monotonic() - start < 10
     assert sys.gettrace() is None and signal.getsignal(signal.SIGALRM) is alarm
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # no alarm left to strike
@@ -1305,11 +1361,13 @@ def test_a_retry_loop_with_a_bare_except_is_stopped(monkeypatch, signals):
 
 def test_a_huge_value_makes_a_short_message():
     for answer in (lambda m: range(10**6), lambda m: list(range(10**6))):
-        v = checks.norm_axes(answer)
-        assert v.status == checks.WRONG and len(v.message) < 300, v
-    v = checks.layer_norm_rows(lambda x, eps: (_ for _ in ()).throw(ValueError("x" * 10**6)))
+        v = batch_norm_checks.norm_axes(answer)
+        assert v.status == checking.WRONG and len(v.message) < 300, v
+    v = statistics_checks.layer_norm_rows(
+        lambda x, eps: (_ for _ in ()).throw(ValueError("x" * 10**6))
+    )
     assert len(v.message) < 400, v
-    assert len(checks._shown(np.arange(10**6))) <= 60
+    assert len(checking.quote(np.arange(10**6))) <= 60
 
 
 @pytest.mark.parametrize(
@@ -1320,12 +1378,12 @@ def test_a_huge_value_makes_a_short_message():
     ],
 )
 def test_no_keepdims_hint_for_other_broadcast_errors(fn):
-    v = checks.layer_norm_affine(fn)
+    v = affine_checks.layer_norm_affine(fn)
     assert "could not be broadcast" in v.message and "keepdims" not in v.message, v
 
 
 def test_a_mask_without_a_feature_axis_is_hinted_at():
-    v = checks.masked_mean(lambda x, valid: (x * valid).sum(axis=(0, 1)) / valid.sum())
+    v = transformers_checks.masked_mean(lambda x, valid: (x * valid).sum(axis=(0, 1)) / valid.sum())
     assert "[..., None]" in v.message, v
 
 
@@ -1333,11 +1391,11 @@ def test_layer_norm_by_hand_shows_the_digits_that_differ():
     # With 6 significant digits, 2.000003 prints as "2", like the expected x_hat[7].
     x_hat = (X - 5) / 2
     x_hat[7] += 3e-6
-    v = checks.layer_norm_by_hand(lambda: (5.0, 4.0, x_hat))
+    v = statistics_checks.layer_norm_by_hand(lambda: (5.0, 4.0, x_hat))
     assert "x_hat[7] = 2.000003 " in v.message, v
-    v = checks.layer_norm_by_hand(lambda: (5.000001, 4.0, x_hat))
+    v = statistics_checks.layer_norm_by_hand(lambda: (5.000001, 4.0, x_hat))
     assert "mu = 5.000001," in v.message, v
-    v = checks.layer_norm_by_hand(lambda: (5.000001, 4.0, x_hat))  # the second try
+    v = statistics_checks.layer_norm_by_hand(lambda: (5.000001, 4.0, x_hat))  # the second try
     assert "Expected mu = 5." in v.message, v
 
 
@@ -1349,5 +1407,5 @@ def test_layer_norm_backward_says_when_dy_is_changed_in_place():
         dx = rstd * (dy - dy.mean(1, keepdims=True) - x_hat * (x_hat * dy).mean(1, keepdims=True))
         return dx, dgamma, dbeta
 
-    v = checks.layer_norm_backward(scales_dy)
-    assert v.status == checks.WRONG and "changed `dy` in place" in v.message, v
+    v = from_scratch_checks.layer_norm_backward(scales_dy)
+    assert v.status == checking.WRONG and "changed `dy` in place" in v.message, v

@@ -14,8 +14,8 @@ import jupytext
 import nbformat
 import pytest
 
-from lnbook import editions
-from lnbook.sphinxext import executed_notebook, execution_cache_dir
+from lnbook.book import editions
+from lnbook.book.sphinxext import executed_notebook, execution_cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -244,7 +244,7 @@ def test_a_changed_stub_stops_the_classroom_editions_naming_the_exercise(edition
     chapter.write_text(text.replace(stub, "def percentile_bands(h):\n    return h\n", 1))
     out = tmp_path / "out"
     done = subprocess.run(
-        [sys.executable, "-m", "lnbook.editions", edition, str(out), "--root", str(root)],
+        [sys.executable, "-m", "lnbook.book.editions", edition, str(out), "--root", str(root)],
         capture_output=True,
         text=True,
         timeout=300,

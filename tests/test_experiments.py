@@ -6,27 +6,39 @@ import numpy as np
 import pytest
 import torch
 
-from lnbook import experiments
+from lnbook import training
 from lnbook.data import layer_activations
+from lnbook.topics.affine import experiments as affine_experiments
+from lnbook.topics.batch_norm import experiments as batch_norm_experiments
+from lnbook.topics.covariate_shift import experiments as covariate_shift_experiments
+from lnbook.topics.from_scratch import experiments as from_scratch_experiments
+from lnbook.topics.performance import experiments as performance_experiments
+from lnbook.topics.statistics import experiments as statistics_experiments
+from lnbook.topics.transformers import experiments as transformers_experiments
+from lnbook.topics.variants import experiments as variants_experiments
 
 
 def test_layer_norm_one_pass_matches_torch_in_float64_without_offset():
     # The one-pass formula is mathematically right; only its rounding is the problem.
     x = np.random.default_rng(1).standard_normal((5, 16))
     expected = torch.nn.functional.layer_norm(torch.tensor(x), (16,)).numpy()
-    np.testing.assert_allclose(experiments.layer_norm_one_pass(x), expected, atol=1e-12)
+    np.testing.assert_allclose(
+        from_scratch_experiments.layer_norm_one_pass(x), expected, atol=1e-12
+    )
 
 
 def test_layer_norm_one_pass_breaks_in_float32_with_large_offset():
     x = (1e4 + np.random.default_rng(2).standard_normal((16, 256))).astype(np.float32)
     ref = torch.nn.functional.layer_norm(torch.tensor(x, dtype=torch.float64), (256,)).numpy()
-    y = experiments.layer_norm_one_pass(x)
+    y = from_scratch_experiments.layer_norm_one_pass(x)
     assert np.isnan(y).any() or np.abs(y - ref).max() > 1e-1
 
 
 def test_variance_pitfall_separates_the_algorithms():
     offsets = [1.0, 1e2, 1e4, 1e6]
-    r = experiments.variance_pitfall(offsets, n_examples=32, n_features=128, shown_features=8)
+    r = from_scratch_experiments.variance_pitfall(
+        offsets, n_examples=32, n_features=128, shown_features=8
+    )
     assert r["offsets"].tolist() == offsets
     for key in ("err_one_pass", "err_two_pass", "err_one_pass_finite", "nan_one_pass"):
         assert r[key].shape == (4,)
@@ -42,7 +54,9 @@ def test_variance_pitfall_separates_the_algorithms():
 
 
 def test_variance_pitfall_reference_is_normalized():
-    r = experiments.variance_pitfall([1e3], n_examples=4, n_features=64, shown_features=64)
+    r = from_scratch_experiments.variance_pitfall(
+        [1e3], n_examples=4, n_features=64, shown_features=64
+    )
     row = r["x_hat_ref"][0]
     assert abs(row.mean()) < 1e-12
     assert row.var() == pytest.approx(1.0, rel=1e-3)  # eps = 1e-5 shrinks it slightly
@@ -50,7 +64,7 @@ def test_variance_pitfall_reference_is_normalized():
 
 def test_finite_difference_grad_matches_closed_form():
     x = np.random.default_rng(3).standard_normal((3, 4))
-    grad = experiments.finite_difference_grad(lambda v: float((v**3).sum()), x)
+    grad = from_scratch_experiments.finite_difference_grad(lambda v: float((v**3).sum()), x)
     np.testing.assert_allclose(grad, 3 * x**2, rtol=1e-6, atol=1e-8)
     # The input is left untouched.
     assert np.array_equal(x, np.random.default_rng(3).standard_normal((3, 4)))
@@ -67,7 +81,7 @@ def _ln_rows(x, eps):
 
 def test_row_statistics_match_closed_form():
     x = np.random.default_rng(0).normal(3, 2, size=(6, 9))
-    s = experiments.row_statistics(x, eps=1e-5)
+    s = statistics_experiments.row_statistics(x, eps=1e-5)
     np.testing.assert_allclose(s["y"], _ln_rows(x, 1e-5), atol=1e-12)
     np.testing.assert_allclose(s["mean_before"], x.mean(1))
     np.testing.assert_allclose(s["std_before"], x.std(1))
@@ -77,12 +91,12 @@ def test_row_statistics_match_closed_form():
 
 def test_row_statistics_rejects_a_single_example():
     with pytest.raises(ValueError, match=r"\(N, D\).*\(5,\)"):
-        experiments.row_statistics(np.ones(5))
+        statistics_experiments.row_statistics(np.ones(5))
 
 
 def test_explore_example_applies_shift_scale_and_truncation():
     x = np.random.default_rng(1).standard_normal((4, 10))
-    r = experiments.explore_example(x, 2, shift=1.5, scale=-2.0, n_features=6, eps=0.1)
+    r = statistics_experiments.explore_example(x, 2, shift=1.5, scale=-2.0, n_features=6, eps=0.1)
     row = -2.0 * x[2, :6] + 1.5
     np.testing.assert_allclose(r["x"], row)
     np.testing.assert_allclose(r["x_hat"], _ln_rows(row[None], 0.1)[0], atol=1e-12)
@@ -99,23 +113,23 @@ def test_explore_example_applies_shift_scale_and_truncation():
 )
 def test_explore_example_rejects_out_of_range_controls(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        experiments.explore_example(np.zeros((4, 10)), **kwargs)
+        statistics_experiments.explore_example(np.zeros((4, 10)), **kwargs)
 
 
 def test_explore_scenes_covers_every_scene_and_example():
     x = layer_activations(n_examples=5, n_features=12)
-    r = experiments.explore_scenes(x, [0, 3])
-    assert len(r) == len(experiments.EXPLORER_SCENES) and all(len(s) == 2 for s in r)
+    r = statistics_experiments.explore_scenes(x, [0, 3])
+    assert len(r) == len(statistics_experiments.EXPLORER_SCENES) and all(len(s) == 2 for s in r)
     # The scenes that only shift or positively scale leave the output unchanged, up to eps
     # (scale x0.2 makes the variance 25 times smaller, so eps = 1e-5 weighs more).
     base = r[0][1]["x_hat"]
-    for k, scene in enumerate(experiments.EXPLORER_SCENES):
+    for k, scene in enumerate(statistics_experiments.EXPLORER_SCENES):
         if scene["n_features"] is None and scene["eps"] == 1e-5 and scene["scale"] > 0:
             np.testing.assert_allclose(r[k][1]["x_hat"], base, atol=1e-3)
 
 
 def test_invariances_are_rounding_only():
-    inv = experiments.invariances(layer_activations(), example=3, seed=2)
+    inv = statistics_experiments.invariances(layer_activations(), example=3, seed=2)
     assert set(inv) == {"shift", "scale", "negative_scale_flip", "other_example"}
     assert max(inv.values()) < 1e-12
 
@@ -131,15 +145,15 @@ PAPER_TABLE = {
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_invariance_table_reproduces_the_papers(seed):
-    table = experiments.invariance_table(seed=seed)
+    table = statistics_experiments.invariance_table(seed=seed)
     for method, expected in PAPER_TABLE.items():
-        got = [table[method][c] for c in experiments.INVARIANCE_COLUMNS]
+        got = [table[method][c] for c in statistics_experiments.INVARIANCE_COLUMNS]
         assert got == expected, method
 
 
 def test_axis_contrast_matches_torch():
     x = layer_activations(n_examples=8, n_features=5)
-    r = experiments.axis_contrast(x)
+    r = statistics_experiments.axis_contrast(x)
     t = torch.tensor(x)
     np.testing.assert_allclose(
         r["layer"], torch.nn.functional.layer_norm(t, (5,)).numpy(), atol=1e-12
@@ -152,7 +166,7 @@ def test_axis_contrast_matches_torch():
 
 def test_handwriting_normalizes_every_pen_to_the_same_picture():
     image = np.random.default_rng(4).uniform(0, 16, 64)
-    r = experiments.handwriting(image, [(0.3, 0.0), (2.0, 5.0), (1.0, 12.0)], eps=0.0)
+    r = statistics_experiments.handwriting(image, [(0.3, 0.0), (2.0, 5.0), (1.0, 12.0)], eps=0.0)
     assert r["written"].shape == r["normalized"].shape == (3, 8, 8)
     np.testing.assert_allclose(r["written"][1], (2.0 * image + 5.0).reshape(8, 8))
     for k in range(3):
@@ -160,7 +174,7 @@ def test_handwriting_normalizes_every_pen_to_the_same_picture():
             r["normalized"][k], _ln_rows(image[None], 0.0)[0].reshape(8, 8), atol=1e-9
         )
     with pytest.raises(ValueError, match=r"\(64,\)"):
-        experiments.handwriting(np.ones(63), [(1.0, 0.0)])
+        statistics_experiments.handwriting(np.ones(63), [(1.0, 0.0)])
 
 
 # ---------------------------------------------------------------- chapter 2 -------------
@@ -170,7 +184,7 @@ def test_affine_histograms_match_closed_form_moments():
     x = np.random.default_rng(5).normal(1, 3, size=(10, 40))
     gamma_pf = np.linspace(0.5, 1.5, 40)
     settings = [{"gamma": 2.0, "beta": -1.0}, {"gamma": gamma_pf, "beta": 0.5}]
-    h = experiments.affine_histograms(x, 3, settings, bins=np.linspace(-20, 20, 81))
+    h = affine_experiments.affine_histograms(x, 3, settings, bins=np.linspace(-20, 20, 81))
     assert h["example"].shape == h["batch"].shape == (2, 80)
     np.testing.assert_allclose(h["batch"].sum(axis=1), 1.0)  # every value lands in a bin
     x_hat = _ln_rows(x, 1e-5)
@@ -181,7 +195,7 @@ def test_affine_histograms_match_closed_form_moments():
 
 def test_recover_example_gives_back_one_example_only():
     x = layer_activations(n_examples=6, n_features=16)
-    r = experiments.recover_example(x, 2)
+    r = affine_experiments.recover_example(x, 2)
     assert r["gamma"] == pytest.approx(np.sqrt(x[2].var() + 1e-5))
     assert r["beta"] == pytest.approx(x[2].mean())
     assert r["error"][2] < 1e-12
@@ -191,14 +205,12 @@ def test_recover_example_gives_back_one_example_only():
 
 
 def test_train_digits_mlp_learns_and_weight_decay_shrinks_gamma():
-    base = experiments.train_digits_mlp(steps=150, seed=0)
+    base = training.train_digits_mlp(steps=150, seed=0)
     assert base["test_accuracy"] > 0.9  # ten classes: chance is 0.1
     assert base["loss"][-20:].mean() < base["loss"][:20].mean() / 3
     assert base["n_norm_params"] == 2 * 2 * 64 and len(base["gammas"]) == 2
-    decayed = experiments.train_digits_mlp(steps=150, weight_decay=0.5, seed=0)
-    exempt = experiments.train_digits_mlp(
-        steps=150, weight_decay=0.5, decay_norm_params=False, seed=0
-    )
+    decayed = training.train_digits_mlp(steps=150, weight_decay=0.5, seed=0)
+    exempt = training.train_digits_mlp(steps=150, weight_decay=0.5, decay_norm_params=False, seed=0)
 
     def mean_gamma(r):
         return np.concatenate(r["gammas"]).mean()
@@ -207,14 +219,14 @@ def test_train_digits_mlp_learns_and_weight_decay_shrinks_gamma():
 
 
 def test_train_digits_mlp_restores_torch_threads(three_torch_threads):
-    experiments.train_digits_mlp(steps=2)
+    training.train_digits_mlp(steps=2)
     assert torch.get_num_threads() == three_torch_threads
 
 
 def test_affine_histograms_keep_every_value_with_default_bins():
     # gamma = 5 and beta = 8 push values beyond the default edges (-8, 12): the end bins hold them.
     x = layer_activations()
-    h = experiments.affine_histograms(x, 0, [{"gamma": 5.0, "beta": 8.0}])
+    h = affine_experiments.affine_histograms(x, 0, [{"gamma": 5.0, "beta": 8.0}])
     np.testing.assert_allclose(h["example"].sum(), 1.0)
     np.testing.assert_allclose(h["batch"].sum(), 1.0)
     assert h["batch"][0, -1] > 0.05
@@ -223,15 +235,20 @@ def test_affine_histograms_keep_every_value_with_default_bins():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda x: experiments.affine_histograms(x, 99, [{"gamma": 1, "beta": 0}]), "example"),
         (
-            lambda x: experiments.affine_histograms(x, 0, [{"gamma": np.ones(3), "beta": 0}]),
+            lambda x: affine_experiments.affine_histograms(x, 99, [{"gamma": 1, "beta": 0}]),
+            "example",
+        ),
+        (
+            lambda x: affine_experiments.affine_histograms(
+                x, 0, [{"gamma": np.ones(3), "beta": 0}]
+            ),
             r"settings\[0\]\['gamma'\].*\(32,\).*\(3,\)",
         ),
-        (lambda x: experiments.recover_example(x, -1), r"k must be an int in \[0, 16\)"),
-        (lambda x: experiments.invariances(x[:1]), "at least 2 examples"),
-        (lambda x: experiments.invariances(x, example=16), "example"),
-        (lambda x: experiments.row_statistics(x[0]), r"\(N, D\)"),
+        (lambda x: affine_experiments.recover_example(x, -1), r"k must be an int in \[0, 16\)"),
+        (lambda x: statistics_experiments.invariances(x[:1]), "at least 2 examples"),
+        (lambda x: statistics_experiments.invariances(x, example=16), "example"),
+        (lambda x: statistics_experiments.row_statistics(x[0]), r"\(N, D\)"),
     ],
 )
 def test_chapter_experiments_reject_bad_input(call, match):
@@ -241,14 +258,14 @@ def test_chapter_experiments_reject_bad_input(call, match):
 
 def test_norm_parameter_histograms_count_every_value():
     runs = {"a": {"gammas": [np.array([0.5, 1.0, 9.0])], "betas": [np.array([-5.0, 0.0])]}}
-    h = experiments.norm_parameter_histograms(runs)
+    h = affine_experiments.norm_parameter_histograms(runs)
     assert h["gamma"]["a"].sum() == 3 and h["gamma"]["a"][-1] == 1  # 9.0 in the last bin
     assert h["beta"]["a"].sum() == 2 and h["beta"]["a"][0] == 1  # -5.0 in the first bin
 
 
 @pytest.mark.parametrize("norm", ["rms", "batch"])
 def test_train_digits_mlp_reports_the_parameters_of_any_norm(norm):
-    r = experiments.train_digits_mlp(norm=norm, steps=3)
+    r = training.train_digits_mlp(norm=norm, steps=3)
     assert len(r["gammas"]) == 2
     assert len(r["betas"]) == (0 if norm == "rms" else 2)  # RMSNorm has no beta
 
@@ -258,21 +275,21 @@ def test_train_digits_mlp_reports_the_parameters_of_any_norm(norm):
 
 def test_norm_sets_follow_wu_and_he():
     n, c, p = 3, 4, 5
-    bn = experiments.norm_sets((n, c, p), "batch norm")
-    ln = experiments.norm_sets((n, c, p), "layer norm")
-    inn = experiments.norm_sets((n, c, p), "instance norm")
-    gn = experiments.norm_sets((n, c, p), "group norm", groups=2)
+    bn = batch_norm_experiments.norm_sets((n, c, p), "batch norm")
+    ln = batch_norm_experiments.norm_sets((n, c, p), "layer norm")
+    inn = batch_norm_experiments.norm_sets((n, c, p), "instance norm")
+    gn = batch_norm_experiments.norm_sets((n, c, p), "group norm", groups=2)
     assert len(np.unique(bn)) == c and (bn[:, 1, :] == bn[0, 1, 0]).all()
     assert len(np.unique(ln)) == n and (ln[1] == ln[1, 0, 0]).all()
     assert len(np.unique(inn)) == n * c
     assert len(np.unique(gn)) == n * 2 and gn[0, 0, 0] == gn[0, 1, 3] != gn[0, 2, 0]
     with pytest.raises(ValueError, match="method must be one of"):
-        experiments.norm_sets((n, c, p), "weight norm")
+        batch_norm_experiments.norm_sets((n, c, p), "weight norm")
     for bad in (3, 0, -2, 2.0):
         with pytest.raises(ValueError, match="groups must be a positive divisor of the 4"):
-            experiments.norm_sets((n, c, p), "group norm", groups=bad)
+            batch_norm_experiments.norm_sets((n, c, p), "group norm", groups=bad)
     with pytest.raises(ValueError, match=r"shape must be three positive ints"):
-        experiments.norm_sets((n, c), "layer norm")
+        batch_norm_experiments.norm_sets((n, c), "layer norm")
 
 
 @pytest.mark.parametrize("method", ["batch norm", "layer norm", "instance norm", "group norm"])
@@ -291,7 +308,7 @@ def test_norm_sets_match_what_each_norm_actually_averages(method):
     bumped[0, 0, 0] += 1.0
     moved = (norm(bumped) - norm(t)).abs().numpy() > 1e-9
     moved[0, 0, 0] = True
-    labels = experiments.norm_sets((3, 4, 5), method, groups=2)
+    labels = batch_norm_experiments.norm_sets((3, 4, 5), method, groups=2)
     np.testing.assert_array_equal(moved, labels == labels[0, 0, 0])
 
 
@@ -299,20 +316,20 @@ def test_normalize_over_matches_torch_definitions():
     x = np.random.default_rng(0).normal(2, 3, size=(3, 4, 2, 5))
     t = torch.tensor(x)
     ln = torch.nn.functional.layer_norm(t, (4, 2, 5)).numpy()
-    np.testing.assert_allclose(experiments.normalize_over(x, (1, 2, 3)), ln, atol=1e-12)
+    np.testing.assert_allclose(batch_norm_experiments.normalize_over(x, (1, 2, 3)), ln, atol=1e-12)
     inn = torch.nn.functional.instance_norm(t).numpy()
-    np.testing.assert_allclose(experiments.normalize_over(x, (2, 3)), inn, atol=1e-12)
+    np.testing.assert_allclose(batch_norm_experiments.normalize_over(x, (2, 3)), inn, atol=1e-12)
 
 
 def test_group_norm_equivalences_are_exact():
     x = np.random.default_rng(0).normal(2, 3, size=(3, 4, 2, 5))
-    eq = experiments.group_norm_equivalences(x)
+    eq = batch_norm_experiments.group_norm_equivalences(x)
     assert eq == {
         "one_group_vs_layer": pytest.approx(0, abs=1e-12),
         "c_groups_vs_instance": pytest.approx(0, abs=1e-12),
     }
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
-        experiments.group_norm_equivalences(x[0])
+        batch_norm_experiments.group_norm_equivalences(x[0])
 
 
 def _bn_train_rows(batch):
@@ -322,7 +339,7 @@ def _bn_train_rows(batch):
 
 def test_batch_dependence_measures_the_examples_output_in_each_batch():
     pool, labels = layer_activations(n_examples=300, n_features=8, seed=1, return_labels=True)
-    r = experiments.batch_dependence(pool, labels, 5, [2, 24], draws=40, seed=3)
+    r = batch_norm_experiments.batch_dependence(pool, labels, 5, [2, 24], draws=40, seed=3)
     assert r["bn_random"].shape == r["bn_same_class"].shape == (2, 40, 8)
     np.testing.assert_allclose(r["ln"], _ln_rows(pool[5][None], 1e-5)[0], atol=1e-12)
     assert (r["spread_ln"] < 1e-12).all()
@@ -337,7 +354,7 @@ def test_batch_dependence_measures_the_examples_output_in_each_batch():
 def test_batch_dependence_same_class_batches_use_that_class():
     pool, labels = layer_activations(n_examples=200, n_features=8, seed=1, return_labels=True)
     # Reproduce one same-class draw by hand: the example's output is batch norm of its batch.
-    r = experiments.batch_dependence(pool, labels, 0, [4], draws=2, seed=9)
+    r = batch_norm_experiments.batch_dependence(pool, labels, 0, [4], draws=2, seed=9)
     rng = np.random.default_rng(9)
     others = np.delete(np.arange(200), 0)
     for _ in range(2):  # the two random draws come first
@@ -364,12 +381,12 @@ def test_batch_dependence_rejects_bad_input(kwargs, match):
     pool, labels = layer_activations(n_examples=50, n_features=4, return_labels=True)
     args = {"pool": pool, "labels": labels, "example": 0, "batch_sizes": [2]} | kwargs
     with pytest.raises(ValueError, match=match):
-        experiments.batch_dependence(**args)
+        batch_norm_experiments.batch_dependence(**args)
 
 
 def test_train_inference_gap_shows_batch_norm_modes_and_none_for_layer_norm():
     pool = layer_activations(n_examples=300, n_features=8, seed=0)
-    gap = experiments.train_inference_gap(pool, steps=50, shift=1.0)
+    gap = batch_norm_experiments.train_inference_gap(pool, steps=50, shift=1.0)
     assert set(gap) == {"same data", "shifted data", "batches of 2"}
     assert all(g["layer norm"] < 1e-6 for g in gap.values())  # a module with no modes
     assert gap["shifted data"]["batch norm"] > gap["same data"]["batch norm"] > 0
@@ -378,13 +395,13 @@ def test_train_inference_gap_shows_batch_norm_modes_and_none_for_layer_norm():
 def test_module_mode_gap_sees_batch_norm_modes():
     # Oracle for the measurement itself: torch's BatchNorm1d has two modes, LayerNorm none.
     batch = np.random.default_rng(0).normal(3, 2, size=(8, 4))
-    assert experiments._module_mode_gap(torch.nn.BatchNorm1d(4).double(), batch) > 0.5
-    assert experiments._module_mode_gap(torch.nn.LayerNorm(4).double(), batch) == 0.0
+    assert batch_norm_experiments._module_mode_gap(torch.nn.BatchNorm1d(4).double(), batch) > 0.5
+    assert batch_norm_experiments._module_mode_gap(torch.nn.LayerNorm(4).double(), batch) == 0.0
 
 
 def test_composition_shift_is_the_difference_of_average_outputs():
     pool, labels = layer_activations(n_examples=300, n_features=6, seed=2, return_labels=True)
-    r = experiments.batch_dependence(pool, labels, 0, [4, 8], draws=6, seed=1)
+    r = batch_norm_experiments.batch_dependence(pool, labels, 0, [4, 8], draws=6, seed=1)
     by_hand = np.abs(r["bn_same_class"].mean(1) - r["bn_random"].mean(1)).mean(-1)
     np.testing.assert_allclose(r["composition_shift"], by_hand)
     floor = np.abs(r["bn_random"][:, :3].mean(1) - r["bn_random"][:, 3:].mean(1)).mean(-1)
@@ -393,11 +410,13 @@ def test_composition_shift_is_the_difference_of_average_outputs():
 
 def test_live_features_keeps_units_active_often_enough():
     h = np.array([[0.0, 1.0, 0.0], [0.0, 2.0, 3.0], [1.0, 0.0, 0.0], [0.0, 1.0, 2.0]])
-    np.testing.assert_array_equal(experiments.live_features(h, 0.5), [False, True, True])
+    np.testing.assert_array_equal(batch_norm_experiments.live_features(h, 0.5), [False, True, True])
 
 
 def test_small_batch_training_shapes_and_batch_norm_breaks_at_two():
-    r = experiments.small_batch_training(batch_sizes=(2,), steps=200, eval_every=100, seeds=(0,))
+    r = batch_norm_experiments.small_batch_training(
+        batch_sizes=(2,), steps=200, eval_every=100, seeds=(0,)
+    )
     assert list(r["steps"]) == [100, 200]
     assert r["curves"][("batch", 2)].shape == (1, 2)
     assert r["final_mean"][("layer", 2)] > r["final_mean"][("batch", 2)] + 0.1
@@ -407,31 +426,31 @@ def test_small_batch_training_shapes_and_batch_norm_breaks_at_two():
 
 
 def test_padding_pollution_layer_norm_untouched_batch_norm_moved():
-    r = experiments.padding_pollution([4, 9, 2], d=6, seed=1)
+    r = transformers_experiments.padding_pollution([4, 9, 2], d=6, seed=1)
     assert r["ln"] == 0.0 and r["bn_padded"] > 0.1 and r["bn_masked"] > 0.1
     assert r["pad_fraction"] == pytest.approx(1 - 15 / 27)
     assert r["valid"].sum() == 15
     with pytest.raises(ValueError, match="lengths"):
-        experiments.padding_pollution([5])
+        transformers_experiments.padding_pollution([5])
 
 
 def test_masked_batch_norm_matches_batch_norm_of_the_valid_tokens():
     x = np.random.default_rng(0).standard_normal((2, 4, 3))
     valid = np.array([[True, True, False, False], [True, True, True, False]])
-    out = experiments._masked_batch_norm(x, valid)
+    out = transformers_experiments._masked_batch_norm(x, valid)
     ref = torch.nn.functional.batch_norm(torch.tensor(x[valid]), None, None, training=True)
     np.testing.assert_allclose(out[valid], ref.numpy(), atol=1e-12)
 
 
 def test_incremental_decoding_layer_norm_is_final_at_once():
-    r = experiments.incremental_decoding(t=10, d=4, seed=2)
+    r = transformers_experiments.incremental_decoding(t=10, d=4, seed=2)
     assert (r["ln_change"] == 0).all()
     assert np.isnan(r["bn_change"][0]) and r["bn_change"][-1] == pytest.approx(0, abs=1e-12)
     assert (r["bn_change"][1:-1] > 0).all()
 
 
 def test_transformer_init_gradients_shapes_and_residual_growth():
-    r = experiments.transformer_init_gradients(depths=(2, 6), d=64, seeds=(0, 1))
+    r = transformers_experiments.transformer_init_gradients(depths=(2, 6), d=64, seeds=(0, 1))
     assert [len(v) for v in r["layer_grad"]["pre"]] == [2, 6]
     # Post-norm ends every block with a norm of width 64: token norms are sqrt(64) = 8.
     np.testing.assert_allclose(r["residual_norm"]["post"][1], 8.0, rtol=1e-4)
@@ -442,28 +461,28 @@ def test_transformer_init_gradients_shapes_and_residual_growth():
 
 
 def test_warmup_training_learns_and_rejects_bad_placement():
-    loss = experiments.warmup_training("pre", lr=1e-2, n_layers=2, steps=60, seed=0)
+    loss = transformers_experiments.warmup_training("pre", lr=1e-2, n_layers=2, steps=60, seed=0)
     assert loss.shape == (60,)
     assert loss[:5].mean() > 2.0 and loss[-10:].mean() < loss[:5].mean() / 2
     with pytest.raises(ValueError, match="placement"):
-        experiments.warmup_training("middle")
-    grid = experiments.warmup_grid(
+        transformers_experiments.warmup_training("middle")
+    grid = transformers_experiments.warmup_grid(
         lrs=(1e-2,), configs=(("pre", 0), ("post", 5)), seeds=(0,), n_layers=1, steps=25
     )
     assert grid["configs"] == [("pre", 0), ("post", 5)]
     assert grid["loss"][(1e-2, "post", 5)].shape == (1, 25)
     assert grid["final"][(1e-2, "pre", 0)].shape == (1,)
     with pytest.raises(ValueError, match="seeds"):
-        experiments.warmup_grid(seeds=())
+        transformers_experiments.warmup_grid(seeds=())
 
 
 def test_warmup_schedule_ramps_the_rate():
     # A warm-up of 5 steps with a zero learning-rate start: the first steps barely move the
     # weights, so the first losses match a run with a 100x smaller rate more closely than a
     # run without warm-up does.
-    cold = experiments.warmup_training("pre", lr=1e-2, warmup=0, n_layers=1, steps=3)
-    warm = experiments.warmup_training("pre", lr=1e-2, warmup=100, n_layers=1, steps=3)
-    slow = experiments.warmup_training("pre", lr=1e-4, warmup=0, n_layers=1, steps=3)
+    cold = transformers_experiments.warmup_training("pre", lr=1e-2, warmup=0, n_layers=1, steps=3)
+    warm = transformers_experiments.warmup_training("pre", lr=1e-2, warmup=100, n_layers=1, steps=3)
+    slow = transformers_experiments.warmup_training("pre", lr=1e-4, warmup=0, n_layers=1, steps=3)
     assert cold[0] == warm[0] == slow[0]  # same model and batch before any update
     assert abs(warm[2] - slow[2]) < abs(cold[2] - slow[2])
 
@@ -474,9 +493,9 @@ def test_warmup_schedule_ramps_the_rate():
 def test_unit_inputs_are_what_each_activation_receives():
     # Recomputed by hand from the weights: Linear -> norm -> sigmoid, unit 3 of each layer.
     torch.manual_seed(0)
-    m = experiments._ch06_model("batch", 0.0, "xavier", "sigmoid")
+    m = covariate_shift_experiments._ch06_model("batch", 0.0, "xavier", "sigmoid")
     x = torch.rand(20, 64)
-    got = experiments._unit_inputs(m, x)  # (L, N, D)
+    got = covariate_shift_experiments._unit_inputs(m, x)  # (L, N, D)
     h, expected = x, []
     linears = [layer for layer in m.net if isinstance(layer, torch.nn.Linear)]
     for lin in linears[:-1]:
@@ -495,8 +514,10 @@ def test_unit_inputs_are_what_each_activation_receives():
 )
 def test_covariate_shift_probes_do_not_disturb_training(norm, noise):
     # Not the weights, not batch norm's running statistics, not the noise's random stream.
-    a = experiments.covariate_shift_run(norm, noise=noise, steps=30, checkpoints=4, n_probe=16)
-    b = experiments.covariate_shift_run(norm, noise=noise, steps=30, checkpoints=0)
+    a = covariate_shift_experiments.covariate_shift_run(
+        norm, noise=noise, steps=30, checkpoints=4, n_probe=16
+    )
+    b = covariate_shift_experiments.covariate_shift_run(norm, noise=noise, steps=30, checkpoints=0)
     np.testing.assert_array_equal(a["loss"], b["loss"])
     assert a["steps"].tolist() == [0, 10, 20, 30] and b["steps"].tolist() == []
     assert a["inputs"].shape == (4, 3, 16) and a["hist"].shape == (4, 3, 40)
@@ -511,7 +532,9 @@ def test_covariate_shift_probes_do_not_disturb_training(norm, noise):
 def test_covariate_shift_batch_norm_unit_starts_standardized():
     # With gamma = 1 and beta = 0 at step 0, batch norm's unit over the probe batch has
     # mean 0 and standard deviation 1 (up to eps): the definition of batch norm.
-    r = experiments.covariate_shift_run("batch", steps=1, checkpoints=2, n_probe=200)
+    r = covariate_shift_experiments.covariate_shift_run(
+        "batch", steps=1, checkpoints=2, n_probe=200
+    )
     first = r["inputs"][0]  # (L, P)
     np.testing.assert_allclose(first.mean(-1), 0.0, atol=1e-5)
     np.testing.assert_allclose(first.std(-1), 1.0, atol=1e-3)
@@ -534,16 +557,18 @@ def test_covariate_shift_batch_norm_unit_starts_standardized():
 )
 def test_covariate_shift_run_rejects_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        experiments.covariate_shift_run(None, **kwargs)
+        covariate_shift_experiments.covariate_shift_run(None, **kwargs)
 
 
 def test_distribution_shift_is_the_mean_absolute_move():
     p = np.zeros((3, 2, 3))
     p[1, 0] = [1.0, 2.0, 3.0]  # layer 0 moves by 1, 2, 3 then back
     p[2, 1] = 0.5  # layer 1 stays, then moves by 0.5
-    np.testing.assert_allclose(experiments.distribution_shift(p), [(6 + 6) / 6, 1.5 / 6])
+    np.testing.assert_allclose(
+        covariate_shift_experiments.distribution_shift(p), [(6 + 6) / 6, 1.5 / 6]
+    )
     with pytest.raises(ValueError, match="shape"):
-        experiments.distribution_shift(np.zeros((1, 2, 3)))
+        covariate_shift_experiments.distribution_shift(np.zeros((1, 2, 3)))
 
 
 def test_distribution_shift_relative_and_over_units():
@@ -551,21 +576,23 @@ def test_distribution_shift_relative_and_over_units():
     p = np.zeros((3, 1, 2, 3))
     p[:, 0, 0] = [[0, 1, 2], [1, 2, 3], [2, 3, 4]]
     p[:, 0, 1] = [[0, 2, 4], [1, 3, 5], [2, 4, 6]]
-    np.testing.assert_allclose(experiments.distribution_shift(p), [1.0])
+    np.testing.assert_allclose(covariate_shift_experiments.distribution_shift(p), [1.0])
     np.testing.assert_allclose(
-        experiments.distribution_shift(p, relative=True), [(1 / 2 + 1 / 4) / 2]
+        covariate_shift_experiments.distribution_shift(p, relative=True), [(1 / 2 + 1 / 4) / 2]
     )
 
 
 def test_steps_to_target_uses_the_running_mean():
     loss = np.array([3.0, 1.0, 3.0, 1.0, 0.4, 0.4, 0.4])
-    assert experiments.steps_to_target(loss, 0.5, window=1) == 5.0
-    assert experiments.steps_to_target(loss, 1.0, window=1) == 2.0
-    assert experiments.steps_to_target(loss, 1.0, window=2) == 5.0  # (1 + 0.4) / 2 <= 1
-    assert np.isnan(experiments.steps_to_target(loss, 0.1, window=2))
-    assert np.isnan(experiments.steps_to_target(np.full(5, np.nan), 1.0, window=1))
+    assert covariate_shift_experiments.steps_to_target(loss, 0.5, window=1) == 5.0
+    assert covariate_shift_experiments.steps_to_target(loss, 1.0, window=1) == 2.0
+    assert (
+        covariate_shift_experiments.steps_to_target(loss, 1.0, window=2) == 5.0
+    )  # (1 + 0.4) / 2 <= 1
+    assert np.isnan(covariate_shift_experiments.steps_to_target(loss, 0.1, window=2))
+    assert np.isnan(covariate_shift_experiments.steps_to_target(np.full(5, np.nan), 1.0, window=1))
     with pytest.raises(ValueError, match="window"):
-        experiments.steps_to_target(loss, 0.5, window=8)
+        covariate_shift_experiments.steps_to_target(loss, 0.5, window=8)
 
 
 def test_lr_summary_reads_the_grid():
@@ -582,7 +609,7 @@ def test_lr_summary_reads_the_grid():
             "b": np.array([[2.3, 2.2], [2.4, 2.0], [nan, 5.0]]),
         },
     }
-    s = experiments.lr_summary(result)
+    s = covariate_shift_experiments.lr_summary(result)
     assert s["a"]["reached"] == [0.1] and s["a"]["best_lr"] == 0.1 and s["a"]["best_steps"] == 60
     assert s["a"]["above_chance"] == [10.0]
     assert s["b"]["reached"] == [] and np.isnan(s["b"]["best_lr"])
@@ -599,50 +626,60 @@ def test_stacked_runs_are_the_separate_runs(net):
     # rates: at 1 the ReLU network is chaotic enough to blow float rounding up to 1e-3
     # within 15 steps, in either implementation.
     lrs, seeds = (0.05, 0.3), (0, 1)
-    loss, acc = experiments.stacked_sgd_runs(net, lrs, seeds, steps=15)
+    loss, acc = covariate_shift_experiments.stacked_sgd_runs(net, lrs, seeds, steps=15)
     assert loss.shape == (2, 2, 15) and acc.shape == (2, 2)
     for i, lr in enumerate(lrs):
         for j, seed in enumerate(seeds):
-            ref = experiments.covariate_shift_run(**net, lr=lr, steps=15, checkpoints=0, seed=seed)
+            ref = covariate_shift_experiments.covariate_shift_run(
+                **net, lr=lr, steps=15, checkpoints=0, seed=seed
+            )
             np.testing.assert_allclose(loss[i, j], ref["loss"], rtol=1e-5)
             assert abs(acc[i, j] - ref["test_accuracy"]) < 1e-6
 
 
 def test_lr_sensitivity_runs_noisy_nets_one_by_one_and_stacked_runs_refuse_them():
-    r = experiments.lr_sensitivity(
+    r = covariate_shift_experiments.lr_sensitivity(
         {"noisy": {"norm": "layer", "noise": 1.0}}, lrs=(0.1,), seeds=(0,), steps=20
     )
-    ref = experiments.covariate_shift_run("layer", noise=1.0, lr=0.1, steps=20, checkpoints=0)
+    ref = covariate_shift_experiments.covariate_shift_run(
+        "layer", noise=1.0, lr=0.1, steps=20, checkpoints=0
+    )
     assert r["final"]["noisy"][0, 0] == ref["loss"][-20:].mean()
     with pytest.raises(ValueError, match="only runs without noise"):
-        experiments.stacked_sgd_runs({"norm": "layer", "noise": 1.0}, (0.1,), (0,), steps=5)
+        covariate_shift_experiments.stacked_sgd_runs(
+            {"norm": "layer", "noise": 1.0}, (0.1,), (0,), steps=5
+        )
     with pytest.raises(ValueError, match="only runs without noise"):
-        experiments.stacked_sgd_runs({"norm": "dyt"}, (0.1,), (0,), steps=5)
+        covariate_shift_experiments.stacked_sgd_runs({"norm": "dyt"}, (0.1,), (0,), steps=5)
     with pytest.raises(ValueError, match="every rate in lrs"):
-        experiments.stacked_sgd_runs({"norm": None}, (0.1, -1.0), (0,), steps=5)
+        covariate_shift_experiments.stacked_sgd_runs({"norm": None}, (0.1, -1.0), (0,), steps=5)
     with pytest.raises(ValueError, match="every rate in lrs"):
-        experiments.stacked_sgd_runs({"norm": None}, ("0.1",), (0,), steps=5)
+        covariate_shift_experiments.stacked_sgd_runs({"norm": None}, ("0.1",), (0,), steps=5)
     with pytest.raises(ValueError, match=r"got also \['batch_size'\]"):
-        experiments.stacked_sgd_runs({"norm": None, "batch_size": 16}, (0.1,), (0,), steps=5)
+        covariate_shift_experiments.stacked_sgd_runs(
+            {"norm": None, "batch_size": 16}, (0.1,), (0,), steps=5
+        )
     with pytest.raises(TypeError, match="kwargs must be a dict"):
-        experiments.stacked_sgd_runs(["layer"], (0.1,), (0,), steps=5)
+        covariate_shift_experiments.stacked_sgd_runs(["layer"], (0.1,), (0,), steps=5)
     with pytest.raises(ValueError, match="at least one rate and one seed"):
-        experiments.stacked_sgd_runs({"norm": None}, (0.1,), (), steps=5)
+        covariate_shift_experiments.stacked_sgd_runs({"norm": None}, (0.1,), (), steps=5)
     with pytest.raises(ValueError, match="every seed in seeds"):
-        experiments.stacked_sgd_runs({"norm": None}, (0.1,), (-1,), steps=5)
+        covariate_shift_experiments.stacked_sgd_runs({"norm": None}, (0.1,), (-1,), steps=5)
 
 
 def test_lr_sensitivity_runs_other_settings_one_by_one():
     # A setting the stacked runs do not take (here the batch size) is honoured, not dropped.
-    r = experiments.lr_sensitivity(
+    r = covariate_shift_experiments.lr_sensitivity(
         {"x": {"norm": "layer", "batch_size": 16}}, lrs=(0.1,), seeds=(0,), steps=20
     )
-    ref = experiments.covariate_shift_run("layer", batch_size=16, lr=0.1, steps=20, checkpoints=0)
+    ref = covariate_shift_experiments.covariate_shift_run(
+        "layer", batch_size=16, lr=0.1, steps=20, checkpoints=0
+    )
     assert r["final"]["x"][0, 0] == ref["loss"][-20:].mean()
 
 
 def test_lr_sensitivity_shapes():
-    r = experiments.lr_sensitivity(
+    r = covariate_shift_experiments.lr_sensitivity(
         {"x": {"norm": "layer"}}, lrs=(0.1, 1.0), seeds=(0, 1), steps=25, target=10.0
     )
     assert r["final"]["x"].shape == r["steps"]["x"].shape == (2, 2)
@@ -652,10 +689,12 @@ def test_lr_sensitivity_shapes():
 def test_landscape_smoothness_matches_an_independent_look_ahead():
     # Step 0, recomputed with torch.func from a model built the same way.
     lr, etas = 0.5, (0.5, 2.0)
-    r = experiments.landscape_smoothness("layer", lr=lr, etas=etas, steps=3, every=2)
+    r = covariate_shift_experiments.landscape_smoothness(
+        "layer", lr=lr, etas=etas, steps=3, every=2
+    )
     torch.manual_seed(0)
-    X, Y, _, _, rng = experiments._digits_split(0)
-    m = experiments._ch06_model("layer", 0.0, "xavier", "sigmoid")
+    X, Y, _, _, rng = training.digits_split(0)
+    m = covariate_shift_experiments._ch06_model("layer", 0.0, "xavier", "sigmoid")
     idx = torch.from_numpy(rng.integers(0, len(X), size=64))
     x, y = X[idx], Y[idx]
     names = [n for n, _ in m.named_parameters()]
@@ -684,15 +723,15 @@ def test_landscape_smoothness_matches_an_independent_look_ahead():
 
 
 def test_landscape_look_ahead_does_not_disturb_training():
-    a = experiments.landscape_smoothness(None, steps=12, every=1)
-    b = experiments.landscape_smoothness(None, steps=12, every=100)
+    a = covariate_shift_experiments.landscape_smoothness(None, steps=12, every=1)
+    b = covariate_shift_experiments.landscape_smoothness(None, steps=12, every=100)
     np.testing.assert_array_equal(a["loss"], b["loss"])
     with pytest.raises(ValueError, match="etas"):
-        experiments.landscape_smoothness(None, etas=(0.0, 1.0))
+        covariate_shift_experiments.landscape_smoothness(None, etas=(0.0, 1.0))
     with pytest.raises(ValueError, match="lr must be"):
-        experiments.landscape_smoothness(None, lr=float("nan"))
+        covariate_shift_experiments.landscape_smoothness(None, lr=float("nan"))
     with pytest.raises(ValueError, match="every rate in lrs"):
-        experiments.lr_sensitivity({"x": {}}, lrs=np.array([0.1, -1.0]))
+        covariate_shift_experiments.lr_sensitivity({"x": {}}, lrs=np.array([0.1, -1.0]))
 
 
 # ---------------------------------------------------------------- chapter 7 -------------
@@ -700,26 +739,26 @@ def test_landscape_look_ahead_does_not_disturb_training():
 
 def test_recentering_layer_norm_ignores_a_shift_rms_norm_does_not():
     x = np.random.default_rng(0).normal(1.0, 2.0, size=(5, 8))
-    r = experiments.recentering(x, shift=3.0, scale=2.0, eps=1e-5)
+    r = variants_experiments.recentering(x, shift=3.0, scale=2.0, eps=1e-5)
     assert r["ln_shift"] < 1e-12  # the shift is exactly absorbed by the mean
     # RMSNorm of x + c: by hand, (x + c) / sqrt(mean((x + c)^2) + eps).
     rms = lambda v: v / np.sqrt((v * v).mean(axis=1, keepdims=True) + 1e-5)  # noqa: E731
     assert r["rms_shift"] == pytest.approx(np.abs(rms(x + 3.0) - rms(x)).max())
     assert r["rms_scale"] == pytest.approx(np.abs(rms(2.0 * x) - rms(x)).max())
     assert r["ln_scale"] < 1e-4 and r["rms_scale"] < 1e-4  # only eps breaks it
-    assert experiments.recentering(x, eps=0.0)["rms_scale"] < 1e-12
+    assert variants_experiments.recentering(x, eps=0.0)["rms_scale"] < 1e-12
 
 
 def test_norm_comparison_trains_each_norm_for_each_seed():
-    r = experiments.norm_comparison(("rms", "dyt"), seeds=(0, 1), steps=5)
+    r = variants_experiments.norm_comparison(("rms", "dyt"), seeds=(0, 1), steps=5)
     assert set(r) == {"rms", "dyt"}
     assert r["rms"]["loss"].shape == (2, 5) and r["dyt"]["accuracy"].shape == (2,)
     with pytest.raises(ValueError, match="seeds"):
-        experiments.norm_comparison(seeds=())
+        variants_experiments.norm_comparison(seeds=())
 
 
 def test_norm_input_output_records_one_norm_and_fits_a_tanh():
-    r = experiments.norm_input_output(steps=3, n_layers=1, d=16, n_points=100)
+    r = variants_experiments.norm_input_output(steps=3, n_layers=1, d=16, n_points=100)
     assert r["x"].shape == r["y"].shape == r["token_scale"].shape == (100,)
     assert r["loss"].shape == (3,) and (r["token_scale"] > 0).all()
     # Each point lies on its token's line: y = (x - mu_t) / sqrt(std_t^2 + eps), so
@@ -737,17 +776,20 @@ def test_norm_input_output_records_one_norm_and_fits_a_tanh():
 
 def test_fit_tanh_recovers_a_tanh_and_a_line():
     x = np.linspace(-5, 5, 201)
-    f = experiments.fit_tanh(x, 1.5 * np.tanh(0.8 * x))
+    f = variants_experiments.fit_tanh(x, 1.5 * np.tanh(0.8 * x))
     assert f["alpha"] == pytest.approx(0.8, rel=0.03) and f["gamma"] == pytest.approx(1.5, rel=0.03)
     assert f["tanh_err"] < 1e-3 < f["linear_err"]
-    line = experiments.fit_tanh(x, 0.3 * x)
+    line = variants_experiments.fit_tanh(x, 0.3 * x)
     assert line["slope"] == pytest.approx(0.3) and line["linear_err"] < 1e-20
     with pytest.raises(ValueError, match="same number"):
-        experiments.fit_tanh(x, x[:-1])
+        variants_experiments.fit_tanh(x, x[:-1])
 
 
 def test_s_curve_is_layer_norm_of_tokens_of_spread_scales():
-    r0, r1 = experiments.s_curve(0.0, n_tokens=8, d=6), experiments.s_curve(1.0, n_tokens=8, d=6)
+    r0, r1 = (
+        variants_experiments.s_curve(0.0, n_tokens=8, d=6),
+        variants_experiments.s_curve(1.0, n_tokens=8, d=6),
+    )
     x1 = torch.tensor(r1["x"].reshape(8, 6))
     expected = torch.nn.functional.layer_norm(x1, (6,)).numpy().ravel()
     np.testing.assert_allclose(r1["y"], expected, atol=1e-12)
@@ -757,14 +799,14 @@ def test_s_curve_is_layer_norm_of_tokens_of_spread_scales():
     np.testing.assert_allclose(ratio, ratio[:, :1].repeat(6, axis=1))
     assert np.ptp(np.log(ratio[:, 0])) > 1.0
     with pytest.raises(ValueError, match="spread"):
-        experiments.s_curve(-1.0)
+        variants_experiments.s_curve(-1.0)
     with pytest.raises(ValueError, match="d must be"):
-        experiments.s_curve(1.0, d=1)
+        variants_experiments.s_curve(1.0, d=1)
 
 
 def test_shifted_norms_against_torch():
     x = np.array([0.5, -1.0, 2.0, 0.0, 1.5])
-    r = experiments.shifted_norms(x, shift=3.0, scale=-2.0, eps=1e-3)
+    r = variants_experiments.shifted_norms(x, shift=3.0, scale=-2.0, eps=1e-3)
     moved = torch.tensor(x * -2.0 + 3.0)
     np.testing.assert_allclose(r["x"], moved.numpy())
     expected_ln = torch.nn.functional.layer_norm(moved, (5,), eps=1e-3).numpy()
@@ -774,15 +816,15 @@ def test_shifted_norms_against_torch():
     assert r["mean"] == pytest.approx(moved.mean().item())
     assert r["rms_value"] == pytest.approx(moved.square().mean().sqrt().item())
     with pytest.raises(ValueError, match=r"shape \(D,\)"):
-        experiments.shifted_norms(np.ones((2, 3)))
+        variants_experiments.shifted_norms(np.ones((2, 3)))
     with pytest.raises(ValueError, match="shift must be"):
-        experiments.shifted_norms(x, shift=float("nan"))
+        variants_experiments.shifted_norms(x, shift=float("nan"))
     with pytest.raises(ValueError, match="eps must be"):
-        experiments.shifted_norms(x, eps=-1.0)
+        variants_experiments.shifted_norms(x, eps=-1.0)
 
 
 def test_gradient_properties_against_autograd():
-    g = experiments.gradient_properties(n=32, d=8, seed=1)
+    g = variants_experiments.gradient_properties(n=32, d=8, seed=1)
     # The same draws; layer norm's dx from torch's autograd (eps = 1e-5, as the package's
     # forward), RMSNorm's from its closed form dx = r (g - x_hat mean(g x_hat)).
     rng = np.random.default_rng(1)
@@ -817,25 +859,29 @@ def test_gradient_properties_against_autograd():
 
 
 def test_eps_defaults_reads_torch_and_sorts():
-    rows = experiments.eps_defaults()
+    rows = variants_experiments.eps_defaults()
     table = {name: eps for name, eps, _ in rows}
     assert table["PyTorch nn.LayerNorm"] == torch.nn.LayerNorm(3).eps
     assert table["PyTorch nn.RMSNorm, float32"] == 2.0**-23  # float32's machine epsilon
     assert table["PyTorch nn.RMSNorm, bfloat16"] == 2.0**-7  # 7 bits of mantissa
     eps = [e for _, e, _ in rows]
-    assert eps == sorted(eps, reverse=True) and len(rows) == 3 + len(experiments.OTHER_EPS_DEFAULTS)
+    assert eps == sorted(eps, reverse=True) and len(rows) == 3 + len(
+        variants_experiments.OTHER_EPS_DEFAULTS
+    )
 
 
 def test_eps_gain_is_the_closed_form():
     s = np.array([1e-5, 1e-3, 0.1, 10.0])
-    np.testing.assert_allclose(experiments.eps_gain(s, 1e-5), s / np.sqrt(s**2 + 1e-5), rtol=1e-9)
+    np.testing.assert_allclose(
+        variants_experiments.eps_gain(s, 1e-5), s / np.sqrt(s**2 + 1e-5), rtol=1e-9
+    )
     with pytest.raises(ValueError, match="positive"):
-        experiments.eps_gain(np.array([0.0, 1.0]), 1e-5)
+        variants_experiments.eps_gain(np.array([0.0, 1.0]), 1e-5)
 
 
 @pytest.mark.parametrize("norm", ["rms", "dyt", "layer_detached"])
 def test_warmup_training_takes_any_norm(norm):
-    loss = experiments.warmup_training("pre", norm=norm, n_layers=1, d=16, steps=3)
+    loss = transformers_experiments.warmup_training("pre", norm=norm, n_layers=1, d=16, steps=3)
     assert loss.shape == (3,) and np.isfinite(loss).all()
 
 
@@ -843,11 +889,11 @@ def test_tutorial_style_layer_norm_is_unbiased_std_plus_eps():
     x = np.random.default_rng(3).normal(size=(4, 8))
     t = torch.tensor(x)
     expected = (t - t.mean(-1, keepdim=True)) / (t.std(-1, keepdim=True) + 1e-5)  # torch's std
-    np.testing.assert_allclose(experiments.layer_norm_tutorial_style(x), expected.numpy())
+    np.testing.assert_allclose(variants_experiments.layer_norm_tutorial_style(x), expected.numpy())
 
 
 def test_pitfalls_card_against_torch():
-    p = experiments.pitfalls(d=16, seed=0)
+    p = variants_experiments.pitfalls(d=16, seed=0)
     rng = np.random.default_rng(0)  # the same draws, in the same order, as the card
     x = torch.tensor(rng.normal(0.0, 1.0, size=(64, 16)))
     flat = torch.tensor(5.0 + 1e-4 * rng.standard_normal((1, 16)))
@@ -871,7 +917,7 @@ def test_pitfalls_card_against_torch():
 
 
 def test_offset_accuracy_errors_against_float64():
-    r = experiments.offset_accuracy((0.0, 1e4), shape=(16, 256), seed=1)
+    r = performance_experiments.offset_accuracy((0.0, 1e4), shape=(16, 256), seed=1)
     assert r["offsets"].tolist() == [0.0, 1e4]
     # Recompute torch's error independently: float32 kernel vs float64 on the same numbers.
     z = np.random.default_rng(1).standard_normal((16, 256))

@@ -1,4 +1,4 @@
-"""The theme's icon font cut to the icons in use (lnbook.icons), against fontTools' reading."""
+"""The theme's icon font cut to the icons in use (lnbook.book.icons), against fontTools' reading."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fontTools.ttLib import TTFont
 
-from lnbook import icons
+from lnbook.book import icons
 
 CSS = (
     '.fa{x:1}.fa-bars:before,.navicon:before{content:"\\f0c9"}'

@@ -3,7 +3,7 @@
 The server comes from the project's ``.venv`` with ``make lab``'s settings (jupytext's
 default viewer; ``etc/jupyter`` on ``JUPYTER_CONFIG_PATH``), listens on 127.0.0.1 with a
 random token, and serves the repository. The reader notebooks it opens are written by
-``lnbook.editions`` from this run's executed chapters, as ``make lab`` writes them. The
+``lnbook.book.editions`` from this run's executed chapters, as ``make lab`` writes them. The
 server and the browser tab are ``conftest``'s ``lab`` and ``lab_page`` (``labkit.py``).
 
 With ``LNBOOK_SCREENSHOTS=DIR`` the tests leave their screenshots in DIR, to look at.
@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lnbook import editions
+from lnbook.book import editions
 
 ROOT = Path(__file__).resolve().parents[1]
 # As make lab writes them into _build/reader, but a folder per xdist worker (both workers

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from lnbook import launch
+from lnbook.book import launch
 
 LITE = "../lite/lab/index.html?path=01_a.ipynb"
 DOWNLOAD = "../_sources/book/01_a.ipynb"

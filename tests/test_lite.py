@@ -1,4 +1,4 @@
-"""The in-browser edition (lnbook.lite): the notebook transformation and the lock rewriting,
+"""The in-browser edition (lnbook.book.lite): the notebook transformation and the lock rewriting,
 then the built lite site in chromium, offline: the kernel starts from the site's own Pyodide
 core, runs Python, and says plainly that NumPy needs Pyodide's package index."""
 
@@ -15,7 +15,7 @@ import pytest
 import sitekit
 
 import lnbook
-from lnbook import editions, launch, lite
+from lnbook.book import editions, launch, lite
 
 NUMPY_CELL = "import numpy as np\nprint(np.arange(4).sum())"
 

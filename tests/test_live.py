@@ -208,7 +208,7 @@ def _plot_fills_its_output(lab_page, n: int = 0, slack: float = 40) -> dict | No
 
 
 EXPLORER = (
-    "from lnbook import widgets\n"
+    "from lnbook.topics.statistics import widgets\n"
     "from lnbook.data import layer_activations\n"
     "explorer = widgets.example_explorer(layer_activations(4, 8, seed=0))\n"
 )
@@ -216,7 +216,7 @@ EXPLORER = (
 
 def test_a_live_figure_fills_its_output_area_in_jupyterlab(lab_page):
     # plotly's FigureWidget draws before its element is in the page and keeps plotly.js's
-    # 700 px default; lnbook.widgets.LiveFigure draws at the output's width, and follows it.
+    # 700 px default; lnbook.live.LiveFigure draws at the output's width, and follows it.
     lab_page.open(lab_page.write_notebook("live-figure-width", [EXPLORER + "explorer"]))
     lab_page.run_all()
     lab_page.notebook.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)

@@ -1,4 +1,4 @@
-"""The book's PDF (``make pdf``, :mod:`lnbook.pdf`) and the site's print styles.
+"""The book's PDF (``make pdf``, :mod:`lnbook.book.pdf`) and the site's print styles.
 
 The PDF is printed once per run, from the strict build of the site tests (the ``site``
 fixture), and read with pypdf (its text, bookmarks and page count) and poppler
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import sitekit
 
-from lnbook import pdf
+from lnbook.book import pdf
 
 pytestmark = pytest.mark.site
 
@@ -40,7 +40,7 @@ def book_pdf(site, run_dir, browser) -> tuple[Path, dict]:
     """
     from filelock import FileLock
 
-    out, log = run_dir / "lnbook.pdf", run_dir / "lnbook-pdf.json"
+    out, log = run_dir / "lnbook.book.pdf", run_dir / "lnbook-pdf.json"
     with FileLock(run_dir / "pdf.lock"):
         if not log.exists():
             log.write_text(json.dumps(pdf.render(out, site, browser=browser)))
@@ -266,7 +266,7 @@ def test_pdf_draws_every_figure(book_pdf, site, tmp_path):
     """Every figure drawn by plotly, whole, with marks in it.
 
     Printed with JavaScript off (plotly never draws), none of the 28 figures was found
-    drawn when this test was written; printed as lnbook.pdf does, all 28.
+    drawn when this test was written; printed as lnbook.book.pdf does, all 28.
     """
     path, done = book_pdf
     expected = figures(site)
@@ -300,7 +300,7 @@ def test_chapter_printed_from_the_site_shows_no_chrome(server, browser):
             "Math.max(...[...document.querySelectorAll('div.lnbook-plotly')]"
             ".map(g => g.offsetWidth))"
         )
-        # The site links the print styles itself (lnbook/sphinxext.py), for print only.
+        # The site links the print styles itself (lnbook/book/sphinxext.py), for print only.
         link = page.locator('link[href*="lnbook/lnbook-print.css"]')
         assert link.count() == 1 and link.get_attribute("media") == "print"
         page.emulate_media(media="print")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sitekit import PLOTTED, Visit, book_config, figure_pages, is_external, pages, parse
 
-from lnbook.sphinxext import launch_settings
+from lnbook.book.sphinxext import launch_settings
 
 PAGE_BUDGET_BYTES = 600_000  # a chapter's HTML alone (test_site_reader weighs all it loads)
 

@@ -400,7 +400,7 @@ def test_pages_load_at_most_their_budget(site, weights):
 
 def test_only_the_search_page_loads_the_search_index(site):
     # pydata-sphinx-theme loads it on every page for search-as-you-type, which is off
-    # (lnbook/templates/layout.html); the search page needs it.
+    # (lnbook/book/templates/layout.html); the search page needs it.
     for page in pages(site):
         loads = " ".join(parse(page).loads)
         assert ("searchindex.js" in loads) == (page.name == "search.html"), page.name
@@ -448,7 +448,7 @@ def test_no_page_loads_the_font_awesome_script_and_icons_still_show(site, server
     assert len(shown) >= 4, shown
     assert drawn, "no admonition on the page"
     # Each one's character, read from the theme's own (whole) stylesheet, must be in the
-    # font the site serves (cut to the icons in use by lnbook/icons.py).
+    # font the site serves (cut to the icons in use by lnbook/book/icons.py).
     import pydata_sphinx_theme
     from fontTools.ttLib import TTFont
 

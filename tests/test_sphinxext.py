@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from lnbook import sphinxext
+from lnbook.book import sphinxext
 
 
 def _render(content, mime=sphinxext.PLOTLY_MIME, inline=False):

@@ -1,4 +1,4 @@
-"""The site's stylesheets cut to the rules in use (lnbook.stylesheets, with npm's PurgeCSS)."""
+"""The site's stylesheets cut to the rules in use (lnbook.book.stylesheets, with npm's PurgeCSS)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lnbook import stylesheets
-from lnbook.sphinxext import _PURGECSS
+from lnbook.book import stylesheets
+from lnbook.book.sphinxext import _PURGECSS
 
 THEME_CSS = (
     ":root{--pst-color-text:#222;--unused-variable:1px}"

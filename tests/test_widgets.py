@@ -6,8 +6,17 @@ import ipywidgets as W
 import numpy as np
 import pytest
 
-from lnbook import widgets
+from lnbook import live
 from lnbook.data import layer_activations
+from lnbook.topics.affine import widgets as affine_widgets
+from lnbook.topics.batch_norm import widgets as batch_norm_widgets
+from lnbook.topics.covariate_shift import experiments as covariate_shift_experiments
+from lnbook.topics.covariate_shift import widgets as covariate_shift_widgets
+from lnbook.topics.statistics import widgets as statistics_widgets
+from lnbook.topics.transformers import experiments as transformers_experiments
+from lnbook.topics.transformers import widgets as transformers_widgets
+from lnbook.topics.variants import experiments as variants_experiments
+from lnbook.topics.variants import widgets as variants_widgets
 
 X = layer_activations(n_examples=6, n_features=12, seed=1)
 
@@ -17,7 +26,7 @@ def ln(row, eps):
 
 
 def test_example_explorer_redraws_on_every_control():
-    e = widgets.example_explorer(X)
+    e = statistics_widgets.example_explorer(X)
     fig = e.figure
     np.testing.assert_allclose(fig.data[0].y, X[0])
     e.controls["example"].value = 3
@@ -35,7 +44,7 @@ def test_example_explorer_redraws_on_every_control():
 
 
 def test_example_explorer_controls_allow_values_off_the_static_grid():
-    e = widgets.example_explorer(X)
+    e = statistics_widgets.example_explorer(X)
     e.controls["shift"].value = 1.23
     np.testing.assert_allclose(e.figure.data[0].y, X[0] + 1.23)
 
@@ -43,7 +52,7 @@ def test_example_explorer_controls_allow_values_off_the_static_grid():
 def test_gamma_beta_explorer_redraws_on_every_control():
     rng = np.random.default_rng(0)
     pf = {"gamma": rng.uniform(0.5, 2, 12), "beta": rng.normal(0, 1, 12)}
-    e = widgets.gamma_beta_explorer(X, pf)
+    e = affine_widgets.gamma_beta_explorer(X, pf)
     fig = e.figure
     before = np.array(fig.data[1].y)
     e.controls["gamma"].value = 2.0
@@ -62,7 +71,7 @@ def test_gamma_beta_explorer_redraws_on_every_control():
 
 
 def test_explorer_is_a_displayable_widget():
-    e = widgets.example_explorer(X)
+    e = statistics_widgets.example_explorer(X)
     assert e.figure in e.widget.children
     assert set(e.controls) == {"example", "shift", "scale", "n_features", "eps"}
 
@@ -70,10 +79,18 @@ def test_explorer_is_a_displayable_widget():
 @pytest.mark.parametrize(
     "make, match",
     [
-        (lambda: widgets.example_explorer(np.ones(5)), r"\(N, D\) batch, got shape \(5,\)"),
-        (lambda: widgets.recentering_explorer(np.ones((2, 3))), r"shape \(D,\).*got \(2, 3\)"),
         (
-            lambda: widgets.gamma_beta_explorer(X, {"gamma": np.ones(3), "beta": np.zeros(12)}),
+            lambda: statistics_widgets.example_explorer(np.ones(5)),
+            r"\(N, D\) batch, got shape \(5,\)",
+        ),
+        (
+            lambda: variants_widgets.recentering_explorer(np.ones((2, 3))),
+            r"shape \(D,\).*got \(2, 3\)",
+        ),
+        (
+            lambda: affine_widgets.gamma_beta_explorer(
+                X, {"gamma": np.ones(3), "beta": np.zeros(12)}
+            ),
             r"per_feature\['gamma'\] must have shape \(12,\)",
         ),
     ],
@@ -84,9 +101,9 @@ def test_explorers_reject_bad_input(make, match):
 
 
 def test_latency_benchmark_runs_and_reports_every_widget():
-    from lnbook import bench
+    from lnbook import latency
 
-    r = bench.widget_latency(repeats=1)
+    r = latency.widget_latency(repeats=1)
     assert set(r) == {
         "ch01 example_explorer",
         "ch02 gamma_beta_explorer",
@@ -100,7 +117,7 @@ def test_latency_benchmark_runs_and_reports_every_widget():
 
 def test_batch_dependence_explorer_follows_its_controls():
     pool, labels = layer_activations(n_examples=80, n_features=6, seed=2, return_labels=True)
-    e = widgets.batch_dependence_explorer(pool, labels, example=0, draws=3)
+    e = batch_norm_widgets.batch_dependence_explorer(pool, labels, example=0, draws=3)
     fig = e.figure
     e.controls["batch_size"].value = 2
     # In a batch of two every output is d / sqrt(d^2 + eps): +-1 where the examples differ
@@ -116,7 +133,7 @@ def test_batch_dependence_explorer_follows_its_controls():
 
 
 def test_warmup_explorer_trains_only_when_asked():
-    e = widgets.warmup_explorer(steps=3)  # the real training, three steps
+    e = transformers_widgets.warmup_explorer(steps=3)  # the real training, three steps
     assert [t.name for t in e.figure.data] == ["not trained yet"]  # the empty placeholder
     e.controls["n_layers"].value = 1  # changing a control does not train
     assert len(e.figure.data) == 1
@@ -126,8 +143,8 @@ def test_warmup_explorer_trains_only_when_asked():
 
 
 def _fake_training(seen: list, explorer_box: list, fail: bool = False):
-    """A stand-in for experiments.warmup_training (seconds of real training): records the
-    explorer's buttons as they are while it runs, returns a made-up curve (or fails)."""
+    """A stand-in for transformers_experiments.warmup_training (seconds of real training):
+    records the explorer's buttons as they are while it runs, returns a made-up curve (or fails)."""
 
     def train(placement, *, lr, warmup, n_layers, steps):
         e = explorer_box[0]
@@ -141,11 +158,10 @@ def _fake_training(seen: list, explorer_box: list, fail: bool = False):
 
 
 def test_warmup_explorer_is_busy_while_training_and_ready_after(monkeypatch):
-    from lnbook import experiments
 
     seen, box = [], []
-    monkeypatch.setattr(experiments, "warmup_training", _fake_training(seen, box))
-    e = widgets.warmup_explorer(steps=5)
+    monkeypatch.setattr(transformers_experiments, "warmup_training", _fake_training(seen, box))
+    e = transformers_widgets.warmup_explorer(steps=5)
     box.append(e)
     assert not e.run.disabled and e.run.description == "train"
     e.run.click()
@@ -155,11 +171,12 @@ def test_warmup_explorer_is_busy_while_training_and_ready_after(monkeypatch):
 
 
 def test_warmup_explorer_gives_its_buttons_back_when_training_fails(monkeypatch, caplog):
-    from lnbook import experiments
 
     seen, box = [], []
-    monkeypatch.setattr(experiments, "warmup_training", _fake_training(seen, box, fail=True))
-    e = widgets.warmup_explorer(steps=5)
+    monkeypatch.setattr(
+        transformers_experiments, "warmup_training", _fake_training(seen, box, fail=True)
+    )
+    e = transformers_widgets.warmup_explorer(steps=5)
     box.append(e)
     e.run.click()  # ipywidgets reports a callback's exception (here, in the log)
     assert seen == [(True, "training…", True)]
@@ -169,11 +186,10 @@ def test_warmup_explorer_gives_its_buttons_back_when_training_fails(monkeypatch,
 
 
 def test_warmup_explorer_runs_replace_the_placeholder_and_clear_restores_it(monkeypatch):
-    from lnbook import experiments
 
     box = []
-    monkeypatch.setattr(experiments, "warmup_training", _fake_training([], box))
-    e = widgets.warmup_explorer(steps=5)
+    monkeypatch.setattr(transformers_experiments, "warmup_training", _fake_training([], box))
+    e = transformers_widgets.warmup_explorer(steps=5)
     box.append(e)
     e.run.click()
     e.controls["n_layers"].value = 2
@@ -196,46 +212,46 @@ def test_warmup_explorer_runs_replace_the_placeholder_and_clear_restores_it(monk
 
 
 def test_warmup_explorer_loss_axis_grows_for_a_diverging_run(monkeypatch):
-    from lnbook import experiments
 
     diverging = np.array([2.7, 4.0, 6.0, np.nan, np.nan])
-    monkeypatch.setattr(experiments, "warmup_training", lambda *a, **k: diverging)
-    e = widgets.warmup_explorer(steps=5)
+    monkeypatch.setattr(transformers_experiments, "warmup_training", lambda *a, **k: diverging)
+    e = transformers_widgets.warmup_explorer(steps=5)
     e.run.click()
     lo, hi = e.figure.layout.yaxis.range
     assert lo == 0 and hi >= 6.0
 
 
 def test_covariate_shift_explorer_redraws_and_trains_on_demand():
-    from lnbook import experiments
 
-    e = widgets.covariate_shift_explorer(steps=20, checkpoints=3)
+    e = covariate_shift_widgets.covariate_shift_explorer(steps=20, checkpoints=3)
     fig = e.figure
     e.controls["layer"].value = 0
     e.controls["checkpoint"].value = 1
-    run = experiments.covariate_shift_run("layer", steps=20, checkpoints=3)  # the same run
+    run = covariate_shift_experiments.covariate_shift_run(
+        "layer", steps=20, checkpoints=3
+    )  # the same run
     np.testing.assert_allclose(fig.data[5].y, run["hist"][1, 0])  # bars: layer 1, step 10
     assert list(fig.data[3].x) == [10] * 3 and "layer norm, lr 1," in fig.layout.title.text
     assert e.controls["checkpoint"].label == "10"  # the slider reads training steps
     e.controls["net"].value = "batch norm"  # trains the batch-norm network
     e.controls["lr"].value = 0.1
-    run = experiments.covariate_shift_run("batch", lr=0.1, steps=20, checkpoints=3)
+    run = covariate_shift_experiments.covariate_shift_run("batch", lr=0.1, steps=20, checkpoints=3)
     np.testing.assert_allclose(fig.data[5].y, run["hist"][1, 0])
     assert fig.layout.title.text.startswith("One hidden unit's input during training: batch norm")
     with pytest.raises(ValueError, match="checkpoints"):
-        widgets.covariate_shift_explorer(checkpoints=0)
+        covariate_shift_widgets.covariate_shift_explorer(checkpoints=0)
 
 
 def test_covariate_shift_sliders_that_train_fire_on_release_only():
     # Dragging the rate or the seed would train a network for every value passed.
-    e = widgets.covariate_shift_explorer(steps=20, checkpoints=3)
+    e = covariate_shift_widgets.covariate_shift_explorer(steps=20, checkpoints=3)
     assert e.controls["lr"].continuous_update is False
     assert e.controls["seed"].continuous_update is False
     assert e.controls["checkpoint"].continuous_update is True  # only redraws: live
 
 
 def test_explorer_lays_its_controls_out_in_an_even_grid():
-    e = widgets.warmup_explorer(steps=3)
+    e = transformers_widgets.warmup_explorer(steps=3)
     grid, actions, figure = e.widget.children
     assert isinstance(grid, W.GridBox) and figure is e.figure
     assert list(grid.children) == list(e.controls.values())
@@ -253,8 +269,8 @@ def test_explorer_lays_its_controls_out_in_an_even_grid():
 def test_live_figures_are_plotly_figure_widgets_without_a_fixed_width():
     import plotly.graph_objects as go
 
-    e = widgets.example_explorer(X)
-    assert isinstance(e.figure, widgets.LiveFigure)
+    e = statistics_widgets.example_explorer(X)
+    assert isinstance(e.figure, live.LiveFigure)
     assert isinstance(e.figure, go.FigureWidget)  # plotly's API, unchanged
     # (tests/test_live.py draws it in JupyterLab: as wide as its output area.)
     # No fixed width, which would stop plotly sizing the figure to its output.
@@ -263,7 +279,7 @@ def test_live_figures_are_plotly_figure_widgets_without_a_fixed_width():
 
 def test_recentering_explorer_follows_its_controls():
     row = X[0]
-    e = widgets.recentering_explorer(row)
+    e = variants_widgets.recentering_explorer(row)
     fig = e.figure
     e.controls["shift"].value = 4.0
     e.controls["scale"].value = -0.5
@@ -275,13 +291,12 @@ def test_recentering_explorer_follows_its_controls():
 
 
 def test_s_curve_explorer_follows_its_controls():
-    from lnbook import experiments
 
-    e = widgets.s_curve_explorer()
+    e = variants_widgets.s_curve_explorer()
     e.controls["spread"].value = 0.5
     e.controls["n_tokens"].value = 5
     e.controls["d"].value = 4
     e.controls["seed"].value = 3
-    r = experiments.s_curve(0.5, n_tokens=5, d=4, seed=3)
+    r = variants_experiments.s_curve(0.5, n_tokens=5, d=4, seed=3)
     np.testing.assert_allclose(e.figure.data[0].y, r["y"], atol=1e-4)
     assert len(e.figure.data[0].x) == 20 and f"{r['alpha']:.2f}" in e.figure.data[1].name

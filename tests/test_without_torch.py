@@ -34,13 +34,13 @@ CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.md"))
 # What the browser lacks: torch and scikit-learn (not shipped), resource (no such module in
 # Pyodide), threadpoolctl (not shipped; Pyodide runs one thread), myst_nb (build only).
 BLOCKED = ("torch", "sklearn", "resource", "threadpoolctl", "myst_nb")
-# The lite edition drops the build-only glue import (lnbook.lite.lite_notebook), as the
+# The lite edition drops the build-only glue import (lnbook.book.lite.lite_notebook), as the
 # reader edition drops the glue cells (remove-cell).
 GLUE_IMPORT = re.compile(r"^from myst_nb import glue\n", re.M)
 NEEDS_TORCH = "needs-torch"
 # Left out of the import test: torch-only modules, the benchmarks (torch in most
-# measurements) and build tooling.
-NOT_IN_BROWSER = {"torch_ln", "models", "bench", "sphinxext", "editions"}
+# measurements) and the build tooling (lnbook.book).
+NOT_IN_BROWSER = {"torch_ln", "models", "bench"}
 
 
 def _defined(source: str) -> set[str]:
@@ -176,9 +176,11 @@ def test_require_torch_says_where_the_part_runs(monkeypatch):
 
 def test_lnbook_works_without_torch_and_sklearn(digits_file, tmp_path):
     modules = sorted(
-        p.stem
-        for p in (ROOT / "lnbook").glob("*.py")
-        if p.stem != "__init__" and p.stem not in NOT_IN_BROWSER
+        ".".join(p.relative_to(ROOT / "lnbook").with_suffix("").parts)
+        for p in (ROOT / "lnbook").rglob("*.py")
+        if p.stem != "__init__"
+        and p.stem not in NOT_IN_BROWSER
+        and p.relative_to(ROOT / "lnbook").parts[0] != "book"
     )
     code = textwrap.dedent(
         f"""
@@ -187,7 +189,9 @@ def test_lnbook_works_without_torch_and_sklearn(digits_file, tmp_path):
         import lnbook
         for name in {modules!r}:
             importlib.import_module("lnbook." + name)
-        from lnbook import checks, data, experiments, numpy_ln, viz, widgets
+        from lnbook import checking, data, numpy_ln, training
+        from lnbook.topics.statistics import checks, experiments, figures, widgets
+        from lnbook.topics.variants import checks as variants_checks
         from lnbook._optional import WHERE_IT_RUNS
 
         data.DIGITS_FILE = {digits_file!r}
@@ -195,12 +199,12 @@ def test_lnbook_works_without_torch_and_sklearn(digits_file, tmp_path):
         y = numpy_ln.layer_norm(x, 32)
         assert np.allclose(y.mean(axis=-1), 0, atol=1e-9)
         stats = experiments.row_statistics(x)
-        viz.batch_stats_figure(x, stats).to_dict()
+        figures.batch_stats_figure(x, stats).to_dict()
         widgets.example_explorer(x)
         assert checks.layer_norm_rows(
             lambda x, eps: (x - x.mean(-1, keepdims=True))
             / np.sqrt(x.var(-1, keepdims=True) + eps)
-        ).status == checks.CORRECT
+        ).status == checking.CORRECT
 
         # What needs torch says so, and where it runs instead.
         def refused(call):
@@ -213,8 +217,8 @@ def test_lnbook_works_without_torch_and_sklearn(digits_file, tmp_path):
 
         assert refused(lambda: importlib.import_module("lnbook.torch_ln"))
         assert refused(lambda: importlib.import_module("lnbook.models"))
-        assert refused(lambda: experiments.train_digits_mlp(steps=1, seed=0))
-        assert refused(lambda: checks.rms_norm(lambda x, w, eps: x))
+        assert refused(lambda: training.train_digits_mlp(steps=1, seed=0))
+        assert refused(lambda: variants_checks.rms_norm(lambda x, w, eps: x))
         print("ok")
         """
     )

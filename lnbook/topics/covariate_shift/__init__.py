@@ -1,0 +1,1 @@
+"""DOCSTRING topic covariate_shift"""

@@ -1,0 +1,496 @@
+"""DOCSTRING covariate_shift:experiments"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..._optional import require_torch
+from ..._results import binned, remembered
+from ..._validate import check_int, check_rate
+from ...training import digits_split, one_torch_thread
+
+# The network of chapter 6, after Ioffe and Szegedy's (2015) Fig. 1: 64 -> 3 hidden layers
+# -> 10, sigmoid units by default, plain SGD. Xavier's initialisation keeps a sigmoid
+# network's signal alive without any norm, so the comparison is with a network that can
+# train, not with a broken one.
+CH06_NET = {"d_hidden": 64, "depth": 3}
+
+
+def _ch06_model(norm: str | None, noise: float, init: str, activation: str):
+    from ... import models
+
+    return models.MLP(
+        64, d_out=10, **CH06_NET, norm=norm, noise=noise, init=init, activation=activation
+    )
+
+
+# The networks of chapter 6's figures. The noise is NoisyNorm's: after batch norm it is
+# Santurkar et al.'s (2018) experiment; after layer norm, the same test for layer norm.
+COVARIATE_SHIFT_NETS = {
+    "no norm": {"norm": None},
+    "layer norm": {"norm": "layer"},
+    "batch norm": {"norm": "batch"},
+    "batch norm + noise": {"norm": "batch", "noise": 1.0},
+    "layer norm + noise": {"norm": "layer", "noise": 1.0},
+}
+
+
+def _unit_inputs(model, x) -> np.ndarray:
+    """What the activation functions of ``model`` receive for the batch ``x``.
+
+    Measured on a copy in training mode, as during training (batch norm uses the batch's
+    statistics, the noisy norm adds its noise), without touching the model (batch norm's
+    running statistics would move) or the random stream its training draws from (the noise
+    would otherwise differ with the number of probes).
+
+    Returns
+    -------
+    (L, N, D) array: for each hidden layer, each example's input to each unit
+    """
+    import copy
+
+    torch = require_torch()
+
+    from ...models import ACTIVATIONS
+
+    probe = copy.deepcopy(model).train()
+    seen: list[np.ndarray] = []
+    hooks = [
+        m.register_forward_hook(lambda _m, inp, _out: seen.append(inp[0].numpy().copy()))
+        for m in probe.modules()
+        if isinstance(m, tuple(ACTIVATIONS.values()))
+    ]
+    with torch.no_grad(), torch.random.fork_rng():
+        probe(x)
+    for h in hooks:
+        h.remove()
+    return np.array(seen)
+
+
+@remembered
+def covariate_shift_run(
+    norm: str | None = None,
+    *,
+    noise: float = 0.0,
+    lr: float = 1.0,
+    steps: int = 600,
+    checkpoints: int = 25,
+    n_probe: int = 300,
+    unit: int = 0,
+    batch_size: int = 64,
+    init: str = "xavier",
+    activation: str = "sigmoid",
+    edges: np.ndarray | None = None,
+    seed: int = 0,
+) -> dict:
+    """Train the chapter's network with SGD and watch its units' input distributions.
+
+    A miniature of Ioffe and Szegedy (2015), Fig. 1: at ``checkpoints`` evenly spaced steps
+    (step 0 included; 0: none) the input of every hidden unit (what its sigmoid receives,
+    after the norm) is recorded for ``n_probe`` held-out images.
+
+    Parameters
+    ----------
+    norm : "layer", "batch", "rms" or None, after each hidden linear layer
+    noise : if > 0, the norm is followed by :class:`lnbook.models.NoisyNorm`'s noise
+    lr, steps, batch_size, seed : plain SGD on the digits
+    unit : the unit whose inputs are kept in full (for histograms)
+    init, activation : the weights' initialisation and the units' non-linearity (see
+        :class:`lnbook.models.MLP`)
+    edges : bin edges of the histograms (default: 41 edges from -8 to 8, where a sigmoid is
+        saturated); values beyond them are counted in the end bins
+
+    Returns
+    -------
+    dict with ``steps`` (C,) the checkpoints; for unit ``unit``: ``inputs`` (C, L, P) its
+    input per checkpoint, layer and probe image, ``percentiles`` (C, L, 3) their 15th, 50th
+    and 85th percentiles, ``edges`` (B+1,) and ``hist`` (C, L, B) the share of images per
+    bin; ``all_percentiles`` (C, L, D, 3) the same percentiles for every unit; ``loss``
+    (steps,) the training loss and ``test_accuracy`` (float, in inference mode on the
+    held-out images)
+    """
+    torch = require_torch()
+    d_hidden, depth = CH06_NET["d_hidden"], CH06_NET["depth"]
+    check_int("steps", steps, 1)
+    check_int("batch_size", batch_size, 1)
+    check_int("unit", unit, 0, d_hidden - 1)
+    check_rate("lr", lr)
+    if checkpoints != 0:
+        check_int("checkpoints (0 for none)", checkpoints, 2)
+    X_train, Y_train, X_test, Y_test, rng = digits_split(seed)
+    # Batch norm needs two images to take statistics over; the rest is held out.
+    check_int("n_probe", n_probe, 2, len(X_test))
+    torch.manual_seed(seed)
+    probe = X_test[:n_probe]
+    model = _ch06_model(norm, noise, init, activation)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    at = np.unique(np.linspace(0, steps, checkpoints).round().astype(int)) if checkpoints else []
+    losses, inputs = np.empty(steps), []
+    with one_torch_thread():
+        for step in range(steps + 1):
+            if step in at:
+                inputs.append(_unit_inputs(model, probe))
+            if step == steps:
+                break
+            idx = torch.from_numpy(rng.integers(0, len(X_train), size=batch_size))
+            loss = torch.nn.functional.cross_entropy(model(X_train[idx]), Y_train[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses[step] = loss.item()
+        model.eval()
+        with torch.no_grad():
+            acc = (model(X_test).argmax(-1) == Y_test).float().mean().item()
+    every = np.array(inputs).reshape(len(at), depth, n_probe, d_hidden)  # (C, L, P, D)
+    pct = np.moveaxis(np.percentile(every, (15, 50, 85), axis=2), 0, -1)  # (C, L, D, 3)
+    one = every[..., unit]  # (C, L, P)
+    edges = np.linspace(-8, 8, 41) if edges is None else np.asarray(edges, dtype=np.float64)
+    return {
+        "steps": np.asarray(at, dtype=int),
+        "inputs": one,
+        "percentiles": pct[:, :, unit],
+        "all_percentiles": pct,
+        "edges": edges,
+        "hist": np.array([[binned(v, edges) / len(v) for v in layers] for layers in one]),
+        "loss": losses,
+        "test_accuracy": acc,
+    }
+
+
+def distribution_shift(percentiles: np.ndarray, relative: bool = False) -> np.ndarray:
+    """How much units' input distributions move between consecutive checkpoints.
+
+    Parameters
+    ----------
+    percentiles : (C, L, Q) percentiles of one unit's input at C checkpoints for L layers,
+        or (C, L, D, Q) for D units each
+    relative : divide each unit's move by its width (last percentile minus first, averaged
+        over the checkpoints): a move of 0.5 means half the distribution's width. Without
+        it the move is in the units of the input itself (the sigmoid's: 1 is a large move)
+
+    Returns
+    -------
+    (L,) the mean |change| of the percentiles from one checkpoint to the next, averaged
+    over the percentiles and the units
+    """
+    p = np.asarray(percentiles, dtype=np.float64)
+    if p.ndim not in (3, 4) or p.shape[0] < 2:
+        raise ValueError(
+            f"percentiles must have shape (C >= 2, L, Q) or (C >= 2, L, D, Q), got {p.shape}"
+        )
+    move = np.abs(np.diff(p, axis=0)).mean(axis=(0, -1))  # (L,) or (L, D)
+    if relative:
+        move = move / (p[..., -1] - p[..., 0]).mean(axis=0)
+    return move if move.ndim == 1 else move.mean(axis=-1)
+
+
+def steps_to_target(loss: np.ndarray, target: float, window: int = 20) -> float:
+    """The first step at which the loss, averaged over the last ``window`` steps, is at or
+    below ``target``; NaN if it never is.
+
+    Averaging matters: a single mini-batch's loss is noisy and dips below a target long
+    before the model is reliably there.
+
+    Parameters
+    ----------
+    loss : (T,) training loss per step (step 1 first)
+
+    Returns
+    -------
+    float: a step number in [window, T], or NaN
+    """
+    loss = np.asarray(loss, dtype=np.float64)
+    if loss.ndim != 1 or not 1 <= window <= len(loss):
+        raise ValueError(
+            f"need loss of shape (T,) and 1 <= window <= T, got shape {loss.shape}, window {window}"
+        )
+    # Running mean over the last `window` steps; NaN (diverged) never counts as reached.
+    smooth = np.convolve(loss, np.ones(window) / window, mode="valid")  # (T - window + 1,)
+    hit = np.flatnonzero(smooth <= target)
+    return float(hit[0] + window) if len(hit) else float("nan")
+
+
+@remembered
+def lr_sensitivity(
+    configs: dict[str, dict],
+    lrs: Sequence[float] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
+    *,
+    seeds: Sequence[int] = (0, 1),
+    steps: int = 300,
+    target: float = 0.5,
+    window: int = 20,
+) -> dict:
+    """Final loss and steps to a target loss over a grid of learning rates (plain SGD).
+
+    Parameters
+    ----------
+    configs : label -> keyword arguments of :func:`covariate_shift_run` (``norm``,
+        ``noise``, ``init``)
+    lrs : the learning rates, each run for every seed
+
+    Returns
+    -------
+    dict with ``lrs`` (R,), ``labels``, ``target``, and for each label: ``final[label]``
+    (R, S) the mean
+    loss of the last ``window`` steps (NaN or inf where training diverged),
+    ``steps[label]`` (R, S) the steps to reach ``target`` (NaN: never), ``accuracy[label]``
+    (R, S) the held-out accuracy
+    """
+    if len(seeds) == 0 or len(lrs) == 0:
+        raise ValueError(f"need at least one seed and one rate, got {list(seeds)}, {list(lrs)}")
+    for lr in lrs:
+        check_rate("every rate in lrs", float(lr))
+    out = {"lrs": np.asarray(lrs, dtype=float), "labels": list(configs), "target": target}
+    for key in ("final", "steps", "accuracy"):
+        out[key] = {}
+    for label, kwargs in configs.items():
+        if _stackable(kwargs):  # every rate and seed at once: the same runs, faster
+            loss, acc = stacked_sgd_runs(kwargs, lrs, seeds, steps=steps)
+        else:
+            runs = [
+                [
+                    covariate_shift_run(**kwargs, lr=lr, steps=steps, checkpoints=0, seed=s)
+                    for s in seeds
+                ]
+                for lr in lrs
+            ]
+            loss = np.array([[r["loss"] for r in row] for row in runs])
+            acc = np.array([[r["test_accuracy"] for r in row] for row in runs])
+        out["final"][label] = loss[..., -window:].mean(axis=-1)
+        out["steps"][label] = np.array(
+            [[steps_to_target(run, target, window) for run in row] for row in loss]
+        )
+        out["accuracy"][label] = acc
+    return out
+
+
+_STACKED_KEYS = {"norm", "noise", "init", "activation"}
+
+
+def _stackable(kwargs: dict) -> bool:
+    """Whether these covariate_shift_run arguments can be trained stacked (same runs)."""
+    return (
+        set(kwargs) <= _STACKED_KEYS
+        and not kwargs.get("noise")
+        and kwargs.get("norm") in (None, "layer", "batch", "rms")
+    )
+
+
+def stacked_sgd_runs(
+    kwargs: dict,
+    lrs: Sequence[float],
+    seeds: Sequence[int],
+    *,
+    steps: int,
+    batch_size: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`covariate_shift_run` for every rate and seed, trained side by side.
+
+    Each run is the one ``covariate_shift_run(**kwargs, lr=lr, seed=seed,
+    checkpoints=0)`` makes, with the same initialisation, data split and mini-batches; the
+    runs are stacked into one :class:`lnbook.models.StackedMLP`, so one step of all of them
+    costs a few steps of one. The losses agree with the separate runs' to float rounding
+    (about 1e-7; tests/test_experiments.py compares them), which a run on the edge of
+    divergence, at a high rate, amplifies over hundreds of steps like any rounding change.
+
+    Parameters
+    ----------
+    kwargs : ``norm`` (None, "layer", "batch" or "rms"), ``init``, ``activation``; no noise
+
+    Returns
+    -------
+    loss : (R, S, steps) training loss of rate r and seed s at every step
+    accuracy : (R, S) held-out accuracy, in inference mode
+    """
+    torch = require_torch()
+
+    from ...models import StackedMLP
+
+    if not isinstance(kwargs, dict):
+        raise TypeError(f"kwargs must be a dict of network settings, got {type(kwargs).__name__}")
+    unknown = set(kwargs) - _STACKED_KEYS
+    if unknown:
+        raise ValueError(
+            f"kwargs may hold only {sorted(_STACKED_KEYS)}, got also {sorted(unknown)}"
+        )
+    if not _stackable(kwargs):
+        raise ValueError(
+            f"only runs without noise and with norm None, layer, batch or rms stack, got {kwargs}"
+        )
+    check_int("steps", steps, 1)
+    check_int("batch_size", batch_size, 1)
+    if len(lrs) == 0 or len(seeds) == 0:
+        raise ValueError(f"need at least one rate and one seed, got {list(lrs)}, {list(seeds)}")
+    for lr in lrs:
+        check_rate("every rate in lrs", lr.item() if isinstance(lr, np.generic) else lr)
+    for seed in seeds:
+        check_int("every seed in seeds", seed, 0)
+    norm = kwargs.get("norm")
+    init, activation = kwargs.get("init", "xavier"), kwargs.get("activation", "sigmoid")
+    import copy
+
+    splits = {seed: digits_split(seed) for seed in set(seeds)}
+    members, rngs, X, Y, X_test, Y_test, rates = [], [], [], [], [], [], []
+    for lr in lrs:
+        for seed in seeds:
+            # As covariate_shift_run: the split (NumPy), then the weights (torch's seed);
+            # each run draws its mini-batches from its own copy of the split's generator.
+            X_train, Y_train, Xt, Yt, rng = splits[seed]
+            torch.manual_seed(seed)
+            members.append(_ch06_model(norm, 0.0, init, activation))
+            rngs.append(copy.deepcopy(rng))
+            X.append(X_train), Y.append(Y_train), X_test.append(Xt), Y_test.append(Yt)
+            rates.append(float(lr))
+    model = StackedMLP(members)
+    X, Y = torch.stack(X), torch.stack(Y)  # (E, N, 64), (E, N)
+    rate = torch.tensor(rates)
+    e, n = Y.shape
+    losses = np.empty((e, steps))
+    with one_torch_thread():
+        for step in range(steps):
+            idx = torch.from_numpy(np.stack([r.integers(0, n, size=batch_size) for r in rngs]))
+            x = torch.gather(X, 1, idx[..., None].expand(-1, -1, X.shape[-1]))  # (E, B, 64)
+            y = torch.gather(Y, 1, idx)  # (E, B)
+            logits = model(x)
+            loss = (
+                torch.nn.functional.cross_entropy(
+                    logits.reshape(e * batch_size, -1), y.reshape(-1), reduction="none"
+                )
+                .view(e, batch_size)
+                .mean(dim=1)
+            )  # (E,): each member's own mean loss
+            model.zero_grad(set_to_none=True)
+            loss.sum().backward()  # the members share no weight: each gets its own gradient
+            model.sgd_step(rate)
+            losses[:, step] = loss.detach().numpy()
+        model.eval()
+        with torch.no_grad():
+            pred = model(torch.stack(X_test)).argmax(-1)
+            acc = (pred == torch.stack(Y_test)).float().mean(dim=1).numpy()
+    r, s = len(lrs), len(seeds)
+    return losses.reshape(r, s, steps), acc.reshape(r, s).astype(float)
+
+
+def _loss_and_grad(model, params, x, y):
+    """Cross-entropy of ``model`` on (x, y) and its gradient as one flat vector."""
+    torch = require_torch()
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    grads = torch.autograd.grad(loss, params)
+    return loss.item(), torch.cat([g.reshape(-1) for g in grads])
+
+
+@remembered
+def landscape_smoothness(
+    norm: str | None = None,
+    *,
+    lr: float = 1.0,
+    etas: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0),
+    steps: int = 500,
+    every: int = 10,
+    batch_size: int = 64,
+    init: str = "xavier",
+    activation: str = "sigmoid",
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """How far the loss and its gradient can be trusted along the gradient, during training.
+
+    A miniature of Santurkar et al. (2018), Fig. 4. Every ``every`` steps of SGD, on the
+    current mini-batch with gradient ``g`` at weights ``w``, we look ahead along the step
+    direction at ``w - eta * lr * g`` for each ``eta`` in ``etas`` (multiples of the step
+    actually taken) and record:
+
+    - ``loss_range``: the largest minus the smallest loss seen there ("loss landscape":
+      small means the loss changes gently along the step);
+    - ``grad_change``: the largest ``|grad(w - eta lr g) - g|`` ("gradient
+      predictiveness": small means the gradient stays a good guide along the step);
+    - ``beta``: the largest ``|grad(w - eta lr g) - g| / |eta lr g|``, an "effective
+      beta-smoothness" (a local Lipschitz constant of the gradient).
+
+    The network is the chapter's (``init`` and ``activation`` as for
+    :func:`covariate_shift_run`), trained with plain SGD at rate ``lr``.
+
+    Returns
+    -------
+    dict with ``steps`` (M,) the steps measured, ``loss_range``, ``grad_change``, ``beta``
+    and ``grad_norm`` (M,), and ``loss`` (steps,) the training loss
+    """
+    import copy
+
+    torch = require_torch()
+    etas = np.asarray(etas, dtype=np.float64)
+    if etas.ndim != 1 or len(etas) == 0 or not ((etas > 0) & np.isfinite(etas)).all():
+        raise ValueError(f"etas must be a non-empty list of positive numbers, got {etas.tolist()}")
+    check_int("every", every, 1)
+    check_int("steps", steps, 1)
+    check_int("batch_size", batch_size, 1)
+    check_rate("lr", lr)
+    torch.manual_seed(seed)
+    X_train, Y_train, _, _, rng = digits_split(seed)
+    model = _ch06_model(norm, 0.0, init, activation)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    losses, rows, measured = np.empty(steps), [], []
+    with one_torch_thread():
+        for step in range(steps):
+            idx = torch.from_numpy(rng.integers(0, len(X_train), size=batch_size))
+            x, y = X_train[idx], Y_train[idx]
+            if step % every == 0:
+                # Look ahead on a copy: the training run itself must not be disturbed.
+                ahead = copy.deepcopy(model)
+                params = list(ahead.parameters())
+                w = torch.cat([p.detach().reshape(-1) for p in params])
+                loss0, g = _loss_and_grad(ahead, params, x, y)
+                seen_loss, change, beta = [loss0], [], []
+                for eta in etas:
+                    torch.nn.utils.vector_to_parameters(w - eta * lr * g, params)
+                    loss_e, g_e = _loss_and_grad(ahead, params, x, y)
+                    seen_loss.append(loss_e)
+                    change.append((g_e - g).norm().item())
+                    beta.append(change[-1] / (eta * lr * g.norm().item()))
+                rows.append([np.ptp(seen_loss), max(change), max(beta), g.norm().item()])
+                measured.append(step)
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses[step] = loss.item()
+    rows = np.array(rows)  # (M, 4)
+    return {
+        "steps": np.array(measured),
+        "loss_range": rows[:, 0],
+        "grad_change": rows[:, 1],
+        "beta": rows[:, 2],
+        "grad_norm": rows[:, 3],
+        "loss": losses,
+    }
+
+
+def lr_summary(result: dict) -> dict[str, dict]:
+    """What :func:`lr_sensitivity` shows, per network, in a few numbers.
+
+    Returns
+    -------
+    label -> dict with ``reached`` (the rates at which every seed reached the target),
+    ``best_lr`` (the rate with the fewest median steps to the target; NaN if none) and
+    ``best_steps`` (those steps), ``above_chance`` (the rates at which some seed's final
+    loss is not finite or above chance, ln 10: it diverged or oscillates)
+    """
+    lrs = result["lrs"]
+    out = {}
+    for label in result["labels"]:
+        steps, final = result["steps"][label], result["final"][label]  # (R, S)
+        all_reached = np.isfinite(steps).all(axis=1)
+        median = np.where(all_reached, np.median(steps, axis=1), np.inf)
+        best = int(np.argmin(median))
+        out[label] = {
+            "reached": [float(lr) for lr in lrs[all_reached]],
+            "best_lr": float(lrs[best]) if all_reached.any() else float("nan"),
+            "best_steps": float(median[best]) if all_reached.any() else float("nan"),
+            "above_chance": [
+                float(lr)
+                for lr, f in zip(lrs, final, strict=True)
+                if not (np.isfinite(f) & (f < np.log(10))).all()
+            ],
+        }
+    return out

@@ -1,0 +1,67 @@
+"""DOCSTRING covariate_shift:widgets"""
+
+from __future__ import annotations
+
+import ipywidgets as W
+
+from ...live import Explorer, LiveFigure
+from . import experiments, figures
+
+
+def covariate_shift_explorer(steps: int = 600, checkpoints: int = 25) -> Explorer:
+    """Chapter 6: one hidden unit's input over training, for any network, layer and rate.
+
+    Changing the network, the learning rate or the seed trains that network (about half a
+    second; each run is kept, so going back is instant); the layer and the step only redraw.
+    """
+    if isinstance(checkpoints, bool) or not isinstance(checkpoints, int) or checkpoints < 2:
+        raise ValueError(f"checkpoints must be an int >= 2, got {checkpoints!r}")
+    nets = experiments.COVARIATE_SHIFT_NETS
+    controls = {
+        "net": W.Dropdown(options=list(nets), value="layer norm", description="network"),
+        "layer": W.ToggleButtons(
+            options=[("1", 0), ("2", 1), ("3", 2)], value=2, description="layer"
+        ),
+        "lr": W.FloatLogSlider(
+            1.0,
+            base=10,
+            min=-2,
+            max=1,
+            description="learning rate",
+            readout_format=".2g",
+            continuous_update=False,  # a new rate trains a network
+        ),
+        "seed": W.IntSlider(0, 0, 9, description="seed", continuous_update=False),
+    }
+    runs: dict[tuple, dict] = {}
+
+    def run() -> dict:
+        c = {k: w.value for k, w in controls.items()}
+        key = (c["net"], c["lr"], c["seed"])
+        if key not in runs:
+            runs[key] = experiments.covariate_shift_run(
+                **nets[c["net"]], lr=c["lr"], steps=steps, checkpoints=checkpoints, seed=c["seed"]
+            )
+        return runs[key]
+
+    # The slider reads training steps; its value is the checkpoint's index.
+    labels = [(str(s), k) for k, s in enumerate(run()["steps"])]
+    controls["checkpoint"] = W.SelectionSlider(
+        options=labels, value=len(labels) - 1, description="training step"
+    )
+
+    def label() -> str:
+        r, c = run(), {k: w.value for k, w in controls.items()}
+        return f"{c['net']}, lr {c['lr']:.2g}, final loss {r['loss'][-20:].mean():.2f}"
+
+    c = controls
+    figure = LiveFigure(
+        figures.live_covariate_shift_figure(run(), c["layer"].value, c["checkpoint"].value, label())
+    )
+
+    def update(change=None) -> None:
+        figures.update_covariate_shift(
+            figure, run(), c["layer"].value, c["checkpoint"].value, label()
+        )
+
+    return Explorer(controls, figure, update)

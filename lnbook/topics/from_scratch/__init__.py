@@ -1,0 +1,1 @@
+"""DOCSTRING topic from_scratch"""
