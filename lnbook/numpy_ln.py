@@ -375,7 +375,11 @@ def batch_norm(
 
     Parameters
     ----------
-    x : (N, C, *) float32 or float64 array
+    x : (N, C, *) float32 or float64 array, at least 2-D. A deliberate difference from
+        torch: ``F.batch_norm`` returns an empty output for *any* empty input, a 1-D
+        ``(0,)`` included, without checking it (it returns before looking at the shapes, so
+        running statistics of any length pass too); a 1-D x has no channel axis, so here it
+        is an error, empty or not (``torch.nn.BatchNorm1d`` refuses 1-D input as well).
     running_mean, running_var : (C,) arrays of x's dtype, or None
         In training they are updated **in place**:
         ``running = (1 - momentum) * running + momentum * batch_stat``, where the variance
@@ -384,7 +388,11 @@ def batch_norm(
         to normalize; there they must be given.
     weight, bias : (C,) arrays of x's dtype, optional
     training : bool
-    momentum : float in [0, 1]
+    momentum : float in [0, 1]. A deliberate difference from torch, which accepts any
+        float: outside [0, 1] the update is no longer an average of the old and the batch
+        statistic but an extrapolation, so ``running_var`` can turn negative (momentum 2
+        does it for a batch whose variance is below half the running one) and evaluation
+        then returns NaN. Here it is an error, like a negative eps.
     eps : float, finite and >= 0. Two deliberate differences from torch: a negative eps is
         an error here (torch accepts it), and eps = 0 is allowed in training (torch refuses
         it), which the book uses to compute exact invariances.

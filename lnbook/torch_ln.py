@@ -2,6 +2,9 @@
 
 ``layer_norm`` and ``rms_norm`` are built on ``torch.autograd.Function`` subclasses whose
 ``backward`` is the closed form derived in the book, so autograd never traces the forward.
+The backward can itself be differentiated: second derivatives (``create_graph=True``) and
+the ``torch.func`` transforms (``grad``, ``vmap``, ``jacrev``) work. Forward-mode AD
+(``jvp``, ``jacfwd``, ``torch.func.hessian``) does not: the Functions define no ``jvp``.
 ``LayerNorm`` and ``RMSNorm`` are drop-in replacements for ``torch.nn.LayerNorm`` and
 ``torch.nn.RMSNorm``: same constructor, parameters, ``state_dict`` keys and ``extra_repr``.
 """
@@ -15,7 +18,6 @@ from ._optional import torch_missing
 try:
     import torch
     from torch import Tensor, nn
-    from torch.autograd.function import once_differentiable
 except ImportError as e:  # the browser edition: say where this module runs instead
     raise torch_missing("lnbook.torch_ln") from e
 
@@ -54,28 +56,72 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
+def _normalize(x: Tensor, dims: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor]:
+    """``x_hat`` and ``rstd`` of ``x`` over ``dims``: layer norm without weight and bias.
+
+    In place on its own intermediates while autograd is not recording (the forward), out of
+    place while it is (a backward being differentiated), where an in-place step would
+    overwrite a tensor autograd saved. Both give the same bits.
+
+    Parameters
+    ----------
+    x : (..., *normalized_shape) tensor, in the compute dtype
+    dims : the normalized (trailing) axes of x
+    eps : float
+
+    Returns
+    -------
+    x_hat : x's shape
+    rstd : (..., 1, ..., 1)
+    """
+    record = torch.is_grad_enabled()
+    # Shift by each example's first value first: exact for a large common offset, and
+    # for eps > 0 a constant example becomes exactly zero (see numpy_ln).
+    x0 = x[(Ellipsis,) + (slice(0, 1),) * len(dims)]  # (..., 1, ..., 1)
+    xc = x - x0  # a new tensor, so the steps below may work in place (chapter 8)
+    mu = xc.mean(dim=dims, keepdim=True)
+    xc = xc - mu if record else xc.sub_(mu)  # x - mu, two-pass
+    var = (xc * xc).mean(dim=dims, keepdim=True)  # biased variance
+    rstd = torch.rsqrt(var + eps)  # (..., 1, ..., 1)
+    return (xc * rstd if record else xc.mul_(rstd)), rstd
+
+
+def _rms_normalize(x: Tensor, dims: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor]:
+    """``x_hat = x * r`` and ``r = 1 / sqrt(mean(x**2) + eps)`` over ``dims`` (shapes as
+    for :func:`_normalize`)."""
+    r = torch.rsqrt((x * x).mean(dim=dims, keepdim=True) + eps)  # (..., 1, ..., 1)
+    return x * r, r
+
+
 class LayerNormFunction(torch.autograd.Function):
     """Layer norm forward and its closed-form backward (the same maths as ``numpy_ln``).
 
-    The backward is written with saved tensors, so it is not itself differentiable:
-    ``once_differentiable`` makes a second derivative (``create_graph=True``) an error
-    instead of a silently wrong answer.
+    ``apply(x, weight, bias, dims, eps)`` returns ``(y, x_hat, rstd)``; :func:`layer_norm`
+    keeps only ``y``. ``torch.func`` needs a ``forward`` without ``ctx``, and extra outputs
+    are how such a forward hands its intermediates to ``setup_context``, so that a backward
+    reuses them instead of normalizing ``x`` again (that made forward+backward nearly twice
+    as slow). They are marked non-differentiable; ``x_hat`` is ``None`` where it is ``y``
+    itself (no weight or bias), as one tensor cannot be both differentiable and not.
+
+    The saved ``x_hat`` has no history: a backward built on it gives the right first
+    derivatives, but differentiating it would silently miss every path through ``x``. So
+    ``backward`` reads the grad mode, which autograd turns on only when the backward itself
+    is differentiated (``create_graph=True``, the ``torch.func`` transforms), and then
+    recomputes ``x_hat`` and ``rstd`` from the saved ``x`` (kept alive for this, as torch's
+    own layer norm keeps it), out of place so that autograd can follow every step. Both
+    paths do the same arithmetic, so the first derivatives are the same bits either way,
+    and a plain ``backward()`` does exactly what it did before second derivatives existed.
     """
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
-    def forward(ctx, x, weight, bias, dims, eps):
-        ctx.dtypes = (x.dtype, None if weight is None else weight.dtype)
+    def forward(x, weight, bias, dims, eps):
+        x_dtype = x.dtype
         x, weight, bias = (
             None if t is None else t.to(_compute_dtype(t.dtype)) for t in (x, weight, bias)
         )
-        # Shift by each example's first value first: exact for a large common offset, and
-        # for eps > 0 a constant example becomes exactly zero (see numpy_ln).
-        x0 = x[(Ellipsis,) + (slice(0, 1),) * len(dims)]  # (..., 1, ..., 1)
-        xc = x - x0  # a new tensor, so the steps below may work in place (chapter 8)
-        xc -= xc.mean(dim=dims, keepdim=True)  # x - mu, two-pass
-        var = (xc * xc).mean(dim=dims, keepdim=True)  # biased variance
-        rstd = torch.rsqrt(var + eps)  # (..., 1, ..., 1)
-        x_hat = xc.mul_(rstd)
+        x_hat, rstd = _normalize(x, dims, eps)
         if weight is not None and bias is not None:
             y = torch.addcmul(bias, x_hat, weight)  # bias + x_hat * weight, in one pass
         elif weight is not None:
@@ -84,16 +130,30 @@ class LayerNormFunction(torch.autograd.Function):
             y = x_hat + bias
         else:
             y = x_hat
-        ctx.save_for_backward(x_hat, rstd, weight)
-        ctx.dims = dims
-        ctx.has_bias = bias is not None
-        return y.to(ctx.dtypes[0])
+        y = y.to(x_dtype)
+        return y, (None if y is x_hat else x_hat), rstd
 
     @staticmethod
-    @once_differentiable
-    def backward(ctx, dy):
-        x_hat, rstd, weight = ctx.saved_tensors
+    def setup_context(ctx, inputs, output):
+        x, weight, bias, dims, eps = inputs
+        y, x_hat, rstd = output
+        x_hat = y if x_hat is None else x_hat
+        ctx.mark_non_differentiable(rstd, *(() if x_hat is y else (x_hat,)))
+        # Outputs without a gradient pass None to backward, not a tensor of zeros to allocate.
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(x, weight, x_hat, rstd)
+        ctx.dims, ctx.eps, ctx.has_bias = dims, eps, bias is not None
+
+    @staticmethod
+    def backward(ctx, dy, _dx_hat, _drstd):
+        if dy is None:  # an undefined gradient of y (see set_materialize_grads): zero
+            return None, None, None, None, None
+        x, weight, x_hat, rstd = ctx.saved_tensors
         dims = ctx.dims
+        record = torch.is_grad_enabled()  # is this backward being differentiated?
+        if record:
+            x_hat, rstd = _normalize(x.to(x_hat.dtype), dims, ctx.eps)
+        weight = None if weight is None else weight.to(x_hat.dtype)
         dy = dy.to(x_hat.dtype)
         # Careful: Tensor.sum(dim=()) sums over *all* dims, so batch_dims must be non-empty
         # to be passed; an input with no batch dims needs no reduction at all.
@@ -103,16 +163,20 @@ class LayerNormFunction(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             c1 = (x_hat * g).mean(dim=dims, keepdim=True)
             c2 = g.mean(dim=dims, keepdim=True)
-            dx = (g - c2).addcmul_(x_hat, c1, value=-1).mul_(rstd)  # rstd*(g - c2 - x_hat*c1)
+            # dx = rstd * (g - c2 - x_hat * c1), in place unless autograd records the steps
+            if record:
+                dx = (g - c2).addcmul(x_hat, c1, value=-1) * rstd
+            else:
+                dx = (g - c2).addcmul_(x_hat, c1, value=-1).mul_(rstd)
         if weight is not None and ctx.needs_input_grad[1]:
             dweight = _sum_batch(dy * x_hat, batch_dims)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             dbias = _sum_batch(dy, batch_dims)
-        x_dtype, w_dtype = ctx.dtypes
+        # weight and bias have x's dtype (checked), so every gradient goes back to it.
         return (
-            None if dx is None else dx.to(x_dtype),
-            None if dweight is None else dweight.to(w_dtype),
-            None if dbias is None else dbias.to(w_dtype),
+            None if dx is None else dx.to(x.dtype),
+            None if dweight is None else dweight.to(x.dtype),
+            None if dbias is None else dbias.to(x.dtype),
             None,
             None,
         )
@@ -126,25 +190,40 @@ class RMSNormFunction(torch.autograd.Function):
         dx = r * (g - x_hat * mean(g * x_hat))
 
     the layer norm backward without the mean term ``c2``. Like ``LayerNormFunction`` it
-    computes half precision in float32 and cannot be differentiated twice.
+    computes half precision in float32, returns ``(y, x_hat, r)`` from ``apply`` for a
+    first-order backward to reuse, and recomputes ``x_hat`` and ``r`` from ``x`` when the
+    backward is differentiated (see there why).
     """
 
-    @staticmethod
-    def forward(ctx, x, weight, dims, eps):
-        ctx.dtypes = (x.dtype, None if weight is None else weight.dtype)
-        x, weight = (None if t is None else t.to(_compute_dtype(t.dtype)) for t in (x, weight))
-        r = torch.rsqrt((x * x).mean(dim=dims, keepdim=True) + eps)  # (..., 1, ..., 1)
-        x_hat = x * r
-        y = x_hat if weight is None else x_hat * weight
-        ctx.save_for_backward(x_hat, r, weight)
-        ctx.dims = dims
-        return y.to(ctx.dtypes[0])
+    generate_vmap_rule = True
 
     @staticmethod
-    @once_differentiable
-    def backward(ctx, dy):
-        x_hat, r, weight = ctx.saved_tensors
+    def forward(x, weight, dims, eps):
+        x_dtype = x.dtype
+        x, weight = (None if t is None else t.to(_compute_dtype(t.dtype)) for t in (x, weight))
+        x_hat, r = _rms_normalize(x, dims, eps)
+        y = (x_hat if weight is None else x_hat * weight).to(x_dtype)
+        return y, (None if y is x_hat else x_hat), r
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, weight, dims, eps = inputs
+        y, x_hat, r = output
+        x_hat = y if x_hat is None else x_hat
+        ctx.mark_non_differentiable(r, *(() if x_hat is y else (x_hat,)))
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(x, weight, x_hat, r)
+        ctx.dims, ctx.eps = dims, eps
+
+    @staticmethod
+    def backward(ctx, dy, _dx_hat, _dr):
+        if dy is None:
+            return None, None, None, None
+        x, weight, x_hat, r = ctx.saved_tensors
         dims = ctx.dims
+        if torch.is_grad_enabled():  # the backward is being differentiated
+            x_hat, r = _rms_normalize(x.to(x_hat.dtype), dims, ctx.eps)
+        weight = None if weight is None else weight.to(x_hat.dtype)
         dy = dy.to(x_hat.dtype)
         dx = dweight = None
         g = dy if weight is None else dy * weight
@@ -152,10 +231,9 @@ class RMSNormFunction(torch.autograd.Function):
             dx = r * (g - x_hat * (g * x_hat).mean(dim=dims, keepdim=True))
         if weight is not None and ctx.needs_input_grad[1]:
             dweight = _sum_batch(dy * x_hat, tuple(range(x_hat.ndim - len(dims))))
-        x_dtype, w_dtype = ctx.dtypes
         return (
-            None if dx is None else dx.to(x_dtype),
-            None if dweight is None else dweight.to(w_dtype),
+            None if dx is None else dx.to(x.dtype),
+            None if dweight is None else dweight.to(x.dtype),
             None,
             None,
         )
@@ -187,7 +265,7 @@ def layer_norm(
     y : tensor of x's shape and dtype; differentiable through a hand-written backward.
     """
     dims = _check_inputs(x, normalized_shape, weight, bias, eps)
-    return LayerNormFunction.apply(x, weight, bias, dims, float(eps))
+    return LayerNormFunction.apply(x, weight, bias, dims, float(eps))[0]
 
 
 def rms_norm(
@@ -202,7 +280,7 @@ def rms_norm(
     """
     dims = _check_inputs(x, normalized_shape, weight, None, eps, allow_none_eps=True)
     eps = torch.finfo(x.dtype).eps if eps is None else float(eps)
-    return RMSNormFunction.apply(x, weight, dims, eps)
+    return RMSNormFunction.apply(x, weight, dims, eps)[0]
 
 
 class LayerNorm(nn.Module):

@@ -608,6 +608,47 @@ def test_batch_norm_rejects_bad_momentum(momentum, error):
         batch_norm(np.ones((4, 3)), np.zeros(3), np.ones(3), training=True, momentum=momentum)
 
 
+@pytest.mark.parametrize("training", [False, True])
+def test_batch_norm_rejects_empty_1d_x_that_torch_accepts(training):
+    """A deliberate difference (see the docstring): torch returns an empty result for x of
+    shape (0,), unchecked even against running statistics of another length; here it is
+    the same error as for any x without a channel axis."""
+    stats = [np.zeros(3), np.ones(3)]
+    y_torch = F.batch_norm(torch.zeros(0), *map(torch.from_numpy, stats), training=training)
+    assert y_torch.shape == (0,)  # torch's behaviour, the one we do not follow
+    with pytest.raises(ValueError, match=name("x") + mentions("(N, C, *)", "(0,)")):
+        batch_norm(np.zeros(0), *stats, training=training)
+
+
+@pytest.mark.parametrize("momentum", [-0.5, 1.5, 2.0, float("inf"), -float("inf")])
+def test_batch_norm_rejects_momentum_outside_0_1_that_torch_accepts(momentum):
+    """A deliberate difference (see the docstring), like a negative eps: torch accepts it."""
+    x = np.array([[0.0], [0.1]])  # batch variance 0.005, far below the running 1
+    rm, rv = torch.zeros(1, dtype=torch.float64), torch.ones(1, dtype=torch.float64)
+    F.batch_norm(torch.from_numpy(x), rm, rv, training=True, momentum=momentum)
+    if momentum == 2.0:
+        # Why we refuse: the "average" extrapolates to a negative variance, and evaluation
+        # with it is NaN.
+        assert float(rv[0]) < 0
+        assert torch.isnan(F.batch_norm(torch.from_numpy(x), rm, rv, training=False)).all()
+    with pytest.raises(ValueError, match=name("momentum") + mentions("[0, 1]")):
+        batch_norm(x, np.zeros(1), np.ones(1), training=True, momentum=momentum)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 1.0])
+def test_batch_norm_momentum_at_the_ends_of_0_1_matches_torch(momentum):
+    """The interval is closed: 0 keeps the running statistics, 1 replaces them."""
+    g = np.random.default_rng(31)
+    x = g.standard_normal((5, 3))
+    rm, rv = g.standard_normal(3), 1 + g.random(3)
+    rm_t, rv_t = torch.tensor(rm), torch.tensor(rv)  # copies
+    y_ref = F.batch_norm(torch.from_numpy(x), rm_t, rv_t, training=True, momentum=momentum)
+    y = batch_norm(x, rm, rv, training=True, momentum=momentum)
+    assert_close(y, y_ref.numpy())
+    assert_close(rm, rm_t.numpy())
+    assert_close(rv, rv_t.numpy())
+
+
 @pytest.mark.parametrize("dtype", NON_FLOAT_DTYPES)
 def test_batch_norm_rejects_non_float32_or_float64_input(dtype):
     with pytest.raises(TypeError, match=name("x") + mentions(str(np.dtype(dtype)))):

@@ -282,9 +282,9 @@ def test_hand_written_backward_is_the_one_used(monkeypatch, fn, function_cls):
     calls = []
     original = function_cls.backward
 
-    def spy(ctx, dy):
+    def spy(ctx, dy, *grads_of_saved_outputs):
         calls.append(dy.shape)
-        return original(ctx, dy)
+        return original(ctx, dy, *grads_of_saved_outputs)
 
     monkeypatch.setattr(function_cls, "backward", staticmethod(spy))
     x = torch.randn(3, 4, dtype=F64, requires_grad=True)
@@ -637,17 +637,6 @@ def test_zero_size_batch_gives_empty_output_and_zero_weight_grad(fn):
 # ---------------------------------------------------------------- review additions -----
 
 
-@pytest.mark.parametrize(
-    "fn", [lambda x: torch_ln.layer_norm(x, 4), lambda x: torch_ln.rms_norm(x, 4)]
-)
-def test_second_derivatives_are_refused_not_silently_wrong(fn):
-    # The hand-written backward uses saved tensors: differentiating it again would be wrong.
-    x = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
-    (g,) = torch.autograd.grad(fn(x).pow(2).sum(), x, create_graph=True)
-    with pytest.raises(RuntimeError, match="once_differentiable|does not require grad"):
-        g.sum().backward()
-
-
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_is_as_accurate_as_torch(dtype):
     # Statistics in float32, as torch's kernels do; compare both with float64 on the same input.
@@ -672,3 +661,263 @@ def test_half_precision_is_as_accurate_as_torch(dtype):
         assert (mine.grad.double() - exact.grad).abs().max() <= 1.5 * (
             torchs.grad.double() - exact.grad
         ).abs().max() + 1e-3 * exact.grad.abs().max()
+
+
+# --------------------------------------------------------------------------------------------
+# 6. second derivatives and torch.func: the backward is itself differentiable
+# --------------------------------------------------------------------------------------------
+
+# (x_shape, normalized_shape): one and two normalized dims, with no, one and two batch dims.
+SECOND_ORDER_SHAPES = [
+    ((4,), (4,)),
+    ((3, 4), (4,)),
+    ((2, 2, 3), (3,)),
+    ((2, 3), (2, 3)),
+    ((2, 2, 3), (2, 3)),
+    ((2, 1, 2, 3), (2, 3)),
+]
+AFFINE = [(False, False), (True, False), (False, True), (True, True)]  # (weight, bias)
+
+
+def affine_inputs(x_shape, norm, has_weight, has_bias, seed):
+    """float64 leaves x, weight, bias (None where absent) that require grad."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(x_shape, dtype=F64, generator=g).requires_grad_()
+    w = torch.randn(norm, dtype=F64, generator=g).requires_grad_() if has_weight else None
+    b = torch.randn(norm, dtype=F64, generator=g).requires_grad_() if has_bias else None
+    return x, w, b
+
+
+def present(*ts):
+    return tuple(t for t in ts if t is not None)
+
+
+def with_params(fn, norm, w, b, eps):
+    """fn(x, *params) -> norm of x, taking weight and bias positionally where present."""
+
+    def call(x_, *params):
+        it = iter(params)
+        w_ = None if w is None else next(it)
+        b_ = None if b is None else next(it)
+        return fn(x_, norm, w_, b_, eps)
+
+    return call
+
+
+@pytest.mark.parametrize(("x_shape", "norm"), SECOND_ORDER_SHAPES)
+@pytest.mark.parametrize(("has_weight", "has_bias"), AFFINE)
+@pytest.mark.parametrize("eps", [1e-5, 0.5])
+def test_layer_norm_passes_gradgradcheck(x_shape, norm, has_weight, has_bias, eps):
+    """Second derivatives (create_graph=True) against finite differences of the first."""
+    x, w, b = affine_inputs(x_shape, norm, has_weight, has_bias, seed=20)
+    fn = with_params(_ln, norm, w, b, eps)
+    assert torch.autograd.gradgradcheck(fn, present(x, w, b), eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(("x_shape", "norm"), SECOND_ORDER_SHAPES)
+@pytest.mark.parametrize("has_weight", [False, True])
+@pytest.mark.parametrize("eps", [None, 0.5])
+def test_rms_norm_passes_gradgradcheck(x_shape, norm, has_weight, eps):
+    x, w, _ = affine_inputs(x_shape, norm, has_weight, False, seed=21)
+    fn = with_params(_rms, norm, w, None, eps)
+    assert torch.autograd.gradgradcheck(fn, present(x, w), eps=1e-6, atol=1e-7)
+
+
+def hvp(fn, inputs, dy, v):
+    """Hessian-vector product of L = sum(tanh(fn(*inputs)) * dy) with v, by double backward.
+
+    The tanh makes the upstream gradient depend on y, so every second-order path is used.
+    """
+    loss = (torch.tanh(fn(*inputs)) * dy).sum()
+    grads = torch.autograd.grad(loss, inputs, create_graph=True)
+    dot = sum((g_ * v_).sum() for g_, v_ in zip(grads, v, strict=True))
+    return torch.autograd.grad(dot, inputs)
+
+
+HVP_CASES = [
+    (kind, x_shape, norm, has_weight, has_bias)
+    for kind in ("layer", "rms")
+    for x_shape, norm in SECOND_ORDER_SHAPES
+    for has_weight, has_bias in AFFINE
+    if not (kind == "rms" and has_bias)  # rms_norm has no bias
+]
+
+
+@pytest.mark.parametrize(("kind", "x_shape", "norm", "has_weight", "has_bias"), HVP_CASES)
+def test_hessian_vector_product_matches_torch(kind, x_shape, norm, has_weight, has_bias):
+    """d/d(x, weight, bias) of (grad . v) equals the same through F.layer_norm / F.rms_norm.
+
+    Before the backward was differentiable, dx had no path to x here: the result was an
+    error or zeros.
+    """
+    x, w, b = affine_inputs(x_shape, norm, has_weight, has_bias, seed=22)
+    g = torch.Generator().manual_seed(23)
+    inputs = present(x, w, b)
+    dy = torch.randn(x_shape, dtype=F64, generator=g)
+    v = [torch.randn(t.shape, dtype=F64, generator=g) for t in inputs]
+    if kind == "layer":
+        ours, ref = with_params(_ln, norm, w, b, 1e-5), with_params(F.layer_norm, norm, w, b, 1e-5)
+        if b is not None and w is None:
+            # torch's own double backward fails with a bias and no weight ("Expected a proper
+            # Tensor but got None ... 'other'", torch 2.13); a constant weight of ones is the
+            # same function, and there it works.
+            ones = torch.ones(norm, dtype=F64)
+            ref = with_params(
+                lambda x_, ns, _, b_, eps: F.layer_norm(x_, ns, ones, b_, eps), norm, None, b, 1e-5
+            )
+    else:
+        ours = with_params(_rms, norm, w, None, None)
+        ref = with_params(lambda x_, ns, w_, b_, eps: F.rms_norm(x_, ns, w_, eps), norm, w, b, None)
+    got, want = hvp(ours, inputs, dy, v), hvp(ref, inputs, dy, v)
+    assert any(float(t.abs().max()) > 1e-3 for t in want)  # a real check, not 0 == 0
+    for a, e in zip(got, want, strict=True):
+        assert_close(a, e, rtol=1e-9, atol=1e-11)
+
+
+FUNC_CASES = [
+    pytest.param(kind, norm, has_weight, has_bias, id=f"{kind}-{norm}-w{has_weight:d}b{has_bias:d}")
+    for kind in ("layer", "rms")
+    for norm in ((5,), (2, 3))
+    for has_weight, has_bias in AFFINE
+    if not (kind == "rms" and has_bias)
+]
+
+
+def func_pair(kind, norm, w, b):
+    """(ours, torch's) as functions of x alone, with fixed weight and bias."""
+    if kind == "layer":
+        return (
+            lambda x_: torch_ln.layer_norm(x_, norm, w, b, 1e-5),
+            lambda x_: F.layer_norm(x_, norm, w, b, 1e-5),
+        )
+    return lambda x_: torch_ln.rms_norm(x_, norm, w), lambda x_: F.rms_norm(x_, norm, w)
+
+
+@pytest.mark.parametrize(("kind", "norm", "has_weight", "has_bias"), FUNC_CASES)
+def test_torch_func_vmap_grad_jacrev_match_torch(kind, norm, has_weight, has_bias):
+    """torch.func.vmap, grad and jacrev (and jacrev of grad: the Hessian) agree with torch."""
+    _, w, b = affine_inputs(norm, norm, has_weight, has_bias, seed=24)
+    w, b = (None if t is None else t.detach() for t in (w, b))
+    xs = torch.randn((4, 3, *norm), dtype=F64, generator=torch.Generator().manual_seed(25))
+    ours, ref = func_pair(kind, norm, w, b)
+    # vmap over a batch dim that the function does not see
+    assert_close(torch.func.vmap(ours)(xs), ref(xs))
+    assert_close(torch.func.vmap(ours, in_dims=1)(xs), ref(xs.movedim(1, 0)))
+
+    def loss(f):
+        return lambda x_: (torch.tanh(f(x_)) * x_).sum()
+
+    x = xs[0]
+    assert_close(torch.func.grad(loss(ours))(x), torch.func.grad(loss(ref))(x))
+    assert_close(torch.func.jacrev(ours)(x), torch.func.jacrev(ref)(x))
+    assert_close(
+        torch.func.jacrev(torch.func.grad(loss(ours)))(x[0]),
+        torch.func.jacrev(torch.func.grad(loss(ref)))(x[0]),
+        rtol=1e-9,
+        atol=1e-11,
+    )
+    # per-example gradients: vmap of grad
+    assert_close(
+        torch.func.vmap(torch.func.grad(loss(ours)))(xs),
+        torch.func.vmap(torch.func.grad(loss(ref)))(xs),
+    )
+
+
+@pytest.mark.parametrize("kind", ["layer", "rms"])
+def test_torch_func_grad_and_vmap_over_weight_match_torch(kind):
+    """Derivatives and batching with respect to the parameters, not only x."""
+    g = torch.Generator().manual_seed(26)
+    x = torch.randn(3, 5, dtype=F64, generator=g)
+    ws = torch.randn(4, 5, dtype=F64, generator=g)  # four weight vectors, vmapped over
+    b = torch.randn(5, dtype=F64, generator=g) if kind == "layer" else None
+
+    def make(fn):
+        if kind == "layer":
+            return lambda w_: (torch.tanh(fn(x, (5,), w_, b)) ** 2).sum()
+        return lambda w_: (torch.tanh(fn(x, (5,), w_)) ** 2).sum()
+
+    ours = make(torch_ln.layer_norm if kind == "layer" else torch_ln.rms_norm)
+    ref = make(F.layer_norm if kind == "layer" else F.rms_norm)
+    assert_close(torch.func.vmap(ours)(ws), torch.func.vmap(ref)(ws))
+    assert_close(
+        torch.func.vmap(torch.func.grad(ours))(ws), torch.func.vmap(torch.func.grad(ref))(ws)
+    )
+    # jacrev of grad, not torch.func.hessian: that is jacfwd (forward mode), which needs a jvp.
+    hess, hess_ref = (torch.func.jacrev(torch.func.grad(f))(ws[0]) for f in (ours, ref))
+    assert_close(hess, hess_ref, atol=1e-11)
+
+
+LN_AND_RMS = [
+    pytest.param(lambda x, w, b: torch_ln.layer_norm(x, (2, 8), w, b), id="layer_norm"),
+    pytest.param(lambda x, w, b: torch_ln.rms_norm(x, (2, 8), w), id="rms_norm"),
+]
+
+
+@pytest.mark.parametrize("fn", LN_AND_RMS)
+@pytest.mark.parametrize("dtype", [torch.float32, F64, torch.float16, torch.bfloat16])
+def test_differentiable_backward_gives_the_first_order_backward_bits(fn, dtype):
+    """With create_graph=True the backward recomputes x_hat out of place; its first
+    derivatives must still be the fast path's bit for bit (training results do not depend on
+    whether someone asks for second derivatives), in half precision too."""
+    g = torch.Generator().manual_seed(27)
+    x, w, b = (
+        (torch.randn(shape, generator=g) * 3 + 5).to(dtype).requires_grad_()
+        for shape in ((5, 3, 2, 8), (2, 8), (2, 8))
+    )
+    dy = torch.randn(5, 3, 2, 8, generator=g).to(dtype)
+    fast = torch.autograd.grad(fn(x, w, b), (x, w), dy)
+    slow = torch.autograd.grad(fn(x, w, b), (x, w), dy, create_graph=True)
+    assert not fast[0].requires_grad and slow[0].requires_grad
+    for a, e in zip(fast, slow, strict=True):
+        assert a.dtype == dtype and torch.equal(a, e)
+
+
+@pytest.mark.parametrize(
+    ("normalize", "fn"),
+    [
+        ("_normalize", lambda x, w: torch_ln.layer_norm(x, 8, w, w)),
+        ("_normalize", lambda x, w: torch_ln.layer_norm(x, 8)),
+        ("_rms_normalize", lambda x, w: torch_ln.rms_norm(x, 8, w)),
+        ("_rms_normalize", lambda x, w: torch_ln.rms_norm(x, 8)),
+    ],
+    ids=["layer_norm", "layer_norm-no-affine", "rms_norm", "rms_norm-no-affine"],
+)
+def test_first_order_backward_reuses_the_forward_statistics(monkeypatch, normalize, fn):
+    """Speed: a plain backward() normalizes nothing again (the forward's x_hat and rstd come
+    as extra, non-differentiable outputs of apply); only a differentiated backward does."""
+    calls = []
+    original = getattr(torch_ln, normalize)
+
+    def spy(*args):
+        calls.append(torch.is_grad_enabled())
+        return original(*args)
+
+    monkeypatch.setattr(torch_ln, normalize, spy)
+    x = torch.randn(3, 8, dtype=F64, requires_grad=True)
+    w = torch.randn(8, dtype=F64, requires_grad=True)
+    fn(x, w).pow(2).sum().backward()
+    assert calls == [False]  # the forward only
+    calls.clear()
+    torch.autograd.grad(fn(x, w).pow(2).sum(), x, create_graph=True)
+    assert calls == [False, True]  # the forward, then the backward with autograd recording
+
+
+def test_apply_returns_y_and_the_statistics_without_gradient():
+    """apply's extra outputs (how forward hands x_hat and rstd to setup_context) are
+    non-differentiable, and x_hat is None where it would be y itself."""
+    g = torch.Generator().manual_seed(28)
+    x = torch.randn(3, 8, dtype=F64, generator=g, requires_grad=True)
+    w = torch.randn(8, dtype=F64, generator=g, requires_grad=True)
+    x_hat_ref = F.layer_norm(x, (8,)).detach()
+    rstd_ref = 1 / torch.sqrt(x.detach().var(-1, correction=0, keepdim=True) + 1e-5)
+    y, x_hat, rstd = LayerNormFunction.apply(x, w, w, (1,), 1e-5)
+    assert y.requires_grad and not x_hat.requires_grad and not rstd.requires_grad
+    assert_close(x_hat, x_hat_ref)
+    assert_close(rstd, rstd_ref)
+    y, x_hat, rstd = LayerNormFunction.apply(x, None, None, (1,), 1e-5)
+    assert x_hat is None and y.requires_grad and not rstd.requires_grad
+    r_ref = 1 / torch.sqrt(x.detach().pow(2).mean(-1, keepdim=True) + 1e-5)
+    y, x_hat, r = RMSNormFunction.apply(x, w, (1,), 1e-5)
+    assert y.requires_grad and not x_hat.requires_grad and not r.requires_grad
+    assert_close(x_hat, x.detach() * r_ref)
+    assert_close(r, r_ref)
