@@ -1,19 +1,22 @@
 """lnbook: the helper package of the layer normalization book.
 
-Modules, one job each:
+One home per topic, shared scaffolding once, imports flowing one way (bottom to top):
 
-- ``numpy_ln``: layer norm, RMSNorm and batch norm from scratch in NumPy
-- ``torch_ln``: the same in PyTorch, with hand-written backward passes and drop-in modules
 - ``data``: seeded inputs and the handwritten digits that ship with scikit-learn
-- ``models``: tiny models with the normalization as a parameter
-- ``experiments``: the experiments the chapters run (plain results, no plotting)
-- ``viz``: figure builders (results in, plotly figures out), the static face
-- ``widgets``: ipywidgets wired to the same functions, the live face
-- ``checks``: exercise checkers that diagnose a learner's mistake
-- ``bench``: benchmarks, run with ``make bench``
-- ``sphinxext``: build glue for the static site
+- ``numpy_ln``, ``torch_ln``: layer norm, RMSNorm and batch norm from scratch (NumPy, and
+  PyTorch with hand-written backward passes and drop-in modules)
+- ``models``: tiny models with the normalization as a parameter; ``training``: the one
+  training loop of each kind of model
+- ``plotting`` (the figures' look and controls), ``live`` (the widgets' scaffolding),
+  ``checking`` (the exercise checkers' harness)
+- ``topics.<topic>``: each chapter's topic, in four modules: ``experiments`` (plain results),
+  ``figures`` (results in, plotly figures out: the static face), ``widgets`` (controls wired
+  to both: the live face) and ``checks`` (the exercise checkers)
+- ``bench``, ``latency``: benchmarks, run with ``make bench``
+- ``book``: build glue for the site, the editions, the browser edition and the PDF
 
-Submodules are imported on demand, so ``import lnbook`` stays cheap.
+Submodules are imported on demand, so ``import lnbook`` stays cheap. CONTRIBUTING.md has
+the tree and says where a new chapter's code goes.
 """
 
 __version__ = "0.1.0"

@@ -124,43 +124,23 @@ def _imports(source: str) -> set[str]:
 
 def _runtime_imports() -> dict[str, set[str]]:
     """{file: modules} for what runs on Binder: the chapters (executed by postBuild and by
-    the readers), the package but its site-building glue, and of that glue (sphinxext) what
-    the reader edition calls."""
+    the readers), and the package but its site-building glue."""
     import jupytext
 
-    from lnbook.book.editions import chapters
+    from lnbook.book.myst import chapters
 
     found = {}
     for path in chapters(ROOT):
         nb = jupytext.read(path, fmt="md:myst")
         code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
         found[f"book/{path.name}"] = _imports(code)
-    # Build glue (lite.py's one run-time function runs in the browser edition, pdf.py needs
-    # the test tools): Binder runs chapters only.
-    build_only = {
-        "sphinxext.py",
-        "bibstyle.py",
-        "icons.py",
-        "stylesheets.py",
-        "lite.py",
-        "pdf.py",
-    }
-    for path in sorted((ROOT / "lnbook").glob("*.py")):
-        if path.name not in build_only:
-            found[f"lnbook/{path.name}"] = _imports(path.read_text(encoding="utf-8"))
-    # sphinxext: its module level, and the functions the editions import from it.
-    glue = ast.parse((ROOT / "lnbook" / "sphinxext.py").read_text(encoding="utf-8"))
-    used = {
-        a.name
-        for path in (ROOT / "lnbook").glob("*.py")
-        if path.name not in build_only
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-        if isinstance(node, ast.ImportFrom) and node.module == "sphinxext"
-        for a in node.names
-    }
-    parts = [n for n in glue.body if not isinstance(n, ast.FunctionDef | ast.ClassDef)]
-    parts += [n for n in glue.body if isinstance(n, ast.FunctionDef) and n.name in used]
-    found["lnbook/book/sphinxext.py"] = _imports("\n".join(ast.unparse(n) for n in parts))
+    # Build glue that only the site and the PDF use (lite.py's one run-time function runs
+    # in the browser edition, pdf.py needs the test tools): Binder runs the chapters and
+    # writes the reader edition (editions, execution, myst), nothing else of lnbook/book.
+    build_only = {"sphinxext.py", "bibstyle.py", "icons.py", "stylesheets.py", "lite.py", "pdf.py"}
+    for path in sorted((ROOT / "lnbook").rglob("*.py")):
+        if not (path.parent.name == "book" and path.name in build_only):
+            found[str(path.relative_to(ROOT))] = _imports(path.read_text(encoding="utf-8"))
     return found
 
 

@@ -1,9 +1,9 @@
 """Execute every chapter of the book, once per test run.
 
 Each chapter is a MyST Markdown notebook: jupytext reads it, nbclient runs it in a fresh
-kernel (``lnbook.book.editions.execute``, as the editions run it), and a failing cell fails the
+kernel (``lnbook.book.execution.execute``, as the editions run it), and a failing cell fails the
 test with its traceback. The executed notebook is then stored in the build's execution
-cache (keyed by the lnbook source, see ``lnbook.book.sphinxext.execution_cache_dir``), so the
+cache (keyed by the lnbook source, see ``lnbook.book.execution.execution_cache_dir``), so the
 strict build in ``test_site.py`` renders these outputs instead of executing every chapter a
 second time.
 
@@ -21,8 +21,8 @@ from conftest import chapter_done_mark
 from filelock import FileLock
 from jupyter_cache import get_cache
 
-from lnbook.book import editions
-from lnbook.book.sphinxext import execution_cache_dir
+from lnbook.book import execution
+from lnbook.book.execution import execution_cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.md"))
@@ -56,7 +56,7 @@ def test_chapter(path: Path, leaves_a_mark, run_dir, monkeypatch):
     start = time.perf_counter()
     # Same kernel, working directory and settings as the build and the editions (errors
     # raise, no timing metadata: it would change the notebook's hash in the cache).
-    editions.execute(nb, path)
+    execution.execute(nb, path)
     seconds = time.perf_counter() - start
 
     errors = [
@@ -70,7 +70,7 @@ def test_chapter(path: Path, leaves_a_mark, run_dir, monkeypatch):
 
     cache_path = execution_cache_dir(ROOT)
     with FileLock(run_dir / "cache.lock"):  # the two workers share one cache database
-        record = editions.store(nb, path, cache_path, seconds)
+        record = execution.store(nb, path, cache_path, seconds)
         # The build must find this record for the unexecuted chapter, or executes it again.
         cache = get_cache(str(cache_path))
         assert cache.match_cache_notebook(jupytext.read(path)).pk == record.pk

@@ -14,12 +14,12 @@ import jupytext
 import nbformat
 import pytest
 
-from lnbook.book import editions
-from lnbook.book.sphinxext import executed_notebook, execution_cache_dir
+from lnbook.book import editions, execution, myst
+from lnbook.book.execution import executed_notebook, execution_cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CHAPTERS = editions.chapters()
+CHAPTERS = myst.chapters()
 IDS = [p.stem for p in CHAPTERS]
 
 
@@ -44,7 +44,7 @@ def test_student_edition_keeps_stubs_and_checks_and_drops_solutions(path):
     assert "notebook for students" in nb.cells[0].source
     # Every exercise is still there, as plain Markdown.
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    numbers = editions.exercise_numbers()
+    numbers = myst.exercise_numbers()
     for label in editions.solutions(text):
         assert f"### Exercise {numbers[label]}: " in markdown, label
     assert markdown.count("### Exercise ") == n_exercises
@@ -68,7 +68,7 @@ def test_student_edition_is_plain_markdown_with_the_executed_numbers(path, execu
         pytest.skip(f"{path.name} was not executed in this run (run tests/test_chapters.py)")
     assert "(computed in the chapter)" not in markdown
     wanted = set(re.findall(r"\{glue(?::\w+)?\}`([^`:]+)", path.read_text(encoding="utf-8")))
-    assert wanted <= set(editions.glue_values(executed))
+    assert wanted <= set(myst.glue_values(executed))
 
 
 def test_plain_markdown_renders_each_myst_construct(tmp_path):
@@ -88,7 +88,7 @@ def test_plain_markdown_renders_each_myst_construct(tmp_path):
         "::::{solution-start} ex-1\n:class: dropdown\n::::\n\n"
         "```{literalinclude} mod.py\n:pyobject: A.f\n:language: python\n```\n"
     )
-    out = editions.plain_markdown(
+    out = myst.plain_markdown(
         text,
         {"v": 0.123456, "n": 7, "rates": "0.1, 0.3"},
         {"sec-a": "Title"},
@@ -113,7 +113,7 @@ def test_student_edition_runs_in_order_and_every_check_is_not_attempted(path, ru
     # run) kept their results, the student notebook gets them instead of training again.
     monkeypatch.setenv("LNBOOK_RESULTS", f"reuse:{run_dir / 'results'}")
     nb = editions.student_notebook(path)
-    editions.execute(nb, path)  # as handed out: every cell runs, in order
+    execution.execute(nb, path)  # as handed out: every cell runs, in order
     stubs = [
         c for c in nb.cells if c.cell_type == "code" and "raise NotImplementedError" in c.source
     ]
@@ -262,7 +262,7 @@ def test_reader_edition_is_the_executed_chapter_rendered_with_solutions_folded(
 ):
     text = path.read_text(encoding="utf-8")
     source = jupytext.read(path)
-    nb = editions.reader_notebook(editions.executed_chapter(path), path)
+    nb = editions.reader_notebook(execution.executed_chapter(path), path)
     code = [c for c in nb.cells if c.cell_type == "code"]
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     # Plain Markdown with the executed numbers, as in the student edition.
@@ -287,7 +287,7 @@ def test_reader_edition_is_the_executed_chapter_rendered_with_solutions_folded(
     # Each exercise: its numbered heading, the stub answering "not attempted yet", then a
     # collapsed heading "Solution to Exercise N.M" over solution cells whose source and
     # outputs are hidden; the next exercise's heading ends the fold.
-    numbers = editions.exercise_numbers()
+    numbers = myst.exercise_numbers()
     labels = list(editions.solutions(text))
     for label in labels:
         n = numbers[label]
@@ -380,6 +380,6 @@ def test_cost_reports_the_kernels_peak_memory(tmp_path):
         cells=[nbformat.v4.new_code_cell("x = bytearray(300 * 2**20)\nx[::4096] = b'1' * 76800")]
     )
     (tmp_path / "a.md").write_text("")
-    seconds, small_mb = editions.cost(small, tmp_path / "a.md")
-    _, big_mb = editions.cost(big, tmp_path / "a.md")
+    seconds, small_mb = execution.cost(small, tmp_path / "a.md")
+    _, big_mb = execution.cost(big, tmp_path / "a.md")
     assert seconds > 0 and small_mb < 200 < 300 < big_mb

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lnbook.book import editions
+from lnbook.book import editions, execution, myst
 
 ROOT = Path(__file__).resolve().parents[1]
 # As make lab writes them into _build/reader, but a folder per xdist worker (both workers
@@ -39,7 +39,7 @@ def reader_notebooks(executed_chapters) -> dict[str, nbformat.NotebookNode]:
     out = {}
     for name in SHOWN:
         path = ROOT / "book" / f"{name}.md"
-        nb = editions.reader_notebook(editions.executed_chapter(path), path)
+        nb = editions.reader_notebook(execution.executed_chapter(path), path)
         nbformat.write(nb, READER / f"{name}.ipynb")
         out[name] = nb
     return out
@@ -71,16 +71,16 @@ def test_a_reader_notebook_renders_in_jupyterlab_as_the_website_reads(
         assert raw not in text, f"{name}: {raw!r} shows in JupyterLab"
     # The executed numbers are there: every glued value the chapter quotes, as rendered.
     source = (ROOT / "book" / f"{name}.md").read_text(encoding="utf-8")
-    glued = editions.glue_values(editions.executed_chapter(ROOT / "book" / f"{name}.md"))
+    glued = myst.glue_values(execution.executed_chapter(ROOT / "book" / f"{name}.md"))
     quoted = re.findall(r"\{glue:text\}`([^`]+)`", source)
     assert quoted
     for role in quoted[:5]:
-        shown = editions.plain_markdown(f"{{glue:text}}`{role}`", glued, {}, {}, ROOT)
+        shown = myst.plain_markdown(f"{{glue:text}}`{role}`", glued, {}, {}, ROOT)
         assert shown in text, f"{name}: glued {role} ({shown}) not in the page"
     # Outputs are there: the figures drawn by JupyterLab's plotly renderer.
     assert notebook.locator(".js-plotly-plot").count() >= 1
     # Solutions are folded: the heading shows, collapsed; the solution's code does not.
-    numbers = editions.exercise_numbers()
+    numbers = myst.exercise_numbers()
     for label, code in editions.solutions(source).items():
         heading = notebook.locator(f"{RENDERED} h4", has_text=f"Exercise {numbers[label]}")
         assert heading.count() == 1 and heading.is_visible()

@@ -15,7 +15,7 @@ import pytest
 import sitekit
 
 import lnbook
-from lnbook.book import editions, launch, lite
+from lnbook.book import editions, launch, lite, myst
 
 NUMPY_CELL = "import numpy as np\nprint(np.arange(4).sum())"
 
@@ -69,7 +69,7 @@ def test_lite_notebook_adds_the_setup_cell_and_a_note_before_each_torch_cell():
 
 
 def test_every_chapter_becomes_a_valid_lite_notebook_with_one_setup_cell():
-    path = editions.chapters()[0]
+    path = myst.chapters()[0]
     nb = lite.lite_notebook(editions.reader_notebook(_uncached(path), path))
     nbformat.validate(nb)
     assert [c.source for c in nb.cells].count(lite.SETUP) == 1
@@ -155,7 +155,7 @@ def test_lnbook_wheel_carries_the_modules_and_digits_but_not_torch(tmp_path):
 @pytest.mark.site
 def test_lite_site_holds_every_chapter_and_a_lock_that_matches_its_wheels(site):
     root = site / launch.LITE_DIR
-    for path in editions.chapters():
+    for path in myst.chapters():
         nb = json.loads((root / "files" / f"{path.stem}.ipynb").read_text(encoding="utf-8"))
         assert nb["metadata"]["lnbook"]["edition"] == "lite"
     config = json.loads((root / "jupyter-lite.json").read_text())["jupyter-config-data"]

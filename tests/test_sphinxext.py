@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from lnbook.book import sphinxext
+from lnbook.book import execution, sphinxext
 
 
 def _render(content, mime=sphinxext.PLOTLY_MIME, inline=False):
@@ -84,19 +84,19 @@ def test_execution_cache_follows_the_package_source(tmp_path, monkeypatch):
     (tmp_path / "requirements.txt").write_text("numpy==1\n")
     monkeypatch.setattr(sphinxext, "_HERE", pkg)
 
-    first = sphinxext.execution_cache_dir(tmp_path)
+    first = execution.execution_cache_dir(tmp_path)
     assert first.parent == tmp_path / "_build" / ".jupyter_cache"
-    assert sphinxext.execution_cache_dir(tmp_path) == first  # deterministic
+    assert execution.execution_cache_dir(tmp_path) == first  # deterministic
     (pkg / "a.py").write_text("x = 2\n")
-    second = sphinxext.execution_cache_dir(tmp_path)
+    second = execution.execution_cache_dir(tmp_path)
     assert second != first
     (tmp_path / "requirements.txt").write_text("numpy==2\n")
-    third = sphinxext.execution_cache_dir(tmp_path)
+    third = execution.execution_cache_dir(tmp_path)
     assert third != second
     # Build glue runs no chapter: changing it keeps the executions.
     (pkg / "sphinxext.py").write_text("y = 1\n")
     (pkg / "editions.py").write_text("z = 1\n")
-    assert sphinxext.execution_cache_dir(tmp_path) == third
+    assert execution.execution_cache_dir(tmp_path) == third
 
 
 def _launch_settings(monkeypatch, url=None, env="", hub="", branch=""):

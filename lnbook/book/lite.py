@@ -345,7 +345,9 @@ def build(out: Path, root: Path = ROOT, index: str | None = None) -> None:
     """Build the lite site into ``out`` (the reader notebooks from the execution cache)."""
     import nbformat
 
-    from .editions import chapters, executed_chapter, reader_notebook
+    from .editions import reader_notebook
+    from .execution import executed_chapter
+    from .myst import chapters
 
     work = root / "_build" / "lite-src"  # staging, and jupyter lite's own records
     contents = work / "contents"

@@ -50,7 +50,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import functools
-import hashlib
 import html
 import json
 import os
@@ -61,6 +60,7 @@ from pathlib import Path
 import numpy as np
 
 from . import launch
+from .execution import executed_notebook, execution_cache_dir
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
@@ -76,32 +76,6 @@ _PLOTLY_BUNDLE = _NODE_MODULES / ".lnbook" / "plotly.min.js"
 _KATEX_DIST = _NODE_MODULES / "katex" / "dist"
 _PURGECSS = _NODE_MODULES / ".bin" / "purgecss"
 _TEMPLATE = "plotly_white"  # every figure's template; the page sends it once
-# Everything of lnbook a chapter may run: the package outside this build glue. The
-# benchmarks run no chapter either. A change in these re-executes every chapter.
-_PACKAGE = _HERE.parent
-_NOT_EXECUTED = {"bench.py", "latency.py"}
-
-
-def execution_cache_dir(root: str | Path) -> Path:
-    """The jupyter-cache folder for the current package source and pins.
-
-    Parameters
-    ----------
-    root : the repository root (holding ``_config.yml``)
-    """
-    root = Path(root)
-    digest = hashlib.sha256()
-    for path in sorted(_PACKAGE.rglob("*.py")):
-        # Build and classroom glue (this subpackage) runs no chapter: a change there
-        # re-executes nothing.
-        if path.is_relative_to(_HERE) or path.name in _NOT_EXECUTED:
-            continue
-        digest.update(path.relative_to(_PACKAGE).as_posix().encode())
-        digest.update(path.read_bytes())
-    for name in ("requirements.txt", "pyproject.toml"):
-        if (root / name).exists():
-            digest.update((root / name).read_bytes())
-    return root / "_build" / ".jupyter_cache" / digest.hexdigest()[:16]
 
 
 class PlotlyMimeRenderer:
@@ -376,7 +350,7 @@ def _configure_launch(app, config) -> None:
 
 def _chapter_source(app, docname: str) -> str | None:
     """``book/01_x.md`` for a chapter, relative to the repository root; None otherwise."""
-    from .editions import chapters
+    from .myst import chapters
 
     source = Path(app.env.doc2path(docname)).resolve()
     root = Path(app.srcdir).resolve()
@@ -420,25 +394,6 @@ def _add_launch_panel(app, doctree, docname: str) -> None:
                 nodes.Text(" (top of the page) lists the ways."),
                 classes=["lnbook-launch-link"],  # print leaves it out, as it does the panel
             )
-
-
-def executed_notebook(source: str | Path, cache_path: str | Path):
-    """A chapter as a notebook with the outputs of its cached execution (none if uncached).
-
-    Returns None for a page that is not a notebook (no jupytext header with a kernel).
-    """
-    import jupytext
-    from jupyter_cache import get_cache
-
-    source = Path(source)
-    if source.suffix != ".md" or "kernelspec:" not in source.read_text(encoding="utf-8")[:600]:
-        return None
-    nb = jupytext.read(source, fmt="md:myst")
-    try:
-        _, nb = get_cache(str(cache_path)).merge_match_into_notebook(nb)
-    except KeyError:  # not executed yet: offer the notebook without outputs
-        pass
-    return nb
 
 
 def _offer_notebook(app, pagename, templatename, context, doctree) -> None:
