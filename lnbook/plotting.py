@@ -1,6 +1,33 @@
-"""DOCSTRING plotting"""
+"""The plotly look every figure of the book shares, and the controls they are built from.
+
+Every topic's ``figures`` module builds its figures from these pieces, so a figure builder
+holds only what is particular to its figure (its traces, its axes' titles and ranges, its
+size) and the look is decided once, here:
+
+- colours: ``PALETTE`` (Okabe and Ito's colour-blind-safe eight) and ``TEMPLATE``
+  (plotly_white), through ``style``, which every builder calls; ``colour_cycle`` for
+  figures with one line per run, ``rgba`` for fills;
+- layout: ``style`` (template, a title pinned to the top, the height, and the rest of a
+  figure's layout), ``legend_row``, ``axis``, and for axes that frames change
+  ``fit_range`` and ``log_axis``;
+- controls: ``frame_slider`` (precomputed ``frames`` and a slider that jumps between
+  them), ``menu`` (buttons or a drop-down), ``visibility_menu`` (a menu that shows one group of
+  traces at a time), ``jump_to``, ``step_marker`` (where the slider stands on a curve);
+- the live face: ``redraw``, which a widget calls to move a figure's traces in place.
+
+Why these constraints. The website draws the same JSON as Jupyter, without a kernel: a
+slider or button can only animate to precomputed frames (``go.Frame``) or restyle what is
+there, and frames do not re-run plotly's autorange, hence the fixed ranges. The site's
+``plotly-init.js`` replaces plotly's SVG sliders and menus with HTML controls that it
+labels with each control's ``name`` (and a slider's ``currentvalue.prefix``), so every
+helper here names its control. In the theme's dark mode that script swaps
+``PALETTE["black"]`` and the template's ink, grid and white paper for dark equivalents:
+a figure must take its colours from ``PALETTE`` or the template, never a grey of its own.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -17,44 +44,62 @@ PALETTE = {
     "purple": "#CC79A7",
 }
 
-
-def jump_to(frame: str) -> list:
-    """``animate`` arguments that jump to ``frame`` at once (no tween, full redraw)."""
-    return [
-        [frame],
-        {
-            "mode": "immediate",
-            "frame": {"duration": 0, "redraw": True},
-            "transition": {"duration": 0},
-        },
-    ]
+# The site's dark mode knows this template's ink, grid and paper colours (plotly-init.js):
+# change it there too, or dark mode misses them.
+TEMPLATE = "plotly_white"
 
 
-def slider(labels: list[str], name: str, active: int = 0) -> dict:
-    """A slider whose steps jump to the frame of the same name.
-
-    Parameters
-    ----------
-    labels : one label per step, each the name of a frame
-    name : what the slider chooses, in a few words ("number of layers"); the site labels
-        its own range input with it, and the slider shows it as "name: value"
-    active : index of the step shown first
-    """
-    return {
-        "name": name,
-        "active": active,
-        "currentvalue": {"prefix": f"{name}: "},
-        "pad": {"t": 50},
-        "steps": [
-            {"label": label, "method": "animate", "args": jump_to(label)} for label in labels
-        ],
-    }
+# ---------------------------------------------------------------- colours ----------------
 
 
 def rgba(colour: str, alpha: float) -> str:
     """A ``PALETTE`` colour ("#RRGGBB") with transparency, for fills."""
     r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha:g})"
+
+
+def colour_cycle(*names: str) -> Callable[[int], str]:
+    """The colour of a figure's ``i``-th line: these ``PALETTE`` colours in turn, then
+    again from the first (for figures with a line per run, whatever the number of runs)."""
+    colours = [PALETTE[name] for name in names]
+    return lambda i: colours[i % len(colours)]
+
+
+# ---------------------------------------------------------------- layout -----------------
+
+
+def style(fig: go.Figure, title: str, *, height: int, **layout) -> go.Figure:
+    """Give ``fig`` the book's look: ``TEMPLATE``, ``title`` pinned to the top, ``height``.
+
+    The title sits at the top edge of the figure (not of the plot), so the controls and
+    legends placed above the plot never meet it. Keep it short: the site shows it as a
+    heading above the figure, where it may wrap to two lines on a phone. ``layout``: the
+    rest of this figure's layout (legend, margins, axes...), as ``update_layout`` takes it.
+    Returns ``fig``.
+    """
+    fig.update_layout(
+        title={"text": title, "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 30}},
+        height=height,
+        template=TEMPLATE,
+        **layout,
+    )
+    return fig
+
+
+def legend_row(y: float, **more) -> dict:
+    """A legend laid out in rows from the left edge, at height ``y`` of the plot (0 its
+    bottom, 1 its top, negative below it); above the plot (``y`` > 1) it stands on ``y``.
+
+    ``more``: other legend properties (an explicit ``yanchor``, an ``x``...).
+    """
+    above = {"yanchor": "bottom"} if y > 1 else {}
+    return {"orientation": "h", "x": 0, "y": y, **above, **more}
+
+
+def axis(title: str, **more) -> dict:
+    """An axis titled ``title`` (say what it measures and its unit); ``more``: its other
+    properties (a range, ticks...)."""
+    return {"title": {"text": title}, **more}
 
 
 def _flat(values) -> np.ndarray:
@@ -124,38 +169,112 @@ def log_axis(values, **more) -> dict:
     return {**axis, **more}
 
 
-def copy_traces(fig: go.Figure, new: list) -> None:
-    """Give ``fig``'s traces the data of ``new`` (same order), for in-place live updates."""
-    for trace, t in zip(fig.data, new, strict=True):
-        trace.x, trace.y = t.x, t.y
-        if t.text is not None:
-            trace.text = t.text
+# ---------------------------------------------------------------- controls ---------------
 
 
-def layout_title(text: str) -> dict:
-    """A figure title pinned to the top edge, so controls and legends below it never meet it.
+def jump_to(frame: str) -> list:
+    """``animate`` arguments that jump to ``frame`` at once (no tween, full redraw)."""
+    return [
+        [frame],
+        {
+            "mode": "immediate",
+            "frame": {"duration": 0, "redraw": True},
+            "transition": {"duration": 0},
+        },
+    ]
 
-    Keep it short: the site shows it as a heading above the figure, where it may wrap to
-    two lines on a phone.
-    """
-    return {"text": text, "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 30}}
 
-
-def button_row(labels: list[str], args: list[list], name: str, method: str = "update") -> dict:
-    """A row of buttons above the plot; button i calls ``method`` with ``args[i]``.
+def slider(labels: list[str], name: str, active: int = 0) -> dict:
+    """A slider whose steps jump to the frame of the same name.
 
     Parameters
     ----------
-    labels : one label per button
-    args : the arguments of ``method`` for each button
-    name : what the buttons choose, in a few words ("example shown"); the site labels
-        the button group that replaces these SVG buttons with it
-    method : the plotly method the buttons call
+    labels : one label per step, each the name of a frame
+    name : what the slider chooses, in a few words ("number of layers"); the site labels
+        its own range input with it, and the slider shows it as "name: value"
+    active : index of the step shown first
     """
     return {
         "name": name,
-        "type": "buttons",
-        "direction": "right",
+        "active": active,
+        "currentvalue": {"prefix": f"{name}: "},
+        "pad": {"t": 50},
+        "steps": [
+            {"label": label, "method": "animate", "args": jump_to(label)} for label in labels
+        ],
+    }
+
+
+def frames(
+    labels: Sequence[str],
+    data: Callable[[int], list],
+    *,
+    traces: list[int] | None = None,
+    layout: Callable[[int], dict] | None = None,
+) -> list[go.Frame]:
+    """One frame per label: frame ``k``, named ``labels[k]``, holds ``data(k)``.
+
+    ``traces``: the indices of the figure's traces that ``data(k)`` replaces, in order
+    (default: the first ``len(data(k))``); give only the traces that move, the frames are
+    most of a page's weight. ``layout``: the layout changes of frame ``k``, if any.
+    """
+    return [
+        go.Frame(name=label, data=data(k), traces=traces, layout=layout(k) if layout else None)
+        for k, label in enumerate(labels)
+    ]
+
+
+def frame_slider(
+    fig: go.Figure,
+    labels: Sequence[str],
+    name: str,
+    data: Callable[[int], list],
+    *,
+    active: int = 0,
+    traces: list[int] | None = None,
+    layout: Callable[[int], dict] | None = None,
+) -> go.Figure:
+    """Give ``fig`` one frame per label (see ``frames``) and a slider that jumps to them.
+
+    The static face of an interactive: every state is computed beforehand, so the slider
+    works on a page without a kernel. ``name`` and ``active``: see ``slider``; the figure's
+    own traces should be those of step ``active``. Frames do not re-run autorange: give
+    every axis that they move a range that holds every step (``fit_range``). Returns
+    ``fig``.
+    """
+    fig.frames = frames(labels, data, traces=traces, layout=layout)
+    fig.update_layout(sliders=[slider(labels, name, active)])
+    return fig
+
+
+def menu(
+    labels: Sequence[str],
+    args: Sequence[list],
+    name: str,
+    method: str = "update",
+    *,
+    dropdown: bool = False,
+    **more,
+) -> dict:
+    """A row of buttons above the plot, or a drop-down; choice i calls ``method`` with
+    ``args[i]``.
+
+    Parameters
+    ----------
+    labels : one label per choice
+    args : the arguments of ``method`` for each choice
+    name : what the menu chooses, in a few words ("example shown"); the site labels the
+        button group or select that replaces this SVG menu with it
+    method : the plotly method the choices call ("update", "restyle", "animate"...)
+    dropdown : a drop-down instead of buttons, for choices too long to fit a phone's width
+        side by side
+    more : other menu properties: where it stands (``x``, ``y``, their anchors), the
+        choice shown first (``active``)
+    """
+    return {
+        "name": name,
+        "type": "dropdown" if dropdown else "buttons",
+        "direction": "down" if dropdown else "right",
         "showactive": True,
         "x": 0.0,
         "xanchor": "left",
@@ -165,7 +284,61 @@ def button_row(labels: list[str], args: list[list], name: str, method: str = "up
             {"label": label, "method": method, "args": a}
             for label, a in zip(labels, args, strict=True)
         ],
+        **more,
     }
+
+
+def group_visibility(n_groups: int, size: int, shared: int = 0) -> list[list[bool]]:
+    """For each group g, the ``visible`` of every trace when only group g is shown.
+
+    The figure's traces are ``n_groups`` groups of ``size`` (group g: traces g * size to
+    (g + 1) * size - 1), then ``shared`` traces shown with every group.
+    """
+    return [
+        [i // size == g for i in range(n_groups * size)] + [True] * shared for g in range(n_groups)
+    ]
+
+
+def visibility_menu(labels: Sequence[str], size: int, name: str, shared: int = 0, **more) -> dict:
+    """A menu whose choice g shows the g-th group of ``size`` traces (see
+    ``group_visibility``) and hides the other groups.
+
+    It only restyles ``visible``, which frames never set, so it composes with a
+    ``frame_slider``: the slider moves the data of every group, the menu picks the group
+    seen. The figure's traces should start visible as group 0 (or ``more``'s ``active``).
+    ``more``: see ``menu``.
+    """
+    visible = group_visibility(len(labels), size, shared)
+    return menu(labels, [[{"visible": v}] for v in visible], name, "restyle", **more)
+
+
+def step_marker(
+    x: float, ys: Sequence[float], colours: Sequence[str], *, size: int = 13, **more
+) -> go.Scatter:
+    """Markers at the slider's step on curves drawn in full (one per curve, at ``x``).
+
+    Filled with each curve's colour and ringed in ink, so they stand out of their curve;
+    kept out of the legend and the hover (the curve below says the same). ``more``: other
+    trace properties (a name...).
+    """
+    return go.Scatter(
+        **{
+            "x": [x] * len(ys),
+            "y": ys,
+            "mode": "markers",
+            "showlegend": False,
+            "hoverinfo": "skip",
+            "marker": {
+                "size": size,
+                "color": colours,
+                "line": {"color": PALETTE["black"], "width": 2},
+            },
+            **more,
+        }
+    )
+
+
+# ---------------------------------------------------------------- traces -----------------
 
 
 def band(x, low, high, colour: str, lower: dict | None = None, **upper) -> list[go.Scatter]:
@@ -178,3 +351,28 @@ def band(x, low, high, colour: str, lower: dict | None = None, **upper) -> list[
         go.Scatter(x=x, y=low, **{**edge, "showlegend": False, **(lower or {})}),
         go.Scatter(x=x, y=high, fill="tonexty", opacity=0.3, **{**edge, **upper}),
     ]
+
+
+# ---------------------------------------------------------------- the live face ----------
+
+# What a redraw moves: a trace's data and its labels (its style stays).
+_REDRAWN = ("x", "y", "text", "name", "marker.color")
+
+
+def redraw(fig: go.Figure, traces: list, **layout) -> None:
+    """Redraw a live figure in place: its traces take the data of ``traces`` (the same
+    traces, newly computed, in the same order), its layout the changes ``layout`` (as
+    ``update_layout`` takes them: ``yaxis_range=...``).
+
+    A widget calls this on every change of a control. In place, in one message to the
+    browser (``batch_update``), and only what changed: the figure does not flicker, and
+    keeps the reader's zoom. Of each trace it copies the positions, the texts and names,
+    and the markers' colours where the new trace sets them (``_REDRAWN``).
+    """
+    with fig.batch_update():
+        for trace, new in zip(fig.data, traces, strict=True):
+            for prop in _REDRAWN:
+                value = new[prop]
+                if value is not None:
+                    trace[prop] = value
+        fig.update_layout(**layout)

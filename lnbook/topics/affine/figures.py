@@ -1,4 +1,12 @@
-"""DOCSTRING affine:figures"""
+"""Chapter 2's figures: what the learned scale γ and shift β do after normalizing.
+
+``gamma_beta_figure`` (the output's distribution under a slider over (γ, β) settings) and
+its live face ``live_gamma_beta_figure`` with ``update_gamma_beta``, both drawn from
+``gamma_beta_traces``; ``recover_figure`` (γ and β set to undo the normalization of one
+example: which examples come back); ``trained_gamma_beta_figure`` (where training takes
+γ and β). Results come in from ``experiments.py``; the look, the controls and the redraw
+come from ``lnbook.plotting``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,19 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ...plotting import PALETTE, button_row, copy_traces, fit_range, jump_to, layout_title, slider
+from ...plotting import (
+    PALETTE,
+    axis,
+    colour_cycle,
+    fit_range,
+    frame_slider,
+    frames,
+    jump_to,
+    legend_row,
+    menu,
+    redraw,
+    style,
+)
 
 
 def gamma_beta_traces(hist: dict[str, np.ndarray], s: int) -> list[go.Bar | go.Scatter]:
@@ -14,22 +34,18 @@ def gamma_beta_traces(hist: dict[str, np.ndarray], s: int) -> list[go.Bar | go.S
     centers = hist["centers"]
     width = float(centers[1] - centers[0])
     m, sd = float(hist["mean"][s]), float(hist["std"][s])
+    histograms = (("batch", "whole batch", "sky"), ("example", "one example", "vermillion"))
     return [
-        go.Bar(
-            x=centers,
-            y=hist["batch"][s],
-            width=width,
-            name="whole batch",
-            marker={"color": PALETTE["sky"]},
-            opacity=0.75,
-        ),
-        go.Bar(
-            x=centers,
-            y=hist["example"][s],
-            width=width,
-            name="one example",
-            marker={"color": PALETTE["vermillion"]},
-            opacity=0.75,
+        *(
+            go.Bar(
+                x=centers,
+                y=hist[key][s],
+                width=width,
+                name=name,
+                marker={"color": PALETTE[colour]},
+                opacity=0.75,
+            )
+            for key, name, colour in histograms
         ),
         go.Scatter(
             x=[m, m],
@@ -55,20 +71,21 @@ def gamma_beta_traces(hist: dict[str, np.ndarray], s: int) -> list[go.Bar | go.S
 
 
 def _gamma_beta_layout(fig: go.Figure, edges: np.ndarray) -> None:
-    fig.update_layout(
-        title=layout_title("Output of layer norm, y = γ·x̂ + β"),
+    style(
+        fig,
+        "Output of layer norm, y = γ·x̂ + β",
+        height=500,
         barmode="overlay",
-        xaxis={
-            "title": {"text": "output value y (activation units; end bins include beyond)"},
-            "range": [float(edges[0]), float(edges[-1])],
-        },
-        yaxis={"title": {"text": "fraction of values per bin"}, "rangemode": "tozero"},
+        xaxis=axis(
+            "output value y (activation units; end bins include beyond)",
+            range=[float(edges[0]), float(edges[-1])],
+        ),
+        yaxis=axis("fraction of values per bin", rangemode="tozero"),
+        # The mean's line and the statistics' text, in the plot's height (0 to 1).
         yaxis2={"overlaying": "y", "range": [0, 1], "visible": False},
         # The legend over the example's statistics, which sit just above the plot.
-        legend={"orientation": "h", "x": 0, "y": 1.1, "yanchor": "bottom"},
-        height=500,
+        legend=legend_row(1.1),
         margin={"t": 130},
-        template="plotly_white",
     )
 
 
@@ -81,22 +98,21 @@ def gamma_beta_figure(hist: dict[str, np.ndarray], labels: list[str]) -> go.Figu
     labels : one label per setting
     """
     fig = go.Figure(gamma_beta_traces(hist, 0))
-    fig.frames = [
-        go.Frame(name=label, data=gamma_beta_traces(hist, s)) for s, label in enumerate(labels)
-    ]
+    frame_slider(fig, labels, "γ, β", lambda s: gamma_beta_traces(hist, s))
     _gamma_beta_layout(fig, hist["edges"])
     ymax = 1.05 * float(max(hist["example"].max(), hist["batch"].max()))
-    fig.update_layout(yaxis={"range": [0, ymax]}, sliders=[slider(labels, "γ, β")])
+    fig.update_layout(yaxis={"range": [0, ymax]})
     return fig
 
 
 def update_gamma_beta(fig: go.Figure, hist: dict[str, np.ndarray]) -> None:
     """Redraw the live chapter 2 view (one setting) in place."""
-    with fig.batch_update():
-        copy_traces(fig, gamma_beta_traces(hist, 0))
+    redraw(fig, gamma_beta_traces(hist, 0))
 
 
 def live_gamma_beta_figure(hist: dict[str, np.ndarray]) -> go.Figure:
+    """The chapter 2 view for one (γ, β) setting, for a FigureWidget that
+    ``update_gamma_beta`` redraws."""
     fig = go.Figure(gamma_beta_traces(hist, 0))
     _gamma_beta_layout(fig, hist["edges"])
     return fig
@@ -113,53 +129,33 @@ def recover_figure(results: list[dict], labels: list[str]) -> go.Figure:
     n = len(results[0]["error"])
     examples = np.arange(n)
 
+    bars = (
+        ("std_in", "std of the input", "sky"),
+        ("std_out", "std after γ, β", "orange"),
+        ("error", "max |output − input|", "black"),
+    )
+
     def traces(r: dict) -> list[go.Bar]:
         return [
-            go.Bar(
-                x=examples, y=r["std_in"], name="std of the input", marker={"color": PALETTE["sky"]}
-            ),
-            go.Bar(
-                x=examples,
-                y=r["std_out"],
-                name="std after γ, β",
-                marker={"color": PALETTE["orange"]},
-            ),
-            go.Bar(
-                x=examples,
-                y=r["error"],
-                name="max |output − input|",
-                marker={"color": PALETTE["black"]},
-            ),
+            go.Bar(x=examples, y=r[key], name=name, marker={"color": PALETTE[colour]})
+            for key, name, colour in bars
         ]
 
     fig = go.Figure(traces(results[0]))
-    fig.frames = [
-        go.Frame(name=label, data=traces(r)) for label, r in zip(labels, results, strict=True)
-    ]
-    buttons = button_row(
-        labels, [jump_to(label) for label in labels], "example undone", method="animate"
-    )
+    fig.frames = frames(labels, lambda k: traces(results[k]))
     # The buttons animate to frames, which do not re-run autorange: one range for all.
-    heights = [[r["std_in"], r["std_out"], r["error"]] for r in results]
-    fig.update_layout(
-        title=layout_title("γ = √(var+ε), β = mean of one example:<br>which examples come back?"),
-        barmode="group",
-        updatemenus=[buttons],
-        xaxis={
-            "title": {"text": "example (row of the batch)"},
-            "dtick": 1,
-            "range": [-0.5, n - 0.5],
-        },
-        yaxis={
-            "title": {"text": "std or error (activation units)"},
-            "range": fit_range(heights, tozero=True),
-        },
-        legend={"orientation": "h", "x": 0, "y": -0.2},
+    heights = [[r[key] for key, _, _ in bars] for r in results]
+    return style(
+        fig,
+        "γ = √(var+ε), β = mean of one example:<br>which examples come back?",
         height=480,
+        barmode="group",
+        updatemenus=[menu(labels, [jump_to(b) for b in labels], "example undone", "animate")],
+        xaxis=axis("example (row of the batch)", dtick=1, range=[-0.5, n - 0.5]),
+        yaxis=axis("std or error (activation units)", range=fit_range(heights, tozero=True)),
+        legend=legend_row(-0.2),
         margin={"t": 130},
-        template="plotly_white",
     )
-    return fig
 
 
 def trained_gamma_beta_figure(hist: dict) -> go.Figure:
@@ -169,12 +165,11 @@ def trained_gamma_beta_figure(hist: dict) -> go.Figure:
     ----------
     hist : from ``lnbook.experiments.norm_parameter_histograms``
     """
-    colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["green"], PALETTE["purple"]]
+    colour = colour_cycle("blue", "vermillion", "green", "purple")
     fig = make_subplots(
         rows=1, cols=2, subplot_titles=["γ (scale)", "β (shift)"], horizontal_spacing=0.14
     )
     for i, label in enumerate(hist["gamma"]):
-        colour = colours[i % len(colours)]
         for col, key in ((1, "gamma"), (2, "beta")):
             fig.add_trace(
                 go.Scatter(
@@ -184,27 +179,25 @@ def trained_gamma_beta_figure(hist: dict) -> go.Figure:
                     name=label,
                     legendgroup=label,
                     showlegend=col == 1,
-                    line={"color": colour, "shape": "hvh", "width": 2},
+                    line={"color": colour(i), "shape": "hvh", "width": 2},
                 ),
                 row=1,
                 col=col,
             )
-    fig.add_vline(x=1.0, line={"dash": "dot", "color": PALETTE["black"]}, row=1, col=1)
-    fig.add_vline(x=0.0, line={"dash": "dot", "color": PALETTE["black"]}, row=1, col=2)
-    # One short title per panel, in two lines: a single long one under each panel ran
-    # into its neighbour's.
-    for col, symbol in ((1, "γ"), (2, "β")):
+    for col, symbol, initial in ((1, "γ", 1.0), (2, "β", 0.0)):
+        fig.add_vline(x=initial, line={"dash": "dot", "color": PALETTE["black"]}, row=1, col=col)
+        # One short title per panel, in two lines: a single long one under each panel ran
+        # into its neighbour's.
         fig.update_xaxes(
             title_text=f"learned {symbol} (dimensionless)<br>end bins include all beyond",
             row=1,
             col=col,
         )
     fig.update_yaxes(title_text="number of features")
-    fig.update_layout(
-        title=layout_title("γ and β after training<br>(dotted: their initial values)"),
-        legend={"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"},
+    return style(
+        fig,
+        "γ and β after training<br>(dotted: their initial values)",
         height=500,
+        legend=legend_row(-0.3, yanchor="top"),
         margin={"t": 110, "b": 140},
-        template="plotly_white",
     )
-    return fig

@@ -1,4 +1,13 @@
-"""DOCSTRING batch_norm:figures"""
+"""Chapter 4's figures: batch norm against layer norm, and what a batch does to an example.
+
+``norm_sets_figure`` (which elements of an (N, C, P) tensor share statistics, per method),
+``batch_dependence_figure`` (one example's output in many batches: a slider picks the
+batch size, buttons how the companions are drawn) and its live face
+``live_batch_dependence_figure`` with ``update_batch_dependence``, both drawn from
+``batch_dependence_traces``; ``small_batch_figure`` (accuracy while training, per batch
+size). Results come in from ``experiments.py``; the look, the controls and the redraw
+come from ``lnbook.plotting``.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +17,22 @@ from plotly.subplots import make_subplots
 
 from ...plotting import (
     PALETTE,
-    button_row,
-    copy_traces,
+    axis,
     fit_range,
-    layout_title,
+    frame_slider,
+    legend_row,
     log_axis,
+    menu,
+    redraw,
     rgba,
-    slider,
+    step_marker,
+    style,
+    visibility_menu,
 )
+
+# The left panel of the chapter 4 view, in both faces: one example's normalized features.
+_FEATURES = "feature index (dimensionless)"
+_NORMALIZED = axis("normalized value (standard deviations)", range=[-3.5, 3.5])
 
 
 def norm_sets_figure(sets: dict[str, np.ndarray]) -> go.Figure:
@@ -64,24 +81,16 @@ def norm_sets_figure(sets: dict[str, np.ndarray]) -> go.Figure:
     # Channel boundaries, so the blocks of P positions read as channels.
     for k in range(1, c):
         fig.add_vline(x=k * p - 0.5, line={"color": PALETTE["black"], "width": 2})
-    fig.update_layout(
-        title=layout_title(f"{methods[0]}: the dark cells share one mean and variance"),
-        updatemenus=[
-            button_row(
-                methods,
-                [
-                    [
-                        {"z": [shade(sets[m])]},
-                        {"title.text": f"{m}: the dark cells share one mean and variance"},
-                    ]
-                    for m in methods
-                ],
-                "normalization",
-            )
-        ],
+    titles = [f"{m}: the dark cells share one mean and variance" for m in methods]
+    args = [
+        [{"z": [shade(sets[m])]}, {"title.text": t}] for m, t in zip(methods, titles, strict=True)
+    ]
+    style(
+        fig,
+        titles[0],
         height=380,
+        updatemenus=[menu(methods, args, "normalization")],
         margin={"t": 130},
-        template="plotly_white",
     )
     fig.update_xaxes(
         title_text=f"channel (blocks) × position (H·W = {p} per channel)",
@@ -121,6 +130,9 @@ def batch_dependence_traces(result: dict, k: int, composition: str) -> list[go.S
         )
     )
     return traces
+
+
+_TITLE = "One example in many batches:<br>batch norm vs layer norm"
 
 
 def batch_dependence_figure(result: dict) -> go.Figure:
@@ -170,53 +182,37 @@ def batch_dependence_figure(result: dict) -> go.Figure:
     n_left = 2 * per
 
     def current(k: int) -> go.Scatter:  # the slider's batch size on both batch-norm curves
-        return go.Scatter(
-            x=[sizes[k]] * 2,
-            y=[result["spread_random"][k], result["spread_same_class"][k]],
-            mode="markers",
-            showlegend=False,
-            hoverinfo="skip",
-            marker={
-                "size": 13,
-                "color": [PALETTE["orange"], PALETTE["vermillion"]],
-                "line": {"color": PALETTE["black"], "width": 2},
-            },
+        return step_marker(
+            sizes[k],
+            [result["spread_random"][k], result["spread_same_class"][k]],
+            [PALETTE["orange"], PALETTE["vermillion"]],
         )
 
     fig.add_trace(current(0), row=1, col=2)
     marker = n_left + len(spread)
     labels = [str(b) for b in sizes]
-    fig.frames = [
-        go.Frame(
-            name=label,
-            data=[t for comp in comps.values() for t in batch_dependence_traces(result, k, comp)]
-            + [current(k)],
-            traces=list(range(n_left)) + [marker],
-        )
-        for k, label in enumerate(labels)
-    ]
-    visible = [
-        [i // per == j for i in range(n_left)] + [True] * (len(spread) + 1)
-        for j in range(len(comps))
-    ]
-    fig.update_layout(
-        title=layout_title("One example in many batches:<br>batch norm vs layer norm"),
-        updatemenus=[
-            button_row(list(comps), [[{"visible": v}] for v in visible], "companions", "restyle")
-        ],
-        sliders=[slider(labels, "batch size")],
-        legend={"orientation": "h", "x": 0, "y": -0.45},
+    frame_slider(
+        fig,
+        labels,
+        "batch size",
+        lambda k: (
+            [t for comp in comps.values() for t in batch_dependence_traces(result, k, comp)]
+            + [current(k)]
+        ),
+        traces=list(range(n_left)) + [marker],
+    )
+    style(
+        fig,
+        _TITLE,
         height=660,
+        # The buttons show one composition's curves; the right panel's serve both.
+        updatemenus=[visibility_menu(list(comps), per, "companions", shared=len(spread) + 1)],
+        legend=legend_row(-0.45),
         margin={"t": 130, "b": 170},
-        template="plotly_white",
     )
     n_features = result["bn_random"].shape[-1]
-    fig.update_xaxes(
-        title_text="feature index (dimensionless)", range=[-0.5, n_features - 0.5], row=1, col=1
-    )
-    fig.update_yaxes(
-        title_text="normalized value (standard deviations)", row=1, col=1, range=[-3.5, 3.5]
-    )
+    fig.update_xaxes(title_text=_FEATURES, range=[-0.5, n_features - 0.5], row=1, col=1)
+    fig.update_yaxes(_NORMALIZED, row=1, col=1)
     # The slider's marker moves over the right panel: fixed ranges, ticks at the sizes tried.
     fig.update_xaxes(
         title_text="batch size (examples)",
@@ -265,32 +261,29 @@ def small_batch_figure(result: dict) -> go.Figure:
                 error_y={"type": "data", "array": 100 * std, "visible": True, "thickness": 1},
             )
         )
-    fig.update_layout(
-        title=layout_title("Test accuracy while training (mean ± std over seeds)"),
-        xaxis={"title": {"text": "training step"}},
-        yaxis={"title": {"text": "test accuracy (%)"}},
-        legend={"orientation": "h", "x": 0, "y": -0.2},
+    return style(
+        fig,
+        "Test accuracy while training (mean ± std over seeds)",
         height=480,
-        template="plotly_white",
+        xaxis=axis("training step"),
+        yaxis=axis("test accuracy (%)"),
+        legend=legend_row(-0.2),
     )
-    return fig
 
 
 def live_batch_dependence_figure(result: dict, composition: str) -> go.Figure:
     """The chapter 4 view for one batch size and composition, for a FigureWidget."""
     fig = go.Figure(batch_dependence_traces(result, 0, composition))
-    fig.update_layout(
-        title=layout_title("One example in many batches:<br>batch norm vs layer norm"),
-        xaxis={"title": {"text": "feature index (dimensionless)"}},
-        yaxis={"title": {"text": "normalized value (standard deviations)"}, "range": [-3.5, 3.5]},
-        legend={"orientation": "h", "x": 0, "y": -0.2},
+    return style(
+        fig,
+        _TITLE,
         height=460,
-        template="plotly_white",
+        xaxis=axis(_FEATURES),
+        yaxis=_NORMALIZED,
+        legend=legend_row(-0.2),
     )
-    return fig
 
 
 def update_batch_dependence(fig: go.Figure, result: dict, composition: str) -> None:
     """Redraw the live chapter 4 view in place (same number of draws as when built)."""
-    with fig.batch_update():
-        copy_traces(fig, batch_dependence_traces(result, 0, composition))
+    redraw(fig, batch_dependence_traces(result, 0, composition))

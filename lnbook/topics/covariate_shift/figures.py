@@ -1,4 +1,14 @@
-"""DOCSTRING covariate_shift:figures"""
+"""Chapter 6's figures: why normalization helps training, and what the evidence says.
+
+``covariate_shift_figure`` (one hidden unit's input over training, Ioffe and Szegedy's
+figure 1, a slider over the steps and buttons over the layers) and its live face
+``live_covariate_shift_figure`` with ``update_covariate_shift``, both drawn from
+``covariate_shift_traces``; ``lr_sensitivity_figure`` (final loss and speed against the
+learning rate), ``training_curves_figure`` (loss bands over seeds) and
+``smoothness_figure`` (Santurkar et al.'s landscape measures, a drop-down over networks).
+Results come in from ``experiments.py``; the look, the controls and the redraw come from
+``lnbook.plotting``.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +18,18 @@ from plotly.subplots import make_subplots
 
 from ...plotting import (
     PALETTE,
+    axis,
     band,
-    button_row,
-    copy_traces,
+    colour_cycle,
     fit_range,
-    layout_title,
+    frame_slider,
+    group_visibility,
+    legend_row,
     log_axis,
-    slider,
+    menu,
+    redraw,
+    style,
+    visibility_menu,
 )
 
 
@@ -144,16 +159,15 @@ def covariate_shift_figure(runs: dict[str, dict]) -> go.Figure:
             go.Bar(y=run["hist"][k, layer].astype(np.float32)),
         ]
 
-    fig.frames = [
-        go.Frame(
-            name=name,
-            data=[
-                t for layer in range(n_layers) for lab in labels for t in moved(runs[lab], layer, k)
-            ],
-            traces=moving,
-        )
-        for k, name in enumerate(step_labels)
-    ]
+    frame_slider(
+        fig,
+        step_labels,
+        "training step",
+        lambda k: [
+            t for layer in range(n_layers) for lab in labels for t in moved(runs[lab], layer, k)
+        ],
+        traces=moving,
+    )
 
     # Frames do not re-run autorange, so every axis has a range that holds every step; the
     # layer buttons set the ranges of their layer. Percentiles: one scale for every network
@@ -168,34 +182,26 @@ def covariate_shift_figure(runs: dict[str, dict]) -> go.Figure:
             out[f"yaxis{right}.range"] = fit_range([runs[lab]["hist"][:, layer]], tozero=True)
         return out
 
-    block = per * len(labels)
-    visible = [[i // block == layer for i in range(len(fig.data))] for layer in range(n_layers)]
-    fig.update_layout(
-        title=layout_title(
-            "One hidden unit's input during training<br>(what its sigmoid receives)"
-        ),
-        updatemenus=[
-            {
-                **button_row(
-                    [f"layer {layer + 1}" for layer in range(n_layers)],
-                    [[{"visible": v}, ranges(layer)] for layer, v in enumerate(visible)],
-                    "layer shown",
-                    method="update",
-                ),
-                # At the right, above the first row's titles; the legend at the left.
-                "active": n_layers - 1,
-                "x": 1.0,
-                "xanchor": "right",
-                "y": 1.0 + 40 / (200 * n),
-                "yanchor": "bottom",
-            }
-        ],
-        sliders=[slider(step_labels, "training step", active=0)],
+    # A layer's button shows its traces (one block per layer) and sets its ranges.
+    visible = group_visibility(n_layers, per * len(labels))
+    layers = menu(
+        [f"layer {layer + 1}" for layer in range(n_layers)],
+        [[{"visible": v}, ranges(layer)] for layer, v in enumerate(visible)],
+        "layer shown",
+        # At the right, above the first row's titles; the legend at the left.
+        active=n_layers - 1,
+        x=1.0,
+        xanchor="right",
+        y=1.0 + 40 / (200 * n),
+    )
+    style(
+        fig,
+        "One hidden unit's input during training<br>(what its sigmoid receives)",
+        height=370 + 200 * n,
+        updatemenus=[layers],
         legend={"x": 0, "y": 1.0 + 40 / (200 * n), "yanchor": "bottom"},
         bargap=0,
-        height=370 + 200 * n,
         margin={"t": 190, "b": 180},
-        template="plotly_white",
     )
     fig.update_layout(ranges(n_layers - 1))
     last = int(first["steps"][-1])
@@ -212,18 +218,16 @@ def covariate_shift_figure(runs: dict[str, dict]) -> go.Figure:
     return fig
 
 
+def _live_title(label: str) -> str:
+    return f"One hidden unit's input during training: {label}"
+
+
 def live_covariate_shift_figure(run: dict, layer: int, k: int, label: str) -> go.Figure:
     """The chapter 6 view of one network, for a FigureWidget."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
     for i, t in enumerate(covariate_shift_traces(run, layer, k)):
         fig.add_trace(t, row=1, col=1 if i < 4 else 2)
-    fig.update_layout(
-        title=layout_title(f"One hidden unit's input during training: {label}"),
-        legend={"orientation": "h", "x": 0, "y": -0.25},
-        bargap=0,
-        height=440,
-        template="plotly_white",
-    )
+    style(fig, _live_title(label), height=440, legend=legend_row(-0.25), bargap=0)
     fig.update_xaxes(title_text="training step", row=1, col=1)
     fig.update_xaxes(
         title_text="unit's input", range=[run["edges"][0], run["edges"][-1]], row=1, col=2
@@ -235,9 +239,7 @@ def live_covariate_shift_figure(run: dict, layer: int, k: int, label: str) -> go
 
 def update_covariate_shift(fig: go.Figure, run: dict, layer: int, k: int, label: str) -> None:
     """Redraw the live chapter 6 view in place."""
-    with fig.batch_update():
-        copy_traces(fig, covariate_shift_traces(run, layer, k))
-        fig.layout.title.text = f"One hidden unit's input during training: {label}"
+    redraw(fig, covariate_shift_traces(run, layer, k), title_text=_live_title(label))
 
 
 def lr_sensitivity_figure(result: dict) -> go.Figure:
@@ -251,7 +253,7 @@ def lr_sensitivity_figure(result: dict) -> go.Figure:
     result : from ``lnbook.experiments.lr_sensitivity``
     """
     lrs, labels = result["lrs"], result["labels"]
-    colours = [PALETTE[c] for c in ("black", "blue", "orange", "purple", "vermillion", "sky")]
+    colour = colour_cycle("black", "blue", "orange", "purple", "vermillion", "sky")
     symbols = ["circle", "square", "diamond", "x", "triangle-up", "star"]
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.18)
     top_loss = 3.0
@@ -264,13 +266,12 @@ def lr_sensitivity_figure(result: dict) -> go.Figure:
         for c, lab in enumerate(labels):
             v = values[lab]  # (R, S)
             shown = np.where(np.isfinite(v), np.minimum(v, top), top)
-            colour = colours[c % len(colours)]
             fig.add_trace(
                 go.Scatter(
                     x=np.repeat(lrs, v.shape[1]),
                     y=shown.ravel(),
                     mode="markers",
-                    marker={"color": colour, "symbol": symbols[c % len(symbols)], "size": 7},
+                    marker={"color": colour(c), "symbol": symbols[c % len(symbols)], "size": 7},
                     opacity=0.6,
                     name=lab,
                     legendgroup=lab,
@@ -284,7 +285,7 @@ def lr_sensitivity_figure(result: dict) -> go.Figure:
                     x=lrs,
                     y=np.median(shown, axis=1),
                     mode="lines",
-                    line={"color": colour},
+                    line={"color": colour(c)},
                     name=f"{lab}, median",
                     legendgroup=lab,
                     showlegend=False,
@@ -293,12 +294,12 @@ def lr_sensitivity_figure(result: dict) -> go.Figure:
                 row=1,
                 col=col,
             )
-    fig.update_layout(
-        title=layout_title("Sensitivity to the learning rate<br>(plain SGD, one marker per seed)"),
-        legend={"orientation": "h", "x": 0, "y": -0.22, "yanchor": "top"},
+    style(
+        fig,
+        "Sensitivity to the learning rate<br>(plain SGD, one marker per seed)",
         height=540,
+        legend=legend_row(-0.22, yanchor="top"),
         margin={"t": 100, "b": 150},
-        template="plotly_white",
     )
     fig.update_xaxes(
         title_text="learning rate (log)",
@@ -344,7 +345,7 @@ def training_curves_figure(
     title : the figure's title (default: what the bands show)
     log_y : a logarithmic loss axis, to compare losses near zero
     """
-    colours = [PALETTE[c] for c in ("black", "blue", "orange", "purple", "green")]
+    colour = colour_cycle("black", "blue", "orange", "purple", "green")
     kernel = np.ones(window) / window
     fig = go.Figure()
     drawn = []  # every value plotted, for the log axis's ticks
@@ -352,8 +353,7 @@ def training_curves_figure(
         smooth = np.array([np.convolve(row, kernel, mode="valid") for row in np.asarray(loss)])
         drawn.append(smooth)
         x = np.arange(window, window + smooth.shape[1])
-        colour = colours[c % len(colours)]
-        for t in band(x, smooth.min(0), smooth.max(0), colour, showlegend=False):
+        for t in band(x, smooth.min(0), smooth.max(0), colour(c), showlegend=False):
             t.legendgroup = lab
             fig.add_trace(t)
         fig.add_trace(
@@ -362,25 +362,22 @@ def training_curves_figure(
                 y=np.median(smooth, 0),
                 mode="lines",
                 name=lab,
-                line={"color": colour, "width": 2},
+                line={"color": colour(c), "width": 2},
                 legendgroup=lab,
             )
         )
     chance = f"chance = ln {classes} ≈ {np.log(classes):.1f}"
-    fig.update_layout(
-        title=layout_title(
-            title or f"Training loss (mean of {window} steps; band: range over seeds)"
-        ),
-        xaxis={"title": {"text": "training step"}},
-        yaxis={
-            "title": {"text": f"cross-entropy (nats; {chance})"},
-            **(log_axis(drawn) if log_y else {"rangemode": "tozero"}),
-        },
-        legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"},
+    return style(
+        fig,
+        title or f"Training loss (mean of {window} steps; band: range over seeds)",
         height=460,
-        template="plotly_white",
+        xaxis=axis("training step"),
+        yaxis=axis(
+            f"cross-entropy (nats; {chance})",
+            **(log_axis(drawn) if log_y else {"rangemode": "tozero"}),
+        ),
+        legend=legend_row(-0.2, yanchor="top"),
     )
-    return fig
 
 
 SMOOTHNESS_MEASURES = {
@@ -406,7 +403,7 @@ def smoothness_figure(results: dict[str, dict[str, dict]]) -> go.Figure:
         ``lnbook.experiments.landscape_smoothness``}
     """
     nets = list(results)
-    colours = [PALETTE[c] for c in ("black", "blue", "orange", "purple")]
+    colour = colour_cycle("black", "blue", "orange", "purple")
     fig = make_subplots(
         rows=1,
         cols=len(SMOOTHNESS_MEASURES),
@@ -425,30 +422,22 @@ def smoothness_figure(results: dict[str, dict[str, dict]]) -> go.Figure:
                         legendgroup=f"{net}{lab}",
                         showlegend=col == 1,
                         visible=n == 0,
-                        line={"color": colours[c % len(colours)], "width": 1.5},
+                        line={"color": colour(c), "width": 1.5},
                     ),
                     row=1,
                     col=col,
                 )
     per = len(fig.data) // len(nets)
-    visible = [[i // per == n for i in range(len(fig.data))] for n in range(len(nets))]
-    fig.update_layout(
-        title=layout_title("Looking ahead along each SGD step<br>(lower: smoother)"),
+    style(
+        fig,
+        "Looking ahead along each SGD step<br>(lower: smoother)",
+        height=560,
         # A drop-down: three networks' names do not fit a phone's width as buttons.
         updatemenus=[
-            {
-                **button_row(nets, [[{"visible": v}] for v in visible], "network", "restyle"),
-                "type": "dropdown",
-                "direction": "down",
-                "x": 1.0,
-                "xanchor": "right",
-                "y": 1.2,
-            }
+            visibility_menu(nets, per, "network", dropdown=True, x=1.0, xanchor="right", y=1.2)
         ],
-        legend={"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},
-        height=560,
+        legend=legend_row(-0.25, yanchor="top"),
         margin={"t": 170, "b": 130},
-        template="plotly_white",
     )
     fig.update_annotations(font_size=14)  # two-line titles over narrow panels: 14 of 16 px
     fig.update_xaxes(title_text="training step", nticks=4, tickangle=0)

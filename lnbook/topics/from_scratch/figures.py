@@ -1,4 +1,11 @@
-"""DOCSTRING from_scratch:figures"""
+"""Chapter 3's figure: why layer norm computes its variance in two passes.
+
+``variance_pitfall_figure`` shows, under a slider over the offset added to the data, one
+example normalized three ways (float64, two-pass and one-pass float32) beside the worst
+error of each method against the offset; one-pass's catastrophic cancellation turns up as
+values off the chart, then NaN. Results come in from ``experiments.variance_pitfall``; the
+look and the slider come from ``lnbook.plotting``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ...plotting import PALETTE, fit_range, layout_title, log_axis, slider
+from ...plotting import PALETTE, fit_range, frame_slider, legend_row, log_axis, step_marker, style
 
 
 def _offset_label(offset: float) -> str:
@@ -42,6 +49,9 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
     nan_share = result["nan_one_pass"]
     nan_level = 10 * float(np.nanmax(np.concatenate([err1, err2])))
 
+    # The float32 methods: key in ``result``, colour and marker symbol.
+    methods = (("two_pass", "blue", "circle"), ("one_pass", "vermillion", "x"))
+
     def frame_traces(k: int) -> list[go.Scatter]:
         return [
             go.Scatter(
@@ -51,31 +61,23 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
                 mode="lines",
                 line={"color": PALETTE["black"], "width": 1},
             ),
-            go.Scatter(
-                x=features,
-                y=result["x_hat_two_pass"][k],
-                name="two-pass, float32",
-                mode="markers",
-                marker={"color": PALETTE["blue"], "symbol": "circle"},
+            *(
+                go.Scatter(
+                    x=features,
+                    y=result[f"x_hat_{method}"][k],
+                    name=f"{method.replace('_', '-')}, float32",
+                    mode="markers",
+                    marker={"color": PALETTE[colour], "symbol": symbol},
+                )
+                for method, colour, symbol in methods
             ),
-            go.Scatter(
-                x=features,
-                y=result["x_hat_one_pass"][k],
-                name="one-pass, float32",
-                mode="markers",
-                marker={"color": PALETTE["vermillion"], "symbol": "x"},
-            ),
-            go.Scatter(
-                x=[offsets[k]] * 2,
-                y=[err2[k], err1[k] if np.isfinite(err1[k]) else nan_level],
-                mode="markers",
+            step_marker(
+                offsets[k],
+                [err2[k], err1[k] if np.isfinite(err1[k]) else nan_level],
+                [PALETTE[colour] for _, colour, _ in methods],
+                size=14,
                 name="current offset",
-                showlegend=False,
-                marker={
-                    "color": [PALETTE["blue"], PALETTE["vermillion"]],
-                    "size": 14,
-                    "line": {"color": PALETTE["black"], "width": 2},
-                },
+                hoverinfo=None,  # hover on: it reads this offset's errors
             ),
         ]
 
@@ -111,28 +113,14 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
     fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.12)
     for trace in frame_traces(active)[:3]:
         fig.add_trace(trace, row=1, col=1)
-    fig.add_trace(
-        go.Scatter(
-            x=offsets,
-            y=err2,
-            name="two-pass error",
-            mode="lines+markers",
-            line={"color": PALETTE["blue"]},
-        ),
-        row=1,
-        col=2,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=offsets,
-            y=err1,
-            name="one-pass error (examples not NaN)",
-            mode="lines+markers",
-            line={"color": PALETTE["vermillion"], "dash": "dash"},
-        ),
-        row=1,
-        col=2,
-    )
+    # Each method's worst error at every offset, the markers above riding on them.
+    one_pass_line = {"color": PALETTE["vermillion"], "dash": "dash"}
+    for err, name, line in (
+        (err2, "two-pass error", {"color": PALETTE["blue"]}),
+        (err1, "one-pass error (examples not NaN)", one_pass_line),
+    ):
+        trace = go.Scatter(x=offsets, y=err, name=name, mode="lines+markers", line=line)
+        fig.add_trace(trace, row=1, col=2)
     has_nan = nan_share > 0
     fig.add_trace(
         go.Scatter(
@@ -154,15 +142,15 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
     )
     fig.add_trace(frame_traces(active)[3], row=1, col=2)
     # Frames replace only the traces that move: 0-2 (left) and 6 (the marker).
-    fig.frames = [
-        go.Frame(
-            name=label,
-            data=frame_traces(k),
-            traces=[0, 1, 2, 6],
-            layout={"annotations": [off_chart_note(k)]},
-        )
-        for k, label in enumerate(labels)
-    ]
+    frame_slider(
+        fig,
+        labels,
+        "offset",
+        frame_traces,
+        active=active,
+        traces=[0, 1, 2, 6],
+        layout=lambda k: {"annotations": [off_chart_note(k)]},
+    )
     fig.update_xaxes(
         title_text="feature index (dimensionless)",
         range=[-0.5, len(features) - 0.5],
@@ -191,14 +179,12 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
         row=1,
         col=2,
     )
-    fig.update_layout(
-        title=layout_title("One-pass vs two-pass variance in float32"),
-        sliders=[slider(labels, "offset", active)],
+    return style(
+        fig,
+        "One-pass vs two-pass variance in float32",
+        height=650,
         annotations=[off_chart_note(active)],
         # Legend above the plots, the off-chart note between it and the left panel.
-        legend={"orientation": "h", "x": 0, "y": 1.1, "yanchor": "bottom"},
-        height=650,
+        legend=legend_row(1.1),
         margin={"t": 180, "b": 40},
-        template="plotly_white",
     )
-    return fig

@@ -1,11 +1,20 @@
-"""DOCSTRING performance:figures"""
+"""Chapter 8's figures: how fast layer norm runs, and how accurate it stays.
+
+``bandwidth_figure`` (copy speed against array size: the memory roof),
+``roofline_figure`` (the machine's roofline and where kernels land on it),
+``speed_figure`` (GB/s of each implementation, a drop-down over norm and pass) and
+``accuracy_figure`` (the error of each implementation against the data's offset). Every
+figure gives an implementation the same colour (``IMPL_COLOURS``). Results come in from
+``lnbook.bench`` and ``experiments.py``; the look and the controls come from
+``lnbook.plotting``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
 
-from ...plotting import PALETTE, button_row, layout_title, log_axis
+from ...plotting import PALETTE, axis, legend_row, log_axis, style, visibility_menu
 
 # One colour per implementation in every chapter-8 figure.
 IMPL_COLOURS = {
@@ -32,23 +41,20 @@ def bandwidth_figure(result: dict) -> go.Figure:
             hovertemplate="%{x:~g} MiB: %{y:.1f} GB/s<extra></extra>",
         )
     )
-    fig.update_layout(
-        title=layout_title("Copy speed on one thread<br>against the size of the array"),
-        # Labels at the sizes measured: plotly's own would mark 2 and 5 in tiny digits.
-        xaxis={
-            "title": "size of the array copied (MiB, log)",
-            **log_axis(
-                result["mib"],
-                tickvals=list(result["mib"]),
-                ticktext=[f"{m:g}" for m in result["mib"]],
-                minor={"ticks": ""},
-            ),
-        },
-        yaxis={"title": "copy speed (GB/s, read + written)", "rangemode": "tozero"},
-        height=420,
-        template="plotly_white",
+    # Labels at the sizes measured: plotly's own would mark 2 and 5 in tiny digits.
+    sizes = log_axis(
+        result["mib"],
+        tickvals=list(result["mib"]),
+        ticktext=[f"{m:g}" for m in result["mib"]],
+        minor={"ticks": ""},
     )
-    return fig
+    return style(
+        fig,
+        "Copy speed on one thread<br>against the size of the array",
+        height=420,
+        xaxis=axis("size of the array copied (MiB, log)", **sizes),
+        yaxis=axis("copy speed (GB/s, read + written)", rangemode="tozero"),
+    )
 
 
 def roofline_figure(balance: dict, points: dict[str, tuple[float, float]]) -> go.Figure:
@@ -86,22 +92,16 @@ def roofline_figure(balance: dict, points: dict[str, tuple[float, float]]) -> go
                 hovertemplate=f"{label}: %{{x:.2g}} op/byte, %{{y:.1f}} GFLOP/s<extra></extra>",
             )
         )
-    fig.update_layout(
-        title=layout_title("The roofline of this machine<br>(one thread)"),
-        xaxis={
-            "title": "arithmetic intensity (operations per byte, log)",
-            **log_axis(intensity),
-        },
-        yaxis={
-            "title": "speed (GFLOP/s, log)",
-            **log_axis([np.minimum(peak, bw * intensity), [y for _, y in points.values()]]),
-        },
-        legend={"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},
+    speeds = [np.minimum(peak, bw * intensity), [y for _, y in points.values()]]
+    return style(
+        fig,
+        "The roofline of this machine<br>(one thread)",
         height=560,
+        xaxis=axis("arithmetic intensity (operations per byte, log)", **log_axis(intensity)),
+        yaxis=axis("speed (GFLOP/s, log)", **log_axis(speeds)),
+        legend=legend_row(-0.25, yanchor="top"),
         margin={"b": 170},
-        template="plotly_white",
     )
-    return fig
 
 
 def speed_figure(rows: list[dict]) -> go.Figure:
@@ -144,37 +144,22 @@ def speed_figure(rows: list[dict]) -> go.Figure:
         annotation_position="top",
     )
     labels = [f"{'layer norm' if n == 'layer' else 'RMSNorm'}, {p}" for n, p in views]
-    visible = [[i == k for i in range(len(views))] for k in range(len(views))]
-    fig.update_layout(
-        title=layout_title(
-            f"Speed, {rows[0]['shape']} float32<br>({rows[0]['mib']:g} MiB), one thread"
+    return style(
+        fig,
+        f"Speed, {rows[0]['shape']} float32<br>({rows[0]['mib']:g} MiB), one thread",
+        height=560,
+        # A drop-down with one view (one trace) per choice.
+        updatemenus=[visibility_menu(labels, 1, "norm and pass", dropdown=True, y=1.08)],
+        xaxis=axis(
+            "GB/s of the bytes the pass must move<br>(higher is faster)",
+            range=[0, 1.1 * max(copy, max(r["gbps"] for r in rows))],
         ),
-        updatemenus=[
-            {
-                **button_row(
-                    labels, [[{"visible": v}] for v in visible], "norm and pass", "restyle"
-                ),
-                "type": "dropdown",
-                "direction": "down",
-                "x": 0.0,
-                "xanchor": "left",
-                "y": 1.08,
-                "yanchor": "bottom",
-            }
-        ],
-        xaxis={
-            "title": "GB/s of the bytes the pass must move<br>(higher is faster)",
-            "range": [0, 1.1 * max(copy, max(r["gbps"] for r in rows))],
-        },  # fmt: skip
-        yaxis={"title": {"text": "implementation"}, "autorange": "reversed", "automargin": True},
+        yaxis=axis("implementation", autorange="reversed", automargin=True),
         showlegend=False,
         # Plotly shrinks bar labels that it thinks do not fit; never below 12 px.
         uniformtext={"minsize": 12, "mode": "show"},
-        height=560,
         margin={"t": 150},
-        template="plotly_white",
     )
-    return fig
 
 
 def accuracy_figure(result: dict) -> go.Figure:
@@ -206,16 +191,13 @@ def accuracy_figure(result: dict) -> go.Figure:
             if name in result
         ]
     )
-    fig.update_layout(
-        title=layout_title("Accuracy in float32<br>on rows of offset + randn"),
-        xaxis={"title": "offset added to every value (same units as the data)", "type": "category"},
-        yaxis={
-            "title": "largest error of x̂ (standard deviations, log)",
-            **log_axis([result[name] for name in styles if name in result]),
-        },
-        legend={"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},
+    errors = [result[name] for name in styles if name in result]
+    return style(
+        fig,
+        "Accuracy in float32<br>on rows of offset + randn",
         height=500,
+        xaxis=axis("offset added to every value (same units as the data)", type="category"),
+        yaxis=axis("largest error of x̂ (standard deviations, log)", **log_axis(errors)),
+        legend=legend_row(-0.25, yanchor="top"),
         margin={"b": 150},
-        template="plotly_white",
     )
-    return fig

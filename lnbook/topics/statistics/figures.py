@@ -1,4 +1,15 @@
-"""DOCSTRING statistics:figures"""
+"""Chapter 1's figures: what layer norm computes, one example (row) at a time.
+
+``batch_stats_figure`` (a batch before and after, with each row's mean and std),
+``handwriting_figure`` (one digit in several pens, made alike), ``axis_contrast_figure``
+(which axis layer norm averages, against batch norm), ``invariance_markdown`` (a table),
+and the chapter's explorer in its two faces: ``example_explorer_figure`` (buttons pick
+an example, a slider the scene: every state precomputed, for the website) and
+``live_explorer_figure`` with ``update_example_explorer`` (one example, redrawn in place
+by the widget of ``widgets.py``). Both faces draw ``explorer_traces``, so they show the
+same thing. Results come in from ``experiments.py``; the look, the controls and the
+redraw come from ``lnbook.plotting``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +17,18 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ...plotting import PALETTE, button_row, copy_traces, fit_range, layout_title, rgba, slider
+from ...plotting import (
+    PALETTE,
+    axis,
+    fit_range,
+    frame_slider,
+    legend_row,
+    menu,
+    redraw,
+    rgba,
+    style,
+    visibility_menu,
+)
 
 
 def batch_stats_figure(x: np.ndarray, stats: dict[str, np.ndarray]) -> go.Figure:
@@ -44,28 +66,21 @@ def batch_stats_figure(x: np.ndarray, stats: dict[str, np.ndarray]) -> go.Figure
         row=1,
         col=1,
     )
-    fig.add_trace(
-        go.Scatter(
-            x=m0,
-            y=examples,
-            mode="markers",
-            name="mean",
-            marker={"color": PALETTE["blue"], "size": 9, "symbol": "circle"},
-        ),
-        row=1,
-        col=2,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=s0,
-            y=examples,
-            mode="markers",
-            name="standard deviation",
-            marker={"color": PALETTE["orange"], "size": 9, "symbol": "diamond"},
-        ),
-        row=1,
-        col=2,
-    )
+    for values, name, colour, symbol in (
+        (m0, "mean", "blue", "circle"),
+        (s0, "standard deviation", "orange", "diamond"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=values,
+                y=examples,
+                mode="markers",
+                name=name,
+                marker={"color": PALETTE[colour], "size": 9, "symbol": symbol},
+            ),
+            row=1,
+            col=2,
+        )
     units = ["activation units", "standard deviations"]
     args = [
         [
@@ -81,13 +96,13 @@ def batch_stats_figure(x: np.ndarray, stats: dict[str, np.ndarray]) -> go.Figure
         ]
         for (k, (z, m, s)), unit in zip(views.items(), units, strict=True)
     ]
-    fig.update_layout(
-        title=layout_title("A batch of activations, before layer norm"),
-        updatemenus=[button_row(list(views), args, "batch shown")],
-        legend={"orientation": "h", "x": 0.7, "y": -0.12},
+    style(
+        fig,
+        "A batch of activations, before layer norm",
         height=540,
+        updatemenus=[menu(list(views), args, "batch shown")],
+        legend=legend_row(-0.12, x=0.7),
         margin={"t": 130},
-        template="plotly_white",
     )
     fig.update_xaxes(title_text="feature index (dimensionless)", row=1, col=1)
     fig.update_yaxes(title_text="example (row of the batch)", range=[n - 0.5, -0.5], row=1, col=1)
@@ -109,27 +124,23 @@ def handwriting_figure(result: dict[str, np.ndarray]) -> go.Figure:
         rows=2, cols=p, subplot_titles=titles, vertical_spacing=0.1, horizontal_spacing=0.02
     )
     fig.update_annotations(font_size=14)  # two lines over narrow panels: 14 of 16 px
-    lo, hi = result["written"].min(), result["written"].max()
-    nlo, nhi = result["normalized"].min(), result["normalized"].max()
+    # Row 1 as written, row 2 after layer norm: one grey scale per row (coloraxis,
+    # coloraxis2), so the pens differ above and look alike below.
+    rows = (
+        ("written", "coloraxis", "as written"),
+        ("normalized", "coloraxis2", "after layer norm"),
+    )
     for i in range(p):
-        fig.add_trace(
-            go.Heatmap(
-                z=result["written"][i],
-                coloraxis="coloraxis",
-                hovertemplate="%{z:.2f}<extra>as written</extra>",
-            ),
-            row=1,
-            col=i + 1,
-        )
-        fig.add_trace(
-            go.Heatmap(
-                z=result["normalized"][i],
-                coloraxis="coloraxis2",
-                hovertemplate="%{z:.2f}<extra>after layer norm</extra>",
-            ),
-            row=2,
-            col=i + 1,
-        )
+        for row, (key, scale, where) in enumerate(rows, start=1):
+            fig.add_trace(
+                go.Heatmap(
+                    z=result[key][i],
+                    coloraxis=scale,
+                    hovertemplate=f"%{{z:.2f}}<extra>{where}</extra>",
+                ),
+                row=row,
+                col=i + 1,
+            )
     # Image panels: no ticks or grid, a thin frame so the 8x8 edge shows on white.
     frame = {
         "showticklabels": False,
@@ -142,23 +153,22 @@ def handwriting_figure(result: dict[str, np.ndarray]) -> go.Figure:
     }
     fig.update_xaxes(**frame)
     fig.update_yaxes(autorange="reversed", scaleanchor="x", **frame)
-    fig.update_layout(
-        title=layout_title(f"One digit, {p} pens: as written (top),<br>after layer norm (bottom)"),
-        coloraxis={
+
+    def greys(values: np.ndarray, title: str, y: float) -> dict:  # a row's scale, its bar at y
+        return {
             "colorscale": "Greys",
-            "cmin": lo,
-            "cmax": hi,
-            "colorbar": {"title": "ink", "y": 0.75, "len": 0.42},
-        },
-        coloraxis2={
-            "colorscale": "Greys",
-            "cmin": nlo,
-            "cmax": nhi,
-            "colorbar": {"title": "x̂", "y": 0.22, "len": 0.42},
-        },
+            "cmin": values.min(),
+            "cmax": values.max(),
+            "colorbar": {"title": title, "y": y, "len": 0.42},
+        }
+
+    style(
+        fig,
+        f"One digit, {p} pens: as written (top),<br>after layer norm (bottom)",
         height=470,
+        coloraxis=greys(result["written"], "ink", 0.75),
+        coloraxis2=greys(result["normalized"], "x̂", 0.22),
         margin={"t": 140, "b": 20},
-        template="plotly_white",
     )
     return fig
 
@@ -189,16 +199,11 @@ def explorer_traces(result: dict, n_features: int | None = None) -> list[go.Bar 
         f"before: mean {num(m)}, std {num(s)}<br>"
         f"after: mean {num(result['mean_after'])}, std {num(result['std_after'])}"
     )
+    # Left panel (axes x, y): the features and their statistics; right panel (x2, y2): x̂.
+    left = {"xaxis": "x", "yaxis": "y", "showlegend": False}
+    right = {"xaxis": "x2", "yaxis": "y2", "showlegend": False}
     return [
-        go.Bar(
-            x=idx,
-            y=x,
-            name="features",
-            marker={"color": PALETTE["sky"]},
-            xaxis="x",
-            yaxis="y",
-            showlegend=False,
-        ),
+        go.Bar(x=idx, y=x, name="features", marker={"color": PALETTE["sky"]}, **left),
         go.Scatter(
             x=[-0.5, len(x) - 0.5, len(x) - 0.5, -0.5, -0.5],
             y=[m - s, m - s, m + s, m + s, m - s],
@@ -207,10 +212,8 @@ def explorer_traces(result: dict, n_features: int | None = None) -> list[go.Bar 
             line={"color": PALETTE["orange"], "width": 1},
             fillcolor=rgba(PALETTE["orange"], 0.15),
             name="mean ± std",
-            xaxis="x",
-            yaxis="y",
-            showlegend=False,
             hoverinfo="skip",
+            **left,
         ),
         go.Scatter(
             x=[-0.5, len(x) - 0.5],
@@ -218,19 +221,9 @@ def explorer_traces(result: dict, n_features: int | None = None) -> list[go.Bar 
             mode="lines",
             name="mean",
             line={"color": PALETTE["orange"], "width": 3},
-            xaxis="x",
-            yaxis="y",
-            showlegend=False,
+            **left,
         ),
-        go.Bar(
-            x=idx,
-            y=x_hat,
-            name="normalized",
-            marker={"color": PALETTE["blue"]},
-            xaxis="x2",
-            yaxis="y2",
-            showlegend=False,
-        ),
+        go.Bar(x=idx, y=x_hat, name="normalized", marker={"color": PALETTE["blue"]}, **right),
         # The statistics as text, on the top edge of the right panel and drawn above it
         # (not clipped), so no bar can run under them.
         go.Scatter(
@@ -240,11 +233,9 @@ def explorer_traces(result: dict, n_features: int | None = None) -> list[go.Bar 
             text=[note],
             textposition="top center",
             cliponaxis=False,
-            xaxis="x2",
-            yaxis="y2",
-            showlegend=False,
             hoverinfo="skip",
             textfont={"size": 13},
+            **right,
         ),
     ]
 
@@ -252,31 +243,19 @@ def explorer_traces(result: dict, n_features: int | None = None) -> list[go.Bar 
 def _explorer_layout(fig: go.Figure, title: str, n_features: int) -> None:
     # Fixed feature axes, so dropping features shows as shorter rows, not a zoom.
     x_range = [-0.5, n_features - 0.5]
-    fig.update_layout(
-        title=layout_title(title),
-        xaxis={
-            "domain": [0, 0.42],
-            "title": {"text": "feature index (dimensionless)"},
-            "range": x_range,
-        },
-        yaxis={"title": {"text": "feature value (activation units)"}},
+    features = "feature index (dimensionless)"
+    style(
+        fig,
+        title,
+        height=560,
+        xaxis=axis(features, domain=[0, 0.42], range=x_range),
+        yaxis=axis("feature value (activation units)"),
         # The gap between the panels holds the right panel's axis title and ticks, clear of
         # the left panel's last bar.
-        xaxis2={
-            "domain": [0.6, 1],
-            "title": {"text": "feature index (dimensionless)"},
-            "anchor": "y2",
-            "range": x_range,
-        },
-        yaxis2={
-            "title": {"text": "x̂ (standard deviations)"},
-            "range": [-_XHAT_LIMIT, _XHAT_LIMIT],
-            "anchor": "x2",
-        },
+        xaxis2=axis(features, domain=[0.6, 1], anchor="y2", range=x_range),
+        yaxis2=axis("x̂ (standard deviations)", range=[-_XHAT_LIMIT, _XHAT_LIMIT], anchor="x2"),
         bargap=0.15,
-        height=560,
         margin={"t": 160},
-        template="plotly_white",
     )
 
 
@@ -306,29 +285,17 @@ def example_explorer_figure(
     pad = 0.05 * (values.max() - values.min() + 1e-9)
     y_range = [min(values.min(), 0) - pad, max(values.max(), 0) + pad]
 
-    fig.frames = [
-        go.Frame(
-            name=label,
-            data=[t for e in range(n_ex) for t in explorer_traces(results[k][e], n_features)],
-        )
-        for k, label in enumerate(scene_labels)
-    ]
-    visible = [[i // per == e for i in range(n_ex * per)] for e in range(n_ex)]
+    frame_slider(
+        fig,
+        scene_labels,
+        "scene",
+        lambda k: [t for e in range(n_ex) for t in explorer_traces(results[k][e], n_features)],
+    )
     _explorer_layout(fig, "One example before (left) and after (right) layer norm", n_features)
     fig.update_layout(
         yaxis={"range": y_range},
-        updatemenus=[
-            {
-                **button_row(
-                    example_labels,
-                    [[{"visible": v}] for v in visible],
-                    "example shown",
-                    method="restyle",
-                ),
-                "y": 1.17,  # above the statistics over the right panel
-            }
-        ],
-        sliders=[slider(scene_labels, "scene")],
+        # Above the statistics over the right panel.
+        updatemenus=[visibility_menu(example_labels, per, "example shown", y=1.17)],
     )
     return fig
 
@@ -348,9 +315,7 @@ def update_example_explorer(fig: go.Figure, result: dict) -> None:
     """Redraw the live explorer (a one-example figure) in place for a new ``result``."""
     lo, hi = fig.layout.xaxis.range  # the feature axis, fixed at -0.5 .. n_features - 0.5
     new = explorer_traces(result, n_features=round(hi - lo))
-    with fig.batch_update():
-        copy_traces(fig, new)
-        fig.layout.yaxis.range = _live_value_range(result)
+    redraw(fig, new, yaxis_range=_live_value_range(result))
 
 
 def live_explorer_figure(result: dict, n_features: int | None = None) -> go.Figure:
@@ -389,21 +354,13 @@ def axis_contrast_figure(result: dict[str, np.ndarray]) -> go.Figure:
             hovertemplate="example %{y}, feature %{x}: %{z:.2f}<extra></extra>",
         )
     )
-    fig.update_layout(
-        title=layout_title("Normalized by layer norm: each example (row)"),
-        updatemenus=[
-            button_row(
-                list(views),
-                [
-                    [{"z": [z]}, {"title.text": f"Normalized by {label}"}]
-                    for label, z in views.items()
-                ],
-                "normalization",
-            )
-        ],
+    args = [[{"z": [z]}, {"title.text": f"Normalized by {label}"}] for label, z in views.items()]
+    style(
+        fig,
+        "Normalized by layer norm: each example (row)",
         height=480,
+        updatemenus=[menu(list(views), args, "normalization")],
         margin={"t": 130},
-        template="plotly_white",
     )
     fig.update_xaxes(title_text="feature index (dimensionless)")
     fig.update_yaxes(title_text="example (row of the batch)", autorange="reversed")

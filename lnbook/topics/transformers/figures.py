@@ -1,4 +1,14 @@
-"""DOCSTRING transformers:figures"""
+"""Chapter 5's figures: layer norm in a transformer, and where it goes (post or pre).
+
+``decoding_figure`` (why a transformer normalizes each token alone: batch norm over the
+tokens so far changes earlier outputs as decoding goes on), ``init_gradients_figure``
+(post-norm against pre-norm at initialization, under a slider over the depth) and
+``warmup_figure`` (training loss with and without warm-up, under a slider over the
+learning rate); the live training figure is ``live_warmup_figure``, to which the widget
+adds one run at a time (``add_warmup_run``, ``clear_warmup_runs``). Post-norm is drawn in
+vermillion, pre-norm in blue, in every figure. Results come in from ``experiments.py``;
+the look and the controls come from ``lnbook.plotting``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +16,21 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ...plotting import PALETTE, fit_range, layout_title, slider
+from ...plotting import (
+    PALETTE,
+    axis,
+    colour_cycle,
+    fit_range,
+    frame_slider,
+    legend_row,
+    step_marker,
+    style,
+)
+
+# One colour per placement of the norm, in every chapter 5 figure.
+_PLACEMENT_COLOURS = {"post": PALETTE["vermillion"], "pre": PALETTE["blue"]}
+# The top of a loss axis: chance on the copy task (ln 15 ≈ 2.7 nats) and a little above.
+_CHANCE_TOP = 3.2
 
 
 def decoding_figure(result: dict[str, np.ndarray]) -> go.Figure:
@@ -17,33 +41,24 @@ def decoding_figure(result: dict[str, np.ndarray]) -> go.Figure:
     result : from ``lnbook.experiments.incremental_decoding``
     """
     tokens = np.arange(len(result["ln_change"]))
+    curves = (
+        ("bn_change", "batch norm over the tokens so far", {"color": PALETTE["vermillion"]}),
+        ("ln_change", "layer norm (per token)", {"color": PALETTE["blue"], "width": 3}),
+    )
     fig = go.Figure(
         [
-            go.Scatter(
-                x=tokens,
-                y=result["bn_change"],
-                mode="lines+markers",
-                name="batch norm over the tokens so far",
-                line={"color": PALETTE["vermillion"]},
-            ),
-            go.Scatter(
-                x=tokens,
-                y=result["ln_change"],
-                mode="lines+markers",
-                name="layer norm (per token)",
-                line={"color": PALETTE["blue"], "width": 3},
-            ),
+            go.Scatter(x=tokens, y=result[key], mode="lines+markers", name=name, line=line)
+            for key, name, line in curves
         ]
     )
-    fig.update_layout(
-        title=layout_title("One token at a time<br>vs the whole sequence at once"),
-        xaxis={"title": {"text": "token position (generation step)"}},
-        yaxis={"title": {"text": "largest change of the token's output (std)"}},
-        legend={"orientation": "h", "x": 0, "y": -0.25},
+    return style(
+        fig,
+        "One token at a time<br>vs the whole sequence at once",
         height=440,
-        template="plotly_white",
+        xaxis=axis("token position (generation step)"),
+        yaxis=axis("largest change of the token's output (std)"),
+        legend=legend_row(-0.25),
     )
-    return fig
 
 
 def init_gradients_figure(result: dict) -> go.Figure:
@@ -57,7 +72,7 @@ def init_gradients_figure(result: dict) -> go.Figure:
     result : from ``lnbook.experiments.transformer_init_gradients``
     """
     depths = result["depths"]
-    colours = {"post": PALETTE["vermillion"], "pre": PALETTE["blue"]}
+    colours = _PLACEMENT_COLOURS
     placements = list(result["layer_grad"])
 
     def per_layer(k: int) -> list[go.Scatter]:
@@ -78,18 +93,11 @@ def init_gradients_figure(result: dict) -> go.Figure:
                 )
         return traces
 
-    def current(k: int) -> go.Scatter:
-        return go.Scatter(
-            x=[depths[k]] * len(placements),
-            y=[result["last_grad"][p][k] for p in placements],
-            mode="markers",
-            showlegend=False,
-            hoverinfo="skip",
-            marker={
-                "size": 13,
-                "color": [colours.get(p) for p in placements],
-                "line": {"color": PALETTE["black"], "width": 2},
-            },
+    def current(k: int) -> go.Scatter:  # the slider's depth on each placement's curve
+        return step_marker(
+            depths[k],
+            [result["last_grad"][p][k] for p in placements],
+            [colours.get(p) for p in placements],
         )
 
     fig = make_subplots(
@@ -123,17 +131,18 @@ def init_gradients_figure(result: dict) -> go.Figure:
     n_moving = 2 * len(placements)
     marker = n_moving + len(placements)
     labels = [str(d) for d in depths]
-    fig.frames = [
-        go.Frame(
-            name=label, data=per_layer(k) + [current(k)], traces=list(range(n_moving)) + [marker]
-        )
-        for k, label in enumerate(labels)
-    ]
+    frame_slider(
+        fig,
+        labels,
+        "number of layers",
+        lambda k: per_layer(k) + [current(k)],
+        active=k0,
+        traces=list(range(n_moving)) + [marker],
+    )
     # Frames do not re-run autorange: every axis gets a range that holds every depth's
     # curves, so the 12-layer step shows layers 7 to 12 too.
-    layers = [0.5, max(depths) + 0.5]
-    fig.update_xaxes(title_text="layer", range=layers, row=1, col=1)
-    fig.update_xaxes(title_text="layer", range=layers, row=1, col=2)
+    for col in (1, 2):
+        fig.update_xaxes(title_text="layer", range=[0.5, max(depths) + 0.5], row=1, col=col)
     fig.update_xaxes(
         title_text="number of layers", range=fit_range([depths], pad=0.08), tickvals=list(depths),
         row=1, col=3,
@@ -147,15 +156,13 @@ def init_gradients_figure(result: dict) -> go.Figure:
         fig.update_yaxes(
             title_text=text, range=fit_range(values, pad=0.06, tozero=True), row=1, col=col
         )
-    fig.update_layout(
-        title=layout_title("Post-norm vs pre-norm at initialization<br>(mean over seeds)"),
-        sliders=[slider(labels, "number of layers", active=k0)],
-        legend={"orientation": "h", "x": 0, "y": 1.12, "yanchor": "bottom"},
+    return style(
+        fig,
+        "Post-norm vs pre-norm at initialization<br>(mean over seeds)",
         height=540,
+        legend=legend_row(1.12),
         margin={"t": 150},
-        template="plotly_white",
     )
-    return fig
 
 
 def warmup_traces(grid: dict, lr: float) -> list[go.Scatter]:
@@ -164,7 +171,6 @@ def warmup_traces(grid: dict, lr: float) -> list[go.Scatter]:
     Seeds are drawn separately, not averaged: a run stuck at chance and a run that learns
     would average to a curve that no model followed.
     """
-    colours = {"post": PALETTE["vermillion"], "pre": PALETTE["blue"]}
     traces = []
     for p, w in grid["configs"]:
         for i, y in enumerate(grid["loss"][(lr, p, w)]):
@@ -177,7 +183,7 @@ def warmup_traces(grid: dict, lr: float) -> list[go.Scatter]:
                     legendgroup=f"{p}{w}",
                     showlegend=i == 0,
                     line={
-                        "color": colours.get(p, PALETTE["black"]),
+                        "color": _PLACEMENT_COLOURS.get(p, PALETTE["black"]),
                         "dash": "solid" if w else "dash",
                         "width": 1.5,
                     },
@@ -198,34 +204,30 @@ def warmup_figure(grid: dict) -> go.Figure:
     labels = [f"{lr:g}" for lr in lrs]
     k0 = len(lrs) - 1  # open on the largest rate, where the placements differ
     fig = go.Figure(warmup_traces(grid, lrs[k0]))
-    fig.frames = [
-        go.Frame(name=label, data=warmup_traces(grid, lr))
-        for label, lr in zip(labels, lrs, strict=True)
-    ]
+    frame_slider(fig, labels, "learning rate", lambda k: warmup_traces(grid, lrs[k]), active=k0)
     n_steps = max(len(y) for curves in grid["loss"].values() for y in curves)
-    fig.update_layout(
-        title=layout_title("Training loss on the copy task<br>(one line per seed)"),
-        # Fixed ranges: frames do not re-run autorange.
-        xaxis={"title": {"text": "training step"}, "range": [1, n_steps]},
-        yaxis={
-            "title": {"text": "cross-entropy (nats; chance = ln 15 ≈ 2.7)"},
-            # Chance level and a little above; higher if a run diverges beyond it.
-            "range": [0, max(3.2, fit_range(list(grid["loss"].values()), pad=0.03)[1])],
-        },
-        sliders=[slider(labels, "learning rate", active=k0)],
-        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+    return style(
+        fig,
+        "Training loss on the copy task<br>(one line per seed)",
         height=520,
+        # Fixed ranges: frames do not re-run autorange.
+        xaxis=axis("training step", range=[1, n_steps]),
+        yaxis=axis(
+            "cross-entropy (nats; chance = ln 15 ≈ 2.7)",
+            range=[0, _loss_top(list(grid["loss"].values()))],
+        ),
+        legend=legend_row(1.02),
         margin={"t": 130},
-        template="plotly_white",
     )
-    return fig
+
+
+def _loss_top(curves: list) -> float:
+    """The loss axis's top: chance and a little above, higher if a run diverges beyond."""
+    return max(_CHANCE_TOP, fit_range(curves, pad=0.03)[1]) if curves else _CHANCE_TOP
 
 
 # The live chapter 5 figure's runs, one colour each, in this order (then again).
-_RUN_COLOURS = [PALETTE[c] for c in ("blue", "vermillion", "green", "orange", "purple", "sky")]
-
-
-_CHANCE_TOP = 3.2  # nats: chance (ln 15 ≈ 2.7) and a little above
+_run_colour = colour_cycle("blue", "vermillion", "green", "orange", "purple", "sky")
 
 
 def _run_curve(loss: np.ndarray, label: str, k: int) -> go.Scatter:
@@ -234,7 +236,7 @@ def _run_curve(loss: np.ndarray, label: str, k: int) -> go.Scatter:
         y=loss,
         mode="lines",
         name=label,
-        line={"color": _RUN_COLOURS[k % len(_RUN_COLOURS)], "width": 2},
+        line={"color": _run_colour(k), "width": 2},
     )
 
 
@@ -251,28 +253,23 @@ def live_warmup_figure(loss: np.ndarray, label: str) -> go.Figure:
     :func:`add_warmup_run` replaces it with the first run.
     """
     fig = go.Figure(_run_curve(loss, label, 0))
-    fig.update_layout(
-        title=layout_title("Training loss on the copy task"),
-        xaxis={"title": {"text": "training step"}, "range": [1, max(len(loss), 2)]},
-        yaxis={
-            "title": {"text": "cross-entropy (nats; chance ≈ 2.7)"},
-            "range": [0, _warmup_top(fig)],
-        },
+    return style(
+        fig,
+        "Training loss on the copy task",
+        height=420,
+        xaxis=axis("training step", range=[1, max(len(loss), 2)]),
+        yaxis=axis("cross-entropy (nats; chance ≈ 2.7)", range=[0, _warmup_top(fig)]),
         # One run a line, newest last, to the right of the plot: long labels stay whole.
         # Shown for one curve too (plotly hides a lone curve's legend): its label is the
         # run's settings, or why the axes are empty.
         showlegend=True,
         legend={"title": {"text": "runs"}, "font": {"size": 13}},
-        height=420,
-        template="plotly_white",
     )
-    return fig
 
 
 def _warmup_top(fig: go.Figure) -> float:
-    """The loss axis's top: chance and a little above, higher if a run diverges beyond."""
-    finite = [t.y for t in fig.data if not _is_placeholder(t)]
-    return max(_CHANCE_TOP, fit_range(finite, pad=0.03)[1]) if finite else _CHANCE_TOP
+    """The live figure's loss axis top, over the runs drawn (not the placeholder)."""
+    return _loss_top([t.y for t in fig.data if not _is_placeholder(t)])
 
 
 def add_warmup_run(fig: go.Figure, loss: np.ndarray, label: str) -> None:

@@ -1,4 +1,13 @@
-"""DOCSTRING variants:figures"""
+"""Chapter 7's figures: RMSNorm, what layer norm does to tokens of different scales, eps.
+
+``recentering_figure`` (shift one example: layer norm's output stays, RMSNorm's moves) and
+its live face ``live_recentering_figure`` with ``update_recentering``, both drawn from
+``recentering_traces``; ``s_curve_figure`` (the S-shaped input/output map that appears as
+tokens' scales spread), ``norm_map_figure`` (the same map of one layer norm, a trained
+model's say) and ``update_s_curve``, drawn from ``s_curve_traces``; ``eps_gain_figure``
+(what eps does to an example with little spread). Results come in from
+``experiments.py``; the look, the controls and the redraw come from ``lnbook.plotting``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +15,16 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ...plotting import PALETTE, layout_title, log_axis, slider
+from ...plotting import (
+    PALETTE,
+    axis,
+    colour_cycle,
+    frame_slider,
+    legend_row,
+    log_axis,
+    redraw,
+    style,
+)
 
 
 def recentering_traces(result: dict) -> list[go.Bar | go.Scatter]:
@@ -23,29 +41,35 @@ def recentering_traces(result: dict) -> list[go.Bar | go.Scatter]:
             name=f"input (mean {result['mean']:.2f}, RMS {result['rms_value']:.2f})",
             marker={"color": PALETTE["sky"]},
         ),
-        go.Scatter(
-            x=features,
-            y=result["ln"],
-            name="layer norm",
-            mode="lines+markers",
-            line={"color": PALETTE["blue"]},
-        ),
-        go.Scatter(
-            x=features,
-            y=result["rms"],
-            name="RMSNorm",
-            mode="lines+markers",
-            line={"color": PALETTE["vermillion"], "dash": "dash"},
-            marker={"symbol": "x"},
+        *(
+            go.Scatter(
+                x=features, y=result[key], name=name, mode="lines+markers", line=line, marker=marker
+            )
+            for key, name, line, marker in (
+                ("ln", "layer norm", {"color": PALETTE["blue"]}, None),
+                (
+                    "rms",
+                    "RMSNorm",
+                    {"color": PALETTE["vermillion"], "dash": "dash"},
+                    {"symbol": "x"},
+                ),
+            )
         ),
     ]
 
 
+def _recentering_panels(result: dict) -> go.Figure:
+    """The input (left panel) and both norms' outputs (right panel) of ``result``."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.18)
+    for i, trace in enumerate(recentering_traces(result)):
+        fig.add_trace(trace, row=1, col=1 if i == 0 else 2)
+    return fig
+
+
 def _recentering_layout(fig: go.Figure, x_range: list[float], n_features: int) -> None:
     # Fixed ranges on every axis: the slider's frames do not re-run autorange.
-    features = [-0.5, n_features - 0.5]
-    fig.update_xaxes(title_text="feature index", range=features, row=1, col=1)
-    fig.update_xaxes(title_text="feature index", range=features, row=1, col=2)
+    for col in (1, 2):
+        fig.update_xaxes(title_text="feature index", range=[-0.5, n_features - 0.5], col=col)
     fig.update_yaxes(title_text="input value (activation units)", range=x_range, row=1, col=1)
     fig.update_yaxes(
         title_text="normalized (dimensionless)",
@@ -54,14 +78,14 @@ def _recentering_layout(fig: go.Figure, x_range: list[float], n_features: int) -
         row=1,
         col=2,
     )
-    fig.update_layout(
-        # The title pinned to the top, the legend between it and the plots (below them is
-        # the slider); on a phone the legend wraps to three lines, hence the tall margin.
-        title=layout_title("Shift one example:<br>layer norm stays, RMSNorm moves"),
-        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+    style(
+        fig,
+        "Shift one example:<br>layer norm stays, RMSNorm moves",
         height=600,
+        # The legend between the title and the plots (below them is the slider); on a
+        # phone it wraps to three lines, hence the tall margin.
+        legend=legend_row(1.02),
         margin={"t": 170},
-        template="plotly_white",
     )
 
 
@@ -75,13 +99,15 @@ def recentering_figure(results: dict[float, dict], active: int = 0) -> go.Figure
     """
     shifts = list(results)
     labels = [f"{s:+g}" for s in shifts]
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.18)
-    for i, trace in enumerate(recentering_traces(results[shifts[active]])):
-        fig.add_trace(trace, row=1, col=1 if i == 0 else 2)
-    fig.frames = [
-        go.Frame(name=label, data=recentering_traces(results[s]), traces=[0, 1, 2])
-        for label, s in zip(labels, shifts, strict=True)
-    ]
+    fig = _recentering_panels(results[shifts[active]])
+    frame_slider(
+        fig,
+        labels,
+        "shift added to every feature",
+        lambda k: recentering_traces(results[shifts[k]]),
+        active=active,
+        traces=[0, 1, 2],
+    )
     everything = np.concatenate([r["x"] for r in results.values()])
     pad = 0.1 * float(np.ptp(everything) + 1e-9)
     _recentering_layout(
@@ -89,15 +115,12 @@ def recentering_figure(results: dict[float, dict], active: int = 0) -> go.Figure
         [min(0.0, everything.min()) - pad, max(0.0, everything.max()) + pad],
         len(results[shifts[0]]["x"]),
     )
-    fig.update_layout(sliders=[slider(labels, "shift added to every feature", active)])
     return fig
 
 
 def live_recentering_figure(result: dict) -> go.Figure:
     """The live face's figure (no slider; the widget's controls redraw it)."""
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.18)
-    for i, trace in enumerate(recentering_traces(result)):
-        fig.add_trace(trace, row=1, col=1 if i == 0 else 2)
+    fig = _recentering_panels(result)
     _recentering_layout(fig, [-12.0, 12.0], len(result["x"]))
     return fig
 
@@ -106,10 +129,7 @@ def update_recentering(fig: go.Figure, result: dict) -> None:
     """Redraw the live re-centering figure in place; the input axis follows the data."""
     lo, hi = float(result["x"].min()), float(result["x"].max())
     pad = 0.1 * (hi - lo + 1e-9)
-    with fig.batch_update():
-        for trace, new in zip(fig.data, recentering_traces(result), strict=True):
-            trace.y, trace.name = new.y, new.name
-        fig.layout.yaxis.range = [min(lo, 0) - pad, max(hi, 0) + pad]
+    redraw(fig, recentering_traces(result), yaxis_range=[min(lo, 0) - pad, max(hi, 0) + pad])
 
 
 # The colour scale of the S-curve figures: log10 of a token's standard deviation, fixed so
@@ -158,17 +178,17 @@ def _x_range(result: dict) -> list[float]:
 
 
 def _s_curve_layout(fig: go.Figure, title: str) -> None:
-    fig.update_layout(
-        title=layout_title(title),
-        xaxis_title="layer norm's input (activation units)",
-        yaxis={"title": {"text": "output before γ, β (dimensionless)"}, "range": [-4.2, 4.2]},
+    style(
+        fig,
+        title,
+        height=500,
+        xaxis=axis("layer norm's input (activation units)"),
+        yaxis=axis("output before γ, β (dimensionless)", range=[-4.2, 4.2]),
         # Inside the plot, top left, where an increasing map leaves no points: above it the
         # title needs the room on a phone. Its background is the template's (the paper's),
         # so a dark theme darkens it too.
         legend={"x": 0.01, "y": 0.99},
-        height=500,
         margin={"t": 110},
-        template="plotly_white",
     )
 
 
@@ -184,17 +204,16 @@ def s_curve_figure(results: dict[float, dict], active: int = 0) -> go.Figure:
     labels = [f"{s:g}" for s in spreads]
     fig = go.Figure(s_curve_traces(results[spreads[active]]))
     # Each frame sets its own input axis: the widest tokens, which make the S, stay in view.
-    fig.frames = [
-        go.Frame(
-            name=label,
-            data=s_curve_traces(results[s]),
-            layout={"xaxis": {"range": _x_range(results[s])}},
-        )
-        for label, s in zip(labels, spreads, strict=True)
-    ]
+    frame_slider(
+        fig,
+        labels,
+        "spread of the token scales",
+        lambda k: s_curve_traces(results[spreads[k]]),
+        active=active,
+        layout=lambda k: {"xaxis": {"range": _x_range(results[spreads[k]])}},
+    )
     _s_curve_layout(fig, "Layer norm over tokens<br>of different scales")
     fig.update_xaxes(range=_x_range(results[spreads[active]]))
-    fig.update_layout(sliders=[slider(labels, "spread of the token scales", active)])
     return fig
 
 
@@ -208,11 +227,8 @@ def norm_map_figure(result: dict, title: str) -> go.Figure:
 
 def update_s_curve(fig: go.Figure, result: dict) -> None:
     """Redraw a live S-curve figure in place."""
-    with fig.batch_update():
-        for trace, new in zip(fig.data, s_curve_traces(result), strict=True):
-            trace.x, trace.y, trace.name = new.x, new.y, new.name
-        fig.data[0].marker.color = np.round(np.log10(result["token_scale"]), 3)
-        fig.layout.xaxis.range = _x_range(result)
+    # The points' colours move too (each value's token scale): ``redraw`` copies them.
+    redraw(fig, s_curve_traces(result), xaxis_range=_x_range(result))
 
 
 def eps_gain_figure(stds: np.ndarray, gains: dict[str, np.ndarray]) -> go.Figure:
@@ -223,7 +239,7 @@ def eps_gain_figure(stds: np.ndarray, gains: dict[str, np.ndarray]) -> go.Figure
     stds : (K,) input standard deviations
     gains : label -> (K,) output standard deviations (``lnbook.experiments.eps_gain``)
     """
-    colours = [PALETTE[c] for c in ("vermillion", "orange", "blue", "green", "purple", "black")]
+    colour = colour_cycle("vermillion", "orange", "blue", "green", "purple", "black")
     fig = go.Figure(
         [
             go.Scatter(
@@ -231,21 +247,17 @@ def eps_gain_figure(stds: np.ndarray, gains: dict[str, np.ndarray]) -> go.Figure
                 y=g,
                 mode="lines",
                 name=label,
-                line={"color": colours[i % len(colours)], "dash": ("solid", "dash")[i % 2]},
+                line={"color": colour(i), "dash": ("solid", "dash")[i % 2]},
             )
             for i, (label, g) in enumerate(gains.items())
         ]
     )
-    fig.update_layout(
-        title=layout_title("What eps does to an example<br>with little spread"),
-        xaxis={
-            "title": "the example's standard deviation (activation units, log)",
-            **log_axis(stds),
-        },
-        yaxis={"title": "std after layer norm (dimensionless)", "range": [0, 1.05]},
-        legend={"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},
+    return style(
+        fig,
+        "What eps does to an example<br>with little spread",
         height=720,
+        xaxis=axis("the example's standard deviation (activation units, log)", **log_axis(stds)),
+        yaxis=axis("std after layer norm (dimensionless)", range=[0, 1.05]),
+        legend=legend_row(-0.25, yanchor="top"),
         margin={"b": 340},
-        template="plotly_white",
     )
-    return fig
