@@ -1,9 +1,11 @@
-"""Argument checks shared by the NumPy and the PyTorch implementations.
+"""Argument checks shared by the NumPy and the PyTorch implementations, and the experiments.
 
 These work on plain shapes and numbers only, so both back ends give the same messages for
 the same mistake. Each message names the argument and the shapes involved: a learner who
 passes a weight of the wrong shape should read *which* shape was expected, not an
-``IndexError`` from deep inside a reduction.
+``IndexError`` from deep inside a reduction. The last few (an index, a bounded int, a
+rate, an (N, D) batch) are the experiments' and widgets' arguments, checked the same way
+before any training starts.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ def check_momentum(momentum: float) -> None:
 
 
 def check_index(name: str, i: int, n: int) -> None:
+    """A ValueError naming ``name`` unless ``i`` is an int index into ``n`` items."""
     if isinstance(i, bool) or not isinstance(i, int | np.integer) or not 0 <= i < n:
         raise ValueError(f"{name} must be an int in [0, {n}), got {i!r}")
 
@@ -114,11 +117,13 @@ def check_int(name: str, value, minimum: int, maximum: int | None = None) -> Non
 
 
 def check_rate(name: str, value) -> None:
+    """A ValueError naming ``name`` unless ``value`` is a positive finite number (a rate)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < np.inf:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
 
 
 def check_batch(x) -> np.ndarray:
+    """``x`` as a float64 (N, D) array, or a ValueError that says its shape."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
         raise ValueError(f"x must be a non-empty (N, D) batch, got shape {x.shape}")

@@ -1,4 +1,13 @@
-"""DOCSTRING live"""
+"""The scaffolding every live interactive of the book shares: a figure, its controls, a grid.
+
+Each chapter's live face (``topics/<topic>/widgets.py``) is a few lines on top of this:
+the controls it offers, the compute function of its experiments module, and the figure
+builder and updater of its figures module. :func:`explorer` wires those the usual way
+(every change of a control computes and redraws in place); :class:`Explorer` takes any
+other wiring (a *run* button for training that takes seconds) and lays the controls out;
+:class:`LiveFigure` is the plotly ``FigureWidget`` they draw into. Kept apart from the
+figures so that the static site, which runs no kernel, never needs ipywidgets.
+"""
 
 from __future__ import annotations
 
@@ -105,6 +114,38 @@ class Explorer:
         from IPython.display import display
 
         display(self.widget)
+
+
+def values(controls: dict[str, W.ValueWidget]) -> dict:
+    """The controls' current values, by the controls' names."""
+    return {name: control.value for name, control in controls.items()}
+
+
+def explorer(
+    controls: dict[str, W.ValueWidget],
+    compute: Callable[..., object],
+    draw: Callable[[object], go.Figure],
+    redraw: Callable[[go.FigureWidget, object], None],
+) -> Explorer:
+    """The usual live interactive: each change of a control computes and redraws.
+
+    Parameters
+    ----------
+    controls : name -> control; ``compute`` receives their values by these names
+    compute : ``compute(**values)``, the experiment's result for the controls' values
+    draw : ``draw(result)``, the figure of the first result (the live face's builder)
+    redraw : ``redraw(figure, result)``, which puts a new result into the figure in place
+    """
+
+    def result():
+        return compute(**values(controls))
+
+    figure = LiveFigure(draw(result()))
+
+    def update(change=None) -> None:
+        redraw(figure, result())
+
+    return Explorer(controls, figure, update)
 
 
 _CONTROL_EM = 13  # the width of a control beside its description: slider and readout

@@ -1,8 +1,28 @@
-"""DOCSTRING training"""
+"""The training loops of the book: one for each kind of model the chapters train.
+
+Two kinds of model are trained here, and each has exactly one loop:
+
+- an MLP on the handwritten digits (:func:`fit_digits`): chapter 2's AdamW runs
+  (:func:`train_digits_mlp`, also behind chapters 4 and 7), chapter 6's SGD runs of
+  Ioffe and Szegedy's sigmoid network (``topics.covariate_shift``);
+- a small transformer on the copy task (:func:`fit_copy`): chapter 5's warm-up runs and
+  chapter 7's trained layer norm (:func:`train_copy_transformer`).
+
+A loop takes the model and optimizer its caller built, so that a chapter picks what it
+studies (the network, the norm, the optimizer) and the rest (the mini-batches, the loss,
+the step, the threads) is the same for every chapter. What a chapter measures during
+training it does in a ``watch`` callback, which must not touch the model's weights or the
+random streams: the run is then the one it would be without watching.
+
+The chapters quote numbers from these runs and assert findings on them, some sensitive to
+the last bit (chapter 5's warm-up), so the order of the random draws (NumPy for the data,
+torch for the weights) and of the operations is part of the contract: change it, and the
+chapters' numbers change.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -26,6 +46,9 @@ def one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+# ---------------------------------------------------------------- an MLP on the digits ----
+
+
 def digits_split(seed: int):
     """The digits as float32 tensors in [0, 1]: 70% for training, 30% held out.
 
@@ -43,6 +66,68 @@ def digits_split(seed: int):
     X = torch.tensor(images[order] / 16.0, dtype=torch.float32)
     Y = torch.tensor(labels[order])
     return X[:n_train], Y[:n_train], X[n_train:], Y[n_train:], rng
+
+
+def fit_digits(
+    model,
+    opt,
+    X_train,
+    Y_train,
+    rng: np.random.Generator,
+    *,
+    steps: int,
+    batch_size: int,
+    watch: Callable | None = None,
+) -> np.ndarray:
+    """The loop that trains an MLP on the digits: cross-entropy on mini-batches from ``rng``.
+
+    Each step draws ``batch_size`` training images with replacement, then takes one step of
+    ``opt``. ``watch(step, x, y)``, if given, is called with the number of steps taken so
+    far and the mini-batch about to be used, before every step, and once more after the
+    last with ``x = y = None``: a chapter records what it measures there (it must leave
+    the weights and the random streams alone).
+
+    Parameters
+    ----------
+    model : a torch module mapping (B, 64) images to (B, 10) logits
+    opt : a torch optimizer over the model's parameters
+    X_train, Y_train : (N, 64) float32 images and (N,) labels, from :func:`digits_split`
+    rng : the NumPy generator the mini-batches are drawn from
+
+    Returns
+    -------
+    (steps,) the training loss at every step
+    """
+    torch = require_torch()
+    losses = np.empty(steps)
+    with one_torch_thread():
+        for step in range(steps):
+            idx = torch.from_numpy(rng.integers(0, len(X_train), size=batch_size))
+            x, y = X_train[idx], Y_train[idx]
+            if watch is not None:
+                watch(step, x, y)
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses[step] = loss.item()
+        if watch is not None:
+            watch(steps, None, None)
+    return losses
+
+
+def digits_accuracy(model, X_test, Y_test) -> float:
+    """The share of ``X_test`` that ``model`` classifies right, in inference mode.
+
+    Inference mode matters for batch norm, which then uses its running statistics; the
+    model is put back in training mode afterwards.
+    """
+    torch = require_torch()
+    model.eval()
+    with one_torch_thread(), torch.no_grad():
+        acc = (model(X_test).argmax(-1) == Y_test).float().mean().item()
+    model.train()
+    return acc
 
 
 def train_digits_mlp(
@@ -87,8 +172,6 @@ def train_digits_mlp(
         )
     torch.manual_seed(seed)
     X_train, Y_train, X_test, Y_test, rng = digits_split(seed)
-    n_train = len(X_train)
-
     model = models.MLP(64, d_hidden, 10, depth=depth, norm=norm, placement="post")
     groups = (
         [{"params": list(model.parameters()), "weight_decay": weight_decay}]
@@ -96,31 +179,20 @@ def train_digits_mlp(
         else models.param_groups(model, weight_decay)
     )
     opt = torch.optim.AdamW(groups, lr=lr)
-    losses, curve_steps, curve_acc = [], [], []
+    curve_steps, curve_acc = [], []
 
-    def test_accuracy() -> float:
-        model.eval()  # inference mode: batch norm uses its running statistics
-        with torch.no_grad():
-            acc = (model(X_test).argmax(-1) == Y_test).float().mean().item()
-        model.train()
-        return acc
+    def test_curve(step: int, _x, _y) -> None:
+        if eval_every and step and step % eval_every == 0:
+            curve_steps.append(step)
+            curve_acc.append(digits_accuracy(model, X_test, Y_test))
 
-    with one_torch_thread():
-        for step in range(1, steps + 1):
-            idx = torch.from_numpy(rng.integers(0, n_train, size=batch_size))
-            loss = torch.nn.functional.cross_entropy(model(X_train[idx]), Y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            if eval_every and step % eval_every == 0:
-                curve_steps.append(step)
-                curve_acc.append(test_accuracy())
-        acc = test_accuracy()
+    losses = fit_digits(
+        model, opt, X_train, Y_train, rng, steps=steps, batch_size=batch_size, watch=test_curve
+    )
     norms = models.norm_layers(model)
     return {
-        "loss": np.array(losses),
-        "test_accuracy": acc,
+        "loss": losses,
+        "test_accuracy": digits_accuracy(model, X_test, Y_test),
         "curve_steps": np.array(curve_steps),
         "curve_accuracy": np.array(curve_acc),
         "gammas": [m.weight.detach().numpy().copy() for m in norms if m.weight is not None],
@@ -131,6 +203,8 @@ def train_digits_mlp(
         "n_norm_params": sum(p.numel() for p in models.norm_parameters(model)),
     }
 
+
+# ------------------------------------------------------ a transformer on the copy task ----
 
 COPY_VOCAB, COPY_K = 16, 8  # the copy task: 8 tokens from 15, after a separator 0
 
@@ -151,15 +225,21 @@ def copy_task_model(placement: str, n_layers: int, d: int, **kwargs):
     )
 
 
-def copy_batch(rng: np.random.Generator, batch: int, k: int, vocab: int):
-    """Toy task: ``a SEP a``: the model must copy the k tokens after the separator 0."""
+def copy_batch(rng: np.random.Generator, batch: int):
+    """``batch`` sequences ``a SEP a``: ``COPY_K`` random tokens, the separator 0, the same
+    tokens again; (batch, 2 COPY_K + 1) int tensor."""
     torch = require_torch()
-    a = rng.integers(1, vocab, size=(batch, k))
+    a = rng.integers(1, COPY_VOCAB, size=(batch, COPY_K))
     return torch.tensor(np.concatenate([a, np.zeros((batch, 1), int), a], axis=1))
 
 
-def train_copy(m, rng, *, steps: int, lr: float, warmup: int = 0, batch: int = 32):
-    """Adam on the copy task, with a linear warm-up over ``warmup`` steps; (steps,) losses."""
+def fit_copy(m, rng, *, steps: int, lr: float, warmup: int = 0, batch: int = 32):
+    """The loop that trains a transformer on the copy task; (steps,) losses.
+
+    Adam (betas 0.9, 0.98, as the original Transformer), with a linear learning-rate
+    warm-up over ``warmup`` steps (0: the full rate from the first step). The loss is the
+    cross-entropy on the copied half of ``a SEP a``, so chance is ln(vocab - 1) = ln 15.
+    """
     torch = require_torch()
     vocab, k = COPY_VOCAB, COPY_K
     opt = torch.optim.Adam(m.parameters(), lr=lr, betas=(0.9, 0.98))
@@ -169,7 +249,7 @@ def train_copy(m, rng, *, steps: int, lr: float, warmup: int = 0, batch: int = 3
     losses = np.empty(steps)
     with one_torch_thread():
         for s in range(steps):
-            x = copy_batch(rng, batch, k, vocab)
+            x = copy_batch(rng, batch)
             logits = m(x[:, :-1])[:, k:]  # predictions for the copied half
             loss = torch.nn.functional.cross_entropy(
                 logits.reshape(-1, vocab), x[:, k + 1 :].reshape(-1)
@@ -180,3 +260,35 @@ def train_copy(m, rng, *, steps: int, lr: float, warmup: int = 0, batch: int = 3
             sched.step()
             losses[s] = loss.item()
     return losses
+
+
+def train_copy_transformer(
+    placement: str,
+    n_layers: int,
+    d: int,
+    *,
+    steps: int,
+    lr: float,
+    warmup: int = 0,
+    batch: int = 32,
+    norm: str = "layer",
+    seed: int = 0,
+):
+    """Build the copy-task transformer from ``seed`` and train it with :func:`fit_copy`.
+
+    Returns
+    -------
+    model : the trained :class:`lnbook.models.TinyTransformer`
+    loss : (steps,) the training loss at every step
+    rng : the NumPy generator the batches came from, to draw more batches after them
+    """
+    torch = require_torch()
+
+    from . import models
+
+    if placement not in models.PLACEMENTS:
+        raise ValueError(f"placement must be one of {models.PLACEMENTS}, got {placement!r}")
+    torch.manual_seed(seed)  # the weights
+    rng = np.random.default_rng(seed)  # the batches
+    m = copy_task_model(placement, n_layers, d, norm=norm)
+    return m, fit_copy(m, rng, steps=steps, lr=lr, warmup=warmup, batch=batch), rng

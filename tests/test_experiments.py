@@ -493,7 +493,7 @@ def test_warmup_schedule_ramps_the_rate():
 def test_unit_inputs_are_what_each_activation_receives():
     # Recomputed by hand from the weights: Linear -> norm -> sigmoid, unit 3 of each layer.
     torch.manual_seed(0)
-    m = covariate_shift_experiments._ch06_model("batch", 0.0, "xavier", "sigmoid")
+    m = covariate_shift_experiments.sigmoid_mlp("batch")
     x = torch.rand(20, 64)
     got = covariate_shift_experiments._unit_inputs(m, x)  # (L, N, D)
     h, expected = x, []
@@ -694,7 +694,7 @@ def test_landscape_smoothness_matches_an_independent_look_ahead():
     )
     torch.manual_seed(0)
     X, Y, _, _, rng = training.digits_split(0)
-    m = covariate_shift_experiments._ch06_model("layer", 0.0, "xavier", "sigmoid")
+    m = covariate_shift_experiments.sigmoid_mlp("layer")
     idx = torch.from_numpy(rng.integers(0, len(X), size=64))
     x, y = X[idx], Y[idx]
     names = [n for n, _ in m.named_parameters()]

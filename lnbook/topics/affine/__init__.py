@@ -1,1 +1,4 @@
-"""DOCSTRING topic affine"""
+"""Chapter 2, gamma and beta.
+
+The learned scale and shift after layer norm, what they can restore, and weight decay on them.
+"""

@@ -1,4 +1,11 @@
-"""DOCSTRING affine:experiments"""
+"""Chapter 2's experiments: gamma and beta, the scale and shift after normalizing.
+
+What they do to the output's distribution (:func:`affine_histograms`, behind both faces of
+the chapter's interactive), what they can and cannot give back (:func:`recover_example`),
+and what training makes of them (:func:`norm_parameter_histograms`, on the runs of
+:func:`lnbook.training.train_digits_mlp`, which the chapter calls directly). NumPy only;
+plain arrays and dicts out.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""DOCSTRING affine:widgets"""
+"""Chapter 2's live face: gamma and beta moving the output of layer norm, live.
+
+The controls call :func:`experiments.affine_histograms` and redraw with this topic's
+figures; this module only says which controls there are (see :func:`lnbook.live.explorer`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import ipywidgets as W
 import numpy as np
 
 from ..._validate import check_batch
-from ...live import Explorer, LiveFigure
+from ...live import Explorer, explorer
 from . import experiments, figures
 
 
@@ -35,15 +39,11 @@ def gamma_beta_explorer(x: np.ndarray, per_feature: dict[str, np.ndarray]) -> Ex
         "per_feature": W.Checkbox(False, description="per-feature γ, β"),
     }
 
-    def compute() -> dict:
-        c = {k: w.value for k, w in controls.items()}
-        gamma = c["gamma"] * (per_feature["gamma"] if c["per_feature"] else 1.0)
-        beta = c["beta"] + (per_feature["beta"] if c["per_feature"] else 0.0)
-        return experiments.affine_histograms(x, c["example"], [{"gamma": gamma, "beta": beta}])
+    given = per_feature  # the name of the box that switches these on, below
 
-    figure = LiveFigure(figures.live_gamma_beta_figure(compute()))
+    def compute(example: int, gamma: float, beta: float, per_feature: bool) -> dict:
+        gamma = gamma * (given["gamma"] if per_feature else 1.0)
+        beta = beta + (given["beta"] if per_feature else 0.0)
+        return experiments.affine_histograms(x, example, [{"gamma": gamma, "beta": beta}])
 
-    def update(change=None) -> None:
-        figures.update_gamma_beta(figure, compute())
-
-    return Explorer(controls, figure, update)
+    return explorer(controls, compute, figures.live_gamma_beta_figure, figures.update_gamma_beta)

@@ -1,4 +1,12 @@
-"""DOCSTRING batch_norm:experiments"""
+"""Chapter 4's experiments: layer norm against batch norm, and the batch's part in it.
+
+Which elements share statistics under each normalization (:func:`norm_sets`,
+:func:`normalize_over`, :func:`group_norm_equivalences`), how an example's batch-norm
+output depends on its companions (:func:`batch_dependence`, behind the chapter's
+interactive), batch norm's two modes (:func:`train_inference_gap`) and training with small
+batches (:func:`small_batch_training`, on :func:`lnbook.training.train_digits_mlp`, the
+same runs as chapter 2's). Everything but the training is NumPy.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""DOCSTRING batch_norm:widgets"""
+"""Chapter 4's live face: one example's batch-norm output in batches of any size and make-up.
+
+The controls call :func:`experiments.batch_dependence` and redraw with this topic's
+figures; this module only says which controls there are (see :func:`lnbook.live.explorer`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import ipywidgets as W
 import numpy as np
 
 from ..._validate import check_batch
-from ...live import Explorer, LiveFigure
+from ...live import Explorer, explorer
 from . import experiments, figures
 
 
@@ -33,17 +37,16 @@ def batch_dependence_explorer(
         "seed": W.IntSlider(0, 0, 99, description="draw"),
     }
 
-    def compute() -> dict:
-        c = {k: w.value for k, w in controls.items()}
-        return experiments.batch_dependence(
-            pool, labels, example, [c["batch_size"]], draws=draws, seed=c["seed"]
+    def compute(batch_size: int, composition: str, seed: int) -> tuple[dict, str]:
+        # Both compositions are computed; the figure shows the one chosen.
+        result = experiments.batch_dependence(
+            pool, labels, example, [batch_size], draws=draws, seed=seed
         )
+        return result, composition
 
-    figure = LiveFigure(
-        figures.live_batch_dependence_figure(compute(), controls["composition"].value)
+    return explorer(
+        controls,
+        compute,
+        lambda shown: figures.live_batch_dependence_figure(*shown),
+        lambda figure, shown: figures.update_batch_dependence(figure, *shown),
     )
-
-    def update(change=None) -> None:
-        figures.update_batch_dependence(figure, compute(), controls["composition"].value)
-
-    return Explorer(controls, figure, update)

@@ -1,7 +1,19 @@
-"""DOCSTRING covariate_shift:experiments"""
+"""Chapter 6's experiments: does normalization help by reducing covariate shift, or by
+smoothing the loss?
+
+One small network, :func:`sigmoid_mlp` (Ioffe and Szegedy's, 2015, Fig. 1 in miniature),
+trained with plain SGD on the digits by :func:`lnbook.training.fit_digits`, watched three
+ways: its units' input distributions during training (:func:`covariate_shift_run`,
+:func:`distribution_shift`), how fast it trains over a grid of learning rates
+(:func:`lr_sensitivity`, :func:`steps_to_target`, :func:`lr_summary`; the grid trains
+its runs side by side in :func:`stacked_sgd_runs`) and how far the gradient can be trusted
+along each step (:func:`landscape_smoothness`, after Santurkar et al., 2018). The long
+runs are :func:`lnbook._results.remembered`: a test run that repeats a call reuses it.
+"""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,20 +21,26 @@ import numpy as np
 from ..._optional import require_torch
 from ..._results import binned, remembered
 from ..._validate import check_int, check_rate
-from ...training import digits_split, one_torch_thread
+from ...training import digits_accuracy, digits_split, fit_digits, one_torch_thread
 
-# The network of chapter 6, after Ioffe and Szegedy's (2015) Fig. 1: 64 -> 3 hidden layers
-# -> 10, sigmoid units by default, plain SGD. Xavier's initialisation keeps a sigmoid
-# network's signal alive without any norm, so the comparison is with a network that can
-# train, not with a broken one.
-CH06_NET = {"d_hidden": 64, "depth": 3}
+# The sizes of Ioffe and Szegedy's (2015) Fig. 1 network, in miniature: 64 -> 3 hidden
+# layers of 64 -> 10.
+SIGMOID_MLP = {"d_hidden": 64, "depth": 3}
 
 
-def _ch06_model(norm: str | None, noise: float, init: str, activation: str):
+def sigmoid_mlp(
+    norm: str | None, noise: float = 0.0, init: str = "xavier", activation: str = "sigmoid"
+):
+    """The network of this chapter: :data:`SIGMOID_MLP`'s sizes, a norm after each hidden
+    linear layer (and its noise, if ``noise``), sigmoid units by default.
+
+    Xavier's initialisation keeps a sigmoid network's signal alive without any norm, so the
+    comparison is with a network that can train, not with a broken one.
+    """
     from ... import models
 
     return models.MLP(
-        64, d_out=10, **CH06_NET, norm=norm, noise=noise, init=init, activation=activation
+        64, d_out=10, **SIGMOID_MLP, norm=norm, noise=noise, init=init, activation=activation
     )
 
 
@@ -49,8 +67,6 @@ def _unit_inputs(model, x) -> np.ndarray:
     -------
     (L, N, D) array: for each hidden layer, each example's input to each unit
     """
-    import copy
-
     torch = require_torch()
 
     from ...models import ACTIVATIONS
@@ -112,7 +128,7 @@ def covariate_shift_run(
     held-out images)
     """
     torch = require_torch()
-    d_hidden, depth = CH06_NET["d_hidden"], CH06_NET["depth"]
+    d_hidden, depth = SIGMOID_MLP["d_hidden"], SIGMOID_MLP["depth"]
     check_int("steps", steps, 1)
     check_int("batch_size", batch_size, 1)
     check_int("unit", unit, 0, d_hidden - 1)
@@ -124,25 +140,25 @@ def covariate_shift_run(
     check_int("n_probe", n_probe, 2, len(X_test))
     torch.manual_seed(seed)
     probe = X_test[:n_probe]
-    model = _ch06_model(norm, noise, init, activation)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    model = sigmoid_mlp(norm, noise, init, activation)
     at = np.unique(np.linspace(0, steps, checkpoints).round().astype(int)) if checkpoints else []
-    losses, inputs = np.empty(steps), []
-    with one_torch_thread():
-        for step in range(steps + 1):
-            if step in at:
-                inputs.append(_unit_inputs(model, probe))
-            if step == steps:
-                break
-            idx = torch.from_numpy(rng.integers(0, len(X_train), size=batch_size))
-            loss = torch.nn.functional.cross_entropy(model(X_train[idx]), Y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses[step] = loss.item()
-        model.eval()
-        with torch.no_grad():
-            acc = (model(X_test).argmax(-1) == Y_test).float().mean().item()
+    inputs = []
+
+    def record_inputs(step: int, _x, _y) -> None:
+        if step in at:
+            inputs.append(_unit_inputs(model, probe))
+
+    losses = fit_digits(
+        model,
+        torch.optim.SGD(model.parameters(), lr=lr),
+        X_train,
+        Y_train,
+        rng,
+        steps=steps,
+        batch_size=batch_size,
+        watch=record_inputs,
+    )
+    acc = digits_accuracy(model, X_test, Y_test)
     every = np.array(inputs).reshape(len(at), depth, n_probe, d_hidden)  # (C, L, P, D)
     pct = np.moveaxis(np.percentile(every, (15, 50, 85), axis=2), 0, -1)  # (C, L, D, 3)
     one = every[..., unit]  # (C, L, P)
@@ -329,7 +345,6 @@ def stacked_sgd_runs(
         check_int("every seed in seeds", seed, 0)
     norm = kwargs.get("norm")
     init, activation = kwargs.get("init", "xavier"), kwargs.get("activation", "sigmoid")
-    import copy
 
     splits = {seed: digits_split(seed) for seed in set(seeds)}
     members, rngs, X, Y, X_test, Y_test, rates = [], [], [], [], [], [], []
@@ -339,7 +354,7 @@ def stacked_sgd_runs(
             # each run draws its mini-batches from its own copy of the split's generator.
             X_train, Y_train, Xt, Yt, rng = splits[seed]
             torch.manual_seed(seed)
-            members.append(_ch06_model(norm, 0.0, init, activation))
+            members.append(sigmoid_mlp(norm, 0.0, init, activation))
             rngs.append(copy.deepcopy(rng))
             X.append(X_train), Y.append(Y_train), X_test.append(Xt), Y_test.append(Yt)
             rates.append(float(lr))
@@ -348,6 +363,9 @@ def stacked_sgd_runs(
     rate = torch.tensor(rates)
     e, n = Y.shape
     losses = np.empty((e, steps))
+    # A loop of its own, not lnbook.training.fit_digits: one stacked model, whose members
+    # each draw fit_digits' mini-batches and take its plain SGD step, batched. Only this
+    # chapter trains many networks at once, for its grid of rates.
     with one_torch_thread():
         for step in range(steps):
             idx = torch.from_numpy(np.stack([r.integers(0, n, size=batch_size) for r in rngs]))
@@ -416,8 +434,6 @@ def landscape_smoothness(
     dict with ``steps`` (M,) the steps measured, ``loss_range``, ``grad_change``, ``beta``
     and ``grad_norm`` (M,), and ``loss`` (steps,) the training loss
     """
-    import copy
-
     torch = require_torch()
     etas = np.asarray(etas, dtype=np.float64)
     if etas.ndim != 1 or len(etas) == 0 or not ((etas > 0) & np.isfinite(etas)).all():
@@ -428,9 +444,13 @@ def landscape_smoothness(
     check_rate("lr", lr)
     torch.manual_seed(seed)
     X_train, Y_train, _, _, rng = digits_split(seed)
-    model = _ch06_model(norm, 0.0, init, activation)
+    model = sigmoid_mlp(norm, 0.0, init, activation)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     losses, rows, measured = np.empty(steps), [], []
+    # The loop of lnbook.training.fit_digits, written out: chapter 6 shows the look-ahead
+    # where it happens, between the mini-batch and the step (its literalinclude runs from
+    # "if step % every == 0" to the step's "loss = torch.nn.functional"). The draws and the
+    # step are fit_digits' own, in the same order.
     with one_torch_thread():
         for step in range(steps):
             idx = torch.from_numpy(rng.integers(0, len(X_train), size=batch_size))

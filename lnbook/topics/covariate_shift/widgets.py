@@ -1,10 +1,15 @@
-"""DOCSTRING covariate_shift:widgets"""
+"""Chapter 6's live face: one hidden unit's input during training, for any network and rate.
+
+The controls call :func:`experiments.covariate_shift_run` (keeping each run, since a run
+takes half a second) and redraw with this topic's figures; this module only says which
+controls there are (see :func:`lnbook.live.explorer`).
+"""
 
 from __future__ import annotations
 
 import ipywidgets as W
 
-from ...live import Explorer, LiveFigure
+from ...live import Explorer, explorer, values
 from . import experiments, figures
 
 
@@ -35,33 +40,27 @@ def covariate_shift_explorer(steps: int = 600, checkpoints: int = 25) -> Explore
     }
     runs: dict[tuple, dict] = {}
 
-    def run() -> dict:
-        c = {k: w.value for k, w in controls.items()}
-        key = (c["net"], c["lr"], c["seed"])
-        if key not in runs:
-            runs[key] = experiments.covariate_shift_run(
-                **nets[c["net"]], lr=c["lr"], steps=steps, checkpoints=checkpoints, seed=c["seed"]
+    def run(net: str, lr: float, seed: int, **_) -> dict:
+        if (net, lr, seed) not in runs:
+            runs[net, lr, seed] = experiments.covariate_shift_run(
+                **nets[net], lr=lr, steps=steps, checkpoints=checkpoints, seed=seed
             )
-        return runs[key]
+        return runs[net, lr, seed]
 
     # The slider reads training steps; its value is the checkpoint's index.
-    labels = [(str(s), k) for k, s in enumerate(run()["steps"])]
+    labels = [(str(s), k) for k, s in enumerate(run(**values(controls))["steps"])]
     controls["checkpoint"] = W.SelectionSlider(
         options=labels, value=len(labels) - 1, description="training step"
     )
 
-    def label() -> str:
-        r, c = run(), {k: w.value for k, w in controls.items()}
-        return f"{c['net']}, lr {c['lr']:.2g}, final loss {r['loss'][-20:].mean():.2f}"
+    def compute(layer: int, checkpoint: int, **c) -> tuple:
+        r = run(**c)
+        label = f"{c['net']}, lr {c['lr']:.2g}, final loss {r['loss'][-20:].mean():.2f}"
+        return r, layer, checkpoint, label
 
-    c = controls
-    figure = LiveFigure(
-        figures.live_covariate_shift_figure(run(), c["layer"].value, c["checkpoint"].value, label())
+    return explorer(
+        controls,
+        compute,
+        lambda shown: figures.live_covariate_shift_figure(*shown),
+        lambda figure, shown: figures.update_covariate_shift(figure, *shown),
     )
-
-    def update(change=None) -> None:
-        figures.update_covariate_shift(
-            figure, run(), c["layer"].value, c["checkpoint"].value, label()
-        )
-
-    return Explorer(controls, figure, update)

@@ -1,4 +1,10 @@
-"""DOCSTRING from_scratch:experiments"""
+"""Chapter 3's experiments: checking a hand-written layer norm, and where one can go wrong.
+
+:func:`layer_norm_one_pass` is the pitfall the chapter shows (the one-pass variance) and
+:func:`variance_pitfall` measures it against the two-pass form as the data's offset grows;
+:func:`finite_difference_grad` is the independent check of a hand-derived backward pass.
+NumPy only.
+"""
 
 from __future__ import annotations
 

@@ -1,1 +1,4 @@
-"""DOCSTRING topic statistics"""
+"""Chapter 1, per-example statistics.
+
+What layer norm computes for each example, and what it is blind to (shift, scale, the batch).
+"""

@@ -1,4 +1,13 @@
-"""DOCSTRING statistics:experiments"""
+"""Chapter 1's experiments: what layer norm does to each example, measured.
+
+Per-example statistics before and after layer norm (:func:`row_statistics`), one example
+moved and normalized (:func:`explore_example`, the compute behind both faces of the
+chapter's explorer, and :data:`EXPLORER_SCENES`, the walk its slider figure takes), the
+invariances (:func:`invariances`, :func:`invariance_table` after Ba et al., 2016), layer
+norm's axis against batch norm's (:func:`axis_contrast`) and the glossary's picture
+(:func:`handwriting`). NumPy only, so the chapter runs in the browser edition too; plain
+arrays and dicts out, for the figures and the prose to use.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""DOCSTRING statistics:widgets"""
+"""Chapter 1's live face: one example, shifted, scaled, cut and normalized as you move.
+
+The controls call :func:`experiments.explore_example`, the compute behind the chapter's
+slider figure too, and redraw with its figures module's updater; this module only says
+which controls there are (see :func:`lnbook.live.explorer`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import ipywidgets as W
 import numpy as np
 
 from ..._validate import check_batch
-from ...live import Explorer, LiveFigure
+from ...live import Explorer, explorer
 from . import experiments, figures
 
 
@@ -28,21 +33,10 @@ def example_explorer(x: np.ndarray) -> Explorer:
             1e-5, base=10, min=-8, max=2, description="eps", readout_format=".0e"
         ),
     }
-
-    def compute() -> dict:
-        c = {k: w.value for k, w in controls.items()}
-        return experiments.explore_example(
-            x,
-            c["example"],
-            shift=c["shift"],
-            scale=c["scale"],
-            n_features=c["n_features"],
-            eps=c["eps"],
-        )
-
-    figure = LiveFigure(figures.live_explorer_figure(compute(), n_features=d))
-
-    def update(change=None) -> None:
-        figures.update_example_explorer(figure, compute())
-
-    return Explorer(controls, figure, update)
+    return explorer(
+        controls,
+        # The other controls are named after explore_example's keywords.
+        lambda example, **moves: experiments.explore_example(x, example, **moves),
+        lambda result: figures.live_explorer_figure(result, n_features=d),
+        figures.update_example_explorer,
+    )

@@ -1,4 +1,12 @@
-"""DOCSTRING transformers:experiments"""
+"""Chapter 5's experiments: layer norm inside transformers.
+
+Why batch norm fits sequences badly (:func:`padding_pollution`,
+:func:`incremental_decoding`, NumPy), and where the norm goes: the gradients of pre- and
+post-norm transformers at initialization (:func:`transformer_init_gradients`, after Xiong
+et al., 2020) and training with and without learning-rate warm-up (:func:`warmup_training`,
+:func:`warmup_grid`). The transformer, the copy task and its training loop are
+:mod:`lnbook.training`'s, shared with chapter 7.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +18,11 @@ from ... import numpy_ln
 from ..._optional import require_torch
 from ..._results import remembered
 from ...training import (
-    COPY_K,
     COPY_VOCAB,
     copy_batch,
     copy_task_model,
     one_torch_thread,
-    train_copy,
+    train_copy_transformer,
 )
 
 
@@ -129,19 +136,19 @@ def transformer_init_gradients(
     ``last_grad[p]`` (K,): the last layer's gradient norm at each depth
     """
     torch = require_torch()
-    vocab, k = COPY_VOCAB, COPY_K
 
     def measure(placement: str, layers: int, seed: int):
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         m = copy_task_model(placement, layers, d, encoder_decoder=encoder_decoder, init=init)
-        x = copy_batch(rng, 16, k, vocab)
+        x = copy_batch(rng, 16)
         inp, target = x[:, :-1], x[:, 1:]
-        src = copy_batch(rng, 16, k, vocab)[:, :-1]  # the encoder reads its own sequence
+        src = copy_batch(rng, 16)[:, :-1]  # the encoder reads its own sequence
         logits, res = (
             m(src, inp, return_residuals=True) if encoder_decoder else m(inp, return_residuals=True)
         )
-        torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), target.reshape(-1)).backward()
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, COPY_VOCAB), target.reshape(-1))
+        loss.backward()
         grads = [b.ff[2].weight.grad.norm().item() for b in m.decoder]
         norms = [r.norm(dim=-1).mean().item() for r in res]
         return grads, norms
@@ -172,24 +179,19 @@ def warmup_training(
     """Train a small causal transformer on the copy task; return its loss at every step.
 
     Adam (betas 0.9, 0.98, as the original Transformer), with a linear learning-rate
-    warm-up over ``warmup`` steps (0: the full rate from the first step). The loss is the
-    cross-entropy on the copied half of ``a SEP a``, so chance is ln(vocab - 1) = ln 15.
+    warm-up over ``warmup`` steps (0: the full rate from the first step): the loop is
+    :func:`lnbook.training.fit_copy`. The loss is the cross-entropy on the copied half of
+    ``a SEP a``, so chance is ln(vocab - 1) = ln 15.
     ``norm`` is the normalization of every sublayer (see :func:`lnbook.models.make_norm`).
 
     Returns
     -------
     loss : (steps,) array
     """
-    torch = require_torch()
-
-    from ... import models
-
-    if placement not in models.PLACEMENTS:
-        raise ValueError(f"placement must be one of {models.PLACEMENTS}, got {placement!r}")
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    m = copy_task_model(placement, n_layers, d, norm=norm)
-    return train_copy(m, rng, steps=steps, lr=lr, warmup=warmup, batch=batch)
+    _, loss, _ = train_copy_transformer(
+        placement, n_layers, d, steps=steps, lr=lr, warmup=warmup, batch=batch, norm=norm, seed=seed
+    )
+    return loss
 
 
 @remembered

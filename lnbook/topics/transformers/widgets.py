@@ -1,11 +1,16 @@
-"""DOCSTRING transformers:widgets"""
+"""Chapter 5's live face: train the small transformer with any placement, depth and warm-up.
+
+Training takes seconds, so this one is wired by hand on :class:`lnbook.live.Explorer`: a
+*train* button runs :func:`experiments.warmup_training` and adds the curve to the figure,
+a *clear* button removes them.
+"""
 
 from __future__ import annotations
 
 import ipywidgets as W
 import numpy as np
 
-from ...live import Explorer, LiveFigure
+from ...live import Explorer, LiveFigure, values
 from . import experiments, figures
 
 
@@ -31,20 +36,16 @@ def warmup_explorer(steps: int = 120) -> Explorer:
     }
     run = W.Button(description="train", button_style="primary", icon="play")
     clear = W.Button(description="clear", icon="trash", tooltip="remove every run")
-
-    def label() -> str:
-        c = {k: w.value for k, w in controls.items()}
-        warmup = f"warm-up {c['warmup']} steps" if c["warmup"] else "no warm-up"
-        return f"{c['placement']}-norm, {c['n_layers']} layers, lr {c['lr']:.2g}, {warmup}"
-
     figure = LiveFigure(figures.live_warmup_figure(np.full(steps, np.nan), "not trained yet"))
 
     def update(_=None) -> None:
-        c = {k: w.value for k, w in controls.items()}
+        c = values(controls)
         loss = experiments.warmup_training(
             c["placement"], lr=c["lr"], warmup=c["warmup"], n_layers=c["n_layers"], steps=steps
         )
-        figures.add_warmup_run(figure, loss, label())
+        warmup = f"warm-up {c['warmup']} steps" if c["warmup"] else "no warm-up"
+        label = f"{c['placement']}-norm, {c['n_layers']} layers, lr {c['lr']:.2g}, {warmup}"
+        figures.add_warmup_run(figure, loss, label)
 
     clear.on_click(lambda _: figures.clear_warmup_runs(figure))
     return Explorer(controls, figure, update, run=run, buttons=(clear,), busy="training…")

@@ -1,4 +1,11 @@
-"""DOCSTRING variants:experiments"""
+"""Chapter 7's experiments: RMSNorm, other normalizations, eps, and pitfalls.
+
+What RMSNorm gives up (:func:`recentering`, :func:`shifted_norms`,
+:func:`gradient_properties`), the norms compared in training (:func:`norm_comparison`, on
+chapter 2's :func:`lnbook.training.train_digits_mlp`), the S-shaped map of a trained layer norm
+(:func:`norm_input_output` on chapter 5's transformer, :func:`s_curve`, :func:`fit_tanh`),
+eps (:func:`eps_defaults`, :func:`eps_gain`) and the pitfalls card (:func:`pitfalls`).
+"""
 
 from __future__ import annotations
 
@@ -10,15 +17,7 @@ from ... import numpy_ln
 from ..._optional import require_torch
 from ..._results import remembered
 from ..._validate import check_batch, check_int
-from ...training import (
-    COPY_K,
-    COPY_VOCAB,
-    copy_batch,
-    copy_task_model,
-    one_torch_thread,
-    train_copy,
-    train_digits_mlp,
-)
+from ...training import copy_batch, one_torch_thread, train_copy_transformer, train_digits_mlp
 from ..batch_norm.experiments import normalize_over
 from ..from_scratch.experiments import layer_norm_one_pass
 
@@ -108,17 +107,13 @@ def norm_input_output(
 
     from ... import models
 
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    m = copy_task_model("pre", n_layers, d)
-    losses = train_copy(m, rng, steps=steps, lr=lr)
-    vocab, k = COPY_VOCAB, COPY_K
+    m, losses, rng = train_copy_transformer("pre", n_layers, d, steps=steps, lr=lr, seed=seed)
     with one_torch_thread():
         norm = models.norm_layers(m)[norm_index]
         seen = {}
         hook = norm.register_forward_hook(lambda _m, inp, out: seen.update(x=inp[0].detach()))
         with torch.no_grad():
-            m(copy_batch(rng, 64, k, vocab)[:, :-1])
+            m(copy_batch(rng, 64)[:, :-1])
         hook.remove()
     x = seen["x"].numpy().astype(np.float64)  # (B, T, d)
     y = numpy_ln.layer_norm(x, d, eps=norm.eps)  # the norm's output before gamma and beta

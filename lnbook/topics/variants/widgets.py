@@ -1,11 +1,16 @@
-"""DOCSTRING variants:widgets"""
+"""Chapter 7's live faces: RMSNorm against layer norm on a moved example, and the S-curve.
+
+The controls call :func:`experiments.shifted_norms` and :func:`experiments.s_curve` and
+redraw with this topic's figures; this module only says which controls there are (see
+:func:`lnbook.live.explorer`).
+"""
 
 from __future__ import annotations
 
 import ipywidgets as W
 import numpy as np
 
-from ...live import Explorer, LiveFigure
+from ...live import Explorer, explorer
 from . import experiments, figures
 
 
@@ -23,18 +28,14 @@ def recentering_explorer(x: np.ndarray) -> Explorer:
             1e-5, base=10, min=-8, max=1, description="eps", readout_format=".0e"
         ),
     }
-
-    def compute() -> dict:
-        c = {k: w.value for k, w in controls.items()}
-        return experiments.shifted_norms(x, shift=c["shift"], scale=c["scale"], eps=c["eps"])
-
-    figure = LiveFigure(figures.live_recentering_figure(compute()))
-
-    def update(change=None) -> None:
-        figures.update_recentering(figure, compute())
-
-    update()
-    return Explorer(controls, figure, update)
+    live = explorer(
+        controls,
+        lambda **moves: experiments.shifted_norms(x, **moves),
+        figures.live_recentering_figure,
+        figures.update_recentering,
+    )
+    live.update()  # the updater fits the input axis to the example; the builder does not
+    return live
 
 
 def s_curve_explorer() -> Explorer:
@@ -51,16 +52,11 @@ def s_curve_explorer() -> Explorer:
         "d": W.IntSlider(16, 2, 128, description="features per token"),
         "seed": W.IntSlider(0, 0, 9, description="seed"),
     }
-
-    def compute() -> dict:
-        c = {k: w.value for k, w in controls.items()}
-        return experiments.s_curve(c["spread"], n_tokens=c["n_tokens"], d=c["d"], seed=c["seed"])
-
-    figure = LiveFigure(
-        figures.norm_map_figure(compute(), "Layer norm over tokens<br>of different scales")
+    return explorer(
+        controls,
+        experiments.s_curve,  # the controls are named after its arguments
+        lambda result: figures.norm_map_figure(
+            result, "Layer norm over tokens<br>of different scales"
+        ),
+        figures.update_s_curve,
     )
-
-    def update(change=None) -> None:
-        figures.update_s_curve(figure, compute())
-
-    return Explorer(controls, figure, update)

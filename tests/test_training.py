@@ -1,0 +1,73 @@
+"""The shared training loops: what they promise the chapters that call them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lnbook import models, training
+
+
+def _small_run(watch=None, steps=6):
+    """A batch-norm MLP trained a few steps; ``watch(model, step, x, y)`` if given."""
+    torch.manual_seed(0)
+    X, Y, _, _, rng = training.digits_split(0)
+    m = models.MLP(64, 16, 10, depth=1, norm="batch")
+    opt = torch.optim.SGD(m.parameters(), lr=0.5)
+    seen = None if watch is None else lambda *batch: watch(m, *batch)
+    return training.fit_digits(m, opt, X, Y, rng, steps=steps, batch_size=8, watch=seen)
+
+
+def test_fit_digits_shows_watch_every_batch_before_its_step_and_the_end():
+    seen = []
+    loss = _small_run(lambda _m, step, x, y: seen.append((step, None if x is None else x.shape)))
+    assert seen == [(s, (8, 64)) for s in range(6)] + [(6, None)]
+    assert loss.shape == (6,) and np.isfinite(loss).all()
+
+
+def test_fit_digits_is_the_same_run_watched_or_not():
+    # Evaluating the model being trained (inference mode and back) must not change the run:
+    # not its weights, not batch norm's running statistics, not the mini-batches.
+    _, _, X_test, Y_test, _ = training.digits_split(1)
+    loss = _small_run(lambda m, step, x, y: training.digits_accuracy(m, X_test, Y_test))
+    np.testing.assert_array_equal(loss, _small_run())
+
+
+def test_fit_digits_loss_is_cross_entropy_on_the_drawn_batch():
+    # The first loss, recomputed by hand: the first mini-batch the split's generator draws.
+    torch.manual_seed(0)
+    X, Y, _, _, rng = training.digits_split(0)
+    m = models.MLP(64, 16, 10, depth=1, norm="batch")
+    idx = rng.integers(0, len(X), size=8)
+    logits = m(X[idx]).detach()
+    expected = -torch.log_softmax(logits, -1)[torch.arange(8), Y[idx]].mean().item()
+    assert _small_run(steps=1)[0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_digits_accuracy_runs_in_inference_mode_and_restores_training_mode():
+    m = models.MLP(64, 16, 10, depth=1, norm="batch")
+    X, Y = training.digits_split(0)[2:4]
+    acc = training.digits_accuracy(m, X, Y)
+    assert 0 <= acc <= 1 and m.training
+    assert m.net[1].num_batches_tracked.item() == 0  # a training-mode pass would count one
+
+
+def test_train_copy_transformer_is_the_seeded_model_and_loop(three_torch_threads):
+    m, loss, rng = training.train_copy_transformer("pre", 1, 16, steps=3, lr=1e-3, seed=2)
+    torch.manual_seed(2)
+    ref_rng = np.random.default_rng(2)
+    ref = training.copy_task_model("pre", 1, 16, norm="layer")
+    np.testing.assert_array_equal(loss, training.fit_copy(ref, ref_rng, steps=3, lr=1e-3))
+    assert rng.integers(1 << 30) == ref_rng.integers(1 << 30)  # the stream, where it was left
+    assert torch.get_num_threads() == three_torch_threads
+    with pytest.raises(ValueError, match="placement must be one of"):
+        training.train_copy_transformer("middle", 1, 16, steps=1, lr=1e-3)
+
+
+def test_copy_batch_is_tokens_a_separator_and_the_tokens_again():
+    x = training.copy_batch(np.random.default_rng(0), 5).numpy()
+    k = training.COPY_K
+    assert x.shape == (5, 2 * k + 1) and (x[:, k] == 0).all()
+    np.testing.assert_array_equal(x[:, :k], x[:, k + 1 :])
+    assert x[:, :k].min() >= 1 and x.max() < training.COPY_VOCAB
