@@ -446,35 +446,30 @@ def landscape_smoothness(
     X_train, Y_train, _, _, rng = digits_split(seed)
     model = sigmoid_mlp(norm, 0.0, init, activation)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
-    losses, rows, measured = np.empty(steps), [], []
-    # The loop of lnbook.training.fit_digits, written out: chapter 6 shows the look-ahead
-    # where it happens, between the mini-batch and the step (its literalinclude runs from
-    # "if step % every == 0" to the step's "loss = torch.nn.functional"). The draws and the
-    # step are fit_digits' own, in the same order.
-    with one_torch_thread():
-        for step in range(steps):
-            idx = torch.from_numpy(rng.integers(0, len(X_train), size=batch_size))
-            x, y = X_train[idx], Y_train[idx]
-            if step % every == 0:
-                # Look ahead on a copy: the training run itself must not be disturbed.
-                ahead = copy.deepcopy(model)
-                params = list(ahead.parameters())
-                w = torch.cat([p.detach().reshape(-1) for p in params])
-                loss0, g = _loss_and_grad(ahead, params, x, y)
-                seen_loss, change, beta = [loss0], [], []
-                for eta in etas:
-                    torch.nn.utils.vector_to_parameters(w - eta * lr * g, params)
-                    loss_e, g_e = _loss_and_grad(ahead, params, x, y)
-                    seen_loss.append(loss_e)
-                    change.append((g_e - g).norm().item())
-                    beta.append(change[-1] / (eta * lr * g.norm().item()))
-                rows.append([np.ptp(seen_loss), max(change), max(beta), g.norm().item()])
-                measured.append(step)
-            loss = torch.nn.functional.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses[step] = loss.item()
+    rows, measured = [], []
+
+    def look_ahead(step, x, y):
+        """Every ``every`` steps, between the mini-batch and the step: look along it."""
+        if x is None or step % every:
+            return
+        # Look ahead on a copy: the training run itself must not be disturbed.
+        ahead = copy.deepcopy(model)
+        params = list(ahead.parameters())
+        w = torch.cat([p.detach().reshape(-1) for p in params])
+        loss0, g = _loss_and_grad(ahead, params, x, y)
+        seen_loss, change, beta = [loss0], [], []
+        for eta in etas:
+            torch.nn.utils.vector_to_parameters(w - eta * lr * g, params)
+            loss_e, g_e = _loss_and_grad(ahead, params, x, y)
+            seen_loss.append(loss_e)
+            change.append((g_e - g).norm().item())
+            beta.append(change[-1] / (eta * lr * g.norm().item()))
+        rows.append([np.ptp(seen_loss), max(change), max(beta), g.norm().item()])
+        measured.append(step)
+
+    losses = fit_digits(
+        model, opt, X_train, Y_train, rng, steps=steps, batch_size=batch_size, watch=look_ahead
+    )
     rows = np.array(rows)  # (M, 4)
     return {
         "steps": np.array(measured),
