@@ -1,32 +1,57 @@
-"""DOCSTRING checking"""
+"""The checker harness: what every exercise checker uses to call a learner's answer and say
+what is right or wrong with it.
+
+Every checker takes the learner's function, calls it on inputs of its own, and returns a
+:class:`Verdict`: "not attempted yet" while the function still raises
+``NotImplementedError``, "correct", or "wrong" with a diagnosis of the classic mistake it
+recognizes (normalizing the wrong axis, the unbiased variance, eps outside the square root,
+a wrong shape...) and what was found. A checker never raises because of the answer:
+exceptions, ``sys.exit()``, garbage return values and NaN are all diagnosed (:func:`call`,
+:func:`as_array`, :func:`as_number`), and Python code that runs too long is stopped (one
+long call into compiled code is not: see :mod:`lnbook._deadline`).
+
+Hints before answers. The first wrong try of a checker names the mistake and how to fix it
+(the formula, the step to redo) without the expected values; from the second wrong try of
+the same checker on, the verdict also shows them (the expected mu and var, what the
+differing element should be, the count the model has, why a True/False prediction is
+wrong). Tries are counted per checker in the running kernel; a correct answer or a "not
+attempted yet" does not count. One mechanism applies this to every checker: a checker puts
+what it withholds in ``answer=`` of :func:`wrong`, and :func:`checker`, which wraps every
+public checker, decides whether it is shown. Values the learner returned may always be
+quoted (:func:`quote`, bounded): they are not the answer.
+
+One harness, so that the policies cannot drift between checkers: one tolerance
+(:func:`tolerance`, by the answer's precision), one way to call and convert
+(:func:`returned_array`), one way to judge values against the expected ones and a list of
+known mistakes (:func:`compare`, :func:`known_mistake`), one True/False exercise
+(:func:`predictions`). A checker in ``lnbook/topics/<topic>/checks.py`` then holds only what
+is particular to its exercise: its inputs, the expected values, the mistakes it knows and
+its messages.
+
+Solutions in the book call the same checkers with ``.assert_correct()``, so every solution
+is executed as a test, and nbgrader's test cells print ``checks.<checker>(f).assert_correct()``.
+When the answer is wrong, that raises ``AssertionError("wrong: <message>")`` with no frame
+of lnbook in its traceback (see :attr:`Verdict.assert_correct`), so the notebook and its
+nbgrader feedback show the learner the verdict, not the teacher's file paths.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import html
 import math
 import re
 import reprlib
-import signal
-import sys
-import threading
-import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._deadline import TimeLimit, time_limit
+
 NOT_ATTEMPTED, CORRECT, WRONG = "not attempted yet", "correct", "wrong"
-
-
-TIME_LIMIT_S = 5.0
-
-
+TIME_LIMIT_S = 5.0  # how long a learner's function may run (lnbook._deadline)
 REVEAL_AFTER = 2  # the wrong try (of one checker) from which the expected values are shown
-
-
 WITHHELD = "Check again once you have fixed it; a second wrong try also shows the expected values."
 
 
@@ -37,7 +62,7 @@ class Verdict:
     status: str
     message: str
     # A wrong verdict's expected values, kept out of `message` until the second wrong try;
-    # only checkers set it (through `_wrong`), and `_checker` folds it in or drops it.
+    # only checkers set it (through `wrong`), and `checker` folds it in or drops it.
     _answer: str = field(default="", repr=False, compare=False)
 
     @property
@@ -163,146 +188,7 @@ def checker(check: Callable[..., Verdict]) -> Callable[..., Verdict]:
     return checked
 
 
-class _TimeLimit(BaseException):
-    """Raised into the learner's code; a BaseException, so ``except Exception`` cannot
-    swallow it. A bare ``except:`` can: when it does, the exception is dropped, and its
-    finalizer tells the limit (``rearm``), which then raises again on the next line."""
-
-    def __init__(self, rearm: Callable[[], None] | None = None):
-        super().__init__()
-        self._rearm = rearm
-
-    def __del__(self):
-        if self._rearm is not None:
-            self._rearm()
-
-
-REPEAT_S = 0.05  # past the deadline, the alarm strikes again this often
-
-
-# Frames of the limit's own machinery, never traced (nor stopped) by it.
-_OWN_FILES = {__file__, contextlib.__file__}
-
-
-class _Limit:
-    """One running time limit: its deadline, and the trace function that raises
-    :class:`_TimeLimit` on the learner's next line once the deadline has passed.
-
-    The trace function runs from the start where there are no signals
-    (:func:`_traced_time_limit`); with the alarm, only once the learner's code has
-    swallowed a :class:`_TimeLimit` (:meth:`rearm`).
-    """
-
-    def __init__(self, seconds: float):
-        self.deadline = time.monotonic() + seconds
-        self.active = True
-        self.tracing = False
-
-    def on_call(self, frame, event, arg):
-        if not self.active or frame.f_code.co_filename in _OWN_FILES:
-            return None
-        return self.on_line  # trace the new frame's lines
-
-    def on_line(self, frame, event, arg):
-        if not self.active:  # a generator of the learner's, resumed after the check
-            return None
-        if time.monotonic() > self.deadline:
-            raise _TimeLimit(self.rearm)  # raised into the traced frame, at its current line
-        return self.on_line
-
-    def trace(self) -> None:
-        sys.settrace(self.on_call)
-        self.tracing = True
-
-    def rearm(self) -> None:
-        """The learner's code swallowed a :class:`_TimeLimit` (a bare ``except:``): trace
-        its running frames, up to the checker's, so that its next line raises again.
-        Python removed the trace function that raised; a debugger's is left alone."""
-        if not self.active or sys.gettrace() not in (None, self.on_call):
-            return
-        frame = sys._getframe(2)  # the frame where the exception was dropped
-        while frame is not None and frame.f_code is not call.__code__:
-            if frame.f_code.co_filename not in _OWN_FILES:
-                frame.f_trace = self.on_line
-            frame = frame.f_back
-        self.trace()
-
-    def close(self) -> None:
-        self.active = False
-        if self.tracing:
-            # Raising from a trace function already removed it; otherwise remove it here.
-            sys.settrace(None)
-
-
-def _alarm_usable() -> bool:
-    """Whether SIGALRM can stop the learner's code: on Unix, in the main thread only (Python
-    runs signal handlers there). Pyodide has no timer signal (no ``signal.setitimer``)."""
-    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-
-
-@contextmanager
-def _time_limit(seconds: float):
-    """Stop the learner's code after ``seconds``: raise :class:`_TimeLimit` into it, and
-    again until it reaches the checker (a retry loop with a bare ``except:`` swallows one:
-    the next is raised on its next line, see :meth:`_Limit.rearm`).
-
-    With a timer signal where there is one; elsewhere (the browser edition, a thread other
-    than the main one) with a trace function that checks the clock on every line of Python
-    (:func:`_traced_time_limit`).
-
-    The limit is for Python code. Neither way interrupts one long call into compiled code,
-    such as ``sum(range(10**11))`` or a huge NumPy product: Python runs a signal handler,
-    and a trace function, only between bytecodes, so the check waits for that call to
-    return. Stopping it would need the answer to run in another process, which cannot
-    share the learner's functions and arrays; the checkers' small inputs make such calls
-    unlikely, and the kernel's interrupt button still stops them.
-    """
-    if not _alarm_usable():
-        with _traced_time_limit(seconds):
-            yield
-        return
-    limit = _Limit(seconds)
-
-    def on_alarm(signum, frame):
-        if limit.active:
-            raise _TimeLimit(limit.rearm)
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_S)
-    try:
-        yield
-    finally:
-        # A repeat may strike before close() has disarmed the handler: retry, so that no
-        # alarm and no handler outlive the check.
-        while True:
-            try:
-                limit.close()  # from here on, neither the alarm nor the trace function raises
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
-                break
-            except _TimeLimit:
-                continue
-
-
-@contextmanager
-def _traced_time_limit(seconds: float):
-    """:func:`_time_limit` without signals: ``sys.settrace`` sees every line the learner's
-    code runs in this thread, and raises :class:`_TimeLimit` there once the deadline passed.
-
-    Tracing slows pure-Python code a few times, which the checkers' small inputs afford. A
-    debugger or coverage tool already tracing keeps its trace function, and the code runs
-    without a limit: replacing it would silently break the tool (and someone stepping
-    through the code wants no limit).
-    """
-    if sys.gettrace() is not None:
-        yield
-        return
-    limit = _Limit(seconds)
-    limit.trace()
-    try:
-        yield
-    finally:
-        limit.close()
+# ------------------------------------------------ calling the answer, taking its values
 
 
 def _broadcast_hint(text: str) -> str:
@@ -337,11 +223,11 @@ def call(fn, *args, read_only: dict[int, str] | None = None) -> tuple[object, Ve
         return None, wrong(f"Expected a function, got {type(fn).__name__}.")
     kept = {i: np.array(args[i], copy=True) for i in read_only or {}}
     try:
-        with _time_limit(TIME_LIMIT_S):
+        with time_limit(TIME_LIMIT_S):
             result = fn(*args)
     except NotImplementedError:
         return None, _not_attempted()
-    except _TimeLimit:
+    except TimeLimit:
         return None, wrong(
             f"Your function ran for more than {TIME_LIMIT_S:g} s; is there an endless loop?"
         )
@@ -373,7 +259,7 @@ def call(fn, *args, read_only: dict[int, str] | None = None) -> tuple[object, Ve
 def as_array(value, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray | None, Verdict | None]:
     """Coerce a learner's value to a float array of ``shape``, or explain why it is not one.
 
-    A float32 (or float16) answer stays in its precision, so that :func:`_close` can judge
+    A float32 (or float16) answer stays in its precision, so that :func:`close` can judge
     it by what that precision holds; anything else becomes float64."""
     if value is None:
         return None, wrong(f"{name} is None: did you forget to `return` it?")
@@ -413,6 +299,55 @@ def as_number(value, name: str) -> tuple[float | None, Verdict | None]:
     return number, None
 
 
+def parts_of(value, n: int) -> list | None:
+    """The ``n`` things a learner returned together: a tuple, a list, or an array (or
+    tensor) of ``n`` rows, as ``np.array([gamma, beta])`` gives; None if it is not that."""
+    if isinstance(value, tuple | list) or getattr(value, "ndim", 0) >= 1:
+        try:
+            parts = list(value)
+        except Exception:
+            return None
+        return parts if len(parts) == n else None
+    return None
+
+
+def shape_of(value) -> tuple[int, ...] | None:
+    """The shape of a learner's array-like value; None if it has none (ragged, not numbers)."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value, dtype=np.float64).shape
+    except Exception:
+        return None
+
+
+def returned_array(
+    fn,
+    args: tuple,
+    shape: tuple[int, ...],
+    *,
+    name: str = "The result",
+    wrong_shapes: dict[tuple[int, ...], str] | None = None,
+    read_only: dict[int, str] | None = None,
+) -> tuple[np.ndarray | None, Verdict | None]:
+    """Call ``fn(*args)`` (:func:`call`) and take its result as an array of ``shape``
+    (:func:`as_array`): (the array, None), or (None, the verdict saying why not).
+
+    ``wrong_shapes`` maps the shapes of known mistakes to their messages (one number per
+    row where the rows were asked for, say), given instead of the plain "should have shape".
+    """
+    result, verdict = call(fn, *args, read_only=read_only)
+    if verdict:
+        return None, verdict
+    mistake = (wrong_shapes or {}).get(shape_of(result))
+    if mistake:
+        return None, wrong(mistake)
+    return as_array(result, name, shape)
+
+
+# ------------------------------------------------ judging the values: tolerance, known mistakes
+
+
 def tolerance(*arrays) -> tuple[float, float]:
     """(rtol, atol) for comparing a learner's values: the one tolerance policy of every
     checker. float64 answers within 1e-6 (relative) and 1e-8; answers in a lower precision
@@ -438,25 +373,52 @@ def close(a, b, rtol: float | None = None, atol: float | None = None) -> bool:
     return bool(np.allclose(a, b, rtol=rtol, atol=atol))
 
 
-def parts_of(value, n: int) -> list | None:
-    """The ``n`` things a learner returned together: a tuple, a list, or an array (or
-    tensor) of ``n`` rows, as ``np.array([gamma, beta])`` gives; None if it is not that."""
-    if isinstance(value, tuple | list) or getattr(value, "ndim", 0) >= 1:
-        try:
-            parts = list(value)
-        except Exception:
-            return None
-        return parts if len(parts) == n else None
-    return None
-
-
 def worst(given: np.ndarray, expected: np.ndarray) -> tuple[int, ...]:
     """The index where ``given`` is furthest from ``expected``."""
     diff = np.abs(given.astype(np.float64) - expected)
     return tuple(int(i) for i in np.unravel_index(diff.argmax(), diff.shape))
 
 
+def known_mistake(
+    given, known: list[tuple[object, str]], rtol: float | None = None, atol: float | None = None
+) -> str | None:
+    """The message of the first of the ``known`` mistakes, (the values it gives, message)
+    pairs, whose values ``given`` matches within :func:`close`; None if it matches none."""
+    return next((message for values, message in known if close(given, values, rtol, atol)), None)
+
+
+def compare(
+    given,
+    expected,
+    known: list[tuple[object, str]],
+    otherwise: str | Verdict,
+    *,
+    success: str = "",
+    prefix: str = "",
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> Verdict:
+    """The verdict on a learner's values ``given`` (converted, of the right shape): correct,
+    saying ``success``, if they match ``expected``; else wrong, naming the first of the
+    ``known`` mistakes they match (after ``prefix``: the case, where a checker tries
+    several); else ``otherwise``, a message or a ready verdict (one that withholds the
+    expected value, say). All comparisons within :func:`close`'s tolerance, or the ``rtol``
+    and ``atol`` an exercise sets."""
+    if close(given, expected, rtol, atol):
+        return Verdict(CORRECT, success)
+    mistake = known_mistake(given, known, rtol, atol)
+    if mistake:
+        return wrong(sentence(prefix + mistake))
+    return otherwise if isinstance(otherwise, Verdict) else wrong(otherwise)
+
+
+# ------------------------------------------------ the diagnoses several chapters share
+
+
 def ln_rows(x, eps, ddof=0, eps_outside=False, axis=-1):
+    """Layer norm of ``x`` along ``axis``, or one of its classic mistakes: the unbiased
+    variance (``ddof=1``), eps added to the standard deviation (``eps_outside``), another
+    axis (batch norm along axis 0). The candidates the diagnoses compare answers with."""
     mu = x.mean(axis=axis, keepdims=True)
     var = x.var(axis=axis, keepdims=True, ddof=ddof)
     if eps_outside:
@@ -466,7 +428,7 @@ def ln_rows(x, eps, ddof=0, eps_outside=False, axis=-1):
 
 def diagnose_layer_norm(y: np.ndarray, x: np.ndarray, eps: float, atol: float | None = None) -> str:
     """Name the mistake that turns ``x`` into ``y``, if it is a known one (``atol``: the
-    tolerance of the comparison, if not :func:`_tolerance`'s)."""
+    tolerance of the comparison, if not :func:`tolerance`'s)."""
     known = [
         (
             ln_rows(x, eps, axis=0),
@@ -494,13 +456,13 @@ def diagnose_layer_norm(y: np.ndarray, x: np.ndarray, eps: float, atol: float | 
         ),
         (ln_rows(x, 0.0), "Close, but eps is missing: use `np.sqrt(var + eps)`."),
     ]
-    for candidate, message in known:
-        if close(y, candidate, atol=atol):
-            return message
-    return (
+    return known_mistake(y, known, atol=atol) or (
         "The values differ from layer norm's, (x - mu) / sqrt(var + eps) with the mean and "
         "the variance of each row (`axis=-1, keepdims=True`)."
     )
+
+
+# ------------------------------------------------ True/False exercises
 
 
 def check_predictions(
@@ -509,13 +471,13 @@ def check_predictions(
     truth: dict[str, bool],
     hint: str,
     success: str,
-    explain: Callable[[str, str], str] | None = None,
+    explain: Callable[[str, bool], str] | None = None,
 ) -> Verdict:
-    """The checker of every True/False exercise: call ``fn``, validate its dict of answers
-    and compare with ``truth`` (computed by the caller). A wrong answer is named by its
-    question (computing the answer is the exercise), followed by ``hint``; where
-    ``explain(question, key)`` says why, that is the answer, shown from the second wrong
-    try on. All right gives ``success``."""
+    """The verdict on a True/False exercise: call ``fn``, validate its dict of answers and
+    compare with ``truth`` (by the questions' keys). A wrong answer is named by its question
+    (computing the answer is the exercise), followed by ``hint``; where ``explain(key,
+    truth[key])`` says why, that is the answer, shown from the second wrong try on. All
+    right gives ``success``."""
     result, verdict = call(fn)
     if verdict:
         return verdict
@@ -541,7 +503,7 @@ def check_predictions(
         if bool(answer) != truth[key]:
             missed.append(repr(question))
             if explain:
-                why.append(explain(question, key))
+                why.append(f"{question!r}: {explain(key, truth[key])}")
     if missed:
         return wrong(
             f"{len(missed)} of {len(questions)} wrong: " + "; ".join(missed) + ". " + hint,
@@ -550,11 +512,24 @@ def check_predictions(
     return Verdict(CORRECT, success)
 
 
-def shape_of(value) -> tuple[int, ...] | None:
-    """The shape of a learner's array-like value; None if it has none (ragged, not numbers)."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    try:
-        return np.asarray(value, dtype=np.float64).shape
-    except Exception:
-        return None
+def predictions(
+    questions: dict[str, str],
+    hint: str,
+    success: str,
+    explain: Callable[[str, bool], str] | None = None,
+) -> Callable[[Callable[[], dict[str, bool]]], Callable[..., Verdict]]:
+    """Make a True/False exercise's truth table its checker: the decorated function
+    computes the answers (``{key: bool}``, by the keys of ``questions``), and becomes the
+    public checker of the same name and docstring, ``checker(fn)``, which judges ``fn()``'s
+    answers with :func:`check_predictions`. The truth is computed, not claimed: with
+    lnbook's or torch's code, on each check (it is small)."""
+
+    def make(truth: Callable[[], dict[str, bool]]) -> Callable[..., Verdict]:
+        def check(fn: Callable[[], dict]) -> Verdict:
+            return check_predictions(fn, questions, truth(), hint, success, explain)
+
+        check.__name__, check.__qualname__ = truth.__name__, truth.__qualname__
+        check.__module__, check.__doc__ = truth.__module__, truth.__doc__
+        return checker(check)
+
+    return make

@@ -21,7 +21,7 @@ import pytest
 import torch
 from nbclient import NotebookClient
 
-from lnbook import checking, models
+from lnbook import _deadline, checking, models
 from lnbook.topics.affine import checks as affine_checks
 from lnbook.topics.batch_norm import checks as batch_norm_checks
 from lnbook.topics.covariate_shift import checks as covariate_shift_checks
@@ -146,7 +146,7 @@ def test_endless_loops_are_stopped(monkeypatch):
 
 def test_the_time_limit_uses_the_alarm_in_the_main_thread_on_unix():
     # The tests above stopped their loops with SIGALRM; the ones below without a signal.
-    assert checking._alarm_usable()
+    assert _deadline.alarm_usable()
 
 
 @pytest.fixture
@@ -154,7 +154,7 @@ def without_signals(monkeypatch):
     """The checkers as in Pyodide, which has no signals: the trace-based time limit."""
     if sys.gettrace() is not None:
         pytest.skip("a debugger or coverage tracer is active: the fallback leaves it alone")
-    monkeypatch.setattr(checking, "_alarm_usable", lambda: False)
+    monkeypatch.setattr(_deadline, "alarm_usable", lambda: False)
     monkeypatch.setattr(checking, "TIME_LIMIT_S", 0.2)
     alarm = signal.getsignal(signal.SIGALRM)
     yield
@@ -201,7 +201,7 @@ def test_endless_loops_are_stopped_in_another_thread(monkeypatch):
 
 
 def test_the_fallback_leaves_a_debuggers_trace_function_alone(monkeypatch):
-    monkeypatch.setattr(checking, "_alarm_usable", lambda: False)
+    monkeypatch.setattr(_deadline, "alarm_usable", lambda: False)
     events = []
 
     def tracer(frame, event, arg):  # stands for a debugger or coverage
@@ -1348,7 +1348,7 @@ def test_a_retry_loop_with_a_bare_except_is_stopped(monkeypatch, signals):
     if not signals and sys.gettrace() is not None:
         pytest.skip("a debugger or coverage tracer is active: the fallback leaves it alone")
     if not signals:
-        monkeypatch.setattr(checking, "_alarm_usable", lambda: False)
+        monkeypatch.setattr(_deadline, "alarm_usable", lambda: False)
     monkeypatch.setattr(checking, "TIME_LIMIT_S", 0.2)
     alarm = signal.getsignal(signal.SIGALRM)
     start = time.monotonic()

@@ -1,4 +1,13 @@
-"""DOCSTRING affine:checks"""
+"""Checkers of chapter 2's exercises (gamma and beta): layer norm with its affine step
+(:func:`layer_norm_affine`), what gamma and beta can restore (:func:`affine_predictions`,
+:func:`undo_layer_norm`), how many of them a model has (:func:`count_norm_parameters`), and
+optimizer groups that exempt them from weight decay (:func:`weight_decay_groups`).
+
+Inputs are chosen so that each mistake gives other values: examples of very different
+mean and spread, gamma and beta far from 1 and 0, and a spread small enough for eps to
+matter when undoing layer norm. The parameter counts and the weight-decay groups are judged
+by lnbook's own model and by ``torch.optim.AdamW`` itself; the harness is :mod:`lnbook.checking`.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +22,17 @@ from ..._optional import require_torch
 from ...checking import (
     CORRECT,
     Verdict,
-    as_array,
     as_number,
     call,
-    check_predictions,
     checker,
     close,
+    compare,
     distinct_digits,
     ln_rows,
     parts_of,
+    predictions,
     quote,
+    returned_array,
     sentence,
     worst,
     wrong,
@@ -38,16 +48,11 @@ def layer_norm_affine(fn: Callable[..., np.ndarray]) -> Verdict:
     x = rng.normal(rng.uniform(-2, 2, (n, 1)), rng.uniform(0.05, 2, (n, 1)), size=(n, d))
     gamma = rng.uniform(0.5, 2.0, d)
     beta = rng.normal(0.0, 1.0, d)
-    result, verdict = call(fn, x.copy(), gamma.copy(), beta.copy(), eps)
-    if verdict:
-        return verdict
-    y, verdict = as_array(result, "The result", (n, d))
+    y, verdict = returned_array(fn, (x.copy(), gamma.copy(), beta.copy(), eps), (n, d))
     if verdict:
         return verdict
     x_hat = ln_rows(x, eps)
     expected = gamma * x_hat + beta
-    if close(y, expected):
-        return Verdict(CORRECT, "Normalize each example, then scale and shift each feature.")
     known = [
         (x_hat, "gamma and beta are missing: the result is the plain normalized x"),
         (gamma * x_hat, "beta is missing: add it after scaling"),
@@ -72,16 +77,20 @@ def layer_norm_affine(fn: Callable[..., np.ndarray]) -> Verdict:
             "eps is outside the square root: divide by sqrt(var + eps), not std + eps",
         ),
     ]
-    for candidate, message in known:
-        if close(y, candidate):
-            return wrong(message + ".")
     i, j = worst(y, expected)
     given, wanted = distinct_digits(float(y[i, j]), float(expected[i, j]), ".4f")
-    return wrong(
+    unknown = wrong(
         f"At [{i}, {j}] you have {given}, not the expected value. Hint: "
         "gamma * (x - mean) / sqrt(var + eps) + beta, with the mean and the variance of "
         "each example (`axis=-1, keepdims=True`).",
         answer=f"Expected {wanted} there.",
+    )
+    return compare(
+        y,
+        expected,
+        known,
+        unknown,
+        success="Normalize each example, then scale and shift each feature.",
     )
 
 
@@ -93,8 +102,15 @@ AFFINE_QUESTIONS = {
 }
 
 
-def _affine_truth() -> dict[str, bool]:
-    """Answers to :data:`AFFINE_QUESTIONS`, computed with lnbook's layer norm."""
+@predictions(
+    AFFINE_QUESTIONS,
+    "Hint: compute each one with numpy_ln.layer_norm on a small batch.",
+    "gamma and beta are shared by the batch: they can give back one example's mean and "
+    "spread, never every example's, because each example's own were divided out.",
+)
+def affine_predictions() -> dict[str, bool]:
+    """Chapter 2: ``affine_predictions(fn)``, where ``fn()`` returns ``{question: True or
+    False}`` for AFFINE_QUESTIONS. The truth, computed here with lnbook's layer norm."""
     rng = np.random.default_rng(16)
     x = rng.normal(rng.uniform(-3, 3, (5, 1)), rng.uniform(0.5, 3, (5, 1)), size=(5, 12))
     d, eps = 12, 1e-5
@@ -108,19 +124,6 @@ def _affine_truth() -> dict[str, bool]:
         "mean0": bool(np.abs(plain.mean(axis=1)).max() < 1e-12),
         "half": close(half.std(axis=1), 0.5 * plain.std(axis=1)),
     }
-
-
-@checker
-def affine_predictions(fn: Callable[[], dict]) -> Verdict:
-    """Chapter 2: ``fn()`` returns ``{question: True or False}`` for AFFINE_QUESTIONS."""
-    return check_predictions(
-        fn,
-        AFFINE_QUESTIONS,
-        _affine_truth(),
-        "Hint: compute each one with numpy_ln.layer_norm on a small batch.",
-        "gamma and beta are shared by the batch: they can give back one example's mean and "
-        "spread, never every example's, because each example's own were divided out.",
-    )
 
 
 @checker

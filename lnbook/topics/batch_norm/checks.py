@@ -1,4 +1,13 @@
-"""DOCSTRING batch_norm:checks"""
+"""Checkers of chapter 4's exercises (layer norm against batch norm): which axes each
+normalization averages over (:func:`norm_axes`), batch norm in training and in inference
+mode (:func:`batch_norm_training`, :func:`batch_norm_inference`), and which examples each
+reads (:func:`batch_predictions`).
+
+Batches have N != D and features of very different spread, so that layer norm's axis, the
+unbiased variance or a forgotten eps each give values of their own; the truth table is
+computed with lnbook's batch and layer norm. The harness that calls the answers is
+:mod:`lnbook.checking`.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +19,14 @@ from ... import numpy_ln
 from ...checking import (
     CORRECT,
     Verdict,
-    as_array,
     call,
-    check_predictions,
     checker,
     close,
+    compare,
     ln_rows,
+    predictions,
     quote,
+    returned_array,
     wrong,
 )
 
@@ -86,17 +96,9 @@ def batch_norm_training(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdic
     # Features of very different spread, N != D so a wrong axis shows up.
     x = rng.standard_normal((6, 4)) * np.array([1.0, 5.0, 0.01, 0.3]) + 2.0
     eps = 1e-3
-    result, verdict = call(fn, x.copy(), eps)
+    y, verdict = returned_array(fn, (x.copy(), eps), x.shape)
     if verdict:
         return verdict
-    y, verdict = as_array(result, "The result", x.shape)
-    if verdict:
-        return verdict
-    expected = ln_rows(x, eps, axis=0)
-    if close(y, expected):
-        return Verdict(
-            CORRECT, "Each feature now has mean 0 over the batch and variance var / (var + eps)."
-        )
     known = [
         (
             ln_rows(x, eps),
@@ -116,10 +118,13 @@ def batch_norm_training(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdic
         ),
         (ln_rows(x, 0.0, axis=0), "Close, but eps is missing: use np.sqrt(var + eps)."),
     ]
-    for candidate, message in known:
-        if close(y, candidate):
-            return wrong(message)
-    return wrong("The values differ from batch norm's.")
+    return compare(
+        y,
+        ln_rows(x, eps, axis=0),
+        known,
+        "The values differ from batch norm's.",
+        success="Each feature now has mean 0 over the batch and variance var / (var + eps).",
+    )
 
 
 @checker
@@ -131,18 +136,11 @@ def batch_norm_inference(fn: Callable[..., np.ndarray]) -> Verdict:
     running_mean = np.array([0.5, -1.0, 2.0])
     running_var = np.array([4.0, 0.25, 1.0])
     eps = 1e-3
-    result, verdict = call(fn, x.copy(), running_mean.copy(), running_var.copy(), eps)
+    y, verdict = returned_array(
+        fn, (x.copy(), running_mean.copy(), running_var.copy(), eps), x.shape
+    )
     if verdict:
         return verdict
-    y, verdict = as_array(result, "The result", x.shape)
-    if verdict:
-        return verdict
-    if close(y, (x - running_mean) / np.sqrt(running_var + eps)):
-        return Verdict(
-            CORRECT,
-            "Inference uses the running statistics: each example's output "
-            "no longer depends on the others.",
-        )
     known = [
         (
             ln_rows(x, eps, axis=0),
@@ -159,10 +157,14 @@ def batch_norm_inference(fn: Callable[..., np.ndarray]) -> Verdict:
         ),
         ((x - running_mean) / np.sqrt(running_var), "Close, but eps is missing."),
     ]
-    for candidate, message in known:
-        if close(y, candidate):
-            return wrong(message)
-    return wrong("The values differ from (x - running_mean) / sqrt(running_var + eps).")
+    return compare(
+        y,
+        (x - running_mean) / np.sqrt(running_var + eps),
+        known,
+        "The values differ from (x - running_mean) / sqrt(running_var + eps).",
+        success="Inference uses the running statistics: each example's output "
+        "no longer depends on the others.",
+    )
 
 
 BATCH_QUESTIONS = {
@@ -173,8 +175,28 @@ BATCH_QUESTIONS = {
 }
 
 
-def _batch_truth() -> dict[str, bool]:
-    """Answers to :data:`BATCH_QUESTIONS`, computed with lnbook's batch and layer norm."""
+def _batch_of_one_works(bn, one: np.ndarray) -> bool:
+    # One value per channel has no spread: every output would be 0 whatever the input, so
+    # PyTorch, and lnbook after it, refuse it.
+    try:
+        bn(one)
+    except ValueError:
+        return False
+    return True
+
+
+@predictions(
+    BATCH_QUESTIONS,
+    "Hint: ask which examples each normalization reads in each mode, then compute it "
+    "with numpy_ln.batch_norm and numpy_ln.layer_norm.",
+    "Batch norm in training mode reads the whole batch (a lone example has no spread "
+    "to divide by, so it is refused); in inference mode it reads stored statistics; "
+    "layer norm reads only the example.",
+)
+def batch_predictions() -> dict[str, bool]:
+    """Chapter 4: ``batch_predictions(fn)``, where ``fn()`` returns ``{question: True or
+    False}`` for BATCH_QUESTIONS. The truth, computed here with lnbook's batch and layer
+    norm."""
     rng = np.random.default_rng(17)
     x = rng.normal(1.0, 2.0, size=(8, 6))
     changed = x.copy()
@@ -190,28 +212,3 @@ def _batch_truth() -> dict[str, bool]:
         "infer": close(bn(x, False)[0], bn(changed[:2], False)[0]),
         "one": _batch_of_one_works(bn, x[:1]),
     }
-
-
-def _batch_of_one_works(bn, one: np.ndarray) -> bool:
-    # One value per channel has no spread: every output would be 0 whatever the input, so
-    # PyTorch, and lnbook after it, refuse it.
-    try:
-        bn(one)
-    except ValueError:
-        return False
-    return True
-
-
-@checker
-def batch_predictions(fn: Callable[[], dict]) -> Verdict:
-    """Chapter 4: ``fn()`` returns ``{question: True or False}`` for BATCH_QUESTIONS."""
-    return check_predictions(
-        fn,
-        BATCH_QUESTIONS,
-        _batch_truth(),
-        "Hint: ask which examples each normalization reads in each mode, then compute it "
-        "with numpy_ln.batch_norm and numpy_ln.layer_norm.",
-        "Batch norm in training mode reads the whole batch (a lone example has no spread "
-        "to divide by, so it is refused); in inference mode it reads stored statistics; "
-        "layer norm reads only the example.",
-    )

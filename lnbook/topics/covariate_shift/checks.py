@@ -1,4 +1,13 @@
-"""DOCSTRING covariate_shift:checks"""
+"""Checkers of chapter 6's exercises (covariate shift): the percentile bands of a unit's
+inputs over training (:func:`percentile_bands`), what layer norm's scale invariance does to
+the gradient (:func:`scale_invariance_predictions`), and Santurkar et al.'s gradient
+predictiveness (:func:`gradient_predictiveness`).
+
+The percentiles are taken of skewed data, where mean +- std differs from them; the
+predictiveness is checked on functions where the largest change is not at the largest step.
+Any of NumPy's percentile methods passes. For calling answers and tolerances, see
+:mod:`lnbook.checking`.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +19,16 @@ from ..._optional import require_torch
 from ...checking import (
     CORRECT,
     Verdict,
-    as_array,
     as_number,
     call,
-    check_predictions,
     checker,
-    close,
+    compare,
+    known_mistake,
+    predictions,
+    returned_array,
     shape_of,
     tolerance,
+    worst,
     wrong,
 )
 
@@ -30,20 +41,16 @@ def percentile_bands(fn: Callable[[np.ndarray], np.ndarray]) -> Verdict:
     c, p = 5, 401
     # Skewed data, so that mean +- std and the percentiles differ clearly.
     h = rng.exponential(1.0, size=(c, p)) * np.arange(1, c + 1)[:, None] - 1.0
-    result, verdict = call(fn, h.copy())
-    if verdict:
-        return verdict
-    if shape_of(result) in ((3, p), (p, 3)):
-        return wrong(
-            f"The result has {p} rows or columns, one per image: the percentiles were taken "
-            "over the checkpoints. Take them over the images, the second axis of h."
-        )
-    if shape_of(result) == (3, c):
-        return wrong(
-            "The result has shape (3, C): one row per percentile. Return one row per "
-            "checkpoint, shape (C, 3)."
-        )
-    y, verdict = as_array(result, "The result", (c, 3))
+    over_checkpoints = (
+        f"The result has {p} rows or columns, one per image: the percentiles were taken "
+        "over the checkpoints. Take them over the images, the second axis of h."
+    )
+    per_percentile = (
+        "The result has shape (3, C): one row per percentile. Return one row per "
+        "checkpoint, shape (C, 3)."
+    )
+    wrong_shapes = {(3, p): over_checkpoints, (p, 3): over_checkpoints, (3, c): per_percentile}
+    y, verdict = returned_array(fn, (h.copy(),), (c, 3), wrong_shapes=wrong_shapes)
     if verdict:
         return verdict
     expected = np.percentile(h, (15, 50, 85), axis=1).T  # (C, 3)
@@ -71,15 +78,15 @@ def percentile_bands(fn: Callable[[np.ndarray], np.ndarray]) -> Verdict:
             "percentiles only for a normal distribution, and these inputs are skewed",
         ),
     ]
-    for candidate, message in known:
-        if close(y, candidate, rtol=0, atol=0.05):
-            return wrong(message + ".")
-    worst = np.unravel_index(np.abs(y - expected).argmax(), y.shape)
+    mistake = known_mistake(y, known, rtol=0, atol=0.05)
+    if mistake:
+        return wrong(mistake + ".")
+    i, j = worst(y, expected)
     return wrong(
-        f"The values differ from the expected percentiles: at checkpoint {worst[0]}, column "
-        f"{worst[1]}, you have {y[worst]:.3f}. Take the 15th, 50th and 85th percentiles of "
+        f"The values differ from the expected percentiles: at checkpoint {i}, column "
+        f"{j}, you have {y[i, j]:.3f}. Take the 15th, 50th and 85th percentiles of "
         "each checkpoint's images.",
-        answer=f"Expected {expected[worst]:.3f} there.",
+        answer=f"Expected {expected[i, j]:.3f} there.",
     )
 
 
@@ -91,8 +98,18 @@ SCALE_QUESTIONS = {
 }
 
 
-def _scale_truth() -> dict[str, bool]:
-    """Answers to :data:`SCALE_QUESTIONS`, computed with torch for ``sigmoid(LN(x W^T))``."""
+@predictions(
+    SCALE_QUESTIONS,
+    "Hint: layer norm divides out any positive factor of its input; compute each "
+    "answer with torch (W.requires_grad_(), backward(), W.grad).",
+    "Layer norm makes the loss blind to the scale of W: the gradient has no component "
+    "along W and shrinks as W grows, so SGD can only lengthen W, and a longer W takes "
+    "smaller effective steps.",
+)
+def scale_invariance_predictions() -> dict[str, bool]:
+    """Chapter 6: ``scale_invariance_predictions(fn)``, where ``fn()`` returns ``{question:
+    True or False}`` for SCALE_QUESTIONS. The truth, computed here with torch for
+    ``sigmoid(LN(x W^T))``."""
     torch = require_torch()
 
     from ...torch_ln import LayerNorm
@@ -120,21 +137,6 @@ def _scale_truth() -> dict[str, bool]:
         "orthogonal": abs(float((W * g1).sum())) < 1e-4 * float(W.norm() * g1.norm()),
         "grows": bool(step.norm() > W.norm()),
     }
-
-
-@checker
-def scale_invariance_predictions(fn: Callable[[], dict]) -> Verdict:
-    """Chapter 6: ``fn()`` returns ``{question: True or False}`` for SCALE_QUESTIONS."""
-    return check_predictions(
-        fn,
-        SCALE_QUESTIONS,
-        _scale_truth(),
-        "Hint: layer norm divides out any positive factor of its input; compute each "
-        "answer with torch (W.requires_grad_(), backward(), W.grad).",
-        "Layer norm makes the loss blind to the scale of W: the gradient has no component "
-        "along W and shrinks as W grows, so SGD can only lengthen W, and a longer W takes "
-        "smaller effective steps.",
-    )
 
 
 @checker
@@ -169,8 +171,6 @@ def gradient_predictiveness(fn: Callable) -> Verdict:
         value, verdict = as_number(result, "The result")
         if verdict:
             return verdict
-        if close(value, expected):
-            continue
         known = [
             (min(ahead), "that is the smallest change over the etas; return the largest"),
             (
@@ -192,14 +192,19 @@ def gradient_predictiveness(fn: Callable) -> Verdict:
                 "different measure; return the change itself",
             ),
         ]
-        for candidate, message in known:
-            if close(value, candidate):
-                return wrong(f"On {name}: {message}.")
-        return wrong(
-            f"On {name} the largest change is not {value:.4f}: with g = grad(w), take "
-            "|grad(w - eta * g) - g| for each eta and keep the largest.",
-            answer=f"It is {expected:.4f}.",
+        verdict = compare(
+            value,
+            expected,
+            known,
+            wrong(
+                f"On {name} the largest change is not {value:.4f}: with g = grad(w), take "
+                "|grad(w - eta * g) - g| for each eta and keep the largest.",
+                answer=f"It is {expected:.4f}.",
+            ),
+            prefix=f"On {name}: ",
         )
+        if not verdict.passed:
+            return verdict
     return Verdict(
         CORRECT,
         "Checked on a quadratic (where the change is eta |A g|, exactly), on sum(cos(w)) and "

@@ -1,4 +1,13 @@
-"""DOCSTRING from_scratch:checks"""
+"""Checkers of chapter 3's exercises (layer norm from scratch): a variance that survives
+float32 (:func:`variance_rows`), what the backward pass's formula implies
+(:func:`backward_predictions`), and the backward pass itself, judged against torch's
+autograd (:func:`layer_norm_backward`).
+
+The variance is checked on float32 rows with a large offset, where the one-pass formula
+keeps only rounding errors; the backward pass against torch's autograd in float64, with
+every known slip (a missing correction term, gamma, rstd) named. Shared machinery: see
+:mod:`lnbook.checking`.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +21,12 @@ from ...checking import (
     Verdict,
     as_array,
     call,
-    check_predictions,
     checker,
     close,
     distinct_digits,
+    known_mistake,
     parts_of,
+    predictions,
     worst,
     wrong,
 )
@@ -51,9 +61,9 @@ def variance_rows(fn: Callable[[np.ndarray], np.ndarray]) -> Verdict:
         (x64.var(axis=1, ddof=1), "That is the unbiased variance (ddof=1); layer norm uses ddof=0"),
         (x64.std(axis=1), "That is the standard deviation; return its square, the variance"),
     ]
-    for candidate, message in known:
-        if close(v, candidate, rtol=1e-3, atol=0):
-            return wrong(message + ".")
+    mistake = known_mistake(v, known, rtol=1e-3, atol=0)
+    if mistake:
+        return wrong(mistake + ".")
     if close(v, one_pass, rtol=1e-2, atol=1e-2) or (v <= 0).any():
         return wrong(
             "These look like the one-pass E[x^2] - E[x]^2, which in float32 keeps only "
@@ -77,8 +87,16 @@ BACKWARD_QUESTIONS = {
 }
 
 
-def _backward_truth() -> dict[str, bool]:
-    """Answers to :data:`BACKWARD_QUESTIONS`, computed with torch's autograd."""
+@predictions(
+    BACKWARD_QUESTIONS,
+    "Hint: read them off dx = rstd * (g - c2 - x_hat * c1), then compute them with "
+    "numpy_ln.layer_norm_forward and layer_norm_backward.",
+    "dx has no component along the constant vector (c2 removed it) nor along x_hat (c1 "
+    "removed it): the directions normalization ignores. And it scales like 1/std.",
+)
+def backward_predictions() -> dict[str, bool]:
+    """Chapter 3: ``backward_predictions(fn)``, where ``fn()`` returns ``{question: True or
+    False}`` for BACKWARD_QUESTIONS. The truth, computed here with torch's autograd."""
     torch = require_torch()
     g = torch.Generator().manual_seed(14)
     x = torch.randn(4, 10, generator=g, dtype=torch.float64)
@@ -99,20 +117,6 @@ def _backward_truth() -> dict[str, bool]:
         "double": bool(torch.allclose(dx_of(2 * x), 2 * dx)),
         "shift": not torch.allclose(dx_of(x + 5), dx),
     }
-
-
-@checker
-def backward_predictions(fn: Callable[[], dict]) -> Verdict:
-    """Chapter 3: ``fn()`` returns ``{question: True or False}`` for BACKWARD_QUESTIONS."""
-    return check_predictions(
-        fn,
-        BACKWARD_QUESTIONS,
-        _backward_truth(),
-        "Hint: read them off dx = rstd * (g - c2 - x_hat * c1), then compute them with "
-        "numpy_ln.layer_norm_forward and layer_norm_backward.",
-        "dx has no component along the constant vector (c2 removed it) nor along x_hat (c1 "
-        "removed it): the directions normalization ignores. And it scales like 1/std.",
-    )
 
 
 @checker
@@ -186,10 +190,9 @@ def layer_norm_backward(fn: Callable) -> Verdict:
                 "c1 is a mean over the features, not a sum",
             ),
         ]
-        for candidate, message in known:
-            if close(dx, candidate):
-                problems.append("dx: " + message)
-                break
+        mistake = known_mistake(dx, known)
+        if mistake:
+            problems.append("dx: " + mistake)
         else:
             i, j = worst(dx, dx_ref)
             given, expected = distinct_digits(float(dx[i, j]), float(dx_ref[i, j]), ".4f")

@@ -1,4 +1,12 @@
-"""DOCSTRING performance:checks"""
+"""Checkers of chapter 8's exercises (performance): the least time a layer norm can take at
+copy speed (:func:`roofline_seconds`), layer norm in blocks with no full-size temporary
+(:func:`layer_norm_blocked`), and a timer that takes one warm-up call and the median
+(:func:`median_time`).
+
+Timing and memory are measured, not assumed: :func:`median_time` is judged against the
+calls' measured durations, :func:`layer_norm_blocked` by ``tracemalloc``'s peak. Calling the
+answers under a time limit is :mod:`lnbook.checking`'s.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,7 @@ from ...checking import (
     call,
     checker,
     close,
+    compare,
     diagnose_layer_norm,
     ln_rows,
     wrong,
@@ -39,8 +48,6 @@ def roofline_seconds(fn: Callable[[tuple, str, float], float]) -> Verdict:
             return verdict
         nbytes = shape[0] * shape[1] * 4
         expected = arrays[pass_] * nbytes / (gbps * 1e9)
-        if close(value, expected, rtol=1e-6):
-            continue
         known = [
             (nbytes / (gbps * 1e9), "that moves one array; the pass reads and writes several"),
             (
@@ -71,15 +78,21 @@ def roofline_seconds(fn: Callable[[tuple, str, float], float]) -> Verdict:
                 "the backward run one after the other, so y is written and x read again: 5",
             ),
         ]
-        for candidate, message in known:
-            if close(value, candidate, rtol=1e-6):
-                return wrong(f"For {shape}, {pass_}: {message}.")
-        return wrong(
-            f"For {shape}, {pass_}: {value:.3g} s is not the least time. Count the bytes the "
-            "pass must move (each array it reads or writes, 4 bytes per float32 value) and "
-            "divide by the copy speed in bytes per second.",
-            answer=f"Expected {expected:.3g} s.",
+        verdict = compare(
+            value,
+            expected,
+            known,
+            wrong(
+                f"For {shape}, {pass_}: {value:.3g} s is not the least time. Count the bytes "
+                "the pass must move (each array it reads or writes, 4 bytes per float32 "
+                "value) and divide by the copy speed in bytes per second.",
+                answer=f"Expected {expected:.3g} s.",
+            ),
+            prefix=f"For {shape}, {pass_}: ",
+            rtol=1e-6,
         )
+        if not verdict.passed:
+            return verdict
     return Verdict(
         CORRECT,
         "The forward moves 2 arrays (x in, y out), the backward 3 (x or x_hat and dy in, dx "

@@ -1,4 +1,12 @@
-"""DOCSTRING statistics:checks"""
+"""Checkers of chapter 1's exercises (per-example statistics): layer norm of one example by
+hand (:func:`layer_norm_by_hand`), of every row of a batch (:func:`layer_norm_rows`), and
+which changes of an example its output ignores (:func:`invariance_predictions`).
+
+Every input is chosen so that the classic mistakes show: rows of very different spread,
+one nearly constant (where eps matters), and N != D (a wrong axis changes the shape). The
+rest, calling the answer safely, tolerances and hints before answers, is the harness's
+(:mod:`lnbook.checking`); the invariance answers are computed, not written down.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +22,13 @@ from ...checking import (
     as_array,
     as_number,
     call,
-    check_predictions,
     checker,
     close,
     diagnose_layer_norm,
     distinct_digits,
     parts_of,
+    predictions,
+    returned_array,
     worst,
     wrong,
 )
@@ -46,12 +55,7 @@ def layer_norm_by_hand(answer: Callable[[], tuple]) -> Verdict:
     if verdict:
         return verdict
     if not math.isclose(mu, x.mean(), abs_tol=1e-9):
-        given, expected = distinct_digits(mu, x.mean(), "g")
-        return wrong(
-            f"You have mu = {given}, but mu should be the mean of the 8 values: add them up "
-            "and divide by 8.",
-            answer=f"Expected mu = {expected}.",
-        )
+        return _differs("mu", mu, x.mean(), "the mean of the 8 values: add them up and divide by 8")
     if math.isclose(var, x.var(ddof=1), abs_tol=1e-6):
         return wrong(
             f"var = {var:g} is the unbiased variance (the squares summed, divided by 7). "
@@ -64,11 +68,11 @@ def layer_norm_by_hand(answer: Callable[[], tuple]) -> Verdict:
             answer=f"Expected var = {x.var():g}.",
         )
     if not math.isclose(var, x.var(), abs_tol=1e-9):
-        given, expected = distinct_digits(var, x.var(), "g")
-        return wrong(
-            f"You have var = {given}, but var should be mean((x - mu)**2): square each "
-            "value's distance from mu, then average the 8 squares.",
-            answer=f"Expected var = {expected}.",
+        return _differs(
+            "var",
+            var,
+            x.var(),
+            "mean((x - mu)**2): square each value's distance from mu, then average the 8 squares",
         )
     x_hat, verdict = as_array(x_hat, "x_hat", (8,))
     if verdict:
@@ -87,6 +91,15 @@ def layer_norm_by_hand(answer: Callable[[], tuple]) -> Verdict:
     return Verdict(CORRECT, "mu = 5, var = 4, and x_hat has mean 0 and variance 1.")
 
 
+def _differs(name: str, given: float, expected: float, should: str) -> Verdict:
+    """``name`` is ``given``, not ``expected``: what it ``should`` be first, the value later."""
+    given_text, expected_text = distinct_digits(given, expected, "g")
+    return wrong(
+        f"You have {name} = {given_text}, but {name} should be {should}.",
+        answer=f"Expected {name} = {expected_text}.",
+    )
+
+
 @checker
 def layer_norm_rows(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdict:
     """Chapter 1: ``fn(x, eps)`` is layer norm of each row of a (N, D) array (no gamma/beta)."""
@@ -95,16 +108,14 @@ def layer_norm_rows(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdict:
     # wrong axis shows up.
     x = rng.standard_normal((5, 6)) * np.array([[1.0], [5.0], [0.01], [2.0], [0.3]]) + 3.0
     eps = 1e-3
-    result, verdict = call(fn, x.copy(), eps)
+    one_per_row = (
+        "The result has one number per row. Keep the features: compute mu and var "
+        "with keepdims=True, then return (x - mu) / sqrt(var + eps)."
+    )
+    y, verdict = returned_array(
+        fn, (x.copy(), eps), x.shape, wrong_shapes={(5,): one_per_row, (5, 1): one_per_row}
+    )
     if verdict:
-        return verdict
-    y, verdict = as_array(result, "The result", x.shape)
-    if verdict:
-        if "got (5,)" in verdict.message or "got (5, 1)" in verdict.message:
-            return wrong(
-                "The result has one number per row. Keep the features: compute mu and var "
-                "with keepdims=True, then return (x - mu) / sqrt(var + eps)."
-            )
         return verdict
     expected = numpy_ln.layer_norm(x, 6, eps=eps)
     if close(y, expected):
@@ -124,8 +135,29 @@ INVARIANCE_QUESTIONS = {
 }
 
 
-def _invariance_truth() -> dict[str, bool]:
-    """Which transformations of one example leave its layer-norm output unchanged (computed)."""
+_INVARIANCE_WHY = {
+    "shift": "adding a constant moves the mean by the same constant, which is subtracted",
+    "scale": "a positive factor multiplies the deviations and the standard deviation alike",
+    "negative": "the standard deviation stays positive, so the output flips its sign",
+    "ramp": "a different amount per feature changes the pattern, not just the level",
+    "zero": "every feature becomes 0: the output is all zeros (eps keeps it finite)",
+    "other": "layer norm only uses the example's own features",
+}
+
+
+@predictions(
+    INVARIANCE_QUESTIONS,
+    "Try each one on an array to see it.",
+    "All six right: a shift, a positive scale and changes to other examples leave the "
+    "output unchanged; a negative scale, a ramp and zeroing do not.",
+    explain=lambda key, unchanged: (
+        f"the output is {'unchanged' if unchanged else 'changed'} ({_INVARIANCE_WHY[key]})"
+    ),
+)
+def invariance_predictions() -> dict[str, bool]:
+    """Chapter 1: ``invariance_predictions(fn)``, where ``fn()`` returns ``{question: True
+    if the output is unchanged}`` for INVARIANCE_QUESTIONS. The truth, computed here: which
+    changes of one example leave its layer-norm output unchanged."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((4, 8))
     d = x.shape[1]
@@ -150,33 +182,3 @@ def _invariance_truth() -> dict[str, bool]:
     x2[1] = rng.standard_normal(d) * 10
     truth["other"] = close(out(x2), out(x))
     return truth
-
-
-_INVARIANCE_WHY = {
-    "shift": "adding a constant moves the mean by the same constant, which is subtracted",
-    "scale": "a positive factor multiplies the deviations and the standard deviation alike",
-    "negative": "the standard deviation stays positive, so the output flips its sign",
-    "ramp": "a different amount per feature changes the pattern, not just the level",
-    "zero": "every feature becomes 0: the output is all zeros (eps keeps it finite)",
-    "other": "layer norm only uses the example's own features",
-}
-
-
-@checker
-def invariance_predictions(fn: Callable[[], dict]) -> Verdict:
-    """Chapter 1: ``fn()`` returns ``{question: True if the output is unchanged}``."""
-    truth = _invariance_truth()
-
-    def explain(question: str, key: str) -> str:
-        state = "unchanged" if truth[key] else "changed"
-        return f"{question!r}: the output is {state} ({_INVARIANCE_WHY[key]})"
-
-    return check_predictions(
-        fn,
-        INVARIANCE_QUESTIONS,
-        truth,
-        "Try each one on an array to see it.",
-        "All six right: a shift, a positive scale and changes to other examples leave the "
-        "output unchanged; a negative scale, a ramp and zeroing do not.",
-        explain,
-    )

@@ -1,4 +1,12 @@
-"""DOCSTRING transformers:checks"""
+"""Checkers of chapter 5's exercises (normalization in transformers): a sublayer with its
+residual connection in pre- and post-norm (:func:`residual_placement`), a mean over the
+valid tokens of a padded batch (:func:`masked_mean`), and what each normalization reads
+while decoding (:func:`decoding_predictions`).
+
+The padding in :func:`masked_mean`'s batch is not zero (after a layer it is not), so an
+answer that sums the padded positions cannot pass by luck; pre- and post-norm are each
+checked against the other's formula. Harness: :mod:`lnbook.checking`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ... import numpy_ln
-from ...checking import CORRECT, Verdict, as_array, call, check_predictions, checker, close, wrong
+from ...checking import CORRECT, Verdict, checker, close, compare, predictions, returned_array
 
 
 @checker
@@ -41,18 +49,21 @@ def residual_placement(fn: Callable) -> Verdict:
         ],
     }
     for placement in ("pre", "post"):
-        result, verdict = call(fn, x.copy(), f, norm, placement)
+        y, verdict = returned_array(
+            fn, (x.copy(), f, norm, placement), x.shape, name=f"The {placement}-norm result"
+        )
         if verdict:
             return verdict
-        y, verdict = as_array(result, f"The {placement}-norm result", x.shape)
-        if verdict:
+        case = f"{placement.capitalize()}-norm: "
+        verdict = compare(
+            y,
+            expected[placement],
+            known[placement],
+            case + "the values differ from the expected block.",
+            prefix=case,
+        )
+        if not verdict.passed:
             return verdict
-        if close(y, expected[placement]):
-            continue
-        for candidate, message in known[placement]:
-            if close(y, candidate):
-                return wrong(f"{placement.capitalize()}-norm: {message}.")
-        return wrong(f"{placement.capitalize()}-norm: the values differ from the expected block.")
     return Verdict(
         CORRECT,
         "Pre-norm: x + f(norm(x)), the residual path stays un-normalized; "
@@ -71,14 +82,9 @@ def masked_mean(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Verdict:
     # Padding that is not zero (as after a layer, or a bias, it is not): an answer that sums
     # the padded positions cannot pass by luck.
     x[~valid] = rng.normal(-3.0, 1.0, size=(int((~valid).sum()), 4))
-    result, verdict = call(fn, x.copy(), valid.copy())
+    y, verdict = returned_array(fn, (x.copy(), valid.copy()), (4,))
     if verdict:
         return verdict
-    y, verdict = as_array(result, "The result", (4,))
-    if verdict:
-        return verdict
-    if close(y, x[valid].mean(axis=0)):
-        return Verdict(CORRECT, "Every real token counts once; padding counts not at all.")
     known = [
         (x.mean(axis=(0, 1)), "The padding positions are included: average over valid tokens only"),
         (
@@ -97,10 +103,13 @@ def masked_mean(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Verdict:
             "ones; average over all valid tokens together",
         ),
     ]
-    for candidate, message in known:
-        if close(y, candidate):
-            return wrong(message + ".")
-    return wrong("The values differ from the mean over the valid tokens.")
+    return compare(
+        y,
+        x[valid].mean(axis=0),
+        known,
+        "The values differ from the mean over the valid tokens.",
+        success="Every real token counts once; padding counts not at all.",
+    )
 
 
 DECODING_QUESTIONS = {
@@ -111,8 +120,15 @@ DECODING_QUESTIONS = {
 }
 
 
-def _decoding_truth() -> dict[str, bool]:
-    """Computed answers to :data:`DECODING_QUESTIONS` on random tokens."""
+@predictions(
+    DECODING_QUESTIONS,
+    "Hint: ask which tokens each normalization reads, then compute it.",
+    "Layer norm reads one token, so neither later tokens nor padding "
+    "reach it; batch norm reads them all.",
+)
+def decoding_predictions() -> dict[str, bool]:
+    """Chapter 5: ``decoding_predictions(fn)``, where ``fn()`` returns ``{question: True or
+    False}`` for DECODING_QUESTIONS. The truth, computed here on random tokens."""
     rng = np.random.default_rng(10)
     x = rng.normal(rng.normal(size=6), 1.0, size=(5, 6))  # (T, D)
     ln3, ln3_later = numpy_ln.layer_norm(x[:4], 6)[3], numpy_ln.layer_norm(x[:5], 6)[3]
@@ -127,16 +143,3 @@ def _decoding_truth() -> dict[str, bool]:
         "ln_pad": not close(ln_pad, numpy_ln.layer_norm(x, 6)),
         "bn_pad": not close(bn_pad, numpy_ln.batch_norm(x, None, None, training=True)),
     }
-
-
-@checker
-def decoding_predictions(fn: Callable[[], dict]) -> Verdict:
-    """Chapter 5: ``fn()`` returns ``{question: True or False}`` for DECODING_QUESTIONS."""
-    return check_predictions(
-        fn,
-        DECODING_QUESTIONS,
-        _decoding_truth(),
-        "Hint: ask which tokens each normalization reads, then compute it.",
-        "Layer norm reads one token, so neither later tokens nor padding "
-        "reach it; batch norm reads them all.",
-    )

@@ -1,4 +1,12 @@
-"""DOCSTRING variants:checks"""
+"""Checkers of chapter 7's exercises (RMSNorm and beyond): RMSNorm, judged against
+``torch.nn.functional.rms_norm`` (:func:`rms_norm`), the spread of layer norm's output as
+eps takes over (:func:`output_std`), and what RMSNorm and DyT keep of layer norm's
+invariances (:func:`rms_predictions`).
+
+RMSNorm's input has offset rows, one of them nearly constant, and its weight is far from
+1, so that a subtracted mean, a missing eps or a missing weight each show; the spreads of
+:func:`output_std` reach both sides of sqrt(eps). The checker harness: :mod:`lnbook.checking`.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +20,13 @@ from ...checking import (
     Verdict,
     as_array,
     call,
-    check_predictions,
     checker,
-    close,
+    compare,
     ln_rows,
+    predictions,
+    returned_array,
     shape_of,
+    worst,
     wrong,
 )
 
@@ -34,21 +44,12 @@ def rms_norm(fn: Callable[..., np.ndarray]) -> Verdict:
     )
     weight = rng.uniform(0.5, 2.0, size=6)
     eps = 1e-3
-    result, verdict = call(fn, x.copy(), weight.copy(), eps)
-    if verdict:
-        return verdict
-    y, verdict = as_array(result, "The result", x.shape)
+    y, verdict = returned_array(fn, (x.copy(), weight.copy(), eps), x.shape)
     if verdict:
         return verdict
     expected = torch.nn.functional.rms_norm(
         torch.tensor(x), (6,), torch.tensor(weight), eps
     ).numpy()
-    if close(y, expected):
-        return Verdict(
-            CORRECT,
-            "Each row is divided by its root mean square; unlike layer norm, no mean is "
-            "subtracted, so the rows keep their sign pattern around 0, not around their mean.",
-        )
 
     def ms(a, axis=-1):
         return (a * a).mean(axis=axis, keepdims=True)
@@ -101,12 +102,14 @@ def rms_norm(fn: Callable[..., np.ndarray]) -> Verdict:
             "(axis=-1, keepdims=True).",
         ),
     ]
-    for candidate, message in known:
-        if close(y, candidate):
-            return wrong(message)
-    return wrong(
+    return compare(
+        y,
+        expected,
+        known,
         "The values differ from RMSNorm's: "
-        "`x / np.sqrt(np.mean(x**2, axis=-1, keepdims=True) + eps) * weight`."
+        "`x / np.sqrt(np.mean(x**2, axis=-1, keepdims=True) + eps) * weight`.",
+        success="Each row is divided by its root mean square; unlike layer norm, no mean is "
+        "subtracted, so the rows keep their sign pattern around 0, not around their mean.",
     )
 
 
@@ -125,8 +128,6 @@ def output_std(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdict:
         if verdict:
             return verdict
         expected = s / np.sqrt(s**2 + eps)
-        if close(g, expected):
-            continue
         known = [
             (np.ones_like(s), "that ignores eps: the output's spread is 1 only when s**2 >> eps"),
             (s / (s + eps), "that adds eps to the standard deviation; it goes to the variance"),
@@ -138,15 +139,20 @@ def output_std(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdict:
             (s**2 / (s**2 + eps), "that is the output's variance; return its square root"),
             (s / np.sqrt(eps), "that is only the small-s limit; it exceeds 1 for large s"),
         ]
-        for candidate, message in known:
-            if close(g, candidate):
-                return wrong(f"With eps = {eps:g}: {message}.")
-        i = int(np.abs(g - expected).argmax())
-        return wrong(
-            f"With eps = {eps:g} and s = {s[i]:g} you have {g[i]:.4g}, not the expected "
-            "spread. Hint: layer norm divides by sqrt(var + eps) with var = s**2.",
-            answer=f"Expected {expected[i]:.4g}.",
+        (i,) = worst(g, expected)
+        verdict = compare(
+            g,
+            expected,
+            known,
+            wrong(
+                f"With eps = {eps:g} and s = {s[i]:g} you have {g[i]:.4g}, not the expected "
+                "spread. Hint: layer norm divides by sqrt(var + eps) with var = s**2.",
+                answer=f"Expected {expected[i]:.4g}.",
+            ),
+            prefix=f"With eps = {eps:g}: ",
         )
+        if not verdict.passed:
+            return verdict
     return Verdict(
         CORRECT,
         "s / sqrt(s**2 + eps): about 1 while s**2 >> eps, about s / sqrt(eps) below that. "
@@ -164,8 +170,18 @@ RMS_QUESTIONS = {
 }
 
 
-def _rms_truth() -> dict[str, bool]:
-    """Answers to :data:`RMS_QUESTIONS`, computed with torch (autograd for gradients)."""
+@predictions(
+    RMS_QUESTIONS,
+    "Hint: RMSNorm is x / sqrt(mean(x**2) + eps) and DyT is gamma * tanh(alpha * x) + "
+    "beta; compute each answer with torch.nn.functional.rms_norm and backward().",
+    "RMSNorm keeps layer norm's scale invariance and loses its shift invariance: its "
+    "gradient is orthogonal to x but need not sum to zero, and a constant token comes out "
+    "as all ones, not zeros. DyT works value by value and sees no other feature.",
+)
+def rms_predictions() -> dict[str, bool]:
+    """Chapter 7: ``rms_predictions(fn)``, where ``fn()`` returns ``{question: True or
+    False}`` for RMS_QUESTIONS. The truth, computed here with torch (autograd for the
+    gradients)."""
     torch = require_torch()
 
     from ...models import DyT
@@ -195,18 +211,3 @@ def _rms_truth() -> dict[str, bool]:
         "dyt_other": dyt_other,
         "constant": bool(constant.abs().max() < 1e-6),
     }
-
-
-@checker
-def rms_predictions(fn: Callable[[], dict]) -> Verdict:
-    """Chapter 7: ``fn()`` returns ``{question: True or False}`` for RMS_QUESTIONS."""
-    return check_predictions(
-        fn,
-        RMS_QUESTIONS,
-        _rms_truth(),
-        "Hint: RMSNorm is x / sqrt(mean(x**2) + eps) and DyT is gamma * tanh(alpha * x) + "
-        "beta; compute each answer with torch.nn.functional.rms_norm and backward().",
-        "RMSNorm keeps layer norm's scale invariance and loses its shift invariance: its "
-        "gradient is orthogonal to x but need not sum to zero, and a constant token comes out "
-        "as all ones, not zeros. DyT works value by value and sees no other feature.",
-    )
