@@ -22,6 +22,7 @@ FLOORS = {
     "lnbook._optional": 0,
     "lnbook._validate": 0,
     "lnbook._results": 0,
+    "lnbook._deadline": 0,
     "lnbook.data": 1,
     "lnbook.numpy_ln": 2,
     "lnbook.torch_ln": 2,
