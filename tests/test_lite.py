@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -144,6 +146,28 @@ def test_lnbook_wheel_carries_the_modules_and_digits_but_not_torch(tmp_path):
         names = set(zf.namelist())
         metadata = zf.read(f"lnbook-{lnbook.__version__}.dist-info/METADATA").decode()
     assert {"lnbook/__init__.py", "lnbook/numpy_ln.py", f"lnbook/{data.DIGITS_FILE}"} <= names
+    # Every module of the source tree is in it, subpackages included.
+    package = Path(lnbook.__file__).parent
+    modules = {f"lnbook/{p.relative_to(package).as_posix()}" for p in package.rglob("*.py")}
+    assert modules - names == set()
+    # Unpacked alone, the wheel is a working lnbook: a chapter's imports, the live figure
+    # (it reads its script at import) and the browser's setup function.
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(unpacked)
+    code = (
+        "import lnbook, lnbook.book.lite\n"
+        "from lnbook.topics.statistics import checks, experiments, figures, widgets\n"
+        "from lnbook import data\n"
+        f"assert lnbook.__file__.startswith({str(unpacked)!r}), lnbook.__file__\n"
+        "widgets.example_explorer(data.layer_activations(4, 8, seed=0))\n"
+        "print('ok')"
+    )
+    env = {**os.environ, "PYTHONPATH": str(unpacked)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
     assert "Requires-Dist: numpy==" in metadata
     assert "torch" not in metadata and "scikit-learn" not in metadata
     assert lite.lnbook_wheel(tmp_path).read_bytes() == wheel.read_bytes()  # reproducible

@@ -82,7 +82,9 @@ def test_execution_cache_follows_the_package_source(tmp_path, monkeypatch):
     pkg.mkdir()
     (pkg / "a.py").write_text("x = 1\n")
     (tmp_path / "requirements.txt").write_text("numpy==1\n")
-    monkeypatch.setattr(sphinxext, "_HERE", pkg)
+    (pkg / "book").mkdir()
+    monkeypatch.setattr(execution, "_PACKAGE", pkg)
+    monkeypatch.setattr(execution, "_HERE", pkg / "book")
 
     first = execution.execution_cache_dir(tmp_path)
     assert first.parent == tmp_path / "_build" / ".jupyter_cache"
@@ -93,10 +95,15 @@ def test_execution_cache_follows_the_package_source(tmp_path, monkeypatch):
     (tmp_path / "requirements.txt").write_text("numpy==2\n")
     third = execution.execution_cache_dir(tmp_path)
     assert third != second
-    # Build glue runs no chapter: changing it keeps the executions.
-    (pkg / "sphinxext.py").write_text("y = 1\n")
-    (pkg / "editions.py").write_text("z = 1\n")
+    # Build glue and the benchmarks run no chapter: changing them keeps the executions.
+    (pkg / "book" / "sphinxext.py").write_text("y = 1\n")
+    (pkg / "book" / "editions.py").write_text("z = 1\n")
+    (pkg / "bench.py").write_text("b = 1\n")
     assert execution.execution_cache_dir(tmp_path) == third
+    # A topic is package code: a change there re-executes.
+    (pkg / "topics").mkdir()
+    (pkg / "topics" / "t.py").write_text("t = 1\n")
+    assert execution.execution_cache_dir(tmp_path) != third
 
 
 def _launch_settings(monkeypatch, url=None, env="", hub="", branch=""):

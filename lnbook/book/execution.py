@@ -17,14 +17,10 @@ import nbformat
 
 from .myst import ROOT
 
+# Everything of lnbook a chapter may run: the package outside this build glue (_HERE).
+# The benchmarks run no chapter either. A change in the rest re-executes every chapter.
 _HERE = Path(__file__).parent
-
-
-# Everything of lnbook a chapter may run: the package outside this build glue. The
-# benchmarks run no chapter either. A change in these re-executes every chapter.
 _PACKAGE = _HERE.parent
-
-
 _NOT_EXECUTED = {"bench.py", "latency.py"}
 
 

@@ -245,8 +245,9 @@ def _find_wheel(cache: Path, spec: str) -> Path:
 def lnbook_wheel(out: Path, root: Path = ROOT) -> Path:
     """lnbook as a pure-Python wheel, built from ``root``, with the digits packaged.
 
-    Only the package's modules (not the website's static files) and the digits data set
-    (``lnbook.data.save_digits``), which the browser cannot get from scikit-learn.
+    The package's modules and the live figure's script (not the website's static files),
+    and the digits data set (``lnbook.data.save_digits``), which the browser cannot get
+    from scikit-learn.
     Metadata lists the NumPy path's dependencies only.
     """
     from importlib.metadata import version as installed
@@ -254,7 +255,15 @@ def lnbook_wheel(out: Path, root: Path = ROOT) -> Path:
     from .. import __version__, data
 
     name = f"lnbook-{__version__}"
-    files = {f"lnbook/{p.name}": p.read_bytes() for p in sorted((root / "lnbook").glob("*.py"))}
+    package = root / "lnbook"
+    # Every module, subpackages included (the topics; lnbook.book.lite holds the setup
+    # cell's ready()), and the live figure's script, which lnbook.live reads at import.
+    sources = [*sorted(package.rglob("*.py")), package / "live_figure.js"]
+    files = {
+        f"lnbook/{p.relative_to(package).as_posix()}": p.read_bytes()
+        for p in sources
+        if "__pycache__" not in p.parts
+    }
     staged = data.save_digits(out / "digits-staging" / data.DIGITS_FILE)
     files[f"lnbook/{data.DIGITS_FILE}"] = staged.read_bytes()
     requires = "".join(f"Requires-Dist: {d}=={installed(d)}\n" for d in LNBOOK_DEPENDS)
