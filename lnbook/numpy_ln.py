@@ -204,6 +204,8 @@ def layer_norm_backward(
     return dx.reshape(cache.x_hat.shape), dweight, dbias
 
 
+# The signature of torch.nn.functional.layer_norm, as layer_norm_forward's: a deliberate
+# parallel, so the implementations are interchangeable and torch is the oracle.
 def layer_norm(
     x: np.ndarray,
     normalized_shape: int | Sequence[int],

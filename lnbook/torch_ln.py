@@ -343,6 +343,7 @@ class LayerNorm(nn.Module):
 class RMSNorm(nn.Module):
     """Drop-in for ``torch.nn.RMSNorm`` built on :func:`rms_norm`."""
 
+    # nn.RMSNorm's constructor, parallel to LayerNorm's above on purpose (drop-in modules).
     def __init__(
         self,
         normalized_shape: int | Sequence[int],

@@ -49,7 +49,7 @@ INDEX_ENV = "LNBOOK_PYODIDE_INDEX"
 # the lock entries (with their dependencies) whose wheels the site serves.
 KERNEL_START = ["micropip", "packaging", "ipython", "jedi"]
 # Shipped at this environment's versions (requirements.txt), in the lock or not (narwhals is,
-# older): comm for the kernel; the rest is what lnbook.viz and lnbook.widgets import.
+# older): comm for the kernel; the rest is what the topics' figures and widgets import.
 # Name -> its dependencies.
 EXTRA = {
     "comm": [],

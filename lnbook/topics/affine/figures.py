@@ -94,7 +94,7 @@ def gamma_beta_figure(hist: dict[str, np.ndarray], labels: list[str]) -> go.Figu
 
     Parameters
     ----------
-    hist : from ``lnbook.experiments.affine_histograms``
+    hist : from ``experiments.affine_histograms``
     labels : one label per setting
     """
     fig = go.Figure(gamma_beta_traces(hist, 0))
@@ -123,7 +123,7 @@ def recover_figure(results: list[dict], labels: list[str]) -> go.Figure:
 
     Parameters
     ----------
-    results : one ``lnbook.experiments.recover_example`` result per choice of example
+    results : one ``experiments.recover_example`` result per choice of example
     labels : a button label for each
     """
     n = len(results[0]["error"])
@@ -163,7 +163,7 @@ def trained_gamma_beta_figure(hist: dict) -> go.Figure:
 
     Parameters
     ----------
-    hist : from ``lnbook.experiments.norm_parameter_histograms``
+    hist : from ``experiments.norm_parameter_histograms``
     """
     colour = colour_cycle("blue", "vermillion", "green", "purple")
     fig = make_subplots(

@@ -44,7 +44,7 @@ def norm_sets_figure(sets: dict[str, np.ndarray]) -> go.Figure:
 
     Parameters
     ----------
-    sets : method -> (N, C, P) labels, from ``lnbook.experiments.norm_sets``
+    sets : method -> (N, C, P) labels, from ``experiments.norm_sets``
     """
 
     def shade(labels: np.ndarray) -> np.ndarray:
@@ -143,7 +143,7 @@ def batch_dependence_figure(result: dict) -> go.Figure:
 
     Parameters
     ----------
-    result : from ``lnbook.experiments.batch_dependence``
+    result : from ``experiments.batch_dependence``
     """
     sizes = result["batch_sizes"]
     comps = {"random companions": "random", "companions of the same digit": "same_class"}
@@ -240,7 +240,7 @@ def small_batch_figure(result: dict) -> go.Figure:
 
     Parameters
     ----------
-    result : from ``lnbook.experiments.small_batch_training``
+    result : from ``experiments.small_batch_training``
     """
     colours = {"batch": PALETTE["vermillion"], "layer": PALETTE["blue"]}
     dashes = ["solid", "dash", "dot", "dashdot"]

@@ -103,7 +103,7 @@ def covariate_shift_figure(runs: dict[str, dict]) -> go.Figure:
 
     Parameters
     ----------
-    runs : label -> result of ``lnbook.experiments.covariate_shift_run`` (same checkpoints)
+    runs : label -> result of ``experiments.covariate_shift_run`` (same checkpoints)
     """
     labels = list(runs)
     first = runs[labels[0]]
@@ -250,7 +250,7 @@ def lr_sensitivity_figure(result: dict) -> go.Figure:
 
     Parameters
     ----------
-    result : from ``lnbook.experiments.lr_sensitivity``
+    result : from ``experiments.lr_sensitivity``
     """
     lrs, labels = result["lrs"], result["labels"]
     colour = colour_cycle("black", "blue", "orange", "purple", "vermillion", "sky")
@@ -400,7 +400,7 @@ def smoothness_figure(results: dict[str, dict[str, dict]]) -> go.Figure:
     Parameters
     ----------
     results : network label -> {norm label -> result of
-        ``lnbook.experiments.landscape_smoothness``}
+        ``experiments.landscape_smoothness``}
     """
     nets = list(results)
     colour = colour_cycle("black", "blue", "orange", "purple")

@@ -31,7 +31,7 @@ def variance_pitfall_figure(result: dict[str, np.ndarray], active: int = 0) -> g
 
     Parameters
     ----------
-    result : the dict returned by ``lnbook.experiments.variance_pitfall``
+    result : the dict returned by ``experiments.variance_pitfall``
     active : index of the offset shown first
 
     Returns

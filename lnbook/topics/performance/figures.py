@@ -167,7 +167,7 @@ def accuracy_figure(result: dict) -> go.Figure:
 
     Parameters
     ----------
-    result : ``lnbook.experiments.offset_accuracy()``
+    result : ``experiments.offset_accuracy()``
     """
     labels = [f"{o:g}" for o in result["offsets"]]
     styles = {

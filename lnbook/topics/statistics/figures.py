@@ -39,7 +39,7 @@ def batch_stats_figure(x: np.ndarray, stats: dict[str, np.ndarray]) -> go.Figure
     Parameters
     ----------
     x : (N, D) the batch
-    stats : from ``lnbook.experiments.row_statistics(x)``
+    stats : from ``experiments.row_statistics(x)``
     """
     n = x.shape[0]
     examples = np.arange(n)
@@ -115,7 +115,7 @@ def handwriting_figure(result: dict[str, np.ndarray]) -> go.Figure:
 
     Parameters
     ----------
-    result : from ``lnbook.experiments.handwriting``
+    result : from ``experiments.handwriting``
     """
     pens = result["pens"]
     p = len(pens)
@@ -266,7 +266,7 @@ def example_explorer_figure(
 
     Parameters
     ----------
-    results : ``results[scene][example]``, from ``lnbook.experiments.explore_scenes``
+    results : ``results[scene][example]``, from ``experiments.explore_scenes``
     scene_labels : one label per scene (the slider's steps)
     example_labels : one label per example (the buttons)
     """
@@ -337,7 +337,7 @@ def axis_contrast_figure(result: dict[str, np.ndarray]) -> go.Figure:
 
     Parameters
     ----------
-    result : from ``lnbook.experiments.axis_contrast``
+    result : from ``experiments.axis_contrast``
     """
     views = {
         "layer norm: each example (row)": result["layer"],
@@ -368,7 +368,7 @@ def axis_contrast_figure(result: dict[str, np.ndarray]) -> go.Figure:
 
 
 def invariance_markdown(table: dict[str, dict[str, bool]]) -> str:
-    """A Markdown table of ``lnbook.experiments.invariance_table``'s result."""
+    """A Markdown table of ``experiments.invariance_table``'s result."""
     cols = list(next(iter(table.values())))
     lines = ["| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for method, row in table.items():

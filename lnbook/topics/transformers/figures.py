@@ -38,7 +38,7 @@ def decoding_figure(result: dict[str, np.ndarray]) -> go.Figure:
 
     Parameters
     ----------
-    result : from ``lnbook.experiments.incremental_decoding``
+    result : from ``experiments.incremental_decoding``
     """
     tokens = np.arange(len(result["ln_change"]))
     curves = (
@@ -69,7 +69,7 @@ def init_gradients_figure(result: dict) -> go.Figure:
 
     Parameters
     ----------
-    result : from ``lnbook.experiments.transformer_init_gradients``
+    result : from ``experiments.transformer_init_gradients``
     """
     depths = result["depths"]
     colours = _PLACEMENT_COLOURS
@@ -198,7 +198,7 @@ def warmup_figure(grid: dict) -> go.Figure:
 
     Parameters
     ----------
-    grid : from ``lnbook.experiments.warmup_grid``
+    grid : from ``experiments.warmup_grid``
     """
     lrs = grid["lrs"]
     labels = [f"{lr:g}" for lr in lrs]

@@ -94,7 +94,7 @@ def recentering_figure(results: dict[float, dict], active: int = 0) -> go.Figure
 
     Parameters
     ----------
-    results : shift -> ``lnbook.experiments.shifted_norms(x, shift)``
+    results : shift -> ``experiments.shifted_norms(x, shift)``
     active : index of the shift shown first
     """
     shifts = list(results)
@@ -197,7 +197,7 @@ def s_curve_figure(results: dict[float, dict], active: int = 0) -> go.Figure:
 
     Parameters
     ----------
-    results : spread -> ``lnbook.experiments.s_curve(spread)``
+    results : spread -> ``experiments.s_curve(spread)``
     active : index of the spread shown first
     """
     spreads = list(results)
@@ -237,7 +237,7 @@ def eps_gain_figure(stds: np.ndarray, gains: dict[str, np.ndarray]) -> go.Figure
     Parameters
     ----------
     stds : (K,) input standard deviations
-    gains : label -> (K,) output standard deviations (``lnbook.experiments.eps_gain``)
+    gains : label -> (K,) output standard deviations (``experiments.eps_gain``)
     """
     colour = colour_cycle("vermillion", "orange", "blue", "green", "purple", "black")
     fig = go.Figure(
