@@ -52,11 +52,11 @@ test: $(VENV)/.dev-installed $(ASSETS)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --maxschedchunk 1 --durations=15
 
-# The whole book as one PDF, _build/lnbook.book.pdf (lnbook/book/pdf.py): printed by Debian's chromium
+# The whole book as one PDF, _build/lnbook.pdf (lnbook/book/pdf.py): printed by Debian's chromium
 # from the built site (built or refreshed first), through Playwright and pypdf
 # (requirements-dev.txt). python -m lnbook.book.pdf --student OUT.pdf leaves the solutions out.
 pdf: book $(VENV)/.dev-installed
-	$(BIN)/python -m lnbook.book.pdf _build/lnbook.book.pdf
+	$(BIN)/python -m lnbook.book.pdf _build/lnbook.pdf
 
 # Bytes, requests and first paint of every page of the built site (headless chromium).
 weigh: $(VENV)/.dev-installed

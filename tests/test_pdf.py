@@ -40,7 +40,7 @@ def book_pdf(site, run_dir, browser) -> tuple[Path, dict]:
     """
     from filelock import FileLock
 
-    out, log = run_dir / "lnbook.book.pdf", run_dir / "lnbook-pdf.json"
+    out, log = run_dir / "lnbook.pdf", run_dir / "lnbook-pdf.json"
     with FileLock(run_dir / "pdf.lock"):
         if not log.exists():
             log.write_text(json.dumps(pdf.render(out, site, browser=browser)))
@@ -266,7 +266,7 @@ def test_pdf_draws_every_figure(book_pdf, site, tmp_path):
     """Every figure drawn by plotly, whole, with marks in it.
 
     Printed with JavaScript off (plotly never draws), none of the 28 figures was found
-    drawn when this test was written; printed as lnbook.book.pdf does, all 28.
+    drawn when this test was written; printed as lnbook.book.pdf (the module) does, all 28.
     """
     path, done = book_pdf
     expected = figures(site)

@@ -1,6 +1,6 @@
 """The book as one PDF, printed by Debian's chromium from the built site (``make pdf``).
 
-Usage: ``python -m lnbook.book.pdf [OUT] [--student]`` (default ``_build/lnbook.book.pdf``), after
+Usage: ``python -m lnbook.book.pdf [OUT] [--student]`` (default ``_build/lnbook.pdf``), after
 ``make book``. ``--student`` leaves the solutions out.
 
 Sphinx's ``singlehtml`` builder cannot make the one page to print: myst-nb registers its
@@ -44,7 +44,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
-OUT = ROOT / "_build" / "lnbook.book.pdf"
+OUT = ROOT / "_build" / "lnbook.pdf"
 PRINT_CSS = Path(__file__).parent / "static" / "lnbook-print.css"
 # The page to print is served by a route, never written: beside the chapters (book/), so
 # that their relative links to images and _static/ hold. Every page of _toc.yml is there.
