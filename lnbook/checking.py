@@ -465,7 +465,7 @@ def diagnose_layer_norm(y: np.ndarray, x: np.ndarray, eps: float, atol: float | 
 # ------------------------------------------------ True/False exercises
 
 
-def check_predictions(
+def _check_predictions(
     fn: Callable[[], dict],
     questions: dict[str, str],
     truth: dict[str, bool],
@@ -521,12 +521,12 @@ def predictions(
     """Make a True/False exercise's truth table its checker: the decorated function
     computes the answers (``{key: bool}``, by the keys of ``questions``), and becomes the
     public checker of the same name and docstring, ``checker(fn)``, which judges ``fn()``'s
-    answers with :func:`check_predictions`. The truth is computed, not claimed: with
+    answers with :func:`_check_predictions`. The truth is computed, not claimed: with
     lnbook's or torch's code, on each check (it is small)."""
 
     def make(truth: Callable[[], dict[str, bool]]) -> Callable[..., Verdict]:
         def check(fn: Callable[[], dict]) -> Verdict:
-            return check_predictions(fn, questions, truth(), hint, success, explain)
+            return _check_predictions(fn, questions, truth(), hint, success, explain)
 
         check.__name__, check.__qualname__ = truth.__name__, truth.__qualname__
         check.__module__, check.__doc__ = truth.__module__, truth.__doc__

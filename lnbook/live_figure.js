@@ -1,4 +1,4 @@
-// The front end of lnbook's live figures (lnbook.widgets.LiveFigure): plotly's own
+// The front end of lnbook's live figures (lnbook.live.LiveFigure): plotly's own
 // FigureWidget module, unchanged, except that each view draws once its element has a width
 // and follows that width afterwards, and that the figure it draws from stays whole.
 //

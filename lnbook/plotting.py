@@ -140,7 +140,7 @@ def log_axis(values, **more) -> dict:
     that replace these (explicit ``tickvals``, say).
     """
     lo, hi = fit_range(values, pad=0.0, log=True)
-    axis = {
+    props = {
         "type": "log",
         "exponentformat": "power",
         # Outside tick marks on both, so the labels stand clear of the minor marks.
@@ -150,10 +150,10 @@ def log_axis(values, **more) -> dict:
     }
     if hi - lo > 8:
         # Every other decade labelled, the others marked: 2-9 marks there would be a comb.
-        axis["dtick"] = 2
-        axis["minor"] = {**axis["minor"], "dtick": 1}
+        props["dtick"] = 2
+        props["minor"] = {**props["minor"], "dtick": 1}
     elif hi - lo >= 2.5:
-        axis["dtick"] = 1
+        props["dtick"] = 1
     else:
         grid = [m * 10.0**k for k in range(int(np.floor(lo)) - 1, int(np.ceil(hi)) + 1)
                 for m in (1, 2, 5)]  # fmt: skip
@@ -164,9 +164,9 @@ def log_axis(values, **more) -> dict:
             grid = [m * 10.0**k for k in range(int(np.floor(lo)) - 1, int(np.ceil(hi)) + 1)
                     for m in range(1, 10)]  # fmt: skip
             inside = [g for g in grid if lo - 0.05 <= np.log10(g) <= hi + 0.05]
-        axis["tickvals"] = inside
-        axis["ticktext"] = [f"{g:g}" for g in inside]
-    return {**axis, **more}
+        props["tickvals"] = inside
+        props["ticktext"] = [f"{g:g}" for g in inside]
+    return {**props, **more}
 
 
 # ---------------------------------------------------------------- controls ---------------

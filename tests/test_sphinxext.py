@@ -95,15 +95,19 @@ def test_execution_cache_follows_the_package_source(tmp_path, monkeypatch):
     (tmp_path / "requirements.txt").write_text("numpy==2\n")
     third = execution.execution_cache_dir(tmp_path)
     assert third != second
-    # Build glue and the benchmarks run no chapter: changing them keeps the executions.
+    # Build glue and the widgets' latency run no chapter: changing them keeps the executions.
     (pkg / "book" / "sphinxext.py").write_text("y = 1\n")
     (pkg / "book" / "editions.py").write_text("z = 1\n")
-    (pkg / "bench.py").write_text("b = 1\n")
+    (pkg / "latency.py").write_text("b = 1\n")
     assert execution.execution_cache_dir(tmp_path) == third
+    # Chapters 7 and 8 run the benchmark's functions: a change there re-executes.
+    (pkg / "bench.py").write_text("b = 1\n")
+    fourth = execution.execution_cache_dir(tmp_path)
+    assert fourth != third
     # A topic is package code: a change there re-executes.
     (pkg / "topics").mkdir()
     (pkg / "topics" / "t.py").write_text("t = 1\n")
-    assert execution.execution_cache_dir(tmp_path) != third
+    assert execution.execution_cache_dir(tmp_path) != fourth
 
 
 def _launch_settings(monkeypatch, url=None, env="", hub="", branch=""):

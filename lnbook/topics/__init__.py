@@ -9,7 +9,7 @@ Each topic holds up to four modules, always with the same jobs:
   functions (on :mod:`lnbook.live`); absent where a chapter has none;
 - ``checks``: the checkers of the chapter's exercises (on :mod:`lnbook.checking`).
 
-A chapter imports its topic's four (``from lnbook.topics.statistics import checks,
+A chapter imports its topic's modules (``from lnbook.topics.statistics import checks,
 experiments, figures, widgets``). The topics, in the book's order:
 
 =================== ======================================================
