@@ -928,3 +928,30 @@ def test_offset_accuracy_errors_against_float64():
     assert r["lnbook NumPy"][1] < 5e-6 and r["lnbook PyTorch"][1] < 5e-6
     assert r["lnbook NumPy, no correction"][1] > 10 * r["lnbook NumPy"][1]
     assert all(v[0] < 5e-6 for k, v in r.items() if k != "offsets")  # no offset: all fine
+
+
+def test_folding_the_centring_makes_layer_norm_rmsnorm_exactly_on_other_seeds_and_sizes():
+    # Seeds and sizes chapter 7 does not use; the oracle is the unfolded layer-norm network.
+    r = variants_experiments.centring_folded(seeds=(3, 4, 5), n_layers=2, d=16)
+    assert (r["max_logit_diff"] < 1e-12 * r["logit_scale"]).all()
+    assert (r["stream_mean"] < 1e-12).all() and (r["ln_stream_mean"] > 0.1).all()
+
+
+def test_fold_centring_changes_every_norm_and_refuses_what_it_cannot_fold():
+    from lnbook import models, torch_ln
+
+    model = models.TinyTransformer(norm="layer", placement="pre").double()
+    folded = variants_experiments.fold_centring(model)
+    norms = [m for m in folded.modules() if isinstance(m, torch_ln.RMSNorm | torch_ln.LayerNorm)]
+    assert norms and all(isinstance(m, torch_ln.RMSNorm) for m in norms)
+    assert all(isinstance(m, torch_ln.LayerNorm) for m in models.norm_layers(model))
+    ids = torch.randint(0, 16, (2, 9))
+    with torch.no_grad():
+        assert torch.allclose(model(ids), folded(ids), rtol=0, atol=1e-12)
+    for bad in (
+        models.TinyTransformer(norm="layer", placement="post"),
+        models.TinyTransformer(norm="rms", placement="pre"),
+        models.TinyTransformer(norm="layer", placement="pre", encoder_decoder=True),
+    ):
+        with pytest.raises(ValueError, match="decoder-only, pre-norm layer-norm"):
+            variants_experiments.fold_centring(bad)
