@@ -292,7 +292,7 @@ def test_norm_sets_follow_wu_and_he():
         batch_norm_experiments.norm_sets((n, c), "layer norm")
 
 
-@pytest.mark.parametrize("method", ["batch norm", "layer norm", "instance norm", "group norm"])
+@pytest.mark.parametrize("method", batch_norm_experiments.NORM_METHODS)
 def test_norm_sets_match_what_each_norm_actually_averages(method):
     # Oracle: perturb element (0, 0, 0) and see which outputs of the real normalization move;
     # exactly the elements that share its statistics (its set) must move.
@@ -303,6 +303,11 @@ def test_norm_sets_match_what_each_norm_actually_averages(method):
         "layer norm": lambda a: torch.nn.functional.layer_norm(a, (4, 5)),
         "instance norm": lambda a: torch.nn.functional.instance_norm(a),
         "group norm": lambda a: torch.nn.functional.group_norm(a, 2),
+        # Channels-last (ConvNeXt, a transformer's tokens): torch's layer norm over the
+        # last axis, with the channels moved there.
+        "layer norm per position": lambda a: torch.nn.functional.layer_norm(
+            a.transpose(1, 2), (4,)
+        ).transpose(1, 2),
     }[method]
     bumped = t.clone()
     bumped[0, 0, 0] += 1.0

@@ -260,6 +260,12 @@ def test_norm_sets_buttons_show_each_partition():
     assert (bn_z[:, :3] == 1.0).all() and (bn_z[:, 3:] < 1).all()  # channel 0, every example
     ln_z = np.array(buttons[1].args[0]["z"][0])
     assert (ln_z[0] == 1.0).all() and (ln_z[1] < 1).all()  # example 0, every channel
+    # Per position: example 0's first position in every channel block, nothing else.
+    pp_z = np.array(buttons[4].args[0]["z"][0])
+    dark = np.zeros((2, 12), bool)
+    dark[0, ::3] = True
+    np.testing.assert_array_equal(pp_z == 1.0, dark)
+    assert pp_z[0, 1] != pp_z[0, 2] and pp_z[0, 1] != pp_z[1, 1]  # the chessboard of shades
 
 
 def test_batch_dependence_figure_slider_and_buttons_compose():

@@ -171,7 +171,7 @@ BATCH_QUESTIONS = {
     "in training mode, changing one example changes the batch-norm output of the others": "others",
     "an example's layer-norm output depends on the batch size": "ln_size",
     "in inference mode, batch norm gives an example the same output in any batch": "infer",
-    "in training mode, batch norm can normalize a batch of one example": "one",
+    "in training mode, batch norm can normalize a batch of one feature vector": "one",
 }
 
 

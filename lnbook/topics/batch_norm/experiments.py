@@ -20,7 +20,13 @@ from ..._results import remembered
 from ..._validate import check_batch, check_index
 from ...training import train_digits_mlp
 
-NORM_METHODS = ("batch norm", "layer norm", "instance norm", "group norm")
+NORM_METHODS = (
+    "batch norm",
+    "layer norm",
+    "instance norm",
+    "group norm",
+    "layer norm per position",
+)
 
 
 def norm_sets(shape: tuple[int, int, int], method: str, groups: int = 2) -> np.ndarray:
@@ -29,7 +35,9 @@ def norm_sets(shape: tuple[int, int, int], method: str, groups: int = 2) -> np.n
     P stands for the positions (H x W flattened). Elements with the same label are averaged
     together: batch norm shares per channel across examples and positions, layer norm per
     example across channels and positions, instance norm per (example, channel), group norm
-    per (example, group of C/groups channels) (Wu and He, 2018, Fig. 2).
+    per (example, group of C/groups channels) (Wu and He, 2018, Fig. 2); "layer norm per
+    position" (channels-last, as in ConvNeXt, and a transformer's layer norm, where each
+    token is an example) per (example, position), across the channels alone.
 
     Returns
     -------
@@ -47,6 +55,9 @@ def norm_sets(shape: tuple[int, int, int], method: str, groups: int = 2) -> np.n
         or c % groups
     ):
         raise ValueError(f"groups must be a positive divisor of the {c} channels, got {groups!r}")
+    if method == "layer norm per position":  # the one set that splits a channel's positions
+        label = np.arange(n)[:, None] * p + np.arange(p)[None, :]  # (N, P)
+        return np.repeat(label[:, None, :], c, axis=1)
     ex, ch = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")  # (N, C) each
     label = {
         "batch norm": ch,

@@ -49,7 +49,9 @@ def norm_sets_figure(sets: dict[str, np.ndarray]) -> go.Figure:
 
     def shade(labels: np.ndarray) -> np.ndarray:
         n, c, p = labels.shape
-        per_channel = labels[:, :, 0]  # (N, C): a set never splits a channel's positions
+        if not (labels == labels[:, :, :1]).all():
+            return shade_positions(labels)
+        per_channel = labels[:, :, 0]  # (N, C): here no set splits a channel's positions
         # Two light shades that alternate between neighbouring sets: colour each set by the
         # parity of (its first example + the rank of its first channel).
         first = {}
@@ -61,6 +63,15 @@ def norm_sets_figure(sets: dict[str, np.ndarray]) -> go.Figure:
         z = np.where(parity == 0, 0.15, 0.35)
         z[per_channel == per_channel[0, 0]] = 1.0  # the set of example 0, channel 0
         return np.repeat(z, p, axis=1)  # (N, C * P)
+
+    def shade_positions(labels: np.ndarray) -> np.ndarray:
+        # Channels-last layer norm: one set per (example, position), across the channels;
+        # the two light shades alternate like a chessboard of examples and positions.
+        n, c, p = labels.shape
+        ex, pos = np.meshgrid(np.arange(n), np.arange(p), indexing="ij")  # (N, P) each
+        z = np.where((ex + pos) % 2 == 0, 0.15, 0.35)[:, None, :].repeat(c, axis=1)
+        z[labels == labels[0, 0, 0]] = 1.0  # the set of example 0, position 0
+        return z.reshape(n, c * p)
 
     methods = list(sets)
     n, c, p = sets[methods[0]].shape
