@@ -261,6 +261,9 @@ def test_norm_parameter_histograms_count_every_value():
     h = affine_experiments.norm_parameter_histograms(runs)
     assert h["gamma"]["a"].sum() == 3 and h["gamma"]["a"][-1] == 1  # 9.0 in the last bin
     assert h["beta"]["a"].sum() == 2 and h["beta"]["a"][0] == 1  # -5.0 in the first bin
+    # a list of runs (one per seed) is counted together
+    pooled = affine_experiments.norm_parameter_histograms({"a": [runs["a"], runs["a"]]})
+    np.testing.assert_array_equal(pooled["gamma"]["a"], 2 * h["gamma"]["a"])
 
 
 @pytest.mark.parametrize("norm", ["rms", "batch"])
