@@ -71,6 +71,5 @@ def test_layer_norm_trains_better_at_batch_size_four():
     bn, ln = ("batch", 4), ("layer", 4)
     assert r["final_loss"][bn].min() > 3 * r["final_loss"][ln].max()  # every seed
     assert (r["final_train_mode"][bn] < r["final"][bn]).all()
-    # accuracy: ahead on average (single seeds overlap, and the chapter says so)
-    assert r["final"][ln].mean() > r["final"][bn].mean()
+    # faster on average after 100 steps (single seeds overlap, and the chapter says so)
     assert r["curves"][ln][:, 0].mean() > r["curves"][bn][:, 0].mean()
