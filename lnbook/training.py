@@ -130,6 +130,30 @@ def digits_accuracy(model, X_test, Y_test) -> float:
     return acc
 
 
+def digits_accuracy_in_batches(model, X_test, Y_test, batch_size: int) -> float:
+    """The share of ``X_test`` that ``model`` classifies right in *training* mode, fed in
+    consecutive batches of ``batch_size`` (a last, shorter batch is left out).
+
+    This is the function the network computed while it trained: batch norm then normalizes
+    each batch with its own statistics. The model is left untouched (a copy is run, since
+    batch norm in training mode also updates its running statistics).
+    """
+    torch = require_torch()
+    import copy
+
+    if batch_size < 2 or batch_size > len(X_test):
+        raise ValueError(
+            f"batch_size must be in [2, {len(X_test)}] (the test examples), got {batch_size}"
+        )
+    twin = copy.deepcopy(model).train()
+    n = len(X_test) // batch_size * batch_size
+    with one_torch_thread(), torch.no_grad():
+        pred = torch.cat(
+            [twin(X_test[i : i + batch_size]).argmax(-1) for i in range(0, n, batch_size)]
+        )
+    return (pred == Y_test[:n]).float().mean().item()
+
+
 def train_digits_mlp(
     *,
     norm: str | None = "layer",
@@ -142,6 +166,7 @@ def train_digits_mlp(
     lr: float = 3e-3,
     seed: int = 0,
     eval_every: int = 0,
+    train_mode_accuracy: bool = False,
 ) -> dict:
     """Train a small MLP on the handwritten digits with AdamW; return what the chapter plots.
 
@@ -153,11 +178,14 @@ def train_digits_mlp(
         weight matrices (False, the common practice; see ``models.param_groups``)
     steps, batch_size, lr, seed : the training run
     eval_every : also measure the test accuracy every this many steps (0: only at the end)
+    train_mode_accuracy : also measure the final test accuracy in training mode, in batches
+        of ``batch_size`` (:func:`digits_accuracy_in_batches`)
 
     Returns
     -------
     dict with ``loss`` (steps,) training loss per step, ``test_accuracy`` (float, on 30% of
-    the images held out, in inference mode), ``curve_steps`` and ``curve_accuracy`` (the
+    the images held out, in inference mode), ``test_accuracy_train_mode`` (float, if
+    ``train_mode_accuracy``), ``curve_steps`` and ``curve_accuracy`` (the
     test accuracy during training, if ``eval_every``), ``gammas`` and ``betas`` (lists of
     (d_hidden,) arrays, one per norm layer), ``n_params`` and ``n_norm_params`` (ints)
     """
@@ -190,9 +218,15 @@ def train_digits_mlp(
         model, opt, X_train, Y_train, rng, steps=steps, batch_size=batch_size, watch=test_curve
     )
     norms = models.norm_layers(model)
+    extra = (
+        {"test_accuracy_train_mode": digits_accuracy_in_batches(model, X_test, Y_test, batch_size)}
+        if train_mode_accuracy
+        else {}
+    )
     return {
         "loss": losses,
         "test_accuracy": digits_accuracy(model, X_test, Y_test),
+        **extra,
         "curve_steps": np.array(curve_steps),
         "curve_accuracy": np.array(curve_acc),
         "gammas": [m.weight.detach().numpy().copy() for m in norms if m.weight is not None],
