@@ -6,7 +6,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ...checking import CORRECT, Verdict, checker, compare, returned_array, wrong
+from ... import numpy_ln
+from ...checking import (
+    CORRECT,
+    Verdict,
+    checker,
+    compare,
+    predictions,
+    returned_array,
+    wrong,
+)
 
 # --- Sections 1-3: projection, sphere, Jacobian, attention, gamma = 1 + w -----------------
 
@@ -126,6 +135,61 @@ def layer_norm_jacobian(fn: Callable[[np.ndarray], np.ndarray]) -> Verdict:
         "1 / sigma times the orthogonal projection that removes the directions 1 (a shift) "
         "and x_hat (a rescaling), the two changes of x that layer norm cannot see.",
     )
+
+
+GEOMETRY_QUESTIONS = {
+    "Layer norm's output changes when 5 is added to every feature": "shift",
+    "Layer norm's output (eps = 0, no gamma or beta) has length sqrt(D)": "length",
+    "Layer norm's Jacobian (eps = 0) sends the all-ones vector to 0": "ln_ones",
+    "RMSNorm's Jacobian (eps = 0) sends the all-ones vector to 0": "rms_ones",
+    "With eps > 0, layer norm's Jacobian still sends x_hat to 0": "eps_xhat",
+    "After layer norm, a query along the all-ones vector weighs every key the same": "uniform",
+}
+
+
+def _jvp(norm, x: np.ndarray, direction: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """The Jacobian of ``norm`` at ``x`` times ``direction``, by central differences."""
+    return (norm(x + h * direction) - norm(x - h * direction)) / (2 * h)
+
+
+@predictions(
+    GEOMETRY_QUESTIONS,
+    "Hint: layer norm is the projection P = I - 1 1^T / D, then a division by sigma; its "
+    "Jacobian is (P - x_hat x_hat^T / D) / sigma. Compute each answer with "
+    "lnbook.numpy_ln and finite differences.",
+    "Layer norm ignores the directions 1 and x_hat (its Jacobian's null space, with eps = 0), "
+    "puts every example at length sqrt(D) in the plane perpendicular to 1, so a query along "
+    "1 scores every key 0. RMSNorm only ignores x_hat's direction, and eps makes that "
+    "direction's singular value small instead of 0.",
+)
+def geometry_predictions() -> dict[str, bool]:
+    """Chapter 9: ``geometry_predictions(fn)``, where ``fn()`` returns ``{question: True or
+    False}`` for GEOMETRY_QUESTIONS. The truth, computed here with ``numpy_ln`` (finite
+    differences for the Jacobians)."""
+    rng = np.random.default_rng(23)
+    x = rng.normal(1.0, 0.1, size=8)  # a small spread, so eps = 1e-2 shows
+    ones = np.ones(8)
+
+    def ln(v, eps=0.0):
+        return numpy_ln.layer_norm(v, 8, eps=eps)
+
+    def rms(v):
+        return numpy_ln.rms_norm(v, 8, eps=0.0)
+
+    x_hat = ln(x)
+    keys = ln(rng.standard_normal((16, 8)) + 2.0)
+    scores = keys @ (4.0 * ones)
+    weights = np.exp(scores - scores.max())
+    weights /= weights.sum()
+    eps_move = _jvp(lambda v: ln(v, 1e-2), x, x_hat)
+    return {
+        "shift": not np.allclose(ln(x + 5), x_hat, atol=1e-9),
+        "length": bool(abs(np.linalg.norm(x_hat) - np.sqrt(8)) < 1e-9),
+        "ln_ones": bool(np.abs(_jvp(ln, x, ones)).max() < 1e-6),
+        "rms_ones": bool(np.abs(_jvp(rms, x, ones)).max() < 1e-6),
+        "eps_xhat": bool(np.abs(eps_move).max() < 1e-6),
+        "uniform": bool(np.abs(weights - 1 / 16).max() < 1e-12),
+    }
 
 
 # --- Section 4: scale invariance and the effective learning rate -------------------------

@@ -352,7 +352,8 @@ def gamma_decay_figure(decays, runs: dict[str, list[dict]]) -> go.Figure:
                 },
             )
         )
-    fig.update_xaxes(**plotting.log_axis(decays, title={"text": "weight decay coefficient λ"}))
+    ticks = {"tickvals": list(decays), "ticktext": [f"{v:g}" for v in decays]}
+    fig.update_xaxes(**plotting.log_axis(decays, title={"text": "weight decay λ"}, **ticks))
     fig.update_yaxes(**plotting.axis("mean γ after training", range=[0, 1.2]))
     return plotting.style(
         fig,
