@@ -20,6 +20,7 @@ from .data import layer_activations
 from .topics.affine import widgets as affine
 from .topics.batch_norm import widgets as batch_norm
 from .topics.covariate_shift import widgets as covariate_shift
+from .topics.geometry import widgets as geometry
 from .topics.statistics import widgets as statistics_
 from .topics.variants import widgets as variants
 
@@ -130,6 +131,10 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
                 ("seed", 0),
             ],
         ),  # fmt: skip
+        "ch09 sphere_explorer": (
+            lambda: geometry.sphere_explorer(),
+            [("x0", -1.0), ("x1", 3.0), ("x2", 0.5), ("eps", 0.5), ("x0", 2.0), ("eps", 0.0)],
+        ),
     }
     out = {}
     for name, (make, changes) in cases.items():

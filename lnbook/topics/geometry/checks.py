@@ -109,6 +109,11 @@ def layer_norm_jacobian(fn: Callable[[np.ndarray], np.ndarray]) -> Verdict:
         (bracket(x_hat) * sigma, "Multiply the bracket by 1 / sigma, not by sigma"),
         (bracket(x_hat) / sigma**2, "Divide by sigma (the standard deviation), not the variance"),
         (
+            (eye - ones / d - np.outer(x - x.mean(), x - x.mean()) / ((d - 1) * s1**2)) / s1,
+            "That is the Jacobian of layer norm with the unbiased standard deviation "
+            "(divide by D - 1); layer norm divides by D",
+        ),
+        (
             bracket((x - x.mean()) / s1) / s1,
             "You used the unbiased standard deviation (divide by D - 1); layer norm divides by D",
         ),
