@@ -121,19 +121,29 @@ def sphere_backdrop(view: str, legend: bool) -> list[go.Scatter]:
     return traces
 
 
+def _moving_points(result: dict) -> list[np.ndarray]:
+    """The 3-D points of ``sphere_traces``, in its order (see there)."""
+    x, px, ln, rms = (result[k] for k in ("x", "px", "ln", "rms"))
+    zero = np.zeros(3)
+    far = x if np.linalg.norm(x) > _R else rms  # the ray through x reaches the sphere
+    return [x, np.stack([x, px]), px, np.stack([zero, ln]), ln, np.stack([zero, far]), rms]
+
+
+def _coordinates(p: np.ndarray) -> list[str]:
+    """A point's hover text: its three coordinates."""
+    return ["(" + ", ".join(f"{v:.2f}" for v in p) + ")"]
+
+
 def sphere_traces(result: dict, view: str, legend: bool) -> list[go.Scatter]:
     """What moves in the 3-D picture, for one example (``experiments.sphere_point``).
 
     Order: the input x, the segment x -> P x (parallel to 1), P x, the ray from 0 to layer
     norm's output, that output, the ray from 0 to RMSNorm's output, that output.
     """
-    x, px, ln, rms = (result[k] for k in ("x", "px", "ln", "rms"))
-    zero = np.zeros(3)
-    far = x if np.linalg.norm(x) > _R else rms  # the ray through x reaches the sphere
+    pts = _moving_points(result)
 
     def point(p, name, colour, symbol, group):
         sx, sy = _screen(p, view)
-        values = ", ".join(f"{v:.2f}" for v in p)
         return go.Scatter(
             x=sx,
             y=sy,
@@ -141,7 +151,7 @@ def sphere_traces(result: dict, view: str, legend: bool) -> list[go.Scatter]:
             name=name,
             legendgroup=group,
             showlegend=legend,
-            text=[f"({values})"],
+            text=_coordinates(p),
             hovertemplate=f"{name}: %{{text}}<extra></extra>",
             marker={
                 "color": colour,
@@ -151,35 +161,17 @@ def sphere_traces(result: dict, view: str, legend: bool) -> list[go.Scatter]:
             },
         )
 
+    def line(p, group, style):
+        return _line(p, view, showlegend=False, legendgroup=group, name="", line=style)
+
     return [
-        point(x, "input x", _COLOUR["black"], "circle", "x"),
-        _line(
-            np.stack([x, px]),
-            view,
-            showlegend=False,
-            name="x - mean · 1",
-            line={"color": _COLOUR["black"], "width": 1.5, "dash": "dash"},
-            legendgroup="x",
-        ),
-        point(px, "P x (centred)", _COLOUR["sky"], "diamond", "px"),
-        _line(
-            np.stack([zero, ln]),
-            view,
-            showlegend=False,
-            legendgroup="ln",
-            name="ray",
-            line={"color": _COLOUR["blue"], "width": 1.5},
-        ),
-        point(ln, "layer norm(x)", _COLOUR["blue"], "square", "ln"),
-        _line(
-            np.stack([zero, far]),
-            view,
-            showlegend=False,
-            legendgroup="rms",
-            name="ray",
-            line={"color": _COLOUR["vermillion"], "width": 1.5, "dash": "dot"},
-        ),
-        point(rms, "RMSNorm(x)", _COLOUR["vermillion"], "x", "rms"),
+        point(pts[0], "input x", _COLOUR["black"], "circle", "x"),
+        line(pts[1], "x", {"color": _COLOUR["black"], "width": 1.5, "dash": "dash"}),
+        point(pts[2], "P x (centred)", _COLOUR["sky"], "diamond", "px"),
+        line(pts[3], "ln", {"color": _COLOUR["blue"], "width": 1.5}),
+        point(pts[4], "layer norm(x)", _COLOUR["blue"], "square", "ln"),
+        line(pts[5], "rms", {"color": _COLOUR["vermillion"], "width": 1.5, "dash": "dot"}),
+        point(pts[6], "RMSNorm(x)", _COLOUR["vermillion"], "x", "rms"),
     ]
 
 
@@ -270,12 +262,17 @@ def live_sphere_figure(result: dict) -> go.Figure:
 
 
 def update_sphere(fig: go.Figure, result: dict) -> None:
-    """Redraw the live 3-D picture in place for a new example."""
-    backdrop = len(sphere_backdrop("side", False))
+    """Redraw the live 3-D picture in place for a new example: only the moving traces'
+    positions and hover texts (the backdrop's stand-ins are empty, so nothing of it is
+    sent; a full restyle of every trace would cost several frames)."""
+    backdrop = [go.Scatter()] * len(sphere_backdrop("side", False))
     traces = []
     for view in VIEWS:
-        traces += list(fig.data[len(traces) : len(traces) + backdrop])
-        traces += sphere_traces(result, view, legend=view == "side")
+        traces += backdrop
+        for p in _moving_points(result):
+            sx, sy = _screen(p, view)
+            text = _coordinates(p) if p.ndim == 1 else None
+            traces.append(go.Scatter(x=sx.tolist(), y=sy.tolist(), text=text))
     plotting.redraw(fig, traces)
 
 
