@@ -63,6 +63,18 @@ def test_projection_facts_rejects_a_negative_eps():
         experiments.projection_facts(np.ones((2, 3)), eps=-1.0)
 
 
+@pytest.mark.parametrize("eps", [0.0, 1e-3])
+def test_projection_against_torch_is_rounding_and_checks_its_batch(eps):
+    x = np.random.default_rng(9).normal(-1.0, 3.0, size=(10, 6))
+    r = experiments.projection_against_torch(x, eps=eps)
+    assert max(r.values()) < 1e-12
+    # The route it checks, against torch's own functions too.
+    x_hat = (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + eps)
+    np.testing.assert_allclose(x_hat, torch_ln(x, eps), atol=1e-12)
+    with pytest.raises(ValueError, match="x must be a non-empty"):
+        experiments.projection_against_torch(np.ones(6))
+
+
 def test_sphere_point_matches_torch_and_centring():
     x = np.array([2.4, 0.2, 1.6])
     r = experiments.sphere_point(x, eps=0.3)

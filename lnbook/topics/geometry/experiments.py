@@ -67,6 +67,30 @@ def projection_facts(x, eps: float = 0.0) -> dict:
     }
 
 
+def projection_against_torch(x, eps: float = 0.0) -> dict[str, float]:
+    """The projection-and-division route of ``projection_facts`` against the package's
+    PyTorch norms, ``lnbook.torch_ln.layer_norm`` and ``rms_norm`` (float64).
+
+    Returns
+    -------
+    dict of floats: ``ln`` and ``rms``, the largest absolute differences over the batch
+    """
+    torch = require_torch()
+    from ... import torch_ln  # torch-only module: imported where torch is known to exist
+
+    x = check_batch(x)
+    check_eps(eps)
+    d = x.shape[1]
+    centred = x @ centring_matrix(d)
+    x_hat = centred / np.sqrt((centred * centred).mean(axis=1, keepdims=True) + eps)
+    rms = x / np.sqrt((x * x).mean(axis=1, keepdims=True) + eps)
+    xt = torch.tensor(x)
+    return {
+        "ln": float(np.abs(x_hat - torch_ln.layer_norm(xt, d, eps=eps).detach().numpy()).max()),
+        "rms": float(np.abs(rms - torch_ln.rms_norm(xt, d, eps=eps).detach().numpy()).max()),
+    }
+
+
 def sphere_point(x, eps: float = 0.0) -> dict:
     """One example of three features and the points of the 3-D picture (section 1).
 
