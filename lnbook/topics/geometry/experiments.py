@@ -352,12 +352,15 @@ def windowed_rms(values: np.ndarray, window: int) -> np.ndarray:
     return np.sqrt((chunks**2).mean(axis=-1))
 
 
-def rate_summary(result: dict, window: int = 200) -> dict:
+def rate_summary(result: dict, window: int = 200, curve_window: int = 40) -> dict:
     """What :func:`rate_runs` shows, per run, over the last ``window`` steps.
 
     Returns
     -------
-    dict of (R, L, S) arrays (rate, decay, seed): ``start_norm`` and ``final_norm`` |W|,
+    dict with ``angle_windows`` (R, L, S, T // curve_window), the root mean square of the
+    angle per step over consecutive windows of ``curve_window`` steps (the figure's curve;
+    ``window_steps`` says how many), and (R, L, S) arrays (rate, decay, seed):
+    ``start_norm`` and ``final_norm`` |W|,
     ``start_rate`` and ``final_rate`` lr / |W|^2, ``angle`` the root mean square of the
     angle per step over the window, ``g_unit_sq`` the mean of (|g| |W|)^2 there,
     ``predicted_norm`` and ``predicted_angle`` (:func:`equilibrium` with that
@@ -373,7 +376,9 @@ def rate_summary(result: dict, window: int = 200) -> dict:
     lr = result["lrs"][:, None, None]  # (R, 1, 1)
     wd = result["decays"][None, :, None]  # (1, L, 1)
     g_unit_sq = ((grad * norm[..., :-1]) ** 2)[..., -window:].mean(axis=-1)  # (R, L, S)
-    decayed = np.broadcast_to(wd > 0, g_unit_sq.shape)
+    # A prediction where there is an equilibrium: decay, and a gradient (a network whose
+    # weights all decayed to nothing has none left, and a diverged one has NaN).
+    decayed = np.broadcast_to(wd > 0, g_unit_sq.shape) & np.isfinite(g_unit_sq) & (g_unit_sq > 0)
     eq = equilibrium(
         np.broadcast_to(lr, g_unit_sq.shape)[decayed],
         np.broadcast_to(wd, g_unit_sq.shape)[decayed],
@@ -386,6 +391,8 @@ def rate_summary(result: dict, window: int = 200) -> dict:
     lr4, wd4 = lr[..., None], wd[..., None]
     expected_sq = (1 - lr4 * wd4) ** 2 * norm[..., :-1] ** 2 + lr4**2 * grad**2
     return {
+        "angle_windows": windowed_rms(angle, curve_window),
+        "window_steps": curve_window,
         "start_norm": norm[..., 0],
         "final_norm": norm[..., -1],
         "start_rate": lr / norm[..., 0] ** 2,

@@ -9,3 +9,49 @@ from . import experiments, figures
 
 
 # --- Section 4: scale invariance and the effective learning rate -------------------------
+#
+# The live face of the effective-rate figure: any learning rate and weight decay, trained
+# when a slider is released (three seeds side by side, with and without the decay: about
+# two seconds), drawn by the same builder as the static figure. ipywidgets is imported in
+# the function, so that this half of the module touches no line of the other.
+
+
+def rate_explorer(steps: int = 800, seeds: tuple[int, ...] = (0, 1, 2)) -> live.Explorer:
+    """Chapter 9: the first layer's norm, effective rate and angle per step under SGD, for
+    any learning rate and decay (each run is kept, so going back is instant)."""
+    import ipywidgets as W
+
+    controls = {
+        "lr": W.FloatLogSlider(
+            0.3,
+            base=10,
+            min=-1.5,
+            max=0.5,
+            description="learning rate η",
+            readout_format=".2g",
+            continuous_update=False,  # a new rate trains the networks
+        ),
+        "decay": W.FloatLogSlider(
+            0.01,
+            base=10,
+            min=-3.5,
+            max=-1.5,
+            description="weight decay λ",
+            readout_format=".2g",
+            continuous_update=False,
+        ),
+    }
+    runs: dict[tuple, tuple] = {}
+
+    def compute(lr: float, decay: float) -> tuple:
+        if (lr, decay) not in runs:
+            result = experiments.rate_runs((lr,), (0.0, decay), seeds, steps=steps)
+            runs[lr, decay] = result, experiments.rate_summary(result, window=steps // 4)
+        return runs[lr, decay]
+
+    return live.explorer(
+        controls,
+        compute,
+        lambda shown: figures.live_rate_figure(*shown),
+        lambda figure, shown: figures.update_rate(figure, *shown),
+    )
