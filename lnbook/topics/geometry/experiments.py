@@ -360,13 +360,14 @@ def rate_summary(result: dict, window: int = 200, curve_window: int = 40) -> dic
     dict with ``angle_windows`` (R, L, S, T // curve_window), the root mean square of the
     angle per step over consecutive windows of ``curve_window`` steps (the figure's curve;
     ``window_steps`` says how many), and (R, L, S) arrays (rate, decay, seed):
-    ``start_norm`` and ``final_norm`` |W|,
+    ``start_norm`` and ``final_norm`` |W|, ``window_norm`` its mean over the window,
     ``start_rate`` and ``final_rate`` lr / |W|^2, ``angle`` the root mean square of the
     angle per step over the window, ``g_unit_sq`` the mean of (|g| |W|)^2 there,
     ``predicted_norm`` and ``predicted_angle`` (:func:`equilibrium` with that
     ``g_unit_sq``; NaN without decay), ``max_cosine`` the largest |cos(W, g)| of the run,
     and ``recurrence`` the largest relative error of |W_t+1|^2 = (1 - lr wd)^2 |W_t|^2 +
-    lr^2 |g_t|^2 over the run
+    lr^2 |g_t|^2 over the run; and ``settled`` (R, L): whether the decay had three relaxation
+    times, 1 / (4 lr wd) steps each, to bring |W| to its equilibrium before the window
     """
     from ..._validate import check_int
 
@@ -389,12 +390,18 @@ def rate_summary(result: dict, window: int = 200, curve_window: int = 40) -> dic
     predicted_norm[decayed], predicted_angle[decayed] = eq["norm"], eq["angle"]
     # The step's exact bookkeeping: decay shrinks W, the orthogonal gradient adds in squares.
     lr4, wd4 = lr[..., None], wd[..., None]
+    # Settled: three relaxation times, 1 / (4 lr wd) steps each (the deviation of |W|^2
+    # from its fixed point shrinks by about 1 - 4 lr wd per step), before the window. Two
+    # were not enough here: the fixed point moves as the loss falls and the gradient with it.
+    settled = (wd > 0) & (4 * lr * wd * (steps - window) >= 3)  # (R, L, 1)
     expected_sq = (1 - lr4 * wd4) ** 2 * norm[..., :-1] ** 2 + lr4**2 * grad**2
     return {
         "angle_windows": windowed_rms(angle, curve_window),
         "window_steps": curve_window,
         "start_norm": norm[..., 0],
         "final_norm": norm[..., -1],
+        "window_norm": norm[..., -window - 1 : -1].mean(axis=-1),
+        "settled": settled[..., 0],
         "start_rate": lr / norm[..., 0] ** 2,
         "final_rate": lr / norm[..., -1] ** 2,
         "angle": np.sqrt((angle[..., -window:] ** 2).mean(axis=-1)),
