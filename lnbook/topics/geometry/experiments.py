@@ -336,6 +336,25 @@ def equilibrium(lr, weight_decay, g_unit_sq):
     }
 
 
+def pick_runs(result: dict, lr: float, decays: tuple[float, ...]) -> dict:
+    """The runs of ``result`` (from :func:`rate_runs`) at rate ``lr`` and these decays, as
+    ``rate_runs((lr,), decays, ...)`` with the same seeds and steps returns them.
+
+    Raises ValueError if ``result`` has no such rate or decay.
+    """
+    lrs, known = [float(v) for v in result["lrs"]], [float(v) for v in result["decays"]]
+    if float(lr) not in lrs or any(float(d) not in known for d in decays):
+        raise ValueError(f"result has rates {lrs} and decays {known}, not {lr} and {decays}")
+    i, js = lrs.index(float(lr)), [known.index(float(d)) for d in decays]
+    out = {k: result[k][i : i + 1][:, js] for k in ("norm", "cosine", "grad_norm", "angle", "loss")}
+    return {
+        "lrs": np.array([float(lr)]),
+        "decays": np.array([float(d) for d in decays]),
+        "seeds": result["seeds"].copy(),
+        **out,
+    }
+
+
 def windowed_rms(values: np.ndarray, window: int) -> np.ndarray:
     """The root mean square of ``values`` (..., T) over consecutive windows of ``window``
     steps along the last axis: (..., T // window); a last, partial window is dropped.

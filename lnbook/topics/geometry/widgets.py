@@ -16,10 +16,24 @@ from . import experiments, figures
 # the function, so that this half of the module touches no line of the other.
 
 
-def rate_explorer(steps: int = 800, seeds: tuple[int, ...] = (0, 1, 2)) -> live.Explorer:
+def rate_explorer(
+    steps: int = 800, seeds: tuple[int, ...] = (0, 1, 2), known: dict | None = None
+) -> live.Explorer:
     """Chapter 9: the first layer's norm, effective rate and angle per step under SGD, for
-    any learning rate and decay (each run is kept, so going back is instant)."""
+    any learning rate and decay (each run is kept, so going back is instant).
+
+    ``known``: runs already trained (a ``rate_runs`` result with these steps and seeds, the
+    chapter's grid), reused instead of trained again for its rates and decays.
+    """
     import ipywidgets as W
+
+    if known is not None and (
+        known["norm"].shape[-1] != steps + 1 or list(known["seeds"]) != list(seeds)
+    ):
+        raise ValueError(
+            f"known has {known['norm'].shape[-1] - 1} steps and seeds {list(known['seeds'])}, "
+            f"not {steps} and {list(seeds)}"
+        )
 
     controls = {
         "lr": W.FloatLogSlider(
@@ -45,7 +59,14 @@ def rate_explorer(steps: int = 800, seeds: tuple[int, ...] = (0, 1, 2)) -> live.
 
     def compute(lr: float, decay: float) -> tuple:
         if (lr, decay) not in runs:
-            result = experiments.rate_runs((lr,), (0.0, decay), seeds, steps=steps)
+            result = None
+            if known is not None:
+                try:
+                    result = experiments.pick_runs(known, lr, (0.0, decay))
+                except ValueError:  # not among the known runs: train them
+                    pass
+            if result is None:
+                result = experiments.rate_runs((lr,), (0.0, decay), seeds, steps=steps)
             runs[lr, decay] = result, experiments.rate_summary(result, window=steps // 4)
         return runs[lr, decay]
 
