@@ -67,7 +67,11 @@ def rate_explorer(
                     pass
             if result is None:
                 result = experiments.rate_runs((lr,), (0.0, decay), seeds, steps=steps)
-            runs[lr, decay] = result, experiments.rate_summary(result, window=steps // 4)
+            # The chapter's windows for its 800 steps: the last quarter, 20 points per curve.
+            summary = experiments.rate_summary(
+                result, window=max(1, steps // 4), curve_window=max(1, steps // 20)
+            )
+            runs[lr, decay] = result, summary
         return runs[lr, decay]
 
     return live.explorer(
