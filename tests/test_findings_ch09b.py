@@ -50,3 +50,9 @@ def test_a_decay_too_slow_for_the_run_leaves_the_angle_below_the_prediction(grid
     runs, s = grid
     assert not s["settled"][0, 1]  # eta 0.1, lambda 0.003: 830 steps per relaxation time
     assert (s["angle"][0, 1] / s["predicted_angle"][0, 1] < 0.9).all()
+
+
+def test_without_decay_the_angle_falls_much_further_than_the_effective_rate(grid):
+    runs, s = grid
+    fall = s["angle_windows"][:, 0, :, 0] / s["angle_windows"][:, 0, :, -1]  # (R, S)
+    assert (fall > 3 * (s["start_rate"] / s["final_rate"])[:, 0]).all()
