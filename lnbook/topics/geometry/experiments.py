@@ -323,9 +323,9 @@ def equilibrium(lr, weight_decay, g_unit_sq):
         raise ValueError(
             "lr, weight_decay and g_unit_sq must be positive: without decay, no equilibrium"
         )
-    shrink = 1 - lr * wd  # what the decay leaves of W in one step
-    if (shrink <= 0).any():
+    if (lr * wd >= 1).any():
         raise ValueError(f"lr * weight_decay must be below 1, got {(lr * wd).max():g}")
+    shrink = 1 - lr * wd  # what the decay leaves of W in one step
     kept = 1 - shrink**2  # 2 lr wd - (lr wd)^2: the share of |W|^2 the decay removes
     norm_sq = np.sqrt(lr**2 * g2 / kept)  # |W|^2 where the gradient adds what decay removes
     return {
