@@ -229,11 +229,9 @@ def test_equilibrium_needs_decay_and_a_gradient():
 
 def test_angle_between_keeps_tiny_angles():
     for theta in (1e-9, 1e-4, 0.3, 3.0):
-        u = np.array([1.0, 0.0, 0.0])
-        v = 2.5 * np.array([np.cos(theta), np.sin(theta), 0.0])
-        assert experiments.angle_between(u, v) == pytest.approx(theta, rel=1e-9)
-        got = experiments.angle_between(torch.tensor(u)[None], torch.tensor(v)[None])
-        assert float(got[0]) == pytest.approx(theta, rel=1e-9)
+        u = torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64)
+        v = 2.5 * torch.tensor([[np.cos(theta), np.sin(theta), 0.0]], dtype=torch.float64)
+        assert float(experiments.angle_between(u, v)[0]) == pytest.approx(theta, rel=1e-9)
 
 
 def test_windowed_rms_by_hand():

@@ -13,16 +13,11 @@ import numpy as np
 
 # --- Section 4: scale invariance and the effective learning rate -------------------------
 #
-# Weights that feed a norm (the first linear layer of the chapter's MLP, its weight and bias
-# together: layer norm divides out any positive factor of both) cannot change the loss by
-# their length. What that does to SGD, with and without weight decay, is measured here:
-# :func:`scale_invariance_identities` checks the three identities with torch's autograd,
-# :func:`rate_run` trains one network with the book's loop and watches the layer,
-# :func:`rate_runs` trains a grid of rates, decays and seeds side by side (the chapter's
-# figure), :func:`equilibrium` is the closed form they are compared with and
-# :func:`rate_summary` reads the runs. Section 4 imports what it needs inside its functions:
-# torch and the models must load lazily anyway (the browser edition has no torch), and the
-# two halves of this module then merge without touching each other's lines.
+# Weights that feed a norm (the first linear layer's weight and bias) under SGD:
+# :func:`scale_invariance_identities` (with autograd), :func:`rate_run` (one run, the book's
+# loop, watched), :func:`rate_runs` (a grid, stacked), :func:`equilibrium` (the closed form),
+# :func:`rate_summary` (what the runs show). Imports sit inside the functions: torch must load
+# lazily (the browser edition has none), and this half then touches no line of the other.
 
 # The network: 64 pixels -> Linear(64, 64) -> layer norm -> ReLU -> Linear(64, 10).
 RATE_NET = {"d_hidden": 64, "depth": 1}
@@ -44,28 +39,15 @@ def _rate_mlp(seed: int):
     return MLP(64, RATE_NET["d_hidden"], 10, depth=RATE_NET["depth"], norm="layer")
 
 
-def _theta(layer) -> object:
-    """The scale-invariant vector of a linear layer before a norm: weight and bias, flat."""
-    torch = _torch()
-    return torch.cat([layer.weight.detach().reshape(-1), layer.bias.detach().reshape(-1)])
-
-
-def angle_between(u, v, dim: int = -1):
-    """The angle (radians) between ``u`` and ``v`` along ``dim``, accurate for tiny angles.
+def angle_between(u, v):
+    """The angle (radians) between torch vectors ``u`` and ``v`` along the last axis.
 
     ``arccos`` of the cosine loses half the digits near 0 (cos is flat there); the chord
-    between the unit vectors, ``2 arcsin(|u/|u| - v/|v|| / 2)``, keeps them. Works on
-    NumPy arrays and torch tensors.
+    between the unit vectors, ``2 arcsin(|u/|u| - v/|v|| / 2)``, keeps them.
     """
-    if hasattr(u, "detach"):
-        torch = _torch()
-        a = u / u.norm(dim=dim, keepdim=True)
-        b = v / v.norm(dim=dim, keepdim=True)
-        return 2 * torch.arcsin((a - b).norm(dim=dim).clamp(max=2.0) / 2)
-    u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
-    a = u / np.linalg.norm(u, axis=dim, keepdims=True)
-    b = v / np.linalg.norm(v, axis=dim, keepdims=True)
-    return 2 * np.arcsin(np.minimum(np.linalg.norm(a - b, axis=dim), 2.0) / 2)
+    a = u / u.norm(dim=-1, keepdim=True)
+    b = v / v.norm(dim=-1, keepdim=True)
+    return 2 * _torch().arcsin((a - b).norm(dim=-1).clamp(max=2.0) / 2)
 
 
 def scale_invariance_identities(
@@ -138,7 +120,7 @@ def _check_decay(name: str, value) -> None:
 
 
 def rate_run(
-    lr: float, weight_decay: float = 0.0, *, steps: int = 1000, batch_size: int = 64, seed: int = 0
+    lr: float, weight_decay: float = 0.0, *, steps: int = 800, batch_size: int = 64, seed: int = 0
 ) -> dict:
     """Train the chapter's network with SGD and watch its first layer's weights.
 
@@ -170,7 +152,7 @@ def rate_run(
 
     def watch(step, x, y):
         """Before each step (and after the last): the step just taken, from W_t to W_t+1."""
-        w = _theta(layer).double()
+        w = torch.cat([layer.weight.detach().reshape(-1), layer.bias.detach()]).double()
         if before:
             w_t = before.pop()
             # The gradient of that step is still in .grad (SGD adds the decay out of place).
@@ -261,7 +243,7 @@ def rate_runs(
     decays: tuple[float, ...] = (0.0, 0.003, 0.01),
     seeds: tuple[int, ...] = (0, 1, 2),
     *,
-    steps: int = 1000,
+    steps: int = 800,
     batch_size: int = 64,
 ) -> dict:
     """:func:`rate_run` for every rate, decay and seed, trained side by side.
