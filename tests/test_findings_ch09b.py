@@ -42,8 +42,10 @@ def test_with_time_to_settle_the_decay_brings_the_predicted_equilibrium(grid):
     runs, s = grid
     settled = np.broadcast_to(s["settled"][..., None], s["angle"].shape)
     assert s["settled"].sum() >= 3  # (0.3, 0.01), (1, 0.003), (1, 0.01)
-    assert (np.abs(s["angle"] / s["predicted_angle"] - 1)[settled] < 0.15).all()
-    assert (np.abs(s["window_norm"] / s["predicted_norm"] - 1)[settled] < 0.1).all()
+    # Near the prediction: seeds 3-5 measured at most 14% (angle) and 8% (norm), the
+    # chapter's seeds 8% and 5%; the bound leaves room for other seeds, not for a miss.
+    assert (np.abs(s["angle"] / s["predicted_angle"] - 1)[settled] < 0.2).all()
+    assert (np.abs(s["window_norm"] / s["predicted_norm"] - 1)[settled] < 0.12).all()
 
 
 def test_a_decay_too_slow_for_the_run_leaves_the_angle_below_the_prediction(grid):
