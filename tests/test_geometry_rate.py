@@ -3,6 +3,8 @@ figure and live explorer, checked against torch, a loop written here, and closed
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -43,8 +45,6 @@ def _loss_and_grad(net, c: float):
 
 
 def _scaled(net, c):
-    import copy
-
     net = copy.deepcopy(net)
     with torch.no_grad():
         net[0].weight.mul_(c)
@@ -352,3 +352,36 @@ def test_rate_explorer_reuses_known_runs_and_trains_the_rest():
     assert not e.controls["lr"].continuous_update and not e.controls["decay"].continuous_update
     with pytest.raises(ValueError, match="steps"):
         widgets.rate_explorer(steps=10, seeds=(0,), known=known)
+
+
+def test_fit_digits_stacked_is_fit_digits_for_each_member():
+    seeds, lrs = (0, 6), (0.4, 0.05)
+    members, rngs, X, Y = [], [], [], []
+    for seed in seeds:
+        X_train, Y_train, _, _, rng = training.digits_split(seed)
+        torch.manual_seed(seed)
+        members.append(models.MLP(64, 16, 10, depth=2, norm="layer"))
+        rngs.append(rng)
+        X.append(X_train), Y.append(Y_train)
+    stacked = models.StackedMLP(members)
+    watched = []
+    losses = training.fit_digits_stacked(
+        stacked,
+        torch.tensor(lrs),
+        torch.stack(X),
+        torch.stack(Y),
+        [copy.deepcopy(r) for r in rngs],
+        steps=12,
+        batch_size=8,
+        watch=lambda step, x, y: watched.append((step, None if x is None else tuple(x.shape))),
+    )
+    assert watched == [(s, (2, 8, 64)) for s in range(12)] + [(12, None)]
+    for e, (member, lr) in enumerate(zip(members, lrs, strict=True)):
+        opt = torch.optim.SGD(member.parameters(), lr=lr)
+        alone = training.fit_digits(member, opt, X[e], Y[e], rngs[e], steps=12, batch_size=8)
+        np.testing.assert_allclose(losses[e], alone, rtol=1e-5)
+    with pytest.raises(ValueError, match="generators"):
+        training.fit_digits_stacked(
+            stacked, torch.tensor(lrs), torch.stack(X), torch.stack(Y), rngs[:1], steps=1,
+            batch_size=8,
+        )  # fmt: skip

@@ -175,7 +175,7 @@ def _rate_runs(lrs, decays, seeds, steps: int, batch_size: int) -> dict:
     import copy
 
     from ...models import StackedMLP
-    from ...training import digits_split, one_torch_thread
+    from ...training import digits_split, fit_digits_stacked
 
     runs = [(lr, wd, s) for lr in lrs for wd in decays for s in seeds]
     members, rngs, X, Y = [], [], [], []
@@ -188,53 +188,44 @@ def _rate_runs(lrs, decays, seeds, steps: int, batch_size: int) -> dict:
         rngs.append(copy.deepcopy(rng))
         X.append(X_train), Y.append(Y_train)
     model = StackedMLP(members)
-    X, Y = torch.stack(X), torch.stack(Y)  # (E, N, 64), (E, N)
-    rate = torch.tensor([float(r[0]) for r in runs])
-    decay = torch.tensor([float(r[1]) for r in runs])
-    e, n = Y.shape
     layer = model.layers[0]  # the stacked first linear layers: weight (E, 64, 64), bias (E, 1, 64)
+    e = len(runs)
+    seen = {"norm": [], "cosine": [], "grad_norm": [], "angle": []}
+    before = []
 
-    def theta(t):  # (E, P): each member's weight and bias, flat, in float64
-        return torch.cat([t[0].reshape(e, -1), t[1].reshape(e, -1)], dim=1).double()
+    def watch(step, x, y):
+        """rate_run's watch, for every member at once: (E, P) weights and gradients."""
+        w = torch.cat([layer.weight.detach().reshape(e, -1), layer.bias.detach().reshape(e, -1)], 1)
+        w = w.double()
+        if before:
+            w_t = before.pop()
+            g = torch.cat([layer.weight.grad.reshape(e, -1), layer.bias.grad.reshape(e, -1)], 1)
+            g = g.double()
+            seen["cosine"].append(((w_t * g).sum(1) / (w_t.norm(dim=1) * g.norm(dim=1))).numpy())
+            seen["grad_norm"].append(g.norm(dim=1).numpy())
+            seen["angle"].append(angle_between(w_t, w).numpy())
+        seen["norm"].append(w.norm(dim=1).numpy())
+        before.append(w)
 
-    out = {k: np.empty((e, steps)) for k in ("cosine", "grad_norm", "angle", "loss")}
-    norm = np.empty((e, steps + 1))
-    # A loop of its own, not lnbook.training.fit_digits (rate_run is that loop): one
-    # stacked model whose members each draw fit_digits' mini-batches and take
-    # torch.optim.SGD's step with their own rate and decay, batched.
-    with one_torch_thread():
-        w = theta((layer.weight.detach(), layer.bias.detach()))
-        for step in range(steps):
-            idx = torch.from_numpy(np.stack([r.integers(0, n, size=batch_size) for r in rngs]))
-            x = torch.gather(X, 1, idx[..., None].expand(-1, -1, X.shape[-1]))  # (E, B, 64)
-            y = torch.gather(Y, 1, idx)  # (E, B)
-            loss = (
-                torch.nn.functional.cross_entropy(
-                    model(x).reshape(e * batch_size, -1), y.reshape(-1), reduction="none"
-                )
-                .view(e, batch_size)
-                .mean(dim=1)
-            )  # (E,): each member's own mean loss
-            model.zero_grad(set_to_none=True)
-            loss.sum().backward()  # the members share no weight: each gets its own gradient
-            g = theta((layer.weight.grad, layer.bias.grad))
-            model.sgd_step(rate, decay)
-            w_next = theta((layer.weight.detach(), layer.bias.detach()))
-            w_norm, g_norm = w.norm(dim=1), g.norm(dim=1)
-            norm[:, step] = w_norm.numpy()
-            out["grad_norm"][:, step] = g_norm.numpy()
-            out["cosine"][:, step] = ((w * g).sum(dim=1) / (w_norm * g_norm)).numpy()
-            out["angle"][:, step] = angle_between(w, w_next).numpy()
-            out["loss"][:, step] = loss.detach().numpy()
-            w = w_next
-        norm[:, steps] = w.norm(dim=1).numpy()
+    loss = fit_digits_stacked(
+        model,
+        torch.tensor([float(r[0]) for r in runs]),
+        torch.stack(X),
+        torch.stack(Y),
+        rngs,
+        steps=steps,
+        batch_size=batch_size,
+        weight_decay=torch.tensor([float(r[1]) for r in runs]),
+        watch=watch,
+    )
     shape = (len(lrs), len(decays), len(seeds))
+    out = {k: np.stack(v, axis=-1) for k, v in seen.items()}  # (E, steps (+ 1))
     return {
         "lrs": np.array(lrs, dtype=float),
         "decays": np.array(decays, dtype=float),
         "seeds": np.array(seeds),
-        "norm": norm.reshape(*shape, steps + 1),
-        **{k: v.reshape(*shape, steps) for k, v in out.items()},
+        **{k: v.reshape(*shape, -1) for k, v in out.items()},
+        "loss": loss.reshape(*shape, steps),
     }
 
 
