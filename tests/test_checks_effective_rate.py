@@ -1,4 +1,4 @@
-"""Chapter 9's effective-rate exercise: the checker's catalogue of wrong answers, each with
+"""Chapter 10's effective-rate exercise: the checker's catalogue of wrong answers, each with
 its diagnosis; the stub is "not attempted yet", garbage never crashes it."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lnbook import checking
-from lnbook.topics.geometry import checks
+from lnbook.topics.effective_rate import checks
 
 
 @pytest.fixture(autouse=True)
