@@ -299,8 +299,9 @@ def equilibrium_norm(fn) -> Verdict:
         known = [
             (
                 math.sqrt(fourth),
-                "that is |W|^2: the balance eta^2 |g|^2 = 2 eta lam |W|^2 with |g| = g_tilde / "
-                "|W| gives |W|^4 = eta g_tilde^2 / (2 lam); take the fourth root",
+                "that is |W|^2: |g| = g_tilde / |W| depends on |W| too, so the balance "
+                "eta^2 |g|^2 = 2 eta lam |W|^2 gives |W|^4 = eta g_tilde^2 / (2 lam); take "
+                "the fourth root",
             ),
             (fourth, "that is |W|^4; take its fourth root"),
             (
@@ -320,11 +321,6 @@ def equilibrium_norm(fn) -> Verdict:
             (
                 (eta * g**2 / 2) ** 0.25,
                 "the decay lam belongs in the denominator: |W|^4 = eta g_tilde^2 / (2 lam)",
-            ),
-            (
-                math.sqrt(eta / (2 * lam)) * g,
-                "|g| = g_tilde / |W| depends on |W| too: the balance eta^2 g_tilde^2 / |W|^2 = "
-                "2 eta lam |W|^2 gives a fourth power, not a square",
             ),
             (
                 eta / math.sqrt(fourth),
