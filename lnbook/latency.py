@@ -144,7 +144,15 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
                 steps=40,
                 known=effective_rate_runs.rate_runs((0.1, 0.3), (0.0, 0.003, 0.01), steps=40),
             ),
-            [("lr", 0.1), ("decay", 0.003), ("lr", 0.3), ("decay", 0.01)],
+            [
+                ("lr", 0.1),
+                ("decay", 0.003),
+                ("lr", 0.3),
+                ("decay", 0.01),
+                ("lr", 0.1),
+                ("decay", 0.003),
+                ("lr", 0.3),
+            ],
         ),
     }
     out = {}
