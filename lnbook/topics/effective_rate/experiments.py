@@ -4,7 +4,8 @@ Weights that feed a norm (the first linear layer's weight and bias) under SGD:
 :func:`scale_invariance_identities` (with autograd), :func:`rate_run` (one run, the book's
 loop, watched), :func:`rate_runs` (a grid, stacked), :func:`equilibrium` (the closed form),
 :func:`rate_summary` (what the runs show). torch is loaded inside the functions that train
-(:func:`lnbook._optional.require_torch`): the browser edition has none.
+(:func:`lnbook._optional.require_torch`), and so is :mod:`lnbook.models`, which needs it:
+the browser edition has none, and the chapter's exercises run there.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from ..._optional import require_torch
 from ..._results import remembered
 from ..._validate import check_int, check_rate
 from ...data import digits
-from ...models import MLP, StackedMLP
 from ...training import digits_split, fit_digits, fit_digits_stacked
 
 # The network: 64 pixels -> Linear(64, 64) -> layer norm -> ReLU -> Linear(64, 10).
@@ -27,6 +27,8 @@ RATE_NET = {"d_hidden": 64, "depth": 1}
 def _rate_mlp(seed: int):
     """The chapter's network, its weights drawn from torch's generator seeded with ``seed``."""
     torch = require_torch()
+    from ...models import MLP  # torch-only module: imported where torch is known to exist
+
     torch.manual_seed(seed)
     return MLP(64, RATE_NET["d_hidden"], 10, depth=RATE_NET["depth"], norm="layer")
 
@@ -159,6 +161,7 @@ def rate_run(
 def _rate_runs(lrs, decays, seeds, steps: int, batch_size: int) -> dict:
     """:func:`rate_runs` without the result cache (see there)."""
     torch = require_torch()
+    from ...models import StackedMLP  # torch-only module, as in _rate_mlp
 
     runs = [(lr, wd, s) for lr in lrs for wd in decays for s in seeds]
     members, rngs, X, Y = [], [], [], []
