@@ -1,4 +1,4 @@
-"""Chapter 9, section 4 (scale invariance and the effective learning rate): the experiments,
+"""Chapter 10 (scale invariance and the effective learning rate): the experiments,
 figure and live explorer, checked against torch, a loop written here, and closed forms."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import torch
 
 from lnbook import models, training
 from lnbook.data import digits
-from lnbook.topics.geometry import experiments, figures, widgets
+from lnbook.topics.effective_rate import experiments, figures, widgets
 
 # ---------------------------------------------------------------- the identities -----------
 

@@ -1,4 +1,4 @@
-"""Chapter 9, section 4: each finding the prose asserts, checked on seeds the chapter does
+"""Chapter 10: each finding the prose asserts, checked on seeds the chapter does
 not use (it trains seeds 0, 1 and 2), with the chapter's rates, decays and steps."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lnbook.topics.geometry import experiments
+from lnbook.topics.effective_rate import experiments
 
 SEEDS = (3, 4, 5)
 LRS, DECAYS = (0.1, 0.3, 1.0), (0.0, 0.003, 0.01)
