@@ -418,12 +418,16 @@ class StackedMLP(nn.Module):
         return x
 
     @torch.no_grad()
-    def sgd_step(self, lr: torch.Tensor) -> None:
+    def sgd_step(self, lr: torch.Tensor, weight_decay: torch.Tensor | None = None) -> None:
         """One step of plain SGD (``p -= lr * p.grad``), member ``e`` at rate ``lr[e]``.
+
+        With ``weight_decay``, the step of ``torch.optim.SGD(weight_decay=...)``, member
+        ``e`` with decay ``weight_decay[e]``: ``p -= lr * (p.grad + weight_decay * p)``.
 
         Parameters
         ----------
         lr : (E,) tensor of learning rates
+        weight_decay : (E,) tensor of decays (>= 0), or None for none
         """
         if not isinstance(lr, torch.Tensor):
             raise TypeError(
@@ -433,15 +437,32 @@ class StackedMLP(nn.Module):
             raise ValueError(f"lr must have shape ({self.n_members},), got {tuple(lr.shape)}")
         if not bool(torch.isfinite(lr).all() and (lr > 0).all()):
             raise ValueError(f"every rate in lr must be positive and finite, got {lr.tolist()}")
+        if weight_decay is not None:
+            if not isinstance(weight_decay, torch.Tensor) or weight_decay.shape != lr.shape:
+                raise ValueError(
+                    f"weight_decay must be None or a tensor of shape ({self.n_members},), got "
+                    f"{getattr(weight_decay, 'shape', type(weight_decay).__name__)}"
+                )
+            if not bool(torch.isfinite(weight_decay).all() and (weight_decay >= 0).all()):
+                raise ValueError(
+                    f"every decay in weight_decay must be >= 0 and finite, got "
+                    f"{weight_decay.tolist()}"
+                )
+
+        def per_member(values: torch.Tensor, layer: nn.Module, p: torch.Tensor) -> torch.Tensor:
+            if isinstance(layer, _StackedBatchNorm):  # (E * D,): D per member
+                return values.repeat_interleave(p.shape[0] // self.n_members)
+            return values.view(-1, *[1] * (p.ndim - 1))  # (E, ...)
+
         for layer in self.layers:
             for p in layer.parameters():
                 if p.grad is None:
                     continue
-                if isinstance(layer, _StackedBatchNorm):  # (E * D,): D per member
-                    rate = lr.repeat_interleave(p.shape[0] // self.n_members)
-                else:  # (E, ...)
-                    rate = lr.view(-1, *[1] * (p.ndim - 1))
-                p.addcmul_(rate.to(p.dtype), p.grad, value=-1)
+                rate = per_member(lr, layer, p)
+                step = p.grad
+                if weight_decay is not None:  # as torch.optim.SGD: the decay joins the gradient
+                    step = step + per_member(weight_decay, layer, p).to(p.dtype) * p
+                p.addcmul_(rate.to(p.dtype), step, value=-1)
 
 
 def _shape(m: nn.Module) -> tuple:

@@ -116,6 +116,70 @@ def fit_digits(
     return losses
 
 
+def fit_digits_stacked(
+    model,
+    lr,
+    X_train,
+    Y_train,
+    rngs,
+    *,
+    steps: int,
+    batch_size: int,
+    weight_decay=None,
+    watch: Callable | None = None,
+) -> np.ndarray:
+    """:func:`fit_digits` for many MLPs at once: the members of a stacked model, each with
+    its own data, mini-batches, rate and decay, trained side by side.
+
+    Member ``e`` draws its mini-batches as ``fit_digits`` would from ``rngs[e]`` and takes
+    the step of ``torch.optim.SGD(lr=lr[e], weight_decay=weight_decay[e])``, batched
+    (:meth:`lnbook.models.StackedMLP.sgd_step`): one step of E members costs a few steps of
+    one. ``watch(step, x, y)`` as for ``fit_digits``, with each member's mini-batch stacked
+    (x: (E, B, 64), y: (E, B)); as there, the gradient of the step just taken is still in
+    the parameters' ``.grad`` when it is called.
+
+    Parameters
+    ----------
+    model : a :class:`lnbook.models.StackedMLP` of E members
+    lr, weight_decay : (E,) tensors (``weight_decay`` None: no decay)
+    X_train, Y_train : (E, N, 64) float32 images and (E, N) labels, a training set per member
+    rngs : E NumPy generators, one per member
+
+    Returns
+    -------
+    (E, steps) each member's training loss at every step
+    """
+    torch = require_torch()
+    e, n = Y_train.shape
+    if len(rngs) != e or X_train.shape[:2] != (e, n) or lr.shape != (e,):
+        raise ValueError(
+            f"need E = {e} generators, images (E, N, 64) and rates (E,), got {len(rngs)}, "
+            f"{tuple(X_train.shape)} and {tuple(lr.shape)}"
+        )
+    losses = np.empty((e, steps))
+    with one_torch_thread():
+        for step in range(steps):
+            idx = torch.from_numpy(np.stack([r.integers(0, n, size=batch_size) for r in rngs]))
+            x = torch.gather(X_train, 1, idx[..., None].expand(-1, -1, X_train.shape[-1]))
+            y = torch.gather(Y_train, 1, idx)  # (E, B)
+            if watch is not None:
+                watch(step, x, y)
+            loss = (
+                torch.nn.functional.cross_entropy(
+                    model(x).reshape(e * batch_size, -1), y.reshape(-1), reduction="none"
+                )
+                .view(e, batch_size)
+                .mean(dim=1)
+            )  # (E,): each member's own mean loss
+            model.zero_grad(set_to_none=True)
+            loss.sum().backward()  # the members share no weight: each gets its own gradient
+            model.sgd_step(lr, weight_decay)
+            losses[:, step] = loss.detach().numpy()
+        if watch is not None:
+            watch(steps, None, None)
+    return losses
+
+
 def digits_accuracy(model, X_test, Y_test) -> float:
     """The share of ``X_test`` that ``model`` classifies right, in inference mode.
 
