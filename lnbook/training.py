@@ -239,27 +239,41 @@ def fit_copy(m, rng, *, steps: int, lr: float, warmup: int = 0, batch: int = 32)
     Adam (betas 0.9, 0.98, as the original Transformer), with a linear learning-rate
     warm-up over ``warmup`` steps (0: the full rate from the first step). The loss is the
     cross-entropy on the copied half of ``a SEP a``, so chance is ln(vocab - 1) = ln 15.
+
+    ``m`` may also be a :class:`lnbook.models.StackedTransformer` of E members, with
+    ``rng`` a list of E generators: member ``e`` draws its batches from ``rng[e]`` and
+    minimizes its own mean loss (Adam's steps are elementwise, so each member takes the
+    step it would take alone); the losses are then (E, steps).
     """
     torch = require_torch()
     vocab, k = COPY_VOCAB, COPY_K
+    stacked = isinstance(rng, list | tuple)
     opt = torch.optim.Adam(m.parameters(), lr=lr, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
     )
-    losses = np.empty(steps)
+    losses = np.empty((steps, len(rng)) if stacked else steps)
     with one_torch_thread():
         for s in range(steps):
-            x = copy_batch(rng, batch)
-            logits = m(x[:, :-1])[:, k:]  # predictions for the copied half
-            loss = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, vocab), x[:, k + 1 :].reshape(-1)
-            )
+            if stacked:  # (E, batch, 2k + 1), each member's batch from its own generator
+                x = torch.stack([copy_batch(r, batch) for r in rng])
+                logits = m(x[..., :-1])[:, :, k:]
+                loss = torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, vocab), x[..., k + 1 :].reshape(-1), reduction="none"
+                )
+                loss = loss.view(len(rng), -1).mean(dim=1)  # (E,): each member's own loss
+            else:
+                x = copy_batch(rng, batch)
+                logits = m(x[:, :-1])[:, k:]  # predictions for the copied half
+                loss = torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, vocab), x[:, k + 1 :].reshape(-1)
+                )
             opt.zero_grad()
-            loss.backward()
+            loss.sum().backward()  # the members share no weight: each gets its own gradient
             opt.step()
             sched.step()
-            losses[s] = loss.item()
-    return losses
+            losses[s] = loss.detach().numpy()
+    return losses.T
 
 
 def train_copy_transformer(
@@ -292,3 +306,41 @@ def train_copy_transformer(
     rng = np.random.default_rng(seed)  # the batches
     m = copy_task_model(placement, n_layers, d, norm=norm)
     return m, fit_copy(m, rng, steps=steps, lr=lr, warmup=warmup, batch=batch), rng
+
+
+def train_copy_transformers(
+    placement: str,
+    n_layers: int,
+    d: int,
+    *,
+    seeds,
+    steps: int,
+    lr: float,
+    warmup: int = 0,
+    batch: int = 32,
+    norm: str = "layer",
+) -> np.ndarray:
+    """:func:`train_copy_transformer` for several seeds at once; (S, steps) losses.
+
+    Each seed's model and batches are the ones :func:`train_copy_transformer` draws; the
+    models train side by side as one :class:`lnbook.models.StackedTransformer`, which on
+    these tiny models costs a fraction of separate runs. Its sums run in another order, so
+    the losses differ from the separate runs' by float rounding (tests/test_training.py
+    compares them), which a run on the edge of divergence amplifies over many steps, as
+    any rounding change would: the same experiment, another draw of its last bits.
+    """
+    torch = require_torch()
+
+    from . import models
+
+    if placement not in models.PLACEMENTS:
+        raise ValueError(f"placement must be one of {models.PLACEMENTS}, got {placement!r}")
+    if len(seeds) == 0:
+        raise ValueError("seeds must not be empty")
+    members = []
+    for seed in seeds:
+        torch.manual_seed(seed)  # the weights, as train_copy_transformer
+        members.append(copy_task_model(placement, n_layers, d, norm=norm))
+    rngs = [np.random.default_rng(seed) for seed in seeds]  # the batches
+    stacked = models.StackedTransformer(members)
+    return fit_copy(stacked, rngs, steps=steps, lr=lr, warmup=warmup, batch=batch)

@@ -65,6 +65,22 @@ def test_train_copy_transformer_is_the_seeded_model_and_loop(three_torch_threads
         training.train_copy_transformer("middle", 1, 16, steps=1, lr=1e-3)
 
 
+def test_train_copy_transformers_are_the_separate_runs_to_rounding(three_torch_threads):
+    # The oracle: each seed trained alone by train_copy_transformer (its own model, batches
+    # and Adam). Side by side, the same runs up to float rounding of the backward.
+    kwargs = {"steps": 6, "lr": 3e-3, "warmup": 3, "batch": 4}
+    losses = training.train_copy_transformers("post", 2, 16, seeds=[4, 1, 7], **kwargs)
+    assert losses.shape == (3, 6)
+    for row, seed in zip(losses, [4, 1, 7], strict=True):
+        alone = training.train_copy_transformer("post", 2, 16, seed=seed, **kwargs)[1]
+        np.testing.assert_allclose(row, alone, rtol=1e-5)
+    assert torch.get_num_threads() == three_torch_threads
+    with pytest.raises(ValueError, match="seeds must not be empty"):
+        training.train_copy_transformers("pre", 1, 16, seeds=[], steps=1, lr=1e-3)
+    with pytest.raises(ValueError, match="placement must be one of"):
+        training.train_copy_transformers("middle", 1, 16, seeds=[0], steps=1, lr=1e-3)
+
+
 def test_copy_batch_is_tokens_a_separator_and_the_tokens_again():
     x = training.copy_batch(np.random.default_rng(0), 5).numpy()
     k = training.COPY_K
