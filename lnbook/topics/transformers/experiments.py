@@ -210,7 +210,7 @@ def warmup_grid(
     """:func:`warmup_training` for every learning rate and (placement, warm-up steps), over
     seeds.
 
-    The seeds of one setting train side by side
+    The runs of one placement train side by side
     (:func:`lnbook.training.train_copy_transformers`): the runs :func:`warmup_training`
     makes, to float rounding, at a fraction of the cost.
 
@@ -225,13 +225,16 @@ def warmup_grid(
     # warmup_training's defaults, then the caller's settings
     settings = {"n_layers": 6, "d": 32, "steps": 150, **kwargs}
     n_layers, d = settings.pop("n_layers"), settings.pop("d")
-    loss = {
-        (lr, p, w): train_copy_transformers(
-            p, n_layers, d, seeds=list(seeds), lr=lr, warmup=w, **settings
-        )
-        for lr in lrs
-        for p, w in configs
-    }
+    loss = {}
+    for placement in dict.fromkeys(p for p, _ in configs):  # one stacked run per placement
+        runs = [(lr, w, s) for lr in lrs for p, w in configs if p == placement for s in seeds]
+        run_lr, run_warmup, run_seed = (list(v) for v in zip(*runs, strict=True))
+        curves = train_copy_transformers(
+            placement, n_layers, d, seeds=run_seed, lr=run_lr, warmup=run_warmup, **settings
+        ).reshape(-1, len(seeds), settings["steps"])
+        for i, key in enumerate(dict.fromkeys((lr, placement, w) for lr, w, _ in runs)):
+            loss[key] = curves[i]
+    loss = {(lr, p, w): loss[(lr, p, w)] for lr in lrs for p, w in configs}  # the grid's order
     return {
         "lrs": list(lrs),
         "configs": [tuple(c) for c in configs],
