@@ -86,6 +86,7 @@ def test_decoder_only_growth_is_weaker_than_encoder_decoder(init):
 
 # ------------------------------------------------------------------------- warm-up ----
 
+
 @pytest.fixture(scope="module")
 def final():
     """Each warm-up seed's final loss, the chapter's grid in the chapter's setting (6 layers,

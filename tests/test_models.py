@@ -324,7 +324,9 @@ def test_stacked_transformer_computes_each_members_logits_and_gradient(norm, pla
         (m(ids[e]) ** 2).mean().backward()
     for e, m in enumerate(members):
         block, ref_block = stacked.blocks[1], m.decoder[1]
-        torch.testing.assert_close(block["qkv"].weight.grad[e], ref_block.self_attn.in_proj_weight.grad.T)
+        torch.testing.assert_close(
+            block["qkv"].weight.grad[e], ref_block.self_attn.in_proj_weight.grad.T
+        )
         torch.testing.assert_close(block["ff2"].bias.grad[e, 0], ref_block.ff[2].bias.grad)
         torch.testing.assert_close(block["norm1"].weight.grad[e, 0], ref_block.norms[1].weight.grad)
         torch.testing.assert_close(stacked.embed.grad[e], m.embed.weight.grad)
