@@ -5,8 +5,9 @@ Two kinds of model are trained here, and each has exactly one loop:
 - an MLP on the handwritten digits (:func:`fit_digits`): chapter 2's AdamW runs
   (:func:`train_digits_mlp`, also behind chapters 4 and 7), chapter 6's SGD runs of
   Ioffe and Szegedy's sigmoid network (``topics.covariate_shift``);
-- a small transformer on the copy task (:func:`fit_copy`): chapter 5's warm-up runs and
-  chapter 7's trained layer norm (:func:`train_copy_transformer`).
+- a small transformer on the copy task (:func:`fit_copy`): chapter 5's warm-up runs, many
+  at once as one stacked model (:func:`train_copy_transformers`), and chapter 7's trained
+  layer norm (:func:`train_copy_transformer`).
 
 A loop takes the model and optimizer its caller built, so that a chapter picks what it
 studies (the network, the norm, the optimizer) and the rest (the mini-batches, the loss,
