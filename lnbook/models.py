@@ -589,4 +589,4 @@ def _stack_layer(members: Sequence[nn.Module]) -> nn.Module:
         return _StackedBatchNorm(members)
     if isinstance(first, nn.Identity | nn.ReLU | nn.Sigmoid | nn.Tanh):
         return first  # no parameters: the same function for every member
-    raise ValueError(f"StackedMLP cannot stack a {type(first).__name__} layer")
+    raise ValueError(f"a stacked model cannot stack a {type(first).__name__} layer")
