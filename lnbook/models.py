@@ -9,6 +9,7 @@ it). The layer norm used is lnbook's own (``torch_ln.LayerNorm``), a drop-in for
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import SimpleNamespace
 
 from ._optional import torch_missing
 
@@ -465,6 +466,83 @@ class StackedMLP(nn.Module):
                 p.addcmul_(rate.to(p.dtype), step, value=-1)
 
 
+class StackedTransformer(nn.Module):
+    """Several decoder-only :class:`TinyTransformer` s of one shape, trained side by side.
+
+    As :class:`StackedMLP`: built from the members (each keeps its own seed's weights), it
+    computes each member's logits on its own batch with batched products, the members'
+    attention heads side by side in one attention call. It gives the members' logits and
+    gradients to float rounding (tests/test_models.py compares them). Layer norm or
+    RMSNorm only, no encoder.
+
+    ``forward`` takes ``(E, B, T)`` token ids, member ``e`` reading ``ids[e]``, and
+    returns ``(E, B, T, vocab)`` logits.
+    """
+
+    def __init__(self, members: Sequence[TinyTransformer]) -> None:
+        super().__init__()
+        if len(members) == 0 or not all(isinstance(m, TinyTransformer) for m in members):
+            raise TypeError("members must be a non-empty sequence of lnbook.models.TinyTransformer")
+        if len({tuple((n, p.shape) for n, p in m.named_parameters()) for m in members}) != 1:
+            raise ValueError("every member must have the same layers and sizes")
+        first = members[0]
+        if first.encoder is not None:
+            raise ValueError("StackedTransformer stacks decoder-only models, not an encoder")
+        self.n_members, self.placement = len(members), first.decoder[0].placement
+        self.n_heads, self.max_len = first.decoder[0].self_attn.num_heads, first.max_len
+        self.embed = _stacked(m.embed.weight for m in members)  # (E, vocab, d)
+        self.pos = _stacked(m.pos.weight for m in members)  # (E, max_len, d)
+        self.blocks = nn.ModuleList()
+        for i in range(len(first.decoder)):
+            blocks = [m.decoder[i] for m in members]
+            attn = [b.self_attn for b in blocks]
+            in_proj = [SimpleNamespace(weight=a.in_proj_weight, bias=a.in_proj_bias) for a in attn]
+            layers = {
+                "qkv": _StackedLinear(in_proj),
+                "out": _StackedLinear([a.out_proj for a in attn]),
+                "ff1": _StackedLinear([b.ff[0] for b in blocks]),
+                "ff2": _StackedLinear([b.ff[2] for b in blocks]),
+            }
+            for j in range(2):
+                layers[f"norm{j}"] = _stack_layer([b.norms[j] for b in blocks])
+            self.blocks.append(nn.ModuleDict(layers))
+        self.final = _stack_layer([m.final for m in members])  # Identity for post-norm
+        self.head = _StackedLinear([m.head for m in members])
+
+    def _attention(self, x: torch.Tensor, layers: nn.ModuleDict, b: int, t: int) -> torch.Tensor:
+        e, _, d = x.shape
+        h = self.n_heads
+        qkv = layers["qkv"](x).view(e, b, t, 3, h, d // h)
+        q, k, v = qkv.permute(3, 0, 1, 4, 2, 5).reshape(3, e * b, h, t, d // h)
+        allowed = ~causal_mask(t).to(x.device)
+        o = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+        return layers["out"](o.view(e, b, h, t, d // h).transpose(2, 3).reshape(e, b * t, d))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if not isinstance(ids, torch.Tensor) or ids.is_floating_point():
+            raise TypeError(f"ids must be an integer tensor, got {type(ids).__name__}")
+        if ids.ndim != 3 or ids.shape[0] != self.n_members or ids.shape[2] > self.max_len:
+            raise ValueError(
+                f"ids must have shape (E={self.n_members}, B, T <= {self.max_len}), "
+                f"got {tuple(ids.shape)}"
+            )
+        e, b, t = ids.shape
+        member = torch.arange(e, device=ids.device)[:, None, None]
+        x = self.embed[member, ids] + self.pos[:, None, :t]  # (E, B, T, d)
+        x = x.reshape(e, b * t, -1)
+        for layers in self.blocks:
+
+            def ff(h, layers=layers):
+                return layers["ff2"](torch.relu(layers["ff1"](h)))
+
+            def attn(h, layers=layers):
+                return self._attention(h, layers, b, t)
+
+            for norm, f in ((layers["norm0"], attn), (layers["norm1"], ff)):
+                x = x + f(norm(x)) if self.placement == "pre" else norm(x + f(x))
+        return self.head(self.final(x)).view(e, b, t, -1)
+
+
 def _shape(m: nn.Module) -> tuple:
     return tuple(tuple(p.shape) for p in m.parameters()) + (getattr(m, "eps", None),)
 
@@ -532,4 +610,4 @@ def _stack_layer(members: Sequence[nn.Module]) -> nn.Module:
         return _StackedBatchNorm(members)
     if isinstance(first, nn.Identity | nn.ReLU | nn.Sigmoid | nn.Tanh):
         return first  # no parameters: the same function for every member
-    raise ValueError(f"StackedMLP cannot stack a {type(first).__name__} layer")
+    raise ValueError(f"a stacked model cannot stack a {type(first).__name__} layer")

@@ -5,8 +5,9 @@ Two kinds of model are trained here, and each has exactly one loop:
 - an MLP on the handwritten digits (:func:`fit_digits`): chapter 2's AdamW runs
   (:func:`train_digits_mlp`, also behind chapters 4 and 7), chapter 6's SGD runs of
   Ioffe and Szegedy's sigmoid network (``topics.covariate_shift``);
-- a small transformer on the copy task (:func:`fit_copy`): chapter 5's warm-up runs and
-  chapter 7's trained layer norm (:func:`train_copy_transformer`).
+- a small transformer on the copy task (:func:`fit_copy`): chapter 5's warm-up runs, many
+  at once as one stacked model (:func:`train_copy_transformers`), and chapter 7's trained
+  layer norm (:func:`train_copy_transformer`).
 
 A loop takes the model and optimizer its caller built, so that a chapter picks what it
 studies (the network, the norm, the optimizer) and the rest (the mini-batches, the loss,
@@ -331,33 +332,88 @@ def copy_batch(rng: np.random.Generator, batch: int):
     return torch.tensor(np.concatenate([a, np.zeros((batch, 1), int), a], axis=1))
 
 
-def fit_copy(m, rng, *, steps: int, lr: float, warmup: int = 0, batch: int = 32):
+class _MembersAdam:
+    """Adam for a stacked model whose member ``e`` has its own rate: ``rate(step)`` is an
+    (E,) array. The arithmetic of ``torch.optim.Adam`` (its single-tensor path, no weight
+    decay), with the step size per member; tests/test_training.py compares the runs with
+    torch's Adam on each member alone."""
+
+    def __init__(self, params, rate: Callable, betas=(0.9, 0.98), eps: float = 1e-8) -> None:
+        torch = require_torch()
+        self.params, self.rate, self.betas, self.eps, self.t = list(params), rate, betas, eps, 0
+        self.m = [torch.zeros_like(p) for p in self.params]  # first moments
+        self.v = [torch.zeros_like(p) for p in self.params]  # second moments
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        torch = require_torch()
+        b1, b2 = self.betas
+        self.t += 1
+        step_size = self.rate(self.t - 1) / (1 - b1**self.t)  # (E,), in float64
+        bc2_sqrt = (1 - b2**self.t) ** 0.5
+        with torch.no_grad():
+            for p, m, v in zip(self.params, self.m, self.v, strict=True):
+                m.lerp_(p.grad, 1 - b1)
+                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
+                size = torch.as_tensor(step_size, dtype=p.dtype).view(-1, *[1] * (p.ndim - 1))
+                p.sub_(size * m / denom)
+
+
+def fit_copy(m, rng, *, steps: int, lr, warmup=0, batch: int = 32):
     """The loop that trains a transformer on the copy task; (steps,) losses.
 
     Adam (betas 0.9, 0.98, as the original Transformer), with a linear learning-rate
     warm-up over ``warmup`` steps (0: the full rate from the first step). The loss is the
     cross-entropy on the copied half of ``a SEP a``, so chance is ln(vocab - 1) = ln 15.
+
+    ``m`` may also be a :class:`lnbook.models.StackedTransformer` of E members, with
+    ``rng`` a list of E generators: member ``e`` draws its batches from ``rng[e]``,
+    minimizes its own mean loss and takes its own Adam step, at its own rate if ``lr``
+    and ``warmup`` list one per member; the losses are then (E, steps).
     """
     torch = require_torch()
     vocab, k = COPY_VOCAB, COPY_K
-    opt = torch.optim.Adam(m.parameters(), lr=lr, betas=(0.9, 0.98))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
-    )
-    losses = np.empty(steps)
+    stacked = isinstance(rng, list | tuple)
+    if stacked:
+        lrs = np.broadcast_to(np.asarray(lr, dtype=float), (len(rng),))
+        warmups = np.broadcast_to(np.asarray(warmup, dtype=float), (len(rng),))
+
+        def rate(s: int) -> np.ndarray:  # (E,): LambdaLR's factor below, per member
+            return lrs * np.where(warmups > 0, np.minimum(1.0, (s + 1) / np.maximum(warmups, 1)), 1)
+
+        opt, sched = _MembersAdam(m.parameters(), rate), None
+    else:
+        opt = torch.optim.Adam(m.parameters(), lr=lr, betas=(0.9, 0.98))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
+        )
+    losses = np.empty((steps, len(rng)) if stacked else steps)
     with one_torch_thread():
         for s in range(steps):
-            x = copy_batch(rng, batch)
-            logits = m(x[:, :-1])[:, k:]  # predictions for the copied half
-            loss = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, vocab), x[:, k + 1 :].reshape(-1)
-            )
+            if stacked:  # (E, batch, 2k + 1), each member's batch from its own generator
+                x = torch.stack([copy_batch(r, batch) for r in rng])
+                logits = m(x[..., :-1])[:, :, k:]
+                loss = torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, vocab), x[..., k + 1 :].reshape(-1), reduction="none"
+                )
+                loss = loss.view(len(rng), -1).mean(dim=1)  # (E,): each member's own loss
+            else:
+                x = copy_batch(rng, batch)
+                logits = m(x[:, :-1])[:, k:]  # predictions for the copied half
+                loss = torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, vocab), x[:, k + 1 :].reshape(-1)
+                )
             opt.zero_grad()
-            loss.backward()
+            loss.sum().backward()  # the members share no weight: each gets its own gradient
             opt.step()
-            sched.step()
-            losses[s] = loss.item()
-    return losses
+            if sched is not None:
+                sched.step()
+            losses[s] = loss.detach().numpy()
+    return losses.T
 
 
 def train_copy_transformer(
@@ -390,3 +446,46 @@ def train_copy_transformer(
     rng = np.random.default_rng(seed)  # the batches
     m = copy_task_model(placement, n_layers, d, norm=norm)
     return m, fit_copy(m, rng, steps=steps, lr=lr, warmup=warmup, batch=batch), rng
+
+
+def train_copy_transformers(
+    placement: str,
+    n_layers: int,
+    d: int,
+    *,
+    seeds,
+    steps: int,
+    lr,
+    warmup=0,
+    batch: int = 32,
+    norm: str = "layer",
+) -> np.ndarray:
+    """:func:`train_copy_transformer` for several runs at once; (E, steps) losses.
+
+    Run ``e`` is seed ``seeds[e]`` at rate ``lr`` and warm-up ``warmup`` (each one number
+    for every run, or one per run); its model and batches are the ones
+    :func:`train_copy_transformer` draws for that seed. The runs train side by side as
+    one :class:`lnbook.models.StackedTransformer`, which on these tiny models costs a
+    fraction of separate runs. Its sums run in another order, so the losses differ from
+    the separate runs' by float rounding (tests/test_training.py compares them), which a
+    run on the edge of divergence amplifies over many steps, as any rounding change
+    would: the same experiment, another draw of its last bits.
+    """
+    torch = require_torch()
+
+    from . import models
+
+    if placement not in models.PLACEMENTS:
+        raise ValueError(f"placement must be one of {models.PLACEMENTS}, got {placement!r}")
+    if len(seeds) == 0:
+        raise ValueError("seeds must not be empty")
+    for name, v in (("lr", lr), ("warmup", warmup)):
+        if np.ndim(v) not in (0, 1) or np.ndim(v) == 1 and len(v) != len(seeds):
+            raise ValueError(f"{name} must be a number or one per seed ({len(seeds)}), got {v}")
+    members = []
+    for seed in seeds:
+        torch.manual_seed(seed)  # the weights, as train_copy_transformer
+        members.append(copy_task_model(placement, n_layers, d, norm=norm))
+    rngs = [np.random.default_rng(seed) for seed in seeds]  # the batches
+    stacked = models.StackedTransformer(members)
+    return fit_copy(stacked, rngs, steps=steps, lr=lr, warmup=warmup, batch=batch)

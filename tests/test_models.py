@@ -295,3 +295,57 @@ def test_stacked_mlp_refuses_what_it_cannot_stack():
         stacked.sgd_step([0.1, 0.1, 0.1])
     with pytest.raises(ValueError, match="positive and finite"):
         stacked.sgd_step(torch.tensor([0.1, float("nan"), 0.1]))
+
+
+def _transformers(placement, norm="layer", n=3, **kwargs):
+    out = []
+    for seed in range(n):
+        torch.manual_seed(seed)
+        out.append(
+            models.TinyTransformer(
+                d=16, n_layers=2, n_heads=4, d_ff=32, max_len=9, norm=norm,
+                placement=placement, **kwargs,
+            )
+        )  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("norm", ["layer", "rms"])
+@pytest.mark.parametrize("placement", ["pre", "post"])
+def test_stacked_transformer_computes_each_members_logits_and_gradient(norm, placement):
+    members = _transformers(placement, norm)
+    stacked = models.StackedTransformer(members)
+    ids = torch.randint(0, 16, (3, 5, 9))
+    out = stacked(ids)
+    ref = torch.stack([m(ids[e]) for e, m in enumerate(members)])  # each member alone
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    (out**2).mean(dim=(1, 2, 3)).sum().backward()
+    for e, m in enumerate(members):
+        (m(ids[e]) ** 2).mean().backward()
+    for e, m in enumerate(members):
+        block, ref_block = stacked.blocks[1], m.decoder[1]
+        torch.testing.assert_close(
+            block["qkv"].weight.grad[e], ref_block.self_attn.in_proj_weight.grad.T
+        )
+        torch.testing.assert_close(block["ff2"].bias.grad[e, 0], ref_block.ff[2].bias.grad)
+        torch.testing.assert_close(block["norm1"].weight.grad[e, 0], ref_block.norms[1].weight.grad)
+        torch.testing.assert_close(stacked.embed.grad[e], m.embed.weight.grad)
+        torch.testing.assert_close(stacked.pos.grad[e], m.pos.weight.grad)
+
+
+def test_stacked_transformer_refuses_what_it_cannot_stack():
+    with pytest.raises(TypeError, match="TinyTransformer"):
+        models.StackedTransformer([])
+    with pytest.raises(ValueError, match="same layers"):
+        models.StackedTransformer(_transformers("pre", n=1) + [models.TinyTransformer(d=16)])
+    with pytest.raises(ValueError, match="encoder"):
+        models.StackedTransformer(_transformers("pre", encoder_decoder=True))
+    with pytest.raises(ValueError, match="cannot stack a DyT"):
+        models.StackedTransformer(_transformers("pre", norm="dyt"))
+    stacked = models.StackedTransformer(_transformers("post"))
+    with pytest.raises(ValueError, match=r"shape \(E=3, B, T <= 9\), got \(2, 4, 9\)"):
+        stacked(torch.zeros(2, 4, 9, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"got \(3, 4, 10\)"):
+        stacked(torch.zeros(3, 4, 10, dtype=torch.long))
+    with pytest.raises(TypeError, match="integer tensor"):
+        stacked(torch.zeros(3, 4, 9))

@@ -65,6 +65,34 @@ def test_train_copy_transformer_is_the_seeded_model_and_loop(three_torch_threads
         training.train_copy_transformer("middle", 1, 16, steps=1, lr=1e-3)
 
 
+def test_train_copy_transformers_are_the_separate_runs_to_rounding(three_torch_threads):
+    # The oracle: each seed trained alone by train_copy_transformer (its own model, batches
+    # and Adam). Side by side, the same runs up to float rounding of the backward.
+    # Each run at its own rate and warm-up (Adam's arithmetic per member, checked here).
+    runs = [(4, 3e-3, 3), (1, 1e-2, 0), (4, 1e-3, 0), (7, 3e-2, 5)]
+    seeds, lrs, warmups = (list(v) for v in zip(*runs, strict=True))
+    losses = training.train_copy_transformers(
+        "post", 2, 16, seeds=seeds, lr=lrs, warmup=warmups, steps=8, batch=4
+    )
+    assert losses.shape == (4, 8)
+    for row, (seed, lr, warmup) in zip(losses, runs, strict=True):
+        alone = training.train_copy_transformer(
+            "post", 2, 16, seed=seed, lr=lr, warmup=warmup, steps=8, batch=4
+        )[1]
+        np.testing.assert_allclose(row, alone, rtol=1e-5)
+    same = training.train_copy_transformers("pre", 1, 16, seeds=[0, 1], lr=1e-2, steps=3)
+    for row, seed in zip(same, [0, 1], strict=True):  # one rate for every run
+        alone = training.train_copy_transformer("pre", 1, 16, seed=seed, lr=1e-2, steps=3)[1]
+        np.testing.assert_allclose(row, alone, rtol=1e-5)
+    with pytest.raises(ValueError, match="lr must be a number or one per seed"):
+        training.train_copy_transformers("pre", 1, 16, seeds=[0, 1], lr=[1e-3], steps=1)
+    assert torch.get_num_threads() == three_torch_threads
+    with pytest.raises(ValueError, match="seeds must not be empty"):
+        training.train_copy_transformers("pre", 1, 16, seeds=[], steps=1, lr=1e-3)
+    with pytest.raises(ValueError, match="placement must be one of"):
+        training.train_copy_transformers("middle", 1, 16, seeds=[0], steps=1, lr=1e-3)
+
+
 def test_copy_batch_is_tokens_a_separator_and_the_tokens_again():
     x = training.copy_batch(np.random.default_rng(0), 5).numpy()
     k = training.COPY_K

@@ -23,6 +23,7 @@ from ...training import (
     copy_task_model,
     one_torch_thread,
     train_copy_transformer,
+    train_copy_transformers,
 )
 
 
@@ -133,7 +134,9 @@ def transformer_init_gradients(
     -------
     dict with ``depths`` (K,) and, for each placement p and depth index k,
     ``layer_grad[p][k]`` and ``residual_norm[p][k]`` (depths[k],) per layer, and
-    ``last_grad[p]`` (K,): the last layer's gradient norm at each depth
+    ``last_grad[p]`` (K,): the last layer's gradient norm at each depth, all averaged over
+    the seeds; ``seed_layer_grad[p][k]`` and ``seed_residual_norm[p][k]`` (S, depths[k]):
+    each seed's own, for the spread
     """
     torch = require_torch()
 
@@ -153,12 +156,15 @@ def transformer_init_gradients(
         norms = [r.norm(dim=-1).mean().item() for r in res]
         return grads, norms
 
-    out = {"layer_grad": {}, "residual_norm": {}, "last_grad": {}, "depths": np.array(depths)}
+    keys = ("layer_grad", "residual_norm", "last_grad", "seed_layer_grad", "seed_residual_norm")
+    out = {key: {} for key in keys} | {"depths": np.array(depths)}
     with one_torch_thread():
         for p in placements:
             per_depth = [[measure(p, L, s) for s in seeds] for L in depths]
-            out["layer_grad"][p] = [np.mean([g for g, _ in runs], axis=0) for runs in per_depth]
-            out["residual_norm"][p] = [np.mean([n for _, n in runs], axis=0) for runs in per_depth]
+            out["seed_layer_grad"][p] = [np.array([g for g, _ in runs]) for runs in per_depth]
+            out["seed_residual_norm"][p] = [np.array([n for _, n in runs]) for runs in per_depth]
+            out["layer_grad"][p] = [g.mean(axis=0) for g in out["seed_layer_grad"][p]]
+            out["residual_norm"][p] = [n.mean(axis=0) for n in out["seed_residual_norm"][p]]
             out["last_grad"][p] = np.array([lg[-1] for lg in out["layer_grad"][p]])
     return out
 
@@ -204,6 +210,10 @@ def warmup_grid(
     """:func:`warmup_training` for every learning rate and (placement, warm-up steps), over
     seeds.
 
+    The runs of one placement train side by side
+    (:func:`lnbook.training.train_copy_transformers`): the runs :func:`warmup_training`
+    makes, to float rounding, at a fraction of the cost.
+
     Returns
     -------
     dict with ``lrs``, ``configs`` and, for each key ``(lr, placement, warmup)``:
@@ -212,11 +222,19 @@ def warmup_grid(
     """
     if not seeds:
         raise ValueError("seeds must not be empty")
-    loss = {
-        (lr, p, w): np.array([warmup_training(p, lr=lr, warmup=w, seed=s, **kwargs) for s in seeds])
-        for lr in lrs
-        for p, w in configs
-    }
+    # warmup_training's defaults, then the caller's settings
+    settings = {"n_layers": 6, "d": 32, "steps": 150, **kwargs}
+    n_layers, d = settings.pop("n_layers"), settings.pop("d")
+    loss = {}
+    for placement in dict.fromkeys(p for p, _ in configs):  # one stacked run per placement
+        runs = [(lr, w, s) for lr in lrs for p, w in configs if p == placement for s in seeds]
+        run_lr, run_warmup, run_seed = (list(v) for v in zip(*runs, strict=True))
+        curves = train_copy_transformers(
+            placement, n_layers, d, seeds=run_seed, lr=run_lr, warmup=run_warmup, **settings
+        ).reshape(-1, len(seeds), settings["steps"])
+        for i, key in enumerate(dict.fromkeys((lr, placement, w) for lr, w, _ in runs)):
+            loss[key] = curves[i]
+    loss = {(lr, p, w): loss[(lr, p, w)] for lr in lrs for p, w in configs}  # the grid's order
     return {
         "lrs": list(lrs),
         "configs": [tuple(c) for c in configs],
