@@ -4,7 +4,8 @@ Two kinds of model are trained here, and each has exactly one loop:
 
 - an MLP on the handwritten digits (:func:`fit_digits`): chapter 2's AdamW runs
   (:func:`train_digits_mlp`, also behind chapters 4 and 7), chapter 6's SGD runs of
-  Ioffe and Szegedy's sigmoid network (``topics.covariate_shift``);
+  Ioffe and Szegedy's sigmoid network (``topics.covariate_shift``), and the same loop for
+  many such networks side by side (:func:`fit_digits_stacked`, chapter 6's grids);
 - a small transformer on the copy task (:func:`fit_copy`): chapter 5's warm-up runs and
   chapter 7's trained layer norm (:func:`train_copy_transformer`).
 
@@ -22,7 +23,7 @@ chapters' numbers change.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -114,6 +115,67 @@ def fit_digits(
         if watch is not None:
             watch(steps, None, None)
     return losses
+
+
+def fit_digits_stacked(
+    model,
+    rates,
+    X_train,
+    Y_train,
+    rngs: Sequence[np.random.Generator],
+    *,
+    steps: int,
+    batch_size: int,
+    watch: Callable | None = None,
+) -> np.ndarray:
+    """:func:`fit_digits` with plain SGD for the E members of a
+    :class:`lnbook.models.StackedMLP` at once, member ``e`` at rate ``rates[e]``.
+
+    Each member draws its mini-batches from its own generator and takes the plain SGD step
+    ``torch.optim.SGD`` would take; the members share no weight, so the gradient of the sum
+    of their losses is each member's own gradient. One step of E members costs a few steps
+    of one: chapter 6 trains its grids of rates and seeds this way. ``watch(step, x, y)``
+    is called as by :func:`fit_digits`, with the members' batches ``(E, B, 64)`` and
+    ``(E, B)``.
+
+    Parameters
+    ----------
+    model : a StackedMLP of E members
+    rates : (E,) tensor of learning rates
+    X_train, Y_train : (E, N, 64) images and (E, N) labels, each member's training split
+    rngs : E NumPy generators, each member's mini-batches
+
+    Returns
+    -------
+    (E, steps) the training loss of every member at every step
+    """
+    torch = require_torch()
+    e, n = Y_train.shape
+    losses = np.empty((e, steps))
+    with one_torch_thread():
+        for step in range(steps):
+            idx = torch.from_numpy(np.stack([r.integers(0, n, size=batch_size) for r in rngs]))
+            x = torch.gather(X_train, 1, idx[..., None].expand(-1, -1, X_train.shape[-1]))
+            y = torch.gather(Y_train, 1, idx)  # (E, B)
+            if watch is not None:
+                watch(step, x, y)
+            loss = stacked_loss(model, x, y)  # (E,): each member's own mean loss
+            model.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            model.sgd_step(rates)
+            losses[:, step] = loss.detach().numpy()
+        if watch is not None:
+            watch(steps, None, None)
+    return losses
+
+
+def stacked_loss(model, x, y):
+    """Each member's mean cross-entropy on its own batch: (E,) from (E, B, 64) and (E, B)."""
+    torch = require_torch()
+    e, b = y.shape
+    logits = model(x)
+    loss = torch.nn.functional.cross_entropy(logits.reshape(e * b, -1), y.reshape(-1), reduction="none")
+    return loss.view(e, b).mean(dim=1)
 
 
 def digits_accuracy(model, X_test, Y_test) -> float:

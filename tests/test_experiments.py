@@ -631,8 +631,8 @@ def test_stacked_runs_are_the_separate_runs(net):
     # rates: at 1 the ReLU network is chaotic enough to blow float rounding up to 1e-3
     # within 15 steps, in either implementation.
     lrs, seeds = (0.05, 0.3), (0, 1)
-    loss, acc = covariate_shift_experiments.stacked_sgd_runs(net, lrs, seeds, steps=15)
-    assert loss.shape == (2, 2, 15) and acc.shape == (2, 2)
+    loss, acc, norms = covariate_shift_experiments.stacked_sgd_runs(net, lrs, seeds, steps=15)
+    assert loss.shape == (2, 2, 15) and acc.shape == (2, 2) and norms.shape == (2, 2, 2, 3)
     for i, lr in enumerate(lrs):
         for j, seed in enumerate(seeds):
             ref = covariate_shift_experiments.covariate_shift_run(
@@ -640,6 +640,23 @@ def test_stacked_runs_are_the_separate_runs(net):
             )
             np.testing.assert_allclose(loss[i, j], ref["loss"], rtol=1e-5)
             assert abs(acc[i, j] - ref["test_accuracy"]) < 1e-6
+    # The weight norms, from one network trained alone by torch's SGD: the hidden linear
+    # layers' weights and bias, before and after.
+    torch.manual_seed(seeds[1])
+    X, Y, _, _, rng = training.digits_split(seeds[1])
+    m = covariate_shift_experiments.sigmoid_mlp(
+        net["norm"], init=net.get("init", "xavier"), activation=net.get("activation", "sigmoid")
+    )
+    linear = [layer for layer in m.modules() if isinstance(layer, torch.nn.Linear)][:-1]
+
+    def norm_of(layer):
+        return float(torch.cat([layer.weight.detach().reshape(-1), layer.bias.detach()]).norm())
+
+    before = [norm_of(layer) for layer in linear]
+    opt = torch.optim.SGD(m.parameters(), lr=lrs[1])
+    training.fit_digits(m, opt, X, Y, rng, steps=15, batch_size=64)
+    after = [norm_of(layer) for layer in linear]
+    np.testing.assert_allclose(norms[1, 1], [before, after], rtol=1e-5)
 
 
 def test_lr_sensitivity_runs_noisy_nets_one_by_one_and_stacked_runs_refuse_them():
@@ -720,11 +737,22 @@ def test_landscape_smoothness_matches_an_independent_look_ahead():
         losses.append(loss_at(w).item())
         g_e = grad(w)
         changes.append(torch.cat([(g_e[n] - g[n]).reshape(-1) for n in names]).norm().item())
-    assert r["steps"].tolist() == [0, 2]
-    np.testing.assert_allclose(r["loss_range"][0], np.ptp(losses), rtol=1e-4)
-    np.testing.assert_allclose(r["grad_change"][0], max(changes), rtol=1e-4)
+    assert r["steps"].tolist() == [0, 2] and r["loss_range"].shape == (1, 2)
+    np.testing.assert_allclose(r["loss_range"][0, 0], np.ptp(losses), rtol=1e-4)
+    np.testing.assert_allclose(r["grad_change"][0, 0], max(changes), rtol=1e-4)
     betas = [c / (e * lr * flat.norm().item()) for c, e in zip(changes, etas, strict=True)]
-    np.testing.assert_allclose(r["beta"][0], max(betas), rtol=1e-4)
+    np.testing.assert_allclose(r["beta"][0, 0], max(betas), rtol=1e-4)
+
+
+@pytest.mark.parametrize("norm", [None, "batch"])
+def test_landscape_seeds_side_by_side_are_the_runs_alone(norm):
+    both = covariate_shift_experiments.landscape_smoothness(norm, steps=12, every=4, seeds=(0, 3))
+    for i, seed in enumerate((0, 3)):
+        alone = covariate_shift_experiments.landscape_smoothness(
+            norm, steps=12, every=4, seeds=(seed,)
+        )
+        for key in ("loss_range", "grad_change", "beta", "grad_norm", "loss"):
+            np.testing.assert_allclose(both[key][i], alone[key][0], rtol=1e-4)
 
 
 def test_landscape_look_ahead_does_not_disturb_training():
