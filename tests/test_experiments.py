@@ -712,8 +712,8 @@ def test_landscape_smoothness_matches_an_independent_look_ahead():
     # Step 0, recomputed with torch.func from a model built the same way.
     lr, etas = 0.5, (0.5, 2.0)
     r = covariate_shift_experiments.landscape_smoothness(
-        "layer", lr=lr, etas=etas, steps=3, every=2
-    )
+        "layer", lrs=(lr,), etas=etas, steps=3, every=2
+    )[0]
     torch.manual_seed(0)
     X, Y, _, _, rng = training.digits_split(0)
     m = covariate_shift_experiments.sigmoid_mlp("layer")
@@ -746,23 +746,27 @@ def test_landscape_smoothness_matches_an_independent_look_ahead():
 
 @pytest.mark.parametrize("norm", [None, "batch"])
 def test_landscape_seeds_side_by_side_are_the_runs_alone(norm):
-    both = covariate_shift_experiments.landscape_smoothness(norm, steps=12, every=4, seeds=(0, 3))
-    for i, seed in enumerate((0, 3)):
-        alone = covariate_shift_experiments.landscape_smoothness(
-            norm, steps=12, every=4, seeds=(seed,)
-        )
-        for key in ("loss_range", "grad_change", "beta", "grad_norm", "loss"):
-            np.testing.assert_allclose(both[key][i], alone[key][0], rtol=1e-4)
+    # Two rates and two seeds side by side, against each run alone.
+    both = covariate_shift_experiments.landscape_smoothness(
+        norm, lrs=(1.0, 0.3), steps=12, every=4, seeds=(0, 3)
+    )
+    for k, lr in enumerate((1.0, 0.3)):
+        for i, seed in enumerate((0, 3)):
+            alone = covariate_shift_experiments.landscape_smoothness(
+                norm, lrs=(lr,), steps=12, every=4, seeds=(seed,)
+            )[0]
+            for key in ("loss_range", "grad_change", "beta", "grad_norm", "loss"):
+                np.testing.assert_allclose(both[k][key][i], alone[key][0], rtol=1e-4)
 
 
 def test_landscape_look_ahead_does_not_disturb_training():
-    a = covariate_shift_experiments.landscape_smoothness(None, steps=12, every=1)
-    b = covariate_shift_experiments.landscape_smoothness(None, steps=12, every=100)
+    a = covariate_shift_experiments.landscape_smoothness(None, steps=12, every=1)[0]
+    b = covariate_shift_experiments.landscape_smoothness(None, steps=12, every=100)[0]
     np.testing.assert_array_equal(a["loss"], b["loss"])
     with pytest.raises(ValueError, match="etas"):
         covariate_shift_experiments.landscape_smoothness(None, etas=(0.0, 1.0))
-    with pytest.raises(ValueError, match="lr must be"):
-        covariate_shift_experiments.landscape_smoothness(None, lr=float("nan"))
+    with pytest.raises(ValueError, match="every rate in lrs"):
+        covariate_shift_experiments.landscape_smoothness(None, lrs=(float("nan"),))
     with pytest.raises(ValueError, match="every rate in lrs"):
         covariate_shift_experiments.lr_sensitivity({"x": {}}, lrs=np.array([0.1, -1.0]))
 

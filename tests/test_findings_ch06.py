@@ -145,25 +145,24 @@ def test_the_effective_rate_falls_as_the_weights_that_feed_a_norm_grow(sweep):
     assert (eff[hi, :, 1] / eff[lo, :, 1] < lrs[hi] / lrs[lo] / 3).all()
 
 
-SETUPS = {
-    "sigmoid, rate 1": {"activation": "sigmoid", "init": "xavier", "lr": 1.0},
-    "sigmoid, rate 0.3": {"activation": "sigmoid", "init": "xavier", "lr": 0.3},
-    "ReLU, rate 0.3": {"activation": "relu", "init": "he", "lr": 0.3},
-}
+SETUPS = ("sigmoid, rate 1", "sigmoid, rate 0.3", "ReLU, rate 0.3")
 NORMS = {"no norm": None, "layer norm": "layer", "batch norm": "batch"}
 
 
 @pytest.fixture(scope="module")
 def smooth():
     """Each seed's median of each look-ahead measure: net -> norm -> measure -> (S,)."""
-    out = {}
-    for net, setup in SETUPS.items():
-        out[net] = {}
+    out = {net: {} for net in SETUPS}
+    for units, init, lrs in (("sigmoid", "xavier", (1.0, 0.3)), ("ReLU", "he", (0.3,))):
         for label, norm in NORMS.items():
-            r = experiments.landscape_smoothness(norm, **setup, steps=500, seeds=SEEDS)
-            measures = ("loss_range", "grad_change", "beta")
-            out[net][label] = {m: np.median(r[m], axis=1) for m in measures}
-            out[net][label]["final"] = r["loss"][:, -20:].mean(axis=1)
+            by_rate = experiments.landscape_smoothness(
+                norm, lrs=lrs, activation=units.lower(), init=init, steps=500, seeds=SEEDS
+            )
+            for lr, r in zip(lrs, by_rate, strict=True):
+                measures = ("loss_range", "grad_change", "beta")
+                out[f"{units}, rate {lr:g}"][label] = {
+                    m: np.median(r[m], axis=1) for m in measures
+                } | {"final": r["loss"][:, -20:].mean(axis=1)}
     return out
 
 

@@ -437,7 +437,7 @@ def _member_norms(tensors, e: int):
 def landscape_smoothness(
     norm: str | None = None,
     *,
-    lr: float = 1.0,
+    lrs: Sequence[float] = (1.0,),
     etas: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0),
     steps: int = 500,
     every: int = 10,
@@ -445,7 +445,7 @@ def landscape_smoothness(
     init: str = "xavier",
     activation: str = "sigmoid",
     seeds: Sequence[int] = (0,),
-) -> dict[str, np.ndarray]:
+) -> list[dict[str, np.ndarray]]:
     """How far the loss and its gradient can be trusted along the gradient, during training.
 
     A miniature of Santurkar et al. (2018), Fig. 4. Every ``every`` steps of SGD, on the
@@ -461,14 +461,15 @@ def landscape_smoothness(
       beta-smoothness" (a local Lipschitz constant of the gradient).
 
     The network is the chapter's (``init`` and ``activation`` as for
-    :func:`covariate_shift_run`), trained with plain SGD at rate ``lr``, one run per seed;
-    the runs are those of :func:`covariate_shift_run`, trained side by side
-    (:func:`lnbook.training.fit_digits_stacked`) and looked at side by side.
+    :func:`covariate_shift_run`), trained with plain SGD at each rate ``lr`` of ``lrs``, one
+    run per rate and seed; the runs are those of :func:`covariate_shift_run`, trained side
+    by side (:func:`lnbook.training.fit_digits_stacked`) and looked at side by side.
 
     Returns
     -------
-    dict with ``steps`` (M,) the steps measured; ``loss_range``, ``grad_change``, ``beta``
-    and ``grad_norm`` (S, M) for each seed; ``loss`` (S, steps) the training loss
+    one dict per rate, with ``steps`` (M,) the steps measured; ``loss_range``,
+    ``grad_change``, ``beta`` and ``grad_norm`` (S, M) for each seed; ``loss`` (S, steps)
+    the training loss
     """
     torch = require_torch()
     etas = np.asarray(etas, dtype=np.float64)
@@ -477,10 +478,10 @@ def landscape_smoothness(
     check_int("every", every, 1)
     check_int("steps", steps, 1)
     check_int("batch_size", batch_size, 1)
-    check_rate("lr", lr)
     net = {"norm": norm, "init": init, "activation": activation}
-    model, rate, X_train, Y_train, _, _, rngs = _stacked_members(net, (lr,), seeds)
-    e = len(seeds)
+    model, rate, X_train, Y_train, _, _, rngs = _stacked_members(net, lrs, seeds)
+    e = len(rate)
+    lr = rate[:, None]  # (E, 1): each run's rate, for its weights viewed as (E, -1)
     rows, measured = [], []
 
     def look_ahead(step, x, y):
@@ -498,12 +499,12 @@ def landscape_smoothness(
         for eta in etas:
             with torch.no_grad():  # w - eta * lr * g, for every seed
                 for p, w0, gp in zip(params, w, g, strict=True):
-                    p.copy_(w0 - eta * lr * gp)
+                    p.view(e, -1).copy_(w0.view(e, -1) - eta * lr * gp.view(e, -1))
             loss_e = stacked_loss(ahead, x, y)
             g_e = torch.autograd.grad(loss_e.sum(), params)
             seen_loss.append(loss_e.detach())
             change.append(_member_norms([a - b for a, b in zip(g_e, g, strict=True)], e))
-            beta.append(change[-1] / (eta * lr * g_norm))
+            beta.append(change[-1] / (eta * rate * g_norm))
         seen_loss = torch.stack(seen_loss)
         rows.append(
             torch.stack(
@@ -520,15 +521,14 @@ def landscape_smoothness(
     losses = fit_digits_stacked(
         model, rate, X_train, Y_train, rngs, steps=steps, batch_size=batch_size, watch=look_ahead
     )
-    rows = np.array(rows)  # (M, 4, S)
-    return {
-        "steps": np.array(measured),
-        "loss_range": rows[:, 0].T,
-        "grad_change": rows[:, 1].T,
-        "beta": rows[:, 2].T,
-        "grad_norm": rows[:, 3].T,
-        "loss": losses,
-    }
+    rows = np.array(rows).reshape(len(measured), 4, len(lrs), len(seeds))  # (M, 4, R, S)
+    keys = ("loss_range", "grad_change", "beta", "grad_norm")
+    losses = losses.reshape(len(lrs), len(seeds), steps)
+    return [
+        {"steps": np.array(measured), "loss": losses[k]}
+        | {key: rows[:, j, k].T for j, key in enumerate(keys)}
+        for k in range(len(lrs))
+    ]
 
 
 def lr_summary(result: dict) -> dict[str, dict]:
