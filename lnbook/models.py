@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from ._optional import torch_missing
 
 try:
@@ -416,6 +418,23 @@ class StackedMLP(nn.Module):
         for layer in self.layers:
             x = layer(x)
         return x
+
+    @torch.no_grad()
+    def hidden_weight_norms(self) -> np.ndarray:
+        """Each member's norm of each hidden linear layer's weights and bias together.
+
+        With a norm after each hidden linear layer, these are the weights to whose scale
+        the loss is blind (the last linear layer feeds no norm and is left out).
+
+        Returns
+        -------
+        (E, L) array for the E members and the L linear layers before the last
+        """
+        e = self.n_members
+        linear = [m for m in self.layers if isinstance(m, _StackedLinear)][:-1]
+        squares = [m.weight.view(e, -1).square().sum(1) + m.bias.view(e, -1).square().sum(1)
+                   for m in linear]  # fmt: skip
+        return torch.stack(squares, dim=1).sqrt().numpy()
 
     @torch.no_grad()
     def sgd_step(self, lr: torch.Tensor) -> None:

@@ -174,7 +174,9 @@ def stacked_loss(model, x, y):
     torch = require_torch()
     e, b = y.shape
     logits = model(x)
-    loss = torch.nn.functional.cross_entropy(logits.reshape(e * b, -1), y.reshape(-1), reduction="none")
+    loss = torch.nn.functional.cross_entropy(
+        logits.reshape(e * b, -1), y.reshape(-1), reduction="none"
+    )
     return loss.view(e, b).mean(dim=1)
 
 

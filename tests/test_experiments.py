@@ -659,6 +659,22 @@ def test_stacked_runs_are_the_separate_runs(net):
     np.testing.assert_allclose(norms[1, 1], [before, after], rtol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "net", [{"norm": None}, {"norm": "batch"}, {"norm": "layer", "noise": 1.0}]
+)
+def test_covariate_shift_runs_are_the_runs_one_by_one(net):
+    both = covariate_shift_experiments.covariate_shift_runs(
+        **net, seeds=(0, 3), steps=30, checkpoints=4
+    )
+    for run, seed in zip(both, (0, 3), strict=True):
+        ref = covariate_shift_experiments.covariate_shift_run(
+            **net, steps=30, checkpoints=4, seed=seed
+        )
+        for key in ("steps", "inputs", "all_percentiles", "hist", "loss"):
+            np.testing.assert_allclose(run[key], ref[key], rtol=1e-4, atol=1e-5)
+        assert abs(run["test_accuracy"] - ref["test_accuracy"]) < 1e-6
+
+
 def test_lr_sensitivity_runs_noisy_nets_one_by_one_and_stacked_runs_refuse_them():
     r = covariate_shift_experiments.lr_sensitivity(
         {"noisy": {"norm": "layer", "noise": 1.0}}, lrs=(0.1,), seeds=(0,), steps=20

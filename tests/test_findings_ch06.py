@@ -27,12 +27,9 @@ def shift():
     for label, net in experiments.COVARIATE_SHIFT_NETS.items():
         # The noisy layer norm's finding is about its loss only: no checkpoints needed.
         checkpoints = 0 if label == "layer norm + noise" else 25
-        runs = [
-            experiments.covariate_shift_run(
-                **net, lr=1.0, steps=STEPS, checkpoints=checkpoints, seed=s
-            )
-            for s in SEEDS
-        ]
+        runs = experiments.covariate_shift_runs(
+            **net, lr=1.0, steps=STEPS, checkpoints=checkpoints, seeds=SEEDS
+        )
         out[label] = {
             "runs": runs,
             "loss": np.array([r["loss"][-20:].mean() for r in runs]),

@@ -135,7 +135,7 @@ def covariate_shift_run(
     held-out images)
     """
     torch = require_torch()
-    d_hidden, depth = SIGMOID_MLP["d_hidden"], SIGMOID_MLP["depth"]
+    d_hidden = SIGMOID_MLP["d_hidden"]
     check_int("steps", steps, 1)
     check_int("batch_size", batch_size, 1)
     check_int("unit", unit, 0, d_hidden - 1)
@@ -166,12 +166,19 @@ def covariate_shift_run(
         watch=record_inputs,
     )
     acc = digits_accuracy(model, X_test, Y_test)
+    return _shift_result(at, inputs, losses, acc, unit, edges, n_probe)
+
+
+def _shift_result(at, inputs, losses, acc, unit, edges, n_probe) -> dict:
+    """What :func:`covariate_shift_run` returns, from the probes' (L, P, D) inputs."""
+    at = np.asarray(at, dtype=int)
+    d_hidden, depth = SIGMOID_MLP["d_hidden"], SIGMOID_MLP["depth"]
     every = np.array(inputs).reshape(len(at), depth, n_probe, d_hidden)  # (C, L, P, D)
     pct = np.moveaxis(np.percentile(every, (15, 50, 85), axis=2), 0, -1)  # (C, L, D, 3)
     one = every[..., unit]  # (C, L, P)
     edges = np.linspace(-8, 8, 41) if edges is None else np.asarray(edges, dtype=np.float64)
     return {
-        "steps": np.asarray(at, dtype=int),
+        "steps": at,
         "inputs": one,
         "percentiles": pct[:, :, unit],
         "all_percentiles": pct,
@@ -180,6 +187,49 @@ def covariate_shift_run(
         "loss": losses,
         "test_accuracy": acc,
     }
+
+
+@remembered
+def covariate_shift_runs(norm: str | None = None, *, seeds: Sequence[int] = (0,), **kwargs) -> list:
+    """:func:`covariate_shift_run` ``(norm, **kwargs, seed=seed)`` for every seed.
+
+    Without noise the runs are trained side by side (as :func:`stacked_sgd_runs`: the same
+    runs, to float rounding) and probed side by side; with noise, one by one.
+    """
+    torch = require_torch()
+    if kwargs.get("noise") or not set(kwargs) <= {
+        "lr",
+        "steps",
+        "checkpoints",
+        "init",
+        "activation",
+    }:
+        return [covariate_shift_run(norm, **kwargs, seed=s) for s in seeds]
+    lr, steps = kwargs.get("lr", 1.0), kwargs.get("steps", 600)
+    checkpoints, n_probe = kwargs.get("checkpoints", 25), 300
+    check_int("steps", steps, 1)
+    if checkpoints != 0:
+        check_int("checkpoints (0 for none)", checkpoints, 2)
+    net = {"norm": norm, "init": kwargs.get("init", "xavier")}
+    net["activation"] = kwargs.get("activation", "sigmoid")
+    model, rate, X, Y, X_test, Y_test, rngs = _stacked_members(net, (lr,), seeds)
+    at = np.unique(np.linspace(0, steps, checkpoints).round().astype(int)) if checkpoints else []
+    inputs = []  # per checkpoint, (L, E, P, D)
+
+    def record_inputs(step: int, _x, _y) -> None:
+        if step in at:
+            inputs.append(_unit_inputs(model, X_test[:, :n_probe]))
+
+    losses = fit_digits_stacked(
+        model, rate, X, Y, rngs, steps=steps, batch_size=64, watch=record_inputs
+    )
+    model.eval()
+    with one_torch_thread(), torch.no_grad():
+        acc = (model(X_test).argmax(-1) == Y_test).float().mean(dim=1).numpy()
+    return [
+        _shift_result(at, [x[:, e] for x in inputs], losses[e], float(acc[e]), 0, None, n_probe)
+        for e in range(len(seeds))
+    ]
 
 
 def distribution_shift(percentiles: np.ndarray, relative: bool = False) -> np.ndarray:
@@ -261,7 +311,7 @@ def lr_sensitivity(
     ``steps[label]`` (R, S) the steps to reach ``target`` (NaN: never), ``accuracy[label]``
     (R, S) the held-out accuracy; for the networks trained stacked (see :func:`_stackable`),
     ``weight_norm[label]`` (R, S, 2, L) the norms of the weights that feed a norm at the
-    start and the end (:func:`normed_weight_norms`)
+    start and the end (``StackedMLP.hidden_weight_norms``)
     """
     if len(seeds) == 0 or len(lrs) == 0:
         raise ValueError(f"need at least one seed and one rate, got {list(seeds)}, {list(lrs)}")
@@ -342,29 +392,6 @@ def _stacked_members(kwargs: dict, lrs: Sequence[float], seeds: Sequence[int]) -
     )
 
 
-def normed_weight_norms(model) -> np.ndarray:
-    """The norm of each hidden linear layer's weights and bias, per member of a stacked
-    model: the weights that feed a norm, to which the loss is blind to scale.
-
-    Returns
-    -------
-    (E, L) for the E members and the L linear layers before the last
-    """
-    from ...models import _StackedLinear
-
-    linear = [m for m in model.layers if isinstance(m, _StackedLinear)][:-1]
-    e = model.n_members
-    return np.stack(
-        [
-            (m.weight.detach().view(e, -1).square().sum(1) + m.bias.detach().view(e, -1).square().sum(1))
-            .sqrt()
-            .numpy()
-            for m in linear
-        ],
-        axis=1,
-    )
-
-
 def stacked_sgd_runs(
     kwargs: dict,
     lrs: Sequence[float],
@@ -391,7 +418,8 @@ def stacked_sgd_runs(
     -------
     loss : (R, S, steps) training loss of rate r and seed s at every step
     accuracy : (R, S) held-out accuracy, in inference mode
-    weight_norm : (R, S, 2, L) :func:`normed_weight_norms` at the start and the end
+    weight_norm : (R, S, 2, L) :meth:`lnbook.models.StackedMLP.hidden_weight_norms` at the
+        start and the end
     """
     torch = require_torch()
     if not isinstance(kwargs, dict):
@@ -412,7 +440,7 @@ def stacked_sgd_runs(
 
     def weight_norms(step, _x, _y):
         if step in (0, steps):
-            norms.append(normed_weight_norms(model))
+            norms.append(model.hidden_weight_norms())
 
     losses = fit_digits_stacked(
         model, rate, X, Y, rngs, steps=steps, batch_size=batch_size, watch=weight_norms
