@@ -176,6 +176,10 @@ class NoisyNorm(nn.Module):
     ----------
     norm : the normalization module (applied first)
     noise : strength (>= 0); 0 is the plain norm
+
+    The draws come from torch's global generator, or from the ``torch.Generator`` set as
+    ``generator``: a network's own stream, which lets :class:`StackedMLP` train several
+    noisy networks side by side, each drawing what it would alone.
     """
 
     def __init__(self, norm: nn.Module, noise: float) -> None:
@@ -183,16 +187,17 @@ class NoisyNorm(nn.Module):
         if not noise >= 0:
             raise ValueError(f"noise must be >= 0, got {noise!r}")
         self.norm, self.noise = norm, float(noise)
+        self.generator: torch.Generator | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.norm(x)
         if not self.training or self.noise == 0:
             return y
-        d, n = y.shape[-1], self.noise
-        s = 1 + n * torch.rand(d, dtype=y.dtype)  # (D,): one draw per unit per step
-        m = n * (2 * torch.rand(d, dtype=y.dtype) - 1)  # (D,)
-        sd = n * torch.rand(d, dtype=y.dtype)  # (D,)
-        return s * y + m + sd * torch.randn_like(y)
+        d, n, g = y.shape[-1], self.noise, self.generator
+        s = 1 + n * torch.rand(d, dtype=y.dtype, generator=g)  # (D,): one per unit per step
+        m = n * (2 * torch.rand(d, dtype=y.dtype, generator=g) - 1)  # (D,)
+        sd = n * torch.rand(d, dtype=y.dtype, generator=g)  # (D,)
+        return s * y + m + sd * torch.randn(y.shape, dtype=y.dtype, generator=g)
 
     def extra_repr(self) -> str:
         return f"noise={self.noise}"
@@ -384,8 +389,9 @@ class StackedMLP(nn.Module):
     operation's fixed cost dominates, E members train several times faster than E runs.
     Batch norm keeps each member's statistics apart (its ``E * D`` features are the members'
     ``D`` each); layer norm and RMSNorm normalize each example's features as before, with
-    each member's gamma and beta. Noise layers (:class:`NoisyNorm`) and Dynamic Tanh are not
-    stacked: their draws and parameters are per member in ways this does not reproduce.
+    each member's gamma and beta. Noise layers (:class:`NoisyNorm`) stack when each member
+    draws from a generator of its own (drawn as the member alone would); Dynamic Tanh does
+    not stack.
 
     Parameters
     ----------
@@ -452,15 +458,11 @@ class StackedMLP(nn.Module):
             raise ValueError(f"lr must have shape ({self.n_members},), got {tuple(lr.shape)}")
         if not bool(torch.isfinite(lr).all() and (lr > 0).all()):
             raise ValueError(f"every rate in lr must be positive and finite, got {lr.tolist()}")
-        for layer in self.layers:
-            for p in layer.parameters():
-                if p.grad is None:
-                    continue
-                if isinstance(layer, _StackedBatchNorm):  # (E * D,): D per member
-                    rate = lr.repeat_interleave(p.shape[0] // self.n_members)
-                else:  # (E, ...)
-                    rate = lr.view(-1, *[1] * (p.ndim - 1))
-                p.addcmul_(rate.to(p.dtype), p.grad, value=-1)
+        e = self.n_members
+        rate = lr.view(e, 1)
+        for p in self.parameters():
+            if p.grad is not None:  # member-major: (E, ...), or (E * D,) for batch norm
+                p.view(e, -1).addcmul_(rate.to(p.dtype), p.grad.view(e, -1), value=-1)
 
 
 def _shape(m: nn.Module) -> tuple:
@@ -517,8 +519,37 @@ class _StackedBatchNorm(nn.Module):
         return y.reshape(b, e, d).transpose(0, 1)
 
 
+class _StackedNoisyNorm(nn.Module):
+    """NoisyNorm for (E, B, D): the stacked norm, then each member's noise from its own
+    generator, drawn in the order the member alone would draw it."""
+
+    def __init__(self, members: Sequence[NoisyNorm]) -> None:
+        super().__init__()
+        self.norm = _stack_layer([m.norm for m in members])
+        self.noise = members[0].noise
+        self.generators = [m.generator for m in members]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.norm(x)
+        if not self.training or self.noise == 0:
+            return y
+        drawn = []
+        for g in self.generators:  # each member's s, m, sd (D,) and z (B, D), as alone
+            d, n = y.shape[-1], self.noise
+            s = 1 + n * torch.rand(d, dtype=y.dtype, generator=g)
+            m = n * (2 * torch.rand(d, dtype=y.dtype, generator=g) - 1)
+            sd = n * torch.rand(d, dtype=y.dtype, generator=g)
+            drawn.append((s, m, sd, torch.randn(y.shape[1:], dtype=y.dtype, generator=g)))
+        s, m, sd, z = (torch.stack(t) for t in zip(*drawn, strict=True))
+        return s[:, None] * y + m[:, None] + sd[:, None] * z
+
+
 def _stack_layer(members: Sequence[nn.Module]) -> nn.Module:
     first = members[0]
+    # Only with a generator per member: on torch's global one their draws would interleave.
+    if isinstance(first, NoisyNorm) and all(m.generator is not None for m in members):
+        if len({id(m.generator) for m in members}) == len(members):
+            return _StackedNoisyNorm(members)
     if isinstance(first, nn.Linear):
         return _StackedLinear(members)
     # type(), not isinstance(): DetachedLayerNorm's backward is its own.
@@ -530,4 +561,9 @@ def _stack_layer(members: Sequence[nn.Module]) -> nn.Module:
         return _StackedBatchNorm(members)
     if isinstance(first, nn.Identity | nn.ReLU | nn.Sigmoid | nn.Tanh):
         return first  # no parameters: the same function for every member
-    raise ValueError(f"StackedMLP cannot stack a {type(first).__name__} layer")
+    hint = (
+        " whose members share a generator (give each its own)"
+        if isinstance(first, NoisyNorm)
+        else ""
+    )
+    raise ValueError(f"StackedMLP cannot stack a {type(first).__name__} layer{hint}")

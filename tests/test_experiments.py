@@ -660,7 +660,13 @@ def test_stacked_runs_are_the_separate_runs(net):
 
 
 @pytest.mark.parametrize(
-    "net", [{"norm": None}, {"norm": "batch"}, {"norm": "layer", "noise": 1.0}]
+    "net",
+    [
+        {"norm": None},
+        {"norm": "batch"},
+        {"norm": "layer", "noise": 1.0},
+        {"norm": "batch", "noise": 1.0},
+    ],
 )
 def test_covariate_shift_runs_are_the_runs_one_by_one(net):
     both = covariate_shift_experiments.covariate_shift_runs(
@@ -675,19 +681,20 @@ def test_covariate_shift_runs_are_the_runs_one_by_one(net):
         assert abs(run["test_accuracy"] - ref["test_accuracy"]) < 1e-6
 
 
-def test_lr_sensitivity_runs_noisy_nets_one_by_one_and_stacked_runs_refuse_them():
+def test_lr_sensitivity_stacks_noisy_nets_each_with_its_own_noise():
+    # Each noisy member draws from its own generator what it would draw alone.
     r = covariate_shift_experiments.lr_sensitivity(
-        {"noisy": {"norm": "layer", "noise": 1.0}}, lrs=(0.1,), seeds=(0,), steps=20
+        {"noisy": {"norm": "layer", "noise": 1.0}}, lrs=(0.1, 0.3), seeds=(0, 1), steps=20
     )
-    ref = covariate_shift_experiments.covariate_shift_run(
-        "layer", noise=1.0, lr=0.1, steps=20, checkpoints=0
-    )
-    assert r["final"]["noisy"][0, 0] == ref["loss"][-20:].mean()
-    with pytest.raises(ValueError, match="only runs without noise"):
-        covariate_shift_experiments.stacked_sgd_runs(
-            {"norm": "layer", "noise": 1.0}, (0.1,), (0,), steps=5
-        )
-    with pytest.raises(ValueError, match="only runs without noise"):
+    for i, lr in enumerate((0.1, 0.3)):
+        for j, seed in enumerate((0, 1)):
+            ref = covariate_shift_experiments.covariate_shift_run(
+                "layer", noise=1.0, lr=lr, steps=20, checkpoints=0, seed=seed
+            )
+            np.testing.assert_allclose(
+                r["final"]["noisy"][i, j], ref["loss"][-20:].mean(), rtol=1e-5
+            )
+    with pytest.raises(ValueError, match="only runs with norm"):
         covariate_shift_experiments.stacked_sgd_runs({"norm": "dyt"}, (0.1,), (0,), steps=5)
     with pytest.raises(ValueError, match="every rate in lrs"):
         covariate_shift_experiments.stacked_sgd_runs({"norm": None}, (0.1, -1.0), (0,), steps=5)

@@ -193,24 +193,18 @@ def _shift_result(at, inputs, losses, acc, unit, edges, n_probe) -> dict:
 def covariate_shift_runs(norm: str | None = None, *, seeds: Sequence[int] = (0,), **kwargs) -> list:
     """:func:`covariate_shift_run` ``(norm, **kwargs, seed=seed)`` for every seed.
 
-    Without noise the runs are trained side by side (as :func:`stacked_sgd_runs`: the same
-    runs, to float rounding) and probed side by side; with noise, one by one.
+    The runs are trained side by side (as :func:`stacked_sgd_runs`: the same runs, to float
+    rounding) and probed side by side; with settings other than these, one by one.
     """
     torch = require_torch()
-    if kwargs.get("noise") or not set(kwargs) <= {
-        "lr",
-        "steps",
-        "checkpoints",
-        "init",
-        "activation",
-    }:
+    if not set(kwargs) <= {"noise", "lr", "steps", "checkpoints", "init", "activation"}:
         return [covariate_shift_run(norm, **kwargs, seed=s) for s in seeds]
     lr, steps = kwargs.get("lr", 1.0), kwargs.get("steps", 600)
     checkpoints, n_probe = kwargs.get("checkpoints", 25), 300
     check_int("steps", steps, 1)
     if checkpoints != 0:
         check_int("checkpoints (0 for none)", checkpoints, 2)
-    net = {"norm": norm, "init": kwargs.get("init", "xavier")}
+    net = {"norm": norm, "noise": kwargs.get("noise", 0.0), "init": kwargs.get("init", "xavier")}
     net["activation"] = kwargs.get("activation", "sigmoid")
     model, rate, X, Y, X_test, Y_test, rngs = _stacked_members(net, (lr,), seeds)
     at = np.unique(np.linspace(0, steps, checkpoints).round().astype(int)) if checkpoints else []
@@ -346,11 +340,7 @@ _STACKED_KEYS = {"norm", "noise", "init", "activation"}
 
 def _stackable(kwargs: dict) -> bool:
     """Whether these covariate_shift_run arguments can be trained stacked (same runs)."""
-    return (
-        set(kwargs) <= _STACKED_KEYS
-        and not kwargs.get("noise")
-        and kwargs.get("norm") in (None, "layer", "batch", "rms")
-    )
+    return set(kwargs) <= _STACKED_KEYS and kwargs.get("norm") in (None, "layer", "batch", "rms")
 
 
 def _stacked_members(kwargs: dict, lrs: Sequence[float], seeds: Sequence[int]) -> tuple:
@@ -359,7 +349,7 @@ def _stacked_members(kwargs: dict, lrs: Sequence[float], seeds: Sequence[int]) -
     mini-batch generators."""
     torch = require_torch()
 
-    from ...models import StackedMLP
+    from ...models import NoisyNorm, StackedMLP
 
     if len(lrs) == 0 or len(seeds) == 0:
         raise ValueError(f"need at least one rate and one seed, got {list(lrs)}, {list(seeds)}")
@@ -367,7 +357,7 @@ def _stacked_members(kwargs: dict, lrs: Sequence[float], seeds: Sequence[int]) -
         check_rate("every rate in lrs", lr.item() if isinstance(lr, np.generic) else lr)
     for seed in seeds:
         check_int("every seed in seeds", seed, 0)
-    norm = kwargs.get("norm")
+    norm, noise = kwargs.get("norm"), kwargs.get("noise", 0.0)
     init, activation = kwargs.get("init", "xavier"), kwargs.get("activation", "sigmoid")
     splits = {seed: digits_split(seed) for seed in set(seeds)}
     members, rngs, X, Y, X_test, Y_test, rates = [], [], [], [], [], [], []
@@ -377,7 +367,12 @@ def _stacked_members(kwargs: dict, lrs: Sequence[float], seeds: Sequence[int]) -
             # each run draws its mini-batches from its own copy of the split's generator.
             X_train, Y_train, Xt, Yt, rng = splits[seed]
             torch.manual_seed(seed)
-            members.append(sigmoid_mlp(norm, 0.0, init, activation))
+            members.append(sigmoid_mlp(norm, noise, init, activation))
+            # Its noise, from where torch's stream would be after the weights, its own.
+            own = torch.Generator().set_state(torch.get_rng_state())
+            for m in members[-1].modules():
+                if isinstance(m, NoisyNorm):
+                    m.generator = own
             rngs.append(copy.deepcopy(rng))
             X.append(X_train), Y.append(Y_train), X_test.append(Xt), Y_test.append(Yt)
             rates.append(float(lr))
@@ -412,7 +407,7 @@ def stacked_sgd_runs(
 
     Parameters
     ----------
-    kwargs : ``norm`` (None, "layer", "batch" or "rms"), ``init``, ``activation``; no noise
+    kwargs : ``norm`` (None, "layer", "batch" or "rms"), ``noise``, ``init``, ``activation``
 
     Returns
     -------
@@ -430,9 +425,7 @@ def stacked_sgd_runs(
             f"kwargs may hold only {sorted(_STACKED_KEYS)}, got also {sorted(unknown)}"
         )
     if not _stackable(kwargs):
-        raise ValueError(
-            f"only runs without noise and with norm None, layer, batch or rms stack, got {kwargs}"
-        )
+        raise ValueError(f"only runs with norm None, layer, batch or rms stack, got {kwargs}")
     check_int("steps", steps, 1)
     check_int("batch_size", batch_size, 1)
     model, rate, X, Y, X_test, Y_test, rngs = _stacked_members(kwargs, lrs, seeds)
