@@ -1,6 +1,7 @@
 """The training loops of the book: one for each kind of model the chapters train.
 
-Two kinds of model are trained here, and each has exactly one loop:
+Two kinds of model are trained here, and each has exactly one loop (the MLP's also in a
+stacked form, which trains many of them at once, each as the loop would alone):
 
 - an MLP on the handwritten digits (:func:`fit_digits`): chapter 2's AdamW runs
   (:func:`train_digits_mlp`, also behind chapters 4 and 7), chapter 6's SGD runs of
