@@ -20,6 +20,9 @@ from .data import layer_activations
 from .topics.affine import widgets as affine
 from .topics.batch_norm import widgets as batch_norm
 from .topics.covariate_shift import widgets as covariate_shift
+from .topics.effective_rate import experiments as effective_rate_runs
+from .topics.effective_rate import widgets as effective_rate
+from .topics.geometry import widgets as geometry
 from .topics.statistics import widgets as statistics_
 from .topics.variants import widgets as variants
 
@@ -130,6 +133,27 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
                 ("seed", 0),
             ],
         ),  # fmt: skip
+        "ch09 sphere_explorer": (
+            lambda: geometry.sphere_explorer(),
+            [("x0", -1.0), ("x1", 3.0), ("x2", 0.5), ("eps", 0.5), ("x0", 2.0), ("eps", 0.0)],
+        ),
+        # A new rate or decay trains (about 2 s, by design behind a released slider), so only
+        # the redraws are timed, on runs the explorer already holds: a short grid it is given.
+        "ch10 rate_explorer": (
+            lambda: effective_rate.rate_explorer(
+                steps=40,
+                known=effective_rate_runs.rate_runs((0.1, 0.3), (0.0, 0.003, 0.01), steps=40),
+            ),
+            [
+                ("lr", 0.1),
+                ("decay", 0.003),
+                ("lr", 0.3),
+                ("decay", 0.01),
+                ("lr", 0.1),
+                ("decay", 0.003),
+                ("lr", 0.3),
+            ],
+        ),
     }
     out = {}
     for name, (make, changes) in cases.items():

@@ -443,12 +443,16 @@ class StackedMLP(nn.Module):
         return torch.stack(squares, dim=1).sqrt().numpy()
 
     @torch.no_grad()
-    def sgd_step(self, lr: torch.Tensor) -> None:
+    def sgd_step(self, lr: torch.Tensor, weight_decay: torch.Tensor | None = None) -> None:
         """One step of plain SGD (``p -= lr * p.grad``), member ``e`` at rate ``lr[e]``.
+
+        With ``weight_decay``, the step of ``torch.optim.SGD(weight_decay=...)``, member
+        ``e`` with decay ``weight_decay[e]``: ``p -= lr * (p.grad + weight_decay * p)``.
 
         Parameters
         ----------
         lr : (E,) tensor of learning rates
+        weight_decay : (E,) tensor of decays (>= 0), or None for none
         """
         if not isinstance(lr, torch.Tensor):
             raise TypeError(
@@ -458,11 +462,28 @@ class StackedMLP(nn.Module):
             raise ValueError(f"lr must have shape ({self.n_members},), got {tuple(lr.shape)}")
         if not bool(torch.isfinite(lr).all() and (lr > 0).all()):
             raise ValueError(f"every rate in lr must be positive and finite, got {lr.tolist()}")
+        if weight_decay is not None:
+            if not isinstance(weight_decay, torch.Tensor) or weight_decay.shape != lr.shape:
+                raise ValueError(
+                    f"weight_decay must be None or a tensor of shape ({self.n_members},), got "
+                    f"{getattr(weight_decay, 'shape', type(weight_decay).__name__)}"
+                )
+            if not bool(torch.isfinite(weight_decay).all() and (weight_decay >= 0).all()):
+                raise ValueError(
+                    f"every decay in weight_decay must be >= 0 and finite, got "
+                    f"{weight_decay.tolist()}"
+                )
+
         e = self.n_members
         rate = lr.view(e, 1)
+        decay = None if weight_decay is None else weight_decay.view(e, 1)
         for p in self.parameters():
-            if p.grad is not None:  # member-major: (E, ...), or (E * D,) for batch norm
-                p.view(e, -1).addcmul_(rate.to(p.dtype), p.grad.view(e, -1), value=-1)
+            if p.grad is None:
+                continue
+            step = p.grad.view(e, -1)  # member-major: (E, ...), or (E * D,) for batch norm
+            if decay is not None:  # as torch.optim.SGD: the decay joins the gradient
+                step = step + decay.to(p.dtype) * p.view(e, -1)
+            p.view(e, -1).addcmul_(rate.to(p.dtype), step, value=-1)
 
 
 def _shape(m: nn.Module) -> tuple:

@@ -6,7 +6,7 @@ stacked form, which trains many of them at once, each as the loop would alone):
 - an MLP on the handwritten digits (:func:`fit_digits`): chapter 2's AdamW runs
   (:func:`train_digits_mlp`, also behind chapters 4 and 7), chapter 6's SGD runs of
   Ioffe and Szegedy's sigmoid network (``topics.covariate_shift``), and the same loop for
-  many such networks side by side (:func:`fit_digits_stacked`, chapter 6's grids);
+  many such networks side by side (:func:`fit_digits_stacked`, chapters 6 and 10);
 - a small transformer on the copy task (:func:`fit_copy`): chapter 5's warm-up runs and
   chapter 7's trained layer norm (:func:`train_copy_transformer`).
 
@@ -24,7 +24,7 @@ chapters' numbers change.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -120,38 +120,44 @@ def fit_digits(
 
 def fit_digits_stacked(
     model,
-    rates,
+    lr,
     X_train,
     Y_train,
-    rngs: Sequence[np.random.Generator],
+    rngs,
     *,
     steps: int,
     batch_size: int,
+    weight_decay=None,
     watch: Callable | None = None,
 ) -> np.ndarray:
-    """:func:`fit_digits` with plain SGD for the E members of a
-    :class:`lnbook.models.StackedMLP` at once, member ``e`` at rate ``rates[e]``.
+    """:func:`fit_digits` for many MLPs at once: the members of a stacked model, each with
+    its own data, mini-batches, rate and decay, trained side by side.
 
-    Each member draws its mini-batches from its own generator and takes the plain SGD step
-    ``torch.optim.SGD`` would take; the members share no weight, so the gradient of the sum
-    of their losses is each member's own gradient. One step of E members costs a few steps
-    of one: chapter 6 trains its grids of rates and seeds this way. ``watch(step, x, y)``
-    is called as by :func:`fit_digits`, with the members' batches ``(E, B, 64)`` and
-    ``(E, B)``.
+    Member ``e`` draws its mini-batches as ``fit_digits`` would from ``rngs[e]`` and takes
+    the step of ``torch.optim.SGD(lr=lr[e], weight_decay=weight_decay[e])``, batched
+    (:meth:`lnbook.models.StackedMLP.sgd_step`): one step of E members costs a few steps of
+    one. ``watch(step, x, y)`` as for ``fit_digits``, with each member's mini-batch stacked
+    (x: (E, B, 64), y: (E, B)); as there, the gradient of the step just taken is still in
+    the parameters' ``.grad`` when it is called.
 
     Parameters
     ----------
-    model : a StackedMLP of E members
-    rates : (E,) tensor of learning rates
-    X_train, Y_train : (E, N, 64) images and (E, N) labels, each member's training split
-    rngs : E NumPy generators, each member's mini-batches
+    model : a :class:`lnbook.models.StackedMLP` of E members
+    lr, weight_decay : (E,) tensors (``weight_decay`` None: no decay)
+    X_train, Y_train : (E, N, 64) float32 images and (E, N) labels, a training set per member
+    rngs : E NumPy generators, one per member
 
     Returns
     -------
-    (E, steps) the training loss of every member at every step
+    (E, steps) each member's training loss at every step
     """
     torch = require_torch()
     e, n = Y_train.shape
+    if len(rngs) != e or X_train.shape[:2] != (e, n) or lr.shape != (e,):
+        raise ValueError(
+            f"need E = {e} generators, images (E, N, 64) and rates (E,), got {len(rngs)}, "
+            f"{tuple(X_train.shape)} and {tuple(lr.shape)}"
+        )
     losses = np.empty((e, steps))
     with one_torch_thread():
         for step in range(steps):
@@ -162,8 +168,8 @@ def fit_digits_stacked(
                 watch(step, x, y)
             loss = stacked_loss(model, x, y)  # (E,): each member's own mean loss
             model.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            model.sgd_step(rates)
+            loss.sum().backward()  # the members share no weight: each gets its own gradient
+            model.sgd_step(lr, weight_decay)
             losses[:, step] = loss.detach().numpy()
         if watch is not None:
             watch(steps, None, None)
@@ -195,6 +201,30 @@ def digits_accuracy(model, X_test, Y_test) -> float:
     return acc
 
 
+def digits_accuracy_in_batches(model, X_test, Y_test, batch_size: int) -> float:
+    """The share of ``X_test`` that ``model`` classifies right in *training* mode, fed in
+    consecutive batches of ``batch_size`` (a last, shorter batch is left out).
+
+    This is the function the network computed while it trained: batch norm then normalizes
+    each batch with its own statistics. The model is left untouched (a copy is run, since
+    batch norm in training mode also updates its running statistics).
+    """
+    torch = require_torch()
+    import copy
+
+    if batch_size < 2 or batch_size > len(X_test):
+        raise ValueError(
+            f"batch_size must be in [2, {len(X_test)}] (the test examples), got {batch_size}"
+        )
+    twin = copy.deepcopy(model).train()
+    n = len(X_test) // batch_size * batch_size
+    with one_torch_thread(), torch.no_grad():
+        pred = torch.cat(
+            [twin(X_test[i : i + batch_size]).argmax(-1) for i in range(0, n, batch_size)]
+        )
+    return (pred == Y_test[:n]).float().mean().item()
+
+
 def train_digits_mlp(
     *,
     norm: str | None = "layer",
@@ -207,6 +237,7 @@ def train_digits_mlp(
     lr: float = 3e-3,
     seed: int = 0,
     eval_every: int = 0,
+    train_mode_accuracy: bool = False,
 ) -> dict:
     """Train a small MLP on the handwritten digits with AdamW; return what the chapter plots.
 
@@ -218,11 +249,14 @@ def train_digits_mlp(
         weight matrices (False, the common practice; see ``models.param_groups``)
     steps, batch_size, lr, seed : the training run
     eval_every : also measure the test accuracy every this many steps (0: only at the end)
+    train_mode_accuracy : also measure the final test accuracy in training mode, in batches
+        of ``batch_size`` (:func:`digits_accuracy_in_batches`)
 
     Returns
     -------
     dict with ``loss`` (steps,) training loss per step, ``test_accuracy`` (float, on 30% of
-    the images held out, in inference mode), ``curve_steps`` and ``curve_accuracy`` (the
+    the images held out, in inference mode), ``test_accuracy_train_mode`` (float, if
+    ``train_mode_accuracy``), ``curve_steps`` and ``curve_accuracy`` (the
     test accuracy during training, if ``eval_every``), ``gammas`` and ``betas`` (lists of
     (d_hidden,) arrays, one per norm layer), ``n_params`` and ``n_norm_params`` (ints)
     """
@@ -255,9 +289,15 @@ def train_digits_mlp(
         model, opt, X_train, Y_train, rng, steps=steps, batch_size=batch_size, watch=test_curve
     )
     norms = models.norm_layers(model)
+    extra = (
+        {"test_accuracy_train_mode": digits_accuracy_in_batches(model, X_test, Y_test, batch_size)}
+        if train_mode_accuracy
+        else {}
+    )
     return {
         "loss": losses,
         "test_accuracy": digits_accuracy(model, X_test, Y_test),
+        **extra,
         "curve_steps": np.array(curve_steps),
         "curve_accuracy": np.array(curve_acc),
         "gammas": [m.weight.detach().numpy().copy() for m in norms if m.weight is not None],

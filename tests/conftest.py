@@ -24,8 +24,9 @@ settings.load_profile("lnbook")
 # block, which put every chapter on the same worker): chapters, student notebooks and unit
 # tests go to whichever is free. What must happen once per run, in order, is coordinated through
 # files in a folder both workers share: each chapter test leaves a mark when it ends, and
-# the strict build waits for every chapter of the run, then runs once, under a lock, for
-# both workers (it renders those executions instead of executing the chapters again).
+# the last one starts the strict build, once, in a thread of its worker, while both workers
+# go on with other tests (the build renders those executions instead of executing the
+# chapters again); the site tests wait for it.
 
 
 @pytest.fixture(scope="session")
@@ -39,14 +40,19 @@ def chapter_done_mark(run_dir: Path, name: str) -> Path:
     return run_dir / "chapters" / f"{name}.done"
 
 
+def chapters_of_run(session) -> list[str]:
+    """The chapter tests (``test_chapters.py::test_chapter``) this run holds, by id."""
+    return [
+        item.callspec.id
+        for item in session.items
+        if item.path.name == "test_chapters.py" and item.originalname == "test_chapter"
+    ]
+
+
 @pytest.fixture(scope="session")
 def executed_chapters(request, run_dir) -> None:
     """Wait until every chapter test of this run has ended (on either worker)."""
-    names = [
-        item.callspec.id
-        for item in request.session.items
-        if item.path.name == "test_chapters.py" and item.originalname == "test_chapter"
-    ]
+    names = chapters_of_run(request.session)
     deadline = time.monotonic() + 3600
     while missing := [n for n in names if not chapter_done_mark(run_dir, n).exists()]:
         if time.monotonic() > deadline:
@@ -54,32 +60,66 @@ def executed_chapters(request, run_dir) -> None:
         time.sleep(2)
 
 
-@pytest.fixture(scope="session")
-def site(executed_chapters, run_dir) -> Path:
-    """Build the book exactly as ``make book`` does; warnings and failing cells fail it."""
+def claim_site_build(run_dir: Path) -> bool:
+    """True for the one caller, of either worker, that is to build the site in this run."""
     from filelock import FileLock
 
-    built, failed = run_dir / "site.built", run_dir / "site.failed"
     with FileLock(run_dir / "site.lock"):
-        if not (built.exists() or failed.exists()):  # the first worker here builds
-            jb = Path(sys.executable).with_name("jupyter-book")
-            proc = subprocess.run(
-                [str(jb), "build", "-W", "-n", "--keep-going", str(sitekit.ROOT)],
-                capture_output=True,
-                text=True,
-                cwd=sitekit.ROOT,
-            )
-            log = proc.stdout + proc.stderr
-            if proc.returncode == 0:  # then the in-browser edition, as make book builds it
-                proc = subprocess.run(
-                    [sys.executable, "-m", "lnbook.book.lite", "build", str(sitekit.HTML / "lite")],
-                    capture_output=True,
-                    text=True,
-                    cwd=sitekit.ROOT,
-                )
-                log += proc.stdout + proc.stderr
-            (built if proc.returncode == 0 else failed).write_text(log[-8000:])
-    # With -W every Sphinx warning (a dropped figure, a broken reference) is an error.
+        started = run_dir / "site.started"
+        if started.exists():
+            return False
+        started.touch()
+        return True
+
+
+def build_site(run_dir: Path) -> None:
+    """Build the book exactly as ``make book`` does (-W: warnings and failing cells fail it),
+    then its in-browser edition; leave ``site.built`` or ``site.failed`` with the log's tail."""
+    jb = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run(
+        [str(jb), "build", "-W", "-n", "--keep-going", str(sitekit.ROOT)],
+        capture_output=True,
+        text=True,
+        cwd=sitekit.ROOT,
+    )
+    log = proc.stdout + proc.stderr
+    if proc.returncode == 0:
+        proc = subprocess.run(
+            [sys.executable, "-m", "lnbook.book.lite", "build", str(sitekit.HTML / "lite")],
+            capture_output=True,
+            text=True,
+            cwd=sitekit.ROOT,
+        )
+        log += proc.stdout + proc.stderr
+    done = run_dir / ("site.built" if proc.returncode == 0 else "site.failed")
+    done.write_text(log[-8000:])
+
+
+def start_site_build_when_chapters_are_done(session, run_dir: Path) -> None:
+    """Called as each chapter test ends: after the run's last one, build the site in a
+    thread while this worker goes on with other tests (the build renders the executions the
+    chapter tests stored, and every chapter is in the cache by now). Otherwise one worker
+    would build while the other waited for it, idle."""
+    if not any("site" in item.fixturenames for item in session.items):
+        return  # no test of this run needs the site (one chapter run alone, say)
+    names = chapters_of_run(session)
+    if all(chapter_done_mark(run_dir, n).exists() for n in names) and claim_site_build(run_dir):
+        # Not a daemon: the worker's process waits for the build before it exits.
+        threading.Thread(target=build_site, args=(run_dir,), name="site-build").start()
+
+
+@pytest.fixture(scope="session")
+def site(executed_chapters, run_dir) -> Path:
+    """The site, built once per run (by whichever worker claims it first), strictly: with -W
+    every Sphinx warning (a dropped figure, a broken reference) is an error."""
+    built, failed = run_dir / "site.built", run_dir / "site.failed"
+    if claim_site_build(run_dir):  # no chapter test started it (a run of site tests alone)
+        build_site(run_dir)
+    deadline = time.monotonic() + 3600
+    while not (built.exists() or failed.exists()):
+        if time.monotonic() > deadline:
+            pytest.fail("the site build has not finished after an hour")
+        time.sleep(1)
     assert not failed.exists(), f"strict build failed:\n{failed.read_text()}"
     return sitekit.HTML
 

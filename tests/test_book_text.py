@@ -50,7 +50,7 @@ def text_of(fragment: str) -> str:
 
 def chapter_pages(site: Path) -> dict[int, Path]:
     pages = {int(p.name[:2]): p for p in (site / "book").glob("[0-9][0-9]_*.html")}
-    assert sorted(pages) == list(range(1, 9)), sorted(pages)
+    assert sorted(pages) == list(range(1, 11)), sorted(pages)
     return pages
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jupytext
 import pytest
-from conftest import chapter_done_mark
+from conftest import chapter_done_mark, start_site_build_when_chapters_are_done
 from filelock import FileLock
 from jupyter_cache import get_cache
 
@@ -37,11 +37,13 @@ def test_every_chapter_is_in_the_toc():
 
 @pytest.fixture
 def leaves_a_mark(request, run_dir):
-    """When the chapter test ends, passed or not, the site build may go ahead (conftest)."""
+    """When the chapter test ends, passed or not, the site build may go ahead (conftest):
+    the last chapter test of the run starts it."""
     yield
     mark = chapter_done_mark(run_dir, request.node.callspec.id)
     mark.parent.mkdir(exist_ok=True)
     mark.touch()
+    start_site_build_when_chapters_are_done(request.session, run_dir)
 
 
 @pytest.mark.chapter

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lnbook import training
+from lnbook import models, training
 from lnbook.data import layer_activations
 from lnbook.topics.affine import experiments as affine_experiments
 from lnbook.topics.batch_norm import experiments as batch_norm_experiments
@@ -261,6 +261,9 @@ def test_norm_parameter_histograms_count_every_value():
     h = affine_experiments.norm_parameter_histograms(runs)
     assert h["gamma"]["a"].sum() == 3 and h["gamma"]["a"][-1] == 1  # 9.0 in the last bin
     assert h["beta"]["a"].sum() == 2 and h["beta"]["a"][0] == 1  # -5.0 in the first bin
+    # a list of runs (one per seed) is counted together
+    pooled = affine_experiments.norm_parameter_histograms({"a": [runs["a"], runs["a"]]})
+    np.testing.assert_array_equal(pooled["gamma"]["a"], 2 * h["gamma"]["a"])
 
 
 @pytest.mark.parametrize("norm", ["rms", "batch"])
@@ -423,8 +426,34 @@ def test_small_batch_training_shapes_and_batch_norm_breaks_at_two():
         batch_sizes=(2,), steps=200, eval_every=100, seeds=(0,)
     )
     assert list(r["steps"]) == [100, 200]
-    assert r["curves"][("batch", 2)].shape == (1, 2)
+    assert r["curves"][("batch", 2)].shape == r["loss_curves"][("batch", 2)].shape == (1, 2)
     assert r["final_mean"][("layer", 2)] > r["final_mean"][("batch", 2)] + 0.1
+    # layer norm has one function: training mode in batches of 2 is inference mode
+    assert r["final_train_mode"][("layer", 2)] == pytest.approx(r["final"][("layer", 2)])
+    assert r["final_loss"][("batch", 2)][0] == r["loss_curves"][("batch", 2)][0, -1]
+    with pytest.raises(ValueError, match="dividing steps"):
+        batch_norm_experiments.small_batch_training(steps=150, eval_every=100)
+
+
+def test_digits_accuracy_in_batches_runs_training_mode_and_leaves_the_model_alone():
+    torch.manual_seed(0)
+    model = models.MLP(64, 16, 10, depth=1, norm="batch", placement="post")
+    X_train, Y_train, X_test, Y_test, _ = training.digits_split(0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    acc = training.digits_accuracy_in_batches(model, X_test, Y_test, 2)
+    for k, v in model.state_dict().items():  # running statistics included
+        assert torch.equal(v, before[k]), k
+    # the oracle: batch norm's training mode, written with torch's own functional
+    n = len(X_test) // 2 * 2
+    lin, act, out = model.net[0], model.net[2], model.net[-1]
+    right = 0
+    with torch.no_grad():
+        for i in range(0, n, 2):
+            h = torch.nn.functional.batch_norm(lin(X_test[i : i + 2]), None, None, training=True)
+            right += (out(act(h)).argmax(-1) == Y_test[i : i + 2]).sum().item()
+    assert acc == pytest.approx(right / n)
+    with pytest.raises(ValueError, match="batch_size"):
+        training.digits_accuracy_in_batches(model, X_test, Y_test, 1)
 
 
 # ---------------------------------------------------------------- chapter 5 -------------

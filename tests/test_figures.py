@@ -289,11 +289,20 @@ def test_small_batch_figure_draws_every_configuration():
             ("batch", 4): np.array([[0.5, 0.6], [0.7, 0.8]]),
             ("layer", 4): np.array([[0.9, 0.9], [0.9, 0.9]]),
         },
+        "loss_curves": {
+            ("batch", 4): np.array([[2.0, 1.0], [1.0, 0.5]]),
+            ("layer", 4): np.array([[0.5, 0.1], [0.5, 0.1]]),
+        },
     }
     fig = batch_norm_figures.small_batch_figure(result)
-    assert [t.name for t in fig.data] == ["batch norm, batch 4", "layer norm, batch 4"]
+    names = ["batch norm, batch 4", "layer norm, batch 4"]
+    assert [t.name for t in fig.data] == names * 2
+    assert [t.showlegend for t in fig.data] == [True, True, False, False]  # one entry each
     np.testing.assert_allclose(fig.data[0].y, [60.0, 70.0])
     np.testing.assert_allclose(fig.data[0].error_y.array, [10.0, 10.0])
+    np.testing.assert_allclose(fig.data[2].y, [1.5, 0.75])  # the loss panel, not in percent
+    assert fig.data[2].xaxis == "x2" and fig.layout.yaxis2.type == "log"
+    assert "10 steps" in fig.layout.yaxis2.title.text
 
 
 def test_decoding_figure_plots_both_changes():
@@ -603,7 +612,11 @@ def _figure_builders() -> dict:
             batch_norm_experiments.batch_dependence(dep_pool, dep_labels, 0, [4], draws=3), "random"
         ),
         "small_batch": lambda: batch_norm_figures.small_batch_figure(
-            {"steps": np.array([10, 20]), "curves": {("batch", 4): np.array([[0.5, 0.6]])}}
+            {
+                "steps": np.array([10, 20]),
+                "curves": {("batch", 4): np.array([[0.5, 0.6]])},
+                "loss_curves": {("batch", 4): np.array([[1.0, 0.5]])},
+            }
         ),
         "decoding": lambda: transformers_figures.decoding_figure(
             {"ln_change": np.zeros(4), "bn_change": np.array([np.nan, 1.0, 0.5, 0.0])}

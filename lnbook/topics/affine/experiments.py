@@ -105,13 +105,14 @@ def recover_example(x: np.ndarray, k: int, eps: float = 1e-5) -> dict[str, np.nd
 
 
 def norm_parameter_histograms(
-    runs: dict[str, dict], edges: np.ndarray | None = None
+    runs: dict[str, dict | list[dict]], edges: np.ndarray | None = None
 ) -> dict[str, np.ndarray | dict]:
-    """Histograms of the learned gamma and beta of several training runs.
+    """Histograms of the learned gamma and beta of several training set-ups.
 
     Parameters
     ----------
-    runs : label -> result of :func:`train_digits_mlp`
+    runs : label -> result of :func:`train_digits_mlp`, or a list of them (one per seed),
+        whose values are then counted together
     edges : ``{"gamma": edges, "beta": edges}`` (default: 0 to 2 and -0.6 to 0.6, 41
         edges each); values beyond them are counted in the end bins
 
@@ -122,8 +123,13 @@ def norm_parameter_histograms(
     """
     if edges is None:
         edges = {"gamma": np.linspace(0.0, 2.0, 41), "beta": np.linspace(-0.6, 0.6, 41)}
+
+    def values(run, key):  # every gamma (or beta) of a run, or of a list of runs
+        group = run if isinstance(run, list) else [run]
+        return np.concatenate([v for r in group for v in r[key]])
+
     return {
         "centers": {k: (e[:-1] + e[1:]) / 2 for k, e in edges.items()},
-        "gamma": {k: binned(np.concatenate(r["gammas"]), edges["gamma"]) for k, r in runs.items()},
-        "beta": {k: binned(np.concatenate(r["betas"]), edges["beta"]) for k, r in runs.items()},
+        "gamma": {k: binned(values(r, "gammas"), edges["gamma"]) for k, r in runs.items()},
+        "beta": {k: binned(values(r, "betas"), edges["beta"]) for k, r in runs.items()},
     }

@@ -193,7 +193,7 @@ def trained_gamma_beta_figure(hist: dict) -> go.Figure:
             row=1,
             col=col,
         )
-    fig.update_yaxes(title_text="number of features")
+    fig.update_yaxes(title_text="number of features (all runs of a set-up)")
     return style(
         fig,
         "γ and β after training<br>(dotted: their initial values)",

@@ -283,34 +283,58 @@ def small_batch_training(
     """A miniature of Ba, Kiros and Hinton's (2016) Fig. 6: batch norm vs layer norm in an
     MLP trained with a large and a small batch, on the handwritten digits.
 
-    Every run takes the same number of steps; the test accuracy is measured in inference
-    mode (batch norm with its running statistics), averaged over ``seeds``.
+    Every run takes the same number of steps. Three measures separate *learning poorly*
+    from *training fine but inferring badly*: the training loss (what the optimizer sees,
+    batch norm in training mode), the held-out accuracy in inference mode (batch norm with
+    its running statistics) and the held-out accuracy in training mode, in batches of the
+    training batch size (the function the network was trained as).
 
     Returns
     -------
-    dict with ``steps`` (E,) and, for each ``(norm, batch_size)``, ``curves[key]`` (S, E)
-    accuracy curves, ``final_mean[key]`` and ``final_std[key]`` over seeds
+    dict with ``steps`` (E,) and, for each ``(norm, batch_size)``: ``curves[key]`` (S, E)
+    held-out accuracy in inference mode during training, ``loss_curves[key]`` (S, E) the
+    training loss averaged over the ``eval_every`` steps before each of ``steps``,
+    ``final[key]`` (S,) the final accuracy in inference mode, ``final_train_mode[key]`` (S,)
+    the final accuracy in training mode, ``final_loss[key]`` (S,) the training loss over
+    the last ``eval_every`` steps (one value per seed), and ``final_mean[key]``,
+    ``final_std[key]`` of ``final`` over the seeds
     """
-    if eval_every < 1 or not seeds:
+    if eval_every < 1 or not seeds or steps % eval_every:
         raise ValueError(
-            f"need eval_every >= 1 and at least one seed, got {eval_every}, {list(seeds)}"
+            f"need eval_every >= 1 dividing steps, and at least one seed, got steps={steps}, "
+            f"eval_every={eval_every}, seeds={list(seeds)}"
         )
-    curves, final_mean, final_std = {}, {}, {}
+    out = {
+        name: {} for name in ("curves", "loss_curves", "final", "final_train_mode", "final_loss")
+    }
+    final_mean, final_std = {}, {}
     for norm in norms:
         for b in batch_sizes:
             runs = [
                 train_digits_mlp(
-                    norm=norm, batch_size=b, steps=steps, eval_every=eval_every, lr=lr, seed=s
+                    norm=norm,
+                    batch_size=b,
+                    steps=steps,
+                    eval_every=eval_every,
+                    lr=lr,
+                    seed=s,
+                    train_mode_accuracy=True,
                 )
                 for s in seeds
             ]
             key = (norm, int(b))
-            curves[key] = np.array([r["curve_accuracy"] for r in runs])
-            finals = np.array([r["test_accuracy"] for r in runs])
-            final_mean[key], final_std[key] = float(finals.mean()), float(finals.std())
+            out["curves"][key] = np.array([r["curve_accuracy"] for r in runs])
+            # (S, E): one mini-batch's loss is noisy at batch size 2; a window's mean is not
+            windows = np.array([r["loss"].reshape(-1, eval_every).mean(axis=1) for r in runs])
+            out["loss_curves"][key] = windows
+            out["final_loss"][key] = windows[:, -1]
+            out["final"][key] = np.array([r["test_accuracy"] for r in runs])
+            out["final_train_mode"][key] = np.array([r["test_accuracy_train_mode"] for r in runs])
+            final_mean[key] = float(out["final"][key].mean())
+            final_std[key] = float(out["final"][key].std())
     return {
         "steps": np.arange(eval_every, steps + 1, eval_every),
-        "curves": curves,
+        **out,
         "final_mean": final_mean,
         "final_std": final_std,
     }

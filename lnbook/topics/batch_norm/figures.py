@@ -4,9 +4,9 @@
 ``batch_dependence_figure`` (one example's output in many batches: a slider picks the
 batch size, buttons how the companions are drawn) and its live face
 ``live_batch_dependence_figure`` with ``update_batch_dependence``, both drawn from
-``batch_dependence_traces``; ``small_batch_figure`` (accuracy while training, per batch
-size). Results come in from ``experiments.py``; the look, the controls and the redraw
-come from ``lnbook.plotting``.
+``batch_dependence_traces``; ``small_batch_figure`` (accuracy and training loss while
+training, per batch size). Results come in from ``experiments.py``; the look, the controls
+and the redraw come from ``lnbook.plotting``.
 """
 
 from __future__ import annotations
@@ -247,37 +247,49 @@ def batch_dependence_figure(result: dict) -> go.Figure:
 
 
 def small_batch_figure(result: dict) -> go.Figure:
-    """Chapter 4: test accuracy during training, batch norm vs layer norm, per batch size.
+    """Chapter 4: held-out accuracy (left) and training loss (right) while training, batch
+    norm vs layer norm, per batch size; mean and standard deviation over the seeds.
 
     Parameters
     ----------
-    result : from ``experiments.small_batch_training``
+    result : from ``experiments.small_batch_training``; ``curves`` (accuracy, inference
+        mode) and ``loss_curves`` (training loss), (S, E) per ``(norm, batch_size)``
     """
     colours = {"batch": PALETTE["vermillion"], "layer": PALETTE["blue"]}
     dashes = ["solid", "dash", "dot", "dashdot"]
     sizes = sorted({b for _, b in result["curves"]}, reverse=True)
-    fig = go.Figure()
-    for (norm, b), curves in result["curves"].items():
-        mean, std = curves.mean(axis=0), curves.std(axis=0)
-        fig.add_trace(
-            go.Scatter(
-                x=result["steps"],
-                y=100 * mean,
-                mode="lines+markers",
-                name=f"{norm} norm, batch {b}",
-                line={
-                    "color": colours.get(norm, PALETTE["black"]),
-                    "dash": dashes[sizes.index(b) % len(dashes)],
-                },
-                error_y={"type": "data", "array": 100 * std, "visible": True, "thickness": 1},
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14)
+    panels = (("curves", 100.0, 1), ("loss_curves", 1.0, 2))
+    for name, unit, col in panels:
+        for (norm, b), curves in result[name].items():
+            mean, std = curves.mean(axis=0), curves.std(axis=0)
+            fig.add_trace(
+                go.Scatter(
+                    x=result["steps"],
+                    y=unit * mean,
+                    mode="lines+markers",
+                    name=f"{norm} norm, batch {b}",
+                    legendgroup=f"{norm}-{b}",
+                    showlegend=col == 1,  # one legend entry per run, for both panels
+                    line={
+                        "color": colours.get(norm, PALETTE["black"]),
+                        "dash": dashes[sizes.index(b) % len(dashes)],
+                    },
+                    error_y={"type": "data", "array": unit * std, "visible": True, "thickness": 1},
+                ),
+                row=1,
+                col=col,
             )
-        )
+    losses = np.concatenate([c.ravel() for c in result["loss_curves"].values()])
+    window = int(result["steps"][0])  # each loss point averages the steps since the last
     return style(
         fig,
-        "Test accuracy while training (mean ± std over seeds)",
+        "Held-out accuracy and training loss (mean ± std over seeds)",
         height=480,
         xaxis=axis("training step"),
-        yaxis=axis("test accuracy (%)"),
+        yaxis=axis("held-out accuracy, inference mode (%)"),
+        xaxis2=axis("training step"),
+        yaxis2=log_axis(losses, title={"text": f"training loss (nats, mean of {window} steps)"}),
         legend=legend_row(-0.2),
     )
 

@@ -3,7 +3,8 @@
 What RMSNorm gives up (:func:`recentering`, :func:`shifted_norms`,
 :func:`gradient_properties`), the norms compared in training (:func:`norm_comparison`, on
 chapter 2's :func:`lnbook.training.train_digits_mlp`), the S-shaped map of a trained layer norm
-(:func:`norm_input_output` on chapter 5's transformer, :func:`s_curve`, :func:`fit_tanh`),
+(:func:`norm_map`, on chapter 5's transformer trained in :func:`copy_comparison` or
+:func:`norm_input_output`; :func:`s_curve`, :func:`fit_tanh`),
 eps (:func:`eps_defaults`, :func:`eps_gain`) and the pitfalls card (:func:`pitfalls`).
 """
 
@@ -103,19 +104,36 @@ def norm_input_output(
     (n_points,) the standard deviation of each value's token, ``loss`` (steps,), and the
     fits of :func:`fit_tanh`
     """
+    m, losses, rng = train_copy_transformer("pre", n_layers, d, steps=steps, lr=lr, seed=seed)
+    return {**norm_map(m, rng, norm_index, n_points=n_points), "loss": losses}
+
+
+def norm_map(model, rng: np.random.Generator, norm_index: int = -1, *, n_points: int = 2000):
+    """Input against output of one layer norm of a trained copy-task transformer.
+
+    Runs one batch of 64 sequences drawn from ``rng`` (the generator the training batches
+    came from) and records the input of the ``norm_index``-th norm layer and its output
+    before the learned affine step (as Zhu et al. plot it), at ``n_points`` sampled values.
+
+    Returns
+    -------
+    dict with ``x`` and ``y`` (n_points,) sampled input/output pairs, ``token_scale``
+    (n_points,) the standard deviation of each value's token, and the fits of
+    :func:`fit_tanh`
+    """
     torch = require_torch()
 
     from ... import models
 
-    m, losses, rng = train_copy_transformer("pre", n_layers, d, steps=steps, lr=lr, seed=seed)
     with one_torch_thread():
-        norm = models.norm_layers(m)[norm_index]
+        norm = models.norm_layers(model)[norm_index]
         seen = {}
         hook = norm.register_forward_hook(lambda _m, inp, out: seen.update(x=inp[0].detach()))
         with torch.no_grad():
-            m(copy_batch(rng, 64)[:, :-1])
+            model(copy_batch(rng, 64)[:, :-1])
         hook.remove()
     x = seen["x"].numpy().astype(np.float64)  # (B, T, d)
+    d = x.shape[-1]
     y = numpy_ln.layer_norm(x, d, eps=norm.eps)  # the norm's output before gamma and beta
     # The per-token standard deviation, repeated for each of the token's d values.
     token_std = np.broadcast_to(x.std(axis=-1, keepdims=True), x.shape).ravel()
@@ -125,9 +143,45 @@ def norm_input_output(
         "x": xs[pick],
         "y": ys[pick],
         "token_scale": token_std[pick],
-        "loss": losses,
         **fit_tanh(xs[pick], ys[pick]),
     }
+
+
+@remembered
+def copy_comparison(
+    norms: Sequence[str] = ("layer", "rms", "dyt", "layer_detached"),
+    *,
+    seeds: Sequence[int] = (0, 1, 2),
+    steps: int = 100,
+    n_layers: int = 4,
+    d: int = 32,
+    lr: float = 1e-2,
+) -> dict:
+    """Train chapter 5's pre-norm transformer on the copy task with each normalization,
+    over seeds; and, for layer norm, record its final norm's map (:func:`norm_map`).
+
+    One training run serves both of chapter 7's questions (does the norm train? how bent
+    is a trained layer norm's map?), so the transformers are trained once.
+
+    Returns
+    -------
+    dict with ``loss``: norm -> (S, steps) training losses, and ``maps``: one
+    :func:`norm_map` of the last layer norm per seed, if "layer" is among ``norms``
+    """
+    if len(seeds) == 0:
+        raise ValueError("seeds must not be empty")
+    loss, maps = {}, []
+    for norm in norms:
+        rows = []
+        for s in seeds:
+            m, losses, rng = train_copy_transformer(
+                "pre", n_layers, d, steps=steps, lr=lr, norm=norm, seed=s
+            )
+            rows.append(losses)
+            if norm == "layer":
+                maps.append(norm_map(m, rng, -1))
+        loss[norm] = np.array(rows)
+    return {"loss": loss, "maps": maps}
 
 
 def fit_tanh(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
