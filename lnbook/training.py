@@ -1,10 +1,12 @@
 """The training loops of the book: one for each kind of model the chapters train.
 
-Two kinds of model are trained here, and each has exactly one loop:
+Two kinds of model are trained here, and each has exactly one loop (the MLP's also in a
+stacked form, which trains many of them at once, each as the loop would alone):
 
 - an MLP on the handwritten digits (:func:`fit_digits`): chapter 2's AdamW runs
   (:func:`train_digits_mlp`, also behind chapters 4 and 7), chapter 6's SGD runs of
-  Ioffe and Szegedy's sigmoid network (``topics.covariate_shift``);
+  Ioffe and Szegedy's sigmoid network (``topics.covariate_shift``), and the same loop for
+  many such networks side by side (:func:`fit_digits_stacked`, chapters 6 and 10);
 - a small transformer on the copy task (:func:`fit_copy`): chapter 5's warm-up runs, many
   at once as one stacked model (:func:`train_copy_transformers`), and chapter 7's trained
   layer norm (:func:`train_copy_transformer`).
@@ -134,14 +136,14 @@ def fit_digits_stacked(
 
     Member ``e`` draws its mini-batches as ``fit_digits`` would from ``rngs[e]`` and takes
     the step of ``torch.optim.SGD(lr=lr[e], weight_decay=weight_decay[e])``, batched
-    (:meth:`lnbook.models.StackedMLP.sgd_step`): one step of E members costs a few steps of
+    (:meth:`lnbook.stacked.StackedMLP.sgd_step`): one step of E members costs a few steps of
     one. ``watch(step, x, y)`` as for ``fit_digits``, with each member's mini-batch stacked
     (x: (E, B, 64), y: (E, B)); as there, the gradient of the step just taken is still in
     the parameters' ``.grad`` when it is called.
 
     Parameters
     ----------
-    model : a :class:`lnbook.models.StackedMLP` of E members
+    model : a :class:`lnbook.stacked.StackedMLP` of E members
     lr, weight_decay : (E,) tensors (``weight_decay`` None: no decay)
     X_train, Y_train : (E, N, 64) float32 images and (E, N) labels, a training set per member
     rngs : E NumPy generators, one per member
@@ -165,13 +167,7 @@ def fit_digits_stacked(
             y = torch.gather(Y_train, 1, idx)  # (E, B)
             if watch is not None:
                 watch(step, x, y)
-            loss = (
-                torch.nn.functional.cross_entropy(
-                    model(x).reshape(e * batch_size, -1), y.reshape(-1), reduction="none"
-                )
-                .view(e, batch_size)
-                .mean(dim=1)
-            )  # (E,): each member's own mean loss
+            loss = stacked_loss(model, x, y)  # (E,): each member's own mean loss
             model.zero_grad(set_to_none=True)
             loss.sum().backward()  # the members share no weight: each gets its own gradient
             model.sgd_step(lr, weight_decay)
@@ -179,6 +175,17 @@ def fit_digits_stacked(
         if watch is not None:
             watch(steps, None, None)
     return losses
+
+
+def stacked_loss(model, x, y):
+    """Each member's mean cross-entropy on its own batch: (E,) from (E, B, 64) and (E, B)."""
+    torch = require_torch()
+    e, b = y.shape
+    logits = model(x)
+    loss = torch.nn.functional.cross_entropy(
+        logits.reshape(e * b, -1), y.reshape(-1), reduction="none"
+    )
+    return loss.view(e, b).mean(dim=1)
 
 
 def digits_accuracy(model, X_test, Y_test) -> float:
@@ -370,7 +377,7 @@ def fit_copy(m, rng, *, steps: int, lr, warmup=0, batch: int = 32):
     warm-up over ``warmup`` steps (0: the full rate from the first step). The loss is the
     cross-entropy on the copied half of ``a SEP a``, so chance is ln(vocab - 1) = ln 15.
 
-    ``m`` may also be a :class:`lnbook.models.StackedTransformer` of E members, with
+    ``m`` may also be a :class:`lnbook.stacked.StackedTransformer` of E members, with
     ``rng`` a list of E generators: member ``e`` draws its batches from ``rng[e]``,
     minimizes its own mean loss and takes its own Adam step, at its own rate if ``lr``
     and ``warmup`` list one per member; the losses are then (E, steps).
@@ -465,7 +472,7 @@ def train_copy_transformers(
     Run ``e`` is seed ``seeds[e]`` at rate ``lr`` and warm-up ``warmup`` (each one number
     for every run, or one per run); its model and batches are the ones
     :func:`train_copy_transformer` draws for that seed. The runs train side by side as
-    one :class:`lnbook.models.StackedTransformer`, which on these tiny models costs a
+    one :class:`lnbook.stacked.StackedTransformer`, which on these tiny models costs a
     fraction of separate runs. Its sums run in another order, so the losses differ from
     the separate runs' by float rounding (tests/test_training.py compares them), which a
     run on the edge of divergence amplifies over many steps, as any rounding change
@@ -474,6 +481,7 @@ def train_copy_transformers(
     torch = require_torch()
 
     from . import models
+    from .stacked import StackedTransformer
 
     if placement not in models.PLACEMENTS:
         raise ValueError(f"placement must be one of {models.PLACEMENTS}, got {placement!r}")
@@ -487,5 +495,5 @@ def train_copy_transformers(
         torch.manual_seed(seed)  # the weights, as train_copy_transformer
         members.append(copy_task_model(placement, n_layers, d, norm=norm))
     rngs = [np.random.default_rng(seed) for seed in seeds]  # the batches
-    stacked = models.StackedTransformer(members)
+    stacked = StackedTransformer(members)
     return fit_copy(stacked, rngs, steps=steps, lr=lr, warmup=warmup, batch=batch)

@@ -11,6 +11,7 @@ import torch
 
 from lnbook import models, training
 from lnbook.data import digits
+from lnbook.stacked import StackedMLP
 from lnbook.topics.effective_rate import experiments, figures, widgets
 
 # ---------------------------------------------------------------- the identities -----------
@@ -154,7 +155,7 @@ def test_rate_runs_are_the_separate_runs_stacked():
 def test_stacked_sgd_step_with_decay_is_torch_sgds():
     torch.manual_seed(0)
     members = [models.MLP(8, 6, 3, depth=1, norm="layer") for _ in range(2)]
-    stacked = models.StackedMLP(members)
+    stacked = StackedMLP(members)
     x = torch.randn(2, 5, 8)
     stacked(x).square().sum().backward()
     lr, wd = torch.tensor([0.1, 0.3]), torch.tensor([0.0, 0.05])
@@ -363,7 +364,7 @@ def test_fit_digits_stacked_is_fit_digits_for_each_member():
         members.append(models.MLP(64, 16, 10, depth=2, norm="layer"))
         rngs.append(rng)
         X.append(X_train), Y.append(Y_train)
-    stacked = models.StackedMLP(members)
+    stacked = StackedMLP(members)
     watched = []
     losses = training.fit_digits_stacked(
         stacked,

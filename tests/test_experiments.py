@@ -660,8 +660,8 @@ def test_stacked_runs_are_the_separate_runs(net):
     # rates: at 1 the ReLU network is chaotic enough to blow float rounding up to 1e-3
     # within 15 steps, in either implementation.
     lrs, seeds = (0.05, 0.3), (0, 1)
-    loss, acc = covariate_shift_experiments.stacked_sgd_runs(net, lrs, seeds, steps=15)
-    assert loss.shape == (2, 2, 15) and acc.shape == (2, 2)
+    loss, acc, norms = covariate_shift_experiments.stacked_sgd_runs(net, lrs, seeds, steps=15)
+    assert loss.shape == (2, 2, 15) and acc.shape == (2, 2) and norms.shape == (2, 2, 2, 3)
     for i, lr in enumerate(lrs):
         for j, seed in enumerate(seeds):
             ref = covariate_shift_experiments.covariate_shift_run(
@@ -669,21 +669,61 @@ def test_stacked_runs_are_the_separate_runs(net):
             )
             np.testing.assert_allclose(loss[i, j], ref["loss"], rtol=1e-5)
             assert abs(acc[i, j] - ref["test_accuracy"]) < 1e-6
+    # The weight norms, from one network trained alone by torch's SGD: the hidden linear
+    # layers' weights and bias, before and after.
+    torch.manual_seed(seeds[1])
+    X, Y, _, _, rng = training.digits_split(seeds[1])
+    m = covariate_shift_experiments.sigmoid_mlp(
+        net["norm"], init=net.get("init", "xavier"), activation=net.get("activation", "sigmoid")
+    )
+    linear = [layer for layer in m.modules() if isinstance(layer, torch.nn.Linear)][:-1]
+
+    def norm_of(layer):
+        return float(torch.cat([layer.weight.detach().reshape(-1), layer.bias.detach()]).norm())
+
+    before = [norm_of(layer) for layer in linear]
+    opt = torch.optim.SGD(m.parameters(), lr=lrs[1])
+    training.fit_digits(m, opt, X, Y, rng, steps=15, batch_size=64)
+    after = [norm_of(layer) for layer in linear]
+    np.testing.assert_allclose(norms[1, 1], [before, after], rtol=1e-5)
 
 
-def test_lr_sensitivity_runs_noisy_nets_one_by_one_and_stacked_runs_refuse_them():
-    r = covariate_shift_experiments.lr_sensitivity(
-        {"noisy": {"norm": "layer", "noise": 1.0}}, lrs=(0.1,), seeds=(0,), steps=20
+@pytest.mark.parametrize(
+    "net",
+    [
+        {"norm": None},
+        {"norm": "batch"},
+        {"norm": "layer", "noise": 1.0},
+        {"norm": "batch", "noise": 1.0},
+    ],
+)
+def test_covariate_shift_runs_are_the_runs_one_by_one(net):
+    both = covariate_shift_experiments.covariate_shift_runs(
+        **net, seeds=(0, 3), steps=30, checkpoints=4
     )
-    ref = covariate_shift_experiments.covariate_shift_run(
-        "layer", noise=1.0, lr=0.1, steps=20, checkpoints=0
-    )
-    assert r["final"]["noisy"][0, 0] == ref["loss"][-20:].mean()
-    with pytest.raises(ValueError, match="only runs without noise"):
-        covariate_shift_experiments.stacked_sgd_runs(
-            {"norm": "layer", "noise": 1.0}, (0.1,), (0,), steps=5
+    for run, seed in zip(both, (0, 3), strict=True):
+        ref = covariate_shift_experiments.covariate_shift_run(
+            **net, steps=30, checkpoints=4, seed=seed
         )
-    with pytest.raises(ValueError, match="only runs without noise"):
+        for key in ("steps", "inputs", "all_percentiles", "hist", "loss"):
+            np.testing.assert_allclose(run[key], ref[key], rtol=1e-4, atol=1e-5)
+        assert abs(run["test_accuracy"] - ref["test_accuracy"]) < 1e-6
+
+
+def test_lr_sensitivity_stacks_noisy_nets_each_with_its_own_noise():
+    # Each noisy member draws from its own generator what it would draw alone.
+    r = covariate_shift_experiments.lr_sensitivity(
+        {"noisy": {"norm": "layer", "noise": 1.0}}, lrs=(0.1, 0.3), seeds=(0, 1), steps=20
+    )
+    for i, lr in enumerate((0.1, 0.3)):
+        for j, seed in enumerate((0, 1)):
+            ref = covariate_shift_experiments.covariate_shift_run(
+                "layer", noise=1.0, lr=lr, steps=20, checkpoints=0, seed=seed
+            )
+            np.testing.assert_allclose(
+                r["final"]["noisy"][i, j], ref["loss"][-20:].mean(), rtol=1e-5
+            )
+    with pytest.raises(ValueError, match="only runs with norm"):
         covariate_shift_experiments.stacked_sgd_runs({"norm": "dyt"}, (0.1,), (0,), steps=5)
     with pytest.raises(ValueError, match="every rate in lrs"):
         covariate_shift_experiments.stacked_sgd_runs({"norm": None}, (0.1, -1.0), (0,), steps=5)
@@ -724,8 +764,8 @@ def test_landscape_smoothness_matches_an_independent_look_ahead():
     # Step 0, recomputed with torch.func from a model built the same way.
     lr, etas = 0.5, (0.5, 2.0)
     r = covariate_shift_experiments.landscape_smoothness(
-        "layer", lr=lr, etas=etas, steps=3, every=2
-    )
+        "layer", lrs=(lr,), etas=etas, steps=3, every=2
+    )[0]
     torch.manual_seed(0)
     X, Y, _, _, rng = training.digits_split(0)
     m = covariate_shift_experiments.sigmoid_mlp("layer")
@@ -749,21 +789,36 @@ def test_landscape_smoothness_matches_an_independent_look_ahead():
         losses.append(loss_at(w).item())
         g_e = grad(w)
         changes.append(torch.cat([(g_e[n] - g[n]).reshape(-1) for n in names]).norm().item())
-    assert r["steps"].tolist() == [0, 2]
-    np.testing.assert_allclose(r["loss_range"][0], np.ptp(losses), rtol=1e-4)
-    np.testing.assert_allclose(r["grad_change"][0], max(changes), rtol=1e-4)
+    assert r["steps"].tolist() == [0, 2] and r["loss_range"].shape == (1, 2)
+    np.testing.assert_allclose(r["loss_range"][0, 0], np.ptp(losses), rtol=1e-4)
+    np.testing.assert_allclose(r["grad_change"][0, 0], max(changes), rtol=1e-4)
     betas = [c / (e * lr * flat.norm().item()) for c, e in zip(changes, etas, strict=True)]
-    np.testing.assert_allclose(r["beta"][0], max(betas), rtol=1e-4)
+    np.testing.assert_allclose(r["beta"][0, 0], max(betas), rtol=1e-4)
+
+
+@pytest.mark.parametrize("norm", [None, "batch"])
+def test_landscape_seeds_side_by_side_are_the_runs_alone(norm):
+    # Two rates and two seeds side by side, against each run alone.
+    both = covariate_shift_experiments.landscape_smoothness(
+        norm, lrs=(1.0, 0.3), steps=12, every=4, seeds=(0, 3)
+    )
+    for k, lr in enumerate((1.0, 0.3)):
+        for i, seed in enumerate((0, 3)):
+            alone = covariate_shift_experiments.landscape_smoothness(
+                norm, lrs=(lr,), steps=12, every=4, seeds=(seed,)
+            )[0]
+            for key in ("loss_range", "grad_change", "beta", "grad_norm", "loss"):
+                np.testing.assert_allclose(both[k][key][i], alone[key][0], rtol=1e-4)
 
 
 def test_landscape_look_ahead_does_not_disturb_training():
-    a = covariate_shift_experiments.landscape_smoothness(None, steps=12, every=1)
-    b = covariate_shift_experiments.landscape_smoothness(None, steps=12, every=100)
+    a = covariate_shift_experiments.landscape_smoothness(None, steps=12, every=1)[0]
+    b = covariate_shift_experiments.landscape_smoothness(None, steps=12, every=100)[0]
     np.testing.assert_array_equal(a["loss"], b["loss"])
     with pytest.raises(ValueError, match="etas"):
         covariate_shift_experiments.landscape_smoothness(None, etas=(0.0, 1.0))
-    with pytest.raises(ValueError, match="lr must be"):
-        covariate_shift_experiments.landscape_smoothness(None, lr=float("nan"))
+    with pytest.raises(ValueError, match="every rate in lrs"):
+        covariate_shift_experiments.landscape_smoothness(None, lrs=(float("nan"),))
     with pytest.raises(ValueError, match="every rate in lrs"):
         covariate_shift_experiments.lr_sensitivity({"x": {}}, lrs=np.array([0.1, -1.0]))
 

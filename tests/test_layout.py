@@ -27,6 +27,7 @@ FLOORS = {
     "lnbook.numpy_ln": 2,
     "lnbook.torch_ln": 2,
     "lnbook.models": 3,
+    "lnbook.stacked": 3,
     "lnbook.training": 4,
     "lnbook.plotting": 4,
     "lnbook.live": 4,

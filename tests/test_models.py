@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from lnbook import models, torch_ln
+from lnbook.stacked import StackedMLP, StackedTransformer
 
 
 @pytest.mark.parametrize(
@@ -231,7 +232,7 @@ def _members(norm, placement="post", activation="sigmoid", n=3):
 @pytest.mark.parametrize("placement", ["pre", "post"])
 def test_stacked_mlp_computes_each_members_output_and_gradient(norm, placement):
     members = _members(norm, placement)
-    stacked = models.StackedMLP(members)
+    stacked = StackedMLP(members)
     x = torch.randn(3, 8, 6)
     out = stacked(x)
     ref = torch.stack([m(x[e]) for e, m in enumerate(members)])  # each member alone
@@ -250,7 +251,7 @@ def test_stacked_mlp_computes_each_members_output_and_gradient(norm, placement):
 @pytest.mark.parametrize("norm", ["layer", "batch", None])
 def test_stacked_sgd_steps_match_torch_sgd_on_each_member(norm):
     members = _members(norm)
-    stacked = models.StackedMLP(members)
+    stacked = StackedMLP(members)
     lr = torch.tensor([0.05, 0.5, 2.0])
     opts = [torch.optim.SGD(m.parameters(), lr=float(r)) for m, r in zip(members, lr, strict=True)]
     for _ in range(5):
@@ -275,14 +276,14 @@ def test_stacked_sgd_steps_match_torch_sgd_on_each_member(norm):
 
 def test_stacked_mlp_refuses_what_it_cannot_stack():
     with pytest.raises(TypeError, match="MLP"):
-        models.StackedMLP([])
+        StackedMLP([])
     with pytest.raises(ValueError, match="same layers"):
-        models.StackedMLP([models.MLP(6, 5, 4), models.MLP(6, 7, 4)])
+        StackedMLP([models.MLP(6, 5, 4), models.MLP(6, 7, 4)])
     with pytest.raises(ValueError, match="cannot stack a NoisyNorm"):
-        models.StackedMLP([models.MLP(6, 5, 4, noise=0.5)])
+        StackedMLP([models.MLP(6, 5, 4, noise=0.5)])
     with pytest.raises(ValueError, match="cannot stack a DyT"):
-        models.StackedMLP([models.MLP(6, 5, 4, norm="dyt")])
-    stacked = models.StackedMLP(_members("layer"))
+        StackedMLP([models.MLP(6, 5, 4, norm="dyt")])
+    stacked = StackedMLP(_members("layer"))
     with pytest.raises(ValueError, match=r"shape \(E=3, B, d_in=6\), got \(2, 8, 6\)"):
         stacked(torch.randn(2, 8, 6))
     with pytest.raises(ValueError, match=r"lr must have shape \(3,\)"):
@@ -314,7 +315,7 @@ def _transformers(placement, norm="layer", n=3, **kwargs):
 @pytest.mark.parametrize("placement", ["pre", "post"])
 def test_stacked_transformer_computes_each_members_logits_and_gradient(norm, placement):
     members = _transformers(placement, norm)
-    stacked = models.StackedTransformer(members)
+    stacked = StackedTransformer(members)
     ids = torch.randint(0, 16, (3, 5, 9))
     out = stacked(ids)
     ref = torch.stack([m(ids[e]) for e, m in enumerate(members)])  # each member alone
@@ -335,14 +336,14 @@ def test_stacked_transformer_computes_each_members_logits_and_gradient(norm, pla
 
 def test_stacked_transformer_refuses_what_it_cannot_stack():
     with pytest.raises(TypeError, match="TinyTransformer"):
-        models.StackedTransformer([])
+        StackedTransformer([])
     with pytest.raises(ValueError, match="same layers"):
-        models.StackedTransformer(_transformers("pre", n=1) + [models.TinyTransformer(d=16)])
+        StackedTransformer(_transformers("pre", n=1) + [models.TinyTransformer(d=16)])
     with pytest.raises(ValueError, match="encoder"):
-        models.StackedTransformer(_transformers("pre", encoder_decoder=True))
+        StackedTransformer(_transformers("pre", encoder_decoder=True))
     with pytest.raises(ValueError, match="cannot stack a DyT"):
-        models.StackedTransformer(_transformers("pre", norm="dyt"))
-    stacked = models.StackedTransformer(_transformers("post"))
+        StackedTransformer(_transformers("pre", norm="dyt"))
+    stacked = StackedTransformer(_transformers("post"))
     with pytest.raises(ValueError, match=r"shape \(E=3, B, T <= 9\), got \(2, 4, 9\)"):
         stacked(torch.zeros(2, 4, 9, dtype=torch.long))
     with pytest.raises(ValueError, match=r"got \(3, 4, 10\)"):

@@ -21,7 +21,14 @@ import numpy as np
 from ..._optional import require_torch
 from ..._results import binned, remembered
 from ..._validate import check_int, check_rate
-from ...training import digits_accuracy, digits_split, fit_digits, one_torch_thread
+from ...training import (
+    digits_accuracy,
+    digits_split,
+    fit_digits,
+    fit_digits_stacked,
+    one_torch_thread,
+    stacked_loss,
+)
 
 # The sizes of Ioffe and Szegedy's (2015) Fig. 1 network, in miniature: 64 -> 3 hidden
 # layers of 64 -> 10.
@@ -128,7 +135,7 @@ def covariate_shift_run(
     held-out images)
     """
     torch = require_torch()
-    d_hidden, depth = SIGMOID_MLP["d_hidden"], SIGMOID_MLP["depth"]
+    d_hidden = SIGMOID_MLP["d_hidden"]
     check_int("steps", steps, 1)
     check_int("batch_size", batch_size, 1)
     check_int("unit", unit, 0, d_hidden - 1)
@@ -159,12 +166,19 @@ def covariate_shift_run(
         watch=record_inputs,
     )
     acc = digits_accuracy(model, X_test, Y_test)
+    return _shift_result(at, inputs, losses, acc, unit, edges, n_probe)
+
+
+def _shift_result(at, inputs, losses, acc, unit, edges, n_probe) -> dict:
+    """What :func:`covariate_shift_run` returns, from the probes' (L, P, D) inputs."""
+    at = np.asarray(at, dtype=int)
+    d_hidden, depth = SIGMOID_MLP["d_hidden"], SIGMOID_MLP["depth"]
     every = np.array(inputs).reshape(len(at), depth, n_probe, d_hidden)  # (C, L, P, D)
     pct = np.moveaxis(np.percentile(every, (15, 50, 85), axis=2), 0, -1)  # (C, L, D, 3)
     one = every[..., unit]  # (C, L, P)
     edges = np.linspace(-8, 8, 41) if edges is None else np.asarray(edges, dtype=np.float64)
     return {
-        "steps": np.asarray(at, dtype=int),
+        "steps": at,
         "inputs": one,
         "percentiles": pct[:, :, unit],
         "all_percentiles": pct,
@@ -173,6 +187,43 @@ def covariate_shift_run(
         "loss": losses,
         "test_accuracy": acc,
     }
+
+
+@remembered
+def covariate_shift_runs(norm: str | None = None, *, seeds: Sequence[int] = (0,), **kwargs) -> list:
+    """:func:`covariate_shift_run` ``(norm, **kwargs, seed=seed)`` for every seed.
+
+    The runs are trained side by side (as :func:`stacked_sgd_runs`: the same runs, to float
+    rounding) and probed side by side; with settings other than these, one by one.
+    """
+    torch = require_torch()
+    if not set(kwargs) <= {"noise", "lr", "steps", "checkpoints", "init", "activation"}:
+        return [covariate_shift_run(norm, **kwargs, seed=s) for s in seeds]
+    lr, steps = kwargs.get("lr", 1.0), kwargs.get("steps", 600)
+    checkpoints, n_probe = kwargs.get("checkpoints", 25), 300
+    check_int("steps", steps, 1)
+    if checkpoints != 0:
+        check_int("checkpoints (0 for none)", checkpoints, 2)
+    net = {"norm": norm, "noise": kwargs.get("noise", 0.0), "init": kwargs.get("init", "xavier")}
+    net["activation"] = kwargs.get("activation", "sigmoid")
+    model, rate, X, Y, X_test, Y_test, rngs = _stacked_members(net, (lr,), seeds)
+    at = np.unique(np.linspace(0, steps, checkpoints).round().astype(int)) if checkpoints else []
+    inputs = []  # per checkpoint, (L, E, P, D)
+
+    def record_inputs(step: int, _x, _y) -> None:
+        if step in at:
+            inputs.append(_unit_inputs(model, X_test[:, :n_probe]))
+
+    losses = fit_digits_stacked(
+        model, rate, X, Y, rngs, steps=steps, batch_size=64, watch=record_inputs
+    )
+    model.eval()
+    with one_torch_thread(), torch.no_grad():
+        acc = (model(X_test).argmax(-1) == Y_test).float().mean(dim=1).numpy()
+    return [
+        _shift_result(at, [x[:, e] for x in inputs], losses[e], float(acc[e]), 0, None, n_probe)
+        for e in range(len(seeds))
+    ]
 
 
 def distribution_shift(percentiles: np.ndarray, relative: bool = False) -> np.ndarray:
@@ -252,18 +303,20 @@ def lr_sensitivity(
     (R, S) the mean
     loss of the last ``window`` steps (NaN or inf where training diverged),
     ``steps[label]`` (R, S) the steps to reach ``target`` (NaN: never), ``accuracy[label]``
-    (R, S) the held-out accuracy
+    (R, S) the held-out accuracy; for the networks trained stacked (see :func:`_stackable`),
+    ``weight_norm[label]`` (R, S, 2, L) the norms of the weights that feed a norm at the
+    start and the end (``StackedMLP.hidden_weight_norms``)
     """
     if len(seeds) == 0 or len(lrs) == 0:
         raise ValueError(f"need at least one seed and one rate, got {list(seeds)}, {list(lrs)}")
     for lr in lrs:
         check_rate("every rate in lrs", float(lr))
     out = {"lrs": np.asarray(lrs, dtype=float), "labels": list(configs), "target": target}
-    for key in ("final", "steps", "accuracy"):
+    for key in ("final", "steps", "accuracy", "weight_norm"):
         out[key] = {}
     for label, kwargs in configs.items():
         if _stackable(kwargs):  # every rate and seed at once: the same runs, faster
-            loss, acc = stacked_sgd_runs(kwargs, lrs, seeds, steps=steps)
+            loss, acc, out["weight_norm"][label] = stacked_sgd_runs(kwargs, lrs, seeds, steps=steps)
         else:
             runs = [
                 [
@@ -287,10 +340,51 @@ _STACKED_KEYS = {"norm", "noise", "init", "activation"}
 
 def _stackable(kwargs: dict) -> bool:
     """Whether these covariate_shift_run arguments can be trained stacked (same runs)."""
+    return set(kwargs) <= _STACKED_KEYS and kwargs.get("norm") in (None, "layer", "batch", "rms")
+
+
+def _stacked_members(kwargs: dict, lrs: Sequence[float], seeds: Sequence[int]) -> tuple:
+    """The runs ``covariate_shift_run(**kwargs, lr=lr, seed=seed)`` would start from, for
+    every rate and seed (rate-major), stacked: the model, the rates, the splits, the
+    mini-batch generators."""
+    torch = require_torch()
+
+    from ...models import NoisyNorm
+    from ...stacked import StackedMLP
+
+    if len(lrs) == 0 or len(seeds) == 0:
+        raise ValueError(f"need at least one rate and one seed, got {list(lrs)}, {list(seeds)}")
+    for lr in lrs:
+        check_rate("every rate in lrs", lr.item() if isinstance(lr, np.generic) else lr)
+    for seed in seeds:
+        check_int("every seed in seeds", seed, 0)
+    norm, noise = kwargs.get("norm"), kwargs.get("noise", 0.0)
+    init, activation = kwargs.get("init", "xavier"), kwargs.get("activation", "sigmoid")
+    splits = {seed: digits_split(seed) for seed in set(seeds)}
+    members, rngs, X, Y, X_test, Y_test, rates = [], [], [], [], [], [], []
+    for lr in lrs:
+        for seed in seeds:
+            # As covariate_shift_run: the split (NumPy), then the weights (torch's seed);
+            # each run draws its mini-batches from its own copy of the split's generator.
+            X_train, Y_train, Xt, Yt, rng = splits[seed]
+            torch.manual_seed(seed)
+            members.append(sigmoid_mlp(norm, noise, init, activation))
+            # Its noise, from where torch's stream would be after the weights, its own.
+            own = torch.Generator().set_state(torch.get_rng_state())
+            for m in members[-1].modules():
+                if isinstance(m, NoisyNorm):
+                    m.generator = own
+            rngs.append(copy.deepcopy(rng))
+            X.append(X_train), Y.append(Y_train), X_test.append(Xt), Y_test.append(Yt)
+            rates.append(float(lr))
     return (
-        set(kwargs) <= _STACKED_KEYS
-        and not kwargs.get("noise")
-        and kwargs.get("norm") in (None, "layer", "batch", "rms")
+        StackedMLP(members),
+        torch.tensor(rates),
+        torch.stack(X),
+        torch.stack(Y),
+        torch.stack(X_test),
+        torch.stack(Y_test),
+        rngs,
     )
 
 
@@ -301,29 +395,29 @@ def stacked_sgd_runs(
     *,
     steps: int,
     batch_size: int = 64,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`covariate_shift_run` for every rate and seed, trained side by side.
 
     Each run is the one ``covariate_shift_run(**kwargs, lr=lr, seed=seed,
     checkpoints=0)`` makes, with the same initialisation, data split and mini-batches; the
-    runs are stacked into one :class:`lnbook.models.StackedMLP`, so one step of all of them
-    costs a few steps of one. The losses agree with the separate runs' to float rounding
-    (about 1e-7; tests/test_experiments.py compares them), which a run on the edge of
-    divergence, at a high rate, amplifies over hundreds of steps like any rounding change.
+    runs are stacked into one :class:`lnbook.stacked.StackedMLP` and trained by
+    :func:`lnbook.training.fit_digits_stacked`. The losses agree with the separate runs' to
+    float rounding (about 1e-7; tests/test_experiments.py compares them), which a run on
+    the edge of divergence, at a high rate, amplifies over hundreds of steps like any
+    rounding change.
 
     Parameters
     ----------
-    kwargs : ``norm`` (None, "layer", "batch" or "rms"), ``init``, ``activation``; no noise
+    kwargs : ``norm`` (None, "layer", "batch" or "rms"), ``noise``, ``init``, ``activation``
 
     Returns
     -------
     loss : (R, S, steps) training loss of rate r and seed s at every step
     accuracy : (R, S) held-out accuracy, in inference mode
+    weight_norm : (R, S, 2, L) :meth:`lnbook.stacked.StackedMLP.hidden_weight_norms` at the
+        start and the end
     """
     torch = require_torch()
-
-    from ...models import StackedMLP
-
     if not isinstance(kwargs, dict):
         raise TypeError(f"kwargs must be a dict of network settings, got {type(kwargs).__name__}")
     unknown = set(kwargs) - _STACKED_KEYS
@@ -332,86 +426,48 @@ def stacked_sgd_runs(
             f"kwargs may hold only {sorted(_STACKED_KEYS)}, got also {sorted(unknown)}"
         )
     if not _stackable(kwargs):
-        raise ValueError(
-            f"only runs without noise and with norm None, layer, batch or rms stack, got {kwargs}"
-        )
+        raise ValueError(f"only runs with norm None, layer, batch or rms stack, got {kwargs}")
     check_int("steps", steps, 1)
     check_int("batch_size", batch_size, 1)
-    if len(lrs) == 0 or len(seeds) == 0:
-        raise ValueError(f"need at least one rate and one seed, got {list(lrs)}, {list(seeds)}")
-    for lr in lrs:
-        check_rate("every rate in lrs", lr.item() if isinstance(lr, np.generic) else lr)
-    for seed in seeds:
-        check_int("every seed in seeds", seed, 0)
-    norm = kwargs.get("norm")
-    init, activation = kwargs.get("init", "xavier"), kwargs.get("activation", "sigmoid")
+    model, rate, X, Y, X_test, Y_test, rngs = _stacked_members(kwargs, lrs, seeds)
+    norms = []
 
-    splits = {seed: digits_split(seed) for seed in set(seeds)}
-    members, rngs, X, Y, X_test, Y_test, rates = [], [], [], [], [], [], []
-    for lr in lrs:
-        for seed in seeds:
-            # As covariate_shift_run: the split (NumPy), then the weights (torch's seed);
-            # each run draws its mini-batches from its own copy of the split's generator.
-            X_train, Y_train, Xt, Yt, rng = splits[seed]
-            torch.manual_seed(seed)
-            members.append(sigmoid_mlp(norm, 0.0, init, activation))
-            rngs.append(copy.deepcopy(rng))
-            X.append(X_train), Y.append(Y_train), X_test.append(Xt), Y_test.append(Yt)
-            rates.append(float(lr))
-    model = StackedMLP(members)
-    X, Y = torch.stack(X), torch.stack(Y)  # (E, N, 64), (E, N)
-    rate = torch.tensor(rates)
-    e, n = Y.shape
-    losses = np.empty((e, steps))
-    # A loop of its own, not lnbook.training.fit_digits: one stacked model, whose members
-    # each draw fit_digits' mini-batches and take its plain SGD step, batched. Only this
-    # chapter trains many networks at once, for its grid of rates.
-    with one_torch_thread():
-        for step in range(steps):
-            idx = torch.from_numpy(np.stack([r.integers(0, n, size=batch_size) for r in rngs]))
-            x = torch.gather(X, 1, idx[..., None].expand(-1, -1, X.shape[-1]))  # (E, B, 64)
-            y = torch.gather(Y, 1, idx)  # (E, B)
-            logits = model(x)
-            loss = (
-                torch.nn.functional.cross_entropy(
-                    logits.reshape(e * batch_size, -1), y.reshape(-1), reduction="none"
-                )
-                .view(e, batch_size)
-                .mean(dim=1)
-            )  # (E,): each member's own mean loss
-            model.zero_grad(set_to_none=True)
-            loss.sum().backward()  # the members share no weight: each gets its own gradient
-            model.sgd_step(rate)
-            losses[:, step] = loss.detach().numpy()
-        model.eval()
-        with torch.no_grad():
-            pred = model(torch.stack(X_test)).argmax(-1)
-            acc = (pred == torch.stack(Y_test)).float().mean(dim=1).numpy()
+    def weight_norms(step, _x, _y):
+        if step in (0, steps):
+            norms.append(model.hidden_weight_norms())
+
+    losses = fit_digits_stacked(
+        model, rate, X, Y, rngs, steps=steps, batch_size=batch_size, watch=weight_norms
+    )
+    model.eval()
+    with one_torch_thread(), torch.no_grad():
+        acc = (model(X_test).argmax(-1) == Y_test).float().mean(dim=1).numpy()
     r, s = len(lrs), len(seeds)
-    return losses.reshape(r, s, steps), acc.reshape(r, s).astype(float)
+    return (
+        losses.reshape(r, s, steps),
+        acc.reshape(r, s).astype(float),
+        np.stack(norms, axis=1).reshape(r, s, 2, -1),
+    )
 
 
-def _loss_and_grad(model, params, x, y):
-    """Cross-entropy of ``model`` on (x, y) and its gradient as one flat vector."""
-    torch = require_torch()
-    loss = torch.nn.functional.cross_entropy(model(x), y)
-    grads = torch.autograd.grad(loss, params)
-    return loss.item(), torch.cat([g.reshape(-1) for g in grads])
+def _member_norms(tensors, e: int):
+    """Each member's norm of a list of stacked tensors (member-major first axis): (E,)."""
+    return sum(t.reshape(e, -1).square().sum(1) for t in tensors).sqrt()
 
 
 @remembered
 def landscape_smoothness(
     norm: str | None = None,
     *,
-    lr: float = 1.0,
+    lrs: Sequence[float] = (1.0,),
     etas: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0),
     steps: int = 500,
     every: int = 10,
     batch_size: int = 64,
     init: str = "xavier",
     activation: str = "sigmoid",
-    seed: int = 0,
-) -> dict[str, np.ndarray]:
+    seeds: Sequence[int] = (0,),
+) -> list[dict[str, np.ndarray]]:
     """How far the loss and its gradient can be trusted along the gradient, during training.
 
     A miniature of Santurkar et al. (2018), Fig. 4. Every ``every`` steps of SGD, on the
@@ -427,12 +483,15 @@ def landscape_smoothness(
       beta-smoothness" (a local Lipschitz constant of the gradient).
 
     The network is the chapter's (``init`` and ``activation`` as for
-    :func:`covariate_shift_run`), trained with plain SGD at rate ``lr``.
+    :func:`covariate_shift_run`), trained with plain SGD at each rate ``lr`` of ``lrs``, one
+    run per rate and seed; the runs are those of :func:`covariate_shift_run`, trained side
+    by side (:func:`lnbook.training.fit_digits_stacked`) and looked at side by side.
 
     Returns
     -------
-    dict with ``steps`` (M,) the steps measured, ``loss_range``, ``grad_change``, ``beta``
-    and ``grad_norm`` (M,), and ``loss`` (steps,) the training loss
+    one dict per rate, with ``steps`` (M,) the steps measured; ``loss_range``,
+    ``grad_change``, ``beta`` and ``grad_norm`` (S, M) for each seed; ``loss`` (S, steps)
+    the training loss
     """
     torch = require_torch()
     etas = np.asarray(etas, dtype=np.float64)
@@ -441,11 +500,10 @@ def landscape_smoothness(
     check_int("every", every, 1)
     check_int("steps", steps, 1)
     check_int("batch_size", batch_size, 1)
-    check_rate("lr", lr)
-    torch.manual_seed(seed)
-    X_train, Y_train, _, _, rng = digits_split(seed)
-    model = sigmoid_mlp(norm, 0.0, init, activation)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    net = {"norm": norm, "init": init, "activation": activation}
+    model, rate, X_train, Y_train, _, _, rngs = _stacked_members(net, lrs, seeds)
+    e = len(rate)
+    lr = rate[:, None]  # (E, 1): each run's rate, for its weights viewed as (E, -1)
     rows, measured = [], []
 
     def look_ahead(step, x, y):
@@ -455,30 +513,44 @@ def landscape_smoothness(
         # Look ahead on a copy: the training run itself must not be disturbed.
         ahead = copy.deepcopy(model)
         params = list(ahead.parameters())
-        w = torch.cat([p.detach().reshape(-1) for p in params])
-        loss0, g = _loss_and_grad(ahead, params, x, y)
-        seen_loss, change, beta = [loss0], [], []
+        w = [p.detach().clone() for p in params]
+        loss0 = stacked_loss(ahead, x, y)  # (E,): each seed's loss on its own batch
+        g = torch.autograd.grad(loss0.sum(), params)  # each seed's own gradient
+        g_norm = _member_norms(g, e)
+        seen_loss, change, beta = [loss0.detach()], [], []
         for eta in etas:
-            torch.nn.utils.vector_to_parameters(w - eta * lr * g, params)
-            loss_e, g_e = _loss_and_grad(ahead, params, x, y)
-            seen_loss.append(loss_e)
-            change.append((g_e - g).norm().item())
-            beta.append(change[-1] / (eta * lr * g.norm().item()))
-        rows.append([np.ptp(seen_loss), max(change), max(beta), g.norm().item()])
+            with torch.no_grad():  # w - eta * lr * g, for every seed
+                for p, w0, gp in zip(params, w, g, strict=True):
+                    p.view(e, -1).copy_(w0.view(e, -1) - eta * lr * gp.view(e, -1))
+            loss_e = stacked_loss(ahead, x, y)
+            g_e = torch.autograd.grad(loss_e.sum(), params)
+            seen_loss.append(loss_e.detach())
+            change.append(_member_norms([a - b for a, b in zip(g_e, g, strict=True)], e))
+            beta.append(change[-1] / (eta * rate * g_norm))
+        seen_loss = torch.stack(seen_loss)
+        rows.append(
+            torch.stack(
+                [
+                    seen_loss.max(0).values - seen_loss.min(0).values,
+                    torch.stack(change).max(0).values,
+                    torch.stack(beta).max(0).values,
+                    g_norm,
+                ]
+            ).numpy()
+        )
         measured.append(step)
 
-    losses = fit_digits(
-        model, opt, X_train, Y_train, rng, steps=steps, batch_size=batch_size, watch=look_ahead
+    losses = fit_digits_stacked(
+        model, rate, X_train, Y_train, rngs, steps=steps, batch_size=batch_size, watch=look_ahead
     )
-    rows = np.array(rows)  # (M, 4)
-    return {
-        "steps": np.array(measured),
-        "loss_range": rows[:, 0],
-        "grad_change": rows[:, 1],
-        "beta": rows[:, 2],
-        "grad_norm": rows[:, 3],
-        "loss": losses,
-    }
+    rows = np.array(rows).reshape(len(measured), 4, len(lrs), len(seeds))  # (M, 4, R, S)
+    keys = ("loss_range", "grad_change", "beta", "grad_norm")
+    losses = losses.reshape(len(lrs), len(seeds), steps)
+    return [
+        {"steps": np.array(measured), "loss": losses[k]}
+        | {key: rows[:, j, k].T for j, key in enumerate(keys)}
+        for k in range(len(lrs))
+    ]
 
 
 def lr_summary(result: dict) -> dict[str, dict]:

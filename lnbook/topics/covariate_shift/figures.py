@@ -395,7 +395,8 @@ _SMOOTHNESS_TITLES = ["loss range<br>along the step", "largest gradient<br>chang
 def smoothness_figure(results: dict[str, dict[str, dict]]) -> go.Figure:
     """Chapter 6: Santurkar et al.'s (2018) landscape measures during training.
 
-    One panel per measure, one line per norm; buttons pick the network.
+    One panel per measure, one line per norm (the median over the seeds at each step, if
+    the result holds several); buttons pick the network.
 
     Parameters
     ----------
@@ -416,7 +417,7 @@ def smoothness_figure(results: dict[str, dict[str, dict]]) -> go.Figure:
                 fig.add_trace(
                     go.Scatter(
                         x=r["steps"],
-                        y=r[key],
+                        y=np.median(np.atleast_2d(r[key]), axis=0),
                         mode="lines",
                         name=lab,
                         legendgroup=f"{net}{lab}",
@@ -444,6 +445,8 @@ def smoothness_figure(results: dict[str, dict[str, dict]]) -> go.Figure:
     units = ("nats (log)", "‖Δg‖ (log)", "1/step (log)")
     for col, (key, text) in enumerate(zip(SMOOTHNESS_MEASURES, units, strict=True), 1):
         # Ticks chosen from every network's values, so each drop-down choice reads well.
-        values = [r[key] for net in nets for r in results[net].values()]
+        values = [
+            np.median(np.atleast_2d(r[key]), axis=0) for net in nets for r in results[net].values()
+        ]
         fig.update_yaxes(title_text=text, title_standoff=4, **log_axis(values), row=1, col=col)
     return fig

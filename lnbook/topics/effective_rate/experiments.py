@@ -161,7 +161,7 @@ def rate_run(
 def _rate_runs(lrs, decays, seeds, steps: int, batch_size: int) -> dict:
     """:func:`rate_runs` without the result cache (see there)."""
     torch = require_torch()
-    from ...models import StackedMLP  # torch-only module, as in _rate_mlp
+    from ...stacked import StackedMLP  # torch-only module, as in _rate_mlp
 
     runs = [(lr, wd, s) for lr in lrs for wd in decays for s in seeds]
     members, rngs, X, Y = [], [], [], []
@@ -227,7 +227,7 @@ def rate_runs(
 
     Each run is the one ``rate_run(lr, weight_decay, seed=seed)`` makes (same weights,
     same mini-batches, the same SGD step), the runs stacked into one
-    :class:`lnbook.models.StackedMLP`: one step of all of them costs a few steps of one.
+    :class:`lnbook.stacked.StackedMLP`: one step of all of them costs a few steps of one.
     Their records agree with the separate runs' to float rounding (tests compare them).
     Kept by :func:`lnbook._results.remembered`: a test run that repeats the call reuses it.
 
