@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 from pathlib import Path
 
@@ -15,7 +16,11 @@ from lnbook.topics.affine import figures as affine_figures
 from lnbook.topics.batch_norm import experiments as batch_norm_experiments
 from lnbook.topics.batch_norm import figures as batch_norm_figures
 from lnbook.topics.covariate_shift import figures as covariate_shift_figures
+from lnbook.topics.effective_rate import experiments as effective_rate_experiments
+from lnbook.topics.effective_rate import figures as effective_rate_figures
 from lnbook.topics.from_scratch import figures as from_scratch_figures
+from lnbook.topics.geometry import experiments as geometry_experiments
+from lnbook.topics.geometry import figures as geometry_figures
 from lnbook.topics.performance import figures as performance_figures
 from lnbook.topics.statistics import experiments as statistics_experiments
 from lnbook.topics.statistics import figures as statistics_figures
@@ -669,7 +674,31 @@ def _figure_builders() -> dict:
         "accuracy": lambda: performance_figures.accuracy_figure(
             {"offsets": np.array([0.0, 1e4]), "lnbook NumPy": np.array([1e-7, 2e-7])}
         ),
+        "sphere": lambda: geometry_figures.sphere_figure(
+            geometry_experiments.sphere_path([2.4, 0.2, 1.6])
+        ),
+        "live_sphere": lambda: geometry_figures.live_sphere_figure(
+            geometry_experiments.sphere_point([1.0, 2.0, 3.0])
+        ),
+        "jacobian_spectrum": lambda: geometry_figures.jacobian_spectrum_figure(
+            geometry_experiments.jacobian_facts(np.random.default_rng(1).normal(0.5, 2.0, 8))
+        ),
+        "gamma_decay": lambda: geometry_figures.gamma_decay_figure(
+            np.array([0.1, 1.0]),
+            {
+                label: [geometry_experiments.gamma_decay(np.array([0.1, 1.0]), zero_centred=zc)]
+                for label, zc in (("decay on γ", False), ("decay on w, γ = 1 + w", True))
+            },
+        ),
+        "rate": lambda: effective_rate_figures.rate_figure(*_rate_grid(), active=1),
+        "live_rate": lambda: effective_rate_figures.live_rate_figure(*_rate_grid()),
     }
+
+
+@functools.cache
+def _rate_grid() -> tuple[dict, dict]:
+    r = effective_rate_experiments.rate_runs((0.1, 0.5), (0.0, 0.01), (0,), steps=40)
+    return r, effective_rate_experiments.rate_summary(r, window=20, curve_window=10)
 
 
 FIGURES = list(_figure_builders())

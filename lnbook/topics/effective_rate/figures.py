@@ -166,8 +166,9 @@ def rate_figure(result: dict, summary: dict, active: int = 0) -> go.Figure:
         margin={"t": 110, "b": 150},
     )
     _rate_axes(fig)
+    # Frames do not re-run autorange: every axis is fixed to hold every rate's curves.
+    fig.update_xaxes(range=[0, result["norm"].shape[-1] - 1])
     for col, panel in enumerate(_RATE_PANELS, start=1):
-        # Frames do not re-run autorange: each axis holds every rate's curves.
         values = [c[panel][1] for c in curves] + [c["predicted"][:, col - 1] for c in curves]
         if panel == "norm":
             fig.update_yaxes(range=plotting.fit_range(values), row=1, col=col)
@@ -197,8 +198,11 @@ def live_rate_figure(result: dict, summary: dict) -> go.Figure:
         legend=plotting.legend_row(-0.3, yanchor="top"),
     )
     _rate_axes(fig)
-    fig.update_yaxes(type="log", col=2)
-    fig.update_yaxes(type="log", col=3)
+    curves = rate_curves(result, summary, 0)
+    for col, panel in enumerate(_RATE_PANELS[1:], start=2):
+        # Ticks chosen for the first run's values; the range follows each redraw's data.
+        values = [curves[panel][1], curves["predicted"][:, col - 1]]
+        fig.update_yaxes(**plotting.log_axis(values), row=1, col=col)
     return fig
 
 
