@@ -20,7 +20,9 @@ _RATE_PER_DECAY = (
     4  # in each panel: the band's lower edge, its upper edge, the mean, the prediction
 )
 _RATE_COLOUR = plotting.colour_cycle("vermillion", "sky", "blue", "green", "purple")
-# Panel titles, not y-axis titles: three side by side leave no room at their left for one.
+# What each panel shows in its title; its y axis names only the unit (three panels side by
+# side leave no room at their left for a long axis title).
+_RATE_AXES = {"norm": "‖W‖", "rate": "η / ‖W‖²", "angle": "radians"}
 _RATE_TITLES = {
     "norm": "‖W‖ (layer 1's<br>weight and bias)",
     "rate": "effective rate<br>η / ‖W‖² (log)",
@@ -128,6 +130,8 @@ def _add_rate_traces(fig: go.Figure, traces: list[go.Scatter], n_decays: int) ->
 
 def _rate_axes(fig: go.Figure) -> None:
     fig.update_xaxes(title_text="SGD step", nticks=5, tickangle=0)
+    for col, panel in enumerate(_RATE_PANELS, start=1):
+        fig.update_yaxes(title_text=_RATE_AXES[panel], title_standoff=2, row=1, col=col)
     fig.update_annotations(font_size=14)  # two-line titles over narrow panels: 14 of 16 px
 
 
