@@ -117,7 +117,7 @@ def _rate_panels():
     return make_subplots(
         rows=1,
         cols=len(_RATE_PANELS),
-        horizontal_spacing=0.08,
+        horizontal_spacing=0.13,
         subplot_titles=[_RATE_TITLES[p] for p in _RATE_PANELS],
     )
 
