@@ -28,6 +28,7 @@ FLOORS = {
     "lnbook.torch_ln": 2,
     "lnbook.models": 3,
     "lnbook.stacked": 3,
+    "lnbook.recurrent": 3,
     "lnbook.training": 4,
     "lnbook.plotting": 4,
     "lnbook.live": 4,

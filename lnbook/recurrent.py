@@ -1,0 +1,267 @@
+"""Layer norm in a recurrent network: the layer-normalized LSTM of Ba et al. (2016).
+
+Batch norm needs statistics for every time step, gathered over a batch, and a test
+sequence longer than any training one has steps it never saw. Layer norm needs neither: at
+each step it normalizes each example's summed inputs by that example's own mean and
+variance, so the same cell runs on any sequence length and any batch size, one example at
+a time included. :class:`LayerNormLSTMCell` is one step, :class:`LayerNormLSTM` runs it
+over a sequence. With ``layer_norm=False`` both are a plain LSTM with the parameters of
+``torch.nn.LSTMCell``, so the tests can check them against torch.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._optional import torch_missing
+
+try:
+    import torch
+    from torch import Tensor, nn
+except ImportError as e:  # the browser edition: say where this module runs instead
+    raise torch_missing("lnbook.recurrent") from e
+
+from . import torch_ln
+from ._validate import check_eps
+
+__all__ = ["LayerNormLSTM", "LayerNormLSTMCell"]
+
+
+def _check_size(name: str, value) -> int:
+    """A layer size: a positive int (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+def _check_float(name: str, t, dtype: torch.dtype) -> None:
+    """``t`` is a floating-point tensor of the parameters' dtype."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+    if t.dtype != dtype:
+        raise TypeError(
+            f"{name} has dtype {t.dtype} but the parameters have dtype {dtype}; "
+            f"convert one of them (e.g. model.to({t.dtype}))"
+        )
+
+
+def _check_state(state, shape: tuple[int, ...], dtype: torch.dtype, what: str):
+    """``state`` is None or a pair ``(h, c)`` of tensors of exactly ``shape``."""
+    if state is None:
+        return None
+    if not isinstance(state, tuple | list) or len(state) != 2:
+        raise TypeError(f"{what} must be a pair (h, c) of tensors, got {type(state).__name__}")
+    for name, t in zip(("h", "c"), state, strict=True):
+        _check_float(f"{what}'s {name}", t, dtype)
+        if tuple(t.shape) != shape:
+            raise ValueError(f"{what}'s {name} must have shape {shape}, got {tuple(t.shape)}")
+    return tuple(state)
+
+
+class LayerNormLSTMCell(nn.Module):
+    """One step of an LSTM whose summed inputs are layer-normalized (Ba et al., 2016, 3.1).
+
+    With ``a = (i, f, g, o)`` the 4H gate pre-activations (torch's gate order)::
+
+        a   = LN_hh(W_hh h_{t-1}) + LN_ih(W_ih x_t) + b
+        c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g)
+        h_t = sigmoid(o) * tanh(LN_c(c_t))
+
+    Each LN has its own gain and bias (``ln_hh``, ``ln_ih``, ``ln_c``, lnbook's
+    ``torch_ln.LayerNorm``). As in the paper, ``W_hh h`` and ``W_ih x`` are each normalized
+    as one vector of 4H values per example, all four gates together; some implementations
+    normalize each gate's H values separately instead, which is a different model. The
+    statistics are each example's own, at this step only: nothing is shared across the
+    batch or kept across steps.
+
+    With ``layer_norm=False`` the cell is exactly ``torch.nn.LSTMCell``, with its
+    parameters ``weight_ih`` (4H, I), ``weight_hh`` (4H, H), ``bias_ih`` and ``bias_hh``
+    (4H,). With ``layer_norm=True`` it has ``weight_ih``, ``weight_hh``, one bias ``b``
+    (4H,) and the three LNs. Weights and ``b`` start uniform in +-1/sqrt(H) (torch's LSTM
+    initialization), the LN gains at 1 and their biases at 0.
+
+    Parameters
+    ----------
+    input_size : int, I
+    hidden_size : int, H
+    eps : float, the three LNs' eps (>= 0)
+    layer_norm : bool, False for a plain LSTM cell
+    device, dtype : optional, as for any torch module
+
+    Shapes
+    ------
+    forward(x, state=None) takes x (B, I) and state ``(h, c)``, each (B, H) (zeros if
+    None), and returns the new ``(h, c)``, each (B, H).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        eps: float = 1e-5,
+        layer_norm: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        self.input_size = _check_size("input_size", input_size)
+        self.hidden_size = H = _check_size("hidden_size", hidden_size)
+        check_eps(eps)
+        self.eps = eps
+        self.layer_norm = bool(layer_norm)
+        factory = {"device": device, "dtype": dtype}
+        self.weight_ih = nn.Parameter(torch.empty(4 * H, input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(4 * H, H, **factory))
+        if self.layer_norm:
+            self.b = nn.Parameter(torch.empty(4 * H, **factory))
+            self.ln_ih = torch_ln.LayerNorm(4 * H, eps=eps, **factory)
+            self.ln_hh = torch_ln.LayerNorm(4 * H, eps=eps, **factory)
+            self.ln_c = torch_ln.LayerNorm(H, eps=eps, **factory)
+        else:
+            self.bias_ih = nn.Parameter(torch.empty(4 * H, **factory))
+            self.bias_hh = nn.Parameter(torch.empty(4 * H, **factory))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Weights and biases uniform in +-1/sqrt(H), as torch's LSTM; LN gains 1, biases 0."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters(recurse=False):
+            nn.init.uniform_(p, -bound, bound)
+        if self.layer_norm:
+            for ln in (self.ln_ih, self.ln_hh, self.ln_c):
+                ln.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.input_size}, {self.hidden_size}, eps={self.eps}, layer_norm={self.layer_norm}"
+        )
+
+    def forward(
+        self, x: Tensor, state: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """One step: x (B, I) and state (h, c), each (B, H) or None; returns (h, c)."""
+        dtype = self.weight_ih.dtype
+        _check_float("x", x, dtype)
+        if x.ndim != 2 or x.shape[1] != self.input_size:
+            raise ValueError(
+                f"x must have shape (batch, input_size) = (B, {self.input_size}), "
+                f"got {tuple(x.shape)}"
+            )
+        B, H = x.shape[0], self.hidden_size
+        state = _check_state(state, (B, H), dtype, "state")
+        if state is None:
+            zeros = x.new_zeros(B, H)
+            state = (zeros, zeros)
+        return self._step(x, *state)
+
+    def _step(self, x: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+        """The step itself, on checked tensors: x (B, I), h and c (B, H)."""
+        wx = x @ self.weight_ih.T  # (B, 4H): the summed inputs from below
+        wh = h @ self.weight_hh.T  # (B, 4H): and from the previous step
+        if self.layer_norm:
+            a = self.ln_hh(wh) + self.ln_ih(wx) + self.b
+        else:
+            a = wx + self.bias_ih + wh + self.bias_hh
+        i, f, g, o = a.chunk(4, dim=1)  # each (B, H), torch's gate order
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(self.ln_c(c) if self.layer_norm else c)
+        return h, c
+
+
+class LayerNormLSTM(nn.Module):
+    """A stack of :class:`LayerNormLSTMCell` run over a sequence, like ``torch.nn.LSTM``.
+
+    Single direction, no dropout between layers. Layer ``k`` reads the hidden states of
+    layer ``k - 1`` (the input, for the first). Every step normalizes each example by its
+    own statistics, so the model runs on sequences of any length and batches of any size,
+    and an example's output does not depend on the rest of its batch.
+
+    Parameters
+    ----------
+    input_size : int, I
+    hidden_size : int, H
+    num_layers : int, L (>= 1)
+    batch_first : bool, True for input (B, T, I) and output (B, T, H); False for (T, B, ...)
+    layer_norm : bool, False for a plain LSTM (then it equals ``torch.nn.LSTM``)
+    eps : float, the LNs' eps
+    device, dtype : optional, as for any torch module
+
+    Shapes
+    ------
+    forward(x, state=None) takes x (B, T, I) (``batch_first``) or (T, B, I), T >= 1, and an
+    optional initial state ``(h_0, c_0)``, each (L, B, H) (zeros if None). It returns
+    ``(output, (h_n, c_n))``: output (B, T, H) or (T, B, H), the last layer's h at every
+    step, and h_n, c_n (L, B, H), every layer's state after the last step.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        batch_first: bool = True,
+        layer_norm: bool = True,
+        eps: float = 1e-5,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        self.input_size = _check_size("input_size", input_size)
+        self.hidden_size = _check_size("hidden_size", hidden_size)
+        self.num_layers = _check_size("num_layers", num_layers)
+        self.batch_first = bool(batch_first)
+        self.layer_norm = bool(layer_norm)
+        self.cells = nn.ModuleList(
+            LayerNormLSTMCell(
+                input_size if k == 0 else hidden_size,
+                hidden_size,
+                eps=eps,
+                layer_norm=layer_norm,
+                device=device,
+                dtype=dtype,
+            )
+            for k in range(num_layers)
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+            f"batch_first={self.batch_first}, layer_norm={self.layer_norm}"
+        )
+
+    def forward(
+        self, x: Tensor, state: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Run over the sequence; see the class docstring for the shapes."""
+        dtype = self.cells[0].weight_ih.dtype
+        _check_float("x", x, dtype)
+        layout = "(batch, time, input_size)" if self.batch_first else "(time, batch, input_size)"
+        if x.ndim != 3 or x.shape[2] != self.input_size:
+            raise ValueError(
+                f"x must have shape {layout} with input_size = {self.input_size}, "
+                f"got {tuple(x.shape)}"
+            )
+        xs = x.transpose(0, 1) if self.batch_first else x  # (T, B, I)
+        T, B = xs.shape[0], xs.shape[1]
+        if T < 1:
+            raise ValueError(f"x must have at least one time step, got shape {tuple(x.shape)}")
+        L, H = self.num_layers, self.hidden_size
+        state = _check_state(state, (L, B, H), dtype, "state")
+        if state is None:
+            zeros = x.new_zeros(L, B, H)
+            state = (zeros, zeros)
+        h_n, c_n = [], []
+        seq = list(xs.unbind(0))  # T tensors of (B, I), then of (B, H)
+        for k, cell in enumerate(self.cells):
+            h, c = state[0][k], state[1][k]
+            for t in range(T):
+                h, c = cell._step(seq[t], h, c)
+                seq[t] = h
+            h_n.append(h)
+            c_n.append(c)
+        output = torch.stack(seq, dim=1 if self.batch_first else 0)
+        return output, (torch.stack(h_n), torch.stack(c_n))
