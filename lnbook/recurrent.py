@@ -76,7 +76,9 @@ class LayerNormLSTMCell(nn.Module):
     as one vector of 4H values per example, all four gates together; some implementations
     normalize each gate's H values separately instead, which is a different model. The
     statistics are each example's own, at this step only: nothing is shared across the
-    batch or kept across steps.
+    batch or kept across steps. With ``eps=0`` a constant summed input has no variance to
+    divide by and gives NaN: the zero initial state does that to ``W_hh h_0``, so pass a
+    nonzero state (or keep eps > 0).
 
     With ``layer_norm=False`` the cell is exactly ``torch.nn.LSTMCell``, with its
     parameters ``weight_ih`` (4H, I), ``weight_hh`` (4H, H), ``bias_ih`` and ``bias_hh``

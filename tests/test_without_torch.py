@@ -217,6 +217,7 @@ def test_lnbook_works_without_torch_and_sklearn(digits_file, tmp_path):
 
         assert refused(lambda: importlib.import_module("lnbook.torch_ln"))
         assert refused(lambda: importlib.import_module("lnbook.models"))
+        assert refused(lambda: importlib.import_module("lnbook.recurrent"))
         assert refused(lambda: training.train_digits_mlp(steps=1, seed=0))
         assert refused(lambda: variants_checks.rms_norm(lambda x, w, eps: x))
         print("ok")
