@@ -1037,7 +1037,8 @@ REVEALS = [
      r"It is \d+\.\d{4}\."),
     (variants_checks.output_std, lambda s, e: s / np.sqrt(s**2 + 2 * e), r"Expected \d"),
     (performance_checks.roofline_seconds, lambda s, p, g: 7.0, r"Expected \d.* s\."),
-    (performance_checks.median_time, _timer(reduce=sum), r"The median call takes 1[45] ms\."),
+    # 14 ms asked of time.sleep, which overshoots (by 2 ms in a CI run on a busy machine).
+    (performance_checks.median_time, _timer(reduce=sum), r"The median call takes 1[4-9] ms\."),
     (statistics_checks.invariance_predictions,
      lambda: dict(RIGHT, **{"add 5 to every feature": False}),
      r"'add 5 to every feature': the output is unchanged \(adding a constant"),
