@@ -488,7 +488,10 @@ def _check_predictions(
     missing = [q for q in questions if q not in result]
     if missing:
         return wrong(
-            f"Answer every question; missing: {missing}. Use the question strings as keys "
+            # The questions as the learner reads them, not a list's repr (whose escaped
+            # apostrophes and mixed quotes garble a question such as "Layer norm's ...").
+            f"Answer every question; missing: {'; '.join(f'“{q}”' for q in missing)}. "
+            "Use the question strings as keys "
             "(loop over the questions dict, as the stub does)."
         )
     missed, why = [], []

@@ -25,7 +25,9 @@ from lnbook import _deadline, checking, models
 from lnbook.topics.affine import checks as affine_checks
 from lnbook.topics.batch_norm import checks as batch_norm_checks
 from lnbook.topics.covariate_shift import checks as covariate_shift_checks
+from lnbook.topics.effective_rate import checks as effective_rate_checks
 from lnbook.topics.from_scratch import checks as from_scratch_checks
+from lnbook.topics.geometry import checks as geometry_checks
 from lnbook.topics.performance import checks as performance_checks
 from lnbook.topics.statistics import checks as statistics_checks
 from lnbook.topics.transformers import checks as transformers_checks
@@ -68,6 +70,9 @@ GARBAGE = [
     lambda *a: [1, 2],
     lambda *a: {"a": 1},
     lambda *a: np.full((5, 6), np.nan),
+    lambda *a: np.full((6, 6), np.nan),  # square: the shape of a (D, D) answer
+    lambda *a: np.full((8, 8), np.inf),
+    lambda *a: torch.ones(5, 5, requires_grad=True),
     lambda *a: object(),
     lambda *a: 1 / 0,
     lambda *a: (_ for _ in ()).throw(KeyError("oops")),
@@ -101,6 +106,12 @@ CHECKERS = [
     performance_checks.roofline_seconds,
     performance_checks.layer_norm_blocked,
     performance_checks.median_time,
+    geometry_checks.centring_matrix,
+    geometry_checks.layer_norm_jacobian,
+    geometry_checks.geometry_predictions,
+    effective_rate_checks.radial_part,
+    effective_rate_checks.effective_rate_after,
+    effective_rate_checks.equilibrium_norm,
 ]
 
 
@@ -1088,7 +1099,7 @@ CATALOGUE = {
 # code too).
 CODE_WORDS = {"mu", "var", "gamma", "beta", "eps", "dx", "dgamma", "dbeta", "out", "f", "s"}
 # Capitalized words a sentence may hold mid-way.
-PROPER = {"True", "False", "None", "Linear", "Tensor"}
+PROPER = {"True", "False", "None", "Linear", "Tensor", "Jacobian"}
 
 
 def _sentence_problems(message: str) -> list[str]:

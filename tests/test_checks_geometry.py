@@ -20,42 +20,8 @@ def _no_tries_yet(monkeypatch):
     monkeypatch.setattr(checking, "_wrong_tries", {})
 
 
-def stub(*args):
-    raise NotImplementedError
-
-
-GARBAGE = [
-    lambda *a: None,
-    lambda *a: [[1.0, 2.0], [3.0]],
-    lambda *a: np.full((6, 6), np.nan),
-    lambda *a: np.full((8, 8), np.inf),
-    lambda *a: "a matrix",
-    lambda *a: torch.ones(5, 5, requires_grad=True),
-    lambda *a: 10**400,
-    lambda *a: 1 / 0,
-    lambda *a: {"a": 1},
-]
-
-CHECKERS = [checks.centring_matrix, checks.layer_norm_jacobian, checks.geometry_predictions]
-
-
-@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
-def test_stub_is_not_attempted_yet(checker):
-    v = checker(stub)
-    assert v.status == checking.NOT_ATTEMPTED and "NotImplementedError" in v.message
-
-
-@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("answer", GARBAGE, ids=range(len(GARBAGE)))
-def test_garbage_answers_get_a_verdict_not_a_crash(checker, answer):
-    v = checker(answer)
-    assert v.status == checking.WRONG and v.message
-
-
-@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
-def test_non_callables_are_explained(checker):
-    v = checker(42)
-    assert v.status == checking.WRONG and "function" in v.message
+# The stub, garbage answers and non-callables: tests/test_checks.py (CHECKERS), with every
+# other chapter's checkers.
 
 
 def _eye(d):
