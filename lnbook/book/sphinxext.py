@@ -66,7 +66,8 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 STATIC_SUBDIR = "lnbook"  # under the site's _static/
 _HERE = Path(__file__).parent
-_JS_FILES = ("plotly.min.js", "plotly-init.js")  # load order matters: plotly first
+# Load order matters: plotly first, then the layouts plotly-init.js calls, then the drawing.
+_JS_FILES = ("plotly.min.js", "plotly-layout.js", "plotly-init.js")
 _CSS_FILE = "lnbook.css"
 _PRINT_CSS = "lnbook-print.css"
 _PAGE_JS = "lnbook-page.js"  # every page: wide equations and tables become tab stops
@@ -210,13 +211,13 @@ def _copy_assets(app, exception) -> None:
     static = Path(app.outdir) / "_static"
     dest = static / STATIC_SUBDIR
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(_PLOTLY_BUNDLE, dest / _JS_FILES[0])
+    plotly, layouts, init_js = _JS_FILES
+    shutil.copyfile(_PLOTLY_BUNDLE, dest / plotly)
+    shutil.copyfile(_HERE / "static" / layouts, dest / layouts)
     # The figures' shared template travels once, in front of the script that draws them.
-    init = (_HERE / "static" / _JS_FILES[1]).read_text(encoding="utf-8")
+    init = (_HERE / "static" / init_js).read_text(encoding="utf-8")
     template = json.dumps({_TEMPLATE: plotly_template()}, separators=(",", ":"))
-    (dest / _JS_FILES[1]).write_text(
-        f"var LNBOOK_TEMPLATES = {template};\n{init}", encoding="utf-8"
-    )
+    (dest / init_js).write_text(f"var LNBOOK_TEMPLATES = {template};\n{init}", encoding="utf-8")
     for name in (_CSS_FILE, _PRINT_CSS, _PAGE_JS):
         shutil.copyfile(_HERE / "static" / name, dest / name)
     # KaTeX's stylesheet and the fonts it names (a page loads only the fonts it shows).
