@@ -22,6 +22,7 @@ from ...checking import (
     compare,
     parts_of,
     predictions,
+    quote,
     returned_array,
     wrong,
 )
@@ -67,8 +68,8 @@ def sandwich_block(fn: Callable) -> Verdict:
         x + norm_out(f(norm_in(x))),
         known,
         "The values differ from the sandwich x + norm_out(f(norm_in(x))).",
-        success="x + norm_out(f(norm_in(x))): each sublayer adds a vector of a norm's size "
-        "(sqrt(D) times gamma) to a residual stream that no norm touches.",
+        success="The sandwich is x + norm_out(f(norm_in(x))): each sublayer adds a vector of a "
+        "norm's size (sqrt(D) times gamma) to a residual stream that no norm touches.",
     )
 
 
@@ -87,9 +88,9 @@ def deepnorm_constants(fn: Callable[[int], tuple]) -> Verdict:
             return verdict
         parts = parts_of(result, 2)
         if parts is None:
-            return wrong(f"fn({n}) should return two numbers, (alpha, beta).")
-        alpha, v1 = as_number(parts[0], "alpha")
-        beta, v2 = as_number(parts[1], "beta")
+            return wrong(f"Return two numbers, (alpha, beta); for N = {n} got {quote(result)}.")
+        alpha, v1 = as_number(parts[0], "Alpha")
+        beta, v2 = as_number(parts[1], "Beta")
         if v1 or v2:
             return v1 or v2
         a, b = _deepnorm(n)
@@ -124,8 +125,8 @@ def deepnorm_constants(fn: Callable[[int], tuple]) -> Verdict:
             return verdict
     return Verdict(
         CORRECT,
-        "alpha = (2 N)^(1/4) grows slowly with depth (2.4 at 18 blocks, 3.8 at 100), "
-        "beta = (8 N)^(-1/4) shrinks: the residual outweighs each sublayer more and more.",
+        "Right: alpha = (2 N)^(1/4) grows slowly with depth (2.4 at 18 blocks, 3.8 at 100) "
+        "and beta = (8 N)^(-1/4) shrinks, so the residual outweighs each sublayer more and more.",
     )
 
 
