@@ -258,7 +258,7 @@ def test_figures_carry_every_placement_depth_and_rate():
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.title.text
     grid = experiments.rate_grid([("deepnorm", 1e-2), ("pre", 3e-2), ("admin", 3e-2)],
                                  seeds=(0, 1), n_layers=1, d=16, steps=3, batch=4)  # fmt: skip
-    fig = figures.rate_figure(grid)
+    fig = figures.stability_figure(grid)
     assert len(fig.frames) == 2 and len(fig.data) == 2  # two rates; one trace per seed
     assert list(fig.frames[1].data[0].x) == ["pre-norm (GPT-2)", "Admin"]
     assert fig.frames[0].data[1].y[0] == pytest.approx(grid["final"][("deepnorm", 1e-2)][1])
@@ -271,3 +271,8 @@ def test_profile_explorer_redraws_for_a_new_placement_and_depth():
     e.controls["depth"].value = 3
     after = [list(t.y) for t in e.figure.data]
     assert after != before and len(e.figure.data[0].x) == 3
+
+
+def test_the_depth_slider_measures_on_release_only():
+    e = widgets.profile_explorer(seeds=(0,), max_depth=4)
+    assert e.controls["depth"].continuous_update is False

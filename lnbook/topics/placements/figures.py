@@ -2,7 +2,7 @@
 
 ``init_profile_figure`` (each block's gradient and the residual stream's size at
 initialization, buttons over the placements, a slider over the depth; post-norm and
-pre-norm always drawn as the references), ``rate_figure`` (every run's final loss after
+pre-norm always drawn as the references), ``stability_figure`` (every run's final loss after
 training without warm-up, a slider over the learning rate) and the live face of the first,
 ``live_profile_figure`` and ``update_profile``. Results come in from ``experiments.py``;
 the look and the controls come from ``lnbook.plotting``.
@@ -151,7 +151,7 @@ def init_profile_figure(profile: dict) -> go.Figure:
     )
 
 
-def rate_traces(grid: dict, lr: float) -> list[go.Scatter]:
+def stability_traces(grid: dict, lr: float) -> list[go.Scatter]:
     """At rate ``lr``: every seed's final loss, one marker per run, by placement (the
     placements trained at that rate)."""
     names = [p for p, r in grid["configs"] if r == lr]
@@ -174,7 +174,7 @@ def rate_traces(grid: dict, lr: float) -> list[go.Scatter]:
     return traces
 
 
-def rate_figure(grid: dict) -> go.Figure:
+def stability_figure(grid: dict) -> go.Figure:
     """Chapter 12: each run's final training loss without warm-up, by placement; a slider
     picks the learning rate.
 
@@ -184,15 +184,22 @@ def rate_figure(grid: dict) -> go.Figure:
     """
     lrs = grid["lrs"]
     k0 = len(lrs) - 1  # open on the largest rate, where the placements differ most
-    fig = go.Figure(rate_traces(grid, lrs[k0]))
+    fig = go.Figure(stability_traces(grid, lrs[k0]))
     frame_slider(fig, [f"{lr:g}" for lr in lrs], "learning rate",
-                 lambda k: rate_traces(grid, lrs[k]), active=k0)  # fmt: skip
+                 lambda k: stability_traces(grid, lrs[k]), active=k0)  # fmt: skip
     top = max(_CHANCE_TOP, fit_range(list(grid["final"].values()), pad=0.03)[1])
     return style(
         fig,
         f"Loss after {grid['steps']} steps without warm-up<br>(one marker per seed)",
         height=520,
-        xaxis=axis("placement of the norm", tickangle=-30),
+        # Every placement trained at some rate, in a fixed order: the frames keep the axis.
+        xaxis=axis(
+            "placement of the norm",
+            tickangle=-30,
+            type="category",
+            categoryorder="array",
+            categoryarray=[LABELS[p] for p in dict.fromkeys(p for p, _ in grid["configs"])],
+        ),
         yaxis=axis("final loss (nats; chance = ln 15 ≈ 2.7)", range=[-0.05, top]),
         legend=legend_row(1.02),
         margin={"t": 130, "b": 150},
@@ -211,8 +218,9 @@ def live_profile_figure(profile: dict) -> go.Figure:
         height=460,
         xaxis=axis("block"),
         xaxis2=axis("block"),
-        yaxis=axis("gradient norm of the block's W2", type="log"),
-        yaxis2=axis("residual stream, norm per token", type="log"),
+        # Decade ticks over wide spans: the live data move, and the axes autorange.
+        yaxis=axis("gradient norm of the block's W2", **log_axis([1e-3, 1e2])),
+        yaxis2=axis("residual stream, norm per token", **log_axis([1.0, 1e3])),
         legend=legend_row(-0.3),
     )
     return fig
