@@ -36,16 +36,6 @@ PLACEMENTS = {
     "admin": ("admin", None),
     "mix": ("mix", None),
 }
-LABELS = {
-    "post": "post-norm (2017)",
-    "pre": "pre-norm (GPT-2)",
-    "pre_no_final": "pre-norm, no final norm",
-    "sandwich": "sandwich / Peri-LN",
-    "post_sublayer": "OLMo 2 (norm on f(x))",
-    "deepnorm": "DeepNorm",
-    "admin": "Admin",
-    "mix": "Mix-LN",
-}
 
 
 def _check_names(names: Sequence[str]) -> list[str]:

@@ -25,8 +25,18 @@ from ...plotting import (
     style,
     visibility_menu,
 )
-from .experiments import LABELS
 
+# Each placement's name in the figures and tables (the keys of experiments.PLACEMENTS).
+LABELS = {
+    "post": "post-norm (2017)",
+    "pre": "pre-norm (GPT-2)",
+    "pre_no_final": "pre-norm, no final norm",
+    "sandwich": "sandwich / Peri-LN",
+    "post_sublayer": "OLMo 2 (norm on f(x))",
+    "deepnorm": "DeepNorm",
+    "admin": "Admin",
+    "mix": "Mix-LN",
+}
 # Post-norm and pre-norm keep chapter 5's colours; the newer placements take the others.
 _COLOURS = {
     "post": PALETTE["vermillion"],

@@ -24,7 +24,7 @@ def profile_explorer(seeds: tuple[int, ...] = (0, 1, 2), max_depth: int = 16) ->
     choices = [p for p in experiments.PLACEMENTS if p != "pre"]
     controls = {
         "placement": W.Dropdown(
-            options=[(experiments.LABELS[p], p) for p in choices],
+            options=[(figures.LABELS[p], p) for p in choices],
             value="post",
             description="placement",
         ),
