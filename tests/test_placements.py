@@ -276,3 +276,20 @@ def test_profile_explorer_redraws_for_a_new_placement_and_depth():
 def test_the_depth_slider_measures_on_release_only():
     e = widgets.profile_explorer(seeds=(0,), max_depth=4)
     assert e.controls["depth"].continuous_update is False
+
+
+@pytest.mark.parametrize("placement", ["pre", "post", "sandwich", "mix"])
+def test_whole_model_is_embeddings_blocks_final_norm_and_head(placement):
+    # The decoder-only model written out: token + position embeddings, each block by its
+    # placement's formula (Mix-LN: post-norm first), the final norm where it has one, the head.
+    torch.manual_seed(5)
+    m = models.TinyTransformer(d=8, n_layers=4, n_heads=2, d_ff=16, max_len=9, placement=placement)
+    m = m.double()
+    ids = torch.randint(16, (3, 7))
+    mask = models.causal_mask(7)
+    x = m.embed(ids) + m.pos(torch.arange(7))
+    for i, b in enumerate(m.decoder):
+        p = placement if placement != "mix" else ("post" if i == 0 else "pre")
+        x = _written_out(p, b, x, mask)
+    final = x if placement == "post" else m.final(x)
+    torch.testing.assert_close(m(ids), m.head(final), rtol=1e-12, atol=1e-12)
