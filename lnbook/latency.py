@@ -23,6 +23,7 @@ from .topics.covariate_shift import widgets as covariate_shift
 from .topics.effective_rate import experiments as effective_rate_runs
 from .topics.effective_rate import widgets as effective_rate
 from .topics.geometry import widgets as geometry
+from .topics.placements import widgets as placements
 from .topics.statistics import widgets as statistics_
 from .topics.variants import widgets as variants
 
@@ -152,6 +153,20 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
                 ("lr", 0.1),
                 ("decay", 0.003),
                 ("lr", 0.3),
+            ],
+        ),
+        # A new placement or depth measures three seeds (well under a second), so only the
+        # redraws are timed, on results the explorer already keeps (the first pass keeps them).
+        "ch12 profile_explorer": (
+            lambda: placements.profile_explorer(seeds=(0,), max_depth=4),
+            [
+                ("depth", 2),
+                ("placement", "deepnorm"),
+                ("depth", 4),
+                ("placement", "post"),
+                ("depth", 2),
+                ("placement", "deepnorm"),
+                ("depth", 4),
             ],
         ),
     }

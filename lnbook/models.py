@@ -3,10 +3,13 @@
 ``norm`` picks the normalization layer ("layer", "batch", "rms", "dyt" for Dynamic Tanh,
 "layer_detached" for layer norm without its statistics' gradient, or None) and
 ``placement`` where it goes relative to each linear layer ("pre": before it, "post": after
-it). The layer norm used is lnbook's own (``torch_ln.LayerNorm``), a drop-in for torch's.
+it), or, in a transformer, around each sublayer (:data:`BLOCK_PLACEMENTS`, chapters 5 and
+12). The layer norm used is lnbook's own (``torch_ln.LayerNorm``), a drop-in for torch's.
 """
 
 from __future__ import annotations
+
+import math
 
 from ._optional import torch_missing
 
@@ -20,6 +23,12 @@ from . import torch_ln
 
 NORMS = ("layer", "batch", "rms", "dyt", "layer_detached", None)
 PLACEMENTS = ("pre", "post")
+# Where a transformer block puts its norms (see :func:`residual`); "mix" is a whole
+# model's placement: post-norm blocks first, then pre-norm ones (Li et al., 2024).
+BLOCK_PLACEMENTS = ("pre", "post", "sandwich", "post_sublayer", "deepnorm", "admin")
+MODEL_PLACEMENTS = BLOCK_PLACEMENTS + ("mix",)
+# Placements whose last block already ends in a norm: no final norm by default.
+ENDS_NORMALIZED = ("post", "deepnorm", "admin")
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
@@ -242,19 +251,56 @@ def causal_mask(t: int) -> torch.Tensor:
     return torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
 
 
+def residual(placement: str, x, f, norm, out_norm=None, alpha=1.0):
+    """One sublayer ``f`` with its residual connection and norm(s), placed as ``placement``.
+
+    ``x`` is the residual stream (..., d). "pre" and "post" are chapter 5's; the others
+    are the placements of chapter 12:
+
+    - "sandwich": ``x + out_norm(f(norm(x)))``, CogView's Sandwich-LN (Ding et al., 2021),
+      Gemma 2's pre- and post-norms and Peri-LN's block (Kim et al., 2025);
+    - "post_sublayer": ``x + norm(f(x))``, OLMo 2's block: the norm on the sublayer's
+      output only, none on its input;
+    - "deepnorm" and "admin": ``norm(alpha * x + f(x))``, post-norm with the residual
+      scaled up: by a number for DeepNorm (Wang et al., 2022), by a learned per-feature
+      ``omega`` for Admin (Liu et al., 2020).
+    """
+    if placement == "pre":
+        return x + f(norm(x))
+    if placement == "post":
+        return norm(x + f(x))
+    if placement == "sandwich":
+        return x + out_norm(f(norm(x)))
+    if placement == "post_sublayer":
+        return x + norm(f(x))
+    return norm(alpha * x + f(x))  # deepnorm, admin
+
+
+def deepnorm_constants(n_layers: int) -> tuple[float, float]:
+    """DeepNorm's ``(alpha, beta)`` for a decoder-only (or encoder-only) stack of
+    ``n_layers`` blocks (Wang et al., 2022): the residual is multiplied by
+    ``alpha = (2 N)^(1/4)`` and the value, output and feed-forward weights start
+    ``beta = (8 N)^(-1/4)`` times their usual size."""
+    if isinstance(n_layers, bool) or not float(n_layers).is_integer() or n_layers < 1:
+        raise ValueError(f"n_layers must be an int >= 1, got {n_layers!r}")
+    return (2 * n_layers) ** 0.25, (8 * n_layers) ** -0.25
+
+
 class Block(nn.Module):
     """A transformer block: self-attention, optional cross-attention, feed-forward.
 
     Each sublayer ``f`` is wrapped with a residual connection and a normalization:
     ``placement="post"`` (the original Transformer): ``x = norm(x + f(x))``;
-    ``placement="pre"`` (GPT-2 and most models since): ``x = x + f(norm(x))``.
+    ``placement="pre"`` (GPT-2 and most models since): ``x = x + f(norm(x))``; the other
+    :data:`BLOCK_PLACEMENTS` as :func:`residual` writes them.
 
     Parameters
     ----------
     d : model width; n_heads : attention heads; d_ff : feed-forward width
     norm : "layer", "rms" (or "batch"/None, for experiments)
-    placement : "pre" or "post"
+    placement : one of :data:`BLOCK_PLACEMENTS`
     cross : add a cross-attention sublayer (a decoder block of an encoder-decoder)
+    alpha : DeepNorm's residual scale (used by "deepnorm" only)
     """
 
     def __init__(
@@ -265,26 +311,64 @@ class Block(nn.Module):
         norm: str | None = "layer",
         placement: str = "pre",
         cross: bool = False,
+        alpha: float = 1.0,
     ) -> None:
         super().__init__()
-        if placement not in PLACEMENTS:
-            raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+        if placement not in BLOCK_PLACEMENTS:
+            raise ValueError(f"placement must be one of {BLOCK_PLACEMENTS}, got {placement!r}")
         self.placement = placement
         self.self_attn = nn.MultiheadAttention(d, n_heads, batch_first=True)
         self.cross_attn = nn.MultiheadAttention(d, n_heads, batch_first=True) if cross else None
         self.ff = nn.Sequential(nn.Linear(d, d_ff), nn.ReLU(), nn.Linear(d_ff, d))
-        self.norms = nn.ModuleList(make_norm(norm, d) for _ in range(3 if cross else 2))
+        n = 3 if cross else 2
+        self.norms = nn.ModuleList(make_norm(norm, d) for _ in range(n))
+        # The sandwich's second norm, on each sublayer's output
+        self.out_norms = (
+            nn.ModuleList(make_norm(norm, d) for _ in range(n)) if placement == "sandwich" else None
+        )
+        self.alpha = float(alpha) if placement == "deepnorm" else 1.0
+        # Admin's omega: one learned scale per feature and sublayer, set by a profiling pass
+        self.omega = (
+            nn.ParameterList(nn.Parameter(torch.ones(d)) for _ in range(n))
+            if placement == "admin"
+            else None
+        )
+
+    def sublayers(self, mask=None, memory=None) -> list:
+        """The block's sublayers, each a function of the residual stream (B, T, d)."""
+        fs = [lambda h: self.self_attn(h, h, h, attn_mask=mask, need_weights=False)[0]]
+        if self.cross_attn is not None:
+            fs.append(lambda h: self.cross_attn(h, memory, memory, need_weights=False)[0])
+        return fs + [self.ff]
 
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None, memory: torch.Tensor | None = None
     ) -> torch.Tensor:
-        sublayers = [lambda h: self.self_attn(h, h, h, attn_mask=mask, need_weights=False)[0]]
-        if self.cross_attn is not None:
-            sublayers.append(lambda h: self.cross_attn(h, memory, memory, need_weights=False)[0])
-        sublayers.append(self.ff)
-        for norm, f in zip(self.norms, sublayers, strict=True):
-            x = x + f(norm(x)) if self.placement == "pre" else norm(x + f(x))
+        for i, (norm, f) in enumerate(zip(self.norms, self.sublayers(mask, memory), strict=True)):
+            if self.placement == "pre":  # chapter 5's two placements, as they always were
+                x = x + f(norm(x))
+            elif self.placement == "post":
+                x = norm(x + f(x))
+            else:
+                out_norm = self.out_norms[i] if self.out_norms is not None else None
+                alpha = self.omega[i] if self.omega is not None else self.alpha
+                x = residual(self.placement, x, f, norm, out_norm, alpha)
         return x
+
+    @torch.no_grad()
+    def profile_admin(self, x: torch.Tensor, ratio: float, mask=None) -> tuple[torch.Tensor, float]:
+        """Admin's profiling pass through this block (Liu et al., 2020, their code's
+        ``adaptive-profiling``): each sublayer's omega is set to ``ratio``, the size the
+        residual stream has reached, and the next ratio is
+        ``sqrt(Var[omega * x] + Var[f(x)])``. Returns the block's output and that ratio."""
+        for norm, omega, f in zip(self.norms, self.omega, self.sublayers(mask), strict=True):
+            omega.fill_(ratio)
+            fx = f(x)
+            ratio = math.sqrt(
+                (x * omega).var(unbiased=False).item() + fx.var(unbiased=False).item()
+            )
+            x = norm(omega * x + fx)
+        return x, ratio
 
 
 class TinyTransformer(nn.Module):
@@ -296,13 +380,22 @@ class TinyTransformer(nn.Module):
     Parameters
     ----------
     vocab, d, n_layers, n_heads, d_ff, max_len : sizes
-    norm, placement : as for :class:`Block`
+    norm : as for :class:`Block`
+    placement : one of :data:`MODEL_PLACEMENTS`: a block's placement for every block, or
+        "mix" (Mix-LN, Li et al., 2024): post-norm in the first quarter of the blocks (at
+        least one), pre-norm in the rest. "deepnorm" also scales the initial value, output
+        and feed-forward weights by DeepNorm's beta (:func:`deepnorm_constants`); "admin"
+        sets each omega by a profiling pass (:meth:`Block.profile_admin`) on a batch of
+        random tokens drawn from a generator of its own (the global one is untouched).
+        The placements other than "pre" and "post" are for decoder-only models.
     encoder_decoder : if True, ``forward(src, tgt)``: an encoder (non-causal blocks) reads
         ``src`` and a decoder (causal self-attention + cross-attention) predicts ``tgt``
     init : "default" (PyTorch's initialisation) or "xavier": Xavier-uniform weight matrices
         and zero biases, as in the original Transformer and in Xiong et al. (2020). The
         initialisation decides how large each sublayer's output is at the start, and so how
         much each post-norm layer rescales the gradient.
+    final_norm : whether a norm follows the last block; None (the default) gives one to
+        every placement except those whose blocks end in a norm (:data:`ENDS_NORMALIZED`)
     """
 
     def __init__(
@@ -317,6 +410,7 @@ class TinyTransformer(nn.Module):
         placement: str = "pre",
         encoder_decoder: bool = False,
         init: str = "default",
+        final_norm: bool | None = None,
     ) -> None:
         super().__init__()
         if n_layers < 1:
@@ -326,6 +420,15 @@ class TinyTransformer(nn.Module):
             raise ValueError("norm='batch' is not supported in a transformer (see chapter 5)")
         if init not in ("default", "xavier"):
             raise ValueError(f"init must be 'default' or 'xavier', got {init!r}")
+        if placement not in MODEL_PLACEMENTS:
+            raise ValueError(f"placement must be one of {MODEL_PLACEMENTS}, got {placement!r}")
+        if encoder_decoder and placement not in PLACEMENTS:
+            raise ValueError(
+                f"an encoder-decoder takes placement 'pre' or 'post', got {placement!r}"
+            )
+        if final_norm is not None and not isinstance(final_norm, bool):
+            raise TypeError(f"final_norm must be True, False or None, got {final_norm!r}")
+        self.placement = placement
         self.embed = nn.Embedding(vocab, d)
         self.pos = nn.Embedding(max_len, d)
         self.encoder = (
@@ -334,10 +437,23 @@ class TinyTransformer(nn.Module):
             else None
         )
         self.enc_final = make_norm(norm, d) if encoder_decoder and placement == "pre" else None
+        n_post = max(1, n_layers // 4)  # Mix-LN: the first quarter of the blocks post-norm
+        alpha = deepnorm_constants(n_layers)[0] if placement == "deepnorm" else 1.0
         self.decoder = nn.ModuleList(
-            Block(d, n_heads, d_ff, norm, placement, cross=encoder_decoder) for _ in range(n_layers)
+            Block(
+                d,
+                n_heads,
+                d_ff,
+                norm,
+                placement if placement != "mix" else ("post" if i < n_post else "pre"),
+                cross=encoder_decoder,
+                alpha=alpha,
+            )
+            for i in range(n_layers)
         )
-        self.final = make_norm(norm, d) if placement == "pre" else nn.Identity()
+        if final_norm is None:
+            final_norm = placement not in ENDS_NORMALIZED
+        self.final = make_norm(norm, d) if final_norm else nn.Identity()
         self.head = nn.Linear(d, vocab)
         self.max_len = max_len
         if init == "xavier":
@@ -346,6 +462,27 @@ class TinyTransformer(nn.Module):
                     nn.init.xavier_uniform_(p)
                 elif name.endswith("bias") and "norm" not in name:
                     nn.init.zeros_(p)
+        if placement == "deepnorm":
+            self._deepnorm_init(deepnorm_constants(n_layers)[1])
+        if placement == "admin":
+            ids = torch.randint(vocab, (16, max_len), generator=torch.Generator().manual_seed(0))
+            x, ratio, mask = self._embed(ids), 1.0, causal_mask(max_len)
+            for block in self.decoder:
+                x, ratio = block.profile_admin(x, ratio, mask)
+
+    @torch.no_grad()
+    def _deepnorm_init(self, beta: float) -> None:
+        """DeepNorm's initialisation: the feed-forward, value and output projections (weights
+        and biases) scaled by ``beta``, as the authors' code (torchscale) does after the usual
+        initialisation; the query and key projections keep theirs."""
+        for block in self.decoder:
+            d = block.self_attn.embed_dim
+            for p in (block.ff[0].weight, block.ff[0].bias, block.ff[2].weight, block.ff[2].bias):
+                p.mul_(beta)
+            block.self_attn.in_proj_weight[2 * d :].mul_(beta)  # the value rows of (q; k; v)
+            block.self_attn.in_proj_bias[2 * d :].mul_(beta)
+            block.self_attn.out_proj.weight.mul_(beta)
+            block.self_attn.out_proj.bias.mul_(beta)
 
     def _embed(self, ids: torch.Tensor) -> torch.Tensor:
         t = ids.shape[1]

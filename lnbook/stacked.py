@@ -24,7 +24,7 @@ except ImportError as e:  # the browser edition: say where this module runs inst
     raise torch_missing("lnbook.stacked") from e
 
 from . import torch_ln
-from .models import MLP, NoisyNorm, TinyTransformer, causal_mask
+from .models import MLP, NoisyNorm, TinyTransformer, causal_mask, residual
 
 
 class StackedMLP(nn.Module):
@@ -140,7 +140,7 @@ class StackedTransformer(nn.Module):
     computes each member's logits on its own batch with batched products, the members'
     attention heads side by side in one attention call. It gives the members' logits and
     gradients to float rounding (tests/test_models.py compares them). Layer norm or
-    RMSNorm only, no encoder.
+    RMSNorm only, no encoder; every placement of :data:`lnbook.models.MODEL_PLACEMENTS`.
 
     ``forward`` takes ``(E, B, T)`` token ids, member ``e`` reading ``ids[e]``, and
     returns ``(E, B, T, vocab)`` logits.
@@ -155,11 +155,14 @@ class StackedTransformer(nn.Module):
         first = members[0]
         if first.encoder is not None:
             raise ValueError("StackedTransformer stacks decoder-only models, not an encoder")
-        self.n_members, self.placement = len(members), first.decoder[0].placement
+        self.n_members = len(members)
+        self.placements = [b.placement for b in first.decoder]  # one per block ("mix")
+        if any([b.placement for b in m.decoder] != self.placements for m in members):
+            raise ValueError("every member must have the same placement")
         self.n_heads, self.max_len = first.decoder[0].self_attn.num_heads, first.max_len
         self.embed = _stacked(m.embed.weight for m in members)  # (E, vocab, d)
         self.pos = _stacked(m.pos.weight for m in members)  # (E, max_len, d)
-        self.blocks = nn.ModuleList()
+        self.blocks, self.alphas = nn.ModuleList(), []
         for i in range(len(first.decoder)):
             blocks = [m.decoder[i] for m in members]
             attn = [b.self_attn for b in blocks]
@@ -172,6 +175,11 @@ class StackedTransformer(nn.Module):
             }
             for j in range(2):
                 layers[f"norm{j}"] = _stack_layer([b.norms[j] for b in blocks])
+                if blocks[0].out_norms is not None:  # the sandwich's second norm
+                    layers[f"out_norm{j}"] = _stack_layer([b.out_norms[j] for b in blocks])
+                if blocks[0].omega is not None:  # Admin's omega, (E, 1, d)
+                    layers[f"omega{j}"] = _Scale([b.omega[j] for b in blocks])
+            self.alphas.append(first.decoder[i].alpha)  # DeepNorm's (1 for the others)
             self.blocks.append(nn.ModuleDict(layers))
         self.final = _stack_layer([m.final for m in members])  # Identity for post-norm
         self.head = _StackedLinear([m.head for m in members])
@@ -197,7 +205,7 @@ class StackedTransformer(nn.Module):
         member = torch.arange(e, device=ids.device)[:, None, None]
         x = self.embed[member, ids] + self.pos[:, None, :t]  # (E, B, T, d)
         x = x.reshape(e, b * t, -1)
-        for layers in self.blocks:
+        for layers, placement, alpha in zip(self.blocks, self.placements, self.alphas, strict=True):
 
             def ff(h, layers=layers):
                 return layers["ff2"](torch.relu(layers["ff1"](h)))
@@ -205,8 +213,16 @@ class StackedTransformer(nn.Module):
             def attn(h, layers=layers):
                 return self._attention(h, layers, b, t)
 
-            for norm, f in ((layers["norm0"], attn), (layers["norm1"], ff)):
-                x = x + f(norm(x)) if self.placement == "pre" else norm(x + f(x))
+            for j, f in enumerate((attn, ff)):
+                norm = layers[f"norm{j}"]
+                if placement == "pre":  # chapter 5's two placements, as they always were
+                    x = x + f(norm(x))
+                elif placement == "post":
+                    x = norm(x + f(x))
+                else:
+                    out_norm = layers[f"out_norm{j}"] if f"out_norm{j}" in layers else None
+                    scale = layers[f"omega{j}"].weight if f"omega{j}" in layers else alpha
+                    x = residual(placement, x, f, norm, out_norm, scale)
         return self.head(self.final(x)).view(e, b, t, -1)
 
 
@@ -226,6 +242,14 @@ class _StackedLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.baddbmm(self.bias, x, self.weight)  # bias + x @ W.T, per member
+
+
+class _Scale(nn.Module):
+    """The members' per-feature scales (Admin's omega), stacked as (E, 1, D)."""
+
+    def __init__(self, members: Sequence[nn.Parameter]) -> None:
+        super().__init__()
+        self.weight = _stacked(w[None] for w in members)
 
 
 class _StackedNorm(nn.Module):

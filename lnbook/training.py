@@ -434,8 +434,12 @@ def train_copy_transformer(
     batch: int = 32,
     norm: str = "layer",
     seed: int = 0,
+    init: str = "default",
+    final_norm: bool | None = None,
 ):
     """Build the copy-task transformer from ``seed`` and train it with :func:`fit_copy`.
+
+    ``init`` and ``final_norm`` are :class:`lnbook.models.TinyTransformer`'s.
 
     Returns
     -------
@@ -447,11 +451,11 @@ def train_copy_transformer(
 
     from . import models
 
-    if placement not in models.PLACEMENTS:
-        raise ValueError(f"placement must be one of {models.PLACEMENTS}, got {placement!r}")
+    if placement not in models.MODEL_PLACEMENTS:
+        raise ValueError(f"placement must be one of {models.MODEL_PLACEMENTS}, got {placement!r}")
     torch.manual_seed(seed)  # the weights
     rng = np.random.default_rng(seed)  # the batches
-    m = copy_task_model(placement, n_layers, d, norm=norm)
+    m = copy_task_model(placement, n_layers, d, norm=norm, init=init, final_norm=final_norm)
     return m, fit_copy(m, rng, steps=steps, lr=lr, warmup=warmup, batch=batch), rng
 
 
@@ -466,6 +470,8 @@ def train_copy_transformers(
     warmup=0,
     batch: int = 32,
     norm: str = "layer",
+    init: str = "default",
+    final_norm: bool | None = None,
 ) -> np.ndarray:
     """:func:`train_copy_transformer` for several runs at once; (E, steps) losses.
 
@@ -483,8 +489,8 @@ def train_copy_transformers(
     from . import models
     from .stacked import StackedTransformer
 
-    if placement not in models.PLACEMENTS:
-        raise ValueError(f"placement must be one of {models.PLACEMENTS}, got {placement!r}")
+    if placement not in models.MODEL_PLACEMENTS:
+        raise ValueError(f"placement must be one of {models.MODEL_PLACEMENTS}, got {placement!r}")
     if len(seeds) == 0:
         raise ValueError("seeds must not be empty")
     for name, v in (("lr", lr), ("warmup", warmup)):
@@ -493,7 +499,9 @@ def train_copy_transformers(
     members = []
     for seed in seeds:
         torch.manual_seed(seed)  # the weights, as train_copy_transformer
-        members.append(copy_task_model(placement, n_layers, d, norm=norm))
+        members.append(
+            copy_task_model(placement, n_layers, d, norm=norm, init=init, final_norm=final_norm)
+        )
     rngs = [np.random.default_rng(seed) for seed in seeds]  # the batches
     stacked = StackedTransformer(members)
     return fit_copy(stacked, rngs, steps=steps, lr=lr, warmup=warmup, batch=batch)

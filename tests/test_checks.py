@@ -29,6 +29,7 @@ from lnbook.topics.effective_rate import checks as effective_rate_checks
 from lnbook.topics.from_scratch import checks as from_scratch_checks
 from lnbook.topics.geometry import checks as geometry_checks
 from lnbook.topics.performance import checks as performance_checks
+from lnbook.topics.placements import checks as placements_checks
 from lnbook.topics.statistics import checks as statistics_checks
 from lnbook.topics.transformers import checks as transformers_checks
 from lnbook.topics.variants import checks as variants_checks
@@ -112,6 +113,9 @@ CHECKERS = [
     effective_rate_checks.radial_part,
     effective_rate_checks.effective_rate_after,
     effective_rate_checks.equilibrium_norm,
+    placements_checks.sandwich_block,
+    placements_checks.deepnorm_constants,
+    placements_checks.stream_predictions,
 ]
 
 
@@ -1089,6 +1093,25 @@ CATALOGUE = {
     performance_checks.roofline_seconds: [fn for fn, _, _ in ROOFLINE],
     performance_checks.layer_norm_blocked: [fn for fn, _, _ in BLOCKED],
     performance_checks.median_time: [fn for fn, _, _ in TIMERS],
+    placements_checks.sandwich_block: [
+        lambda x, f, a, b: x + b(f(a(x))),
+        lambda x, f, a, b: b(x + f(a(x))),
+        lambda x, f, a, b: x + f(a(x)),
+        lambda x, f, a, b: x + b(f(x)),
+        lambda x, f, a, b: x + a(f(b(x))),
+        lambda x, f, a, b: b(f(a(x))),
+        lambda x, f, a, b: 2 * x,
+    ],
+    placements_checks.deepnorm_constants: [
+        lambda n: ((2 * n) ** 0.25, (8 * n) ** -0.25),
+        lambda n: ((8 * n) ** -0.25, (2 * n) ** 0.25),
+        lambda n: ((2 * n) ** 0.25, (8 * n) ** 0.25),
+        lambda n: ((4 * n) ** 0.25, (16 * n) ** -0.25),
+        lambda n: ((3 * n) ** 0.25, (12 * n) ** -0.25),
+        lambda n: ((2 * n) ** 0.5, (8 * n) ** -0.5),
+        lambda n: (1.0, 1.0),
+        lambda n: 3.0,
+    ],
     statistics_checks.invariance_predictions: [
         lambda q=q: dict(RIGHT, **{q: not RIGHT[q]}) for q in RIGHT
     ]

@@ -22,6 +22,8 @@ from lnbook.topics.from_scratch import figures as from_scratch_figures
 from lnbook.topics.geometry import experiments as geometry_experiments
 from lnbook.topics.geometry import figures as geometry_figures
 from lnbook.topics.performance import figures as performance_figures
+from lnbook.topics.placements import experiments as placements_experiments
+from lnbook.topics.placements import figures as placements_figures
 from lnbook.topics.statistics import experiments as statistics_experiments
 from lnbook.topics.statistics import figures as statistics_figures
 from lnbook.topics.transformers import experiments as transformers_experiments
@@ -692,7 +694,28 @@ def _figure_builders() -> dict:
         ),
         "rate": lambda: effective_rate_figures.rate_figure(*_rate_grid(), active=1),
         "live_rate": lambda: effective_rate_figures.live_rate_figure(*_rate_grid()),
+        "init_profile": lambda: placements_figures.init_profile_figure(_placements_profile()),
+        "live_profile": lambda: placements_figures.live_profile_figure(
+            placements_experiments.init_profile(("deepnorm", "pre"), depths=(3,), seeds=(0,), d=16)
+        ),
+        "stability": lambda: placements_figures.stability_figure(
+            placements_experiments.rate_grid(
+                [("deepnorm", 1e-2), ("admin", 3e-2), ("pre", 3e-2)],
+                seeds=(0, 1),
+                n_layers=1,
+                d=16,
+                steps=4,
+                batch=4,
+            )
+        ),  # fmt: skip
     }
+
+
+@functools.cache
+def _placements_profile() -> dict:
+    return placements_experiments.init_profile(
+        ("post", "pre", "sandwich", "admin"), depths=(1, 4), seeds=(0, 1), d=16, batch=4
+    )
 
 
 @functools.cache

@@ -93,6 +93,29 @@ def test_train_copy_transformers_are_the_separate_runs_to_rounding(three_torch_t
         training.train_copy_transformers("middle", 1, 16, seeds=[0], steps=1, lr=1e-3)
 
 
+@pytest.mark.parametrize(
+    "placement, kwargs",
+    [
+        ("sandwich", {}),
+        ("post_sublayer", {"init": "xavier"}),
+        ("deepnorm", {}),
+        ("admin", {}),
+        ("mix", {}),
+        ("pre", {"final_norm": False}),
+    ],
+)
+def test_stacked_runs_of_chapter_12s_placements_are_the_separate_runs(placement, kwargs):
+    # Oracle as above: each seed trained alone, with its own model, batches and Adam.
+    losses = training.train_copy_transformers(
+        placement, 4, 16, seeds=[0, 3], lr=[1e-2, 3e-3], steps=5, batch=4, **kwargs
+    )
+    for row, seed, lr in zip(losses, [0, 3], [1e-2, 3e-3], strict=True):
+        alone = training.train_copy_transformer(
+            placement, 4, 16, seed=seed, lr=lr, steps=5, batch=4, **kwargs
+        )[1]
+        np.testing.assert_allclose(row, alone, rtol=1e-5)
+
+
 def test_copy_batch_is_tokens_a_separator_and_the_tokens_again():
     x = training.copy_batch(np.random.default_rng(0), 5).numpy()
     k = training.COPY_K
