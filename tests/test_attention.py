@@ -19,7 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lnbook.attention import CausalSelfAttention, QKTransformer, attention_entropy
+from lnbook.attention import (
+    CausalSelfAttention,
+    QKTransformer,
+    StackedQKTransformer,
+    attention_entropy,
+)
 
 F64 = torch.float64
 TOL = {"rtol": 1e-10, "atol": 1e-12}
@@ -175,3 +180,38 @@ def test_bad_inputs_name_the_argument_and_shape():
         m(torch.zeros(1, 3))
     with pytest.raises(ValueError, match="norm must be 'layer' or 'rms'"):
         QKTransformer(norm="batch")
+
+
+@pytest.mark.parametrize(("qk_norm", "qk_axis", "norm"), [(None, "head", "layer"),
+                                                         ("layer", "head", "layer"),
+                                                         ("rms", "full", "rms")])  # fmt: skip
+def test_stacked_equals_each_member(qk_norm, qk_axis, norm):
+    """Each member of the stack computes what it computes alone: outputs, logits, gradients."""
+    members = [
+        randomized(QKTransformer(vocab=7, d=8, n_layers=2, n_heads=2, d_ff=12, max_len=6,
+                                 norm=norm, qk_norm=qk_norm, qk_axis=qk_axis), seed)
+        for seed in (0, 1, 2)
+    ]  # fmt: skip
+    stacked = StackedQKTransformer(members)
+    ids = torch.randint(0, 7, (3, 4, 6), generator=torch.Generator().manual_seed(9))
+    out = stacked(ids)
+    out.square().sum().backward()
+    for e, m in enumerate(members):
+        alone, logits = m(ids[e], return_logits=True)
+        alone.square().sum().backward()
+        torch.testing.assert_close(out[e], alone, **TOL)
+        for i in range(2):
+            torch.testing.assert_close(stacked.last_logits[i][e], logits[i], **TOL)
+        for name, p in m.named_parameters():
+            torch.testing.assert_close(stacked._p(name).grad[e], p.grad, **TOL)
+
+
+def test_stacked_refuses_mixed_members_and_bad_ids():
+    a = QKTransformer(vocab=7, d=8, n_layers=1, n_heads=2, d_ff=12, max_len=6)
+    b = QKTransformer(vocab=7, d=8, n_layers=1, n_heads=2, d_ff=12, max_len=6, qk_norm="rms")
+    with pytest.raises(ValueError, match="same sizes, norm and QK-norm"):
+        StackedQKTransformer([a, b])
+    with pytest.raises(TypeError, match="non-empty sequence of QKTransformer"):
+        StackedQKTransformer([])
+    with pytest.raises(ValueError, match=r"ids must have shape \(2, B, T\), got \(3, 1, 4\)"):
+        StackedQKTransformer([a, a])(torch.zeros(3, 1, 4, dtype=torch.long))

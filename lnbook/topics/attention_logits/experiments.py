@@ -100,18 +100,15 @@ def logit_run(lr: float, qk_norm, seed: int = 0, steps: int = 120, batch: int = 
     if qk_norm not in QK_CHOICES + ("rms",):
         raise ValueError(f"qk_norm must be None, 'layer' or 'rms', got {qk_norm!r}")
     torch = require_torch()
-    from ...attention import attention_entropy
 
     model = _logit_model(qk_norm, seed)
     attn = [block.attn for block in model.blocks]
     max_logit, entropy = np.empty(steps), np.empty(steps)
 
     def watch(step, _x, _loss) -> None:
-        logits = torch.stack([a.last_logits for a in attn])  # (L, B, H, T, T)
-        t = logits.shape[-1]
-        allowed = torch.tril(torch.ones(t, t, dtype=torch.bool))
-        max_logit[step] = logits.masked_select(allowed).abs().max().item()
-        entropy[step] = attention_entropy(logits)[..., 1:].mean().item()  # query 0: always 0
+        logits = torch.stack([a.last_logits for a in attn]).unsqueeze(1)  # (L, 1, B, H, T, T)
+        size, spread = _measure(logits)
+        max_logit[step], entropy[step] = size[0], spread[0]
 
     loss = fit_copy(
         model, np.random.default_rng(seed), steps=steps, lr=lr, batch=batch, watch=watch
@@ -119,9 +116,28 @@ def logit_run(lr: float, qk_norm, seed: int = 0, steps: int = 120, batch: int = 
     return {"loss": loss, "max_logit": max_logit, "entropy": entropy}
 
 
+def _measure(logits) -> tuple:
+    """The largest |logit| a query may see and the mean entropy (queries 1 on), per member:
+    ``logits`` is (L, E, B, H, T, T); returns two (E,) arrays."""
+    torch = require_torch()
+    from ...attention import attention_entropy
+
+    t = logits.shape[-1]
+    allowed = torch.tril(torch.ones(t, t, dtype=torch.bool))
+    size = logits.abs().masked_fill(~allowed, 0).transpose(0, 1).reshape(logits.shape[1], -1)
+    entropy = attention_entropy(logits)[..., 1:].transpose(0, 1)  # query 0: always 0
+    return size.amax(dim=1).numpy(), entropy.reshape(logits.shape[1], -1).mean(dim=1).numpy()
+
+
 @remembered
 def logit_runs(lrs=(0.01, 0.1), qk_norms=QK_CHOICES, seeds=(0, 1, 2), steps: int = 120) -> dict:
     """:func:`logit_run` for every rate, QK-norm choice and seed.
+
+    The runs of one QK-norm choice (every rate and seed) train side by side as one
+    :class:`lnbook.attention.StackedQKTransformer`, each member with its own rate, its own
+    initial weights and its own batches, those :func:`logit_run` gives that seed (the
+    losses agree with separate runs to float rounding, which a run at a high rate
+    amplifies over the steps: tests/test_attention_logits.py compares them).
 
     Returns
     -------
@@ -130,12 +146,31 @@ def logit_runs(lrs=(0.01, 0.1), qk_norms=QK_CHOICES, seeds=(0, 1, 2), steps: int
     """
     if len(lrs) == 0 or len(qk_norms) == 0 or len(seeds) == 0:
         raise ValueError("lrs, qk_norms and seeds must not be empty")
-    runs = [[[logit_run(lr, qk, s, steps) for s in seeds] for qk in qk_norms] for lr in lrs]
-    out = {"lrs": np.asarray(lrs, dtype=float), "qk_norms": list(qk_norms)}
-    out["seeds"] = np.asarray(seeds)
-    for key in ("loss", "max_logit", "entropy"):
-        out[key] = np.array([[[r[key] for r in per_qk] for per_qk in per_lr] for per_lr in runs])
-    return out
+    for lr in lrs:
+        check_rate("lr", lr)
+    check_int("steps", steps, 1)
+    torch = require_torch()
+    from ...attention import StackedQKTransformer
+
+    grid = [(lr, seed) for lr in lrs for seed in seeds]  # member order: rate, then seed
+    shape = (len(qk_norms), len(lrs), len(seeds), steps)
+    out = {key: np.empty(shape) for key in ("loss", "max_logit", "entropy")}
+    for q, qk in enumerate(qk_norms):
+        if qk not in QK_CHOICES + ("rms",):
+            raise ValueError(f"qk_norm must be None, 'layer' or 'rms', got {qk!r}")
+        model = StackedQKTransformer([_logit_model(qk, seed) for _, seed in grid])
+        size, entropy = np.empty((len(grid), steps)), np.empty((len(grid), steps))
+
+        def watch(step, _x, _loss) -> None:
+            size[:, step], entropy[:, step] = _measure(torch.stack(model.last_logits))
+
+        rngs = [np.random.default_rng(seed) for _, seed in grid]
+        loss = fit_copy(model, rngs, steps=steps, lr=[lr for lr, _ in grid], watch=watch)
+        for key, values in (("loss", loss), ("max_logit", size), ("entropy", entropy)):
+            out[key][q] = values.reshape(len(lrs), len(seeds), steps)
+    result = {key: np.swapaxes(v, 0, 1) for key, v in out.items()}  # (R, Q, S, steps)
+    return {"lrs": np.asarray(lrs, dtype=float), "qk_norms": list(qk_norms),
+            "seeds": np.asarray(seeds), **result}  # fmt: skip
 
 
 def logit_summary(runs: dict, window: int = 20) -> dict:
