@@ -25,6 +25,7 @@ from lnbook import _deadline, checking, models
 from lnbook.topics.affine import checks as affine_checks
 from lnbook.topics.batch_norm import checks as batch_norm_checks
 from lnbook.topics.covariate_shift import checks as covariate_shift_checks
+from lnbook.topics.attention_logits import checks as attention_logits_checks
 from lnbook.topics.effective_rate import checks as effective_rate_checks
 from lnbook.topics.from_scratch import checks as from_scratch_checks
 from lnbook.topics.geometry import checks as geometry_checks
@@ -112,6 +113,9 @@ CHECKERS = [
     effective_rate_checks.radial_part,
     effective_rate_checks.effective_rate_after,
     effective_rate_checks.equilibrium_norm,
+    attention_logits_checks.qk_logit_bound,
+    attention_logits_checks.qk_rms_norm,
+    attention_logits_checks.attention_entropy,
 ]
 
 

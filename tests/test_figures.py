@@ -13,6 +13,8 @@ from lnbook import _results, plotting
 from lnbook.data import layer_activations
 from lnbook.topics.affine import experiments as affine_experiments
 from lnbook.topics.affine import figures as affine_figures
+from lnbook.topics.attention_logits import experiments as attention_logits_experiments
+from lnbook.topics.attention_logits import figures as attention_logits_figures
 from lnbook.topics.batch_norm import experiments as batch_norm_experiments
 from lnbook.topics.batch_norm import figures as batch_norm_figures
 from lnbook.topics.covariate_shift import figures as covariate_shift_figures
@@ -692,10 +694,18 @@ def _figure_builders() -> dict:
         ),
         "rate": lambda: effective_rate_figures.rate_figure(*_rate_grid(), active=1),
         "live_rate": lambda: effective_rate_figures.live_rate_figure(*_rate_grid()),
+        "attention_logits": lambda: attention_logits_figures.logit_figure(_logit_grid(), active=1),
+        "live_attention_logits": lambda: attention_logits_figures.live_logit_figure(
+            _logit_grid(lrs=(0.1,))
+        ),
     }
 
 
 @functools.cache
+def _logit_grid(lrs=(0.01, 0.1)) -> dict:
+    return attention_logits_experiments.logit_runs(lrs, seeds=(0, 1), steps=8)
+
+
 def _rate_grid() -> tuple[dict, dict]:
     r = effective_rate_experiments.rate_runs((0.1, 0.5), (0.0, 0.01), (0,), steps=40)
     return r, effective_rate_experiments.rate_summary(r, window=20, curve_window=10)

@@ -9,6 +9,7 @@ import numpy as np
 from ...checking import (
     CORRECT,
     Verdict,
+    as_array,
     as_number,
     call,
     checker,
@@ -182,13 +183,11 @@ def attention_entropy(fn: Callable) -> Verdict:
     result, verdict = call(fn, big.copy())
     if verdict:
         return verdict
-    with np.errstate(all="ignore"):
-        given = np.asarray(result, dtype=float) if result is not None else None
-    if given is None or given.shape != (2,) or not np.isfinite(given).all():
+    given, verdict = as_array(result, "With logits around 3000, the result", (2,))
+    if verdict:
         return wrong(
-            "With logits of 3000 the result is not two finite numbers: np.exp(3000) is inf. "
-            "Subtract each row's largest logit first (softmax does not change), or use "
-            "log-softmax."
+            verdict.message + " With logits of 3000, np.exp gives inf: subtract each row's "
+            "largest logit first (softmax does not change), or use log-softmax."
         )
     p_big = np.exp(big - big.max(axis=-1, keepdims=True))
     p_big /= p_big.sum(axis=-1, keepdims=True)
