@@ -156,7 +156,8 @@ def live_logit_figure(result: dict) -> go.Figure:
     _axes(fig)
     for col, panel in enumerate(_PANELS, start=1):
         if _LOG[panel]:
-            fig.update_yaxes(type="log", exponentformat="power", row=1, col=col)
+            # Decades only: the redraws' ranges differ (a rate's logits span 1 to 1e4).
+            fig.update_yaxes(type="log", exponentformat="power", dtick=1, row=1, col=col)
     return fig
 
 
