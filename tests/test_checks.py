@@ -23,9 +23,9 @@ from nbclient import NotebookClient
 
 from lnbook import _deadline, checking, models
 from lnbook.topics.affine import checks as affine_checks
+from lnbook.topics.attention_logits import checks as attention_logits_checks
 from lnbook.topics.batch_norm import checks as batch_norm_checks
 from lnbook.topics.covariate_shift import checks as covariate_shift_checks
-from lnbook.topics.attention_logits import checks as attention_logits_checks
 from lnbook.topics.effective_rate import checks as effective_rate_checks
 from lnbook.topics.from_scratch import checks as from_scratch_checks
 from lnbook.topics.geometry import checks as geometry_checks

@@ -695,9 +695,7 @@ def _figure_builders() -> dict:
         "rate": lambda: effective_rate_figures.rate_figure(*_rate_grid(), active=1),
         "live_rate": lambda: effective_rate_figures.live_rate_figure(*_rate_grid()),
         "logit": lambda: attention_logits_figures.logit_figure(_logit_grid(), active=1),
-        "live_logit": lambda: attention_logits_figures.live_logit_figure(
-            _logit_grid(lrs=(0.1,))
-        ),
+        "live_logit": lambda: attention_logits_figures.live_logit_figure(_logit_grid(lrs=(0.1,))),
     }
 
 

@@ -76,9 +76,7 @@ def _logit_model(qk_norm, seed: int):
     from ...attention import QKTransformer  # torch-only module: imported where torch exists
 
     torch.manual_seed(seed)
-    return QKTransformer(
-        vocab=COPY_VOCAB, max_len=2 * COPY_K + 1, qk_norm=qk_norm, **LOGIT_NET
-    )
+    return QKTransformer(vocab=COPY_VOCAB, max_len=2 * COPY_K + 1, qk_norm=qk_norm, **LOGIT_NET)
 
 
 def logit_run(lr: float, qk_norm, seed: int = 0, steps: int = 120, batch: int = 32) -> dict:
@@ -129,6 +127,23 @@ def _measure(logits) -> tuple:
     return size.amax(dim=1).numpy(), entropy.reshape(logits.shape[1], -1).mean(dim=1).numpy()
 
 
+def _train_group(qk_norm, grid: list[tuple[float, int]], steps: int) -> tuple:
+    """Train the runs ``grid`` ((rate, seed) pairs) of one QK-norm choice side by side;
+    (E, steps) losses, largest logits and entropies."""
+    torch = require_torch()
+    from ...attention import StackedQKTransformer
+
+    model = StackedQKTransformer([_logit_model(qk_norm, seed) for _, seed in grid])
+    size, entropy = np.empty((len(grid), steps)), np.empty((len(grid), steps))
+
+    def watch(step, _x, _loss) -> None:
+        size[:, step], entropy[:, step] = _measure(torch.stack(model.last_logits))
+
+    rngs = [np.random.default_rng(seed) for _, seed in grid]
+    loss = fit_copy(model, rngs, steps=steps, lr=[lr for lr, _ in grid], watch=watch)
+    return loss, size, entropy
+
+
 @remembered
 def logit_runs(lrs=(0.01, 0.1), qk_norms=QK_CHOICES, seeds=(0, 1, 2), steps: int = 120) -> dict:
     """:func:`logit_run` for every rate, QK-norm choice and seed.
@@ -149,23 +164,13 @@ def logit_runs(lrs=(0.01, 0.1), qk_norms=QK_CHOICES, seeds=(0, 1, 2), steps: int
     for lr in lrs:
         check_rate("lr", lr)
     check_int("steps", steps, 1)
-    torch = require_torch()
-    from ...attention import StackedQKTransformer
-
     grid = [(lr, seed) for lr in lrs for seed in seeds]  # member order: rate, then seed
     shape = (len(qk_norms), len(lrs), len(seeds), steps)
     out = {key: np.empty(shape) for key in ("loss", "max_logit", "entropy")}
     for q, qk in enumerate(qk_norms):
         if qk not in QK_CHOICES + ("rms",):
             raise ValueError(f"qk_norm must be None, 'layer' or 'rms', got {qk!r}")
-        model = StackedQKTransformer([_logit_model(qk, seed) for _, seed in grid])
-        size, entropy = np.empty((len(grid), steps)), np.empty((len(grid), steps))
-
-        def watch(step, _x, _loss) -> None:
-            size[:, step], entropy[:, step] = _measure(torch.stack(model.last_logits))
-
-        rngs = [np.random.default_rng(seed) for _, seed in grid]
-        loss = fit_copy(model, rngs, steps=steps, lr=[lr for lr, _ in grid], watch=watch)
+        loss, size, entropy = _train_group(qk, grid, steps)
         for key, values in (("loss", loss), ("max_logit", size), ("entropy", entropy)):
             out[key][q] = values.reshape(len(lrs), len(seeds), steps)
     result = {key: np.swapaxes(v, 0, 1) for key, v in out.items()}  # (R, Q, S, steps)
