@@ -13,10 +13,18 @@ LOW, HIGH, OFF, ON = 0, 1, 0, 1  # the rates 0.01 and 0.1; without and with QK-n
 
 
 @pytest.fixture(scope="module")
-def s():
-    runs = experiments.logit_runs(lrs=(0.01, 0.1), qk_norms=(None, "layer"), seeds=SEEDS,
+def runs():
+    return experiments.logit_runs(lrs=(0.01, 0.1), qk_norms=(None, "layer"), seeds=SEEDS,
                                   steps=120)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def s(runs):
     return experiments.logit_summary(runs, window=20)
+
+
+def test_no_run_blows_up_to_nan(runs):
+    assert np.isfinite(runs["loss"]).all()
 
 
 def test_at_the_low_rate_every_run_learns_and_qk_norm_keeps_the_logits_smaller(s):
