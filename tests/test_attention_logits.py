@@ -134,6 +134,10 @@ def test_logit_figure_moves_every_curve_between_rates():
     np.testing.assert_allclose(fig.data[0].y, r["max_logit"][1, 0].min(axis=0))
     np.testing.assert_allclose(fig.data[7].y, r["entropy"][1, 0].max(axis=0))
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.type != "log"
+    menu = fig.layout.updatemenus[0]
+    assert [b.label for b in menu.buttons] == ["both", "only no QK-norm", "only QK-norm (layer)"]
+    only_on = menu.buttons[2].args[0]["visible"]
+    assert only_on == [(k // 3) % 2 == 1 for k in range(18)]  # each panel's second choice
     assert all(ax.title.text for ax in (fig.layout.yaxis, fig.layout.yaxis2, fig.layout.yaxis3))
 
 

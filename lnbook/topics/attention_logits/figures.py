@@ -99,12 +99,27 @@ def _fix_ranges(fig: go.Figure, result: dict, rates: list[int] | None = None) ->
             fig.update_yaxes(range=plotting.fit_range(values, tozero=True), row=1, col=col)
 
 
+def _shown_menu(qk_norms: list, n_traces: int) -> dict:
+    """Buttons: both QK-norm choices, or one alone (restyles ``visible``, which the rate
+    slider's frames never set, so the two controls compose)."""
+    choice = [(k // _PER_CHOICE) % len(qk_norms) for k in range(n_traces)]  # each trace's
+    labels, visible = ["both"], [[True] * n_traces]
+    for q, qk in enumerate(qk_norms):
+        labels.append("only " + _label(qk))
+        visible.append([c == q for c in choice])
+    return plotting.menu(
+        labels, [[{"visible": v}] for v in visible], "runs shown", "restyle",
+        dropdown=True, x=1.0, xanchor="right", y=1.2,
+    )  # fmt: skip
+
+
 def logit_figure(result: dict, active: int = 0) -> go.Figure:
     """Chapter 13: attention logits over training, with and without QK-norm (colour), for
     each learning rate (slider).
 
     Left: the largest |attention logit|; middle: the attention's entropy (nats); right: the
-    training loss. Bands: the seeds' lowest to highest value; lines: their mean.
+    training loss. Bands: the seeds' lowest to highest value; lines: their mean. A drop-down
+    shows both QK-norm choices or one alone.
 
     Parameters
     ----------
@@ -128,9 +143,10 @@ def logit_figure(result: dict, active: int = 0) -> go.Figure:
     plotting.style(
         fig,
         "Attention logits during training:<br>their size, the attention's entropy, the loss",
-        height=480,
+        height=520,
+        updatemenus=[_shown_menu(result["qk_norms"], len(fig.data))],
         legend=plotting.legend_row(-0.3, yanchor="top"),
-        margin={"t": 110, "b": 150},
+        margin={"t": 160, "b": 150},
     )
     _axes(fig)
     fig.update_xaxes(range=[1, result["loss"].shape[-1]])
