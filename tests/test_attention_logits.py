@@ -148,3 +148,11 @@ def test_logit_explorer_reuses_known_runs_and_checks_them():
     np.testing.assert_allclose(e.figure.data[0].y, r["max_logit"][0, 0].min(axis=0))
     with pytest.raises(ValueError, match="known has 10 steps"):
         widgets.logit_explorer(steps=5, known=r)
+
+
+def test_logit_explorer_trains_a_new_rate_and_keeps_it():
+    e = widgets.logit_explorer(steps=4, seeds=(0,))  # no known runs: every rate trains
+    first = list(e.figure.data[2].y)
+    e.controls["lr"].value = 0.02
+    assert list(e.figure.data[2].y) != first and len(e.figure.data[2].y) == 4
+    assert "0.02" in e.figure.layout.title.text
