@@ -3,9 +3,9 @@
 The book's browser edition runs in Pyodide (JupyterLite), which has NumPy and plotly but no
 PyTorch. The NumPy half of ``lnbook`` works there; everything that needs torch imports it
 through :func:`require_torch` (or, for the torch-only modules ``torch_ln``, ``models``,
-``stacked`` and ``recurrent``, raises :func:`torch_missing`'s message at import), so a
-reader who runs such a cell in the browser learns where it does run instead of reading "No
-module named 'torch'".
+``stacked``, ``recurrent`` and ``attention``, raises :func:`torch_missing`'s message at
+import), so a reader who runs such a cell in the browser learns where it does run instead
+of reading "No module named 'torch'".
 """
 
 from __future__ import annotations

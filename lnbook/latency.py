@@ -18,6 +18,8 @@ import numpy as np
 
 from .data import layer_activations
 from .topics.affine import widgets as affine
+from .topics.attention_logits import experiments as attention_logits_runs
+from .topics.attention_logits import widgets as attention_logits
 from .topics.batch_norm import widgets as batch_norm
 from .topics.covariate_shift import widgets as covariate_shift
 from .topics.effective_rate import experiments as effective_rate_runs
@@ -168,6 +170,13 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
                 ("placement", "deepnorm"),
                 ("depth", 4),
             ],
+        ),
+        # A new rate trains (a few seconds), so only redraws are timed, on known runs.
+        "ch13 logit_explorer": (
+            lambda: attention_logits.logit_explorer(
+                steps=10, known=attention_logits_runs.logit_runs((0.01, 0.1), steps=10)
+            ),
+            [("lr", 0.01), ("lr", 0.1), ("lr", 0.01), ("lr", 0.1), ("lr", 0.01), ("lr", 0.1)],
         ),
     }
     out = {}

@@ -370,7 +370,7 @@ class _MembersAdam:
                 p.sub_(size * m / denom)
 
 
-def fit_copy(m, rng, *, steps: int, lr, warmup=0, batch: int = 32):
+def fit_copy(m, rng, *, steps: int, lr, warmup=0, batch: int = 32, watch: Callable | None = None):
     """The loop that trains a transformer on the copy task; (steps,) losses.
 
     Adam (betas 0.9, 0.98, as the original Transformer), with a linear learning-rate
@@ -381,6 +381,9 @@ def fit_copy(m, rng, *, steps: int, lr, warmup=0, batch: int = 32):
     ``rng`` a list of E generators: member ``e`` draws its batches from ``rng[e]``,
     minimizes its own mean loss and takes its own Adam step, at its own rate if ``lr``
     and ``warmup`` list one per member; the losses are then (E, steps).
+
+    ``watch(step, x, loss)``, if given, is called after each step's update with that
+    step's batch and loss (to measure something of the forward pass it just made).
     """
     torch = require_torch()
     vocab, k = COPY_VOCAB, COPY_K
@@ -420,6 +423,8 @@ def fit_copy(m, rng, *, steps: int, lr, warmup=0, batch: int = 32):
             if sched is not None:
                 sched.step()
             losses[s] = loss.detach().numpy()
+            if watch is not None:
+                watch(s, x, loss.detach())
     return losses.T
 
 

@@ -23,6 +23,7 @@ from nbclient import NotebookClient
 
 from lnbook import _deadline, checking, models
 from lnbook.topics.affine import checks as affine_checks
+from lnbook.topics.attention_logits import checks as attention_logits_checks
 from lnbook.topics.batch_norm import checks as batch_norm_checks
 from lnbook.topics.covariate_shift import checks as covariate_shift_checks
 from lnbook.topics.effective_rate import checks as effective_rate_checks
@@ -116,6 +117,9 @@ CHECKERS = [
     placements_checks.sandwich_block,
     placements_checks.deepnorm_constants,
     placements_checks.stream_predictions,
+    attention_logits_checks.qk_logit_bound,
+    attention_logits_checks.qk_rms_norm,
+    attention_logits_checks.attention_entropy,
 ]
 
 

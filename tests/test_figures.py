@@ -13,6 +13,8 @@ from lnbook import _results, plotting
 from lnbook.data import layer_activations
 from lnbook.topics.affine import experiments as affine_experiments
 from lnbook.topics.affine import figures as affine_figures
+from lnbook.topics.attention_logits import experiments as attention_logits_experiments
+from lnbook.topics.attention_logits import figures as attention_logits_figures
 from lnbook.topics.batch_norm import experiments as batch_norm_experiments
 from lnbook.topics.batch_norm import figures as batch_norm_figures
 from lnbook.topics.covariate_shift import figures as covariate_shift_figures
@@ -708,6 +710,8 @@ def _figure_builders() -> dict:
                 batch=4,
             )
         ),  # fmt: skip
+        "logit": lambda: attention_logits_figures.logit_figure(_logit_grid(), active=1),
+        "live_logit": lambda: attention_logits_figures.live_logit_figure(_logit_grid(lrs=(0.1,))),
     }
 
 
@@ -716,6 +720,11 @@ def _placements_profile() -> dict:
     return placements_experiments.init_profile(
         ("post", "pre", "sandwich", "admin"), depths=(1, 4), seeds=(0, 1), d=16, batch=4
     )
+
+
+@functools.cache
+def _logit_grid(lrs=(0.01, 0.1)) -> dict:
+    return attention_logits_experiments.logit_runs(lrs, seeds=(0, 1), steps=8)
 
 
 @functools.cache

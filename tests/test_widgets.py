@@ -114,6 +114,7 @@ def test_latency_benchmark_runs_and_reports_every_widget():
         "ch09 sphere_explorer",
         "ch10 rate_explorer",
         "ch12 profile_explorer",
+        "ch13 logit_explorer",
     }
     assert all(v["updates"] >= 6 and v["median_ms"] > 0 for v in r.values())
 

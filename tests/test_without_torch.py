@@ -40,7 +40,7 @@ GLUE_IMPORT = re.compile(r"^from myst_nb import glue\n", re.M)
 NEEDS_TORCH = "needs-torch"
 # Left out of the import test: torch-only modules, the benchmarks (torch in most
 # measurements) and the build tooling (lnbook.book).
-NOT_IN_BROWSER = {"torch_ln", "models", "stacked", "recurrent", "bench"}
+NOT_IN_BROWSER = {"torch_ln", "models", "stacked", "recurrent", "bench", "attention"}
 
 
 def _defined(source: str) -> set[str]:
@@ -218,6 +218,7 @@ def test_lnbook_works_without_torch_and_sklearn(digits_file, tmp_path):
         assert refused(lambda: importlib.import_module("lnbook.torch_ln"))
         assert refused(lambda: importlib.import_module("lnbook.models"))
         assert refused(lambda: importlib.import_module("lnbook.recurrent"))
+        assert refused(lambda: importlib.import_module("lnbook.attention"))
         assert refused(lambda: training.train_digits_mlp(steps=1, seed=0))
         assert refused(lambda: variants_checks.rms_norm(lambda x, w, eps: x))
         print("ok")

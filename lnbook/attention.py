@@ -1,0 +1,304 @@
+"""Causal self-attention written out, with QK-norm as an option, and a small transformer.
+
+The attention logit of query ``i`` and key ``j`` in one head is
+``s_ij = q_i . k_j / sqrt(d_head)``. Nothing bounds it: ``q`` and ``k`` are linear in the
+block's (normalized) input, so the logits grow as the square of the projections' scale.
+QK-norm normalizes ``q`` and ``k`` before the product (Henry et al., 2020; Dehghani et al.,
+2023; Wortsman et al., 2023), so that ``|s_ij| <= |q_i| |k_j| / sqrt(d_head)`` is fixed by
+the norms' gains alone. :class:`CausalSelfAttention` computes each step in the open
+(q, k, v projections, per-head scaled dot product, causal mask, softmax) so that it can
+return the logits, and :class:`QKTransformer` stacks it into a pre-norm decoder sized like
+the book's other tiny transformers. Without QK-norm the attention is that of
+``torch.nn.MultiheadAttention`` with the same weights (tests/test_attention.py).
+
+Two axes are in use for QK-norm: ``qk_axis="head"`` normalizes each head's ``d_head``
+features on their own (one gain of ``d_head`` shared by the heads, as Gemma 3's and Qwen 3's
+``q_norm``), ``qk_axis="full"`` normalizes the full-width ``q`` and ``k`` (``d`` features,
+before the split into heads, as OLMo 2).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._optional import torch_missing
+
+try:
+    import torch
+    from torch import Tensor, nn
+except ImportError as e:  # the browser edition: say where this module runs instead
+    raise torch_missing("lnbook.attention") from e
+
+from . import torch_ln
+from .models import causal_mask, make_norm
+
+__all__ = [
+    "QK_AXES",
+    "QK_NORMS",
+    "CausalSelfAttention",
+    "QKTransformer",
+    "StackedQKTransformer",
+    "attention_entropy",
+]
+
+QK_NORMS = (None, "layer", "rms")
+QK_AXES = ("head", "full")
+
+
+def _check_size(name: str, value) -> int:
+    """A layer size: a positive int (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+def _check_choices(qk_norm, qk_axis) -> None:
+    if qk_norm not in QK_NORMS:
+        raise ValueError(f"qk_norm must be one of {QK_NORMS}, got {qk_norm!r}")
+    if qk_axis not in QK_AXES:
+        raise ValueError(f"qk_axis must be one of {QK_AXES}, got {qk_axis!r}")
+
+
+class CausalSelfAttention(nn.Module):
+    """Causal multi-head self-attention, optionally with QK-norm.
+
+    Parameters
+    ----------
+    d : model width; n_heads : heads (``d`` must be a multiple of it; d_head = d / n_heads)
+    qk_norm : None, "layer" or "rms": the normalization applied to the queries and keys
+        (each has its own layer, with its own gain gamma; "layer" also has its beta)
+    qk_axis : "head" (each head's d_head features) or "full" (all d features, before the
+        split into heads)
+
+    ``forward(x)`` takes ``(B, T, d)`` and returns ``(B, T, d)``; with
+    ``return_logits=True`` also the attention logits ``(B, n_heads, T, T)`` before the mask
+    (so every entry is finite; the causal mask sets those with ``j > i`` to -inf).
+    The last call's logits are also kept, detached, as ``last_logits``: a training loop's
+    ``watch`` reads them without a second forward pass.
+    """
+
+    def __init__(self, d: int, n_heads: int, qk_norm: str | None = None, qk_axis: str = "head"):
+        super().__init__()
+        _check_size("d", d)
+        _check_size("n_heads", n_heads)
+        if d % n_heads:
+            raise ValueError(f"d ({d}) must be a multiple of n_heads ({n_heads})")
+        _check_choices(qk_norm, qk_axis)
+        self.d, self.n_heads, self.d_head = d, n_heads, d // n_heads
+        self.qk_norm, self.qk_axis = qk_norm, qk_axis
+        self.q, self.k, self.v, self.out = (nn.Linear(d, d) for _ in range(4))
+        width = self.d_head if qk_axis == "head" else d
+        self.q_norm = make_norm(qk_norm, width)  # identity for None
+        self.k_norm = make_norm(qk_norm, width)
+        self.last_logits: Tensor | None = None
+
+    def forward(self, x: Tensor, return_logits: bool = False):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if x.ndim != 3 or x.shape[-1] != self.d:
+            raise ValueError(f"x must have shape (B, T, {self.d}), got {tuple(x.shape)}")
+        b, t, _ = x.shape
+        q, k, v = self.q(x), self.k(x), self.v(x)  # (B, T, d) each
+        if self.qk_axis == "full":  # OLMo 2: the whole width's statistics
+            q, k = self.q_norm(q), self.k_norm(k)
+
+        def heads(z: Tensor) -> Tensor:  # (B, T, d) -> (B, H, T, d_head)
+            return z.view(b, t, self.n_heads, self.d_head).transpose(1, 2)
+
+        q, k, v = heads(q), heads(k), heads(v)
+        if self.qk_axis == "head":  # each head's d_head features on their own
+            q, k = self.q_norm(q), self.k_norm(k)
+        logits = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)  # (B, H, T, T)
+        self.last_logits = logits.detach()
+        masked = logits.masked_fill(causal_mask(t).to(x.device), float("-inf"))
+        weights = torch.softmax(masked, dim=-1)
+        y = (weights @ v).transpose(1, 2).reshape(b, t, self.d)
+        y = self.out(y)
+        return (y, logits) if return_logits else y
+
+
+def attention_entropy(logits: Tensor) -> Tensor:
+    """The entropy (nats) of each query's causal attention distribution; ``(..., T)``.
+
+    ``logits`` are ``(..., T, T)`` before the causal mask. Query ``i`` attends to
+    ``i + 1`` keys, so its entropy lies between 0 (all weight on one key) and ln(i + 1).
+    """
+    t = logits.shape[-1]
+    masked = logits.masked_fill(causal_mask(t).to(logits.device), float("-inf"))
+    logp = torch.log_softmax(masked, dim=-1)
+    p = logp.exp()
+    return -(p * logp.masked_fill(p == 0, 0.0)).sum(dim=-1)
+
+
+class Block(nn.Module):
+    """A pre-norm transformer block: ``x + attn(norm(x))``, then ``x + ff(norm(x))``."""
+
+    def __init__(self, d, n_heads, d_ff, norm, qk_norm, qk_axis):
+        super().__init__()
+        self.norm1, self.norm2 = make_norm(norm, d), make_norm(norm, d)
+        self.attn = CausalSelfAttention(d, n_heads, qk_norm, qk_axis)
+        self.ff = nn.Sequential(nn.Linear(d, d_ff), nn.ReLU(), nn.Linear(d_ff, d))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        a, logits = self.attn(self.norm1(x), return_logits=True)
+        x = x + a
+        return x + self.ff(self.norm2(x)), logits
+
+
+class QKTransformer(nn.Module):
+    """A small pre-norm causal language model built on :class:`CausalSelfAttention`.
+
+    ``(B, T)`` token ids in, ``(B, T, vocab)`` logits out (with ``return_logits=True``
+    also the list of each layer's attention logits, ``(B, n_heads, T, T)`` each). A final
+    norm follows the last block, as in GPT-2.
+
+    Parameters
+    ----------
+    vocab, d, n_layers, n_heads, d_ff, max_len : sizes
+    norm : the blocks' normalization, "layer" or "rms" (see ``models.make_norm``)
+    qk_norm, qk_axis : as for :class:`CausalSelfAttention`
+    """
+
+    def __init__(
+        self,
+        vocab: int = 16,
+        d: int = 32,
+        n_layers: int = 2,
+        n_heads: int = 4,
+        d_ff: int = 64,
+        max_len: int = 64,
+        norm: str = "layer",
+        qk_norm: str | None = None,
+        qk_axis: str = "head",
+    ) -> None:
+        super().__init__()
+        self.config = {"norm": norm, "qk_norm": qk_norm, "qk_axis": qk_axis, "n_heads": n_heads}
+        for name, value in (("vocab", vocab), ("n_layers", n_layers), ("d_ff", d_ff)):
+            _check_size(name, value)
+        _check_size("max_len", max_len)
+        if norm not in ("layer", "rms"):
+            raise ValueError(f"norm must be 'layer' or 'rms', got {norm!r}")
+        self.embed = nn.Embedding(vocab, d)
+        self.pos = nn.Embedding(max_len, d)
+        self.blocks = nn.ModuleList(
+            Block(d, n_heads, d_ff, norm, qk_norm, qk_axis) for _ in range(n_layers)
+        )
+        self.final = make_norm(norm, d)
+        self.head = nn.Linear(d, vocab)
+        self.max_len = max_len
+
+    def forward(self, ids: Tensor, return_logits: bool = False):
+        if not isinstance(ids, Tensor) or ids.dtype not in (torch.int64, torch.int32):
+            raise TypeError("ids must be an integer torch.Tensor of token ids")
+        if ids.ndim != 2:
+            raise ValueError(f"ids must have shape (B, T), got {tuple(ids.shape)}")
+        t = ids.shape[1]
+        if t > self.max_len:
+            raise ValueError(f"sequences of length {t} exceed max_len = {self.max_len}")
+        x = self.embed(ids) + self.pos(torch.arange(t, device=ids.device))
+        all_logits = []
+        for block in self.blocks:
+            x, logits = block(x)
+            all_logits.append(logits)
+        out = self.head(self.final(x))
+        return (out, all_logits) if return_logits else out
+
+
+class StackedQKTransformer(nn.Module):
+    """Several :class:`QKTransformer` s of one shape, trained side by side as one module.
+
+    Built from the members (each keeps the initialisation its own seed gave it), with every
+    parameter stacked along a new first axis; ``forward`` takes ``(E, B, T)`` ids, member
+    ``e`` reading ``ids[e]``, and returns ``(E, B, T, vocab)``, what each member computes on
+    its own (to float rounding; tests/test_attention.py compares them). One batched product
+    per layer instead of one per member: on models this small the fixed cost of each
+    operation dominates, so E members cost a little more than one. ``last_logits`` holds
+    each layer's attention logits of the last call, ``(E, B, n_heads, T, T)``, detached.
+    """
+
+    def __init__(self, members) -> None:
+        super().__init__()
+        members = list(members)
+        if not members or not all(isinstance(m, QKTransformer) for m in members):
+            raise TypeError("members must be a non-empty sequence of QKTransformer")
+        shapes = {tuple((n, tuple(p.shape)) for n, p in m.named_parameters()) for m in members}
+        configs = {tuple(m.config.items()) for m in members}
+        if len(shapes) != 1 or len(configs) != 1:
+            raise ValueError("every member must have the same sizes, norm and QK-norm")
+        first = members[0]
+        self.config, self.max_len, self.n_members = first.config, first.max_len, len(members)
+        self.n_layers = len(first.blocks)
+        attn = first.blocks[0].attn
+        self.d, self.d_head = attn.d, attn.d_head
+        # Each norm's eps, by the name of its module (the members share them).
+        self.eps = {
+            name: module.eps
+            for name, module in first.named_modules()
+            if isinstance(module, torch_ln.LayerNorm | torch_ln.RMSNorm)
+        }
+        names = [n for n, _ in first.named_parameters()]
+        self._index = {n: i for i, n in enumerate(names)}
+        self.params = nn.ParameterList(
+            nn.Parameter(torch.stack([dict(m.named_parameters())[n].detach() for m in members]))
+            for n in names
+        )
+        self.last_logits: list[Tensor | None] = [None] * self.n_layers
+
+    def _p(self, name: str) -> Tensor:
+        return self.params[self._index[name]]
+
+    def _linear(self, name: str, x: Tensor) -> Tensor:
+        """(E, ..., in) -> (E, ..., out): member e's weight (out, in) and bias on x[e]."""
+        w, b = self._p(name + ".weight"), self._p(name + ".bias")
+        flat = x.reshape(x.shape[0], -1, x.shape[-1])
+        y = torch.baddbmm(b.unsqueeze(1), flat, w.transpose(1, 2))
+        return y.view(*x.shape[:-1], w.shape[1])
+
+    def _norm(self, name: str, x: Tensor) -> Tensor:
+        """The norm called ``name`` over x's last axis, with each member's gain (and bias)."""
+        if name not in self.eps:  # qk_norm=None: the members' Identity
+            return x
+        n, eps = x.shape[-1], self.eps[name]
+        view = (x.shape[0],) + (1,) * (x.ndim - 2) + (n,)
+        w = self._p(name + ".weight").view(view)
+        if name + ".bias" in self._index:  # layer norm: gamma and beta
+            y = torch_ln.layer_norm(x, (n,), None, None, eps)
+            return y * w + self._p(name + ".bias").view(view)
+        return torch_ln.rms_norm(x, (n,), None, eps) * w
+
+    def _attention(self, i: int, x: Tensor) -> Tensor:
+        name, cfg = f"blocks.{i}.attn", self.config
+        e, b, t, _ = x.shape
+        q, k, v = (self._linear(f"{name}.{z}", x) for z in "qkv")
+        if cfg["qk_axis"] == "full":
+            q, k = self._norm(name + ".q_norm", q), self._norm(name + ".k_norm", k)
+
+        def heads(z: Tensor) -> Tensor:  # (E, B, T, d) -> (E, B, H, T, d_head)
+            return z.view(e, b, t, cfg["n_heads"], self.d_head).transpose(2, 3)
+
+        q, k, v = heads(q), heads(k), heads(v)
+        if cfg["qk_axis"] == "head":
+            q, k = self._norm(name + ".q_norm", q), self._norm(name + ".k_norm", k)
+        logits = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)  # (E, B, H, T, T)
+        self.last_logits[i] = logits.detach()
+        masked = logits.masked_fill(causal_mask(t).to(x.device), float("-inf"))
+        y = (torch.softmax(masked, dim=-1) @ v).transpose(2, 3).reshape(e, b, t, self.d)
+        return self._linear(name + ".out", y)
+
+    def forward(self, ids: Tensor) -> Tensor:
+        if not isinstance(ids, Tensor) or ids.ndim != 3 or ids.shape[0] != self.n_members:
+            shape = tuple(ids.shape) if isinstance(ids, Tensor) else type(ids).__name__
+            raise ValueError(f"ids must have shape ({self.n_members}, B, T), got {shape}")
+        e, _, t = ids.shape
+        if t > self.max_len:
+            raise ValueError(f"sequences of length {t} exceed max_len = {self.max_len}")
+        members = torch.arange(e, device=ids.device).view(e, 1, 1)
+        x = self._p("embed.weight")[members, ids] + self._p("pos.weight")[:, :t].unsqueeze(1)
+        for i in range(self.n_layers):
+            x = x + self._attention(i, self._norm(f"blocks.{i}.norm1", x))
+            h = self._norm(f"blocks.{i}.norm2", x)
+            h = torch.relu(self._linear(f"blocks.{i}.ff.0", h))
+            x = x + self._linear(f"blocks.{i}.ff.2", h)
+        return self._linear("head", self._norm("final", x))
