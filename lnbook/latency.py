@@ -23,6 +23,7 @@ from .topics.covariate_shift import widgets as covariate_shift
 from .topics.effective_rate import experiments as effective_rate_runs
 from .topics.effective_rate import widgets as effective_rate
 from .topics.geometry import widgets as geometry
+from .topics.recurrent import widgets as recurrent
 from .topics.statistics import widgets as statistics_
 from .topics.variants import widgets as variants
 
@@ -154,6 +155,11 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
                 ("lr", 0.3),
             ],
         ),
+        "ch11 norm_explorer": (
+            lambda: recurrent.norm_explorer(),
+            [("scale", 2.0), ("steps", 100), ("hidden", 32), ("scale", 0.5), ("steps", 200),
+             ("hidden", 64)],
+        ),  # fmt: skip
     }
     out = {}
     for name, (make, changes) in cases.items():

@@ -29,6 +29,7 @@ from lnbook.topics.effective_rate import checks as effective_rate_checks
 from lnbook.topics.from_scratch import checks as from_scratch_checks
 from lnbook.topics.geometry import checks as geometry_checks
 from lnbook.topics.performance import checks as performance_checks
+from lnbook.topics.recurrent import checks as recurrent_checks
 from lnbook.topics.statistics import checks as statistics_checks
 from lnbook.topics.transformers import checks as transformers_checks
 from lnbook.topics.variants import checks as variants_checks
@@ -112,6 +113,9 @@ CHECKERS = [
     effective_rate_checks.radial_part,
     effective_rate_checks.effective_rate_after,
     effective_rate_checks.equilibrium_norm,
+    recurrent_checks.ln_gate_inputs,
+    recurrent_checks.recurrent_predictions,
+    recurrent_checks.relu_ln_bound,
 ]
 
 
