@@ -157,8 +157,14 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
         ),
         "ch11 norm_explorer": (
             lambda: recurrent.norm_explorer(),
-            [("scale", 2.0), ("steps", 100), ("hidden", 32), ("scale", 0.5), ("steps", 200),
-             ("hidden", 64)],
+            [
+                ("scale", 2.0),
+                ("steps", 100),
+                ("hidden", 32),
+                ("scale", 0.5),
+                ("steps", 200),
+                ("hidden", 64),
+            ],
         ),  # fmt: skip
     }
     out = {}

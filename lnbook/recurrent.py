@@ -5,9 +5,10 @@ sequence longer than any training one has steps it never saw. Layer norm needs n
 each step it normalizes each example's summed inputs by that example's own mean and
 variance, so the same cell runs on any sequence length and any batch size, one example at
 a time included. :class:`LayerNormLSTMCell` is one step, :class:`LayerNormLSTM` runs it
-over a sequence. :class:`BatchNormLSTM` is the batch-normalized LSTM of Cooijmans et al.
-(2017), with statistics of its own for every time step, for the chapter to compare. With ``layer_norm=False`` both are a plain LSTM with the parameters of
-``torch.nn.LSTMCell``, so the tests can check them against torch.
+over a sequence. With ``layer_norm=False`` both are a plain LSTM with the parameters of
+``torch.nn.LSTMCell``, so the tests can check them against torch. :class:`BatchNormLSTM`
+is the batch-normalized LSTM of Cooijmans et al. (2017), with statistics of its own for
+every time step, for the chapter to compare.
 """
 
 from __future__ import annotations
@@ -407,7 +408,9 @@ class BatchNormLSTM(nn.Module):
                 f"{self.max_steps} only; evaluate longer sequences with model.eval()"
             )
         if self.training and B < 2:
-            raise ValueError(f"batch norm in training needs a batch of >= 2, got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"batch norm in training needs a batch of >= 2, got shape {tuple(x.shape)}"
+            )
         h = c = x.new_zeros(B, self.hidden_size)
         wx = x @ self.weight_ih.T  # (B, T, 4H): the summed inputs from below, every step
         out = []

@@ -436,11 +436,11 @@ def fresh_stats(T_max, H):
 
 
 def test_bn_lstm_training_matches_written_out_reference_and_its_statistics():
-    I, H, T_max, B = 3, 4, 5, 6
-    model = randomize(BatchNormLSTM(I, H, T_max, dtype=F64), 7)
+    D, H, T_max, B = 3, 4, 5, 6
+    model = randomize(BatchNormLSTM(D, H, T_max, dtype=F64), 7)
     stats = fresh_stats(T_max, H)
     for seed in (8, 9):  # two batches: the running averages move twice
-        x = data(B, T_max, I, seed=seed).requires_grad_()
+        x = data(B, T_max, D, seed=seed).requires_grad_()
         y = model(x)[0]
         y_ref = bn_reference(model, x, stats, training=True)
         close(y, y_ref)
@@ -455,8 +455,8 @@ def test_bn_lstm_training_matches_written_out_reference_and_its_statistics():
 
 
 def test_bn_lstm_evaluation_reuses_the_last_steps_statistics_beyond_max_steps():
-    I, H, T_max = 3, 4, 3
-    model = randomize(BatchNormLSTM(I, H, T_max, dtype=F64), 11)
+    D, H, T_max = 3, 4, 3
+    model = randomize(BatchNormLSTM(D, H, T_max, dtype=F64), 11)
     g = torch.Generator().manual_seed(12)
     stats = {n: [torch.randn(T_max, d, generator=g, dtype=F64),
                  torch.rand(T_max, d, generator=g, dtype=F64) + 0.5]
@@ -465,7 +465,7 @@ def test_bn_lstm_evaluation_reuses_the_last_steps_statistics_beyond_max_steps():
         for n in stats:
             getattr(model, f"running_mean_{n}").copy_(stats[n][0])
             getattr(model, f"running_var_{n}").copy_(stats[n][1])
-    x = data(2, 7, I, seed=13)  # 7 steps, statistics for 3
+    x = data(2, 7, D, seed=13)  # 7 steps, statistics for 3
     model.eval()
     close(model(x)[0], bn_reference(model, x, stats, training=False))
     # Evaluation looks at no batch-mate: one example alone gives the same output.
@@ -482,9 +482,9 @@ def test_bn_lstm_training_output_depends_on_the_batch_and_h0_has_no_variance():
 
 
 def test_bn_lstm_summed_inputs_are_what_it_normalizes():
-    I, H = 3, 4
-    model = randomize(BatchNormLSTM(I, H, 4, dtype=F64), 16).eval()
-    x = data(2, 4, I, seed=17)
+    D, H = 3, 4
+    model = randomize(BatchNormLSTM(D, H, 4, dtype=F64), 16).eval()
+    x = data(2, 4, D, seed=17)
     seen = model.summed_inputs(x)
     out, (h_n, c_n) = model(x)
     close(seen["ih"], x @ model.weight_ih.detach().T)

@@ -89,13 +89,11 @@ def ln_gate_inputs(fn) -> Verdict:
 # ------------------------------------------------ per-step batch norm: True or False
 
 RECURRENT_QUESTIONS = {
-    "In evaluation, a per-step batch norm trained on 4-step sequences normalizes step 6 "
-    "with the statistics of step 4": "reuse",
-    "In evaluation, an example's output depends on the other examples in its batch": "eval",
-    "In training, an example's output depends on the other examples in its batch": "train",
-    "From the zero state, the first step's W_hh h_0 has variance 0 over the batch": "zero",
-    "A layer-normalized RNN gives an example the same output whatever the others in its "
-    "batch": "layer",
+    "Trained on 4-step sequences, evaluation normalizes step 6 by step 4's statistics": "reuse",
+    "In evaluation, an example's output depends on the others in its batch": "eval",
+    "In training, an example's output depends on the others in its batch": "train",
+    "From the zero state, W_hh h_0 has variance 0 over the batch at the first step": "zero",
+    "With layer norm, an example's output does not depend on the others in its batch": "layer",
 }
 
 

@@ -16,7 +16,11 @@ from plotly.subplots import make_subplots
 
 from ... import plotting
 
-_KIND_LABEL = {"plain": "plain LSTM", "layer": "layer norm (LN-LSTM)", "batch": "batch norm per step"}
+_KIND_LABEL = {
+    "plain": "plain LSTM",
+    "layer": "layer norm (LN-LSTM)",
+    "batch": "batch norm per step",
+}
 _KIND_COLOUR = {"plain": "black", "layer": "blue", "batch": "vermillion"}
 
 
@@ -37,13 +41,22 @@ def training_figure(runs: dict, width: int = 10) -> go.Figure:
         label = _KIND_LABEL[kind]
         fig.add_traces(
             plotting.band(
-                steps, loss[i].min(axis=0), loss[i].max(axis=0), colour,
-                name=f"{label}: seeds' range", legendgroup=kind, showlegend=False,
+                steps,
+                loss[i].min(axis=0),
+                loss[i].max(axis=0),
+                colour,
+                name=f"{label}: seeds' range",
+                legendgroup=kind,
+                showlegend=False,
             )  # fmt: skip
         )
         fig.add_trace(
             go.Scatter(
-                x=steps, y=loss[i].mean(axis=0), mode="lines", name=label, legendgroup=kind,
+                x=steps,
+                y=loss[i].mean(axis=0),
+                mode="lines",
+                name=label,
+                legendgroup=kind,
                 line={"color": colour, "width": 2},
             )  # fmt: skip
         )
@@ -142,12 +155,20 @@ def _norm_traces(result: dict) -> list[go.Scatter]:
         c = plotting.PALETTE[colour]
         traces += plotting.band(t, y.min(axis=0), y.max(axis=0), c, showlegend=False, name=label)
         traces.append(
-            go.Scatter(x=t, y=np.exp(np.log(y).mean(axis=0)), mode="lines", name=label,
-                       line={"color": c, "width": 2})  # fmt: skip
+            go.Scatter(
+                x=t,
+                y=np.exp(np.log(y).mean(axis=0)),
+                mode="lines",
+                name=label,
+                line={"color": c, "width": 2},
+            )  # fmt: skip
         )
     traces.append(
         go.Scatter(
-            x=t, y=np.full(len(t), result["bound"]), mode="lines", name="√(H − 1): LN's bound",
+            x=t,
+            y=np.full(len(t), result["bound"]),
+            mode="lines",
+            name="√(H − 1): LN's bound",
             line={"color": plotting.PALETTE["vermillion"], "dash": "dash"},
         )  # fmt: skip
     )
@@ -188,7 +209,9 @@ def norm_figure(grid: dict, active: int = 2) -> go.Figure:
 
 def live_norm_figure(result: dict) -> go.Figure:
     """The live face of :func:`norm_figure`: one ``experiments.rnn_norms`` result."""
-    values = np.clip(np.concatenate([result["plain"].ravel(), result["layer"].ravel()]), 1e-30, 1e300)
+    values = np.clip(
+        np.concatenate([result["plain"].ravel(), result["layer"].ravel()]), 1e-30, 1e300
+    )
     return plotting.style(
         go.Figure(_norm_traces(result)),
         f"The hidden state's norm, recurrent weights' scale {result['scale']:g}",
@@ -199,7 +222,9 @@ def live_norm_figure(result: dict) -> go.Figure:
 
 def update_norm(fig: go.Figure, result: dict) -> None:
     """Redraw the live norm figure in place for a new ``experiments.rnn_norms`` result."""
-    values = np.clip(np.concatenate([result["plain"].ravel(), result["layer"].ravel()]), 1e-30, 1e300)
+    values = np.clip(
+        np.concatenate([result["plain"].ravel(), result["layer"].ravel()]), 1e-30, 1e300
+    )
     layout = _norm_layout(values, result["plain"].shape[-1])
     plotting.redraw(
         fig,
