@@ -26,6 +26,7 @@ from .topics.effective_rate import experiments as effective_rate_runs
 from .topics.effective_rate import widgets as effective_rate
 from .topics.geometry import widgets as geometry
 from .topics.placements import widgets as placements
+from .topics.recurrent import widgets as recurrent
 from .topics.statistics import widgets as statistics_
 from .topics.variants import widgets as variants
 
@@ -178,6 +179,17 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
             ),
             [("lr", 0.01), ("lr", 0.1), ("lr", 0.01), ("lr", 0.1), ("lr", 0.01), ("lr", 0.1)],
         ),
+        "ch11 norm_explorer": (
+            lambda: recurrent.norm_explorer(),
+            [
+                ("scale", 2.0),
+                ("steps", 100),
+                ("hidden", 32),
+                ("scale", 0.5),
+                ("steps", 200),
+                ("hidden", 64),
+            ],
+        ),  # fmt: skip
     }
     out = {}
     for name, (make, changes) in cases.items():

@@ -6,7 +6,9 @@ each step it normalizes each example's summed inputs by that example's own mean 
 variance, so the same cell runs on any sequence length and any batch size, one example at
 a time included. :class:`LayerNormLSTMCell` is one step, :class:`LayerNormLSTM` runs it
 over a sequence. With ``layer_norm=False`` both are a plain LSTM with the parameters of
-``torch.nn.LSTMCell``, so the tests can check them against torch.
+``torch.nn.LSTMCell``, so the tests can check them against torch. :class:`BatchNormLSTM`
+is the batch-normalized LSTM of Cooijmans et al. (2017), with statistics of its own for
+every time step, for the chapter to compare.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ except ImportError as e:  # the browser edition: say where this module runs inst
 from . import torch_ln
 from ._validate import check_eps
 
-__all__ = ["LayerNormLSTM", "LayerNormLSTMCell"]
+__all__ = ["BatchNormLSTM", "LayerNormLSTM", "LayerNormLSTMCell"]
 
 
 def _check_size(name: str, value) -> int:
@@ -267,3 +269,162 @@ class LayerNormLSTM(nn.Module):
             c_n.append(c)
         output = torch.stack(seq, dim=1 if self.batch_first else 0)
         return output, (torch.stack(h_n), torch.stack(c_n))
+
+
+class BatchNormLSTM(nn.Module):
+    """An LSTM with batch norm per time step (Cooijmans et al., 2017, "Recurrent Batch
+    Normalization"), one layer, input (B, T, I).
+
+    With ``a = (i, f, g, o)`` the 4H gate pre-activations (torch's gate order)::
+
+        a   = BN_hh,t(W_hh h_{t-1}) + BN_ih,t(W_ih x_t) + b
+        c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g)
+        h_t = sigmoid(o) * tanh(BN_c,t(c_t))
+
+    Each BN normalizes every one of its features by that feature's mean and variance *over
+    the batch* at step t. As in the paper, ``BN_hh`` and ``BN_ih`` have a gain and no bias
+    (``b`` is the bias), ``BN_c`` a gain and a bias, the gains start at ``gain`` (0.1 in the
+    paper) and are shared by all steps, while the statistics are not: training keeps a
+    running mean and variance for each step ``t < max_steps`` (torch's convention: momentum
+    ``momentum``, the unbiased variance in the running average, the biased one to
+    normalize). In evaluation (``model.eval()``) step t uses the running statistics of step
+    ``min(t, max_steps - 1)``: a sequence longer than any training one reuses the last
+    step's statistics for all its later steps, as the paper does. In training, a batch's
+    step t uses that batch's statistics, so each example's output depends on the others in
+    its batch; training sequences may not be longer than ``max_steps``.
+
+    Parameters
+    ----------
+    input_size : int, I
+    hidden_size : int, H
+    max_steps : int, T_max: the steps that have statistics of their own
+    eps : float, the BNs' eps (> 0: ``W_hh h_0`` is 0 for the zero initial state)
+    momentum : float in (0, 1], the running averages' update rate
+    gain : float, the starting value of the three gains
+
+    Shapes
+    ------
+    forward(x) takes x (B, T, I), starting from the zero state, and returns
+    ``(output, (h_n, c_n))``: output (B, T, H) the h of every step, h_n and c_n (B, H).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        max_steps: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        gain: float = 0.1,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        self.input_size = _check_size("input_size", input_size)
+        self.hidden_size = H = _check_size("hidden_size", hidden_size)
+        self.max_steps = T = _check_size("max_steps", max_steps)
+        check_eps(eps)
+        if eps <= 0:
+            raise ValueError(f"eps must be > 0 (the zero state has no variance), got {eps}")
+        if isinstance(momentum, bool) or not isinstance(momentum, int | float):
+            raise TypeError(f"momentum must be a number, got {type(momentum).__name__}")
+        if not 0 < momentum <= 1:
+            raise ValueError(f"momentum must be in (0, 1], got {momentum}")
+        self.eps, self.momentum, self.gain = float(eps), float(momentum), float(gain)
+        factory = {"device": device, "dtype": dtype}
+        self.weight_ih = nn.Parameter(torch.empty(4 * H, input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(4 * H, H, **factory))
+        self.b = nn.Parameter(torch.empty(4 * H, **factory))
+        self.gamma_ih = nn.Parameter(torch.empty(4 * H, **factory))
+        self.gamma_hh = nn.Parameter(torch.empty(4 * H, **factory))
+        self.gamma_c = nn.Parameter(torch.empty(H, **factory))
+        self.beta_c = nn.Parameter(torch.empty(H, **factory))
+        # One row of statistics per time step: (T_max, features).
+        for name, d in (("ih", 4 * H), ("hh", 4 * H), ("c", H)):
+            self.register_buffer(f"running_mean_{name}", torch.zeros(T, d, **factory))
+            self.register_buffer(f"running_var_{name}", torch.ones(T, d, **factory))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Weights and b uniform in +-1/sqrt(H) (torch's LSTM); gains ``gain``, beta_c 0;
+        running means 0 and variances 1."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in (self.weight_ih, self.weight_hh, self.b):
+            nn.init.uniform_(p, -bound, bound)
+        for p in (self.gamma_ih, self.gamma_hh, self.gamma_c):
+            nn.init.constant_(p, self.gain)
+        nn.init.zeros_(self.beta_c)
+        for name in ("ih", "hh", "c"):
+            getattr(self, f"running_mean_{name}").zero_()
+            getattr(self, f"running_var_{name}").fill_(1.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, max_steps={self.max_steps}, eps={self.eps}"
+
+    def _bn(self, name: str, t: int, z: Tensor, gamma: Tensor, beta: Tensor | None) -> Tensor:
+        """Batch norm of z (B, d) with the statistics of step t: the batch's (training,
+        updating step t's running averages) or step min(t, T_max - 1)'s running ones."""
+        row = min(t, self.max_steps - 1)  # beyond T_max: the last step's statistics
+        return nn.functional.batch_norm(
+            z,
+            getattr(self, f"running_mean_{name}")[row],  # views: updated in place
+            getattr(self, f"running_var_{name}")[row],
+            gamma,
+            beta,
+            training=self.training,
+            momentum=self.momentum,
+            eps=self.eps,
+        )
+
+    def forward(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Run over the sequence; see the class docstring for the shapes."""
+        return self._run(x, None)
+
+    def summed_inputs(self, x: Tensor) -> dict[str, Tensor]:
+        """What the three BNs normalize at every step, as :meth:`forward` runs on ``x``.
+
+        Returns
+        -------
+        dict with ``hh`` (B, T, 4H) the summed inputs ``W_hh h_{t-1}``, ``ih`` (B, T, 4H)
+        ``W_ih x_t``, and ``c`` (B, T, H) the cell states
+        """
+        seen: dict[str, list[Tensor]] = {"hh": [], "ih": [], "c": []}
+        self._run(x, seen)
+        return {k: torch.stack(v, dim=1) for k, v in seen.items()}
+
+    def _run(self, x: Tensor, seen: dict | None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """forward, recording the BNs' inputs into ``seen`` (lists by name) if given."""
+        dtype = self.weight_ih.dtype
+        _check_float("x", x, dtype)
+        if x.ndim != 3 or x.shape[2] != self.input_size or x.shape[1] < 1:
+            raise ValueError(
+                f"x must have shape (batch, time, input_size) = (B, T, {self.input_size}) "
+                f"with T >= 1, got {tuple(x.shape)}"
+            )
+        B, T = x.shape[0], x.shape[1]
+        if self.training and T > self.max_steps:
+            raise ValueError(
+                f"x has {T} time steps but training has statistics for max_steps = "
+                f"{self.max_steps} only; evaluate longer sequences with model.eval()"
+            )
+        if self.training and B < 2:
+            raise ValueError(
+                f"batch norm in training needs a batch of >= 2, got shape {tuple(x.shape)}"
+            )
+        h = c = x.new_zeros(B, self.hidden_size)
+        wx = x @ self.weight_ih.T  # (B, T, 4H): the summed inputs from below, every step
+        out = []
+        for t in range(T):
+            wh = h @ self.weight_hh.T  # (B, 4H): the summed inputs from the previous step
+            a = (
+                self._bn("hh", t, wh, self.gamma_hh, None)
+                + self._bn("ih", t, wx[:, t], self.gamma_ih, None)
+                + self.b
+            )
+            i, f, g, o = a.chunk(4, dim=1)  # each (B, H)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            if seen is not None:
+                seen["hh"].append(wh), seen["ih"].append(wx[:, t]), seen["c"].append(c)
+            h = torch.sigmoid(o) * torch.tanh(self._bn("c", t, c, self.gamma_c, self.beta_c))
+            out.append(h)
+        return torch.stack(out, dim=1), (h, c)

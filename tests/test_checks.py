@@ -31,6 +31,7 @@ from lnbook.topics.from_scratch import checks as from_scratch_checks
 from lnbook.topics.geometry import checks as geometry_checks
 from lnbook.topics.performance import checks as performance_checks
 from lnbook.topics.placements import checks as placements_checks
+from lnbook.topics.recurrent import checks as recurrent_checks
 from lnbook.topics.statistics import checks as statistics_checks
 from lnbook.topics.transformers import checks as transformers_checks
 from lnbook.topics.variants import checks as variants_checks
@@ -120,6 +121,9 @@ CHECKERS = [
     attention_logits_checks.qk_logit_bound,
     attention_logits_checks.qk_rms_norm,
     attention_logits_checks.attention_entropy,
+    recurrent_checks.ln_gate_inputs,
+    recurrent_checks.recurrent_predictions,
+    recurrent_checks.relu_ln_bound,
 ]
 
 

@@ -26,6 +26,8 @@ from lnbook.topics.geometry import figures as geometry_figures
 from lnbook.topics.performance import figures as performance_figures
 from lnbook.topics.placements import experiments as placements_experiments
 from lnbook.topics.placements import figures as placements_figures
+from lnbook.topics.recurrent import experiments as recurrent_experiments
+from lnbook.topics.recurrent import figures as recurrent_figures
 from lnbook.topics.statistics import experiments as statistics_experiments
 from lnbook.topics.statistics import figures as statistics_figures
 from lnbook.topics.transformers import experiments as transformers_experiments
@@ -712,6 +714,14 @@ def _figure_builders() -> dict:
         ),  # fmt: skip
         "logit": lambda: attention_logits_figures.logit_figure(_logit_grid(), active=1),
         "live_logit": lambda: attention_logits_figures.live_logit_figure(_logit_grid(lrs=(0.1,))),
+        "training": lambda: recurrent_figures.training_figure(_digit_runs()),
+        "statistics": lambda: recurrent_figures.statistics_figure(_digit_runs(), active=1),
+        "norm": lambda: recurrent_figures.norm_figure(
+            recurrent_experiments.rnn_norm_grid(scales=(0.5, 2.0), steps=30, hidden=8), active=1
+        ),
+        "live_norm": lambda: recurrent_figures.live_norm_figure(
+            recurrent_experiments.rnn_norms(1.5, steps=30, hidden=8)
+        ),
     }
 
 
@@ -725,6 +735,11 @@ def _placements_profile() -> dict:
 @functools.cache
 def _logit_grid(lrs=(0.01, 0.1)) -> dict:
     return attention_logits_experiments.logit_runs(lrs, seeds=(0, 1), steps=8)
+
+
+@functools.cache
+def _digit_runs() -> dict:
+    return recurrent_experiments.digit_runs((0, 1), steps=12, hidden=4, pads=(0, 3), long_steps=5)
 
 
 @functools.cache
@@ -999,3 +1014,27 @@ def test_gamma_beta_statistics_sit_above_the_histogram():
         note = fig.data[3]
         assert note.yaxis == "y2" and note.y[0] == fig.layout.yaxis2.range[1]
         assert note.textposition.startswith("top") and note.cliponaxis is False
+
+
+def test_recurrent_statistics_figure_frames_follow_the_padding():
+    runs = _digit_runs()
+    fig = recurrent_figures.statistics_figure(runs, active=0)
+    assert [f.name for f in fig.frames] == ["0 blank rows", "3 blank rows"]
+    # Each frame's "used" trace (the third of each panel) is step min(t, 8)'s stored std:
+    # flat after step 8, and as long as the padded sequence.
+    for frame, p in zip(fig.frames, (0, 3), strict=True):
+        used = np.asarray(frame.data[5].y)  # the second panel's (from h): (8 + p,)
+        assert len(used) == 8 + p
+        np.testing.assert_allclose(used[7:], runs["stored_std"][1, :, -1].mean())
+        seen = np.asarray(frame.data[4].y)
+        np.testing.assert_allclose(seen, runs["seen_std"][1, :, p // 3, : 8 + p].mean(axis=0))
+
+
+def test_recurrent_norm_figure_draws_each_scale_and_the_bound():
+    grid = recurrent_experiments.rnn_norm_grid(scales=(0.5, 2.0), steps=30, hidden=8)
+    fig = recurrent_figures.norm_figure(grid, active=0)
+    assert [f.name for f in fig.frames] == ["0.5", "2"]
+    plain_mean = [np.asarray(f.data[2].y) for f in fig.frames]
+    assert plain_mean[1][-1] > 100 * plain_mean[0][-1]  # the larger scale grows
+    np.testing.assert_allclose(fig.data[-1].y, np.sqrt(7))
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.title.text

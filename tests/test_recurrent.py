@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lnbook.recurrent import LayerNormLSTM, LayerNormLSTMCell
+from lnbook.recurrent import BatchNormLSTM, LayerNormLSTM, LayerNormLSTMCell
 
 F64 = torch.float64
 TOL = {"rtol": 1e-10, "atol": 1e-12}
@@ -390,3 +390,132 @@ def test_bad_input_to_the_lstm():
     time_first = LayerNormLSTM(3, 4, batch_first=False)
     with pytest.raises(ValueError, match=re.escape("(time, batch, input_size)")):
         time_first(torch.zeros(2, 5))
+
+
+# --------------------------------------------------------------------------------------------
+# BatchNormLSTM: batch norm per time step (Cooijmans et al., 2017)
+# --------------------------------------------------------------------------------------------
+
+
+def bn_reference(model, x, stats, training, momentum=0.1, eps=1e-5):
+    """Cooijmans et al.'s BN-LSTM written out from the equations: x (B, T, I); ``stats`` a
+    dict name -> [mean (T_max, d), var (T_max, d)] (updated in place in training, with the
+    unbiased variance, as torch's batch norm does). Statistics by hand, no F.batch_norm."""
+    p = dict(model.named_parameters())
+    B, T, _ = x.shape
+    H = model.hidden_size
+    T_max = stats["hh"][0].shape[0]
+
+    def bn(name, t, z, gamma, beta):
+        row = min(t, T_max - 1)
+        if training:
+            mean, var = z.mean(0), ((z - z.mean(0)) ** 2).mean(0)
+            stats[name][0][row] = (1 - momentum) * stats[name][0][row] + momentum * mean
+            unbiased = var * B / (B - 1)
+            stats[name][1][row] = (1 - momentum) * stats[name][1][row] + momentum * unbiased
+        else:
+            mean, var = stats[name][0][row], stats[name][1][row]
+        y = gamma * (z - mean) / torch.sqrt(var + eps)
+        return y if beta is None else y + beta
+
+    h = c = torch.zeros(B, H, dtype=x.dtype)
+    out = []
+    for t in range(T):
+        a = (bn("hh", t, h @ p["weight_hh"].T, p["gamma_hh"], None)
+             + bn("ih", t, x[:, t] @ p["weight_ih"].T, p["gamma_ih"], None) + p["b"])  # fmt: skip
+        i, f, g, o = a.chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(bn("c", t, c, p["gamma_c"], p["beta_c"]))
+        out.append(h)
+    return torch.stack(out, 1)
+
+
+def fresh_stats(T_max, H):
+    return {n: [torch.zeros(T_max, d, dtype=F64), torch.ones(T_max, d, dtype=F64)]
+            for n, d in (("ih", 4 * H), ("hh", 4 * H), ("c", H))}  # fmt: skip
+
+
+def test_bn_lstm_training_matches_written_out_reference_and_its_statistics():
+    D, H, T_max, B = 3, 4, 5, 6
+    model = randomize(BatchNormLSTM(D, H, T_max, dtype=F64), 7)
+    stats = fresh_stats(T_max, H)
+    for seed in (8, 9):  # two batches: the running averages move twice
+        x = data(B, T_max, D, seed=seed).requires_grad_()
+        y = model(x)[0]
+        y_ref = bn_reference(model, x, stats, training=True)
+        close(y, y_ref)
+        w = data(B, T_max, H, seed=seed + 10)
+        ours = torch.autograd.grad((y * w).sum(), [x, *model.parameters()])
+        theirs = torch.autograd.grad((y_ref * w).sum(), [x, *model.parameters()])
+        for a, b in zip(ours, theirs, strict=True):
+            close(a, b)
+    for name in ("ih", "hh", "c"):
+        close(getattr(model, f"running_mean_{name}"), stats[name][0].detach())
+        close(getattr(model, f"running_var_{name}"), stats[name][1].detach())
+
+
+def test_bn_lstm_evaluation_reuses_the_last_steps_statistics_beyond_max_steps():
+    D, H, T_max = 3, 4, 3
+    model = randomize(BatchNormLSTM(D, H, T_max, dtype=F64), 11)
+    g = torch.Generator().manual_seed(12)
+    stats = {n: [torch.randn(T_max, d, generator=g, dtype=F64),
+                 torch.rand(T_max, d, generator=g, dtype=F64) + 0.5]
+             for n, d in (("ih", 4 * H), ("hh", 4 * H), ("c", H))}  # fmt: skip
+    with torch.no_grad():
+        for n in stats:
+            getattr(model, f"running_mean_{n}").copy_(stats[n][0])
+            getattr(model, f"running_var_{n}").copy_(stats[n][1])
+    x = data(2, 7, D, seed=13)  # 7 steps, statistics for 3
+    model.eval()
+    close(model(x)[0], bn_reference(model, x, stats, training=False))
+    # Evaluation looks at no batch-mate: one example alone gives the same output.
+    close(model(x[:1])[0], model(x)[0][:1])
+
+
+def test_bn_lstm_training_output_depends_on_the_batch_and_h0_has_no_variance():
+    model = BatchNormLSTM(3, 4, 4, dtype=F64)
+    x = data(5, 4, 3, seed=14)
+    y = model(x)[0]
+    x2 = torch.cat([x[:1], data(4, 4, 3, seed=15)])
+    assert (model(x2)[0][0] - y[0]).abs().max() > 1e-3
+    assert model.summed_inputs(x)["hh"][:, 0].abs().max() == 0  # W_hh h_0 = 0
+
+
+def test_bn_lstm_summed_inputs_are_what_it_normalizes():
+    D, H = 3, 4
+    model = randomize(BatchNormLSTM(D, H, 4, dtype=F64), 16).eval()
+    x = data(2, 4, D, seed=17)
+    seen = model.summed_inputs(x)
+    out, (h_n, c_n) = model(x)
+    close(seen["ih"], x @ model.weight_ih.detach().T)
+    close(seen["hh"][:, 1:], out[:, :-1] @ model.weight_hh.detach().T)
+    close(seen["c"][:, -1], c_n)
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: BatchNormLSTM(3, 4, 0), ValueError, "max_steps must be >= 1"),
+        (lambda: BatchNormLSTM(3, 4, 2.5), TypeError, "max_steps must be an int"),
+        (lambda: BatchNormLSTM(3, 4, 2, eps=0.0), ValueError, "eps must be > 0"),
+        (lambda: BatchNormLSTM(3, 4, 2, momentum=0.0), ValueError, "momentum must be in"),
+        (lambda: BatchNormLSTM(3, 4, 2, momentum=True), TypeError, "momentum must be a number"),
+    ],
+)
+def test_bn_lstm_rejects_bad_arguments(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_bn_lstm_rejects_bad_input():
+    model = BatchNormLSTM(3, 4, 2)
+    with pytest.raises(ValueError, match=re.escape("(B, T, 3)")):
+        model(torch.zeros(2, 2, 5))
+    with pytest.raises(ValueError, match="3 time steps but training has statistics for"):
+        model(torch.zeros(2, 3, 3))
+    with pytest.raises(ValueError, match="batch of >= 2"):
+        model(torch.zeros(1, 2, 3))
+    with pytest.raises(TypeError, match="dtype"):
+        model(torch.zeros(2, 2, 3, dtype=F64))
+    model.eval()
+    assert model(torch.zeros(1, 5, 3))[0].shape == (1, 5, 4)  # evaluation: any length, any B

@@ -115,6 +115,7 @@ def test_latency_benchmark_runs_and_reports_every_widget():
         "ch10 rate_explorer",
         "ch12 profile_explorer",
         "ch13 logit_explorer",
+        "ch11 norm_explorer",
     }
     assert all(v["updates"] >= 6 and v["median_ms"] > 0 for v in r.values())
 
@@ -304,3 +305,20 @@ def test_s_curve_explorer_follows_its_controls():
     r = variants_experiments.s_curve(0.5, n_tokens=5, d=4, seed=3)
     np.testing.assert_allclose(e.figure.data[0].y, r["y"], atol=1e-4)
     assert len(e.figure.data[0].x) == 20 and f"{r['alpha']:.2f}" in e.figure.data[1].name
+
+
+def test_norm_explorer_follows_its_controls():
+    from lnbook.topics.recurrent import experiments as recurrent_experiments
+    from lnbook.topics.recurrent import widgets as recurrent_widgets
+
+    e = recurrent_widgets.norm_explorer(scale=1.0, steps=50, hidden=16)
+    fig = e.figure
+    assert len(fig.data[2].x) == 50
+    e.controls["steps"].value = 120
+    assert len(fig.data[2].x) == 120
+    e.controls["scale"].value = 2.5
+    # The plain RNN's mean (trace 2) is the geometric mean of the seeds' norms.
+    expected = recurrent_experiments.rnn_norms(2.5, steps=120, hidden=16)["plain"]
+    np.testing.assert_allclose(fig.data[2].y, np.exp(np.log(expected).mean(axis=0)), rtol=1e-12)
+    e.controls["hidden"].value = 64
+    assert fig.data[-1].y[0] == pytest.approx(np.sqrt(63))  # the bound follows H
