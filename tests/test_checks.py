@@ -28,6 +28,7 @@ from lnbook.topics.covariate_shift import checks as covariate_shift_checks
 from lnbook.topics.effective_rate import checks as effective_rate_checks
 from lnbook.topics.from_scratch import checks as from_scratch_checks
 from lnbook.topics.geometry import checks as geometry_checks
+from lnbook.topics.outliers import checks as outliers_checks
 from lnbook.topics.performance import checks as performance_checks
 from lnbook.topics.statistics import checks as statistics_checks
 from lnbook.topics.transformers import checks as transformers_checks
@@ -112,6 +113,9 @@ CHECKERS = [
     effective_rate_checks.radial_part,
     effective_rate_checks.effective_rate_after,
     effective_rate_checks.equilibrium_norm,
+    outliers_checks.outlier_limit,
+    outliers_checks.channels_last_layer_norm,
+    outliers_checks.ada_ln,
 ]
 
 

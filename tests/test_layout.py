@@ -29,6 +29,7 @@ FLOORS = {
     "lnbook.models": 3,
     "lnbook.stacked": 3,
     "lnbook.recurrent": 3,
+    "lnbook.conditioning": 3,
     "lnbook.training": 4,
     "lnbook.plotting": 4,
     "lnbook.live": 4,
