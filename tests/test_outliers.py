@@ -188,3 +188,60 @@ def test_denoiser_shapes_and_class_dependence():
 def test_bad_input_is_refused_clearly(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# ---------------------------------------------------------------- figures and widget ----
+
+
+def test_outlier_figure_one_frame_per_m_moving_bars_and_marker():
+    from lnbook.topics.outliers import figures
+
+    sweep = experiments.outlier_sweep((1.0, 8.0, 64.0), d=6, n_tokens=20, seed=0)
+    fig = figures.outlier_figure(sweep, active=1)
+    assert [f.name for f in fig.frames] == ["1", "8", "64"]
+    assert fig.layout.sliders[0].active == 1
+    for k, frame in enumerate(fig.frames):
+        np.testing.assert_allclose(frame.data[0].y, np.round(sweep["runs"][k]["layer"], 4))
+        np.testing.assert_allclose(frame.data[2].y, np.round(sweep["runs"][k]["dyt"], 4))
+        assert frame.data[3].x[0] == sweep["ms"][k]  # the marker on the right panel
+    assert not np.allclose(fig.frames[0].data[0].y, fig.frames[2].data[0].y)
+    # The right panel's dashed lines are the closed form.
+    lines = [t for t in fig.data if t.type == "scatter" and t.mode == "lines"]
+    np.testing.assert_allclose(lines[0].y, sweep["typical"]["ln_others_std"])
+
+
+def test_live_outlier_update_matches_the_static_traces():
+    from lnbook.topics.outliers import figures
+
+    fig = figures.live_outlier_figure(experiments.outlier_norms(2.0, 6, n_tokens=1))
+    r = experiments.outlier_norms(50.0, 6, n_tokens=1)
+    figures.update_outlier(fig, r)
+    for trace, want in zip(fig.data, figures.outlier_traces(r), strict=True):
+        np.testing.assert_allclose(trace.y, want.y)
+    assert "50" in fig.layout.title.text
+
+
+def test_outlier_explorer_follows_its_controls():
+    from lnbook.topics.outliers import widgets
+
+    e = widgets.outlier_explorer()
+    e.controls["m"].value = 100.0
+    e.controls["d"].value = 9
+    fig = e.figure
+    assert len(fig.data[0].y) == 9
+    assert fig.data[0].y[0] == pytest.approx(np.sqrt(8), rel=0.01)  # near the limit
+    e.controls["alpha"].value = 2.0
+    assert fig.data[2].y[0] == pytest.approx(1.0, abs=1e-4)  # tanh saturates the outlier
+
+
+def test_conditioning_figure_one_band_and_line_per_mode():
+    from lnbook.topics.outliers import figures
+
+    runs = {"modes": ("adaLN-Zero", "none"), "seeds": (0, 1),
+            "loss": {"adaLN-Zero": np.ones((2, 30)), "none": np.full((2, 30), 2.0)},
+            "held_out": {"adaLN-Zero": np.ones(2), "none": np.ones(2)}}  # fmt: skip
+    fig = figures.conditioning_figure(runs, window=10)
+    assert len(fig.data) == 6  # lower edge, upper edge, median line, per mode
+    assert [t.name for t in fig.data if t.mode == "lines" and t.showlegend is not False][
+        -2:] == ["adaLN-Zero", "no class (unconditional)"]
+    assert len(fig.data[2].x) == 21

@@ -113,6 +113,7 @@ def test_latency_benchmark_runs_and_reports_every_widget():
         "ch07 s_curve_explorer",
         "ch09 sphere_explorer",
         "ch10 rate_explorer",
+        "ch14 outlier_explorer",
     }
     assert all(v["updates"] >= 6 and v["median_ms"] > 0 for v in r.values())
 

@@ -20,6 +20,7 @@ from ...plotting import (
     PALETTE,
     axis,
     band,
+    fit_range,
     frame_slider,
     legend_row,
     log_axis,
@@ -129,13 +130,17 @@ def outlier_figure(sweep: dict, active: int = 0) -> go.Figure:
         margin={"t": 110, "b": 200},
     )
     _bars_layout(fig, row=1, col=1)
+    fig.update_xaxes(range=[-0.5, sweep["d"] - 0.5], row=1, col=1)
+    # Fixed ranges: the frames move the marker, and frames do not re-run autorange.
     fig.update_xaxes(title_text="outlier size M (standard deviations, log)", row=1, col=2,
-                     **log_axis(ms))  # fmt: skip
+                     range=fit_range(ms, log=True), **log_axis(ms))  # fmt: skip
+    spread = spreads + [sweep["typical"]["ln_others_std"], sweep["typical"]["rms_others_std"]]
     fig.update_yaxes(
         title_text="std of the other outputs (log)",
         row=1,
         col=2,
-        **log_axis(spreads + [sweep["typical"]["ln_others_std"]]),
+        range=fit_range(spread, log=True),
+        **log_axis(spread),
     )
     return fig
 
