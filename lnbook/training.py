@@ -502,8 +502,17 @@ def train_copy_transformers(
 # ------------------------------------------- a class-conditional denoiser of the digits ----
 
 
-def fit_denoiser(mode: str, *, seed: int, steps: int, noise: float, lr: float = 3e-3,
-                 batch: int = 64, d: int = 64, n_blocks: int = 2):
+def fit_denoiser(
+    mode: str,
+    *,
+    seed: int,
+    steps: int,
+    noise: float,
+    lr: float = 3e-3,
+    batch: int = 64,
+    d: int = 64,
+    n_blocks: int = 2,
+):
     """Train :class:`lnbook.conditioning.Denoiser` (built from ``seed``) to recover digits.
 
     Each step draws ``batch`` training digits (pixels in [0, 1], :func:`digits_split`),

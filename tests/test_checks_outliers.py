@@ -36,7 +36,7 @@ LIMIT = [
     (_torch_limit, checking.CORRECT, "sqrt(D - 1)"),
     (lambda d: _token_limit(d, np.sqrt(d), 0), checking.WRONG, "RMSNorm's limit"),
     (lambda d: _token_limit(d, np.sqrt(d - 1), 0), checking.WRONG, "the others are not 0"),
-    (lambda d: _token_limit(d, np.sqrt(d), -1 / np.sqrt(d)), checking.WRONG, "population"),
+    (lambda d: _token_limit(d, (d - 1) / np.sqrt(d), -1 / np.sqrt(d)), checking.WRONG, "unbiased"),
     (lambda d: np.zeros(d), checking.WRONG, "cannot all vanish"),
     (lambda d: -_torch_limit(d), checking.WRONG, "sign is flipped"),
     (lambda d: _token_limit(d, d - 1, -1), checking.WRONG, "not by M / D"),
@@ -118,3 +118,19 @@ def test_ada_ln_changing_the_inputs_in_place_is_reported():
 
     v = checks.ada_ln(in_place)
     assert v.status == checking.WRONG and "changed `c` in place" in v.message, v.message
+
+
+@pytest.mark.parametrize(
+    "checker, fn",
+    [(checks.outlier_limit, fn) for fn, _, _ in LIMIT]
+    + [(checks.channels_last_layer_norm, fn) for fn, _, _ in CHANNELS_LAST]
+    + [(checks.ada_ln, fn) for fn, _, _ in ADA_LN],
+)
+def test_every_diagnosis_reads_as_sentences_on_both_tries(checker, fn):
+    from test_checks import _sentence_problems  # the house rule for messages, written once
+
+    messages = [checker(fn).message]
+    if checking.WITHHELD in messages[0]:
+        messages.append(checker(fn).message)  # the second try shows the expected values
+    for message in messages:
+        assert not _sentence_problems(message), (message, _sentence_problems(message))

@@ -62,7 +62,10 @@ def test_gamma_migration_is_the_same_function_in_torch():
     # then the Linear with gamma folded into its weight and beta into its bias.
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(10, 8, dtype=torch.float64, generator=gen)
-    gamma, beta = torch.rand(8, dtype=torch.float64, generator=gen) * 5, torch.randn(8, dtype=torch.float64, generator=gen)
+    gamma, beta = (
+        torch.rand(8, dtype=torch.float64, generator=gen) * 5,
+        torch.randn(8, dtype=torch.float64, generator=gen),
+    )
     w = torch.randn(3, 8, dtype=torch.float64, generator=gen)
     direct = F.linear(F.layer_norm(x, (8,), gamma, beta), w)
     migrated = F.linear(F.layer_norm(x, (8,)), w * gamma, w @ beta)
@@ -121,8 +124,10 @@ def test_vision_equivalences_hold_in_torch():
     images, _ = digits(6, seed=1)
     conv = torch.nn.Conv2d(1, 5, 2, stride=2, dtype=torch.float64)
     grid = conv(torch.as_tensor(images / 16.0).view(6, 1, 8, 8))  # (N, C, 4, 4)
-    tokens = torch.as_tensor(experiments.patch_tokens(images / 16.0, 2)) @ conv.weight.view(
-        5, 4).T + conv.bias
+    tokens = (
+        torch.as_tensor(experiments.patch_tokens(images / 16.0, 2)) @ conv.weight.view(5, 4).T
+        + conv.bias
+    )
     torch.testing.assert_close(grid.permute(0, 2, 3, 1).reshape(6, 16, 5), tokens)
     per_token = F.layer_norm(tokens, (5,))
     per_pixel = F.layer_norm(grid.permute(0, 2, 3, 1), (5,)).reshape(6, 16, 5)
@@ -146,7 +151,9 @@ def test_adaln_block_is_dits_modulation_written_out():
     x, c = torch.randn(5, 6), torch.randn(5, 4)
     lin = block.modulation[-1]
     shift, scale, gate = (F.silu(c) @ lin.weight.T + lin.bias).chunk(3, dim=-1)
-    x_hat = (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + 1e-6)
+    x_hat = (x - x.mean(-1, keepdim=True)) / torch.sqrt(
+        x.var(-1, unbiased=False, keepdim=True) + 1e-6
+    )
     want = x + gate * block.mlp(x_hat * (1 + scale) + shift)
     torch.testing.assert_close(block(x, c), want)
     assert block.norm.eps == 1e-6 and not block.norm.elementwise_affine
@@ -160,8 +167,10 @@ def test_denoiser_shapes_and_class_dependence():
     assert out.shape == (4, 64)
     assert not torch.allclose(out, m(noisy, torch.tensor([3, 2, 1, 0])))
     plain = conditioning.Denoiser("none", d=16)
-    torch.testing.assert_close(plain(noisy, torch.zeros(4, dtype=torch.long)),
-                               plain(noisy, torch.ones(4, dtype=torch.long)))
+    torch.testing.assert_close(
+        plain(noisy, torch.zeros(4, dtype=torch.long)),
+        plain(noisy, torch.ones(4, dtype=torch.long)),
+    )
 
 
 @pytest.mark.parametrize(
@@ -173,16 +182,28 @@ def test_denoiser_shapes_and_class_dependence():
         (lambda: experiments.outlier_norms(2.0, alpha=True), TypeError, "alpha"),
         (lambda: experiments.outlier_sweep(()), ValueError, "ms must not be empty"),
         (lambda: experiments.outlier_s_curve(1.5), ValueError, "fraction must be between"),
-        (lambda: experiments.patch_tokens(np.ones((2, 63)), 2), ValueError, r"\(N, 64\).*\(2, 63\)"),
+        (
+            lambda: experiments.patch_tokens(np.ones((2, 63)), 2),
+            ValueError,
+            r"\(N, 64\).*\(2, 63\)",
+        ),
         (lambda: experiments.patch_tokens(np.ones((2, 64)), 3), ValueError, "patch must divide 8"),
         (lambda: experiments.vision_equivalences(channels=1), ValueError, "channels"),
         (lambda: experiments.trained_channel_sizes(()), ValueError, "seeds must not be empty"),
         (lambda: conditioning.CondBlock(4, 4, 8, "film"), ValueError, "mode must be one of"),
         (lambda: conditioning.Denoiser("zero"), ValueError, "mode must be one of"),
-        (lambda: conditioning.CondBlock(4, 4, 8, "adaLN")(torch.ones(2, 4)), ValueError,
-         "needs the condition c"),
-        (lambda: conditioning.Denoiser("concat")(torch.ones(2, 64), torch.zeros(3, dtype=torch.long)),
-         ValueError, r"labels \(B,\), got \(2, 64\) and \(3,\)"),
+        (
+            lambda: conditioning.CondBlock(4, 4, 8, "adaLN")(torch.ones(2, 4)),
+            ValueError,
+            "needs the condition c",
+        ),
+        (
+            lambda: conditioning.Denoiser("concat")(
+                torch.ones(2, 64), torch.zeros(3, dtype=torch.long)
+            ),
+            ValueError,
+            r"labels \(B,\), got \(2, 64\) and \(3,\)",
+        ),
     ],
 )
 def test_bad_input_is_refused_clearly(call, error, match):
@@ -242,6 +263,8 @@ def test_conditioning_figure_one_band_and_line_per_mode():
             "held_out": {"adaLN-Zero": np.ones(2), "none": np.ones(2)}}  # fmt: skip
     fig = figures.conditioning_figure(runs, window=10)
     assert len(fig.data) == 6  # lower edge, upper edge, median line, per mode
-    assert [t.name for t in fig.data if t.mode == "lines" and t.showlegend is not False][
-        -2:] == ["adaLN-Zero", "no class (unconditional)"]
+    assert [t.name for t in fig.data if t.mode == "lines" and t.showlegend is not False][-2:] == [
+        "adaLN-Zero",
+        "no class (unconditional)",
+    ]
     assert len(fig.data[2].x) == 21

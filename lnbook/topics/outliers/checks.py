@@ -28,25 +28,37 @@ def outlier_limit(fn: Callable[[int], np.ndarray]) -> Verdict:
         expected = np.full(d, -1 / np.sqrt(d - 1))
         expected[0] = np.sqrt(d - 1)
 
-        def with_(outlier, others):
+        def with_(outlier, others, d=d):
             v = np.full(d, float(others))
             v[0] = outlier
             return v
 
         known = [
-            (with_(np.sqrt(d), 0), "that is RMSNorm's limit (the outlier at sqrt(D), the "
-             "others at 0); layer norm also subtracts the mean, about M / D, from every "
-             "channel"),
-            (with_(np.sqrt(d - 1), 0), "the outlier is right, but the others are not 0: the "
-             "mean M / D is subtracted from them too, and the standard deviation is about "
-             "M sqrt(D - 1) / D"),
-            (with_(np.sqrt(d), -1 / np.sqrt(d)), "use the population standard deviation of "
-             "the token: M sqrt(D - 1) / D, which gives sqrt(D - 1) for the outlier"),
-            (with_(0, 0), "the outputs cannot all vanish: layer norm's outputs always have "
-             "mean 0 and variance 1, so their squares sum to D"),
+            (
+                with_(np.sqrt(d), 0),
+                "that is RMSNorm's limit (the outlier at sqrt(D), the "
+                "others at 0); layer norm also subtracts the mean, about M / D, from every "
+                "channel",
+            ),
+            (
+                with_(np.sqrt(d - 1), 0),
+                "the outlier is right, but the others are not 0: the "
+                "mean M / D is subtracted from them too, and the standard deviation is about "
+                "M sqrt(D - 1) / D",
+            ),
+            (
+                with_((d - 1) / np.sqrt(d), -1 / np.sqrt(d)),
+                "you used the unbiased standard deviation (its variance divides by D - 1); "
+                "layer norm's divides by D, which makes the token's standard deviation "
+                "M sqrt(D - 1) / D",
+            ),
+            (
+                with_(0, 0),
+                "the outputs cannot all vanish: layer norm's outputs always have "
+                "mean 0 and variance 1, so their squares sum to D",
+            ),
             (-expected, "the sign is flipped: the outlier lies above the mean"),
-            (with_(d - 1, -1), "divide by the standard deviation M sqrt(D - 1) / D, not by "
-             "M / D"),
+            (with_(d - 1, -1), "divide by the standard deviation M sqrt(D - 1) / D, not by M / D"),
         ]
         verdict = compare(
             y,
@@ -84,19 +96,36 @@ def channels_last_layer_norm(fn: Callable[[np.ndarray], np.ndarray]) -> Verdict:
     if verdict:
         return verdict
     known = [
-        (ln_rows(x.reshape(2, -1), eps).reshape(x.shape), "That is layer norm over (C, H, W), "
-         "which equals group norm with one group: one mean per image. Channels-last takes "
-         "one mean per pixel, over the channel axis (axis=1) alone"),
-        (ln_rows(x, eps, axis=(2, 3)), "That is instance norm: one mean per channel over "
-         "the pixels (axes 2, 3). Channels-last averages over the channels (axis=1)"),
-        (ln_rows(x, eps, axis=-1), "You normalized over the last axis, the width W. In "
-         "(N, C, H, W) the channels are axis 1 (or move them last, as ConvNeXt does)"),
-        (ln_rows(x, eps, axis=0), "You normalized across the batch (axis 0): that is a batch "
-         "statistic. Channels-last averages over the channels (axis=1)"),
-        (ln_rows(x, eps, ddof=1, axis=1), "You used the unbiased variance (divide by C - 1); "
-         "layer norm divides by C"),
-        (ln_rows(x, eps, eps_outside=True, axis=1), "You added eps to the standard "
-         "deviation; layer norm adds it to the variance, inside the square root"),
+        (
+            ln_rows(x.reshape(2, -1), eps).reshape(x.shape),
+            "That is layer norm over (C, H, W), "
+            "which equals group norm with one group: one mean per image. Channels-last takes "
+            "one mean per pixel, over the channel axis (axis=1) alone",
+        ),
+        (
+            ln_rows(x, eps, axis=(2, 3)),
+            "That is instance norm: one mean per channel over "
+            "the pixels (axes 2, 3). Channels-last averages over the channels (axis=1)",
+        ),
+        (
+            ln_rows(x, eps, axis=-1),
+            "You normalized over the last axis, the width W. In "
+            "(N, C, H, W) the channels are axis 1 (or move them last, as ConvNeXt does)",
+        ),
+        (
+            ln_rows(x, eps, axis=0),
+            "You normalized across the batch (axis 0): that is a batch "
+            "statistic. Channels-last averages over the channels (axis=1)",
+        ),
+        (
+            ln_rows(x, eps, ddof=1, axis=1),
+            "You used the unbiased variance (divide by C - 1); layer norm divides by C",
+        ),
+        (
+            ln_rows(x, eps, eps_outside=True, axis=1),
+            "You added eps to the standard "
+            "deviation; layer norm adds it to the variance, inside the square root",
+        ),
     ]
     return compare(
         y,
@@ -128,9 +157,7 @@ def ada_ln(fn: Callable[..., np.ndarray]) -> Verdict:
     w = rng.normal(size=(k, 2 * d))
     b = rng.normal(size=2 * d)
     args = (x.copy(), c.copy(), w.copy(), b.copy())
-    y, verdict = returned_array(
-        fn, args, (n, d), read_only={0: "x", 1: "c", 2: "w", 3: "b"}
-    )
+    y, verdict = returned_array(fn, args, (n, d), read_only={0: "x", 1: "c", 2: "w", 3: "b"})
     if verdict:
         return verdict
     x_hat = ln_rows(x, 1e-6)
@@ -141,16 +168,25 @@ def ada_ln(fn: Callable[..., np.ndarray]) -> Verdict:
         return norm * ((1 + scale) if one_plus else scale) + shift
 
     known = [
-        (adaptive(_silu(c), one_plus=False), "The scale multiplies as 1 + scale: a "
-         "predicted scale of 0 must leave x_hat as it is (that is what lets a zero-initialized "
-         "predictor start from plain layer norm)"),
-        (adaptive(_silu(c), first_shift=False), "The two halves are swapped: the first D "
-         "outputs are the shift, the next D the scale"),
+        (
+            adaptive(_silu(c), one_plus=False),
+            "The scale multiplies as 1 + scale: a "
+            "predicted scale of 0 must leave x_hat as it is (that is what lets a zero-initialized "
+            "predictor start from plain layer norm)",
+        ),
+        (
+            adaptive(_silu(c), first_shift=False),
+            "The two halves are swapped: the first D outputs are the shift, the next D the scale",
+        ),
         (adaptive(c), "Apply the SiLU, c * sigmoid(c), to the condition before the linear map"),
-        (adaptive(_silu(c), norm=x), "Normalize x first: x_hat = (x - mu) / sqrt(var + eps) "
-         "over each row"),
-        (adaptive(_silu(c), norm=ln_rows(x, 1e-6, axis=0)), "Normalize each row of x (an "
-         "example), not each column"),
+        (
+            adaptive(_silu(c), norm=x),
+            "Normalize x first: x_hat = (x - mu) / sqrt(var + eps) over each row",
+        ),
+        (
+            adaptive(_silu(c), norm=ln_rows(x, 1e-6, axis=0)),
+            "Normalize each row of x (an example), not each column",
+        ),
     ]
     return compare(
         y,

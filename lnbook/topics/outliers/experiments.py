@@ -23,8 +23,13 @@ from ..._optional import require_torch
 from ..._results import remembered
 from ..._validate import check_int
 from ...data import digits
-from ...training import copy_batch, copy_task_model, fit_denoiser, one_torch_thread
-from ...training import train_copy_transformer
+from ...training import (
+    copy_batch,
+    copy_task_model,
+    fit_denoiser,
+    one_torch_thread,
+    train_copy_transformer,
+)
 from ..batch_norm.experiments import normalize_over
 from ..variants.experiments import fit_tanh
 
@@ -261,7 +266,11 @@ def norm_inputs(model, rng: np.random.Generator, batch: int = 64) -> list[np.nda
 
 @remembered
 def trained_channel_sizes(
-    seeds: Sequence[int] = (0, 1, 2), *, steps: int = 150, n_layers: int = 2, d: int = 32,
+    seeds: Sequence[int] = (0, 1, 2),
+    *,
+    steps: int = 150,
+    n_layers: int = 2,
+    d: int = 32,
     lr: float = 1e-2,
 ) -> dict:
     """Outlier measures of every norm input of chapter 5's pre-norm copy-task transformer,
@@ -279,7 +288,9 @@ def trained_channel_sizes(
     for seed in seeds:
         torch.manual_seed(seed)  # the same initial weights as the run below
         fresh = copy_task_model("pre", n_layers, d)
-        out["init"].append([_channel_stats(h) for h in norm_inputs(fresh, np.random.default_rng(seed))])
+        out["init"].append(
+            [_channel_stats(h) for h in norm_inputs(fresh, np.random.default_rng(seed))]
+        )
         m, loss, rng = train_copy_transformer("pre", n_layers, d, steps=steps, lr=lr, seed=seed)
         out["trained"].append([_channel_stats(h) for h in norm_inputs(m, rng)])
         out["loss"].append(float(loss[-20:].mean()))

@@ -223,8 +223,14 @@ def conditioning_figure(runs: dict, window: int = 10) -> go.Figure:
         fig.add_traces(band(steps, smooth.min(axis=0), smooth.max(axis=0), colour, name=label,
                             legendgroup=mode, showlegend=False))  # fmt: skip
         fig.add_trace(
-            go.Scatter(x=steps, y=np.median(smooth, axis=0), mode="lines", name=label,
-                       legendgroup=mode, line={"color": colour})  # fmt: skip
+            go.Scatter(
+                x=steps,
+                y=np.median(smooth, axis=0),
+                mode="lines",
+                name=label,
+                legendgroup=mode,
+                line={"color": colour},
+            )  # fmt: skip
         )
         curves.append(smooth)
     return style(
@@ -236,4 +242,3 @@ def conditioning_figure(runs: dict, window: int = 10) -> go.Figure:
         legend=legend_row(1.02),
         margin={"t": 120},
     )
-
