@@ -20,6 +20,8 @@ def test_the_closed_form_is_exact_and_the_others_shrink_as_one_over_m():
     assert (np.diff(ln) < 0).all() and (np.diff(sweep["rms_others_std"].mean(axis=1)) < 0).all()
     k16 = list(ms).index(16.0)
     np.testing.assert_allclose(ln[k16:] * ms[k16:], ln[-1] * ms[-1], rtol=0.05)
+    rms = sweep["rms_others_std"].mean(axis=1)
+    assert (np.abs(rms[k16:] / ln[k16:] - 1) < 0.05).all()
     assert np.ptp(sweep["dyt_others_std"].mean(axis=1)) < 1e-12
     big = sweep["runs"][-1]  # M = 256
     assert abs(big["ln_outlier"].mean() - np.sqrt(15)) < 0.01

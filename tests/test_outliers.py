@@ -118,6 +118,14 @@ def test_vision_equivalences_hold_in_torch():
     assert r["gn1_affine_vs_ln_affine"] < 1e-12 and r["channels_last_vs_gn1"] > 0.1
     x = torch.as_tensor(r["grid"])  # (N, C, H, W)
     torch.testing.assert_close(F.layer_norm(x, x.shape[1:]), F.group_norm(x, 1))
+    gamma, beta = torch.randn(5, dtype=x.dtype), torch.randn(5, dtype=x.dtype)
+    spread = (5, 4, 4)  # GN's per-channel affine is LN's per-element one, repeated
+    torch.testing.assert_close(
+        F.group_norm(x, 1, gamma, beta),
+        F.layer_norm(
+            x, spread, gamma[:, None, None].expand(spread), beta[:, None, None].expand(spread)
+        ),
+    )
     last = F.layer_norm(x.permute(0, 2, 3, 1), (5,)).permute(0, 3, 1, 2)  # ConvNeXt's way
     assert (last - F.group_norm(x, 1)).abs().max() > 0.1
     # ViT's patch embedding is a convolution with kernel = stride = patch.
