@@ -25,6 +25,7 @@ from .topics.covariate_shift import widgets as covariate_shift
 from .topics.effective_rate import experiments as effective_rate_runs
 from .topics.effective_rate import widgets as effective_rate
 from .topics.geometry import widgets as geometry
+from .topics.outliers import widgets as outliers
 from .topics.placements import widgets as placements
 from .topics.recurrent import widgets as recurrent
 from .topics.statistics import widgets as statistics_
@@ -190,6 +191,10 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
                 ("hidden", 64),
             ],
         ),  # fmt: skip
+        "ch14 outlier_explorer": (
+            lambda: outliers.outlier_explorer(),
+            [("m", 100.0), ("d", 64), ("alpha", 2.0), ("seed", 3), ("m", 2.0), ("d", 16)],
+        ),
     }
     out = {}
     for name, (make, changes) in cases.items():

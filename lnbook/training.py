@@ -510,3 +510,55 @@ def train_copy_transformers(
     rngs = [np.random.default_rng(seed) for seed in seeds]  # the batches
     stacked = StackedTransformer(members)
     return fit_copy(stacked, rngs, steps=steps, lr=lr, warmup=warmup, batch=batch)
+
+
+# ------------------------------------------- a class-conditional denoiser of the digits ----
+
+
+def fit_denoiser(
+    mode: str,
+    *,
+    seed: int,
+    steps: int,
+    noise: float,
+    lr: float = 3e-3,
+    batch: int = 64,
+    d: int = 64,
+    n_blocks: int = 2,
+):
+    """Train :class:`lnbook.conditioning.Denoiser` (built from ``seed``) to recover digits.
+
+    Each step draws ``batch`` training digits (pixels in [0, 1], :func:`digits_split`),
+    adds Gaussian noise of standard deviation ``noise`` and minimizes the mean squared
+    error of the predicted clean pixels, with Adam at rate ``lr``.
+
+    Returns
+    -------
+    model : the trained denoiser
+    loss : (steps,) the training loss at every step
+    held_out : the mean squared error on the held-out digits, their noise drawn from ``seed``
+    """
+    torch = require_torch()
+
+    from .conditioning import Denoiser
+
+    X, Y, X_test, Y_test, rng = digits_split(seed)
+    torch.manual_seed(seed)  # the weights
+    model = Denoiser(mode, d=d, n_blocks=n_blocks)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = np.empty(steps)
+    gen = torch.Generator().manual_seed(seed)  # the noise
+    with one_torch_thread():
+        for s in range(steps):
+            idx = torch.as_tensor(rng.integers(0, len(X), size=batch))
+            clean = X[idx]
+            noisy = clean + noise * torch.randn(clean.shape, generator=gen)
+            loss = torch.nn.functional.mse_loss(model(noisy, Y[idx]), clean)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses[s] = loss.item()
+        with torch.no_grad():
+            noisy = X_test + noise * torch.randn(X_test.shape, generator=gen)
+            held_out = torch.nn.functional.mse_loss(model(noisy, Y_test), X_test).item()
+    return model, losses, held_out

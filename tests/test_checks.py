@@ -29,6 +29,7 @@ from lnbook.topics.covariate_shift import checks as covariate_shift_checks
 from lnbook.topics.effective_rate import checks as effective_rate_checks
 from lnbook.topics.from_scratch import checks as from_scratch_checks
 from lnbook.topics.geometry import checks as geometry_checks
+from lnbook.topics.outliers import checks as outliers_checks
 from lnbook.topics.performance import checks as performance_checks
 from lnbook.topics.placements import checks as placements_checks
 from lnbook.topics.recurrent import checks as recurrent_checks
@@ -124,6 +125,9 @@ CHECKERS = [
     recurrent_checks.ln_gate_inputs,
     recurrent_checks.recurrent_predictions,
     recurrent_checks.relu_ln_bound,
+    outliers_checks.outlier_limit,
+    outliers_checks.channels_last_layer_norm,
+    outliers_checks.ada_ln,
 ]
 
 

@@ -23,6 +23,8 @@ from lnbook.topics.effective_rate import figures as effective_rate_figures
 from lnbook.topics.from_scratch import figures as from_scratch_figures
 from lnbook.topics.geometry import experiments as geometry_experiments
 from lnbook.topics.geometry import figures as geometry_figures
+from lnbook.topics.outliers import experiments as outliers_experiments
+from lnbook.topics.outliers import figures as outliers_figures
 from lnbook.topics.performance import figures as performance_figures
 from lnbook.topics.placements import experiments as placements_experiments
 from lnbook.topics.placements import figures as placements_figures
@@ -721,6 +723,18 @@ def _figure_builders() -> dict:
         ),
         "live_norm": lambda: recurrent_figures.live_norm_figure(
             recurrent_experiments.rnn_norms(1.5, steps=30, hidden=8)
+        ),
+        "outlier": lambda: outliers_figures.outlier_figure(
+            outliers_experiments.outlier_sweep((1.0, 8.0, 64.0), d=6, n_tokens=20), active=1
+        ),
+        "live_outlier": lambda: outliers_figures.live_outlier_figure(
+            outliers_experiments.outlier_norms(8.0, 6, n_tokens=3)
+        ),
+        "channel_sizes": lambda: outliers_figures.channel_sizes_figure(
+            outliers_experiments.trained_channel_sizes((0,), steps=5, n_layers=1, d=16)
+        ),
+        "conditioning": lambda: outliers_figures.conditioning_figure(
+            outliers_experiments.conditioning_runs(("adaLN-Zero", "none"), (0,), steps=30, d=8)
         ),
     }
 

@@ -30,6 +30,7 @@ FLOORS = {
     "lnbook.stacked": 3,
     "lnbook.recurrent": 3,
     "lnbook.attention": 3,
+    "lnbook.conditioning": 3,
     "lnbook.training": 4,
     "lnbook.plotting": 4,
     "lnbook.live": 4,

@@ -116,6 +116,7 @@ def test_latency_benchmark_runs_and_reports_every_widget():
         "ch12 profile_explorer",
         "ch13 logit_explorer",
         "ch11 norm_explorer",
+        "ch14 outlier_explorer",
     }
     assert all(v["updates"] >= 6 and v["median_ms"] > 0 for v in r.values())
 

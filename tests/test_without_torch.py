@@ -40,7 +40,15 @@ GLUE_IMPORT = re.compile(r"^from myst_nb import glue\n", re.M)
 NEEDS_TORCH = "needs-torch"
 # Left out of the import test: torch-only modules, the benchmarks (torch in most
 # measurements) and the build tooling (lnbook.book).
-NOT_IN_BROWSER = {"torch_ln", "models", "stacked", "recurrent", "bench", "attention"}
+NOT_IN_BROWSER = {
+    "torch_ln",
+    "models",
+    "stacked",
+    "recurrent",
+    "attention",
+    "conditioning",
+    "bench",
+}
 
 
 def _defined(source: str) -> set[str]:
