@@ -10,6 +10,7 @@ it), or, in a transformer, around each sublayer (:data:`BLOCK_PLACEMENTS`, chapt
 from __future__ import annotations
 
 import math
+import numbers
 
 from ._optional import torch_missing
 
@@ -265,15 +266,27 @@ def residual(placement: str, x, f, norm, out_norm=None, alpha=1.0):
       scaled up: by a number for DeepNorm (Wang et al., 2022), by a learned per-feature
       ``omega`` for Admin (Liu et al., 2020).
     """
+    if placement not in BLOCK_PLACEMENTS:
+        raise ValueError(f"placement must be one of {BLOCK_PLACEMENTS}, got {placement!r}")
     if placement == "pre":
         return x + f(norm(x))
     if placement == "post":
         return norm(x + f(x))
     if placement == "sandwich":
+        if out_norm is None:
+            raise ValueError("placement 'sandwich' needs out_norm, the norm of f's output")
         return x + out_norm(f(norm(x)))
     if placement == "post_sublayer":
         return x + norm(f(x))
     return norm(alpha * x + f(x))  # deepnorm, admin
+
+
+def _check_n_layers(n_layers) -> None:
+    """A number of blocks: an integer (not a bool, a float or a string) of at least 1."""
+    if isinstance(n_layers, bool) or not isinstance(n_layers, numbers.Integral):
+        raise TypeError(f"n_layers must be an int, got {type(n_layers).__name__} {n_layers!r}")
+    if n_layers < 1:
+        raise ValueError(f"n_layers must be >= 1, got {n_layers}")
 
 
 def deepnorm_constants(n_layers: int) -> tuple[float, float]:
@@ -281,18 +294,17 @@ def deepnorm_constants(n_layers: int) -> tuple[float, float]:
     ``n_layers`` blocks (Wang et al., 2022): the residual is multiplied by
     ``alpha = (2 N)^(1/4)`` and the value, output and feed-forward weights start
     ``beta = (8 N)^(-1/4)`` times their usual size."""
-    if isinstance(n_layers, bool) or not float(n_layers).is_integer() or n_layers < 1:
-        raise ValueError(f"n_layers must be an int >= 1, got {n_layers!r}")
+    _check_n_layers(n_layers)
     return (2 * n_layers) ** 0.25, (8 * n_layers) ** -0.25
 
 
 class Block(nn.Module):
     """A transformer block: self-attention, optional cross-attention, feed-forward.
 
-    Each sublayer ``f`` is wrapped with a residual connection and a normalization:
-    ``placement="post"`` (the original Transformer): ``x = norm(x + f(x))``;
-    ``placement="pre"`` (GPT-2 and most models since): ``x = x + f(norm(x))``; the other
-    :data:`BLOCK_PLACEMENTS` as :func:`residual` writes them.
+    Each sublayer ``f`` is wrapped with a residual connection and a normalization, as
+    :func:`residual` writes them: ``placement="post"`` (the original Transformer):
+    ``x = norm(x + f(x))``; ``placement="pre"`` (GPT-2 and most models since):
+    ``x = x + f(norm(x))``; the other :data:`BLOCK_PLACEMENTS` the same way.
 
     Parameters
     ----------
@@ -345,14 +357,9 @@ class Block(nn.Module):
         self, x: torch.Tensor, mask: torch.Tensor | None = None, memory: torch.Tensor | None = None
     ) -> torch.Tensor:
         for i, (norm, f) in enumerate(zip(self.norms, self.sublayers(mask, memory), strict=True)):
-            if self.placement == "pre":  # chapter 5's two placements, as they always were
-                x = x + f(norm(x))
-            elif self.placement == "post":
-                x = norm(x + f(x))
-            else:
-                out_norm = self.out_norms[i] if self.out_norms is not None else None
-                alpha = self.omega[i] if self.omega is not None else self.alpha
-                x = residual(self.placement, x, f, norm, out_norm, alpha)
+            out_norm = self.out_norms[i] if self.out_norms is not None else None
+            alpha = self.omega[i] if self.omega is not None else self.alpha
+            x = residual(self.placement, x, f, norm, out_norm, alpha)
         return x
 
     @torch.no_grad()
@@ -413,8 +420,7 @@ class TinyTransformer(nn.Module):
         final_norm: bool | None = None,
     ) -> None:
         super().__init__()
-        if n_layers < 1:
-            raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+        _check_n_layers(n_layers)
         if norm == "batch":
             # BatchNorm1d would read (B, T, d) as T channels: the wrong axis.
             raise ValueError("norm='batch' is not supported in a transformer (see chapter 5)")

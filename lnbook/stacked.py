@@ -215,14 +215,9 @@ class StackedTransformer(nn.Module):
 
             for j, f in enumerate((attn, ff)):
                 norm = layers[f"norm{j}"]
-                if placement == "pre":  # chapter 5's two placements, as they always were
-                    x = x + f(norm(x))
-                elif placement == "post":
-                    x = norm(x + f(x))
-                else:
-                    out_norm = layers[f"out_norm{j}"] if f"out_norm{j}" in layers else None
-                    scale = layers[f"omega{j}"].weight if f"omega{j}" in layers else alpha
-                    x = residual(placement, x, f, norm, out_norm, scale)
+                out_norm = layers[f"out_norm{j}"] if f"out_norm{j}" in layers else None
+                scale = layers[f"omega{j}"].weight if f"omega{j}" in layers else alpha
+                x = residual(placement, x, f, norm, out_norm, scale)
         return self.head(self.final(x)).view(e, b, t, -1)
 
 

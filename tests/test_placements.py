@@ -190,9 +190,22 @@ def test_placements_reject_bad_input():
         models.TinyTransformer(placement="sandwich", encoder_decoder=True)
     with pytest.raises(TypeError, match="final_norm must be True, False or None"):
         models.TinyTransformer(final_norm="yes")
-    for bad in (0, -3, 2.5, True):
-        with pytest.raises(ValueError, match="n_layers must be an int >= 1"):
+    for bad in (0, -3):
+        with pytest.raises(ValueError, match="n_layers must be >= 1"):
             models.deepnorm_constants(bad)
+        with pytest.raises(ValueError, match="n_layers must be >= 1"):
+            models.TinyTransformer(n_layers=bad)
+    for bad in (2.5, 6.0, True, "6", None):
+        with pytest.raises(TypeError, match="n_layers must be an int"):
+            models.deepnorm_constants(bad)
+        with pytest.raises(TypeError, match="n_layers must be an int"):
+            models.TinyTransformer(n_layers=bad)
+    assert models.deepnorm_constants(np.int64(6)) == models.deepnorm_constants(6)
+    x = torch.ones(2, 8)
+    with pytest.raises(ValueError, match="placement must be one of"):
+        models.residual("middle", x, torch.nn.Identity(), torch.nn.Identity())
+    with pytest.raises(ValueError, match="'sandwich' needs out_norm"):
+        models.residual("sandwich", x, torch.nn.Identity(), torch.nn.Identity())
     with pytest.raises(ValueError, match="placement must be one of"):
         training.train_copy_transformers("middle", 1, 16, seeds=[0], steps=1, lr=1e-3)
     with pytest.raises(ValueError, match="placements must be a non-empty list"):
