@@ -330,6 +330,10 @@ class BatchNormLSTM(nn.Module):
             raise TypeError(f"momentum must be a number, got {type(momentum).__name__}")
         if not 0 < momentum <= 1:
             raise ValueError(f"momentum must be in (0, 1], got {momentum}")
+        if isinstance(gain, bool) or not isinstance(gain, int | float):
+            raise TypeError(f"gain must be a number, got {type(gain).__name__}")
+        if not gain > 0:
+            raise ValueError(f"gain must be > 0, got {gain}")
         self.eps, self.momentum, self.gain = float(eps), float(momentum), float(gain)
         factory = {"device": device, "dtype": dtype}
         self.weight_ih = nn.Parameter(torch.empty(4 * H, input_size, **factory))
@@ -382,6 +386,11 @@ class BatchNormLSTM(nn.Module):
 
     def summed_inputs(self, x: Tensor) -> dict[str, Tensor]:
         """What the three BNs normalize at every step, as :meth:`forward` runs on ``x``.
+
+        It *is* a forward pass: in training mode it normalizes by the batch's statistics and
+        updates the running averages, as :meth:`forward` does. To read a trained model's
+        inputs without changing it, call it in evaluation mode (``model.eval()``), as
+        chapter 11 does.
 
         Returns
         -------

@@ -492,6 +492,18 @@ def test_bn_lstm_summed_inputs_are_what_it_normalizes():
     close(seen["c"][:, -1], c_n)
 
 
+def test_bn_lstm_summed_inputs_updates_the_running_statistics_in_training_only():
+    model = BatchNormLSTM(3, 4, 2, dtype=F64)
+    x = data(5, 2, 3, seed=18)
+    before = model.running_var_ih.clone()
+    model.eval()
+    model.summed_inputs(x)
+    assert torch.equal(model.running_var_ih, before)  # evaluation: read-only
+    model.train()
+    model.summed_inputs(x)
+    assert not torch.equal(model.running_var_ih, before)  # training: a forward pass
+
+
 @pytest.mark.parametrize(
     "make, error, match",
     [
@@ -500,6 +512,9 @@ def test_bn_lstm_summed_inputs_are_what_it_normalizes():
         (lambda: BatchNormLSTM(3, 4, 2, eps=0.0), ValueError, "eps must be > 0"),
         (lambda: BatchNormLSTM(3, 4, 2, momentum=0.0), ValueError, "momentum must be in"),
         (lambda: BatchNormLSTM(3, 4, 2, momentum=True), TypeError, "momentum must be a number"),
+        (lambda: BatchNormLSTM(3, 4, 2, gain=0.0), ValueError, "gain must be > 0"),
+        (lambda: BatchNormLSTM(3, 4, 2, gain=-0.1), ValueError, "gain must be > 0"),
+        (lambda: BatchNormLSTM(3, 4, 2, gain="0.1"), TypeError, "gain must be a number"),
     ],
 )
 def test_bn_lstm_rejects_bad_arguments(make, error, match):

@@ -169,20 +169,18 @@ def digit_runs(
 
 
 def _state_norms(rnn, x) -> tuple[np.ndarray, np.ndarray]:
-    """|h_t| and |c_t| at every step of ``x`` (B, T, 8), each the mean over the batch."""
+    """|h_t| and |c_t| at every step of ``x`` (B, T, 8), each the mean over the batch; (T,)
+    each. Runs under ``torch.no_grad()``, in evaluation mode."""
+    torch = require_torch()
     if hasattr(rnn, "summed_inputs"):  # the BN-LSTM records its cell states
-        h = rnn(x)[0]
-        c = rnn.summed_inputs(x)["c"]
+        h, c = rnn(x)[0], rnn.summed_inputs(x)["c"]  # (B, T, H) each
     else:
-        h, c = [], []
-        state = None
+        hs, cs, state = [], [], None
         for t in range(x.shape[1]):  # step by step: LayerNormLSTM returns only the last c
             _, state = rnn(x[:, t : t + 1], state)
-            h.append(state[0][-1]), c.append(state[1][-1])
-        h, c = np.stack(h, 1), np.stack(c, 1)
-        h, c = [np.asarray(v) for v in (h, c)]
-        return np.linalg.norm(h, axis=-1).mean(0), np.linalg.norm(c, axis=-1).mean(0)
-    return (h.norm(dim=-1).mean(0).double().numpy(), c.norm(dim=-1).mean(0).double().numpy())
+            hs.append(state[0][-1]), cs.append(state[1][-1])
+        h, c = torch.stack(hs, 1), torch.stack(cs, 1)  # (B, T, H) each
+    return tuple(v.norm(dim=-1).mean(0).double().numpy() for v in (h, c))
 
 
 def _own_stats_logits(rnn, head, xs):
