@@ -98,7 +98,3 @@ def test_mix_ln_learns_at_1e2_but_not_at_3e2(grid):
     assert (grid["final"][("mix", 0.03)] > 0.3).all()
     assert experiments.stuck(grid, ("mix", 0.03)).any()
 
-
-def test_pre_norm_without_its_final_norm_learns_at_3e2(grid):
-    # Seeds 3-5 ended at 0.027-0.063.
-    assert experiments.learned(grid, ("pre_no_final", 0.03)).all()
