@@ -97,4 +97,3 @@ def test_mix_ln_learns_at_1e2_but_not_at_3e2(grid):
     assert experiments.learned(grid, ("mix", 0.01)).all()
     assert (grid["final"][("mix", 0.03)] > 0.3).all()
     assert experiments.stuck(grid, ("mix", 0.03)).any()
-
