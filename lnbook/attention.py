@@ -30,6 +30,7 @@ except ImportError as e:  # the browser edition: say where this module runs inst
     raise torch_missing("lnbook.attention") from e
 
 from . import torch_ln
+from ._validate import QK_NORMS, check_qk_norm
 from .models import causal_mask, make_norm
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
     "attention_entropy",
 ]
 
-QK_NORMS = (None, "layer", "rms")
 QK_AXES = ("head", "full")
 
 
@@ -55,8 +55,7 @@ def _check_size(name: str, value) -> int:
 
 
 def _check_choices(qk_norm, qk_axis) -> None:
-    if qk_norm not in QK_NORMS:
-        raise ValueError(f"qk_norm must be one of {QK_NORMS}, got {qk_norm!r}")
+    check_qk_norm(qk_norm)
     if qk_axis not in QK_AXES:
         raise ValueError(f"qk_axis must be one of {QK_AXES}, got {qk_axis!r}")
 

@@ -93,9 +93,9 @@ def test_logit_run_reads_the_models_own_logits():
     ("call", "match"),
     [
         (lambda: experiments.logit_run(0.0, None), "lr must be a positive finite number"),
-        (lambda: experiments.logit_run(0.1, "batch"), "qk_norm must be None, 'layer' or 'rms'"),
+        (lambda: experiments.logit_run(0.1, "batch"), "qk_norm must be one of"),
         (lambda: experiments.logit_runs(lrs=()), "must not be empty"),
-        (lambda: experiments.logit_runs(qk_norms=("l2",), steps=2), "qk_norm must be None"),
+        (lambda: experiments.logit_runs(qk_norms=("l2",), steps=2), "qk_norm must be one of"),
         (lambda: experiments.ngpt_stream(alpha=1.5), r"alpha must be in \(0, 1\]"),
         (lambda: experiments.ngpt_stream(d=1), "d must be an int >= 2"),
     ],
