@@ -124,6 +124,13 @@ def attention_entropy(logits: Tensor) -> Tensor:
     ``logits`` are ``(..., T, T)`` before the causal mask. Query ``i`` attends to
     ``i + 1`` keys, so its entropy lies between 0 (all weight on one key) and ln(i + 1).
     """
+    if not isinstance(logits, Tensor):
+        raise TypeError(f"logits must be a torch.Tensor, got {type(logits).__name__}")
+    if logits.ndim < 2 or logits.shape[-1] != logits.shape[-2]:
+        raise ValueError(
+            f"logits must have shape (..., T, T), square in its last two axes, got "
+            f"{tuple(logits.shape)}"
+        )
     t = logits.shape[-1]
     masked = logits.masked_fill(causal_mask(t).to(logits.device), float("-inf"))
     logp = torch.log_softmax(masked, dim=-1)
@@ -290,6 +297,8 @@ class StackedQKTransformer(nn.Module):
         if not isinstance(ids, Tensor) or ids.ndim != 3 or ids.shape[0] != self.n_members:
             shape = tuple(ids.shape) if isinstance(ids, Tensor) else type(ids).__name__
             raise ValueError(f"ids must have shape ({self.n_members}, B, T), got {shape}")
+        if ids.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"ids must be integer token ids, got dtype {ids.dtype}")
         e, _, t = ids.shape
         if t > self.max_len:
             raise ValueError(f"sequences of length {t} exceed max_len = {self.max_len}")

@@ -6,9 +6,10 @@ the attention's entropy), :func:`qk_bound` (the largest logit QK-norm allows),
 :mod:`lnbook.attention` trained at a low and a high learning rate, with and without
 QK-norm, watched: the largest attention logit, the attention entropy, the loss),
 :func:`logit_summary` and :func:`logit_crossing` (what the runs show),
-:func:`top_weight_bound` (how sharply bounded logits can attend), and :func:`ngpt_stream` (NumPy: the residual
-stream of an nGPT-style stack of blocks against a pre-norm one). torch is loaded inside the
-functions that train, so the NumPy half runs in the browser edition.
+:func:`top_weight_bound` (how sharply bounded logits can attend), and :func:`ngpt_stream`
+(NumPy: the residual stream of an nGPT-style stack of blocks against a pre-norm one).
+torch is loaded inside the functions that train, so the NumPy half runs in the browser
+edition.
 """
 
 from __future__ import annotations
