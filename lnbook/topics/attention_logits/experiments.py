@@ -151,9 +151,10 @@ def logit_runs(lrs=(0.01, 0.1), qk_norms=QK_CHOICES, seeds=(0, 1, 2), steps: int
 
     The runs of one QK-norm choice (every rate and seed) train side by side as one
     :class:`lnbook.attention.StackedQKTransformer`, each member with its own rate, its own
-    initial weights and its own batches, those :func:`logit_run` gives that seed (the
-    losses agree with separate runs to float rounding, which a run at a high rate
-    amplifies over the steps: tests/test_attention_logits.py compares them).
+    initial weights and its own batches, those :func:`logit_run` gives that seed; the
+    stack runs :class:`lnbook.attention.QKTransformer`'s own forward, vectorized, so the
+    runs agree with separate runs to float rounding, at the high rate too
+    (tests/test_attention_logits.py compares them).
 
     Returns
     -------
