@@ -128,3 +128,15 @@ def check_batch(x) -> np.ndarray:
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
         raise ValueError(f"x must be a non-empty (N, D) batch, got shape {x.shape}")
     return x
+
+
+# The QK-norms of chapter 13 (lnbook.attention, its experiments): none, layer norm or RMSNorm
+# on the queries and keys. Kept here, torch-free, so that the experiments check their
+# arguments in the browser edition too.
+QK_NORMS = (None, "layer", "rms")
+
+
+def check_qk_norm(qk_norm) -> None:
+    """A ValueError naming ``qk_norm`` unless it is one of :data:`QK_NORMS`."""
+    if qk_norm not in QK_NORMS:
+        raise ValueError(f"qk_norm must be one of {QK_NORMS}, got {qk_norm!r}")

@@ -19,7 +19,9 @@ before the split into heads, as OLMo 2).
 
 from __future__ import annotations
 
+import copy
 import math
+import warnings
 
 from ._optional import torch_missing
 
@@ -29,7 +31,7 @@ try:
 except ImportError as e:  # the browser edition: say where this module runs instead
     raise torch_missing("lnbook.attention") from e
 
-from . import torch_ln
+from ._validate import QK_NORMS, check_qk_norm
 from .models import causal_mask, make_norm
 
 __all__ = [
@@ -41,8 +43,16 @@ __all__ = [
     "attention_entropy",
 ]
 
-QK_NORMS = (None, "layer", "rms")
 QK_AXES = ("head", "full")
+
+# torch.vmap has no batching rule for the in-place addcmul_ of torch_ln's layer-norm backward
+# and runs it member by member (same result), with a warning at every step of a stacked run.
+warnings.filterwarnings(
+    "ignore",
+    message="There is a performance drop because we have not yet implemented the batching "
+    "rule for aten::addcmul_",
+    category=UserWarning,
+)
 
 
 def _check_size(name: str, value) -> int:
@@ -55,8 +65,7 @@ def _check_size(name: str, value) -> int:
 
 
 def _check_choices(qk_norm, qk_axis) -> None:
-    if qk_norm not in QK_NORMS:
-        raise ValueError(f"qk_norm must be one of {QK_NORMS}, got {qk_norm!r}")
+    check_qk_norm(qk_norm)
     if qk_axis not in QK_AXES:
         raise ValueError(f"qk_axis must be one of {QK_AXES}, got {qk_axis!r}")
 
@@ -125,6 +134,13 @@ def attention_entropy(logits: Tensor) -> Tensor:
     ``logits`` are ``(..., T, T)`` before the causal mask. Query ``i`` attends to
     ``i + 1`` keys, so its entropy lies between 0 (all weight on one key) and ln(i + 1).
     """
+    if not isinstance(logits, Tensor):
+        raise TypeError(f"logits must be a torch.Tensor, got {type(logits).__name__}")
+    if logits.ndim < 2 or logits.shape[-1] != logits.shape[-2]:
+        raise ValueError(
+            f"logits must have shape (..., T, T), square in its last two axes, got "
+            f"{tuple(logits.shape)}"
+        )
     t = logits.shape[-1]
     masked = logits.masked_fill(causal_mask(t).to(logits.device), float("-inf"))
     logp = torch.log_softmax(masked, dim=-1)
@@ -210,12 +226,14 @@ class StackedQKTransformer(nn.Module):
     """Several :class:`QKTransformer` s of one shape, trained side by side as one module.
 
     Built from the members (each keeps the initialisation its own seed gave it), with every
-    parameter stacked along a new first axis; ``forward`` takes ``(E, B, T)`` ids, member
-    ``e`` reading ``ids[e]``, and returns ``(E, B, T, vocab)``, what each member computes on
-    its own (to float rounding; tests/test_attention.py compares them). One batched product
-    per layer instead of one per member: on models this small the fixed cost of each
-    operation dominates, so E members cost a little more than one. ``last_logits`` holds
-    each layer's attention logits of the last call, ``(E, B, n_heads, T, T)``, detached.
+    parameter stacked along a new first axis (``torch.func.stack_module_state``);
+    ``forward`` takes ``(E, B, T)`` ids, member ``e`` reading ``ids[e]``, and returns
+    ``(E, B, T, vocab)``. It runs :meth:`QKTransformer.forward` itself, vectorized over the
+    members by ``torch.vmap`` with each member's parameters (``torch.func.functional_call``),
+    so the model's arithmetic is written once, in :class:`QKTransformer`, and each member
+    computes what it computes alone (tests/test_attention.py compares outputs, logits and
+    gradients). ``last_logits`` holds each layer's attention logits of the last call,
+    ``(E, B, n_heads, T, T)``, detached.
     """
 
     def __init__(self, members) -> None:
@@ -230,75 +248,36 @@ class StackedQKTransformer(nn.Module):
         first = members[0]
         self.config, self.max_len, self.n_members = first.config, first.max_len, len(members)
         self.n_layers = len(first.blocks)
-        attn = first.blocks[0].attn
-        self.d, self.d_head = attn.d, attn.d_head
-        # Each norm's eps, by the name of its module (the members share them).
-        self.eps = {
-            name: module.eps
-            for name, module in first.named_modules()
-            if isinstance(module, torch_ln.LayerNorm | torch_ln.RMSNorm)
-        }
-        names = [n for n, _ in first.named_parameters()]
-        self._index = {n: i for i, n in enumerate(names)}
-        self.params = nn.ParameterList(
-            nn.Parameter(torch.stack([dict(m.named_parameters())[n].detach() for m in members]))
-            for n in names
-        )
+        params, _ = torch.func.stack_module_state(members)  # name -> (E, ...)
+        self._names = list(params)
+        self._index = {n: i for i, n in enumerate(self._names)}
+        self.params = nn.ParameterList(nn.Parameter(params[n].detach()) for n in self._names)
+        # The shared function: a copy of one member, called with each member's parameters.
+        # Kept out of the module's children, so that only the stacked parameters train.
+        template = copy.deepcopy(first).requires_grad_(False)
+        self.__dict__["_template"] = template
+
+        def member(p: dict, ids: Tensor) -> tuple[Tensor, Tensor]:
+            out, logits = torch.func.functional_call(template, p, (ids,), {"return_logits": True})
+            return out, torch.stack(logits)  # (B, T, vocab), (L, B, H, T, T)
+
+        self._members = torch.vmap(member)
         self.last_logits: list[Tensor | None] = [None] * self.n_layers
 
     def _p(self, name: str) -> Tensor:
+        """The stacked parameter ``name`` (a member's parameter name), (E, ...)."""
         return self.params[self._index[name]]
-
-    def _linear(self, name: str, x: Tensor) -> Tensor:
-        """(E, ..., in) -> (E, ..., out): member e's weight (out, in) and bias on x[e]."""
-        w, b = self._p(name + ".weight"), self._p(name + ".bias")
-        flat = x.reshape(x.shape[0], -1, x.shape[-1])
-        y = torch.baddbmm(b.unsqueeze(1), flat, w.transpose(1, 2))
-        return y.view(*x.shape[:-1], w.shape[1])
-
-    def _norm(self, name: str, x: Tensor) -> Tensor:
-        """The norm called ``name`` over x's last axis, with each member's gain (and bias)."""
-        if name not in self.eps:  # qk_norm=None: the members' Identity
-            return x
-        n, eps = x.shape[-1], self.eps[name]
-        view = (x.shape[0],) + (1,) * (x.ndim - 2) + (n,)
-        w = self._p(name + ".weight").view(view)
-        if name + ".bias" in self._index:  # layer norm: gamma and beta
-            y = torch_ln.layer_norm(x, (n,), None, None, eps)
-            return y * w + self._p(name + ".bias").view(view)
-        return torch_ln.rms_norm(x, (n,), None, eps) * w
-
-    def _attention(self, i: int, x: Tensor) -> Tensor:
-        name, cfg = f"blocks.{i}.attn", self.config
-        e, b, t, _ = x.shape
-        q, k, v = (self._linear(f"{name}.{z}", x) for z in "qkv")
-        if cfg["qk_axis"] == "full":
-            q, k = self._norm(name + ".q_norm", q), self._norm(name + ".k_norm", k)
-
-        def heads(z: Tensor) -> Tensor:  # (E, B, T, d) -> (E, B, H, T, d_head)
-            return z.view(e, b, t, cfg["n_heads"], self.d_head).transpose(2, 3)
-
-        q, k, v = heads(q), heads(k), heads(v)
-        if cfg["qk_axis"] == "head":
-            q, k = self._norm(name + ".q_norm", q), self._norm(name + ".k_norm", k)
-        logits = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)  # (E, B, H, T, T)
-        self.last_logits[i] = logits.detach()
-        masked = logits.masked_fill(causal_mask(t).to(x.device), float("-inf"))
-        y = (torch.softmax(masked, dim=-1) @ v).transpose(2, 3).reshape(e, b, t, self.d)
-        return self._linear(name + ".out", y)
 
     def forward(self, ids: Tensor) -> Tensor:
         if not isinstance(ids, Tensor) or ids.ndim != 3 or ids.shape[0] != self.n_members:
             shape = tuple(ids.shape) if isinstance(ids, Tensor) else type(ids).__name__
             raise ValueError(f"ids must have shape ({self.n_members}, B, T), got {shape}")
-        e, _, t = ids.shape
-        if t > self.max_len:
-            raise ValueError(f"sequences of length {t} exceed max_len = {self.max_len}")
-        members = torch.arange(e, device=ids.device).view(e, 1, 1)
-        x = self._p("embed.weight")[members, ids] + self._p("pos.weight")[:, :t].unsqueeze(1)
-        for i in range(self.n_layers):
-            x = x + self._attention(i, self._norm(f"blocks.{i}.norm1", x))
-            h = self._norm(f"blocks.{i}.norm2", x)
-            h = torch.relu(self._linear(f"blocks.{i}.ff.0", h))
-            x = x + self._linear(f"blocks.{i}.ff.2", h)
-        return self._linear("head", self._norm("final", x))
+        if ids.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"ids must be integer token ids, got dtype {ids.dtype}")
+        if ids.shape[2] > self.max_len:
+            raise ValueError(f"sequences of length {ids.shape[2]} exceed max_len = {self.max_len}")
+        out, logits = self._members(dict(zip(self._names, self.params, strict=True)), ids)
+        self.last_logits = list(logits.detach().transpose(0, 1))  # L of (E, B, H, T, T)
+        for block in self._template.blocks:  # what the vectorized call left there
+            block.attn.last_logits = None
+        return out

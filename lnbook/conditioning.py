@@ -28,6 +28,14 @@ __all__ = ["MODES", "CondBlock", "Denoiser", "modulate"]
 MODES = ("adaLN-Zero", "adaLN", "concat", "none")
 
 
+def _check_size(name: str, value) -> None:
+    """A layer size: a positive int (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+
+
 def modulate(x_hat: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
     """DiT's modulation: gamma = 1 + scale, beta = shift, per example and feature.
 
@@ -56,6 +64,8 @@ class CondBlock(nn.Module):
 
     def __init__(self, d: int, d_cond: int, d_hidden: int, mode: str = "adaLN-Zero") -> None:
         super().__init__()
+        for name, value in (("d", d), ("d_cond", d_cond), ("d_hidden", d_hidden)):
+            _check_size(name, value)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
@@ -73,10 +83,20 @@ class CondBlock(nn.Module):
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         """x : (B, d); c : (B, d_cond), needed by the adaptive modes."""
+        d = self.norm.normalized_shape[0]
+        if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != d:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"x must be a (B, {d}) tensor, got {shape}")
         if self.modulation is None:
             return x + self.mlp(self.norm(x))
         if c is None:
             raise ValueError(f"mode {self.mode!r} needs the condition c, got None")
+        d_cond = self.modulation[-1].in_features
+        if not isinstance(c, Tensor) or c.shape != (x.shape[0], d_cond):
+            shape = tuple(c.shape) if isinstance(c, Tensor) else type(c).__name__
+            raise ValueError(
+                f"c must be a ({x.shape[0]}, {d_cond}) tensor (B, d_cond), got {shape}"
+            )
         parts = self.modulation(c).chunk(3 if self.mode == "adaLN-Zero" else 2, dim=-1)
         h = self.mlp(modulate(self.norm(x), parts[0], parts[1]))
         return x + parts[2] * h if self.mode == "adaLN-Zero" else x + h
@@ -109,6 +129,9 @@ class Denoiser(nn.Module):
 
     def forward(self, noisy: Tensor, labels: Tensor) -> Tensor:
         """noisy : (B, pixels) float; labels : (B,) int classes. Returns (B, pixels)."""
+        if not isinstance(labels, Tensor) or labels.dtype not in (torch.int64, torch.int32):
+            kind = labels.dtype if isinstance(labels, Tensor) else type(labels).__name__
+            raise TypeError(f"labels must be an integer tensor of classes, got {kind}")
         if noisy.ndim != 2 or labels.shape != noisy.shape[:1]:
             raise ValueError(
                 f"noisy must be (B, pixels) and labels (B,), got {tuple(noisy.shape)} and "

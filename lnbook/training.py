@@ -377,7 +377,8 @@ def fit_copy(m, rng, *, steps: int, lr, warmup=0, batch: int = 32, watch: Callab
     warm-up over ``warmup`` steps (0: the full rate from the first step). The loss is the
     cross-entropy on the copied half of ``a SEP a``, so chance is ln(vocab - 1) = ln 15.
 
-    ``m`` may also be a :class:`lnbook.stacked.StackedTransformer` of E members, with
+    ``m`` may also be a :class:`lnbook.stacked.StackedTransformer` or a
+    :class:`lnbook.attention.StackedQKTransformer` of E members, with
     ``rng`` a list of E generators: member ``e`` draws its batches from ``rng[e]``,
     minimizes its own mean loss and takes its own Adam step, at its own rate if ``lr``
     and ``warmup`` list one per member; the losses are then (E, steps).
@@ -538,6 +539,13 @@ def fit_denoiser(
     loss : (steps,) the training loss at every step
     held_out : the mean squared error on the held-out digits, their noise drawn from ``seed``
     """
+    from ._validate import check_int, check_rate  # here: this function's own checks
+
+    check_int("steps", steps, 1)
+    check_int("batch", batch, 1)
+    check_rate("lr", lr)
+    if isinstance(noise, bool) or not isinstance(noise, int | float) or not 0 <= noise < np.inf:
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
     torch = require_torch()
 
     from .conditioning import Denoiser

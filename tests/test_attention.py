@@ -182,6 +182,21 @@ def test_bad_inputs_name_the_argument_and_shape():
         QKTransformer(norm="batch")
 
 
+def test_bad_logits_and_stacked_ids_are_refused_clearly():
+    with pytest.raises(ValueError, match=r"\(\.\.\., T, T\).*got \(2, 3, 4\)"):
+        attention_entropy(torch.zeros(2, 3, 4))
+    with pytest.raises(ValueError, match=r"got \(5,\)"):
+        attention_entropy(torch.zeros(5))
+    with pytest.raises(TypeError, match="logits must be a torch.Tensor"):
+        attention_entropy(np.zeros((3, 3)))
+    members = [QKTransformer(vocab=7, d=8, n_layers=1, n_heads=2, d_ff=12, max_len=6)] * 2
+    stacked = StackedQKTransformer(members)
+    with pytest.raises(TypeError, match="ids must be integer token ids, got dtype torch.float32"):
+        stacked(torch.zeros(2, 3, 4))
+    with pytest.raises(ValueError, match=r"ids must have shape \(2, B, T\), got \(3, 3, 4\)"):
+        stacked(torch.zeros(3, 3, 4, dtype=torch.long))
+
+
 @pytest.mark.parametrize(("qk_norm", "qk_axis", "norm"), [(None, "head", "layer"),
                                                          ("layer", "head", "layer"),
                                                          ("rms", "full", "rms")])  # fmt: skip

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lnbook import conditioning
+from lnbook import conditioning, training
 from lnbook.data import digits
 from lnbook.topics.outliers import experiments
 
@@ -200,6 +200,51 @@ def test_denoiser_shapes_and_class_dependence():
         (lambda: experiments.trained_channel_sizes(()), ValueError, "seeds must not be empty"),
         (lambda: conditioning.CondBlock(4, 4, 8, "film"), ValueError, "mode must be one of"),
         (lambda: conditioning.Denoiser("zero"), ValueError, "mode must be one of"),
+        (lambda: conditioning.CondBlock(4, 0, 8), ValueError, "d_cond must be >= 1"),
+        (lambda: conditioning.CondBlock(4.0, 4, 8), TypeError, "d must be an int"),
+        (
+            lambda: conditioning.CondBlock(4, 3, 8, "adaLN")(torch.ones(2, 5), torch.ones(2, 3)),
+            ValueError,
+            r"x must be a \(B, 4\) tensor, got \(2, 5\)",
+        ),
+        (
+            lambda: conditioning.CondBlock(4, 3, 8, "adaLN-Zero")(
+                torch.ones(2, 4), torch.ones(2, 4)
+            ),
+            ValueError,
+            r"c must be a \(2, 3\) tensor \(B, d_cond\), got \(2, 4\)",
+        ),
+        (
+            lambda: conditioning.Denoiser("adaLN")(torch.ones(2, 64), torch.zeros(2)),
+            TypeError,
+            "labels must be an integer tensor of classes, got torch.float32",
+        ),
+        (lambda: experiments.gamma_amplification(20.0, d=1), ValueError, "d must be an int >= 2"),
+        (
+            lambda: experiments.gamma_amplification(20.0, n_tokens=0),
+            ValueError,
+            "n_tokens must be an int >= 1",
+        ),
+        (
+            lambda: training.fit_denoiser("adaLN", seed=0, steps=0, noise=1.0),
+            ValueError,
+            "steps must be an int >= 1",
+        ),
+        (
+            lambda: training.fit_denoiser("adaLN", seed=0, steps=2, noise=-1.0),
+            ValueError,
+            "noise must be a finite number >= 0",
+        ),
+        (
+            lambda: training.fit_denoiser("adaLN", seed=0, steps=2, noise=1.0, batch=0),
+            ValueError,
+            "batch must be an int >= 1",
+        ),
+        (
+            lambda: training.fit_denoiser("adaLN", seed=0, steps=2, noise=1.0, lr=0.0),
+            ValueError,
+            "lr must be a positive finite number",
+        ),
         (
             lambda: conditioning.CondBlock(4, 4, 8, "adaLN")(torch.ones(2, 4)),
             ValueError,

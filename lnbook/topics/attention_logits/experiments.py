@@ -5,9 +5,11 @@ the attention's entropy), :func:`qk_bound` (the largest logit QK-norm allows),
 :func:`logit_run` and :func:`logit_runs` (the copy-task transformer of
 :mod:`lnbook.attention` trained at a low and a high learning rate, with and without
 QK-norm, watched: the largest attention logit, the attention entropy, the loss),
-:func:`logit_summary` (what the runs show), and :func:`ngpt_stream` (NumPy: the residual
-stream of an nGPT-style stack of blocks against a pre-norm one). torch is loaded inside the
-functions that train, so the NumPy half runs in the browser edition.
+:func:`logit_summary` and :func:`logit_crossing` (what the runs show),
+:func:`top_weight_bound` (how sharply bounded logits can attend), and :func:`ngpt_stream`
+(NumPy: the residual stream of an nGPT-style stack of blocks against a pre-norm one).
+torch is loaded inside the functions that train, so the NumPy half runs in the browser
+edition.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import numpy as np
 
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_int, check_rate
+from ..._validate import check_int, check_qk_norm, check_rate
 from ...training import COPY_K, COPY_VOCAB, fit_copy
 
 # The model: one pre-norm block of width 32, 4 heads of 8, on the copy task of chapter 5.
 LOGIT_NET = {"d": 32, "n_layers": 1, "n_heads": 4, "d_ff": 128}
-QK_CHOICES = (None, "layer")
+QK_CHOICES = (None, "layer")  # the chapter's two (lnbook._validate.QK_NORMS has all three)
 
 
 def softmax_entropy(logits) -> np.ndarray:
@@ -95,8 +97,7 @@ def logit_run(lr: float, qk_norm, seed: int = 0, steps: int = 120, batch: int = 
     """
     check_rate("lr", lr)
     check_int("steps", steps, 1)
-    if qk_norm not in QK_CHOICES + ("rms",):
-        raise ValueError(f"qk_norm must be None, 'layer' or 'rms', got {qk_norm!r}")
+    check_qk_norm(qk_norm)
     torch = require_torch()
 
     model = _logit_model(qk_norm, seed)
@@ -150,9 +151,10 @@ def logit_runs(lrs=(0.01, 0.1), qk_norms=QK_CHOICES, seeds=(0, 1, 2), steps: int
 
     The runs of one QK-norm choice (every rate and seed) train side by side as one
     :class:`lnbook.attention.StackedQKTransformer`, each member with its own rate, its own
-    initial weights and its own batches, those :func:`logit_run` gives that seed (the
-    losses agree with separate runs to float rounding, which a run at a high rate
-    amplifies over the steps: tests/test_attention_logits.py compares them).
+    initial weights and its own batches, those :func:`logit_run` gives that seed; the
+    stack runs :class:`lnbook.attention.QKTransformer`'s own forward, vectorized, so the
+    runs agree with separate runs to float rounding, at the high rate too
+    (tests/test_attention_logits.py compares them).
 
     Returns
     -------
@@ -168,8 +170,7 @@ def logit_runs(lrs=(0.01, 0.1), qk_norms=QK_CHOICES, seeds=(0, 1, 2), steps: int
     shape = (len(qk_norms), len(lrs), len(seeds), steps)
     out = {key: np.empty(shape) for key in ("loss", "max_logit", "entropy")}
     for q, qk in enumerate(qk_norms):
-        if qk not in QK_CHOICES + ("rms",):
-            raise ValueError(f"qk_norm must be None, 'layer' or 'rms', got {qk!r}")
+        check_qk_norm(qk)
         loss, size, entropy = _train_group(qk, grid, steps)
         for key, values in (("loss", loss), ("max_logit", size), ("entropy", entropy)):
             out[key][q] = values.reshape(len(lrs), len(seeds), steps)
@@ -191,6 +192,34 @@ def logit_summary(runs: dict, window: int = 20) -> dict:
         "peak_logit": runs["max_logit"].max(axis=-1),
         "final_logit": runs["max_logit"][..., -1],
     }
+
+
+def logit_crossing(runs: dict, threshold: float = 100.0) -> dict:
+    """When each run's largest logit first exceeds ``threshold``, and its loss at that step.
+
+    An observed order of events (the logits become large while the loss is still near
+    chance), not a cause. Returns a dict with ``step`` (R, Q, S) ints, -1 for a run that
+    never crosses, and ``loss`` (R, Q, S), the loss at that step (NaN where it never does).
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise TypeError(f"threshold must be a number, got {type(threshold).__name__}")
+    above = runs["max_logit"] > threshold  # (R, Q, S, steps)
+    crossed = above.any(axis=-1)
+    step = np.where(crossed, above.argmax(axis=-1), -1)
+    at = np.take_along_axis(runs["loss"], np.maximum(step, 0)[..., None], axis=-1)[..., 0]
+    return {"step": step, "loss": np.where(crossed, at, np.nan)}
+
+
+def top_weight_bound(bound: float, n_keys: int) -> float:
+    """The most softmax weight one key can get when every logit lies in [-bound, bound].
+
+    Reached with that key at ``+bound`` and the ``n_keys - 1`` others at ``-bound``:
+    ``1 / (1 + (n_keys - 1) exp(-2 bound))``.
+    """
+    check_int("n_keys", n_keys, 1)
+    if isinstance(bound, bool) or not isinstance(bound, int | float) or not bound >= 0:
+        raise ValueError(f"bound must be a number >= 0, got {bound!r}")
+    return float(1 / (1 + (n_keys - 1) * np.exp(-2 * bound)))
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

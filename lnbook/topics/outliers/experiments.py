@@ -97,8 +97,9 @@ def outlier_norms(
 ) -> dict:
     """Layer norm, RMSNorm and DyT (gamma 1, beta 0) of tokens with an outlier channel.
 
-    Measured on :func:`outlier_tokens` with ``numpy_ln`` (eps 1e-5 and torch's default for
-    RMSNorm), next to :func:`squash_closed_form` fed each token's own other channels.
+    Measured on :func:`outlier_tokens` with ``numpy_ln``, both norms with eps 1e-5 (layer
+    norm's default, and the closed form's), next to :func:`squash_closed_form` fed each
+    token's own other channels.
 
     Returns
     -------
@@ -160,8 +161,9 @@ def gamma_amplification(
 
     Tokens are standard normal (no outlier in the input). Layer norm with gamma 1 but
     ``gamma_out`` on channel 0 and a beta, then a linear layer ``W`` (d, d_next). Wei et al.
-    (2022) move gamma into the next layer: ``(x_hat * gamma + beta) @ W = x_hat @ (gamma[:,
-    None] * W) + beta @ W``, the same function with a norm output that has no outlier.
+    (2022) move gamma into the next layer (keeping ``beta / gamma`` in the norm); this
+    variant moves beta too: ``(x_hat * gamma + beta) @ W = x_hat @ (gamma[:, None] * W) +
+    beta @ W``, the same function with a norm output that has no outlier.
 
     Returns
     -------
@@ -170,6 +172,8 @@ def gamma_amplification(
     ``migration_error``: the largest difference of the next layer's outputs (rounding)
     """
     gamma_out = _check_size("gamma_out", gamma_out)
+    check_int("d", d, 2)  # channel 0 against the median of the others: at least one other
+    check_int("n_tokens", n_tokens, 1)
     check_int("d_next", d_next, 1)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n_tokens, d))
