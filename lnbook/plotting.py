@@ -134,9 +134,10 @@ def log_axis(values, **more) -> dict:
 
     Plotly labels a log axis that spans few decades at 2 and 5 between them, in a smaller
     font, and those labels collide. Instead: over two and a half decades or more, one
-    label per decade (or every other decade, over eight); under that, labels at 1, 2 and 5
-    times a power of ten, written out in the axis's regular font. Minor ticks (unlabelled)
-    mark 2 to 9 either way, so the axis still reads as logarithmic. ``more``: properties
+    label per decade (over eight decades, one every 2, 5, 10, ... decades: at most eight
+    labels); under that, labels at 1, 2 and 5 times a power of ten, written out in the
+    axis's regular font. Minor ticks (unlabelled) mark 2 to 9 or the decades between
+    labels, so the axis still reads as logarithmic. ``more``: properties
     that replace these (explicit ``tickvals``, say).
     """
     lo, hi = fit_range(values, pad=0.0, log=True)
@@ -149,9 +150,11 @@ def log_axis(values, **more) -> dict:
         "minor": {"dtick": "D1", "ticks": "outside", "ticklen": 3, "showgrid": False},
     }
     if hi - lo > 8:
-        # Every other decade labelled, the others marked: 2-9 marks there would be a comb.
-        props["dtick"] = 2
-        props["minor"] = {**props["minor"], "dtick": 1}
+        # At most eight labels, every 2, 5, 10, 20... decades (a hidden state that explodes
+        # spans seventy); minor marks between them, never 2-9 ones: those would be a comb.
+        step = next(s for s in (2, 5, 10, 20, 50, 100, 200) if (hi - lo) / s <= 8)
+        props["dtick"] = step
+        props["minor"] = {**props["minor"], "dtick": 1 if step <= 5 else step // 5}
     elif hi - lo >= 2.5:
         props["dtick"] = 1
     else:

@@ -967,6 +967,13 @@ def test_log_axis_over_a_short_span_labels_1_2_5_in_full():
     assert wide.layout.xaxis.dtick == 1 and wide.layout.xaxis.tickvals is None  # decades
 
 
+@pytest.mark.parametrize(("decades", "dtick"), [(8.5, 2), (16, 2), (17, 5), (74, 10), (170, 50)])
+def test_log_axis_over_many_decades_labels_at_most_eight(decades, dtick):
+    props = plotting.log_axis([1.0, 10.0**decades])
+    assert props["dtick"] == dtick and decades / dtick <= 8
+    assert props["minor"]["dtick"] in (1, dtick // 5)  # marks between labels, whole decades
+
+
 def _colours(node, path: str = ""):
     """Every colour string a figure sets itself (not its template, not colour scales)."""
     if isinstance(node, dict):

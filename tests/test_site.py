@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sitekit import PLOTTED, Visit, book_config, figure_pages, is_external, pages, parse
 
-from lnbook.book.sphinxext import launch_settings
+from lnbook.book.sphinxext import _JS_FILES, launch_settings
 
 PAGE_BUDGET_BYTES = 600_000  # a chapter's HTML alone (test_site_reader weighs all it loads)
 
@@ -49,7 +49,9 @@ def test_plotly_js_is_local_and_loaded_once_on_pages_with_figures(site):
         assert refs.plotly_js == (1 if refs.figures else 0), name
         if refs.figures:  # deferred: the text is drawn before plotly.js arrives
             tags = re.findall(r"<script[^>]*lnbook/plotly[^>]*>", (site / name).read_text())
-            assert len(tags) == 2 and all("defer" in tag for tag in tags), tags
+            # plotly.js, the layouts, the drawing: each once, in that order, all deferred
+            srcs = [re.search(r'src="[^"]*/([^"/]+)"', tag).group(1) for tag in tags]
+            assert srcs == list(_JS_FILES) and all("defer" in tag for tag in tags), tags
 
 
 def test_math_is_rendered_at_build_time_with_local_fonts(site):
