@@ -65,6 +65,20 @@ def test_float64_data_travels_as_float32_and_the_shared_template_by_name():
     assert isinstance(_payload(_render(own)[0].astext())["layout"]["template"], dict)
 
 
+@pytest.mark.parametrize("extreme", [7.2e46, 1e-45, -3e39])
+def test_data_float32_cannot_hold_stays_float64(extreme):
+    # An exploding hidden state (chapter 11) or a vanishing gradient: as float32 those
+    # values would be infinity or 0, and a log axis drops them from the plot.
+    import plotly.graph_objects as go
+
+    y = np.array([1.0, 5.0, extreme, 0.0, np.nan])
+    (node,) = _render(json.loads(go.Figure(go.Scatter(y=y)).to_json()))
+    sent = _payload(node.astext())["data"][0]["y"]
+    assert sent["dtype"] == "f8"
+    decoded = np.frombuffer(base64.b64decode(sent["bdata"]), dtype="<f8")
+    np.testing.assert_array_equal(decoded, y)
+
+
 def test_plotly_json_cannot_close_its_script_element():
     (node,) = _render({"data": [], "layout": {"title": {"text": "</script><b>x"}}})
     html = node.astext()

@@ -118,7 +118,10 @@ def lighter_spec(spec: dict) -> dict:
     """The figure as the page sends it: float64 arrays as float32, the template by name.
 
     Plotly writes NumPy arrays as base64 (``{"dtype": "f8", "bdata": ...}``); float32 holds
-    seven digits, more than a plot can show, in half the bytes. The plotly_white template
+    seven digits, more than a plot can show, in half the bytes, but only between about
+    1e-38 and 3e38: an array with a value outside (an exploding hidden state, a vanishing
+    gradient on a log axis) stays float64, or those points would turn into 0 or infinity
+    and drop out of the plot. The plotly_white template
     (6.5 kB) is the same in every figure: ``plotly-init.js`` carries it once and puts it back
     where ``layout.template`` is the string ``"plotly_white"``.
     """
@@ -127,6 +130,10 @@ def lighter_spec(spec: dict) -> dict:
         if isinstance(value, dict):
             if value.get("dtype") == "f8" and isinstance(value.get("bdata"), str):
                 x = np.frombuffer(base64.b64decode(value["bdata"]), dtype="<f8")
+                size = np.abs(x[np.isfinite(x) & (x != 0)])
+                f4 = np.finfo(np.float32)
+                if size.size and (size.max() > f4.max or size.min() < f4.tiny):
+                    return value
                 return {
                     **value,
                     "dtype": "f4",

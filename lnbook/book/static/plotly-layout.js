@@ -279,13 +279,24 @@ window.lnbookLayout = (function () {
         if (a.text) a.text = wrap(a.text, 36);
       });
     });
-    // Below the plot, 60 px under its bottom edge (clear of the last x-axis title).
+    // Below the plot, 60 px under its bottom edge (clear of the last x-axis title), more
+    // under slanted tick labels: about 7 px a character, times the sine of their angle.
+    var below = 60;
+    axisKeys(layout, "x").forEach(function (k) {
+      var ax = layout[k];
+      if (!ax.tickangle || typeof ax.tickangle !== "number") return;
+      var longest = 0;
+      (ax.categoryarray || ax.ticktext || []).forEach(function (label) {
+        longest = Math.max(longest, String(label).replace(/<[^>]+>/g, "").length);
+      });
+      below = Math.max(below, 60 + longest * 7 * Math.abs(Math.sin((ax.tickangle * Math.PI) / 180)));
+    });
     var plotHeight = (layout.height || height) - mt - mb;
     layout.legend = Object.assign({}, layout.legend, {
       orientation: "h",
       x: 0,
       xanchor: "left",
-      y: -60 / Math.max(plotHeight, 1),
+      y: -below / Math.max(plotHeight, 1),
       yanchor: "top",
       yref: "paper",
     });
