@@ -116,6 +116,16 @@ def check_int(name: str, value, minimum: int, maximum: int | None = None) -> Non
         raise ValueError(f"{name} must be an int {bound}, got {value!r}")
 
 
+def check_size(name: str, value) -> int:
+    """A layer size or a count of layers: an int of at least 1 (a bool, a float or a
+    string is a TypeError naming ``name``, a smaller int a ValueError); returned as int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
 def check_rate(name: str, value) -> None:
     """A ValueError naming ``name`` unless ``value`` is a positive finite number (a rate)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < np.inf:

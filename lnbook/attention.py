@@ -31,7 +31,7 @@ try:
 except ImportError as e:  # the browser edition: say where this module runs instead
     raise torch_missing("lnbook.attention") from e
 
-from ._validate import QK_NORMS, check_qk_norm
+from ._validate import QK_NORMS, check_qk_norm, check_size
 from .models import causal_mask, make_norm
 
 __all__ = [
@@ -53,15 +53,6 @@ warnings.filterwarnings(
     "rule for aten::addcmul_",
     category=UserWarning,
 )
-
-
-def _check_size(name: str, value) -> int:
-    """A layer size: a positive int (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
 
 
 def _check_choices(qk_norm, qk_axis) -> None:
@@ -90,8 +81,8 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, d: int, n_heads: int, qk_norm: str | None = None, qk_axis: str = "head"):
         super().__init__()
-        _check_size("d", d)
-        _check_size("n_heads", n_heads)
+        check_size("d", d)
+        check_size("n_heads", n_heads)
         if d % n_heads:
             raise ValueError(f"d ({d}) must be a multiple of n_heads ({n_heads})")
         _check_choices(qk_norm, qk_axis)
@@ -192,8 +183,8 @@ class QKTransformer(nn.Module):
         super().__init__()
         self.config = {"norm": norm, "qk_norm": qk_norm, "qk_axis": qk_axis, "n_heads": n_heads}
         for name, value in (("vocab", vocab), ("n_layers", n_layers), ("d_ff", d_ff)):
-            _check_size(name, value)
-        _check_size("max_len", max_len)
+            check_size(name, value)
+        check_size("max_len", max_len)
         if norm not in ("layer", "rms"):
             raise ValueError(f"norm must be 'layer' or 'rms', got {norm!r}")
         self.embed = nn.Embedding(vocab, d)

@@ -13,6 +13,7 @@ identity. :class:`CondBlock` is one pre-norm residual MLP block in any of these 
 from __future__ import annotations
 
 from ._optional import torch_missing
+from ._validate import check_size
 
 try:
     import torch
@@ -26,14 +27,6 @@ __all__ = ["MODES", "CondBlock", "Denoiser", "modulate"]
 # "concat" (the class embedding joins the input; plain layer norms with their own
 # gamma, beta), "none" (no class at all: the unconditional baseline).
 MODES = ("adaLN-Zero", "adaLN", "concat", "none")
-
-
-def _check_size(name: str, value) -> None:
-    """A layer size: a positive int (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
 
 
 def modulate(x_hat: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
@@ -65,7 +58,7 @@ class CondBlock(nn.Module):
     def __init__(self, d: int, d_cond: int, d_hidden: int, mode: str = "adaLN-Zero") -> None:
         super().__init__()
         for name, value in (("d", d), ("d_cond", d_cond), ("d_hidden", d_hidden)):
-            _check_size(name, value)
+            check_size(name, value)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode = mode

@@ -10,9 +10,9 @@ it), or, in a transformer, around each sublayer (:data:`BLOCK_PLACEMENTS`, chapt
 from __future__ import annotations
 
 import math
-import numbers
 
 from ._optional import torch_missing
+from ._validate import check_size
 
 try:
     import torch
@@ -281,20 +281,12 @@ def residual(placement: str, x, f, norm, out_norm=None, alpha=1.0):
     return norm(alpha * x + f(x))  # deepnorm, admin
 
 
-def _check_n_layers(n_layers) -> None:
-    """A number of blocks: an integer (not a bool, a float or a string) of at least 1."""
-    if isinstance(n_layers, bool) or not isinstance(n_layers, numbers.Integral):
-        raise TypeError(f"n_layers must be an int, got {type(n_layers).__name__} {n_layers!r}")
-    if n_layers < 1:
-        raise ValueError(f"n_layers must be >= 1, got {n_layers}")
-
-
 def deepnorm_constants(n_layers: int) -> tuple[float, float]:
     """DeepNorm's ``(alpha, beta)`` for a decoder-only (or encoder-only) stack of
     ``n_layers`` blocks (Wang et al., 2022): the residual is multiplied by
     ``alpha = (2 N)^(1/4)`` and the value, output and feed-forward weights start
     ``beta = (8 N)^(-1/4)`` times their usual size."""
-    _check_n_layers(n_layers)
+    check_size("n_layers", n_layers)
     return (2 * n_layers) ** 0.25, (8 * n_layers) ** -0.25
 
 
@@ -420,7 +412,7 @@ class TinyTransformer(nn.Module):
         final_norm: bool | None = None,
     ) -> None:
         super().__init__()
-        _check_n_layers(n_layers)
+        check_size("n_layers", n_layers)
         if norm == "batch":
             # BatchNorm1d would read (B, T, d) as T channels: the wrong axis.
             raise ValueError("norm='batch' is not supported in a transformer (see chapter 5)")

@@ -24,18 +24,9 @@ except ImportError as e:  # the browser edition: say where this module runs inst
     raise torch_missing("lnbook.recurrent") from e
 
 from . import torch_ln
-from ._validate import check_eps
+from ._validate import check_eps, check_size
 
 __all__ = ["BatchNormLSTM", "LayerNormLSTM", "LayerNormLSTMCell"]
-
-
-def _check_size(name: str, value) -> int:
-    """A layer size: a positive int (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
 
 
 def _check_float(name: str, t, dtype: torch.dtype) -> None:
@@ -112,8 +103,8 @@ class LayerNormLSTMCell(nn.Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        self.input_size = _check_size("input_size", input_size)
-        self.hidden_size = H = _check_size("hidden_size", hidden_size)
+        self.input_size = check_size("input_size", input_size)
+        self.hidden_size = H = check_size("hidden_size", hidden_size)
         check_eps(eps)
         self.eps = eps
         self.layer_norm = bool(layer_norm)
@@ -214,9 +205,9 @@ class LayerNormLSTM(nn.Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        self.input_size = _check_size("input_size", input_size)
-        self.hidden_size = _check_size("hidden_size", hidden_size)
-        self.num_layers = _check_size("num_layers", num_layers)
+        self.input_size = check_size("input_size", input_size)
+        self.hidden_size = check_size("hidden_size", hidden_size)
+        self.num_layers = check_size("num_layers", num_layers)
         self.batch_first = bool(batch_first)
         self.layer_norm = bool(layer_norm)
         self.cells = nn.ModuleList(
@@ -320,9 +311,9 @@ class BatchNormLSTM(nn.Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        self.input_size = _check_size("input_size", input_size)
-        self.hidden_size = H = _check_size("hidden_size", hidden_size)
-        self.max_steps = T = _check_size("max_steps", max_steps)
+        self.input_size = check_size("input_size", input_size)
+        self.hidden_size = H = check_size("hidden_size", hidden_size)
+        self.max_steps = T = check_size("max_steps", max_steps)
         check_eps(eps)
         if eps <= 0:
             raise ValueError(f"eps must be > 0 (the zero state has no variance), got {eps}")
