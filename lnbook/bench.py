@@ -448,45 +448,6 @@ def run_grid(
     return rows
 
 
-def allocation_cost(shape: tuple[int, int] = (16384, 1024), *, rounds: int = 7) -> dict:
-    """What a fresh output array costs against writing into an existing one (float32).
-
-    glibc's malloc serves blocks above a threshold straight from the kernel (mmap) and
-    returns them on free, so such a fresh array starts unmapped: each first touch of a page
-    is a page fault. The threshold starts at 128 KiB and rises, as large blocks are freed,
-    up to 32 MiB; below it freed memory is reused and a fresh array costs nothing extra.
-    The default shape (64 MiB) is above it whatever the process did before.
-
-    Returns
-    -------
-    dict with ``mib``; seconds for ``copy_into`` (``np.copyto``), ``copy_fresh``
-    (``x.copy()``), ``ln_out`` (``numpy_ln.layer_norm(..., out=)``), ``ln_fresh``; and
-    ``faults_fresh``, ``faults_into``: minor page faults per call of each copy
-    """
-    from . import numpy_ln
-
-    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    dst = np.empty_like(x)
-    d = shape[-1]
-
-    with single_thread():
-        return {
-            "mib": x.nbytes / 2**20,
-            "copy_into": median_seconds(lambda: np.copyto(dst, x), rounds=rounds),
-            "copy_fresh": median_seconds(lambda: x.copy(), rounds=rounds),
-            "ln_out": median_seconds(lambda: numpy_ln.layer_norm(x, d, out=dst), rounds=rounds),
-            "ln_fresh": median_seconds(lambda: numpy_ln.layer_norm(x, d), rounds=rounds),
-            "faults_fresh": page_faults(lambda: x.copy(), calls=5),
-            "faults_into": page_faults(lambda: np.copyto(dst, x), calls=5),
-        }
-
-
-CSV_COLUMNS = (
-    "shape", "mib", "norm", "pass", "impl", "seconds", "gbps", "x_copy", "x_native", "compile_s",
-    "faults",
-)  # fmt: skip
-
-
 def write_csv(rows: list[dict], path: str | Path, device: str = "cpu") -> Path:
     """Write the grid's rows to ``path``, each with the machine and versions it ran on."""
     import torch
