@@ -50,7 +50,7 @@ book: $(VENV)/.runtime-installed $(ASSETS)
 test: $(VENV)/.dev-installed $(ASSETS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n 2 --maxschedchunk 1 --durations=15
+	$(BIN)/python -m pytest -n 2 --durations=15
 
 # The whole book as one PDF, _build/lnbook.pdf (lnbook/book/pdf.py): printed by Debian's chromium
 # from the built site (built or refreshed first), through Playwright and pypdf

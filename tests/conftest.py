@@ -19,14 +19,50 @@ settings.register_profile("lnbook", deadline=None, derandomize=True)
 settings.load_profile("lnbook")
 
 
-# ``make test`` runs two workers (pytest-xdist, ``--maxschedchunk 1``: a test at a time to
-# whichever is free; by default each worker is first handed an eighth of the run in one
-# block, which put every chapter on the same worker): chapters, student notebooks and unit
-# tests go to whichever is free. What must happen once per run, in order, is coordinated through
-# files in a folder both workers share: each chapter test leaves a mark when it ends, and
-# the last one starts the strict build, once, in a thread of its worker, while both workers
-# go on with other tests (the build renders those executions instead of executing the
-# chapters again); the site tests wait for it.
+# ``make test`` runs two workers (pytest-xdist); the scheduler below hands them the tests one at
+# a time, in the order ``pytest_collection_modifyitems`` sets, except that a module whose
+# fixtures are expensive (a findings module's experiments, the printed PDF, the in-browser
+# kernel) goes whole to one worker, so its fixtures are computed once, not once per worker.
+# What must happen once per run, in order, is coordinated through files in a folder both
+# workers share: each chapter test leaves a mark when it ends, and the last one starts the
+# strict build, once, in a thread of its worker, while both workers go on with other tests
+# (the build renders those executions instead of executing the chapters again); the site
+# tests wait for it.
+
+# Modules run whole on one worker (file names; fnmatch patterns).
+ONE_WORKER_MODULES = ("test_findings_*.py", "test_pdf.py", "test_lite.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scheduler for ``-n``: every test its own unit of work, but the modules of
+    ``ONE_WORKER_MODULES`` one unit each (xdist's ``loadgroup`` would do it with a marker,
+    but xdist 3.8 does not group under pytest 9: its mark renames the test's ``_nodeid``,
+    which pytest 9 no longer reads)."""
+    import fnmatch
+
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            name = module.rsplit("/", 1)[-1]
+            return module if any(fnmatch.fnmatch(name, p) for p in ONE_WORKER_MODULES) else nodeid
+
+        def _reschedule(self, node) -> None:
+            # One test ahead, no more (xdist's default queues three): the longest tests come
+            # first, and a worker holding three of them at the end would keep the other idle.
+            # (A worker runs a test only once it knows the next one, so one ahead is needed.)
+            if (
+                not node.shutting_down
+                and self.workqueue
+                and self._pending_of(self.assigned_work[node]) > 1
+            ):
+                return
+            super()._reschedule(node)
+
+    config.option.loadscopereorder = False  # keep the collection's order: longest first
+    return Scheduling(config, log)
 
 
 @pytest.fixture(scope="session")
