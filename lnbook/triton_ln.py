@@ -165,13 +165,14 @@ def _launch_shape(d: int, itemsize: int) -> tuple[int, int]:
 
 class LayerNormFunction(torch.autograd.Function):
     """Rows of ``x`` (N, D) normalized by the forward kernel; the backward kernel's dx and
-    partial dgamma, dbeta (their sum over programs is taken here)."""
+    partial dgamma, dbeta (their sum over programs is taken here). ``launch``: the block of
+    lanes per row and the warps per program (:func:`_launch_shape`)."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, eps: float, launch) -> Tensor:
         _, forward_kernel, _ = _kernels()
         n, d = x.shape
-        block, warps = _launch_shape(d, x.element_size())
+        block, warps = launch
         y = torch.empty_like(x)
         mean = torch.empty(n, dtype=torch.float32, device=x.device)
         rstd = torch.empty(n, dtype=torch.float32, device=x.device)
@@ -179,7 +180,7 @@ class LayerNormFunction(torch.autograd.Function):
             forward_kernel[(n,)](x, y, weight, bias, mean, rstd, x.stride(0), d, eps,
                                  BLOCK_D=block, num_warps=warps)  # fmt: skip
         ctx.save_for_backward(x, weight, mean, rstd)
-        ctx.launch = block, warps
+        ctx.launch = launch
         return y
 
     @staticmethod
@@ -202,7 +203,7 @@ class LayerNormFunction(torch.autograd.Function):
                                          BLOCK_D=block, num_warps=warps)  # fmt: skip
         dgamma = dw.sum(0).to(weight.dtype) if ctx.needs_input_grad[1] else None
         dbeta = db.sum(0).to(weight.dtype) if ctx.needs_input_grad[2] else None
-        return dx, dgamma, dbeta, None
+        return dx, dgamma, dbeta, None, None
 
 
 def layer_norm(
@@ -231,9 +232,10 @@ def layer_norm(
         raise TypeError(f"x must be float32, float16 or bfloat16 for Triton, got {x.dtype}")
     _check_device(x)
     d = math.prod(x.shape[dims[0] :]) if dims else 1
+    launch = _launch_shape(d, x.element_size())  # refuses a row too long for one program
     x2 = x.contiguous().reshape(-1, d)  # (N, D): the kernels see rows
     # Absent parameters become ones and zeros: one kernel, not four variants.
     ones = torch.ones(d, dtype=x.dtype, device=x.device)
     w = ones if weight is None else weight.reshape(d)
     b = torch.zeros_like(ones) if bias is None else bias.reshape(d)
-    return LayerNormFunction.apply(x2, w, b, float(eps)).reshape(x.shape)
+    return LayerNormFunction.apply(x2, w, b, float(eps), launch).reshape(x.shape)
