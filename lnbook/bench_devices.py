@@ -92,3 +92,35 @@ def read_results(path: str | Path) -> list[dict] | None:
         for key in NUMBERS:
             r[key] = float(r[key]) if r.get(key) else float("nan")
     return rows
+
+
+def results_markdown(path: str | Path = STORED_CUDA_CSV) -> str:
+    """What chapter 15 shows of a GPU run: the CSV at ``path`` as a Markdown table, after a
+    line naming the device, the date and the versions; or, when there is no such file, a
+    sentence saying that nothing was measured (so none is shown)."""
+    rows = read_results(path)
+    if not rows:
+        return (
+            "No GPU results are shown here: none were measured. This page was built on a "
+            f"machine without a GPU, and the repository holds no `book/{Path(path).as_posix()}` "
+            "from a GPU run."
+        )
+    m = rows[0]
+    lines = [
+        f"Measured on **{m['device']}** on {m['date']} (torch {m['torch']}, CUDA "
+        f"{m['cuda'] or 'none'}, triton {m['triton'] or 'not installed'}), float32, medians "
+        "of timed rounds, the GPU synchronized around each round.",
+        "",
+        "| shape | norm | pass | implementation | ms | GB/s | × copy | × native |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r.get("skipped"):
+            numbers = f"skipped: {r['skipped']} | | | "
+        else:
+            numbers = (
+                f"{1e3 * r['seconds']:.3f} | {r['gbps']:.0f} | {r['x_copy']:.2f} | "
+                f"{r['x_native']:.2f}"
+            )
+        lines.append(f"| {r['shape']} | {r['norm']} | {r['pass']} | {r['impl']} | {numbers} |")
+    return "\n".join(lines)

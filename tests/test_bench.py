@@ -6,6 +6,8 @@ benchmark measures what it says it measures.
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 import torch
@@ -196,6 +198,25 @@ def test_triton_row_is_listed_as_skipped_without_a_gpu(tmp_path, capsys, monkeyp
     assert bench.skip_reason(impl, "cuda") == "" and bench.skip_reason(impl, "cpu")
 
 
-def test_read_results_is_none_when_nothing_was_measured(tmp_path):
-    assert bench_devices.read_results(tmp_path / "bench_cuda.csv") is None
+def test_stored_gpu_results_are_shown_with_their_device_and_date_or_said_to_be_missing(tmp_path):
+    path = tmp_path / "bench_cuda.csv"
+    assert bench_devices.read_results(path) is None
+    assert "none were measured" in bench_devices.results_markdown(path)
+    # A CSV as a GPU run writes it (bench.write_csv's columns and machine_info's).
+    machine = {**bench_devices.machine_info("cpu"), "device": "NVIDIA H100 80GB HBM3",
+               "cuda": "13.0", "triton": "3.7.1", "date": "2027-01-02"}  # fmt: skip
+    ran = {"shape": "16384x4096", "mib": 256.0, "norm": "layer", "pass": "forward",
+           "impl": "PyTorch, F.layer_norm", "seconds": 0.000201, "gbps": 2671.1, "x_copy": 1.25,
+           "x_native": 1.0, "compile_s": float("nan"), "faults": 0.0, "skipped": ""}  # fmt: skip
+    skipped = {**ran, "impl": "Triton, lnbook kernel", "seconds": float("nan"), "skipped": "why"}
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[*bench.CSV_COLUMNS, *machine])
+        writer.writeheader()
+        writer.writerows([{**ran, **machine}, {**skipped, **machine}])
+    rows = bench_devices.read_results(path)
+    assert rows[0]["seconds"] == 0.000201 and np.isnan(rows[1]["seconds"])
+    text = bench_devices.results_markdown(path)
+    assert "**NVIDIA H100 80GB HBM3** on 2027-01-02" in text and "CUDA 13.0" in text
+    assert "| 16384x4096 | layer | forward | PyTorch, F.layer_norm | 0.201 | 2671 | 1.25 |" in text
+    assert "| Triton, lnbook kernel | skipped: why |" in text and "none were" not in text
     assert bench_devices.device_problem("cpu") == "" and bench_devices.device_sync("cpu")() is None
