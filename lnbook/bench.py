@@ -452,8 +452,9 @@ def run_grid(
 
 # ------------------------------------------------------------------ on a GPU ----------
 # `python -m lnbook.bench --device cuda`: the torch rows of the grid and the fused kernels,
-# timed on the GPU. Shapes above an H100's 50 MB of L2 cache, so that the data streams from
-# HBM: the roofline there is the GPU's copy speed, measured in the same run.
+# timed on the GPU. Shapes above an H100's 50 MB of L2 cache (NVIDIA, "Hopper Architecture
+# In-Depth"), so that the data streams from HBM: the roofline there is the GPU's copy speed,
+# measured in the same run.
 CUDA_SHAPES = ((16384, 1024), (16384, 4096))
 
 

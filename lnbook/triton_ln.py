@@ -8,7 +8,8 @@ The kernels follow Triton's tutorial "Layer Normalization" (``python/tutorials/0
 in triton-lang/triton): one program per row, statistics in float32 whatever the input's dtype,
 ``mean`` and ``rstd`` saved for the backward, whose two row sums are the tutorial's ``c1`` and
 ``c2``. Two choices differ from it. The forward loads a row once and keeps it in registers
-(the tutorial loops over blocks of a row, reading it three times, to allow longer rows). The
+(the tutorial's kernel reads it three times, in one loop over the row each for the mean, the
+variance and the output). The
 backward sums ``dgamma`` and ``dbeta`` over a strip of rows per program into float32 partial
 sums, added up by torch afterwards: no locks and no atomics, so the sums come out the same on
 every run (the tutorial's locked accumulation adds rows in whatever order the programs reach

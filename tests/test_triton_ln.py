@@ -97,6 +97,23 @@ INTERPRETER_CHECKS = textwrap.dedent(
     check((6, 16), (16,), torch.float32, affine=False, seed=2)  # no weight, no bias
     y = triton_ln.layer_norm(torch.randn(0, 8), 8)  # an empty batch
     assert y.shape == (0, 8)
+
+    # The benchmark's runner of the Triton row: each pass, the backward run twice on one
+    # graph (as the timing rounds do), against F.layer_norm's.
+    import numpy as np
+    from lnbook import bench
+
+    rng = np.random.default_rng(3)
+    x, dy = (rng.standard_normal((8, 16)).astype(np.float32) for _ in range(2))
+    w, b = rng.uniform(0.5, 1.5, 16).astype(np.float32), rng.standard_normal(16).astype(np.float32)
+    native = next(i for i in bench.IMPLS if i.name == "PyTorch, F.layer_norm")
+    for pass_ in bench.PASSES:
+        run = bench._torch_runner(bench.KERNEL_IMPLS[0], pass_, x, w, b, dy, "cpu")
+        ref = bench._torch_runner(native, pass_, x, w, b, dy, "cpu")()
+        as_list = (lambda out: [out]) if pass_ == "forward" else list
+        for got in (run(), run()):
+            for g, r in zip(as_list(got), as_list(ref), strict=True):
+                torch.testing.assert_close(g, r, rtol=1e-5, atol=1e-5)
     print("interpreter checks passed")
     """
 )
