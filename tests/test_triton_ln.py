@@ -1,9 +1,10 @@
 """The Triton layer norm (lnbook.triton_ln): its refusals, and its kernels against torch.
 
-No GPU here: the kernels run in Triton's interpreter (TRITON_INTERPRET=1, which executes them
+Without a GPU the kernels run in Triton's interpreter (TRITON_INTERPRET=1, which executes them
 on CPU tensors with NumPy), in a subprocess, so that the variable, read when triton is
-imported, cannot leak into other tests. The oracle is torch.nn.functional.layer_norm in
-float64 on the same inputs, forward and gradients.
+imported, cannot leak into other tests; on a machine with a CUDA GPU the same checks run the
+compiled kernels too. The oracle is torch.nn.functional.layer_norm in float64 on the same
+inputs, forward and gradients.
 """
 
 from __future__ import annotations
@@ -52,11 +53,13 @@ def test_layer_norm_refuses_bad_arguments_before_launching(monkeypatch):
         triton_ln.layer_norm(torch.randn(4, 8), 8, torch.ones(4))
 
 
-# Run in a fresh interpreter with TRITON_INTERPRET=1. Tolerances: against float64 rounded to
-# the dtype, the kernels (float32 inside) may differ by about one unit in the last place of
-# the dtype (rtol 2 eps) plus float32's own rounding near zero (atol).
+# Run in a fresh interpreter, on CPU tensors with TRITON_INTERPRET=1 or on a GPU.
+# Tolerances: against float64 rounded to the dtype, the kernels (float32 inside) may differ
+# by about one unit in the last place of the dtype (rtol 2 eps) plus float32's own rounding
+# near zero (atol).
 INTERPRETER_CHECKS = textwrap.dedent(
     """
+    import os
     import sys
     import torch
     import torch.nn.functional as F
@@ -64,16 +67,17 @@ INTERPRETER_CHECKS = textwrap.dedent(
     from lnbook import triton_ln
 
     assert "triton" not in sys.modules, "importing lnbook imported triton"
-    assert triton_ln.interpreting()
+    DEVICE = os.environ["LNBOOK_TEST_DEVICE"]  # cpu: Triton's interpreter; cuda: compiled
+    assert triton_ln.interpreting() == (DEVICE == "cpu")
     ATOL = {torch.float32: 1e-5, torch.float16: 1e-5, torch.bfloat16: 1e-4}
 
     def check(shape, normalized_shape, dtype, affine=True, seed=0):
         g = torch.Generator().manual_seed(seed)
         d = normalized_shape
-        x = (3 + 2 * torch.randn(shape, generator=g)).to(dtype)  # an offset: centring matters
-        w = (0.5 + torch.rand(d, generator=g)).to(dtype) if affine else None
-        b = torch.randn(d, generator=g).to(dtype) if affine else None
-        dy = torch.randn(shape, generator=g).to(dtype)
+        x = (3 + 2 * torch.randn(shape, generator=g)).to(DEVICE, dtype)  # an offset: centring
+        w = (0.5 + torch.rand(d, generator=g)).to(DEVICE, dtype) if affine else None
+        b = torch.randn(d, generator=g).to(DEVICE, dtype) if affine else None
+        dy = torch.randn(shape, generator=g).to(DEVICE, dtype)
         leaves = [t for t in (x, w, b) if t is not None]
         for t in leaves:
             t.requires_grad_(True)
@@ -95,7 +99,7 @@ INTERPRETER_CHECKS = textwrap.dedent(
         check((3, 5, 37), (37,), dtype)
     check((4, 2, 8), (2, 8), torch.float32, seed=1)  # two normalized axes
     check((6, 16), (16,), torch.float32, affine=False, seed=2)  # no weight, no bias
-    y = triton_ln.layer_norm(torch.randn(0, 8), 8)  # an empty batch
+    y = triton_ln.layer_norm(torch.randn(0, 8, device=DEVICE), 8)  # an empty batch
     assert y.shape == (0, 8)
 
     # The benchmark's runner of the Triton row: each pass, the backward run twice on one
@@ -108,21 +112,23 @@ INTERPRETER_CHECKS = textwrap.dedent(
     w, b = rng.uniform(0.5, 1.5, 16).astype(np.float32), rng.standard_normal(16).astype(np.float32)
     native = next(i for i in bench.IMPLS if i.name == "PyTorch, F.layer_norm")
     for pass_ in bench.PASSES:
-        run = bench._torch_runner(bench.KERNEL_IMPLS[0], pass_, x, w, b, dy, "cpu")
-        ref = bench._torch_runner(native, pass_, x, w, b, dy, "cpu")()
+        run = bench._torch_runner(bench.KERNEL_IMPLS[0], pass_, x, w, b, dy, DEVICE)
+        ref = bench._torch_runner(native, pass_, x, w, b, dy, DEVICE)()
         as_list = (lambda out: [out]) if pass_ == "forward" else list
         for got in (run(), run()):
             for g, r in zip(as_list(got), as_list(ref), strict=True):
                 torch.testing.assert_close(g, r, rtol=1e-5, atol=1e-5)
-    print("interpreter checks passed")
+    print("kernel checks passed")
     """
 )
 
 
-@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton not installed")
-def test_kernels_match_torch_in_the_interpreter_forward_and_backward():
+def _run_checks(device: str) -> None:
     path = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
-    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": path}
+    env = {**os.environ, "PYTHONPATH": path, "LNBOOK_TEST_DEVICE": device}
+    env.pop("TRITON_INTERPRET", None)
+    if device == "cpu":
+        env["TRITON_INTERPRET"] = "1"
     done = subprocess.run(
         [sys.executable, "-c", INTERPRETER_CHECKS],
         env=env,
@@ -132,4 +138,14 @@ def test_kernels_match_torch_in_the_interpreter_forward_and_backward():
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "interpreter checks passed" in done.stdout
+    assert "kernel checks passed" in done.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton not installed")
+def test_kernels_match_torch_in_the_interpreter_forward_and_backward():
+    _run_checks("cpu")
+
+
+@pytest.mark.skipif(not triton_ln.available(), reason="needs a CUDA GPU and triton")
+def test_kernels_match_torch_on_the_gpu_forward_and_backward():
+    _run_checks("cuda")  # the same checks, compiled for the GPU
