@@ -12,7 +12,10 @@ One home per topic, shared scaffolding once, imports flowing one way (bottom to 
 - ``topics.<topic>``: each chapter's topic, in four modules: ``experiments`` (plain results),
   ``figures`` (results in, plotly figures out: the static face), ``widgets`` (controls wired
   to both: the live face) and ``checks`` (the exercise checkers)
-- ``bench``, ``latency``: benchmarks, run with ``make bench``
+- ``triton_ln``: layer norm as Triton kernels for a GPU (it imports triton only when a
+  kernel is launched)
+- ``bench``, ``latency``: benchmarks, run with ``make bench`` (``bench_devices``: the device
+  they run on)
 - ``book``: build glue for the site, the editions, the browser edition and the PDF
 
 Submodules are imported on demand, so ``import lnbook`` stays cheap. CONTRIBUTING.md has

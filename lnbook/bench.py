@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import platform
 import statistics
 import sys
 import time
@@ -24,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .bench_devices import device_problem, device_sync, machine_info
 
 
 @contextmanager
@@ -56,22 +57,30 @@ def single_thread() -> Iterator[None]:
 
 
 def median_seconds(
-    fn: Callable[[], object], *, rounds: int = 7, min_round_s: float = 0.01
+    fn: Callable[[], object],
+    *,
+    rounds: int = 7,
+    min_round_s: float = 0.01,
+    sync: Callable[[], object] = lambda: None,
 ) -> float:
     """The median time of one call of ``fn``, in seconds.
 
     After one warm-up call (first-call costs are not what we compare), the number of calls
     per round doubles until a round lasts ``min_round_s`` (so the clock's resolution does
     not matter); then ``rounds`` rounds are timed and the median per-call time returned,
-    which ignores the odd round slowed down by another process.
+    which ignores the odd round slowed down by another process. ``sync`` waits for work
+    still queued (a GPU's: ``torch.cuda.synchronize``); it runs around each round, not each
+    call, so that the time of one call is the kernel's, not a round trip to the GPU.
     """
     if rounds < 1 or min_round_s <= 0:
         raise ValueError(f"need rounds >= 1 and min_round_s > 0, got {rounds}, {min_round_s}")
 
     def one_round(number: int) -> float:
+        sync()
         start = time.perf_counter()
         for _ in range(number):
             fn()
+        sync()
         return time.perf_counter() - start
 
     fn()
@@ -265,27 +274,18 @@ def _torch_runner(impl: Impl, pass_: str, x, w, b, dy, device: str):
     tb = torch.from_numpy(b).to(device).requires_grad_(grad and impl.norm == "layer")
     tdy = torch.from_numpy(dy).to(device)
     inputs = (t, tw, tb) if impl.norm == "layer" else (t, tw)
-    sync = torch.cuda.synchronize if device.startswith("cuda") else lambda: None
-
-    def synced(run):
-        def timed():
-            out = run()
-            sync()  # a GPU runs asynchronously: wait for the work, not only its launch
-            return out
-
-        return timed
-
+    # No synchronization per call: on a GPU, run_grid synchronizes around each timed round.
     if pass_ == "forward":
 
         def run():
             with torch.no_grad():
                 return fn(t, tw, tb)
 
-        return synced(run)
+        return run
     if pass_ == "forward+backward":
-        return synced(lambda: torch.autograd.grad(fn(t, tw, tb), inputs, tdy))
+        return lambda: torch.autograd.grad(fn(t, tw, tb), inputs, tdy)
     y = fn(t, tw, tb)  # the backward alone: the graph is built once and kept
-    return synced(lambda: torch.autograd.grad(y, inputs, tdy, retain_graph=True))
+    return lambda: torch.autograd.grad(y, inputs, tdy, retain_graph=True)
 
 
 def copy_seconds(x: np.ndarray, *, rounds: int = 7, device: str = "cpu") -> float:
@@ -298,12 +298,7 @@ def copy_seconds(x: np.ndarray, *, rounds: int = 7, device: str = "cpu") -> floa
 
     src = torch.from_numpy(x).to(device)
     dst = torch.empty_like(src)
-
-    def copy():
-        dst.copy_(src)
-        torch.cuda.synchronize()
-
-    return median_seconds(copy, rounds=rounds)
+    return median_seconds(lambda: dst.copy_(src), rounds=rounds, sync=device_sync(device))
 
 
 # Arithmetic per value of x, counted from the formulas (chapter 8): the forward takes a
@@ -386,7 +381,9 @@ def run_grid(
     ``x_native`` (time over torch's kernel's, same norm, pass and shape), ``compile_s``
     (torch.compile's first call, else NaN), ``faults`` (minor page faults per call: fresh
     memory the operating system had to map, a cost that depends on the allocator's state).
-    On a GPU (``device="cuda"``) the NumPy rows are left out.
+    On a GPU (``device="cuda"``) the NumPy rows are left out. An implementation that cannot
+    run here (the Triton kernel without a GPU) gets a row with NaN times and ``skipped``,
+    the reason (empty for the rows that ran).
     """
     for name, values, allowed in (("norms", norms, NORMS), ("passes", passes, PASSES)):
         bad = [v for v in values if v not in allowed]
@@ -412,6 +409,9 @@ def run_grid(
                             continue
                         if impl.backend == "numpy" and device != "cpu":
                             continue
+                        if reason := skip_reason(impl, device):  # listed, not dropped
+                            group.append(skipped_row(n, d, norm, pass_, impl, reason))
+                            continue
                         compile_s = float("nan")
                         if impl.backend == "numpy":
                             run = _numpy_runner(impl, pass_, x, w, b, dy)
@@ -422,8 +422,9 @@ def run_grid(
                         if impl.compiled:
                             start = time.perf_counter()
                             run()  # the first call compiles
+                            device_sync(device)()
                             compile_s = time.perf_counter() - start
-                        seconds = median_seconds(run, rounds=rounds)
+                        seconds = median_seconds(run, rounds=rounds, sync=device_sync(device))
                         faults = page_faults(run)
                         moved = ARRAYS_MOVED[pass_] * x.nbytes
                         group.append(
@@ -439,6 +440,7 @@ def run_grid(
                                 "x_copy": seconds / (t_copy * ARRAYS_MOVED[pass_] / 2),
                                 "compile_s": compile_s,
                                 "faults": faults,
+                                "skipped": "",
                             }
                         )
                     native = [r["seconds"] for r in group if r["native"]]
@@ -448,17 +450,56 @@ def run_grid(
     return rows
 
 
+# ------------------------------------------------------------------ on a GPU ----------
+# `python -m lnbook.bench --device cuda`: the torch rows of the grid and the fused kernels,
+# timed on the GPU. Shapes above an H100's 50 MB of L2 cache (NVIDIA, "Hopper Architecture
+# In-Depth"), so that the data streams from HBM: the roofline there is the GPU's copy speed,
+# measured in the same run.
+CUDA_SHAPES = ((16384, 1024), (16384, 4096))
+
+
+def _triton_layer(x, w, b):
+    from . import triton_ln
+
+    return triton_ln.layer_norm(x, (x.shape[-1],), w, b, EPS)
+
+
+# Fused kernels beyond torch's own, run by the command line (chapter 8's grid is IMPLS alone).
+# Merge hook (issue 17): lnbook.fusion's fused residual-add + layer norm joins this tuple; it
+# moves more bytes than a plain layer norm (x and the residual in, their sum and y out), so
+# it needs its own ARRAYS_MOVED count.
+KERNEL_IMPLS = (Impl("Triton, lnbook kernel", "layer", "triton", _triton_layer),)
+
+
+def skip_reason(impl: Impl, device: str) -> str:
+    """Why ``impl`` cannot run on ``device`` here; empty when it can."""
+    if impl.backend != "triton":
+        return ""
+    from . import triton_ln
+
+    ok = triton_ln.available()
+    if not device.startswith("cuda"):
+        return "runs on a CUDA GPU only (--device cuda)" + ("" if ok else f"; here: {ok.reason}")
+    return "" if ok else ok.reason
+
+
+def skipped_row(n: int, d: int, norm: str, pass_: str, impl: Impl, reason: str) -> dict:
+    """A grid row for an implementation that did not run: NaN numbers and the reason."""
+    nan = float("nan")
+    return {"shape": f"{n}x{d}", "mib": n * d * 4 / 2**20, "norm": norm, "pass": pass_,
+            "impl": impl.name, "native": False, "skipped": reason,
+            **dict.fromkeys(("seconds", "gbps", "x_copy", "compile_s", "faults"), nan)}  # fmt: skip
+
+
+CSV_COLUMNS = (
+    "shape", "mib", "norm", "pass", "impl", "seconds", "gbps", "x_copy", "x_native", "compile_s",
+    "faults", "skipped",
+)  # fmt: skip
+
+
 def write_csv(rows: list[dict], path: str | Path, device: str = "cpu") -> Path:
     """Write the grid's rows to ``path``, each with the machine and versions it ran on."""
-    import torch
-
-    machine = {
-        "device": device if device == "cpu" else torch.cuda.get_device_name(),
-        "cpu": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-    }
+    machine = machine_info(device)
     path = Path(path)
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[*CSV_COLUMNS, *machine])
@@ -480,6 +521,9 @@ def format_table(rows: list[dict]) -> str:
                 f"  {'implementation':<36}{'ms':>9}{'GB/s':>8}{'x copy':>8}{'x native':>10}"
                 f"{'faults':>8}{'compile s':>11}",
             ]
+        if r.get("skipped"):
+            lines.append(f"  {r['impl']:<36}skipped: {r['skipped']}")
+            continue
         compile_s = "" if np.isnan(r["compile_s"]) else f"{r['compile_s']:.1f}"
         lines.append(
             f"  {r['impl']:<36}{1e3 * r['seconds']:>9.3f}{r['gbps']:>8.1f}{r['x_copy']:>8.1f}"
@@ -505,19 +549,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--shapes",
         type=_parse_shape,
         nargs="+",
-        default=list(DEFAULT_SHAPES),
         metavar="NxD",
-        help="float32 inputs (default: %(default)s)",
+        help=f"float32 inputs (default: {DEFAULT_SHAPES}; with --device cuda {CUDA_SHAPES})",
     )
     parser.add_argument("--norms", nargs="+", choices=NORMS, default=list(NORMS))
     parser.add_argument("--passes", nargs="+", choices=PASSES, default=list(PASSES))
     parser.add_argument("--rounds", type=int, default=7, help="timed rounds; the median is kept")
     parser.add_argument("--no-compile", action="store_true", help="leave torch.compile out")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (torch rows only on cuda)")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, cuda or cuda:N (no NumPy rows on a GPU)"
+    )
     parser.add_argument("--csv", default="bench_results.csv", help="where to write the rows")
     args = parser.parse_args(argv)
-    rows = run_grid(args.shapes, norms=args.norms, passes=args.passes, rounds=args.rounds,
-                    compile=not args.no_compile, device=args.device)  # fmt: skip
+    if problem := device_problem(args.device):
+        parser.exit(1, f"python -m lnbook.bench: {problem}\n")  # a message, not a traceback
+    shapes = args.shapes or list(CUDA_SHAPES if args.device != "cpu" else DEFAULT_SHAPES)
+    rows = run_grid(shapes, norms=args.norms, passes=args.passes, rounds=args.rounds,
+                    compile=not args.no_compile, device=args.device,
+                    impls=IMPLS + KERNEL_IMPLS)  # fmt: skip
+    for r in {r["impl"]: r for r in rows if r["skipped"]}.values():
+        print(f"Skipped {r['impl']}: {r['skipped']}", file=sys.stderr)
+    print(f"On {machine_info(args.device)['device']}.", end=" ")
     print("One thread; medians of", args.rounds, "rounds. GB/s: the bytes the pass must move")
     print("(forward 2, backward 3, both 5 arrays of x's size) per second. x copy: time over")
     print("the time of moving them at this machine's copy speed. x native: time over torch's.")

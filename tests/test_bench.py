@@ -6,12 +6,14 @@ benchmark measures what it says it measures.
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 import torch
 from threadpoolctl import threadpool_info
 
-from lnbook import bench
+from lnbook import bench, bench_devices
 
 
 def test_median_seconds_times_one_call_of_a_known_duration(monkeypatch):
@@ -144,3 +146,77 @@ def test_copy_bandwidth_balance_and_correction_report_positive_numbers():
                       "plain_uncorrected"} and min(c.values()) > 0  # fmt: skip
     with pytest.raises(ValueError, match="positive"):
         bench.copy_bandwidth((0,))
+
+
+def test_median_seconds_synchronizes_around_each_round_not_each_call(monkeypatch):
+    # A GPU's work is waited for at the start and end of a round: a sync per call would
+    # add a round trip to the GPU to every call's time.
+    now, log = [0.0], []
+
+    def call():
+        log.append("call")
+        now[0] += 0.002
+
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: now[0])
+    bench.median_seconds(call, rounds=2, min_round_s=0.005, sync=lambda: log.append("sync"))
+    rounds = "".join("|" if e == "sync" else "c" for e in log[1:]).split("||")
+    # the doubling rounds of 1, 2, 4 calls, then 2 timed rounds of 4, each between two syncs
+    assert [r.strip("|") for r in rounds] == ["c", "cc", "cccc", "cccc", "cccc"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with CUDA runs the GPU grid")
+def test_device_cuda_without_cuda_exits_with_a_message(capsys):
+    for device, words in (("cuda", "needs an NVIDIA GPU"), ("tpu", "cpu, cuda or cuda:N")):
+        with pytest.raises(SystemExit) as stop:
+            bench.main(["--device", device])
+        assert stop.value.code == 1  # an exit with a sentence, not an exception
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err
+
+
+def test_triton_row_is_listed_as_skipped_without_a_gpu(tmp_path, capsys, monkeypatch):
+    from lnbook import triton_ln
+
+    if triton_ln.available():
+        pytest.skip("this machine runs the Triton kernel")
+    path = tmp_path / "out.csv"
+    bench.main(["--shapes", "16x8", "--norms", "layer", "--passes", "forward", "--rounds", "1",
+                "--no-compile", "--csv", str(path)])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert "Triton, lnbook kernel" in out and "skipped: runs on a CUDA GPU only" in out
+    assert "Skipped Triton, lnbook kernel" in err
+    rows = {r["impl"]: r for r in bench_devices.read_results(path)}
+    triton = rows["Triton, lnbook kernel"]
+    assert np.isnan(triton["seconds"]) and "--device cuda" in triton["skipped"]
+    assert rows["PyTorch, F.layer_norm"]["skipped"] == "" and rows["NumPy, lnbook"]["seconds"] > 0
+    assert {"cuda", "triton", "date"} <= set(triton) and triton["device"] == "cpu"
+    # On a GPU without triton the reason is available()'s own.
+    impl = bench.KERNEL_IMPLS[0]
+    monkeypatch.setattr(triton_ln, "available", lambda: triton_ln.Availability(False, "why"))
+    assert bench.skip_reason(impl, "cuda") == "why"
+    monkeypatch.setattr(triton_ln, "available", lambda: triton_ln.Availability(True))
+    assert bench.skip_reason(impl, "cuda") == "" and bench.skip_reason(impl, "cpu")
+
+
+def test_stored_gpu_results_are_shown_with_their_device_and_date_or_said_to_be_missing(tmp_path):
+    path = tmp_path / "bench_cuda.csv"
+    assert bench_devices.read_results(path) is None
+    assert "none were measured" in bench_devices.results_markdown(path)
+    # A CSV as a GPU run writes it (bench.write_csv's columns and machine_info's).
+    machine = {**bench_devices.machine_info("cpu"), "device": "NVIDIA H100 80GB HBM3",
+               "cuda": "13.0", "triton": "3.7.1", "date": "2027-01-02"}  # fmt: skip
+    ran = {"shape": "16384x4096", "mib": 256.0, "norm": "layer", "pass": "forward",
+           "impl": "PyTorch, F.layer_norm", "seconds": 0.000201, "gbps": 2671.1, "x_copy": 1.25,
+           "x_native": 1.0, "compile_s": float("nan"), "faults": 0.0, "skipped": ""}  # fmt: skip
+    skipped = {**ran, "impl": "Triton, lnbook kernel", "seconds": float("nan"), "skipped": "why"}
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[*bench.CSV_COLUMNS, *machine])
+        writer.writeheader()
+        writer.writerows([{**ran, **machine}, {**skipped, **machine}])
+    rows = bench_devices.read_results(path)
+    assert rows[0]["seconds"] == 0.000201 and np.isnan(rows[1]["seconds"])
+    text = bench_devices.results_markdown(path)
+    assert "**NVIDIA H100 80GB HBM3** on 2027-01-02" in text and "CUDA 13.0" in text
+    assert "| 16384x4096 | layer | forward | PyTorch, F.layer_norm | 0.201 | 2671 | 1.25 |" in text
+    assert "| Triton, lnbook kernel | skipped: why |" in text and "none were" not in text
+    assert bench_devices.device_problem("cpu") == "" and bench_devices.device_sync("cpu")() is None

@@ -128,6 +128,7 @@ CHECKERS = [
     outliers_checks.outlier_limit,
     outliers_checks.channels_last_layer_norm,
     outliers_checks.ada_ln,
+    performance_checks.triton_forward_bytes,
 ]
 
 
@@ -924,6 +925,27 @@ def test_roofline_seconds_diagnoses(fn, status, fragment):
     assert v.status == status and fragment in v.message, v
 
 
+TRITON_BYTES = [
+    (lambda d, s: 2 * d * s + 8, checking.CORRECT, "two float32 statistics"),
+    (lambda d, s: 2 * d * s, checking.WRONG, "stores mean and rstd"),
+    (lambda d, s: 2 * d * s + 2 * s, checking.WRONG, "whatever x's dtype"),
+    (lambda d, s: 2 * d * s + 4, checking.WRONG, "needs both mean and rstd"),
+    (lambda d, s: 2 * d * s + 16, checking.WRONG, "not float64"),
+    (lambda d, s: 8 * d + 8, checking.WRONG, "counts x and y as float32"),
+    (lambda d, s: 4 * d * s + 8, checking.WRONG, "gamma and beta are read once"),
+    (lambda d, s: d * s + 8, checking.WRONG, "two arrays of the row's size"),
+    (lambda d, s: 8 * (2 * d * s + 8), checking.WRONG, "counts bits"),
+    (lambda d, s: 2 * d * s + 9, checking.WRONG, "Count what one program reads"),
+    (lambda d, s: None, checking.WRONG, "forget to `return`"),
+]
+
+
+@pytest.mark.parametrize("fn, status, fragment", TRITON_BYTES, ids=range(len(TRITON_BYTES)))
+def test_triton_forward_bytes_diagnoses(fn, status, fragment):
+    v = performance_checks.triton_forward_bytes(fn)
+    assert v.status == status and fragment in v.message, v
+
+
 def _blocked(x, out, eps, rows, stop=None):
     for start in range(0, len(x) if stop is None else stop, rows):
         xb = x[start : start + rows]
@@ -1064,6 +1086,7 @@ REVEALS = [
      r"It is \d+\.\d{4}\."),
     (variants_checks.output_std, lambda s, e: s / np.sqrt(s**2 + 2 * e), r"Expected \d"),
     (performance_checks.roofline_seconds, lambda s, p, g: 7.0, r"Expected \d.* s\."),
+    (performance_checks.triton_forward_bytes, lambda d, s: 3, r"Expected 16392, 8008, 1544"),
     # 14 ms asked of time.sleep, which overshoots (by 2 ms in a CI run on a busy machine).
     (performance_checks.median_time, _timer(reduce=sum), r"The median call takes 1[4-9] ms\."),
     (statistics_checks.invariance_predictions,
@@ -1105,6 +1128,7 @@ CATALOGUE = {
     performance_checks.roofline_seconds: [fn for fn, _, _ in ROOFLINE],
     performance_checks.layer_norm_blocked: [fn for fn, _, _ in BLOCKED],
     performance_checks.median_time: [fn for fn, _, _ in TIMERS],
+    performance_checks.triton_forward_bytes: [fn for fn, _, _ in TRITON_BYTES],
     placements_checks.sandwich_block: [
         lambda x, f, a, b: x + b(f(a(x))),
         lambda x, f, a, b: b(x + f(a(x))),

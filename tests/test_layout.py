@@ -26,6 +26,7 @@ FLOORS = {
     "lnbook.data": 1,
     "lnbook.numpy_ln": 2,
     "lnbook.torch_ln": 2,
+    "lnbook.triton_ln": 3,
     "lnbook.models": 3,
     "lnbook.stacked": 3,
     "lnbook.recurrent": 3,
@@ -37,6 +38,7 @@ FLOORS = {
     "lnbook.checking": 4,
     "lnbook.bench": 6,
     "lnbook.latency": 6,
+    "lnbook.bench_devices": 6,
 }
 TOPIC_FLOOR = 5
 # Inside a topic: experiments compute, figures draw (from results, never by computing),

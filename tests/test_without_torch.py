@@ -48,6 +48,7 @@ NOT_IN_BROWSER = {
     "attention",
     "conditioning",
     "bench",
+    "triton_ln",
 }
 
 

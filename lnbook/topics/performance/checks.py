@@ -1,7 +1,8 @@
 """Checkers of chapter 8's exercises (performance): the least time a layer norm can take at
 copy speed (:func:`roofline_seconds`), layer norm in blocks with no full-size temporary
 (:func:`layer_norm_blocked`), and a timer that takes one warm-up call and the median
-(:func:`median_time`).
+(:func:`median_time`); and, for chapter 15, the bytes per row of the fused Triton forward
+(:func:`triton_forward_bytes`).
 
 Timing and memory are measured, not assumed: :func:`median_time` is judged against the
 calls' measured durations, :func:`layer_norm_blocked` by ``tracemalloc``'s peak. Calling the
@@ -234,4 +235,63 @@ def median_time(fn: Callable[[Callable, int], float]) -> Verdict:
         f"Got {value * 1e3:.1f} ms, not the median call's time: time each of the rounds "
         "with time.perf_counter() and take the median (statistics.median).",
         answer=f"The median call takes {median * 1e3:.0f} ms.",
+    )
+
+
+@checker
+def triton_forward_bytes(fn: Callable[[int, int], float]) -> Verdict:
+    """Chapter 15: ``fn(d, itemsize)``: the bytes per row that ``lnbook.triton_ln``'s fused
+    forward moves through GPU memory, for rows of ``d`` values of ``itemsize`` bytes (gamma
+    and beta, shared by every row, left out)."""
+    # float16, float32 and float8 rows: answers that mix up the two sizes (the input's and
+    # the statistics' float32) differ on at least one of them.
+    cases = [(4096, 2), (1000, 4), (768, 1)]
+    given = []
+    for d, itemsize in cases:
+        result, verdict = call(fn, d, itemsize)
+        if verdict:
+            return verdict
+        if result is None:
+            return wrong("The result is None: did you forget to `return` it?")
+        value, verdict = as_number(result, "The result")
+        if verdict:
+            return verdict
+        given.append(value)
+    d, s = np.array(cases, dtype=float).T
+    row = d * s  # one row of x, in bytes
+    expected = 2 * row + 8
+    known = [
+        (2 * row, "That is x in and y out; the forward also stores mean and rstd per row"),
+        (2 * row + 2 * s, "Mean and rstd are kept in float32 (4 bytes each), whatever x's dtype"),
+        (2 * row + 4, "That stores one statistic; the backward needs both mean and rstd"),
+        (2 * row + 16, "Mean and rstd are float32 (4 bytes), not float64"),
+        (
+            2 * d * 4 + 8,
+            "That counts x and y as float32: they are in the input's dtype, itemsize "
+            "bytes a value; only the statistics are float32",
+        ),
+        (
+            4 * row + 8,
+            "That adds two row-sized arrays: gamma and beta are read once for all "
+            "rows (they stay in the cache), and x only once per row (it stays in "
+            "registers)",
+        ),
+        (row + 8, "That moves one row: x is read and y written, two arrays of the row's size"),
+        (8 * expected, "That counts bits; count bytes"),
+    ]
+    cases_text = ", ".join(f"(d={int(a)}, itemsize={int(b)})" for a, b in cases)
+    return compare(
+        np.array(given),
+        expected,
+        known,
+        wrong(
+            f"Not the bytes per row for {cases_text}. Count what one program reads and "
+            "writes for its row: x in, y out (itemsize bytes a value), and the statistics "
+            "it stores for the backward (float32).",
+            answer=f"Expected {', '.join(f'{v:.0f}' for v in expected)} bytes.",
+        ),
+        success="Reading x and writing y at the input's width, plus two float32 statistics: "
+        "divided by the GPU's memory bandwidth, that is the floor under the kernel's time.",
+        rtol=1e-9,
+        atol=0,
     )
