@@ -144,29 +144,11 @@ def accuracy_sweep(world_size: int = 2, d: int = 64, dtype: str = "float32", see
     return accuracy_grid.__wrapped__((world_size,), (d,), (dtype,), offsets, n_tokens, (seed,))
 
 
-@remembered
-def agreement(world_sizes: Sequence[int] = WORLD_SIZES, n_tokens: int = 6, d: int = 12,
-              hidden: int = 16, seed: int = 0, perturb: float = 1e-3) -> dict:  # fmt: skip
-    """The split layer norms against one process (``torch.nn.functional.layer_norm`` and
-    autograd, float64): the largest difference of every output and gradient, per world size.
-
-    One process group per world size runs every case: the hidden-sharded norm with each
-    method, the sequence-parallel norm, and the tensor-parallel MLP block with its layer
-    norm replicated, once in sync and once with gamma moved by ``perturb`` on the last rank.
-
-    Returns ``{P: {name: value}}``: ``<method>_y``, ``<method>_dx``, ``<method>_dgamma``,
-    ``<method>_dbeta``; ``seq_y``, ``seq_dx``, ``seq_dgamma``, ``seq_dbeta`` (after the
-    all-reduce), ``seq_partial`` (before it), ``seq_forward_collectives`` (how many the
-    forward used), ``seq_drift_partial`` and ``seq_drift_synced`` (gamma's gap between the
-    ranks after an SGD step); ``tp_out``, ``tp_dx``, ``tp_dgamma``, ``tp_dw1``, ``tp_dw2``,
-    ``tp_drift``, and ``drifted_out``, ``drifted_drift``, ``drifted_h_drift``,
-    ``drifted_dgamma_gap`` (the gap between the ranks' gamma gradients); and the
-    collectives' bytes per token of each method's forward and backward.
-    """
+def _agreement_case(seed: int, n_tokens: int, d: int, hidden: int) -> tuple[dict, dict, dict]:
+    """One seed's inputs, and the single-process results (float64, ``F.layer_norm`` and
+    autograd): of the layer norm alone, and of the MLP block with its layer norm."""
     torch = require_torch()
     import torch.nn.functional as F
-
-    from ... import distributed as dist_ln
 
     rng = np.random.default_rng(seed)
     x = rng.normal(2.0, 1.5, size=(n_tokens, d))
@@ -175,7 +157,6 @@ def agreement(world_sizes: Sequence[int] = WORLD_SIZES, n_tokens: int = 6, d: in
     w1, b1 = rng.normal(size=(d, hidden)) / np.sqrt(d), rng.normal(0, 0.1, size=hidden)
     w2, b2 = rng.normal(size=(hidden, d)) / np.sqrt(hidden), rng.normal(0, 0.1, size=d)
     arrays = {"x": x, "gamma": gamma, "beta": beta, "dy": dy}
-    mlp = {**arrays, "w1": w1, "b1": b1, "w2": w2, "b2": b2}
 
     def leaf(a):
         return torch.tensor(a, dtype=torch.float64, requires_grad=True)
@@ -191,43 +172,85 @@ def agreement(world_sizes: Sequence[int] = WORLD_SIZES, n_tokens: int = 6, d: in
     out.backward(torch.tensor(dy))
     tp_ref = {"out": out.detach().numpy(), "dx": xt.grad.numpy(), "dgamma": gt.grad.numpy(),
               "dw1": w1t.grad.numpy(), "dw2": w2t.grad.numpy()}  # fmt: skip
+    return arrays, {**arrays, "w1": w1, "b1": b1, "w2": w2, "b2": b2}, (ref, tp_ref)
 
-    def gap(a, b):
-        return float(np.abs(np.asarray(a) - np.asarray(b)).max())
 
+def _gap(a, b) -> float:
+    return float(np.abs(np.asarray(a) - np.asarray(b)).max())
+
+
+def _compare(runs: list, ref: dict, tp_ref: dict, p: int, n_tokens: int) -> dict:
+    """One seed's differences from one process (see :func:`agreement`)."""
+    from ... import distributed as dist_ln
+
+    r, gap = {}, _gap
+    for m, ranks in zip(METHODS, runs, strict=False):
+        for key in ("y", "dx", "dgamma", "dbeta"):
+            r[f"{m}_{key}"] = gap(np.concatenate([q[key] for q in ranks], -1), ref[key])
+        fwd, bwd = ranks[0]["log"][:-1], ranks[0]["log"][-1:]  # the backward's is the last
+        r[f"{m}_forward_bytes"] = sum(n for _, n in fwd) / n_tokens
+        r[f"{m}_backward_bytes"] = sum(n for _, n in bwd) / n_tokens
+        r[f"{m}_forward_ring"] = dist_ln.ring_bytes(fwd, p) / n_tokens
+        r[f"{m}_backward_ring"] = dist_ln.ring_bytes(bwd, p) / n_tokens
+    seq, tp, drifted = runs[len(METHODS):]
+    r["seq_y"] = gap(np.concatenate([q["y"] for q in seq]), ref["y"])
+    r["seq_dx"] = gap(np.concatenate([q["dx"] for q in seq]), ref["dx"])
+    r["seq_dgamma"] = max(gap(q["dgamma"], ref["dgamma"]) for q in seq)
+    r["seq_dbeta"] = max(gap(q["dbeta"], ref["dbeta"]) for q in seq)
+    r["seq_partial"] = min(gap(q["dgamma_partial"], ref["dgamma"]) for q in seq)
+    r["seq_forward_collectives"] = max(len(q["forward_log"]) for q in seq)
+    r["seq_drift_partial"] = seq[0]["drift_partial"]
+    r["seq_drift_synced"] = seq[0]["drift_synced"]
+    r["tp_out"] = max(gap(q["out"], tp_ref["out"]) for q in tp)
+    r["tp_dx"] = max(gap(q["dx"], tp_ref["dx"]) for q in tp)
+    r["tp_dgamma"] = max(gap(q["dgamma"], tp_ref["dgamma"]) for q in tp)
+    r["tp_dw1"] = gap(np.concatenate([q["dw1"] for q in tp], 1), tp_ref["dw1"])
+    r["tp_dw2"] = gap(np.concatenate([q["dw2"] for q in tp], 0), tp_ref["dw2"])
+    r["tp_drift"] = tp[0]["drift"]
+    r["drifted_out"] = max(gap(q["out"], tp_ref["out"]) for q in drifted)
+    r["drifted_drift"] = drifted[0]["drift"]
+    r["drifted_h_drift"] = drifted[0]["h_drift"]
+    r["drifted_dgamma_gap"] = max(gap(q["dgamma"], drifted[0]["dgamma"]) for q in drifted)
+    return r
+
+
+@remembered
+def agreement(world_sizes: Sequence[int] = WORLD_SIZES, seeds: Sequence[int] = (0, 1, 2),
+              n_tokens: int = 6, d: int = 12, hidden: int = 16,
+              perturb: float = 1e-3) -> dict:  # fmt: skip
+    """The split layer norms against one process (``torch.nn.functional.layer_norm`` and
+    autograd, float64): the largest difference of every output and gradient, per world size
+    and seed.
+
+    One process group per world size runs every case of every seed: the hidden-sharded
+    norm with each method, the sequence-parallel norm, and the tensor-parallel MLP block
+    with its layer norm replicated, once in sync and once with gamma moved by ``perturb``
+    on the last rank.
+
+    Returns ``{P: {name: (S,) array}}``: ``<method>_y``, ``_dx``, ``_dgamma``, ``_dbeta``
+    and the bytes per token handed to the collectives, ``<method>_forward_bytes``,
+    ``_backward_bytes`` (and ``_forward_ring``, ``_backward_ring``: sent per rank, ring
+    model); ``seq_y``, ``seq_dx``, ``seq_dgamma``, ``seq_dbeta`` (after the all-reduce),
+    ``seq_partial`` (before it), ``seq_forward_collectives`` (how many the forward used),
+    ``seq_drift_partial`` and ``seq_drift_synced`` (gamma's gap between the ranks after an
+    SGD step); ``tp_out``, ``tp_dx``, ``tp_dgamma``, ``tp_dw1``, ``tp_dw2``, ``tp_drift``,
+    and ``drifted_out``, ``drifted_drift``, ``drifted_h_drift`` (the gap between the
+    ranks' layer-norm outputs), ``drifted_dgamma_gap`` (between their gamma gradients).
+    """
+    from ... import distributed as dist_ln
+
+    cases = [_agreement_case(seed, n_tokens, d, hidden) for seed in seeds]
+    per_case = len(METHODS) + 3
     results = {}
     for p in world_sizes:
-        calls = [(dist_ln.sharded_ln_rank, {**arrays, "method": m}) for m in METHODS]
-        calls += [(dist_ln.sequence_parallel_rank, arrays), (dist_ln.tensor_parallel_rank, mlp),
-                  (dist_ln.tensor_parallel_rank, {**mlp, "perturb": perturb})]  # fmt: skip
+        calls = []
+        for arrays, mlp, _ in cases:
+            calls += [(dist_ln.sharded_ln_rank, {**arrays, "method": m}) for m in METHODS]
+            calls += [(dist_ln.sequence_parallel_rank, arrays),
+                      (dist_ln.tensor_parallel_rank, mlp),
+                      (dist_ln.tensor_parallel_rank, {**mlp, "perturb": perturb})]  # fmt: skip
         runs = dist_ln.launch_all(calls, p)
-        r = {}
-        for m, ranks in zip(METHODS, runs, strict=False):
-            for key in ("y", "dx", "dgamma", "dbeta"):
-                r[f"{m}_{key}"] = gap(np.concatenate([q[key] for q in ranks], -1), ref[key])
-            fwd, bwd = ranks[0]["log"][:-1], ranks[0]["log"][-1:]  # the backward's is last
-            r[f"{m}_forward_bytes"] = sum(n for _, n in fwd) / n_tokens
-            r[f"{m}_backward_bytes"] = sum(n for _, n in bwd) / n_tokens
-            r[f"{m}_forward_ring"] = dist_ln.ring_bytes(fwd, p) / n_tokens
-            r[f"{m}_backward_ring"] = dist_ln.ring_bytes(bwd, p) / n_tokens
-        seq, tp, drifted = runs[len(METHODS):]
-        r["seq_y"] = gap(np.concatenate([q["y"] for q in seq]), ref["y"])
-        r["seq_dx"] = gap(np.concatenate([q["dx"] for q in seq]), ref["dx"])
-        r["seq_dgamma"] = max(gap(q["dgamma"], ref["dgamma"]) for q in seq)
-        r["seq_dbeta"] = max(gap(q["dbeta"], ref["dbeta"]) for q in seq)
-        r["seq_partial"] = min(gap(q["dgamma_partial"], ref["dgamma"]) for q in seq)
-        r["seq_forward_collectives"] = max(len(q["forward_log"]) for q in seq)
-        r["seq_drift_partial"] = seq[0]["drift_partial"]
-        r["seq_drift_synced"] = seq[0]["drift_synced"]
-        r["tp_out"] = max(gap(q["out"], tp_ref["out"]) for q in tp)
-        r["tp_dx"] = max(gap(q["dx"], tp_ref["dx"]) for q in tp)
-        r["tp_dgamma"] = max(gap(q["dgamma"], tp_ref["dgamma"]) for q in tp)
-        r["tp_dw1"] = gap(np.concatenate([q["dw1"] for q in tp], 1), tp_ref["dw1"])
-        r["tp_dw2"] = gap(np.concatenate([q["dw2"] for q in tp], 0), tp_ref["dw2"])
-        r["tp_drift"] = tp[0]["drift"]
-        r["drifted_out"] = max(gap(q["out"], tp_ref["out"]) for q in drifted)
-        r["drifted_drift"] = drifted[0]["drift"]
-        r["drifted_h_drift"] = drifted[0]["h_drift"]
-        r["drifted_dgamma_gap"] = max(gap(q["dgamma"], drifted[0]["dgamma"]) for q in drifted)
-        results[p] = r
+        rows = [_compare(runs[i * per_case:(i + 1) * per_case], *refs, p, n_tokens)
+                for i, (_, _, refs) in enumerate(cases)]  # fmt: skip
+        results[p] = {key: np.array([row[key] for row in rows]) for key in rows[0]}
     return results
