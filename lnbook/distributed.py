@@ -24,13 +24,16 @@ tensors it is given (what :func:`ring_bytes` turns into a ring algorithm's traff
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import multiprocessing as mp
 import os
 import queue
+import sys
 import tempfile
 import time
 import traceback
+import types
 from collections.abc import Callable, Sequence
 
 from ._optional import torch_missing
@@ -74,6 +77,23 @@ def _start_context():
     return mp.get_context("spawn")
 
 
+@contextlib.contextmanager
+def _without_main():
+    """Start processes that do not re-run the parent's ``__main__``.
+
+    multiprocessing has each new process import the parent's main module (a script again,
+    or ``pytest``; in Jupyter, ``ipykernel_launcher``), in case the function it runs lives
+    there. Ours never does (see ``launch_all``), so while the processes start, the main
+    module is an empty stand-in, and a rank costs only its fork from the server.
+    """
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 def _numpy(value):
     """Tensors as NumPy arrays, in dicts, lists and tuples too: a tensor put in a queue
     would travel through shared memory that dies with its process."""
@@ -98,16 +118,19 @@ def _worker(rank, world_size, store, calls, timeout_s, results) -> None:
             timeout=datetime.timedelta(seconds=timeout_s),
         )
     except BaseException:  # noqa: BLE001 - see _INIT_TRIES
-        results.put((rank, "init", traceback.format_exc()))
+        results.put((rank, "init", traceback.format_exc(), time.time()))
         return
     try:
-        try:
-            out = [_numpy(fn(rank, world_size, **kwargs)) for fn, kwargs in calls]
-        finally:
-            dist.destroy_process_group()
-        results.put((rank, "ok", out))
+        status, value = "ok", [_numpy(fn(rank, world_size, **kwargs)) for fn, kwargs in calls]
     except BaseException:  # noqa: BLE001 - every failure goes back to the parent
-        results.put((rank, "error", traceback.format_exc()))
+        # Reported before the group goes: the ranks waiting on this one fail next, and the
+        # time tells the parent which failure came first.
+        status, value = "error", traceback.format_exc()
+        results.put((rank, status, value, time.time()))
+    finally:
+        dist.destroy_process_group()
+    if status == "ok":
+        results.put((rank, status, value, time.time()))
 
 
 # Gloo's connection of every rank to every other fails now and then on a busy machine
@@ -150,6 +173,11 @@ def launch_all(
     for fn, kwargs in calls:
         if not callable(fn) or not isinstance(kwargs, dict):
             raise TypeError(f"calls must hold (function, dict) pairs, got ({fn!r}, {kwargs!r})")
+        if getattr(fn, "__module__", None) == "__main__":
+            raise TypeError(
+                f"{fn.__name__} is defined in __main__ (a notebook or a script): a new process "
+                "cannot import it. Define it in a module and import it from there."
+            )
     for attempt in range(_INIT_TRIES):
         try:
             return _launch_once(calls, world_size, timeout_s)
@@ -168,8 +196,9 @@ def _launch_once(calls, world_size: int, timeout_s: float) -> list[list]:
             ctx.Process(target=_worker, args=(r, world_size, store, calls, timeout_s, results))
             for r in range(world_size)
         ]
-        for p in procs:
-            p.start()
+        with _without_main():
+            for p in procs:
+                p.start()
         try:
             return _collect(procs, results, world_size, time.monotonic() + timeout_s)
         finally:
@@ -185,7 +214,7 @@ def _collect(procs, results, world_size: int, deadline: float) -> list[list]:
     got: dict[int, list] = {}
     while len(got) < world_size:
         try:
-            rank, status, value = results.get(timeout=0.1)
+            rank, status, value, when = results.get(timeout=0.1)
         except queue.Empty:
             dead = [r for r, p in enumerate(procs) if r not in got and p.exitcode not in (None, 0)]
             if dead:
@@ -199,9 +228,39 @@ def _collect(procs, results, world_size: int, deadline: float) -> list[list]:
         if status == "init":
             raise _InitFailed(f"rank {rank} of {world_size} could not join the group:\n{value}")
         if status == "error":
-            raise RankError(f"rank {rank} of {world_size} failed:\n{value}")
+            rank, value, others = _first_failure(results, rank, value, when)
+            # A rank that died without a word (a crash, os._exit) is what the others' errors
+            # ("connection closed by peer") come from: name it first.
+            reported = {rank, *others}
+            dead = [r for r, p in enumerate(procs)
+                    if r not in reported and p.exitcode not in (None, 0)]  # fmt: skip
+            if dead:
+                raise RankError(
+                    f"rank {dead[0]} of {world_size} died (exit code {procs[dead[0]].exitcode}); "
+                    f"then rank {rank} failed:\n{value}"
+                )
+            more = f"\n(then rank(s) {sorted(others)} failed too)" if others else ""
+            raise RankError(f"rank {rank} of {world_size} failed:\n{value}{more}")
         got[rank] = value
     return [[got[r][i] for r in range(world_size)] for i in range(len(got[0]))]
+
+
+def _first_failure(results, rank: int, value: str, when: float, grace_s: float = 0.5):
+    """The failure that came first: a rank that raises takes the group down, and the ranks
+    waiting on it fail in turn ("connection closed"), maybe reporting sooner. So wait a
+    moment for the others, and name the earliest. Returns (rank, traceback, the other
+    failed ranks)."""
+    failures = [(when, rank, value)]
+    end = time.monotonic() + grace_s
+    while time.monotonic() < end:
+        try:
+            r, status, v, t = results.get(timeout=0.05)
+        except queue.Empty:
+            continue
+        if status == "error":
+            failures.append((t, r, v))
+    when, rank, value = min(failures)
+    return rank, value, [r for _, r, _ in failures if r != rank]
 
 
 def launch(fn: Callable, world_size: int, *, timeout_s: float = 60.0, **kwargs) -> list:
@@ -404,11 +463,12 @@ def all_reduce_grads(params: Sequence[Tensor], comm: Collectives) -> None:
 
 
 def param_drift(t: Tensor, comm: Collectives) -> float:
-    """How far a replicated tensor differs between the ranks: the largest
-    ``|t - mean over the ranks of t|`` on any rank (0.0 when every rank holds the same)."""
-    mean = comm.all_reduce(t.detach().clone()) / comm.world_size
-    gap = (t.detach() - mean).abs().max().reshape(1)
-    return float(comm.all_reduce(gap, op=dist.ReduceOp.MAX))
+    """How far a replicated tensor differs between the ranks: the largest difference
+    between two ranks' copies of any element (exactly 0.0 when every rank holds the same
+    bits; a mean over the ranks would add its own rounding)."""
+    hi = comm.all_reduce(t.detach().clone(), op=dist.ReduceOp.MAX)
+    lo = comm.all_reduce(t.detach().clone(), op=dist.ReduceOp.MIN)
+    return float((hi - lo).max())
 
 
 class _CopyToTensorParallel(torch.autograd.Function):
