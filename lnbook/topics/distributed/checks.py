@@ -26,7 +26,7 @@ def merge(fn: Callable) -> Verdict:
         xa, xb = rng.normal(5.0, 2.0, size=na), rng.normal(-1.0, 0.5, size=nb)
         a, b = _triple(xa), _triple(xb)
         expected = np.array(_triple(np.concatenate([xa, xb])), dtype=float)
-        got, verdict = returned_array(fn, (a, b), (3,), name=f"merge({a}, {b})")
+        got, verdict = returned_array(fn, (a, b), (3,), name="The merged triple")
         if verdict:
             return verdict
         (_, ma, m2a), (_, mb, m2b) = a, b
@@ -73,7 +73,7 @@ def ring_bytes_per_token(fn: Callable) -> Verdict:
     and for the all-gather of each shard's (mean, M2)."""
     for p, itemsize in ((2, 4), (3, 4), (4, 2), (8, 8)):
         got, verdict = returned_array(
-            fn, (p, itemsize), (2,), name=f"ring_bytes_per_token({p}, {itemsize})"
+            fn, (p, itemsize), (2,), name=f"The pair for P = {p}, itemsize {itemsize},"
         )
         if verdict:
             return verdict
