@@ -135,10 +135,10 @@ def _two_panels(title: str, height: int, bytes_top: float, error_range: list[flo
                      row=1, col=1)  # fmt: skip
     fig.update_yaxes(title_text="relative error (log)", range=error_range,
                      **log_axis(10.0 ** np.array(error_range)), row=1, col=1)  # fmt: skip
-    fig.update_xaxes(title_text="method", row=1, col=2)
+    fig.update_xaxes(title_text="method", type="category", row=1, col=2)
     fig.update_yaxes(title_text="bytes (ring model)", range=[0, bytes_top], row=1, col=2)
     style(fig, title, height=height, legend=legend_row(-0.3, yanchor="top"),
-          margin={"t": 120, "b": 150})  # fmt: skip
+          margin={"t": 120, "b": 150}, uniformtext={"minsize": 12, "mode": "show"})  # fmt: skip
     return fig
 
 
