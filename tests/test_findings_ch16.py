@@ -67,4 +67,4 @@ def test_a_drifted_replica_is_caught_and_never_pulled_back(agree):
     for p, r in agree.items():
         assert (r["tp_drift"] == 0).all()
         assert np.allclose(r["drifted_drift"], 1e-3, rtol=1e-9)
-        assert r["drifted_out"].min() > 1e-4 and r["drifted_dgamma_gap"].max() < 1e-15
+        assert r["drifted_out"].min() > 1e-4 and (r["drifted_dgamma_gap"] == 0).all()
