@@ -70,8 +70,12 @@ def _start_context():
         # What a rank would otherwise import on its own: torch, and what autograd's first
         # backward from a non-scalar output imports (sympy, through symbolic_shapes: ~3 s).
         ctx.set_forkserver_preload(
-            ["torch", "torch.distributed", "torch.fx.experimental.symbolic_shapes",
-             "lnbook.distributed"]  # fmt: skip
+            [
+                "torch",
+                "torch.distributed",
+                "torch.fx.experimental.symbolic_shapes",
+                "lnbook.distributed",
+            ]  # fmt: skip
         )
         return ctx
     return mp.get_context("spawn")

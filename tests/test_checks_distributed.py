@@ -5,7 +5,6 @@ non-callables: tests/test_checks.py (CHECKERS), with every other chapter's check
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

@@ -741,8 +741,10 @@ def _figure_builders() -> dict:
         "ownership": lambda: distributed_figures.ownership_figure(
             distributed_experiments.ownership(n_tokens=5, d=7, world_size=3)
         ),
-        "accuracy": lambda: distributed_figures.accuracy_figure(_fake_accuracy_grid(), active=1),
-        "live_accuracy": lambda: distributed_figures.live_accuracy_figure(
+        "sharded_stats": lambda: distributed_figures.sharded_stats_figure(
+            _fake_accuracy_grid(), active=1
+        ),
+        "live_sharded_stats": lambda: distributed_figures.live_sharded_stats_figure(
             _fake_accuracy_grid(world_sizes=(3,), d_values=(16,), dtypes=("float32",), seeds=(4,))
         ),
     }
@@ -767,9 +769,9 @@ def _fake_accuracy_grid(world_sizes=(2, 3), d_values=(8, 16), dtypes=("float32",
             "ring_bytes": ring}  # fmt: skip
 
 
-def test_accuracy_figure_frames_per_ranks_and_size_and_a_precision_menu():
+def test_sharded_stats_figure_frames_per_ranks_and_size_and_a_precision_menu():
     grid = _fake_accuracy_grid()
-    fig = distributed_figures.accuracy_figure(grid, active=0)
+    fig = distributed_figures.sharded_stats_figure(grid, active=0)
     assert [f.name for f in fig.frames] == ["2 ranks, D = 8", "2 ranks, D = 16", "3 ranks, D = 8",
                                             "3 ranks, D = 16"]  # fmt: skip
     menu = fig.layout.updatemenus[0]
@@ -786,15 +788,15 @@ def test_accuracy_figure_frames_per_ranks_and_size_and_a_precision_menu():
     assert not np.allclose(fig.frames[0].data[0].y, frame.data[0].y)
 
 
-def test_live_accuracy_update_matches_the_static_traces():
+def test_live_sharded_stats_update_matches_the_static_traces():
     from lnbook.live import LiveFigure
 
     one = _fake_accuracy_grid(world_sizes=(2,), d_values=(8,), dtypes=("float64",), seeds=(0,))
     other = _fake_accuracy_grid(world_sizes=(4,), d_values=(8,), dtypes=("float64",), seeds=(1,))
     other["var_error"] = other["var_error"][..., ::-1]
-    fig = LiveFigure(distributed_figures.live_accuracy_figure(one))
-    distributed_figures.update_accuracy(fig, other)
-    static = distributed_figures.accuracy_traces(other, 0, 0, 0)
+    fig = LiveFigure(distributed_figures.live_sharded_stats_figure(one))
+    distributed_figures.update_sharded_stats(fig, other)
+    static = distributed_figures.sharded_stats_traces(other, 0, 0, 0)
     for live, want in zip(fig.data, static, strict=True):
         np.testing.assert_allclose(np.asarray(live.y, dtype=float), np.asarray(want.y, dtype=float))
     assert fig.layout.title.text.startswith("4 ranks")

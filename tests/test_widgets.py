@@ -325,7 +325,7 @@ def test_norm_explorer_follows_its_controls():
     assert fig.data[-1].y[0] == pytest.approx(np.sqrt(63))  # the bound follows H
 
 
-def test_accuracy_explorer_runs_the_chosen_process_group(monkeypatch):
+def test_sharded_stats_explorer_runs_the_chosen_process_group(monkeypatch):
     # The wiring only: each control's value reaches the experiment (which starts process
     # groups; tests/test_distributed.py runs those) and the figure follows its result.
     from test_figures import _fake_accuracy_grid
@@ -342,7 +342,7 @@ def test_accuracy_explorer_runs_the_chosen_process_group(monkeypatch):
         return grid
 
     monkeypatch.setattr(distributed_experiments, "accuracy_sweep", sweep)
-    e = distributed_widgets.accuracy_explorer()
+    e = distributed_widgets.sharded_stats_explorer()
     before = np.array(e.figure.data[0].y, dtype=float)
     e.controls["world_size"].value = 4
     e.controls["d"].value = 1024

@@ -192,7 +192,7 @@ def _compare(runs: list, ref: dict, tp_ref: dict, p: int, n_tokens: int) -> dict
         r[f"{m}_backward_bytes"] = sum(n for _, n in bwd) / n_tokens
         r[f"{m}_forward_ring"] = dist_ln.ring_bytes(fwd, p) / n_tokens
         r[f"{m}_backward_ring"] = dist_ln.ring_bytes(bwd, p) / n_tokens
-    seq, tp, drifted = runs[len(METHODS):]
+    seq, tp, drifted = runs[len(METHODS) :]
     r["seq_y"] = gap(np.concatenate([q["y"] for q in seq]), ref["y"])
     r["seq_dx"] = gap(np.concatenate([q["dx"] for q in seq]), ref["dx"])
     r["seq_dgamma"] = max(gap(q["dgamma"], ref["dgamma"]) for q in seq)

@@ -1,10 +1,10 @@
 """Chapter 16's figures: who holds what, and the sharded statistics' error and traffic.
 
 ``ownership_figure`` (the ranks' parts of an activation under the two splits);
-``accuracy_figure`` (the static face: each method's variance error against the data's
+``sharded_stats_figure`` (the static face: each method's variance error against the data's
 offset beside the bytes each rank sends per token, a slider over world size and hidden size,
-a menu over the precision) and its live face ``live_accuracy_figure`` with
-``update_accuracy``, both drawn from ``accuracy_traces``. Results come in from
+a menu over the precision) and its live face ``live_sharded_stats_figure`` with
+``update_sharded_stats``, both drawn from ``sharded_stats_traces``. Results come in from
 ``experiments.py``; the look and controls from ``lnbook.plotting``.
 """
 
@@ -62,8 +62,11 @@ def ownership_figure(own: dict) -> go.Figure:
                 zmin=0,
                 zmax=p,
                 showscale=col == 1,
-                colorbar={"tickvals": [r + 0.5 for r in range(p)],
-                          "ticktext": [f"rank {r}" for r in range(p)], "title": ""},  # fmt: skip
+                colorbar={
+                    "tickvals": [r + 0.5 for r in range(p)],
+                    "ticktext": [f"rank {r}" for r in range(p)],
+                    "title": "",
+                },  # fmt: skip
                 xgap=1,
                 ygap=1,
             ),
@@ -79,7 +82,7 @@ def _offset_labels(offsets) -> list[str]:
     return [f"{o:g}" for o in offsets]
 
 
-def accuracy_traces(grid: dict, p: int, i: int, j: int) -> list:
+def sharded_stats_traces(grid: dict, p: int, i: int, j: int) -> list:
     """Traces of world size index ``p``, hidden size index ``i`` and dtype index ``j`` of
     ``grid`` (``experiments.accuracy_grid``): each method's largest relative variance error
     against the offset (the median over the seeds, bars from the lowest to the highest
@@ -98,8 +101,13 @@ def accuracy_traces(grid: dict, p: int, i: int, j: int) -> list:
                 name=_label(method),
                 line={"color": colour},
                 marker={"color": colour, "size": 8},
-                error_y={"type": "data", "array": hi - mid, "arrayminus": mid - lo,
-                         "color": colour, "visible": err.shape[0] > 1},  # fmt: skip
+                error_y={
+                    "type": "data",
+                    "array": hi - mid,
+                    "arrayminus": mid - lo,
+                    "color": colour,
+                    "visible": err.shape[0] > 1,
+                },  # fmt: skip
                 hovertemplate=f"{METHOD_STYLE[method][1]}, offset %{{x}}: %{{y:.1e}}"
                 "<extra></extra>",
                 legendgroup=method,
@@ -142,7 +150,7 @@ def _two_panels(title: str, height: int, bytes_top: float, error_range: list[flo
     return fig
 
 
-def accuracy_figure(grid: dict, active: int = 0) -> go.Figure:
+def sharded_stats_figure(grid: dict, active: int = 0) -> go.Figure:
     """Chapter 16: the hidden-sharded norm's statistics three ways, measured on real
     process groups: the variance's error as the data's offset grows (left) and the bytes
     each rank sends per token (right). The slider picks the number of ranks and the hidden
@@ -164,29 +172,27 @@ def accuracy_figure(grid: dict, active: int = 0) -> go.Figure:
     p0, i0 = combos[active]
     size = len(grid["methods"]) + 1
     for j in range(n_dtypes):
-        for t in accuracy_traces(grid, p0, i0, j):
+        for t in sharded_stats_traces(grid, p0, i0, j):
             t.visible = j == 0
             t.showlegend = j == 0 and isinstance(t, go.Scatter)
             fig.add_trace(t, row=1, col=1 if isinstance(t, go.Scatter) else 2)
 
     def data(k: int) -> list:
         p, i = combos[k]
-        return [t for j in range(n_dtypes) for t in accuracy_traces(grid, p, i, j)]
+        return [t for j in range(n_dtypes) for t in sharded_stats_traces(grid, p, i, j)]
 
     frame_slider(fig, labels, "ranks and hidden size", data, active=active)
-    fig.update_layout(
-        updatemenus=[visibility_menu(list(grid["dtypes"]), size, "precision", y=1.1)]
-    )
+    fig.update_layout(updatemenus=[visibility_menu(list(grid["dtypes"]), size, "precision", y=1.1)])
     return fig
 
 
-def live_accuracy_figure(result: dict) -> go.Figure:
+def live_sharded_stats_figure(result: dict) -> go.Figure:
     """The live face: one world size, hidden size, precision and seed
     (``experiments.accuracy_sweep``)."""
     fig = _two_panels(_live_title(result), 520,
                       1.25 * float(max(result["ring_bytes"].max(), 8.0)),
                       fit_range(np.maximum(result["var_error"], _FLOOR), log=True))  # fmt: skip
-    for t in accuracy_traces(result, 0, 0, 0):
+    for t in sharded_stats_traces(result, 0, 0, 0):
         fig.add_trace(t, row=1, col=1 if isinstance(t, go.Scatter) else 2)
     return fig
 
@@ -196,9 +202,10 @@ def _live_title(result: dict) -> str:
             f"{result['dtypes'][0]}, seed {result['seeds'][0]}")  # fmt: skip
 
 
-def update_accuracy(fig: go.Figure, result: dict) -> None:
+def update_sharded_stats(fig: go.Figure, result: dict) -> None:
     """Redraw a live accuracy figure in place (the error axis refitted)."""
     err = np.maximum(result["var_error"], _FLOOR)
     lo, hi = fit_range(err, log=True)
-    redraw(fig, accuracy_traces(result, 0, 0, 0), title_text=_live_title(result),
-           yaxis_range=[lo, hi], yaxis2_range=[0, 1.25 * float(result["ring_bytes"].max())])  # fmt: skip
+    top = 1.25 * float(result["ring_bytes"].max())
+    redraw(fig, sharded_stats_traces(result, 0, 0, 0), title_text=_live_title(result),
+           yaxis_range=[lo, hi], yaxis2_range=[0, top])  # fmt: skip

@@ -15,18 +15,19 @@ from ...live import Explorer, explorer
 from . import experiments, figures
 
 
-def accuracy_explorer() -> Explorer:
+def sharded_stats_explorer() -> Explorer:
     """Chapter 16: ranks, hidden size, precision and seed -> error and bytes, live."""
     controls = {
         "world_size": W.IntSlider(2, 2, 4, description="ranks P", continuous_update=False),
         "d": W.Dropdown(options=[16, 64, 256, 1024, 4096], value=64, description="hidden size D"),
-        "dtype": W.ToggleButtons(options=["float32", "float64"], value="float32",
-                                 description="precision"),  # fmt: skip
+        "dtype": W.ToggleButtons(
+            options=["float32", "float64"], value="float32", description="precision"
+        ),  # fmt: skip
         "seed": W.IntSlider(0, 0, 9, description="seed", continuous_update=False),
     }
     return explorer(
         controls,
         experiments.accuracy_sweep,
-        figures.live_accuracy_figure,
-        figures.update_accuracy,
+        figures.live_sharded_stats_figure,
+        figures.update_sharded_stats,
     )
