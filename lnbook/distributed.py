@@ -7,7 +7,7 @@ this machine that talk only through ``torch.distributed``'s collectives:
   each rank holds ``D / P`` features of every token, so the statistics need an all-reduce.
   :func:`sharded_statistics` takes them three ways: the naive all-reduce of the sums of
   ``x`` and ``x**2``, per-shard ``(count, mean, M2)`` merged with Chan et al.'s pairwise
-  formula (:func:`chan_merge`), and an exact two-pass all-reduce;
+  formula (:func:`chan_merge`), and a two-pass all-reduce (the mean, then the squares);
   :class:`ShardedLayerNorm` is the forward and its hand-written backward, whose two row
   sums over all ``D`` features are one more all-reduce;
 - **sequence parallelism**: each rank holds all the features of some tokens; the norm needs
@@ -367,7 +367,7 @@ def sharded_statistics(
     method : "naive" one all-reduce of (sum x, sum x**2), (N, 2): var = E[x^2] - mu^2;
         "chan" one all-gather of each shard's (mean, M2), (N, 2), merged pairwise in rank
         order (all-reduce cannot do it: the merge is not a sum);
-        "two_pass" all-reduce sum x (N, 1), then sum (x - mu)^2 (N, 1): exact but two
+        "two_pass" all-reduce sum x (N, 1), then sum (x - mu)^2 (N, 1): accurate but two
         round trips
 
     Returns
