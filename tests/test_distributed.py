@@ -250,3 +250,14 @@ def test_a_function_of_main_is_refused_before_any_process_starts():
     in_a_notebook.__module__ = "__main__"
     with pytest.raises(TypeError, match="defined in __main__"):
         distributed.launch(in_a_notebook, 2)
+
+
+def test_chapter_experiments_refuse_bad_arguments_before_starting_processes():
+    from lnbook.topics.distributed import experiments
+
+    with pytest.raises(ValueError, match=r"hidden size must be >= world size 4"):
+        experiments.accuracy_grid((4,), (2,))
+    with pytest.raises(ValueError, match="dtype"):
+        experiments.accuracy_sweep(dtype="int8")
+    with pytest.raises(ValueError, match="world_size"):
+        experiments.ownership(n_tokens=4, d=4, world_size=0)
