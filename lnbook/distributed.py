@@ -111,7 +111,8 @@ def _numpy(value):
 
 
 def _worker(rank, world_size, store, calls, timeout_s, results) -> None:
-    """One rank: join the group, run every call, send back ``(rank, status, value)``."""
+    """One rank: join the group, run every call, send back ``(rank, status, value, when)``
+    (status "ok", "error" or "init"; when: the time, which orders the failures)."""
     try:
         torch.set_num_threads(1)  # P processes share the machine's cores
         dist.init_process_group(
