@@ -1,25 +1,18 @@
 """Layer norm split across processes, on real ``torch.distributed`` process groups (gloo, CPU).
 
-Three ways a model's layer norm meets several devices, each run by several processes of
-this machine that talk only through ``torch.distributed``'s collectives:
-
-- **hidden dimension sharded** (tensor parallelism, a norm after a column-parallel layer):
-  each rank holds ``D / P`` features of every token, so the statistics need an all-reduce.
-  :func:`sharded_statistics` takes them three ways: the naive all-reduce of the sums of
-  ``x`` and ``x**2``, per-shard ``(count, mean, M2)`` merged with Chan et al.'s pairwise
-  formula (:func:`chan_merge`), and a two-pass all-reduce (the mean, then the squares);
-  :class:`ShardedLayerNorm` is the forward and its hand-written backward, whose two row
-  sums over all ``D`` features are one more all-reduce;
-- **sequence parallelism**: each rank holds all the features of some tokens; the norm needs
-  no communication, but gamma's and beta's gradients are partial sums (:func:`all_reduce_grads`);
+- **hidden dimension sharded** (tensor parallelism): each rank holds ``D / P`` features of
+  every token, so the statistics need a collective: :func:`sharded_statistics` takes them
+  three ways (naive sums of ``x`` and ``x**2``; per-shard (count, mean, M2) merged with
+  :func:`chan_merge`; two passes); :class:`ShardedLayerNorm` adds the hand-written
+  backward, whose two row sums over all ``D`` features are one more all-reduce;
+- **sequence parallelism**: each rank holds whole tokens; no collective in the norm, but
+  gamma's and beta's gradients are partial sums (:func:`all_reduce_grads`);
 - **a Megatron-style tensor-parallel MLP** (:func:`tensor_parallel_mlp`) after a layer norm
-  replicated on every rank, whose parameters must stay the same everywhere
-  (:func:`param_drift` measures how far they are apart).
+  replicated on every rank, whose copies must stay equal (:func:`param_drift`).
 
-:func:`launch` runs a function on ``P`` fresh processes joined in a gloo process group and
-returns what each rank returned; the ``*_rank`` functions are what the book and the tests
-run there. Every collective goes through :class:`Collectives`, which logs the bytes of the
-tensors it is given (what :func:`ring_bytes` turns into a ring algorithm's traffic).
+:func:`launch` runs a function on ``P`` fresh processes joined in a gloo process group; the
+``*_rank`` functions are what the book and the tests run there. Every collective goes
+through :class:`Collectives`, which logs the bytes of the tensors it is given.
 """
 
 from __future__ import annotations
@@ -83,13 +76,9 @@ def _start_context():
 
 @contextlib.contextmanager
 def _without_main():
-    """Start processes that do not re-run the parent's ``__main__``.
-
-    multiprocessing has each new process import the parent's main module (a script again,
-    or ``pytest``; in Jupyter, ``ipykernel_launcher``), in case the function it runs lives
-    there. Ours never does (see ``launch_all``), so while the processes start, the main
-    module is an empty stand-in, and a rank costs only its fork from the server.
-    """
+    """Start processes that do not re-run the parent's ``__main__`` (a script, ``pytest``),
+    as multiprocessing has them do in case their function lives there: ours never does
+    (``launch_all`` refuses it), so a rank costs only its fork from the server."""
     main = sys.modules["__main__"]
     sys.modules["__main__"] = types.ModuleType("__main__")
     try:
@@ -251,10 +240,8 @@ def _collect(procs, results, world_size: int, deadline: float) -> list[list]:
 
 
 def _first_failure(results, rank: int, value: str, when: float, grace_s: float = 0.5):
-    """The failure that came first: a rank that raises takes the group down, and the ranks
-    waiting on it fail in turn ("connection closed"), maybe reporting sooner. So wait a
-    moment for the others, and name the earliest. Returns (rank, traceback, the other
-    failed ranks)."""
+    """The failure that came first (a rank that raises takes the group down, and the ranks
+    waiting on it fail in turn, maybe reporting sooner): (rank, traceback, other ranks)."""
     failures = [(when, rank, value)]
     end = time.monotonic() + grace_s
     while time.monotonic() < end:
@@ -532,6 +519,12 @@ def _leaf(a, dtype=torch.float64) -> Tensor:
     return torch.tensor(np.asarray(a), dtype=dtype).requires_grad_(True)
 
 
+def _backward(y: Tensor, dy) -> None:
+    """Backpropagate the gradient ``dy`` of ``y``, as the scalar ``sum(y * dy)`` (the same
+    gradients; ``y.backward(dy)`` would import sympy on its first call, seconds per rank)."""
+    (y * torch.as_tensor(dy, dtype=y.dtype)).sum().backward()
+
+
 def sharded_ln_rank(rank, world_size, x, gamma, beta, dy, method="chan", eps=1e-5) -> dict:
     """One rank of a hidden-sharded layer norm, forward and backward, in float64.
 
@@ -544,7 +537,7 @@ def sharded_ln_rank(rank, world_size, x, gamma, beta, dy, method="chan", eps=1e-
     comm = Collectives()
     xs, g, b = _leaf(x[:, cols]), _leaf(gamma[cols]), _leaf(beta[cols])
     y = sharded_layer_norm(xs, g, b, widths, comm, method, eps)
-    y.backward(torch.as_tensor(dy[:, cols], dtype=torch.float64))
+    _backward(y, dy[:, cols])
     return {"y": y, "dx": xs.grad, "dgamma": g.grad, "dbeta": b.grad, "log": comm.log,
             "features": (cols.start, cols.stop)}  # fmt: skip
 
@@ -563,7 +556,7 @@ def sequence_parallel_rank(rank, world_size, x, gamma, beta, dy, eps=1e-5, lr=0.
     xs, g, b = _leaf(x[rows]), _leaf(gamma), _leaf(beta)
     y = torch_ln.layer_norm(xs, (xs.shape[1],), g, b, eps)  # no collective at all
     forward_log = list(comm.log)
-    y.backward(torch.as_tensor(dy[rows], dtype=torch.float64))
+    _backward(y, dy[rows])
     partial = g.grad.clone()
     all_reduce_grads([g, b], comm)
     with torch.no_grad():
@@ -590,7 +583,7 @@ def tensor_parallel_rank(rank, world_size, x, gamma, beta, w1, b1, w2, b2, dy, e
     xs, g, b = _leaf(x), _leaf(gamma), _leaf(beta)
     w1s, b1s, w2s, b2s = _leaf(w1[:, cols]), _leaf(b1[cols]), _leaf(w2[cols]), _leaf(b2)
     out = tensor_parallel_mlp(xs, g, b, w1s, b1s, w2s, b2s, comm, eps)
-    out.backward(torch.as_tensor(dy, dtype=torch.float64))
+    _backward(out, dy)
     with torch.no_grad():
         h = torch_ln.layer_norm(xs, (xs.shape[1],), g, b, eps)
         drift, h_drift = param_drift(g, comm), param_drift(h, comm)

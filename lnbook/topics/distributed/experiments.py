@@ -163,13 +163,13 @@ def _agreement_case(seed: int, n_tokens: int, d: int, hidden: int) -> tuple[dict
 
     xt, gt, bt = leaf(x), leaf(gamma), leaf(beta)
     y = F.layer_norm(xt, (d,), gt, bt, EPS)
-    y.backward(torch.tensor(dy))
+    (y * torch.tensor(dy)).sum().backward()  # a scalar: y.backward(dy) imports sympy
     ref = {"y": y.detach().numpy(), "dx": xt.grad.numpy(), "dgamma": gt.grad.numpy(),
            "dbeta": bt.grad.numpy()}  # fmt: skip
     xt, gt, bt, w1t, w2t = leaf(x), leaf(gamma), leaf(beta), leaf(w1), leaf(w2)
     h = F.layer_norm(xt, (d,), gt, bt, EPS)
     out = xt + F.gelu(h @ w1t + torch.tensor(b1)) @ w2t + torch.tensor(b2)
-    out.backward(torch.tensor(dy))
+    (out * torch.tensor(dy)).sum().backward()
     tp_ref = {"out": out.detach().numpy(), "dx": xt.grad.numpy(), "dgamma": gt.grad.numpy(),
               "dw1": w1t.grad.numpy(), "dw2": w2t.grad.numpy()}  # fmt: skip
     return arrays, {**arrays, "w1": w1, "b1": b1, "w2": w2, "b2": b2}, (ref, tp_ref)
