@@ -26,6 +26,7 @@ from lnbook.topics.affine import checks as affine_checks
 from lnbook.topics.attention_logits import checks as attention_logits_checks
 from lnbook.topics.batch_norm import checks as batch_norm_checks
 from lnbook.topics.covariate_shift import checks as covariate_shift_checks
+from lnbook.topics.distributed import checks as distributed_checks
 from lnbook.topics.effective_rate import checks as effective_rate_checks
 from lnbook.topics.from_scratch import checks as from_scratch_checks
 from lnbook.topics.geometry import checks as geometry_checks
@@ -129,6 +130,9 @@ CHECKERS = [
     outliers_checks.channels_last_layer_norm,
     outliers_checks.ada_ln,
     performance_checks.triton_forward_bytes,
+    distributed_checks.merge,
+    distributed_checks.ring_bytes_per_token,
+    distributed_checks.communication_predictions,
 ]
 
 

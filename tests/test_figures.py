@@ -18,6 +18,8 @@ from lnbook.topics.attention_logits import figures as attention_logits_figures
 from lnbook.topics.batch_norm import experiments as batch_norm_experiments
 from lnbook.topics.batch_norm import figures as batch_norm_figures
 from lnbook.topics.covariate_shift import figures as covariate_shift_figures
+from lnbook.topics.distributed import experiments as distributed_experiments
+from lnbook.topics.distributed import figures as distributed_figures
 from lnbook.topics.effective_rate import experiments as effective_rate_experiments
 from lnbook.topics.effective_rate import figures as effective_rate_figures
 from lnbook.topics.from_scratch import figures as from_scratch_figures
@@ -736,7 +738,76 @@ def _figure_builders() -> dict:
         "conditioning": lambda: outliers_figures.conditioning_figure(
             outliers_experiments.conditioning_runs(("adaLN-Zero", "none"), (0,), steps=30, d=8)
         ),
+        "ownership": lambda: distributed_figures.ownership_figure(
+            distributed_experiments.ownership(n_tokens=5, d=7, world_size=3)
+        ),
+        "sharded_stats": lambda: distributed_figures.sharded_stats_figure(
+            _fake_accuracy_grid(), active=1
+        ),
+        "live_sharded_stats": lambda: distributed_figures.live_sharded_stats_figure(
+            _fake_accuracy_grid(world_sizes=(3,), d_values=(16,), dtypes=("float32",), seeds=(4,))
+        ),
     }
+
+
+def _fake_accuracy_grid(world_sizes=(2, 3), d_values=(8, 16), dtypes=("float32", "float64"),
+                        seeds=(0, 1)) -> dict:  # fmt: skip
+    """``distributed_experiments.accuracy_grid``'s shapes, with made-up errors that differ
+    everywhere (the real one starts process groups: tests/test_distributed.py)."""
+    offsets = np.array(distributed_experiments.OFFSETS)
+    methods = distributed_experiments.METHODS
+    shape = (len(world_sizes), len(d_values), len(dtypes), len(methods), len(seeds), len(offsets))
+    var_error = 10.0 ** -np.random.default_rng(0).uniform(1, 15, size=shape)
+    itemsize = np.array([4.0 if d == "float32" else 8.0 for d in dtypes])
+    p = np.array(world_sizes, dtype=float)[:, None, None]
+    factor = np.array([[2.0, 0.0, 2.0]]) * ((p - 1) / p) + np.array([[0.0, 1.0, 0.0]]) * (p - 1)
+    ring = factor * 2 * itemsize[None, :, None]  # (P, dtype, method)
+    return {"world_sizes": tuple(world_sizes), "d_values": tuple(d_values), "dtypes": tuple(dtypes),
+            "offsets": offsets, "methods": methods, "seeds": tuple(seeds),
+            "var_error": var_error, "y_error": var_error * 3,
+            "bytes_passed": np.broadcast_to(2 * itemsize[None, :, None], ring.shape).copy(),
+            "ring_bytes": ring}  # fmt: skip
+
+
+def test_sharded_stats_figure_frames_per_ranks_and_size_and_a_precision_menu():
+    grid = _fake_accuracy_grid()
+    fig = distributed_figures.sharded_stats_figure(grid, active=0)
+    assert [f.name for f in fig.frames] == ["2 ranks, D = 8", "2 ranks, D = 16", "3 ranks, D = 8",
+                                            "3 ranks, D = 16"]  # fmt: skip
+    menu = fig.layout.updatemenus[0]
+    assert [b.label for b in menu.buttons] == ["float32", "float64"]
+    # Each group: 3 methods' lines, then the bytes bars; the menu shows one group.
+    assert menu.buttons[1].args[0]["visible"] == [False] * 4 + [True] * 4
+    frame = fig.frames[3]  # 3 ranks, D = 16
+    for j in range(2):
+        for k in range(3):
+            line = frame.data[4 * j + k]
+            expected = np.median(grid["var_error"][1, 1, j, k], axis=0)
+            np.testing.assert_allclose(line.y, expected)
+        np.testing.assert_allclose(frame.data[4 * j + 3].y, grid["ring_bytes"][1, j])
+    assert not np.allclose(fig.frames[0].data[0].y, frame.data[0].y)
+
+
+def test_live_sharded_stats_update_matches_the_static_traces():
+    from lnbook.live import LiveFigure
+
+    one = _fake_accuracy_grid(world_sizes=(2,), d_values=(8,), dtypes=("float64",), seeds=(0,))
+    other = _fake_accuracy_grid(world_sizes=(4,), d_values=(8,), dtypes=("float64",), seeds=(1,))
+    other["var_error"] = other["var_error"][..., ::-1]
+    fig = LiveFigure(distributed_figures.live_sharded_stats_figure(one))
+    distributed_figures.update_sharded_stats(fig, other)
+    static = distributed_figures.sharded_stats_traces(other, 0, 0, 0)
+    for live, want in zip(fig.data, static, strict=True):
+        np.testing.assert_allclose(np.asarray(live.y, dtype=float), np.asarray(want.y, dtype=float))
+    assert fig.layout.title.text.startswith("4 ranks")
+
+
+def test_ownership_figure_colours_each_rank_block():
+    own = distributed_experiments.ownership(n_tokens=5, d=7, world_size=3)
+    fig = distributed_figures.ownership_figure(own)
+    hidden, sequence = (np.asarray(t.z) - 0.5 for t in fig.data)
+    assert hidden[0].tolist() == [0, 0, 0, 1, 1, 2, 2]  # 7 features: 3, 2, 2
+    assert sequence[:, 0].tolist() == [0, 0, 1, 1, 2] and (sequence == sequence[:, :1]).all()
 
 
 @functools.cache

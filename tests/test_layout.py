@@ -32,6 +32,7 @@ FLOORS = {
     "lnbook.recurrent": 3,
     "lnbook.attention": 3,
     "lnbook.conditioning": 3,
+    "lnbook.distributed": 3,
     "lnbook.training": 4,
     "lnbook.plotting": 4,
     "lnbook.live": 4,

@@ -323,3 +323,33 @@ def test_norm_explorer_follows_its_controls():
     np.testing.assert_allclose(fig.data[2].y, np.exp(np.log(expected).mean(axis=0)), rtol=1e-12)
     e.controls["hidden"].value = 64
     assert fig.data[-1].y[0] == pytest.approx(np.sqrt(63))  # the bound follows H
+
+
+def test_sharded_stats_explorer_runs_the_chosen_process_group(monkeypatch):
+    # The wiring only: each control's value reaches the experiment (which starts process
+    # groups; tests/test_distributed.py runs those) and the figure follows its result.
+    from test_figures import _fake_accuracy_grid
+
+    from lnbook.topics.distributed import experiments as distributed_experiments
+    from lnbook.topics.distributed import widgets as distributed_widgets
+
+    calls = []
+
+    def sweep(world_size, d, dtype, seed):
+        calls.append((world_size, d, dtype, seed))
+        grid = _fake_accuracy_grid((world_size,), (d,), (dtype,), (seed,))
+        grid["var_error"] = grid["var_error"] * (1 + seed)
+        return grid
+
+    monkeypatch.setattr(distributed_experiments, "accuracy_sweep", sweep)
+    e = distributed_widgets.sharded_stats_explorer()
+    before = np.array(e.figure.data[0].y, dtype=float)
+    e.controls["world_size"].value = 4
+    e.controls["d"].value = 1024
+    e.controls["dtype"].value = "float64"
+    e.controls["seed"].value = 3
+    assert calls == [(2, 64, "float32", 0), (4, 64, "float32", 0), (4, 1024, "float32", 0),
+                     (4, 1024, "float64", 0), (4, 1024, "float64", 3)]  # fmt: skip
+    assert e.figure.layout.title.text == "4 ranks, D = 1024, float64, seed 3"
+    assert not np.allclose(before, np.array(e.figure.data[0].y, dtype=float))
+    assert e.figure.data[3].y[0] == pytest.approx(2 * 2 * 3 / 4 * 8)  # naive, P = 4, float64
