@@ -29,7 +29,7 @@ HALF = ("float16", "bfloat16")
 FLOAT16_MAX, FLOAT16_TINY, FLOAT16_SUBNORMAL = 65504.0, 2.0**-14, 2.0**-24
 # Machine epsilon (the gap after 1): 10 and 7 fraction bits.
 EPS = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23}
-DS = (64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)  # hidden sizes of the sweep
+DS = (64, 256, 1024, 4096, 16384)  # hidden sizes of the sweep
 OFFSETS = (0.0, 1.0, 10.0, 100.0, 1000.0)  # mean / std of the rows
 SEEDS = (0, 1, 2)
 METHODS = (
@@ -220,10 +220,10 @@ def statistics_error(
 
 
 def overflow(
-    scales: Sequence[float] = (1.0, 2.0, 3.0, 3.8, 4.2, 8.0, 64.0, 255.0, 300.0),
+    scales: Sequence[float] = (1.0, 2.0, 3.8, 4.2, 8.0, 64.0, 300.0),
     d: int = 4096,
     seeds: Sequence[int] = SEEDS,
-    rows: int = 8,
+    rows: int = 4,
     eps: float = 1e-5,
 ) -> dict:
     """float16 layer norm of rows of standard deviation ``scale``: where the naive one

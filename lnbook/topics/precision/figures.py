@@ -47,23 +47,32 @@ def _offset_label(offset: float) -> str:
     return f"{offset:g}"
 
 
-def _statistics_traces(result: dict, k: int) -> list[go.Scatter]:
-    """Every trace of one dtype at offset index ``k``: per method and panel a min-max band
-    over the seeds and the seeds' median; then the floor (the output panel)."""
+def _statistics_traces(result: dict, k: int) -> list[dict]:
+    """Every trace of one dtype at offset index ``k``: per method and panel the seeds'
+    median, with error bars from their minimum to their maximum; then the floor (the
+    output panel). Plain dicts (scatter traces): plotly validates them once, in the figure
+    or the frame that takes them, which halves the time of building the frames."""
     ds = result["ds"]
     traces = []
     for m, method in enumerate(result["methods"]):
         colour = METHOD_COLOURS[method]
         for p, (key, _) in enumerate(PANELS):
             err = _shown(result[key][m, :, k, :])  # (seeds, ds)
-            where = {"xaxis": f"x{p + 1 if p else ''}", "yaxis": f"y{p + 1 if p else ''}"}
-            low, high = err.min(axis=0), err.max(axis=0)
-            traces += band(ds, low, high, colour, lower=dict(where), showlegend=False, **where)
-            text = ["inf or NaN" if v >= CAP else f"{v:.2g}" for v in np.median(err, axis=0)]
+            mid, low, high = np.median(err, axis=0), err.min(axis=0), err.max(axis=0)
+            text = ["inf or NaN" if v >= CAP else f"{v:.2g}" for v in mid]
             traces.append(
-                go.Scatter(
+                dict(
+                    type="scatter",
                     x=ds,
-                    y=np.median(err, axis=0),
+                    y=mid,
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": high - mid,
+                        "arrayminus": mid - low,
+                        "color": colour,
+                        "thickness": 1,
+                    },
                     mode="lines+markers",
                     name=method,
                     legendgroup=method,
@@ -71,11 +80,13 @@ def _statistics_traces(result: dict, k: int) -> list[go.Scatter]:
                     line={"color": colour, "dash": "dot" if "one-pass" in method else "solid"},
                     text=text,
                     hovertemplate="D = %{x}: %{text}",
-                    **where,
+                    xaxis=f"x{p + 1 if p else ''}",
+                    yaxis=f"y{p + 1 if p else ''}",
                 )
             )
     traces.append(
-        go.Scatter(
+        dict(
+            type="scatter",
             x=ds,
             y=_shown(result["floor"][:, k, :].max(axis=0)),
             mode="lines",
@@ -116,10 +127,7 @@ def statistics_error_figure(results: dict[str, dict], active: int = 0) -> go.Fig
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
     groups = [_statistics_traces(results[n], active) for n in names]
     size = len(groups[0])
-    for g, traces in enumerate(groups):
-        for t in traces:
-            t.visible = g == 0
-            fig.add_trace(t)
+    fig.add_traces([{**t, "visible": g == 0} for g, traces in enumerate(groups) for t in traces])
 
     def frame(k: int) -> list:
         return [t for n in names for t in _statistics_traces(results[n], k)]
@@ -140,8 +148,7 @@ def statistics_error_figure(results: dict[str, dict], active: int = 0) -> go.Fig
 def live_statistics_figure(result: dict) -> go.Figure:
     """The live face: :func:`statistics_error_figure`'s traces for one dtype and offset."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
-    for t in _statistics_traces(result, 0):
-        fig.add_trace(t)
+    fig.add_traces(_statistics_traces(result, 0))
     return _statistics_layout(fig, _live_title(result), result["ds"])
 
 
@@ -151,7 +158,8 @@ def _live_title(result: dict) -> str:
 
 def update_statistics(fig: go.FigureWidget, result: dict) -> None:
     """Redraw :func:`live_statistics_figure` in place for a new result."""
-    redraw(fig, _statistics_traces(result, 0), title_text=_live_title(result))
+    traces = [go.Scatter(t) for t in _statistics_traces(result, 0)]
+    redraw(fig, traces, title_text=_live_title(result))
 
 
 def overflow_figure(result: dict) -> go.Figure:
