@@ -32,6 +32,7 @@ from lnbook.topics.geometry import checks as geometry_checks
 from lnbook.topics.outliers import checks as outliers_checks
 from lnbook.topics.performance import checks as performance_checks
 from lnbook.topics.placements import checks as placements_checks
+from lnbook.topics.precision import checks as precision_checks
 from lnbook.topics.recurrent import checks as recurrent_checks
 from lnbook.topics.statistics import checks as statistics_checks
 from lnbook.topics.transformers import checks as transformers_checks
@@ -128,6 +129,8 @@ CHECKERS = [
     outliers_checks.outlier_limit,
     outliers_checks.channels_last_layer_norm,
     outliers_checks.ada_ln,
+    precision_checks.half_predictions,
+    precision_checks.layer_norm_half,
 ]
 
 
