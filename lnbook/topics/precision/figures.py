@@ -20,6 +20,7 @@ from ...plotting import (
     band,
     frame_slider,
     legend_row,
+    log_axis,
     redraw,
     style,
     visibility_menu,
@@ -102,10 +103,13 @@ def _statistics_traces(result: dict, k: int) -> list[dict]:
 def _statistics_layout(fig: go.Figure, title: str, ds, height: int = 520) -> go.Figure:
     decades = [np.log10(LOW) - 0.2, np.log10(CAP) + 0.2]
     x_range = [np.log10(min(ds)) - 0.1, np.log10(max(ds)) + 0.1]
+    ticks = {"tickvals": list(ds), "ticktext": [str(d) for d in ds]}
     for p, (_, name) in enumerate(PANELS):
-        fig.update_xaxes(axis("hidden size D (log)", type="log", range=x_range), row=1, col=p + 1)
+        fig.update_xaxes(
+            axis("hidden size D (log)", **log_axis(ds, range=x_range, **ticks)), row=1, col=p + 1
+        )
         fig.update_yaxes(
-            axis(f"{name} (log; top: inf or NaN)", type="log", range=decades),
+            axis(f"{name} (log; top: inf or NaN)", **log_axis([LOW, CAP], range=decades)),
             row=1,
             col=p + 1,
         )
@@ -191,7 +195,7 @@ def overflow_figure(result: dict) -> go.Figure:
         fig,
         f"float16 overflow, D = {result['d']}",
         height=420,
-        xaxis=axis("spread of the rows, std (log)", type="log"),
+        xaxis=axis("spread of the rows, std (log)", **log_axis(scales)),
         yaxis=axis("fraction (mean of the seeds; band: min to max)", range=[-0.05, 1.05]),
         legend=legend_row(-0.3),
     )
@@ -233,11 +237,10 @@ def tiny_variance_figure(result: dict) -> go.Figure:
         fig,
         "Rows of tiny spread in float16",
         height=420,
-        xaxis=axis("spread of the row, std (log)", type="log"),
+        xaxis=axis("spread of the row, std (log)", **log_axis(stds)),
         yaxis=axis(
             "spread of the output (log; gaps: NaN)",
-            type="log",
-            range=[np.log10(values.min()) - 0.2, np.log10(values.max()) + 0.2],
+            **log_axis(values, range=[np.log10(values.min()) - 0.2, np.log10(values.max()) + 0.2]),
         ),
         legend=legend_row(-0.3),
         updatemenus=[visibility_menu(labels, len(lines), "eps")],
