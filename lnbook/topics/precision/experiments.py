@@ -72,7 +72,7 @@ def round_to(a, dtype: str) -> np.ndarray:
     return a.copy()
 
 
-def accumulate(a: np.ndarray, dtype: str) -> np.ndarray:
+def accumulate(a: np.ndarray, dtype: str, *, compiled: bool = True) -> np.ndarray:
     """Running sums along the last axis, each partial sum rounded to ``dtype``.
 
     ``accumulate(a, dtype)[..., k]`` is the sum of the first k + 1 values added one at a
@@ -83,6 +83,7 @@ def accumulate(a: np.ndarray, dtype: str) -> np.ndarray:
     ----------
     a : (..., D) float32 array of values representable in ``dtype``
     dtype : "float16" or "bfloat16"
+    compiled : False forces the loop (the tests compare both paths)
 
     Returns
     -------
@@ -90,6 +91,7 @@ def accumulate(a: np.ndarray, dtype: str) -> np.ndarray:
     """
     _check_dtype(dtype)
     native = np.dtype(np.float16) if dtype == "float16" else ml_dtypes_bfloat16()
+    native = native if compiled else None
     if native is not None:
         with np.errstate(over="ignore", invalid="ignore"):
             return np.add.accumulate(a.astype(native), axis=-1).astype(np.float32)
