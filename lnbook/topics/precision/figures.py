@@ -100,7 +100,7 @@ def _statistics_traces(result: dict, k: int) -> list[dict]:
     return traces
 
 
-def _statistics_layout(fig: go.Figure, title: str, ds, height: int = 520) -> go.Figure:
+def _statistics_layout(fig: go.Figure, title: str, ds, slider: bool = True) -> go.Figure:
     decades = [np.log10(LOW) - 0.2, np.log10(CAP) + 0.2]
     x_range = [np.log10(min(ds)) - 0.1, np.log10(max(ds)) + 0.1]
     ticks = {"tickvals": list(ds), "ticktext": [str(d) for d in ds]}
@@ -113,7 +113,9 @@ def _statistics_layout(fig: go.Figure, title: str, ds, height: int = 520) -> go.
             row=1,
             col=p + 1,
         )
-    return style(fig, title, height=height, legend=legend_row(-0.25))
+    # Below the plot: the legend, and under the static face's slider.
+    height, legend_y = (640, -0.62) if slider else (520, -0.25)
+    return style(fig, title, height=height, legend=legend_row(legend_y))
 
 
 def statistics_error_figure(results: dict[str, dict], active: int = 0) -> go.Figure:
@@ -153,7 +155,7 @@ def live_statistics_figure(result: dict) -> go.Figure:
     """The live face: :func:`statistics_error_figure`'s traces for one dtype and offset."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
     fig.add_traces(_statistics_traces(result, 0))
-    return _statistics_layout(fig, _live_title(result), result["ds"])
+    return _statistics_layout(fig, _live_title(result), result["ds"], slider=False)
 
 
 def _live_title(result: dict) -> str:
