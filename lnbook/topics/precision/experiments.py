@@ -97,8 +97,17 @@ def accumulate(a: np.ndarray, dtype: str, *, compiled: bool = True) -> np.ndarra
             return np.add.accumulate(a.astype(native), axis=-1).astype(np.float32)
     out = np.empty(a.shape, np.float32)
     total = np.zeros(a.shape[:-1], np.float32)
+    bits, carry = total.view(np.uint32), np.empty(total.shape, np.uint32)
     for k in range(a.shape[-1]):
-        total = round_to(total + a[..., k], dtype)
+        np.add(total, a[..., k], out=total)
+        if dtype == "float16":
+            total[...] = round_to(total, dtype)
+        else:  # round_to's bfloat16 rounding, in place: the loop is the browser's path
+            np.right_shift(bits, 16, out=carry)
+            np.bitwise_and(carry, 1, out=carry)
+            carry += 0x7FFF
+            bits += carry
+            bits &= 0xFFFF0000
         out[..., k] = total
     return out
 
@@ -199,17 +208,20 @@ def statistics_error(
     shape = (len(METHODS), len(seeds), len(offsets), len(ds))
     out = {k: np.empty(shape) for k in ("mean_err", "var_err", "out_err")}
     floor = np.empty(shape[1:])
-    for s, seed in enumerate(seeds):
-        for j, d in enumerate(ds):
-            z = np.random.default_rng((seed, d)).standard_normal((rows, d))
-            x = round_to(offsets[:, None, None] + z, dtype)  # (offsets, rows, D)
-            ref = _reference(x, dtype, eps)
-            floor[s, :, j] = ref[-1]
-            for m, name in enumerate(METHODS):
-                run = _naive_layer_norm if "dtype" in name else _float32_layer_norm
-                stats = run(x, dtype, eps, one_pass=name.startswith("one"))
-                for key, err in zip(out, _errors(ref, *stats), strict=True):
-                    out[key][m, s, :, j] = err
+    n = len(seeds) * len(offsets)
+    for j, d in enumerate(ds):
+        # Every seed at once (the same numbers as one seed at a time): (seeds, rows, D).
+        z = np.stack(
+            [np.random.default_rng((seed, d)).standard_normal((rows, d)) for seed in seeds]
+        )
+        x = round_to(offsets[None, :, None, None] + z[:, None], dtype).reshape(n, rows, d)
+        ref = _reference(x, dtype, eps)  # errors per (seed, offset): the first axis
+        floor[:, :, j] = ref[-1].reshape(shape[1:3])
+        for m, name in enumerate(METHODS):
+            run = _naive_layer_norm if "dtype" in name else _float32_layer_norm
+            stats = run(x, dtype, eps, one_pass=name.startswith("one"))
+            for key, err in zip(out, _errors(ref, *stats), strict=True):
+                out[key][m, :, :, j] = err.reshape(shape[1:3])
     return {
         "dtype": dtype,
         "ds": np.array(ds),
