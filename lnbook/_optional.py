@@ -44,3 +44,19 @@ def require_torch(what: str = "This part of the book"):
     except ImportError as e:
         raise torch_missing(what) from e
     return torch
+
+
+def ml_dtypes_bfloat16():
+    """NumPy's bfloat16 dtype from ``ml_dtypes``, or None where that package is missing.
+
+    NumPy has no bfloat16; ``ml_dtypes`` (JAX's) adds it. It is optional: the browser
+    edition has none, and what uses bfloat16 there falls back on rounding float32 values
+    itself (:func:`lnbook.topics.precision.experiments.round_to`).
+    """
+    try:
+        import ml_dtypes
+    except ImportError:
+        return None
+    import numpy as np
+
+    return np.dtype(ml_dtypes.bfloat16)

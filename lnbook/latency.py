@@ -27,6 +27,7 @@ from .topics.effective_rate import widgets as effective_rate
 from .topics.geometry import widgets as geometry
 from .topics.outliers import widgets as outliers
 from .topics.placements import widgets as placements
+from .topics.precision import widgets as precision
 from .topics.recurrent import widgets as recurrent
 from .topics.statistics import widgets as statistics_
 from .topics.variants import widgets as variants
@@ -194,6 +195,13 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
         "ch14 outlier_explorer": (
             lambda: outliers.outlier_explorer(),
             [("m", 100.0), ("d", 64), ("alpha", 2.0), ("seed", 3), ("m", 2.0), ("d", 16)],
+        ),
+        # Reruns the four methods at every hidden size (~0.1 s): the sliders update on
+        # release, not while dragged.
+        "ch15 statistics_explorer": (
+            lambda: precision.statistics_explorer(),
+            [("dtype", "bfloat16"), ("offset", 100.0), ("seed", 3)]
+            + [("dtype", "float16"), ("offset", 1.0), ("seed", 1)],
         ),
     }
     out = {}

@@ -2,7 +2,8 @@
 
 Every function mirrors the signature and semantics of its ``torch.nn.functional`` namesake,
 so torch can serve as the test oracle. Inputs are float32 or float64 arrays; the output has
-the input's dtype.
+the input's dtype. Layer norm and RMSNorm also take float16 and bfloat16 (``ml_dtypes``'
+bfloat16, which NumPy lacks) and compute their statistics in float32, as torch's kernels do.
 
 Notation (used in the book's derivation too), for one example's ``D`` normalized values::
 
@@ -37,21 +38,29 @@ __all__ = [
 _FLOATS = (np.float32, np.float64)
 
 
-def _as_float_array(name: str, a) -> np.ndarray:
-    """Return ``a`` as an ndarray, refusing integer, bool and complex data."""
+def _is_half(dtype: np.dtype) -> bool:
+    """float16, or bfloat16 (an ``ml_dtypes`` type: NumPy sees it by name, kind 'V')."""
+    return dtype == np.float16 or dtype.name == "bfloat16"
+
+
+def _as_float_array(name: str, a, *, half: bool = False) -> np.ndarray:
+    """Return ``a`` as an ndarray, refusing integer, bool and complex data (and float16 and
+    bfloat16 unless ``half``)."""
     a = np.asarray(a)
-    if a.dtype not in _FLOATS:
-        raise TypeError(f"{name} must be a float32 or float64 array, got dtype {a.dtype}")
+    if a.dtype not in _FLOATS and not (half and _is_half(a.dtype)):
+        kinds = "float16, bfloat16, float32 or float64" if half else "float32 or float64"
+        raise TypeError(f"{name} must be a {kinds} array, got dtype {a.dtype}")
     return a
 
 
 def _check_param(name: str, p, x: np.ndarray, expected: tuple[int, ...]) -> np.ndarray | None:
-    """Validate an optional per-feature parameter: float array, exact shape, x's dtype."""
+    """Validate an optional per-feature parameter: float array, exact shape, x's dtype (or
+    float32 beside a float16 or bfloat16 x: torch's "mixed" layer norm, on CPU and GPU)."""
     if p is None:
         return None
-    p = _as_float_array(name, p)
+    p = _as_float_array(name, p, half=True)
     check_param_shape(name, p.shape, expected)
-    if p.dtype != x.dtype:
+    if p.dtype != x.dtype and not (_is_half(x.dtype) and p.dtype == np.float32):
         # Mixing would silently upcast the output; torch refuses it too.
         raise TypeError(f"{name} has dtype {p.dtype} but x has dtype {x.dtype}; they must match")
     return p
@@ -59,10 +68,12 @@ def _check_param(name: str, p, x: np.ndarray, expected: tuple[int, ...]) -> np.n
 
 def _prepare(x, normalized_shape, weight, bias, eps, *, allow_none_eps=False):
     """Shared input checks; returns (x, normalized_shape tuple, axes, weight, bias)."""
-    x = _as_float_array("x", x)
+    x = _as_float_array("x", x, half=True)
     shape = check_normalized_shape(x.shape, normalized_shape)
     weight = _check_param("weight", weight, x, shape)
     bias = _check_param("bias", bias, x, shape)
+    if weight is not None and bias is not None and weight.dtype != bias.dtype:
+        raise TypeError(f"weight ({weight.dtype}) and bias ({bias.dtype}) must have one dtype")
     check_eps(eps, allow_none=allow_none_eps)
     axes = tuple(range(x.ndim - len(shape), x.ndim))  # the normalized (trailing) axes
     return x, shape, axes, weight, bias
@@ -83,6 +94,9 @@ class LayerNormCache:
     has_bias : bool
     axes : tuple of int
         The normalized (trailing) axes of ``x``.
+    dtype, param_dtype : np.dtype or None
+        x's dtype and the parameters' (None: ``x_hat``'s). A float16 or bfloat16 forward
+        keeps ``x_hat``, ``mean``, ``rstd`` and ``weight`` in float32.
     """
 
     x_hat: np.ndarray
@@ -91,6 +105,8 @@ class LayerNormCache:
     weight: np.ndarray | None
     has_bias: bool
     axes: tuple[int, ...]
+    dtype: np.dtype | None = None
+    param_dtype: np.dtype | None = None
 
 
 def layer_norm_forward(
@@ -104,10 +120,12 @@ def layer_norm_forward(
 
     Parameters
     ----------
-    x : (..., *normalized_shape) float32 or float64 array
+    x : (..., *normalized_shape) float16, bfloat16, float32 or float64 array
+        float16 and bfloat16 are normalized in float32 and the result rounded back once.
     normalized_shape : int or tuple of int
         The trailing dimensions of ``x`` to normalize over.
-    weight, bias : (*normalized_shape) arrays of x's dtype, optional
+    weight, bias : (*normalized_shape) arrays of x's dtype (or both float32 for a float16
+        or bfloat16 x), optional
         gamma and beta. ``None`` means 1 and 0.
     eps : float
         Added to the variance inside the square root. Must be finite and >= 0 (torch also
@@ -120,6 +138,12 @@ def layer_norm_forward(
     cache : LayerNormCache
     """
     x, shape, axes, weight, bias = _prepare(x, normalized_shape, weight, bias, eps)
+    x_dtype, p_dtype = x.dtype, (weight if weight is not None else bias)
+    p_dtype = x_dtype if p_dtype is None else p_dtype.dtype
+    # float16's x*x overflows past 256 and its sums lose digits: statistics in float32.
+    x, weight, bias = (
+        None if a is None else a.astype(_compute(a.dtype)) for a in (x, weight, bias)
+    )
     # Shift every example by its first value before averaging. For data with a large common
     # offset (1e4 + noise) the subtraction x - x0 is exact (Sterbenz lemma), so the
     # statistics below are computed on O(1) numbers and keep full float32 accuracy.
@@ -138,8 +162,13 @@ def layer_norm_forward(
     if bias is not None:
         y = y + bias
     mu = x0 + s_mean
-    cache = LayerNormCache(x_hat, mu, rstd, weight, bias is not None, axes)
-    return y.astype(x.dtype, copy=False), cache
+    cache = LayerNormCache(x_hat, mu, rstd, weight, bias is not None, axes, x_dtype, p_dtype)
+    return y.astype(x_dtype, copy=False), cache
+
+
+def _compute(dtype: np.dtype) -> np.dtype:
+    """The dtype the statistics are computed in: float32 for float16 and bfloat16."""
+    return np.dtype(np.float32) if _is_half(dtype) else dtype
 
 
 def layer_norm_backward(
@@ -166,20 +195,24 @@ def layer_norm_backward(
 
     Returns
     -------
-    dx : array of x's shape
-    dweight, dbias : (*normalized_shape) arrays, or None where weight/bias was None
+    dx : array of x's shape and dtype (the sums are taken in float32 for half inputs)
+    dweight, dbias : (*normalized_shape) arrays of the parameters' dtype, or None where
+        weight/bias was None
     """
     if not isinstance(cache, LayerNormCache):
         raise TypeError(
             f"cache must be the LayerNormCache from layer_norm_forward, got {type(cache).__name__}"
         )
     x_hat, rstd, axes = cache.x_hat, cache.rstd, cache.axes
-    dy = _as_float_array("dy", dy)
+    x_dtype = x_hat.dtype if cache.dtype is None else cache.dtype
+    p_dtype = x_dtype if cache.param_dtype is None else cache.param_dtype
+    dy = _as_float_array("dy", dy, half=True)
     if dy.shape != x_hat.shape:
         raise ValueError(f"dy must have the output's shape {x_hat.shape}, got {dy.shape}")
-    if dy.dtype != x_hat.dtype:
+    if dy.dtype != x_dtype:
         # Mixing would give gradients of mixed dtypes (dx cast back, dweight upcast).
-        raise TypeError(f"dy has dtype {dy.dtype} but the forward ran in {x_hat.dtype}")
+        raise TypeError(f"dy has dtype {dy.dtype} but the forward ran in {x_dtype}")
+    dy = dy.astype(x_hat.dtype, copy=False)  # float32 for a half forward, as x_hat
     # The examples as one batch axis: (M, *normalized_shape), views where possible.
     shape = x_hat.shape[x_hat.ndim - len(axes) :]
     x_hat, dy = x_hat.reshape(-1, *shape), dy.reshape(-1, *shape)
@@ -201,7 +234,10 @@ def layer_norm_backward(
             dweight += (dy[b] * x_hat[b]).sum(axis=0)
         if dbias is not None:
             dbias += dy[b].sum(axis=0)
-    return dx.reshape(cache.x_hat.shape), dweight, dbias
+    dweight, dbias = (
+        None if g is None else g.astype(p_dtype, copy=False) for g in (dweight, dbias)
+    )
+    return dx.reshape(cache.x_hat.shape).astype(x_dtype, copy=False), dweight, dbias
 
 
 # The signature of torch.nn.functional.layer_norm, as layer_norm_forward's: a deliberate
@@ -240,6 +276,7 @@ def layer_norm(
     out : array of x's shape and dtype, C-contiguous, optional
         Where to write ``y`` (``out=x`` normalizes in place). Reusing an output array
         avoids allocating a fresh one per call, which for large arrays costs page faults.
+        A float16 or bfloat16 ``x`` is normalized in a float32 copy, then rounded into it.
 
     Returns
     -------
@@ -264,9 +301,13 @@ def layer_norm(
         raise ValueError("out overlaps x only partly; pass out=x or a separate array")
     d = math.prod(shape)
     x2, y2 = np.ascontiguousarray(x).reshape(-1, d), out.reshape(-1, d)  # (N, D) views
-    w = None if weight is None else weight.reshape(d)
-    b = None if bias is None else bias.reshape(d)
-    _layer_norm_rows(x2, y2, w, b, x.dtype.type(eps))
+    w, b = (None if a is None else a.reshape(d).astype(_compute(a.dtype)) for a in (weight, bias))
+    if _is_half(x.dtype):  # the kernel in float32, rounded to x's dtype once at the end
+        y32 = x2.astype(np.float32)
+        _layer_norm_rows(y32, y32, w, b, np.float32(eps))
+        y2[...] = y32
+    else:
+        _layer_norm_rows(x2, y2, w, b, x.dtype.type(eps))
     return out
 
 
@@ -329,11 +370,14 @@ def rms_norm(
 
     Parameters
     ----------
-    x : (..., *normalized_shape) float32 or float64 array
+    x : (..., *normalized_shape) float16, bfloat16, float32 or float64 array (the first two
+        normalized in float32, as for :func:`layer_norm_forward`)
     normalized_shape : int or tuple of int
-    weight : (*normalized_shape) array of x's dtype, optional
+    weight : (*normalized_shape) array of x's dtype (or float32 for a half x), optional
     eps : float or None
-        ``None`` means ``np.finfo(x.dtype).eps``, as in torch. Must be finite and >= 0.
+        ``None`` means the machine epsilon of the dtype the statistics are computed in, as
+        in torch: x's for float32 and float64, float32's for float16 and bfloat16 (not
+        bfloat16's 2**-7). Must be finite and >= 0.
 
     Returns
     -------
@@ -342,12 +386,14 @@ def rms_norm(
     x, shape, axes, weight, _ = _prepare(
         x, normalized_shape, weight, None, eps, allow_none_eps=True
     )
-    eps = np.finfo(x.dtype).eps if eps is None else eps
+    x_dtype = x.dtype  # eps=None: finfo of the compute dtype (float32 for half), as torch
+    eps = np.finfo(_compute(x_dtype)).eps if eps is None else eps
+    x, weight = (None if a is None else a.astype(_compute(a.dtype)) for a in (x, weight))
     ms = (x * x).mean(axis=axes, keepdims=True)  # mean square, (..., 1, ..., 1)
     y = x * (1.0 / np.sqrt(ms + x.dtype.type(eps)))
     if weight is not None:
         y = y * weight
-    return y.astype(x.dtype, copy=False)
+    return y.astype(x_dtype, copy=False)
 
 
 def _channel_affine(y: np.ndarray, weight, bias) -> np.ndarray:

@@ -40,13 +40,18 @@ def _check_inputs(x, normalized_shape, weight, bias, eps, *, allow_none_eps=Fals
     """Shared checks; returns the normalized dims (the trailing axes of x) as a tuple."""
     _check_tensor("x", x)
     shape = check_normalized_shape(tuple(x.shape), normalized_shape)
+    half = x.dtype in (torch.float16, torch.bfloat16)
     for name, p in (("weight", weight), ("bias", bias)):
         _check_tensor(name, p, optional=True)
         check_param_shape(name, None if p is None else tuple(p.shape), shape)
-        if p is not None and p.dtype != x.dtype:
+        # F.layer_norm's rule: the parameters have x's dtype, or are float32 beside a
+        # float16 or bfloat16 x (its "mixed" kernels); gradients come back in their dtype.
+        if p is not None and p.dtype != x.dtype and not (half and p.dtype == torch.float32):
             raise TypeError(
                 f"{name} has dtype {p.dtype} but x has dtype {x.dtype}; they must match"
             )
+    if weight is not None and bias is not None and weight.dtype != bias.dtype:
+        raise TypeError(f"weight ({weight.dtype}) and bias ({bias.dtype}) must have one dtype")
     check_eps(eps, allow_none=allow_none_eps)
     return tuple(range(x.ndim - len(shape), x.ndim))
 
@@ -143,6 +148,7 @@ class LayerNormFunction(torch.autograd.Function):
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(x, weight, x_hat, rstd)
         ctx.dims, ctx.eps, ctx.has_bias = dims, eps, bias is not None
+        ctx.param_dtype = next((p.dtype for p in (weight, bias) if p is not None), None)
 
     @staticmethod
     def backward(ctx, dy, _dx_hat, _drstd):
@@ -172,11 +178,13 @@ class LayerNormFunction(torch.autograd.Function):
             dweight = _sum_batch(dy * x_hat, batch_dims)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             dbias = _sum_batch(dy, batch_dims)
-        # weight and bias have x's dtype (checked), so every gradient goes back to it.
+        # Each gradient in its input's dtype: dx in x's, dweight and dbias in the
+        # parameters' (float32 beside a half x, else x's: checked in _check_inputs).
+        p_dtype = x.dtype if ctx.param_dtype is None else ctx.param_dtype
         return (
             None if dx is None else dx.to(x.dtype),
-            None if dweight is None else dweight.to(x.dtype),
-            None if dbias is None else dbias.to(x.dtype),
+            None if dweight is None else dweight.to(p_dtype),
+            None if dbias is None else dbias.to(p_dtype),
             None,
             None,
         )
@@ -214,6 +222,7 @@ class RMSNormFunction(torch.autograd.Function):
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(x, weight, x_hat, r)
         ctx.dims, ctx.eps = dims, eps
+        ctx.param_dtype = None if weight is None else weight.dtype
 
     @staticmethod
     def backward(ctx, dy, _dx_hat, _dr):
@@ -233,7 +242,7 @@ class RMSNormFunction(torch.autograd.Function):
             dweight = _sum_batch(dy * x_hat, tuple(range(x_hat.ndim - len(dims))))
         return (
             None if dx is None else dx.to(x.dtype),
-            None if dweight is None else dweight.to(x.dtype),
+            None if dweight is None else dweight.to(ctx.param_dtype),
             None,
             None,
         )
@@ -255,9 +264,11 @@ def layer_norm(
 
     Parameters
     ----------
-    x : (..., *normalized_shape) floating-point tensor
+    x : (..., *normalized_shape) floating-point tensor; float16 and bfloat16 are
+        normalized in float32 (statistics, and the backward's sums) and rounded back once
     normalized_shape : int or tuple of int
-    weight, bias : (*normalized_shape) tensors of x's dtype, optional
+    weight, bias : (*normalized_shape) tensors of x's dtype (or both float32 beside a
+        float16 or bfloat16 x, as F.layer_norm allows), optional
     eps : float, finite and >= 0 (torch accepts a negative eps; here it is an error)
 
     Returns
@@ -276,10 +287,14 @@ def rms_norm(
 ) -> Tensor:
     """RMSNorm with the semantics of ``torch.nn.functional.rms_norm``.
 
-    ``eps=None`` means ``torch.finfo(x.dtype).eps``. See :func:`layer_norm` for the rest.
+    ``eps=None`` means the machine epsilon of the compute dtype, as in torch:
+    ``torch.finfo(x.dtype).eps`` for float32 and float64, float32's (about 1.2e-7) for
+    float16 and bfloat16. See :func:`layer_norm` for the rest.
     """
     dims = _check_inputs(x, normalized_shape, weight, None, eps, allow_none_eps=True)
-    eps = torch.finfo(x.dtype).eps if eps is None else float(eps)
+    # None: the machine epsilon of the dtype the statistics are computed in, float32's for
+    # a float16 or bfloat16 x (measured on torch 2.13: not finfo(bfloat16).eps = 2**-7).
+    eps = torch.finfo(_compute_dtype(x.dtype)).eps if eps is None else float(eps)
     return RMSNormFunction.apply(x, weight, dims, eps)[0]
 
 

@@ -33,6 +33,7 @@ from lnbook.topics.geometry import checks as geometry_checks
 from lnbook.topics.outliers import checks as outliers_checks
 from lnbook.topics.performance import checks as performance_checks
 from lnbook.topics.placements import checks as placements_checks
+from lnbook.topics.precision import checks as precision_checks
 from lnbook.topics.recurrent import checks as recurrent_checks
 from lnbook.topics.statistics import checks as statistics_checks
 from lnbook.topics.transformers import checks as transformers_checks
@@ -133,6 +134,8 @@ CHECKERS = [
     distributed_checks.merge,
     distributed_checks.ring_bytes_per_token,
     distributed_checks.communication_predictions,
+    precision_checks.half_predictions,
+    precision_checks.layer_norm_half,
 ]
 
 

@@ -7,6 +7,7 @@ import importlib
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from lnbook import _results, plotting
@@ -30,6 +31,8 @@ from lnbook.topics.outliers import figures as outliers_figures
 from lnbook.topics.performance import figures as performance_figures
 from lnbook.topics.placements import experiments as placements_experiments
 from lnbook.topics.placements import figures as placements_figures
+from lnbook.topics.precision import experiments as precision_experiments
+from lnbook.topics.precision import figures as precision_figures
 from lnbook.topics.recurrent import experiments as recurrent_experiments
 from lnbook.topics.recurrent import figures as recurrent_figures
 from lnbook.topics.statistics import experiments as statistics_experiments
@@ -747,6 +750,24 @@ def _figure_builders() -> dict:
         "live_sharded_stats": lambda: distributed_figures.live_sharded_stats_figure(
             _fake_accuracy_grid(world_sizes=(3,), d_values=(16,), dtypes=("float32",), seeds=(4,))
         ),
+        "statistics_error": lambda: precision_figures.statistics_error_figure(_precision_stats()),
+        "live_statistics": lambda: precision_figures.live_statistics_figure(
+            precision_experiments.statistics_error("bfloat16", (64, 256), (10.0,), (0,))
+        ),
+        "overflow": lambda: precision_figures.overflow_figure(
+            precision_experiments.overflow((2.0, 8.0), d=256, seeds=(0, 1), rows=2)
+        ),
+        "tiny_variance": lambda: precision_figures.tiny_variance_figure(
+            precision_experiments.tiny_variance((1e-5, 1e-2, 1.0), d=32, seeds=(0, 1))
+        ),
+    }
+
+
+@functools.cache
+def _precision_stats() -> dict:
+    return {
+        d: precision_experiments.statistics_error(d, (64, 256), (0.0, 100.0), (0, 1))
+        for d in precision_experiments.HALF
     }
 
 
@@ -1130,3 +1151,61 @@ def test_recurrent_norm_figure_draws_each_scale_and_the_bound():
     assert plain_mean[1][-1] > 100 * plain_mean[0][-1]  # the larger scale grows
     np.testing.assert_allclose(fig.data[-1].y, np.sqrt(7))
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.title.text
+
+
+# ---------------------------------------------------------------- chapter 15 -------------
+
+
+def test_statistics_error_figure_slider_over_offsets_and_buttons_over_dtypes():
+    r = _precision_stats()
+    fig = precision_figures.statistics_error_figure(r)
+    per_dtype = len(fig.data) // 2
+    assert per_dtype == 2 * len(precision_experiments.METHODS) + 1  # 2 panels, + floor
+    assert [f.name for f in fig.frames] == ["0", "100"]
+    assert fig.layout.sliders[0].name.startswith("offset")
+    menu = fig.layout.updatemenus[0]
+    assert [b.label for b in menu.buttons] == ["float16", "bfloat16"]
+    assert [t.visible for t in fig.data] == [True] * per_dtype + [False] * per_dtype
+    # The frames move the data: the naive one-pass output error (float16, output panel)
+    # differs between offsets 0 and 100, and each frame holds both dtypes' traces.
+    i = 1  # method 0, panel 1 (output)
+    assert len(fig.frames[0].data) == len(fig.data)
+    assert not np.array_equal(fig.frames[0].data[i].y, fig.frames[1].data[i].y)
+    expected = np.median(
+        np.clip(np.nan_to_num(r["float16"]["out_err"][0, :, 1, :], nan=1e2, posinf=1e2), 1e-9, 1e2),
+        axis=0,
+    )
+    np.testing.assert_allclose(fig.frames[1].data[i].y, expected)
+    assert fig.data[per_dtype - 1].name.startswith("exact output")
+
+
+def test_statistics_error_figure_draws_inf_at_the_top():
+    r = {k: dict(v) for k, v in _precision_stats().items()}
+    r["float16"]["out_err"] = np.full_like(r["float16"]["out_err"], np.inf)
+    fig = precision_figures.statistics_error_figure(r)
+    assert max(fig.data[1].y) == precision_figures.CAP
+    assert "inf or NaN" in fig.data[1].text
+    assert fig.layout.yaxis2.range[1] > np.log10(precision_figures.CAP)
+
+
+def test_live_statistics_update_matches_the_static_traces():
+    r = precision_experiments.statistics_error("float16", (64, 256), (100.0,), (1,))
+    fig = go.FigureWidget(precision_figures.live_statistics_figure(r))
+    other = precision_experiments.statistics_error("bfloat16", (64, 256), (0.0,), (2,))
+    precision_figures.update_statistics(fig, other)
+    static = precision_figures.live_statistics_figure(other)
+    for live, ref in zip(fig.data, static.data, strict=True):
+        np.testing.assert_array_equal(live.y, ref.y)
+    assert "bfloat16" in fig.layout.title.text
+
+
+def test_overflow_and_tiny_variance_figures_plot_the_results():
+    o = precision_experiments.overflow((2.0, 8.0), d=256, seeds=(0, 1), rows=2)
+    fig = precision_figures.overflow_figure(o)
+    means = [t for t in fig.data if t.mode == "lines+markers"]
+    np.testing.assert_array_equal(means[0].y, o["sumsq_inf"].mean(axis=0))
+    t = precision_experiments.tiny_variance((1e-5, 1e-2, 1.0), d=32, seeds=(0, 1))
+    fig = precision_figures.tiny_variance_figure(t)
+    assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["eps = 1e-05", "eps = 1e-08"]
+    assert len(fig.data) == 6 and [tr.visible for tr in fig.data] == [True] * 3 + [False] * 3
+    assert np.isnan(fig.data[4].y[0])  # eps = 1e-8 is 0 in float16: the tiny row is NaN

@@ -14,13 +14,14 @@ import math
 import re
 from dataclasses import dataclass
 
+import ml_dtypes
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from tolerances import ATOL, RTOL, condition_scale, forward_atol, grad_atol
+from tolerances import ATOL, RTOL, condition_scale, forward_atol, grad_atol, half_atol
 
 from lnbook.numpy_ln import (
     LayerNormCache,
@@ -493,13 +494,15 @@ def test_rejects_eps_none_for_layer_norm(func):
         func(np.ones((2, 3)), 3, eps=None)
 
 
-NON_FLOAT_DTYPES = [np.int64, np.int32, np.uint8, np.bool_, np.complex64, np.complex128, np.float16]
+NON_FLOAT_DTYPES = [np.int64, np.int32, np.uint8, np.bool_, np.complex64, np.complex128]
+NON_FLOAT_DTYPES += [np.object_]
 
 
 @NORM_FUNCS
 @pytest.mark.parametrize("dtype", NON_FLOAT_DTYPES)
 def test_rejects_non_float32_or_float64_input(func, dtype):
-    """Integer, bool, complex (and half) x is a TypeError naming x and its dtype."""
+    """Integer, bool, complex and object x is a TypeError naming x and its dtype (float16
+    and bfloat16 are accepted: tested in section 7)."""
     x = np.ones((2, 3), dtype=dtype)
     with pytest.raises(TypeError, match=name("x") + mentions(str(np.dtype(dtype)))):
         func(x, 3)
@@ -649,7 +652,7 @@ def test_batch_norm_momentum_at_the_ends_of_0_1_matches_torch(momentum):
     assert_close(rv, rv_t.numpy())
 
 
-@pytest.mark.parametrize("dtype", NON_FLOAT_DTYPES)
+@pytest.mark.parametrize("dtype", [*NON_FLOAT_DTYPES, np.float16, ml_dtypes.bfloat16])
 def test_batch_norm_rejects_non_float32_or_float64_input(dtype):
     with pytest.raises(TypeError, match=name("x") + mentions(str(np.dtype(dtype)))):
         batch_norm(np.ones((4, 3), dtype=dtype), np.zeros(3), np.ones(3))
@@ -995,3 +998,126 @@ def test_layer_norm_of_a_row_does_not_depend_on_the_other_rows_bit_for_bit():
         np.testing.assert_array_equal(
             layer_norm(x[start : start + size], 1000), full[start : start + size]
         )
+
+
+# --------------------------------------------------------------------------------------------
+# 7. float16 and bfloat16 (issue 17): float32 statistics, results in the input's dtype
+# --------------------------------------------------------------------------------------------
+
+HALF = {"float16": (np.float16, torch.float16), "bfloat16": (ml_dtypes.bfloat16, torch.bfloat16)}
+
+
+def to_torch(a: np.ndarray | None, dtype: torch.dtype | None = None) -> torch.Tensor | None:
+    """A half array as a torch tensor of the same values (through float32: exact)."""
+    if a is None:
+        return None
+    t = torch.from_numpy(np.asarray(a, dtype=np.float32).copy())
+    same = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+    return t.to(dtype or same[a.dtype.name])
+
+
+def half_ulps(actual: np.ndarray, exact: torch.Tensor, name_: str) -> float:
+    """The largest error of ``actual`` in ulps of its dtype (tolerances.half_atol units)."""
+    err = (torch.from_numpy(actual.astype(np.float64)) - exact.double()).abs()
+    return float((err / half_atol(name_, exact)).max())
+
+
+def half_inputs(name_, mixed, seed, loc=3.0, d=48):
+    np_dtype = HALF[name_][0]
+    p_dtype = np.float32 if mixed else np_dtype
+    rng = np.random.default_rng(seed)
+    x = (loc + rng.standard_normal((2, 5, d))).astype(np_dtype)
+    w = (1 + 0.3 * rng.standard_normal(d)).astype(p_dtype)
+    b = (0.2 * rng.standard_normal(d)).astype(p_dtype)
+    dy = rng.standard_normal(x.shape).astype(np_dtype)
+    return x, w, b, dy
+
+
+@pytest.mark.parametrize("name_", list(HALF))
+@pytest.mark.parametrize("mixed", [False, True], ids=["params-in-x-dtype", "params-float32"])
+def test_half_layer_norm_matches_torch_and_float64(name_, mixed):
+    """layer_norm, layer_norm_forward/backward and rms_norm on float16/bfloat16 arrays:
+
+    within about half an ulp of float64 (F.layer_norm on the same rounded values), and
+    within one ulp of torch run in float32 on them (its kernels' arithmetic) and, for the
+    forward, of torch run in the half dtype. Outputs and dx in x's dtype, dweight and
+    dbias in the parameters' (float32 beside a half x when they are float32).
+    """
+    x, w, b, dy = half_inputs(name_, mixed, seed=50)
+    leaves = [to_torch(a, torch.float64).requires_grad_() for a in (x, w, b)]
+    exact = F.layer_norm(leaves[0], (48,), leaves[1], leaves[2])
+    exact.backward(to_torch(dy, torch.float64))
+    in32 = [to_torch(a, torch.float32).requires_grad_() for a in (x, w, b)]
+    y32 = F.layer_norm(in32[0], (48,), in32[1], in32[2])
+    y32.backward(to_torch(dy, torch.float32))
+    y_half = F.layer_norm(to_torch(x), (48,), to_torch(w), to_torch(b))
+
+    y_fast = layer_norm(x, 48, w, b)
+    y, cache = layer_norm_forward(x, 48, w, b)
+    dx, dw, db = layer_norm_backward(dy, cache)
+    assert y_fast.dtype == y.dtype == dx.dtype == x.dtype
+    assert dw.dtype == db.dtype == w.dtype
+    for ours in (y_fast, y):
+        assert half_ulps(ours, exact.detach(), name_) <= 0.55
+        assert half_ulps(ours, y32.detach(), name_) <= 1
+        assert half_ulps(ours, y_half.float(), name_) <= 1
+    for ours, ex, t32 in zip((dx, dw, db), leaves, in32, strict=True):
+        assert half_ulps(ours, ex.grad, name_) <= 0.6
+        assert half_ulps(ours, t32.grad, name_) <= 1
+
+    # RMSNorm: eps=None is float32's eps for a half x, as in torch.
+    r = rms_norm(x, 48, w)
+    assert r.dtype == x.dtype
+    r_exact = F.rms_norm(leaves[0].detach(), (48,), leaves[1].detach(), eps=2.0**-23)
+    assert half_ulps(r, r_exact, name_) <= 0.55
+    assert half_ulps(r, F.rms_norm(to_torch(x), (48,), to_torch(w)).float(), name_) <= 1
+
+
+@pytest.mark.parametrize("name_", list(HALF))
+def test_half_layer_norm_writes_into_out_of_the_half_dtype(name_):
+    x, w, b, _ = half_inputs(name_, False, seed=51)
+    out = np.empty_like(x)
+    assert layer_norm(x, 48, w, b, out=out) is out
+    np.testing.assert_array_equal(out, layer_norm(x, 48, w, b))
+    with pytest.raises(ValueError, match=name("out")):
+        layer_norm(x, 48, out=np.empty(x.shape, np.float32))
+
+
+def test_float16_input_whose_square_overflows_is_normalized_finitely():
+    """|x| ~ 300: x*x overflows float16 (max 65504); the float32 statistics do not."""
+    rng = np.random.default_rng(52)
+    x = (300 * rng.standard_normal((4, 64))).astype(np.float16)
+    with np.errstate(over="ignore"):
+        assert np.isinf(x * x).any()  # the data does overflow when squared in float16
+    exact = F.layer_norm(to_torch(x, torch.float64), (64,))
+    for y in (layer_norm(x, 64), layer_norm_forward(x, 64)[0]):
+        assert np.isfinite(y).all()
+        assert half_ulps(y, exact, "float16") <= 0.55
+    r_exact = F.rms_norm(to_torch(x, torch.float64), (64,), eps=2.0**-23)
+    assert half_ulps(rms_norm(x, 64), r_exact, "float16") <= 0.55
+
+
+@pytest.mark.parametrize(
+    ("x_dtype", "w_dtype", "b_dtype", "bad"),
+    [
+        (np.float16, np.float64, None, "weight"),
+        (ml_dtypes.bfloat16, np.float16, None, "weight"),
+        (np.float32, np.float16, None, "weight"),
+        (np.float16, np.float32, np.float16, "bias"),
+        (np.float16, np.float16, np.float32, "bias"),
+    ],
+)
+def test_half_rejects_parameters_of_another_dtype(x_dtype, w_dtype, b_dtype, bad):
+    """Parameters in x's dtype, or both float32 beside a half x (F.layer_norm's rule)."""
+    x = np.ones((2, 3), x_dtype)
+    b = None if b_dtype is None else np.zeros(3, b_dtype)
+    with pytest.raises(TypeError, match=name(bad)):
+        layer_norm(x, 3, np.ones(3, w_dtype), b)
+    with pytest.raises(TypeError, match=name(bad)):
+        layer_norm_forward(x, 3, np.ones(3, w_dtype), b)
+
+
+def test_half_backward_refuses_dy_of_another_dtype():
+    _, cache = layer_norm_forward(np.ones((2, 3), np.float16), 3)
+    with pytest.raises(TypeError, match=name("dy") + mentions("float32", "float16")):
+        layer_norm_backward(np.ones((2, 3), np.float32), cache)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from tolerances import ATOL, RTOL, condition_scale, forward_atol, grad_atol
+from tolerances import ATOL, RTOL, condition_scale, forward_atol, grad_atol, half_atol
 from torch import nn
 
 from lnbook import torch_ln
@@ -921,3 +921,136 @@ def test_apply_returns_y_and_the_statistics_without_gradient():
     assert y.requires_grad and not x_hat.requires_grad and not r.requires_grad
     assert_close(x_hat, x.detach() * r_ref)
     assert_close(r, r_ref)
+
+
+# --------------------------------------------------------------------------------------------
+# float16 and bfloat16 (issue 17): float32 statistics, output and gradients in x's dtype
+# --------------------------------------------------------------------------------------------
+
+HALF = [torch.float16, torch.bfloat16]
+
+
+def _half_case(kind, dtype, param_dtype, seed, loc=3.0, scale=1.0, d=64):
+    """x (rows of offset ``loc``), weight, bias (None for rms) and dy, rounded to the dtypes."""
+    g = torch.Generator().manual_seed(seed)
+    x = (loc + scale * torch.randn(8, d, generator=g, dtype=F64)).to(dtype)
+    w = (1 + 0.3 * torch.randn(d, generator=g, dtype=F64)).to(param_dtype)
+    b = None if kind == "rms" else (0.2 * torch.randn(d, generator=g, dtype=F64)).to(param_dtype)
+    dy = torch.randn(8, d, generator=g, dtype=F64).to(dtype)
+    return x, w, b, dy
+
+
+def _half_run(fn, kind, x, w, b, dy, cast=None):
+    """y and the grads of (x, weight, bias) through fn (ours or F's) on fresh leaves, eps
+    1e-5 for both norms; with ``cast``, run on the inputs cast to it (float32: torch's
+    kernels with every step in float32), results rounded back to the inputs' dtypes."""
+    params = (w,) if kind == "rms" else (w, b)
+    leaves = [None if t is None else t.to(cast or t.dtype) for t in (x, *params)]
+    if kind == "rms":
+        call = lambda x_, w_: fn(x_, (x.shape[-1],), w_, 1e-5)  # noqa: E731
+    else:
+        call = lambda x_, w_, b_: fn(x_, (x.shape[-1],), w_, b_, 1e-5)  # noqa: E731
+    y, grads = forward_and_grads(call, leaves[0], leaves[1:], dy.to(cast or dy.dtype))
+    back = zip(grads, (x, *params), strict=True)
+    return y.to(x.dtype), [None if g_ is None else g_.to(t.dtype) for g_, t in back]
+
+
+def _ulps(actual, exact, dtype):
+    """The largest error of ``actual`` in units of :func:`half_atol` (1: one ulp)."""
+    tol = half_atol(str(dtype).removeprefix("torch."), exact, 1.0)
+    return float(((actual.double() - exact.double()).abs() / tol).max())
+
+
+def _assert_half_close(actual, expected, dtype, ulps):
+    assert actual.dtype == expected.dtype or expected.dtype == F64
+    assert _ulps(actual, expected, dtype) <= ulps
+
+
+@pytest.mark.parametrize("dtype", HALF)
+@pytest.mark.parametrize("mixed", [False, True], ids=["params-in-x-dtype", "params-float32"])
+@pytest.mark.parametrize("kind", ["layer", "rms"])
+def test_half_precision_matches_torch_and_float64(dtype, mixed, kind):
+    """y, dx, dweight (and dbias) in float16/bfloat16, three oracles:
+
+    * float64 (F.layer_norm / F.rms_norm on the same rounded inputs): within about half an
+      ulp, as a float32 computation rounded once is;
+    * torch in float32 on the same inputs, rounded back: within one ulp;
+    * torch in the half dtype itself: its forward within one ulp; its CPU backward is less
+      accurate (dweight up to ~80 ulps off in float16: it does not keep the sums in
+      float32), so ours must be at least as close to float64 as it is.
+
+    Every gradient comes in its input's dtype (float32 parameters get float32 gradients).
+    """
+    param_dtype = torch.float32 if mixed else dtype
+    x, w, b, dy = _half_case(kind, dtype, param_dtype, seed=40)
+    ours_fn, torch_fn = (
+        (torch_ln.layer_norm, F.layer_norm) if kind == "layer" else (torch_ln.rms_norm, F.rms_norm)
+    )
+    y, grads = _half_run(ours_fn, kind, x, w, b, dy)
+    y_t, grads_t = _half_run(torch_fn, kind, x, w, b, dy)
+    y_32, grads_32 = _half_run(torch_fn, kind, x, w, b, dy, cast=torch.float32)
+    assert y.dtype == dtype
+    assert [g_.dtype for g_ in grads if g_ is not None] == [dtype] + [param_dtype] * (
+        1 if kind == "rms" else 2
+    )
+    exact = F.layer_norm if kind == "layer" else F.rms_norm
+    as64 = (None if t is None else t.double() for t in (x, w, b, dy))
+    y_exact, grads_exact = _half_run(exact, kind, *as64)  # float64 in, float64 out
+    _assert_half_close(y, y_exact, dtype, ulps=0.55)
+    _assert_half_close(y, y_32, dtype, ulps=1)
+    _assert_half_close(y, y_t, dtype, ulps=1)
+    for mine, theirs, in32, ex in zip(grads, grads_t, grads_32, grads_exact, strict=True):
+        if mine is None:
+            continue
+        _assert_half_close(mine, ex, dtype, ulps=0.6)
+        _assert_half_close(mine, in32, dtype, ulps=1)
+        assert _ulps(mine, ex, dtype) <= max(_ulps(theirs, ex, dtype), 0.6)
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_half_rms_norm_default_eps_is_float32s_machine_epsilon(dtype):
+    """eps=None on a float16/bfloat16 x means float32's eps (2**-23), as F.rms_norm does,
+    not the input dtype's (2**-7 for bfloat16, 8x these rows' mean square of 1e-3).
+
+    The float64 oracle with eps = 2**-23 is within an ulp; with 2**-7 it would be far off.
+    """
+    g = torch.Generator().manual_seed(41)
+    x = (0.03 * torch.randn(4, 32, generator=g, dtype=F64)).to(dtype)
+    ours, theirs = torch_ln.rms_norm(x, 32), F.rms_norm(x, (32,))
+    _assert_half_close(ours, theirs, dtype, ulps=1)
+    _assert_half_close(ours, F.rms_norm(x.double(), (32,), eps=2.0**-23), dtype, ulps=0.55)
+    assert _ulps(theirs, F.rms_norm(x.double(), (32,), eps=2.0**-7), dtype) > 10
+
+
+def test_float16_input_whose_square_overflows_is_normalized_finitely():
+    """|x| ~ 300: x*x overflows float16 (max 65504), the float32 statistics do not."""
+    g = torch.Generator().manual_seed(42)
+    x = (300 * torch.randn(4, 64, generator=g, dtype=F64)).to(torch.float16)
+    assert torch.isinf(x * x).any()  # the data does overflow when squared in float16
+    for ours, exact in (
+        (torch_ln.layer_norm(x, 64), F.layer_norm(x.double(), (64,))),
+        (torch_ln.rms_norm(x, 64), F.rms_norm(x.double(), (64,), eps=2.0**-23)),
+    ):
+        assert torch.isfinite(ours).all()
+        _assert_half_close(ours, exact, torch.float16, ulps=0.55)
+
+
+@pytest.mark.parametrize(
+    ("x_dtype", "w_dtype", "b_dtype", "bad"),
+    [
+        (torch.float16, torch.float64, None, "weight"),
+        (torch.bfloat16, torch.float16, None, "weight"),
+        (torch.float32, torch.float16, None, "weight"),
+        (torch.float16, torch.float32, torch.float16, "bias"),
+        (torch.float16, torch.float16, torch.float32, "bias"),
+    ],
+)
+def test_half_rejects_parameters_of_another_dtype(x_dtype, w_dtype, b_dtype, bad):
+    """Parameters in x's dtype, or both float32 beside a half x (F.layer_norm refuses the
+    rest too); a TypeError that names the argument."""
+    x = torch.ones(2, 3, dtype=x_dtype)
+    b = None if b_dtype is None else torch.zeros(3, dtype=b_dtype)
+    with pytest.raises(TypeError, match=name(bad)):
+        torch_ln.layer_norm(x, 3, torch.ones(3, dtype=w_dtype), b)
+    with pytest.raises(RuntimeError):  # torch refuses the same combination
+        F.layer_norm(x, (3,), torch.ones(3, dtype=w_dtype), b)

@@ -12,6 +12,7 @@ from lnbook.topics.affine import widgets as affine_widgets
 from lnbook.topics.batch_norm import widgets as batch_norm_widgets
 from lnbook.topics.covariate_shift import experiments as covariate_shift_experiments
 from lnbook.topics.covariate_shift import widgets as covariate_shift_widgets
+from lnbook.topics.precision import widgets as precision_widgets
 from lnbook.topics.statistics import widgets as statistics_widgets
 from lnbook.topics.transformers import experiments as transformers_experiments
 from lnbook.topics.transformers import widgets as transformers_widgets
@@ -117,6 +118,7 @@ def test_latency_benchmark_runs_and_reports_every_widget():
         "ch13 logit_explorer",
         "ch11 norm_explorer",
         "ch14 outlier_explorer",
+        "ch15 statistics_explorer",
     }
     assert all(v["updates"] >= 6 and v["median_ms"] > 0 for v in r.values())
 
@@ -353,3 +355,17 @@ def test_sharded_stats_explorer_runs_the_chosen_process_group(monkeypatch):
     assert e.figure.layout.title.text == "4 ranks, D = 1024, float64, seed 3"
     assert not np.allclose(before, np.array(e.figure.data[0].y, dtype=float))
     assert e.figure.data[3].y[0] == pytest.approx(2 * 2 * 3 / 4 * 8)  # naive, P = 4, float64
+
+
+def test_statistics_explorer_follows_its_controls():
+    """Chapter 15: each control reruns the experiment for its value and redraws."""
+    e = precision_widgets.statistics_explorer()
+    first = [np.array(t.y) for t in e.figure.data]
+    e.controls["offset"].value = 1000.0
+    assert "offset 1000" in e.figure.layout.title.text
+    moved = [np.array(t.y) for t in e.figure.data]
+    assert any(not np.array_equal(a, b) for a, b in zip(first, moved, strict=True))
+    e.controls["dtype"].value = "bfloat16"
+    assert e.figure.layout.title.text.startswith("bfloat16")
+    e.controls["seed"].value = 4
+    assert "seed 4" in e.figure.layout.title.text

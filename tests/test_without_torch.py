@@ -32,8 +32,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.md"))
 # What the browser lacks: torch and scikit-learn (not shipped), resource (no such module in
-# Pyodide), threadpoolctl (not shipped; Pyodide runs one thread), myst_nb (build only).
-BLOCKED = ("torch", "sklearn", "resource", "threadpoolctl", "myst_nb")
+# Pyodide), threadpoolctl (not shipped; Pyodide runs one thread), myst_nb (build only),
+# ml_dtypes (bfloat16 for NumPy: not shipped).
+BLOCKED = ("torch", "sklearn", "resource", "threadpoolctl", "myst_nb", "ml_dtypes")
 # The lite edition drops the build-only glue import (lnbook.book.lite.lite_notebook), as the
 # reader edition drops the glue cells (remove-cell).
 GLUE_IMPORT = re.compile(r"^from myst_nb import glue\n", re.M)

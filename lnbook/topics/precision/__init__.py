@@ -1,0 +1,1 @@
+"""Chapter 15: layer norm statistics in reduced precision (float16, bfloat16)."""
