@@ -951,8 +951,14 @@ def test_eps_defaults_reads_torch_and_sorts():
     rows = variants_experiments.eps_defaults()
     table = {name: eps for name, eps, _ in rows}
     assert table["PyTorch nn.LayerNorm"] == torch.nn.LayerNorm(3).eps
-    assert table["PyTorch nn.RMSNorm, float32"] == 2.0**-23  # float32's machine epsilon
-    assert table["PyTorch nn.RMSNorm, bfloat16"] == 2.0**-7  # 7 bits of mantissa
+    assert table["PyTorch nn.RMSNorm, float32, float16 or bfloat16 input"] == 2.0**-23
+    assert table["PyTorch nn.RMSNorm, float64 input"] == 2.0**-52
+    # The table's claim, measured: on bfloat16 input torch's default is float32's eps, not
+    # bfloat16's 2**-7 (which would give 0.33 here: 2**-5 / sqrt(2**-10 + 2**-7)).
+    x = torch.full((1, 8), 2.0**-5, dtype=torch.bfloat16)
+    y = torch.nn.RMSNorm(8, dtype=torch.bfloat16)(x)
+    assert y.dtype == torch.bfloat16 and torch.equal(y, torch.ones_like(y))
+    assert torch.nn.functional.rms_norm(x, (8,), eps=2.0**-7)[0, 0] < 0.34
     eps = [e for _, e, _ in rows]
     assert eps == sorted(eps, reverse=True) and len(rows) == 3 + len(
         variants_experiments.OTHER_EPS_DEFAULTS

@@ -399,17 +399,22 @@ def eps_defaults() -> list[tuple[str, float, str]]:
     Returns
     -------
     list of (implementation, eps, source): torch's entries are read from the installed
-    torch (``torch.nn.RMSNorm``'s ``eps=None`` means ``torch.finfo(dtype).eps``, shown
-    for float32 and bfloat16), the others are :data:`OTHER_EPS_DEFAULTS` (source: a
-    bibliography key)
+    torch (``torch.nn.RMSNorm``'s ``eps=None`` means the machine epsilon of the type it
+    computes in: float64's for float64 input, float32's for float32, float16 and bfloat16
+    input, not the half type's own; ``tests/test_experiments.py`` checks that on bfloat16),
+    the others are :data:`OTHER_EPS_DEFAULTS` (source: a bibliography key)
     """
     torch = require_torch()
     ln, rms = torch.nn.LayerNorm(4), torch.nn.RMSNorm(4)
     assert rms.eps is None  # the claim made in the table: None, resolved per dtype
     rows = [
         ("PyTorch nn.LayerNorm", float(ln.eps), ""),
-        ("PyTorch nn.RMSNorm, float32", float(torch.finfo(torch.float32).eps), ""),
-        ("PyTorch nn.RMSNorm, bfloat16", float(torch.finfo(torch.bfloat16).eps), ""),
+        (
+            "PyTorch nn.RMSNorm, float32, float16 or bfloat16 input",
+            float(torch.finfo(torch.float32).eps),
+            "",
+        ),
+        ("PyTorch nn.RMSNorm, float64 input", float(torch.finfo(torch.float64).eps), ""),
         *OTHER_EPS_DEFAULTS,
     ]
     return sorted(rows, key=lambda row: -row[1])
