@@ -951,8 +951,8 @@ def test_eps_defaults_reads_torch_and_sorts():
     rows = variants_experiments.eps_defaults()
     table = {name: eps for name, eps, _ in rows}
     assert table["PyTorch nn.LayerNorm"] == torch.nn.LayerNorm(3).eps
-    assert table["PyTorch nn.RMSNorm, float32, float16 or bfloat16 input"] == 2.0**-23
-    assert table["PyTorch nn.RMSNorm, float64 input"] == 2.0**-52
+    assert table["PyTorch nn.RMSNorm (float32, float16, bfloat16 input)"] == 2.0**-23
+    assert table["PyTorch nn.RMSNorm (float64 input)"] == 2.0**-52
     # The table's claim, measured: on bfloat16 input torch's default is float32's eps, not
     # bfloat16's 2**-7 (which would give 0.33 here: 2**-5 / sqrt(2**-10 + 2**-7)).
     x = torch.full((1, 8), 2.0**-5, dtype=torch.bfloat16)

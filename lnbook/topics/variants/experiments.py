@@ -410,11 +410,11 @@ def eps_defaults() -> list[tuple[str, float, str]]:
     rows = [
         ("PyTorch nn.LayerNorm", float(ln.eps), ""),
         (
-            "PyTorch nn.RMSNorm, float32, float16 or bfloat16 input",
+            "PyTorch nn.RMSNorm (float32, float16, bfloat16 input)",
             float(torch.finfo(torch.float32).eps),
             "",
         ),
-        ("PyTorch nn.RMSNorm, float64 input", float(torch.finfo(torch.float64).eps), ""),
+        ("PyTorch nn.RMSNorm (float64 input)", float(torch.finfo(torch.float64).eps), ""),
         *OTHER_EPS_DEFAULTS,
     ]
     return sorted(rows, key=lambda row: -row[1])
