@@ -1,0 +1,168 @@
+"""The residual add fused with the layer norm that follows it (chapter 15).
+
+A pre-norm block ends with ``h = x + residual`` (the new residual stream) and the next
+block starts with ``y = LN(h)``. Run as two operations, the sum is written to memory and
+read back at once::
+
+    unfused: read x, read residual, write h  |  read h, write y    = 5 arrays moved
+    fused:   read x, read residual, write h and y                  = 4 arrays moved
+
+Both do the same arithmetic; the fused one keeps each block of ``h`` in the CPU's cache
+between the add and the norm, so for arrays larger than the cache it moves a fifth fewer
+bytes. Real kernels do this: FlashAttention's Triton ``layer_norm_fn(x, weight, bias,
+residual=..., prenorm=True)`` returns ``(y, h)``, vLLM's ``fused_add_rms_norm`` writes both
+in place. :func:`add_layer_norm` is the NumPy version, blocked over rows with the row-block
+kernel of :func:`lnbook.numpy_ln.layer_norm`; :func:`compiled_add_layer_norm` asks
+``torch.compile`` for the same fusion.
+
+This module needs NumPy only; the torch functions import torch when called.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from . import numpy_ln
+from .numpy_ln import _layer_norm_rows, _prepare, _row_blocks
+
+__all__ = [
+    "ARRAYS_MOVED",
+    "add_layer_norm",
+    "add_layer_norm_unfused",
+    "bytes_moved",
+    "compiled_add_layer_norm",
+    "generated_kernels",
+]
+
+# Arrays of x's size that cross main memory, at the least, for one add + layer norm.
+ARRAYS_MOVED = {"unfused": 5, "fused": 4}
+
+
+def bytes_moved(shape: Sequence[int], itemsize: int, kind: str) -> int:
+    """The bytes an add + layer norm of ``shape`` must move at least: :data:`ARRAYS_MOVED`
+    arrays of ``prod(shape) * itemsize`` bytes (weight and bias are negligible)."""
+    if kind not in ARRAYS_MOVED:
+        raise ValueError(f"kind must be one of {tuple(ARRAYS_MOVED)}, got {kind!r}")
+    return ARRAYS_MOVED[kind] * math.prod(shape) * int(itemsize)
+
+
+def _check_out(name: str, a, x: np.ndarray) -> np.ndarray:
+    """An output array given by the caller: x's shape and dtype, C-contiguous, writeable."""
+    if a is None:
+        return np.empty(x.shape, x.dtype)
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}")
+    if a.shape != x.shape or a.dtype != x.dtype:
+        raise ValueError(
+            f"{name} must have x's shape {x.shape} and dtype {x.dtype}, "
+            f"got shape {a.shape} and dtype {a.dtype}"
+        )
+    if not a.flags.c_contiguous or not a.flags.writeable:
+        raise ValueError(f"{name} must be a writeable, C-contiguous array")
+    return a
+
+
+def _check_residual(x: np.ndarray, residual) -> np.ndarray:
+    residual = np.asarray(residual)
+    if residual.shape != x.shape:
+        raise ValueError(f"residual must have x's shape {x.shape}, got {residual.shape}")
+    if residual.dtype != x.dtype:
+        raise TypeError(f"residual has dtype {residual.dtype} but x has dtype {x.dtype}")
+    return residual
+
+
+def add_layer_norm(
+    x: np.ndarray,
+    residual: np.ndarray,
+    normalized_shape: int | Sequence[int],
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    eps: float = 1e-5,
+    *,
+    out: np.ndarray | None = None,
+    residual_out: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``h = x + residual`` and ``y = layer_norm(h)``, in one pass over blocks of rows.
+
+    Parameters
+    ----------
+    x, residual : (..., *normalized_shape) float32 or float64 arrays of one dtype
+        The sublayer's output and the residual stream it joins.
+    normalized_shape, weight, bias, eps
+        As in :func:`lnbook.numpy_ln.layer_norm`.
+    out, residual_out : arrays of x's shape and dtype, C-contiguous, optional
+        Where to write ``y`` and ``h`` (fresh arrays if not given). Neither may overlap
+        ``x`` or ``residual``.
+
+    Returns
+    -------
+    y : the layer norm of the sum (``out``)
+    h : the sum, the new residual stream (``residual_out``): a pre-norm block adds to it
+    """
+    x, shape, _, weight, bias = _prepare(x, normalized_shape, weight, bias, eps)
+    residual = _check_residual(x, residual)
+    y = _check_out("out", out, x)
+    h = _check_out("residual_out", residual_out, x)
+    if np.may_share_memory(y, h) or any(
+        np.may_share_memory(o, i) for o in (y, h) for i in (x, residual)
+    ):
+        raise ValueError("out and residual_out must be separate arrays, apart from x and residual")
+    d = math.prod(shape)
+    x2, r2 = np.ascontiguousarray(x).reshape(-1, d), np.ascontiguousarray(residual).reshape(-1, d)
+    h2, y2 = h.reshape(-1, d), y.reshape(-1, d)  # (N, D) views
+    w = None if weight is None else weight.reshape(d)
+    b = None if bias is None else bias.reshape(d)
+    # One block of rows at a time: the block of h just written is still in the cache when
+    # the norm reads it, so h crosses main memory once (written), not twice.
+    for rows in _row_blocks(len(x2), d * x2.itemsize):
+        np.add(x2[rows], r2[rows], out=h2[rows])
+        _layer_norm_rows(h2[rows], y2[rows], w, b, x.dtype.type(eps))
+    return y, h
+
+
+def add_layer_norm_unfused(
+    x: np.ndarray,
+    residual: np.ndarray,
+    normalized_shape: int | Sequence[int],
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    eps: float = 1e-5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same as :func:`add_layer_norm`, as two operations: NumPy's add over the whole
+    array, then :func:`lnbook.numpy_ln.layer_norm` over the whole sum."""
+    x = numpy_ln._as_float_array("x", x)
+    residual = _check_residual(x, residual)
+    h = x + residual  # written to memory in full ...
+    return numpy_ln.layer_norm(h, normalized_shape, weight, bias, eps), h  # ... and read back
+
+
+def _add_layer_norm_torch(x, residual, weight, bias, eps: float = 1e-5):
+    """The plain function ``torch.compile`` is given: the add, then torch's layer norm."""
+    import torch.nn.functional as F
+
+    h = x + residual
+    return F.layer_norm(h, h.shape[-1:], weight, bias, eps), h
+
+
+def compiled_add_layer_norm() -> Callable:
+    """``torch.compile`` of ``h = x + residual; y = F.layer_norm(h)``: a function of
+    ``(x, residual, weight, bias, eps)`` returning ``(y, h)``. It compiles on its first call
+    (seconds on a CPU: Inductor writes C++ and compiles it), and again for a new shape."""
+    from ._optional import require_torch
+
+    torch = require_torch()
+    return torch.compile(_add_layer_norm_torch, dynamic=False)
+
+
+def generated_kernels(fn: Callable, *args) -> list[str]:
+    """The names of the kernels Inductor generated for ``fn(*args)`` (``fn`` compiled by
+    :func:`compiled_add_layer_norm`): ``cpp_fused_...`` on a CPU, ``triton_...`` on a GPU.
+    The name lists the operations fused into that kernel."""
+    from torch._inductor.utils import run_and_get_code
+
+    _, sources = run_and_get_code(fn, *args)
+    return [k for src in sources for k in re.findall(r"^(cpp_fused_\w+|triton_\w+) = ", src, re.M)]
