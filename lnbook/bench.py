@@ -448,6 +448,50 @@ def run_grid(
     return rows
 
 
+# ------------------------------------- chapter 15: the fused residual add + layer norm ----
+
+
+def time_alternately(runs: dict, *, rounds: int = 5, repeats: int = 3) -> dict:
+    """Each callable of ``runs`` timed ``repeats`` times, taking turns (so that a slow
+    spell of the machine hits every one), on one thread; each time a :func:`median_seconds`
+    of ``rounds`` rounds. Entries of ``runs`` that are not callable are passed through.
+
+    Returns
+    -------
+    dict: name -> array of ``repeats`` seconds per call (and the passed-through entries)
+    """
+    calls = {k: v for k, v in runs.items() if callable(v)}
+    times = {k: [] for k in calls}
+    with single_thread():
+        for _ in range(repeats):
+            for key, run in calls.items():
+                times[key].append(median_seconds(run, rounds=rounds))
+    return {**runs, **{k: np.asarray(v) for k, v in times.items()}}
+
+
+def fused_add_cost(shape=(4096, 1024), rounds: int = 5, compiled: bool = True) -> dict:
+    """Residual add + layer norm fused and unfused (:func:`lnbook.fusion.add_norm_runs`),
+    timed by :func:`time_alternately`; torch eager and compiled too if ``compiled``."""
+    from . import fusion
+
+    with single_thread():
+        runs = fusion.add_norm_runs(tuple(shape), compiled=compiled)
+    return {"shape": tuple(shape), **time_alternately(runs, rounds=rounds)}
+
+
+def format_fused(cost: dict) -> str:
+    """:func:`fused_add_cost`'s result as text: each pair's medians and its ratios."""
+    n, d = cost["shape"]
+    lines = [f"Residual add + layer norm, {n}x{d} float32: fused vs unfused (one thread)"]
+    for name, unfused, fused in (("NumPy", "numpy_unfused", "numpy_fused"),
+                                 ("torch", "torch_eager", "torch_compiled")):  # fmt: skip
+        if unfused in cost:
+            ratios = ", ".join(f"{v:.2f}" for v in cost[unfused] / cost[fused])
+            lines.append(f"  {name}: unfused {1e3 * np.median(cost[unfused]):.2f} ms, fused "
+                         f"{1e3 * np.median(cost[fused]):.2f} ms; unfused/fused {ratios}")  # fmt: skip
+    return "\n".join(lines)
+
+
 def write_csv(rows: list[dict], path: str | Path, device: str = "cpu") -> Path:
     """Write the grid's rows to ``path``, each with the machine and versions it ran on."""
     import torch
@@ -524,6 +568,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("faults: page faults per call (fresh memory the system had to map).")
     print()
     print(format_table(rows))
+    if args.device == "cpu":  # chapter 15's fused add + norm (NumPy and torch.compile, CPU)
+        print(format_fused(fused_add_cost(args.shapes[0], args.rounds, not args.no_compile)))
     print(f"\nWrote {write_csv(rows, args.csv, args.device)}", file=sys.stderr)
 
 

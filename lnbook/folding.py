@@ -37,6 +37,7 @@ __all__ = [
     "fold_norm_into_linear",
     "fold_sequential",
     "layer_norm_keeping",
+    "recompute_runs",
     "saved_bytes",
 ]
 
@@ -288,3 +289,28 @@ def layer_norm_keeping(
         if p is not None and tuple(p.shape) != (d,):
             raise ValueError(f"{name} must have shape ({d},), got {tuple(p.shape)}")
     return _LayerNormKeeping.apply(x, weight, bias, eps, keep)
+
+
+def recompute_runs(shape: tuple[int, int] = (4096, 1024), *, seed: int = 0) -> dict:
+    """What :func:`lnbook.bench.time_alternately` times for chapter 15: forward + backward
+    of :func:`layer_norm_keeping` over float32 ``shape``, keeping ``x`` (``x_hat`` is
+    recomputed in the backward) or keeping ``x_hat``.
+
+    Returns
+    -------
+    dict: ``keep_x``, ``keep_x_hat``: callables without arguments
+    """
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=gen).requires_grad_()
+    w = torch.rand(shape[1], generator=gen).requires_grad_()
+    b = torch.randn(shape[1], generator=gen).requires_grad_()
+    dy = torch.randn(shape, generator=gen)
+
+    def run(keep: str):
+        def forward_backward():
+            y = layer_norm_keeping(x, w, b, keep=keep)
+            torch.autograd.grad(y, (x, w, b), dy)
+
+        return forward_backward
+
+    return {"keep_x": run("x"), "keep_x_hat": run("x_hat")}
