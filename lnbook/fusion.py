@@ -169,48 +169,50 @@ def generated_kernels(fn: Callable, *args) -> list[str]:
     return [k for src in sources for k in re.findall(r"^(cpp_fused_\w+|triton_\w+) = ", src, re.M)]
 
 
-def add_norm_runs(
-    shape: tuple[int, int] = (4096, 1024), *, compiled: bool = False, seed: int = 0
-) -> dict:
+def add_norm_runs(shape: tuple[int, int] = (4096, 1024), *, backend: str = "numpy", seed: int = 0) -> dict:
     """What :func:`lnbook.bench.time_alternately` times for chapter 15: residual add +
     layer norm of float32 ``shape``, unfused and fused, as calls without arguments.
 
-    NumPy: :func:`add_layer_norm` against NumPy's add then
+    ``backend="numpy"``: :func:`add_layer_norm` against NumPy's add then
     :func:`lnbook.numpy_ln.layer_norm`, both writing into the same preallocated outputs (no
-    page faults in either). With ``compiled``, also torch eager (``x + r`` then
-    ``F.layer_norm``) against :func:`compiled_add_layer_norm`, compiled here by a first call.
+    page faults in either). ``backend="torch"``: torch eager (``x + r`` then
+    ``F.layer_norm``) against :func:`compiled_add_layer_norm`, compiled here by a first
+    call whose generated kernels are kept.
 
     Returns
     -------
-    dict: ``numpy_unfused``, ``numpy_fused`` (and ``torch_eager``, ``torch_compiled``):
-    callables; ``compile_s``: the seconds of the compiling call (NaN without ``compiled``)
+    dict: ``unfused``, ``fused``: callables; for torch also ``compile_s`` (the seconds of
+    the compiling call) and ``kernels`` (:func:`generated_kernels` of that call)
     """
+    if backend not in ("numpy", "torch"):
+        raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
     n, d = shape
     rng = np.random.default_rng(seed)
     x, r = (rng.standard_normal((n, d)).astype(np.float32) for _ in range(2))
     w = rng.uniform(0.5, 1.5, d).astype(np.float32)
     b = rng.standard_normal(d).astype(np.float32)
-    y, h = np.empty_like(x), np.empty_like(x)
+    if backend == "numpy":
+        y, h = np.empty_like(x), np.empty_like(x)
 
-    def unfused():
-        np.add(x, r, out=h)
-        numpy_ln.layer_norm(h, d, w, b, out=y)
+        def unfused():
+            np.add(x, r, out=h)
+            numpy_ln.layer_norm(h, d, w, b, out=y)
 
-    runs = {
-        "numpy_unfused": unfused,
-        "numpy_fused": lambda: add_layer_norm(x, r, d, w, b, out=y, residual_out=h),
-        "compile_s": float("nan"),
+        return {
+            "unfused": unfused,
+            "fused": lambda: add_layer_norm(x, r, d, w, b, out=y, residual_out=h),
+        }
+    import time
+
+    import torch
+
+    tx, tr, tw, tb = (torch.from_numpy(a) for a in (x, r, w, b))
+    fn = compiled_add_layer_norm()
+    start = time.perf_counter()
+    kernels = generated_kernels(fn, tx, tr, tw, tb)  # the first call compiles
+    return {
+        "unfused": lambda: _add_layer_norm_torch(tx, tr, tw, tb),
+        "fused": lambda: fn(tx, tr, tw, tb),
+        "compile_s": time.perf_counter() - start,
+        "kernels": kernels,
     }
-    if compiled:
-        import time
-
-        import torch
-
-        tx, tr, tw, tb = (torch.from_numpy(a) for a in (x, r, w, b))
-        fn = compiled_add_layer_norm()
-        start = time.perf_counter()
-        fn(tx, tr, tw, tb)  # the first call compiles
-        runs["compile_s"] = time.perf_counter() - start
-        runs["torch_eager"] = lambda: _add_layer_norm_torch(tx, tr, tw, tb)
-        runs["torch_compiled"] = lambda: fn(tx, tr, tw, tb)
-    return runs
