@@ -141,12 +141,15 @@ def trained_models(seed: int, *, steps: int = 40, copy_steps: int = 20) -> dict:
     return out
 
 
-def folding_errors(seeds: Sequence[int] = (0, 1, 2)) -> dict:
+def folding_errors(
+    seeds: Sequence[int] = (0, 1, 2), *, steps: int = 40, copy_steps: int = 20
+) -> dict:
     """Each fold of :mod:`lnbook.folding` checked on trained models, one per seed.
 
     The error is the largest difference of the folded and the original network's logits
     (on the held-out digits, or on a batch of the copy task), relative to the largest
     logit; in float32 and, for the layer-norm folds, in float64 (both networks cast).
+    ``steps``, ``copy_steps``: the training of :func:`trained_models`.
 
     Returns
     -------
@@ -183,7 +186,7 @@ def folding_errors(seeds: Sequence[int] = (0, 1, 2)) -> dict:
             "bn_conv_torch", "centring32", "centring64")  # fmt: skip
     out = {k: [] for k in keys}
     for seed in seeds:
-        m = trained_models(seed)  # trains (with gradients) unless kept from an earlier call
+        m = trained_models(seed, steps=steps, copy_steps=copy_steps)  # trains (with gradients) unless kept from an earlier call
         with one_torch_thread(), torch.no_grad():
             X = m["X_test"]
             for bits, dt in ((32, torch.float32), (64, torch.float64)):
