@@ -24,6 +24,7 @@ from .topics.batch_norm import widgets as batch_norm
 from .topics.covariate_shift import widgets as covariate_shift
 from .topics.effective_rate import experiments as effective_rate_runs
 from .topics.effective_rate import widgets as effective_rate
+from .topics.folding import widgets as folding
 from .topics.geometry import widgets as geometry
 from .topics.outliers import widgets as outliers
 from .topics.placements import widgets as placements
@@ -195,6 +196,11 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
             lambda: outliers.outlier_explorer(),
             [("m", 100.0), ("d", 64), ("alpha", 2.0), ("seed", 3), ("m", 2.0), ("d", 16)],
         ),
+        "ch15 saved_bytes_explorer": (
+            lambda: folding.saved_bytes_explorer(),
+            [("d", 1024), ("dtype", "bfloat16"), ("d", 64), ("dtype", "float64"),
+             ("d", 512), ("dtype", "float32")],
+        ),  # fmt: skip
     }
     out = {}
     for name, (make, changes) in cases.items():

@@ -36,6 +36,8 @@ from lnbook.topics.transformers import experiments as transformers_experiments
 from lnbook.topics.transformers import figures as transformers_figures
 from lnbook.topics.variants import experiments as variants_experiments
 from lnbook.topics.variants import figures as variants_figures
+from lnbook.topics.folding import experiments as folding_experiments
+from lnbook.topics.folding import figures as folding_figures
 
 
 def _result(k: int = 3, d: int = 5) -> dict[str, np.ndarray]:
@@ -736,6 +738,12 @@ def _figure_builders() -> dict:
         "conditioning": lambda: outliers_figures.conditioning_figure(
             outliers_experiments.conditioning_runs(("adaLN-Zero", "none"), (0,), steps=30, d=8)
         ),
+        "saved_bytes": lambda: folding_figures.saved_bytes_figure(
+            folding_experiments.saved_per_token((16, 64), n=2)
+        ),
+        "live_saved": lambda: folding_figures.live_saved_figure(
+            folding_experiments.saved_per_token((32,), n=2)
+        ),
     }
 
 
@@ -1059,3 +1067,18 @@ def test_recurrent_norm_figure_draws_each_scale_and_the_bound():
     assert plain_mean[1][-1] > 100 * plain_mean[0][-1]  # the larger scale grows
     np.testing.assert_allclose(fig.data[-1].y, np.sqrt(7))
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.title.text
+
+
+def test_saved_bytes_figure_menu_shows_one_setting_at_a_time():
+    result = folding_experiments.saved_per_token((16, 64), n=2)
+    fig = folding_figures.saved_bytes_figure(result)
+    n = len(folding_experiments.SAVERS)
+    assert len(fig.data) == 3 * n
+    assert [t.visible for t in fig.data] == [True] * n + [False] * (2 * n)
+    buttons = fig.layout.updatemenus[0].buttons
+    assert len(buttons) == 3
+    # the third button shows the folded setting, where keeping x_hat needs the fewest bytes
+    shown = [t for t, v in zip(fig.data, buttons[2].args[0]["visible"], strict=True) if v]
+    keep_xh = list(folding_experiments.SAVERS).index("keeps x_hat, rstd")
+    assert min(shown, key=lambda t: t.y[-1]) is shown[keep_xh]
+    assert shown[keep_xh].y[-1] < fig.data[keep_xh].y[-1]  # less than without folding

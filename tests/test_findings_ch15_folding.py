@@ -25,7 +25,7 @@ def test_fused_and_unfused_agree_bit_for_bit(seed):
 
 
 def test_every_fold_agrees_with_its_network_to_rounding():
-    errors = experiments.folding_errors(seeds=(3, 4, 5), steps=20, copy_steps=10)
+    errors = experiments.folding_errors(seeds=(3, 4, 5), steps=10, copy_steps=5)
     for key in ("ln_linear32", "bn_linear32", "bn_conv32", "bn_linear_torch", "bn_conv_torch"):
         assert errors[key].max() < 1e-6, key
     assert errors["ln_linear64"].max() < 1e-12

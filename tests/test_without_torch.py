@@ -47,6 +47,7 @@ NOT_IN_BROWSER = {
     "recurrent",
     "attention",
     "conditioning",
+    "folding",
     "bench",
 }
 

@@ -27,7 +27,7 @@ def _two_arrays(fn, args: tuple, shapes: tuple, read_only: dict) -> tuple[list |
     if parts is None:
         return None, wrong("Return two arrays, the folded weight and bias: `return W2, b2`.")
     arrays = []
-    for value, name, shape in zip(parts, ("W2", "b2"), shapes, strict=True):
+    for value, name, shape in zip(parts, ("The folded weight W2", "The folded bias b2"), shapes, strict=True):
         a, verdict = as_array(value, name, shape)
         if verdict:
             return None, verdict
@@ -79,7 +79,7 @@ def fold_affine(fn: Callable) -> Verdict:
             (W / gamma, "you divided by gamma; the folded weight multiplies: `W * gamma`"),
         ],
         "W2 is not W with column j multiplied by gamma_j (`W * gamma`, or `W @ np.diag(gamma)`).",
-        prefix="W2: ",
+        prefix="In W2, ",
     )  # fmt: skip
     b_verdict = compare(
         b2, b_ref,
@@ -92,8 +92,8 @@ def fold_affine(fn: Callable) -> Verdict:
              "after gamma scales x_hat, so it meets W unscaled: `b + W @ beta`"),
             (W @ beta, "the old bias b is missing: `b + W @ beta`"),
         ],
-        "b2 is not the layer's output at x_hat = 0, `b + W @ beta`.",
-        prefix="b2: ",
+        "The folded bias b2 is not the layer's output at x_hat = 0, `b + W @ beta`.",
+        prefix="In b2, ",
     )  # fmt: skip
     return _both(
         w_verdict, b_verdict,
@@ -151,7 +151,7 @@ def fold_conv_batch_norm(fn: Callable) -> Verdict:
              "deviation; batch norm divides by it: s = gamma / sqrt(var + eps)"),
         ],
         "W2 is not W with output channel o scaled by s[o] = gamma[o] / sqrt(var[o] + eps).",
-        prefix="W2: ",
+        prefix="In W2, ",
     )  # fmt: skip
     b_verdict = compare(
         b2, b_ref,
@@ -162,8 +162,8 @@ def fold_conv_batch_norm(fn: Callable) -> Verdict:
             (beta - mean * s, "the old bias b is missing: b2 = (b - mean) * s + beta"),
             ((b + mean) * s + beta, "the mean is subtracted: b2 = (b - mean) * s + beta"),
         ],
-        "b2 is not (b - mean) * s + beta, with s = gamma / sqrt(var + eps).",
-        prefix="b2: ",
+        "The folded bias b2 is not (b - mean) * s + beta, with s = gamma / sqrt(var + eps).",
+        prefix="In b2, ",
     )  # fmt: skip
     return _both(
         w_verdict, b_verdict,
