@@ -1081,4 +1081,4 @@ def test_saved_bytes_figure_menu_shows_one_setting_at_a_time():
     shown = [t for t, v in zip(fig.data, buttons[2].args[0]["visible"], strict=True) if v]
     keep_xh = list(folding_experiments.SAVERS).index("keeps x_hat, rstd")
     assert min(shown, key=lambda t: t.y[-1]) is shown[keep_xh]
-    assert shown[keep_xh].y[-1] < fig.data[keep_xh].y[-1]  # less than without folding
+    assert shown[keep_xh].y[-1] < fig.data[n + keep_xh].y[-1]  # less than the unfolded block
