@@ -161,11 +161,23 @@ def compiled_add_layer_norm() -> Callable:
 
 def generated_kernels(fn: Callable, *args) -> list[str]:
     """The names of the kernels Inductor generated for ``fn(*args)`` (``fn`` compiled by
-    :func:`compiled_add_layer_norm`): ``cpp_fused_...`` on a CPU, ``triton_...`` on a GPU.
-    The name lists the operations fused into that kernel."""
+    :func:`compiled_add_layer_norm`, and this its first call): ``cpp_fused_...`` on a CPU,
+    ``triton_...`` on a GPU. The name lists the operations fused into that kernel.
+
+    On an x86 CPU with AVX2, Inductor is told to use AVX2 without first testing which
+    vector instructions work: that test compiles a C++ program for each candidate (AMX,
+    AVX-512, AVX2), and on a cold start it took about four fifths of the first call here.
+    ``cpp.vec_isa_ok`` is the option that skips it; the CPU's own flags still decide.
+    """
+    import torch._inductor.config as inductor_config
+    from torch._inductor import cpu_vec_isa
     from torch._inductor.utils import run_and_get_code
 
-    _, sources = run_and_get_code(fn, *args)
+    skip_test = "avx2" in cpu_vec_isa.x86_isa_checker()  # the CPU's flags, read from the OS
+    options = {"cpp.vec_isa_ok": True, "cpp.simdlen": 256} if skip_test else {}
+    with inductor_config.patch(options):
+        _, sources = run_and_get_code(fn, *args)
+    cpu_vec_isa.valid_vec_isa_list.cache_clear()  # later compiles test as usual
     return [k for src in sources for k in re.findall(r"^(cpp_fused_\w+|triton_\w+) = ", src, re.M)]
 
 
