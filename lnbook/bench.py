@@ -573,7 +573,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print()
     print(format_table(rows))
     if args.device == "cpu":  # chapter 15's fused add + norm (NumPy and torch.compile, CPU)
-        print(format_fused(fused_add_cost(args.shapes[0], args.rounds, not args.no_compile)))
+        largest = max(args.shapes, key=lambda shape: shape[0] * shape[1])
+        print(format_fused(fused_add_cost(largest, args.rounds, not args.no_compile)))
     print(f"\nWrote {write_csv(rows, args.csv, args.device)}", file=sys.stderr)
 
 

@@ -122,6 +122,9 @@ def test_write_csv_and_the_command_line(tmp_path, capsys):
                 "--no-compile", "--csv", str(path)])  # fmt: skip
     table = capsys.readouterr().out
     assert "rms norm, forward, 32x16 float32" in table and "PyTorch, F.rms_norm" in table
+    # chapter 15's fused residual add + layer norm follows the grid (NumPy only: no compile)
+    assert "Residual add + layer norm, 32x16 float32" in table and "numpy: unfused" in table
+    assert "torch:" not in table
     import csv
 
     rows = list(csv.DictReader(path.open()))
@@ -144,3 +147,14 @@ def test_copy_bandwidth_balance_and_correction_report_positive_numbers():
                       "plain_uncorrected"} and min(c.values()) > 0  # fmt: skip
     with pytest.raises(ValueError, match="positive"):
         bench.copy_bandwidth((0,))
+
+
+def test_time_alternately_times_every_callable_and_passes_the_rest_through():
+    calls = []
+    result = bench.time_alternately(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b"), "note": "kept"},
+        rounds=1, repeats=2,
+    )  # fmt: skip
+    assert result["note"] == "kept"
+    assert result["a"].shape == result["b"].shape == (2,) and (result["a"] > 0).all()
+    assert calls[0] == "a" and "b" in calls  # taking turns, a first
