@@ -448,54 +448,6 @@ def run_grid(
     return rows
 
 
-# ------------------------------------- chapter 15: the fused residual add + layer norm ----
-
-
-def time_alternately(runs: dict, *, rounds: int = 5, repeats: int = 3) -> dict:
-    """Each callable of ``runs`` timed ``repeats`` times, taking turns (so that a slow
-    spell of the machine hits every one), on one thread; each time a :func:`median_seconds`
-    of ``rounds`` rounds. Entries of ``runs`` that are not callable are passed through.
-
-    Returns
-    -------
-    dict: name -> array of ``repeats`` seconds per call (and the passed-through entries)
-    """
-    calls = {k: v for k, v in runs.items() if callable(v)}
-    times = {k: [] for k in calls}
-    with single_thread():
-        for _ in range(repeats):
-            for key, run in calls.items():
-                times[key].append(median_seconds(run, rounds=rounds))
-    return {**runs, **{k: np.asarray(v) for k, v in times.items()}}
-
-
-def fused_add_cost(shape=(4096, 1024), rounds: int = 5, compiled: bool = True) -> dict:
-    """Residual add + layer norm fused and unfused (:func:`lnbook.fusion.add_norm_runs`),
-    timed by :func:`time_alternately`: NumPy, and torch eager against ``torch.compile`` if
-    ``compiled``. Returns {"shape": shape, "numpy": times, "torch": times (if compiled)}."""
-    from . import fusion
-
-    out = {"shape": tuple(shape)}
-    with single_thread():  # the compiled kernel is built for the thread count it runs on
-        for backend in ("numpy", "torch") if compiled else ("numpy",):
-            runs = fusion.add_norm_runs(tuple(shape), backend=backend)
-            out[backend] = time_alternately(runs, rounds=rounds)
-    return out
-
-
-def format_fused(cost: dict) -> str:
-    """:func:`fused_add_cost`'s result as text: each pair's medians and its ratios."""
-    n, d = cost["shape"]
-    lines = [f"Residual add + layer norm, {n}x{d} float32: fused vs unfused (one thread)"]
-    for name in ("numpy", "torch"):
-        if name in cost:
-            t = cost[name]
-            ratios = ", ".join(f"{v:.2f}" for v in t["unfused"] / t["fused"])
-            lines.append(f"  {name}: unfused {1e3 * np.median(t['unfused']):.2f} ms, fused "
-                         f"{1e3 * np.median(t['fused']):.2f} ms; unfused/fused {ratios}")  # fmt: skip
-    return "\n".join(lines)
-
-
 def write_csv(rows: list[dict], path: str | Path, device: str = "cpu") -> Path:
     """Write the grid's rows to ``path``, each with the machine and versions it ran on."""
     import torch
@@ -572,9 +524,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("faults: page faults per call (fresh memory the system had to map).")
     print()
     print(format_table(rows))
-    if args.device == "cpu":  # chapter 15's fused add + norm (NumPy and torch.compile, CPU)
-        largest = max(args.shapes, key=lambda shape: shape[0] * shape[1])
-        print(format_fused(fused_add_cost(largest, args.rounds, not args.no_compile)))
+    if args.device == "cpu":  # chapter 15: the residual add fused with layer norm, or not
+        from . import fusion
+        from .topics.folding import experiments as folding
+
+        shape = max(args.shapes, key=lambda s: s[0] * s[1])
+        with single_thread():
+            costs = {b: folding.alternate(fusion.add_norm_runs(shape, backend=b), median_seconds,
+                                          rounds=args.rounds)
+                     for b in ("numpy",) + (() if args.no_compile else ("torch",))}  # fmt: skip
+        print("\n" + folding.format_fused(shape, costs))
     print(f"\nWrote {write_csv(rows, args.csv, args.device)}", file=sys.stderr)
 
 

@@ -148,13 +148,3 @@ def test_copy_bandwidth_balance_and_correction_report_positive_numbers():
     with pytest.raises(ValueError, match="positive"):
         bench.copy_bandwidth((0,))
 
-
-def test_time_alternately_times_every_callable_and_passes_the_rest_through():
-    calls = []
-    result = bench.time_alternately(
-        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b"), "note": "kept"},
-        rounds=1, repeats=2,
-    )  # fmt: skip
-    assert result["note"] == "kept"
-    assert result["a"].shape == result["b"].shape == (2,) and (result["a"] > 0).all()
-    assert calls[0] == "a" and "b" in calls  # taking turns, a first
