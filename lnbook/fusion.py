@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -34,6 +35,8 @@ __all__ = [
     "add_layer_norm",
     "add_layer_norm_unfused",
     "add_norm_runs",
+    "alternate",
+    "format_fused",
     "bytes_moved",
     "compiled_add_layer_norm",
     "generated_kernels",
@@ -188,8 +191,8 @@ def add_norm_runs(shape: tuple[int, int] = (4096, 1024), *, backend: str = "nump
     ``backend="numpy"``: :func:`add_layer_norm` against NumPy's add then
     :func:`lnbook.numpy_ln.layer_norm`, both writing into the same preallocated outputs (no
     page faults in either). ``backend="torch"``: torch eager (``x + r`` then
-    ``F.layer_norm``) against :func:`compiled_add_layer_norm`, compiled here by a first
-    call whose generated kernels are kept.
+    ``F.layer_norm``) against :func:`compiled_add_layer_norm`, compiled here, for one
+    thread, by a first call whose generated kernels are kept.
 
     Returns
     -------
@@ -220,11 +223,52 @@ def add_norm_runs(shape: tuple[int, int] = (4096, 1024), *, backend: str = "nump
 
     tx, tr, tw, tb = (torch.from_numpy(a) for a in (x, r, w, b))
     fn = compiled_add_layer_norm()
-    start = time.perf_counter()
-    kernels = generated_kernels(fn, tx, tr, tw, tb)  # the first call compiles
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # Inductor writes the thread count into the kernel: time it on one
+    try:
+        start = time.perf_counter()
+        kernels = generated_kernels(fn, tx, tr, tw, tb)  # the first call compiles
+    finally:
+        torch.set_num_threads(threads)
     return {
         "unfused": lambda: _add_layer_norm_torch(tx, tr, tw, tb),
         "fused": lambda: fn(tx, tr, tw, tb),
         "compile_s": time.perf_counter() - start,
         "kernels": kernels,
     }
+
+
+def alternate(
+    runs: dict, timer: Callable, *, repeats: int = 3, within: Callable = nullcontext, **timer_args
+) -> dict:
+    """Each callable of ``runs`` timed ``repeats`` times by ``timer(fn, **timer_args)``
+    (seconds per call), taking turns, so that a slow spell of a shared machine falls on
+    every one of them alike, all inside the context ``within()`` (the chapter passes
+    :func:`lnbook.bench.median_seconds` and :func:`lnbook.bench.single_thread`). Entries of
+    ``runs`` that are not callable pass through.
+
+    Returns
+    -------
+    dict: name -> (repeats,) array of seconds per call, and the passed-through entries
+    """
+    if not (isinstance(repeats, int) and repeats >= 1):
+        raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
+    calls = {k: v for k, v in runs.items() if callable(v)}
+    times: dict = {k: [] for k in calls}
+    with within():
+        for _ in range(repeats):
+            for key, fn in calls.items():
+                times[key].append(timer(fn, **timer_args))
+    return {**runs, **{k: np.asarray(v) for k, v in times.items()}}
+
+
+def format_fused(shape: Sequence[int], costs: dict) -> str:
+    """Timings of the residual add + layer norm, fused and unfused (``costs``: backend ->
+    :func:`alternate` of :func:`lnbook.fusion.add_norm_runs`), as lines of text."""
+    n, d = shape
+    lines = [f"Residual add + layer norm, {n}x{d} float32, one thread: fused vs unfused"]
+    for backend, t in costs.items():
+        ratios = ", ".join(f"{v:.2f}" for v in t["unfused"] / t["fused"])
+        lines.append(f"  {backend}: unfused {1e3 * np.median(t['unfused']):.2f} ms, fused "
+                     f"{1e3 * np.median(t['fused']):.2f} ms; unfused/fused {ratios}")  # fmt: skip
+    return "\n".join(lines)

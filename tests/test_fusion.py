@@ -92,8 +92,6 @@ def test_add_norm_runs_compute_the_same_thing_both_ways():
 
 
 def test_alternate_times_every_callable_in_turns_and_passes_the_rest_through():
-    from lnbook.topics.folding import experiments
-
     order = []
 
     def timer(fn, scale):
@@ -101,7 +99,7 @@ def test_alternate_times_every_callable_in_turns_and_passes_the_rest_through():
         return scale * len(order)
 
     runs = {"a": lambda: order.append("a"), "b": lambda: order.append("b"), "note": "kept"}
-    result = experiments.alternate(runs, timer, repeats=2, scale=0.5)
+    result = fusion.alternate(runs, timer, repeats=2, scale=0.5)
     assert order == ["a", "b", "a", "b"]  # in turns
     assert result["note"] == "kept"
     assert list(result["a"]) == [0.5, 1.5] and list(result["b"]) == [1.0, 2.0]

@@ -3,14 +3,13 @@ trained models (:func:`folding_errors`), and the bytes autograd keeps for the ba
 pass of one layer norm, alone and before a linear layer (:func:`saved_per_token`).
 
 The timings (fused against unfused, recomputing ``x_hat`` against keeping it) take turns
-(:func:`alternate`) with the timer they are given, :func:`lnbook.bench.median_seconds` in
-the chapter and in ``python -m lnbook.bench``.
+(:func:`lnbook.fusion.alternate`) with :func:`lnbook.bench.median_seconds` as the timer.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,36 +25,6 @@ SAVERS = {
     "keeps x_hat, rstd": "x_hat",
 }
 DTYPES = ("float32", "bfloat16", "float64")
-
-
-def alternate(runs: dict, timer: Callable, *, repeats: int = 3, **timer_args) -> dict:
-    """Each callable of ``runs`` timed ``repeats`` times by ``timer(fn, **timer_args)``
-    (seconds per call), taking turns, so that a slow spell of a shared machine falls on
-    every one of them alike. Entries of ``runs`` that are not callable pass through.
-
-    Returns
-    -------
-    dict: name -> (repeats,) array of seconds per call, and the passed-through entries
-    """
-    check_int("repeats", repeats, 1)
-    calls = {k: v for k, v in runs.items() if callable(v)}
-    times: dict = {k: [] for k in calls}
-    for _ in range(repeats):
-        for key, fn in calls.items():
-            times[key].append(timer(fn, **timer_args))
-    return {**runs, **{k: np.asarray(v) for k, v in times.items()}}
-
-
-def format_fused(shape: Sequence[int], costs: dict) -> str:
-    """Timings of the residual add + layer norm, fused and unfused (``costs``: backend ->
-    :func:`alternate` of :func:`lnbook.fusion.add_norm_runs`), as lines of text."""
-    n, d = shape
-    lines = [f"Residual add + layer norm, {n}x{d} float32, one thread: fused vs unfused"]
-    for backend, t in costs.items():
-        ratios = ", ".join(f"{v:.2f}" for v in t["unfused"] / t["fused"])
-        lines.append(f"  {backend}: unfused {1e3 * np.median(t['unfused']):.2f} ms, fused "
-                     f"{1e3 * np.median(t['fused']):.2f} ms; unfused/fused {ratios}")  # fmt: skip
-    return "\n".join(lines)
 
 
 def _norm_call(kind: str, x, weight, bias):
