@@ -180,7 +180,9 @@ def fold_centring(model, fold_gamma: bool = False):
 
     def to_rms(norm, readers):
         """An RMSNorm with ``norm``'s gamma; its beta folded into the ``readers``' biases."""
-        rms = torch_ln.RMSNorm(norm.normalized_shape, eps=norm.eps, elementwise_affine=not fold_gamma)
+        rms = torch_ln.RMSNorm(
+            norm.normalized_shape, eps=norm.eps, elementwise_affine=not fold_gamma
+        )
         rms = rms.to(norm.weight.dtype)
         for weight, bias in readers:  # W (gamma r + beta) + b = W (gamma r) + (W beta + b)
             bias += weight @ norm.bias

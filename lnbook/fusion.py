@@ -184,7 +184,9 @@ def generated_kernels(fn: Callable, *args) -> list[str]:
     return [k for src in sources for k in re.findall(r"^(cpp_fused_\w+|triton_\w+) = ", src, re.M)]
 
 
-def add_norm_runs(shape: tuple[int, int] = (4096, 1024), *, backend: str = "numpy", seed: int = 0) -> dict:
+def add_norm_runs(
+    shape: tuple[int, int] = (4096, 1024), *, backend: str = "numpy", seed: int = 0
+) -> dict:
     """What :func:`lnbook.bench.time_alternately` times for chapter 15: residual add +
     layer norm of float32 ``shape``, unfused and fused, as calls without arguments.
 

@@ -198,9 +198,15 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
         ),
         "ch15 saved_bytes_explorer": (
             lambda: folding.saved_bytes_explorer(),
-            [("d", 1024), ("dtype", "bfloat16"), ("d", 64), ("dtype", "float64"),
-             ("d", 512), ("dtype", "float32")],
-        ),  # fmt: skip
+            [
+                ("d", 1024),
+                ("dtype", "bfloat16"),
+                ("d", 64),
+                ("dtype", "float64"),
+                ("d", 512),
+                ("dtype", "float32"),
+            ],
+        ),
     }
     out = {}
     for name, (make, changes) in cases.items():

@@ -147,4 +147,3 @@ def test_copy_bandwidth_balance_and_correction_report_positive_numbers():
                       "plain_uncorrected"} and min(c.values()) > 0  # fmt: skip
     with pytest.raises(ValueError, match="positive"):
         bench.copy_bandwidth((0,))
-

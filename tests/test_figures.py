@@ -20,6 +20,8 @@ from lnbook.topics.batch_norm import figures as batch_norm_figures
 from lnbook.topics.covariate_shift import figures as covariate_shift_figures
 from lnbook.topics.effective_rate import experiments as effective_rate_experiments
 from lnbook.topics.effective_rate import figures as effective_rate_figures
+from lnbook.topics.folding import experiments as folding_experiments
+from lnbook.topics.folding import figures as folding_figures
 from lnbook.topics.from_scratch import figures as from_scratch_figures
 from lnbook.topics.geometry import experiments as geometry_experiments
 from lnbook.topics.geometry import figures as geometry_figures
@@ -36,8 +38,6 @@ from lnbook.topics.transformers import experiments as transformers_experiments
 from lnbook.topics.transformers import figures as transformers_figures
 from lnbook.topics.variants import experiments as variants_experiments
 from lnbook.topics.variants import figures as variants_figures
-from lnbook.topics.folding import experiments as folding_experiments
-from lnbook.topics.folding import figures as folding_figures
 
 
 def _result(k: int = 3, d: int = 5) -> dict[str, np.ndarray]:

@@ -12,6 +12,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from lnbook import folding, models, torch_ln
 
+
 @pytest.fixture(autouse=True)
 def _float64():  # the oracles are float64: modules and tensors made in a test are float64
     previous = torch.get_default_dtype()

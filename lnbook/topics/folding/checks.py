@@ -18,8 +18,9 @@ import numpy as np
 from ...checking import CORRECT, Verdict, as_array, call, checker, compare, parts_of, wrong
 
 
-def _two_arrays(fn, args: tuple, shapes: tuple, read_only: dict) -> tuple[list | None, Verdict | None]:
-    """Call ``fn`` and take its result as two arrays ``(W', b')`` of ``shapes``."""
+def _two_arrays(fn, args: tuple, shapes: tuple, read_only: dict) -> tuple:
+    """Call ``fn`` and take its result as two arrays ``(W', b')`` of ``shapes``: (the two
+    arrays, None), or (None, the verdict saying why not)."""
     result, verdict = call(fn, *args, read_only=read_only)
     if verdict:
         return None, verdict
@@ -27,7 +28,8 @@ def _two_arrays(fn, args: tuple, shapes: tuple, read_only: dict) -> tuple[list |
     if parts is None:
         return None, wrong("Return two arrays, the folded weight and bias: `return W2, b2`.")
     arrays = []
-    for value, name, shape in zip(parts, ("The folded weight W2", "The folded bias b2"), shapes, strict=True):
+    names = ("The folded weight W2", "The folded bias b2")
+    for value, name, shape in zip(parts, names, shapes, strict=True):
         a, verdict = as_array(value, name, shape)
         if verdict:
             return None, verdict
@@ -54,6 +56,7 @@ def fold_affine(fn: Callable) -> Verdict:
     b = rng.standard_normal(d)
     gamma = rng.uniform(0.3, 2.5, d)
     beta = rng.uniform(-2.0, 2.0, d)
+
     # The oracle: the folded layer is defined by what it computes. Its weight is the
     # Jacobian of the layer's output with respect to x_hat (the columns of W, each times
     # gamma_j), its bias the output at x_hat = 0.

@@ -79,7 +79,7 @@ def saved_per_token(
                 lin = None if setting == "alone" else torch.full((d, d), 1.0 / d, dtype=dt)
                 lin = None if lin is None else lin.requires_grad_()  # the values do not matter
 
-                def step(x, w=w, b=b, lin=lin, affine=affine, setting=setting):
+                def step(x, w=w, b=b, lin=lin, affine=affine, setting=setting, kind=kind):
                     y = _norm_call(kind, x, w if affine else None, b if affine else None)
                     return y if setting == "alone" else y @ lin.T
 
@@ -186,7 +186,8 @@ def folding_errors(
             "bn_conv_torch", "centring32", "centring64")  # fmt: skip
     out = {k: [] for k in keys}
     for seed in seeds:
-        m = trained_models(seed, steps=steps, copy_steps=copy_steps)  # trains (with gradients) unless kept from an earlier call
+        # trains (with gradients), unless an earlier call of this run kept the models
+        m = trained_models(seed, steps=steps, copy_steps=copy_steps)
         with one_torch_thread(), torch.no_grad():
             X = m["X_test"]
             for bits, dt in ((32, torch.float32), (64, torch.float64)):

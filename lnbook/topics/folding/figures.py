@@ -83,4 +83,5 @@ def live_saved_figure(result: dict) -> go.Figure:
 def update_saved(fig: go.FigureWidget, result: dict) -> None:
     """Redraw :func:`live_saved_figure` in place for a new result."""
     d = int(np.asarray(result["ds"])[0])
-    redraw(fig, _bar_traces(result), title_text=f"Bytes kept per token, D = {d} ({result['dtype']})")
+    title = f"Bytes kept per token, D = {d} ({result['dtype']})"
+    redraw(fig, _bar_traces(result), title_text=title)

@@ -441,8 +441,9 @@ def eps_gain(stds: np.ndarray, eps: float, d: int = 64, *, seed: int = 0) -> np.
 
 
 def centring_folded(seeds: Sequence[int] = (0, 1, 2), *, n_layers: int = 4, d: int = 32) -> dict:
-    """Layer norm becomes RMSNorm in a pre-norm transformer, exactly: :func:`lnbook.folding.fold_centring`
-    on freshly initialized float64 copy-task models, one per seed.
+    """Layer norm becomes RMSNorm in a pre-norm transformer, exactly:
+    :func:`lnbook.folding.fold_centring` on freshly initialized float64 copy-task models, one
+    per seed.
 
     Returns
     -------
