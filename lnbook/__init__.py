@@ -7,6 +7,8 @@ One home per topic, shared scaffolding once, imports flowing one way (bottom to 
   PyTorch with hand-written backward passes and drop-in modules)
 - ``models``: tiny models with the normalization as a parameter; ``training``: the one
   training loop of each kind of model
+- ``fusion`` (the residual add fused with layer norm), ``folding`` (norms folded into
+  neighbouring layers for inference; what autograd keeps for the backward pass)
 - ``plotting`` (the figures' look and controls), ``live`` (the widgets' scaffolding),
   ``checking`` (the exercise checkers' harness)
 - ``topics.<topic>``: each chapter's topic, in four modules: ``experiments`` (plain results),

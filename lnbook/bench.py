@@ -581,6 +581,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("faults: page faults per call (fresh memory the system had to map).")
     print()
     print(format_table(rows))
+    if args.device == "cpu":  # chapter 15: the residual add fused with layer norm, or not
+        from . import fusion
+
+        shape = max(args.shapes, key=lambda s: s[0] * s[1])
+        costs = {b: fusion.alternate(fusion.add_norm_runs(shape, backend=b), median_seconds,
+                                     within=single_thread, rounds=args.rounds)
+                 for b in ("numpy",) + (() if args.no_compile else ("torch",))}  # fmt: skip
+        print("\n" + fusion.format_fused(shape, costs))
     print(f"\nWrote {write_csv(rows, args.csv, args.device)}", file=sys.stderr)
 
 

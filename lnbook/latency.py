@@ -24,6 +24,7 @@ from .topics.batch_norm import widgets as batch_norm
 from .topics.covariate_shift import widgets as covariate_shift
 from .topics.effective_rate import experiments as effective_rate_runs
 from .topics.effective_rate import widgets as effective_rate
+from .topics.folding import widgets as folding
 from .topics.geometry import widgets as geometry
 from .topics.outliers import widgets as outliers
 from .topics.placements import widgets as placements
@@ -202,6 +203,17 @@ def widget_latency(repeats: int = 50) -> dict[str, dict[str, float]]:
             lambda: precision.statistics_explorer(),
             [("dtype", "bfloat16"), ("offset", 100.0), ("seed", 3)]
             + [("dtype", "float16"), ("offset", 1.0), ("seed", 1)],
+        ),
+        "ch15 saved_bytes_explorer": (
+            lambda: folding.saved_bytes_explorer(),
+            [
+                ("d", 1024),
+                ("dtype", "bfloat16"),
+                ("d", 64),
+                ("dtype", "float64"),
+                ("d", 512),
+                ("dtype", "float32"),
+            ],
         ),
     }
     out = {}

@@ -124,6 +124,9 @@ def test_write_csv_and_the_command_line(tmp_path, capsys):
                 "--no-compile", "--csv", str(path)])  # fmt: skip
     table = capsys.readouterr().out
     assert "rms norm, forward, 32x16 float32" in table and "PyTorch, F.rms_norm" in table
+    # chapter 15's fused residual add + layer norm follows the grid (NumPy only: no compile)
+    assert "Residual add + layer norm, 32x16 float32" in table and "numpy: unfused" in table
+    assert "torch:" not in table
     import csv
 
     rows = list(csv.DictReader(path.open()))

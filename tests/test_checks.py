@@ -28,6 +28,7 @@ from lnbook.topics.batch_norm import checks as batch_norm_checks
 from lnbook.topics.covariate_shift import checks as covariate_shift_checks
 from lnbook.topics.distributed import checks as distributed_checks
 from lnbook.topics.effective_rate import checks as effective_rate_checks
+from lnbook.topics.folding import checks as folding_checks
 from lnbook.topics.from_scratch import checks as from_scratch_checks
 from lnbook.topics.geometry import checks as geometry_checks
 from lnbook.topics.outliers import checks as outliers_checks
@@ -136,6 +137,8 @@ CHECKERS = [
     distributed_checks.communication_predictions,
     precision_checks.half_predictions,
     precision_checks.layer_norm_half,
+    folding_checks.fold_affine,
+    folding_checks.fold_conv_batch_norm,
 ]
 
 
@@ -1023,6 +1026,71 @@ def test_median_time_diagnoses(fn, status, fragment):
     assert v.status == status and fragment in v.message, v
 
 
+FOLD_AFFINE = [
+    (lambda W, b, g, be: (W * g, b + W @ be), checking.CORRECT, "no parameters"),
+    (lambda W, b, g, be: (W @ np.diag(g), b + W @ be), checking.CORRECT, "no parameters"),
+    (lambda W, b, g, be: (g[:, None] * W, b + W @ be), checking.WRONG, "scaled W's rows"),
+    (lambda W, b, g, be: (W, b + W @ be), checking.WRONG, "gamma is missing"),
+    (lambda W, b, g, be: (W * g, b + be), checking.WRONG, "added beta itself"),
+    (lambda W, b, g, be: (W * g, b), checking.WRONG, "beta is missing"),
+    (lambda W, b, g, be: (W * g, b + W.T @ be), checking.WRONG, "transposed"),
+    (lambda W, b, g, be: (W * g, b + (W * g) @ be), checking.WRONG, "folded weight"),
+    (lambda W, b, g, be: (W * g, W @ be), checking.WRONG, "old bias b is missing"),
+    (lambda W, b, g, be: W * g, checking.WRONG, "Return two arrays"),
+    (lambda W, b, g, be: (W * g, (b + W @ be)[:2]), checking.WRONG, "b2 should have shape"),
+]  # fmt: skip
+
+
+def _bn_fold(scale=lambda g, v, e: g / np.sqrt(v + e), bias=None, axis=0):
+    def fold(W, b, m, v, g, be, e):
+        s = scale(g, v, e)
+        shape = [1] * W.ndim
+        shape[axis] = -1
+        out_b = (b - m) * s + be if bias is None else bias(W, b, m, v, g, be, e, s)
+        return W * s.reshape(shape), out_b
+
+    return fold
+
+
+FOLD_BN = [
+    (_bn_fold(), checking.CORRECT, "costs nothing"),
+    (_bn_fold(axis=1), checking.WRONG, "input channels"),
+    (_bn_fold(scale=lambda g, v, e: g / np.sqrt(v)), checking.WRONG, "eps is missing"),
+    (_bn_fold(scale=lambda g, v, e: g / (v + e)), checking.WRONG, "square root is missing"),
+    (_bn_fold(scale=lambda g, v, e: 1 / np.sqrt(v + e)), checking.WRONG, "gamma is missing"),
+    (_bn_fold(scale=lambda g, v, e: g * np.sqrt(v + e)), checking.WRONG, "divides by it"),
+    (_bn_fold(bias=lambda W, b, m, v, g, be, e, s: b * s - m + be), checking.WRONG,
+     "mean must be scaled"),
+    (_bn_fold(bias=lambda W, b, m, v, g, be, e, s: b - m * s + be), checking.WRONG,
+     "old bias must be scaled"),
+    (_bn_fold(bias=lambda W, b, m, v, g, be, e, s: (b - m) * s), checking.WRONG, "beta is missing"),
+    (_bn_fold(bias=lambda W, b, m, v, g, be, e, s: be - m * s), checking.WRONG, "old bias b"),
+    (_bn_fold(bias=lambda W, b, m, v, g, be, e, s: (b + m) * s + be), checking.WRONG,
+     "mean is subtracted"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("fn, status, fragment", FOLD_AFFINE, ids=range(len(FOLD_AFFINE)))
+def test_fold_affine_diagnoses(fn, status, fragment):
+    v = folding_checks.fold_affine(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+@pytest.mark.parametrize("fn, status, fragment", FOLD_BN, ids=range(len(FOLD_BN)))
+def test_fold_conv_batch_norm_diagnoses(fn, status, fragment):
+    v = folding_checks.fold_conv_batch_norm(fn)
+    assert v.status == status and fragment in v.message, v
+
+
+def test_fold_affine_says_when_an_argument_is_changed_in_place():
+    def in_place(W, b, g, be):
+        W *= g
+        return W, b + W @ be
+
+    v = folding_checks.fold_affine(in_place)
+    assert v.status == checking.WRONG and "changed `W` in place" in v.message
+
+
 # ------------------------------------------------------------------- hints first -----
 
 # The expected by-hand values (mu = 5, var = 4, x_hat), in the forms a verdict would quote
@@ -1115,6 +1183,8 @@ def test_expected_values_only_from_the_second_wrong_try(checker, fn, revealed):
 
 # Every answer the catalogue above knows, by checker.
 CATALOGUE = {
+    folding_checks.fold_affine: [fn for fn, _, _ in FOLD_AFFINE],
+    folding_checks.fold_conv_batch_norm: [fn for fn, _, _ in FOLD_BN],
     statistics_checks.layer_norm_by_hand: [lambda a=a: a for a, _, _ in BY_HAND],
     statistics_checks.layer_norm_rows: [fn for fn, _, _ in ROWS],
     affine_checks.undo_layer_norm: [fn for fn, _, _ in UNDO],

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lnbook import models, training
+from lnbook import folding, models, training
 from lnbook.data import layer_activations
 from lnbook.topics.affine import experiments as affine_experiments
 from lnbook.topics.batch_norm import experiments as batch_norm_experiments
@@ -1036,7 +1036,7 @@ def test_fold_centring_changes_every_norm_and_refuses_what_it_cannot_fold():
     from lnbook import models, torch_ln
 
     model = models.TinyTransformer(norm="layer", placement="pre").double()
-    folded = variants_experiments.fold_centring(model)
+    folded = folding.fold_centring(model)
     norms = [m for m in folded.modules() if isinstance(m, torch_ln.RMSNorm | torch_ln.LayerNorm)]
     assert norms and all(isinstance(m, torch_ln.RMSNorm) for m in norms)
     assert all(isinstance(m, torch_ln.LayerNorm) for m in models.norm_layers(model))
@@ -1049,4 +1049,4 @@ def test_fold_centring_changes_every_norm_and_refuses_what_it_cannot_fold():
         models.TinyTransformer(norm="layer", placement="pre", encoder_decoder=True),
     ):
         with pytest.raises(ValueError, match="decoder-only, pre-norm layer-norm"):
-            variants_experiments.fold_centring(bad)
+            folding.fold_centring(bad)

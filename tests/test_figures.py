@@ -23,6 +23,8 @@ from lnbook.topics.distributed import experiments as distributed_experiments
 from lnbook.topics.distributed import figures as distributed_figures
 from lnbook.topics.effective_rate import experiments as effective_rate_experiments
 from lnbook.topics.effective_rate import figures as effective_rate_figures
+from lnbook.topics.folding import experiments as folding_experiments
+from lnbook.topics.folding import figures as folding_figures
 from lnbook.topics.from_scratch import figures as from_scratch_figures
 from lnbook.topics.geometry import experiments as geometry_experiments
 from lnbook.topics.geometry import figures as geometry_figures
@@ -760,6 +762,12 @@ def _figure_builders() -> dict:
         "tiny_variance": lambda: precision_figures.tiny_variance_figure(
             precision_experiments.tiny_variance((1e-5, 1e-2, 1.0), d=32, seeds=(0, 1))
         ),
+        "saved_bytes": lambda: folding_figures.saved_bytes_figure(
+            folding_experiments.saved_per_token((16, 64), n=2)
+        ),
+        "live_saved": lambda: folding_figures.live_saved_figure(
+            folding_experiments.saved_per_token((32,), n=2)
+        ),
     }
 
 
@@ -1209,3 +1217,18 @@ def test_overflow_and_tiny_variance_figures_plot_the_results():
     assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["eps = 1e-05", "eps = 1e-08"]
     assert len(fig.data) == 6 and [tr.visible for tr in fig.data] == [True] * 3 + [False] * 3
     assert np.isnan(fig.data[4].y[0])  # eps = 1e-8 is 0 in float16: the tiny row is NaN
+
+
+def test_saved_bytes_figure_menu_shows_one_setting_at_a_time():
+    result = folding_experiments.saved_per_token((16, 64), n=2)
+    fig = folding_figures.saved_bytes_figure(result)
+    n = len(folding_experiments.SAVERS)
+    assert len(fig.data) == 3 * n
+    assert [t.visible for t in fig.data] == [True] * n + [False] * (2 * n)
+    buttons = fig.layout.updatemenus[0].buttons
+    assert len(buttons) == 3
+    # the third button shows the folded setting, where keeping x_hat needs the fewest bytes
+    shown = [t for t, v in zip(fig.data, buttons[2].args[0]["visible"], strict=True) if v]
+    keep_xh = list(folding_experiments.SAVERS).index("keeps x_hat, rstd")
+    assert min(shown, key=lambda t: t.y[-1]) is shown[keep_xh]
+    assert shown[keep_xh].y[-1] < fig.data[n + keep_xh].y[-1]  # less than the unfolded block

@@ -33,6 +33,8 @@ FLOORS = {
     "lnbook.attention": 3,
     "lnbook.conditioning": 3,
     "lnbook.distributed": 3,
+    "lnbook.fusion": 3,
+    "lnbook.folding": 3,
     "lnbook.training": 4,
     "lnbook.plotting": 4,
     "lnbook.live": 4,

@@ -119,6 +119,7 @@ def test_latency_benchmark_runs_and_reports_every_widget():
         "ch11 norm_explorer",
         "ch14 outlier_explorer",
         "ch15 statistics_explorer",
+        "ch15 saved_bytes_explorer",
     }
     assert all(v["updates"] >= 6 and v["median_ms"] > 0 for v in r.values())
 
@@ -369,3 +370,17 @@ def test_statistics_explorer_follows_its_controls():
     assert e.figure.layout.title.text.startswith("bfloat16")
     e.controls["seed"].value = 4
     assert "seed 4" in e.figure.layout.title.text
+
+
+def test_saved_bytes_explorer_follows_its_controls():
+    from lnbook.topics.folding import widgets as folding_widgets
+
+    e = folding_widgets.saved_bytes_explorer()
+    before = [list(t.y) for t in e.figure.data]
+    e.controls["d"].value = 1024
+    after = [list(t.y) for t in e.figure.data]
+    assert all(a[0] > 3 * b[0] for a, b in zip(after, before, strict=True))  # 4x the features
+    e.controls["dtype"].value = "float64"
+    doubled = [list(t.y) for t in e.figure.data]
+    assert doubled[0][0] > 1.9 * after[0][0]
+    assert "D = 1024" in e.figure.layout.title.text

@@ -49,6 +49,7 @@ NOT_IN_BROWSER = {
     "attention",
     "conditioning",
     "distributed",
+    "folding",
     "bench",
     "triton_ln",
 }

@@ -445,69 +445,10 @@ def eps_gain(stds: np.ndarray, eps: float, d: int = 64, *, seed: int = 0) -> np.
     return numpy_ln.layer_norm(x, d, eps=eps).std(axis=-1)
 
 
-def fold_centring(model):
-    """A pre-norm :class:`lnbook.models.TinyTransformer` (decoder-only, layer norm) made into
-    one with RMSNorm that computes the same function: SliceGPT's conversion.
-
-    In a pre-norm network the residual stream ``x`` is only ever *read* through a norm, and
-    layer norm ignores its mean: ``LN(x) = LN(C x)`` with the centring matrix
-    ``C = I - 1 1^T / d``. The stream is only ever *written* by linear maps (the token and
-    position embeddings, each attention's output projection, each feed-forward's second
-    layer), so multiplying their outputs by ``C`` (centring each output vector) gives a
-    stream ``C x`` whose mean is zero, and on a zero-mean vector layer norm *is* RMSNorm:
-    ``LN(C x) = gamma * RMSNorm(C x) + beta``. Each beta moves into the bias of the linear
-    map that reads the norm's output. Nothing is approximated: the two networks agree to
-    rounding.
-
-    Parameters
-    ----------
-    model : TinyTransformer with ``norm="layer"``, ``placement="pre"``, no encoder
-
-    Returns
-    -------
-    a new TinyTransformer with ``norm="rms"`` (same eps) and the folded weights
-    """
-    torch = require_torch()
-    import copy
-
-    from ... import torch_ln
-
-    if model.encoder is not None or not isinstance(model.final, torch_ln.LayerNorm):
-        raise ValueError("fold_centring needs a decoder-only, pre-norm layer-norm TinyTransformer")
-    folded = copy.deepcopy(model)
-
-    def centre_rows(w):  # each output vector of an embedding: a row
-        w -= w.mean(dim=1, keepdim=True)
-
-    def centre_outputs(linear):  # y = W h + b: centre W's columns and b
-        linear.weight -= linear.weight.mean(dim=0, keepdim=True)
-        linear.bias -= linear.bias.mean()
-
-    def to_rms(norm, readers):
-        """An RMSNorm with ``norm``'s gamma; its beta folded into the ``readers``' biases."""
-        rms = torch_ln.RMSNorm(norm.normalized_shape, eps=norm.eps)
-        rms = rms.to(norm.weight.dtype)
-        rms.weight.copy_(norm.weight)
-        for weight, bias in readers:  # W (gamma r + beta) + b = W (gamma r) + (W beta + b)
-            bias += weight @ norm.bias
-        return rms
-
-    with torch.no_grad():
-        centre_rows(folded.embed.weight)
-        centre_rows(folded.pos.weight)
-        for block in folded.decoder:
-            attn, ff = block.self_attn, block.ff
-            centre_outputs(attn.out_proj)
-            centre_outputs(ff[2])
-            block.norms[0] = to_rms(block.norms[0], [(attn.in_proj_weight, attn.in_proj_bias)])
-            block.norms[1] = to_rms(block.norms[1], [(ff[0].weight, ff[0].bias)])
-        folded.final = to_rms(folded.final, [(folded.head.weight, folded.head.bias)])
-    return folded
-
-
 def centring_folded(seeds: Sequence[int] = (0, 1, 2), *, n_layers: int = 4, d: int = 32) -> dict:
-    """Layer norm becomes RMSNorm in a pre-norm transformer, exactly: :func:`fold_centring`
-    on freshly initialized float64 copy-task models, one per seed.
+    """Layer norm becomes RMSNorm in a pre-norm transformer, exactly:
+    :func:`lnbook.folding.fold_centring` on freshly initialized float64 copy-task models, one
+    per seed.
 
     Returns
     -------
@@ -518,6 +459,7 @@ def centring_folded(seeds: Sequence[int] = (0, 1, 2), *, n_layers: int = 4, d: i
     same for the original network, which is not)
     """
     torch = require_torch()
+    from ...folding import fold_centring
     from ...models import TinyTransformer
     from ...training import COPY_K, COPY_VOCAB
 
