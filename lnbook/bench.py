@@ -581,13 +581,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("faults: page faults per call (fresh memory the system had to map).")
     print()
     print(format_table(rows))
-    if args.device == "cpu":  # chapter 15: the residual add fused with layer norm, or not
+    # Chapter 15: the residual add fused with layer norm or not (NumPy on the CPU only).
+    backends = ("numpy",) * (args.device == "cpu") + ("torch",) * (not args.no_compile)
+    if backends:
         from . import fusion
 
-        shape = max(args.shapes, key=lambda s: s[0] * s[1])
-        costs = {b: fusion.alternate(fusion.add_norm_runs(shape, backend=b), median_seconds,
-                                     within=single_thread, rounds=args.rounds)
-                 for b in ("numpy",) + (() if args.no_compile else ("torch",))}  # fmt: skip
+        shape = max(shapes, key=lambda s: s[0] * s[1])
+        costs = {b: fusion.alternate(fusion.add_norm_runs(shape, backend=b, device=args.device),
+                                     median_seconds, within=single_thread, rounds=args.rounds,
+                                     sync=device_sync(args.device))
+                 for b in backends}  # fmt: skip
         print("\n" + fusion.format_fused(shape, costs))
     print(f"\nWrote {write_csv(rows, args.csv, args.device)}", file=sys.stderr)
 

@@ -185,7 +185,11 @@ def generated_kernels(fn: Callable, *args) -> list[str]:
 
 
 def add_norm_runs(
-    shape: tuple[int, int] = (4096, 1024), *, backend: str = "numpy", seed: int = 0
+    shape: tuple[int, int] = (4096, 1024),
+    *,
+    backend: str = "numpy",
+    seed: int = 0,
+    device: str = "cpu",
 ) -> dict:
     """What :func:`lnbook.bench.time_alternately` times for chapter 15: residual add +
     layer norm of float32 ``shape``, unfused and fused, as calls without arguments.
@@ -194,7 +198,9 @@ def add_norm_runs(
     :func:`lnbook.numpy_ln.layer_norm`, both writing into the same preallocated outputs (no
     page faults in either). ``backend="torch"``: torch eager (``x + r`` then
     ``F.layer_norm``) against :func:`compiled_add_layer_norm`, compiled here, for one
-    thread, by a first call whose generated kernels are kept.
+    thread, by a first call whose generated kernels are kept. ``device``: where the torch
+    tensors live (``"cuda"`` for ``python -m lnbook.bench --device cuda``; NumPy runs on
+    the CPU only).
 
     Returns
     -------
@@ -203,6 +209,8 @@ def add_norm_runs(
     """
     if backend not in ("numpy", "torch"):
         raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
+    if backend == "numpy" and device != "cpu":
+        raise ValueError(f"backend 'numpy' runs on the CPU only, got device={device!r}")
     n, d = shape
     rng = np.random.default_rng(seed)
     x, r = (rng.standard_normal((n, d)).astype(np.float32) for _ in range(2))
@@ -223,7 +231,7 @@ def add_norm_runs(
 
     import torch
 
-    tx, tr, tw, tb = (torch.from_numpy(a) for a in (x, r, w, b))
+    tx, tr, tw, tb = (torch.from_numpy(a).to(device) for a in (x, r, w, b))
     fn = compiled_add_layer_norm()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # Inductor writes the thread count into the kernel: time it on one

@@ -139,6 +139,15 @@ def test_write_csv_and_the_command_line(tmp_path, capsys):
         bench.main(["--shapes", "32by16"])
 
 
+def test_the_command_line_without_shapes_times_the_default_ones(tmp_path, capsys, monkeypatch):
+    # make bench passes no --shapes: the grid and the fused pair take the defaults.
+    monkeypatch.setattr(bench, "DEFAULT_SHAPES", [(24, 8), (40, 16)])
+    bench.main(["--norms", "layer", "--passes", "forward", "--rounds", "1", "--no-compile",
+                "--csv", str(tmp_path / "out.csv")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert "24x8 float32" in out and "Residual add + layer norm, 40x16 float32" in out
+
+
 def test_copy_bandwidth_balance_and_correction_report_positive_numbers():
     bw = bench.copy_bandwidth((0.25, 1), rounds=1)
     assert bw["mib"].tolist() == [0.25, 1.0] and (bw["gbps"] > 0).all()
