@@ -43,8 +43,9 @@ def ownership_figure(own: dict) -> go.Figure:
     ----------
     own : ``experiments.ownership``
     """
-    titles = ("features split: each rank, D / P features of every token",
-              "tokens split: each rank, every feature of N / P tokens")  # fmt: skip
+    # Two short lines each: side by side on a laptop, the halves are 300 px wide.
+    titles = ("features split:<br>each rank, D / P features of every token",
+              "tokens split:<br>each rank, every feature of N / P tokens")  # fmt: skip
     fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.08)
     p = int(max(own["hidden"].max(), own["sequence"].max())) + 1
     # A discrete colour scale: rank r fills [r, r + 1) / p.
@@ -137,8 +138,8 @@ def _label(method: str) -> str:
 
 def _two_panels(title: str, height: int, bytes_top: float, error_range: list[float]):
     fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.14,
-                        subplot_titles=("variance error (largest over the tokens)",
-                                        "bytes each rank sends per token"))  # fmt: skip
+                        subplot_titles=("variance error, worst token",
+                                        "bytes a rank sends, per token"))  # fmt: skip
     fig.update_xaxes(title_text="offset of the data (standard deviations)", type="category",
                      row=1, col=1)  # fmt: skip
     fig.update_yaxes(title_text="relative error (log)", range=error_range,
