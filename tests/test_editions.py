@@ -169,11 +169,15 @@ def _nbgrader(course: Path, *args: str) -> None:
 
 
 SCORED = {"right": None, "partial": 1, "empty": 0}  # how many answers each one types in
+# Every chapter's solutions are graded right; the partial and the empty submission test
+# the grading itself, which is the same for every chapter, so they run on the first one
+# only (that a stub fails its check is tested for every chapter by the student edition).
+FULLY_SCORED = CHAPTERS[0]
 
 
 @pytest.mark.chapter
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
-def test_nbgrader_autogrades_each_chapter_right_partial_and_empty(path, tmp_path, record_property):
+def test_nbgrader_autogrades_each_chapter(path, tmp_path, record_property):
     from nbgrader.api import Gradebook
 
     course = tmp_path / "course"
@@ -195,7 +199,8 @@ def test_nbgrader_autogrades_each_chapter_right_partial_and_empty(path, tmp_path
         for c in source.cells
         if c.metadata.get("nbgrader", {}).get("solution")
     }
-    for student, typed in SCORED.items():
+    scored = SCORED if path == FULLY_SCORED else {"right": None}
+    for student, typed in scored.items():
         nb, done = nbformat.from_dict(release), 0
         for c in nb.cells:
             grade_id = c.metadata.get("nbgrader", {}).get("grade_id")
@@ -207,16 +212,17 @@ def test_nbgrader_autogrades_each_chapter_right_partial_and_empty(path, tmp_path
         nbformat.write(nb, folder / f"{name}.ipynb")
     start = time.perf_counter()
     _nbgrader(course, "autograde", name, "--create")
-    per_submission = (time.perf_counter() - start) / len(SCORED)
+    per_submission = (time.perf_counter() - start) / len(scored)
     # Measured and reported (the summary's "measured" section), never asserted.
     record_property("measured", f"nbgrader autograde: {per_submission:.1f} s a submission")
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        scores = {s: gb.find_submission(name, s) for s in SCORED}
+        scores = {s: gb.find_submission(name, s) for s in scored}
         assert scores["right"].max_score == len(answers) >= 3
         assert scores["right"].score == len(answers)
-        assert scores["partial"].score == 1
-        assert scores["empty"].score == 0
+        if path == FULLY_SCORED:
+            assert scores["partial"].score == 1
+            assert scores["empty"].score == 0
 
 
 def test_exercise_notebooks_run_and_every_stub_is_not_attempted():
