@@ -130,7 +130,7 @@ def statistics_error_figure(results: dict[str, dict], active: int = 0) -> go.Fig
     names = list(results)
     first = results[names[0]]
     offsets = first["offsets"]
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.2)
     groups = [_statistics_traces(results[n], active) for n in names]
     size = len(groups[0])
     fig.add_traces([{**t, "visible": g == 0} for g, traces in enumerate(groups) for t in traces])
@@ -153,7 +153,7 @@ def statistics_error_figure(results: dict[str, dict], active: int = 0) -> go.Fig
 
 def live_statistics_figure(result: dict) -> go.Figure:
     """The live face: :func:`statistics_error_figure`'s traces for one dtype and offset."""
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.2)
     fig.add_traces(_statistics_traces(result, 0))
     return _statistics_layout(fig, _live_title(result), result["ds"], slider=False)
 
@@ -198,7 +198,7 @@ def overflow_figure(result: dict) -> go.Figure:
         f"float16 overflow, D = {result['d']}",
         height=420,
         xaxis=axis("spread of the rows, std (log)", **log_axis(scales)),
-        yaxis=axis("fraction (mean of the seeds; band: min to max)", range=[-0.05, 1.05]),
+        yaxis=axis("fraction of rows (band: seeds)", range=[-0.05, 1.05]),
         legend=legend_row(-0.3),
     )
 
