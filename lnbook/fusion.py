@@ -28,7 +28,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from . import numpy_ln
-from .numpy_ln import _layer_norm_rows, _prepare, _row_blocks
+from .numpy_ln import _check_out, _layer_norm_rows, _prepare, _row_blocks
 
 __all__ = [
     "ARRAYS_MOVED",
@@ -52,22 +52,6 @@ def bytes_moved(shape: Sequence[int], itemsize: int, kind: str) -> int:
     if kind not in ARRAYS_MOVED:
         raise ValueError(f"kind must be one of {tuple(ARRAYS_MOVED)}, got {kind!r}")
     return ARRAYS_MOVED[kind] * math.prod(shape) * int(itemsize)
-
-
-def _check_out(name: str, a, x: np.ndarray) -> np.ndarray:
-    """An output array given by the caller: x's shape and dtype, C-contiguous, writeable."""
-    if a is None:
-        return np.empty(x.shape, x.dtype)
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}")
-    if a.shape != x.shape or a.dtype != x.dtype:
-        raise ValueError(
-            f"{name} must have x's shape {x.shape} and dtype {x.dtype}, "
-            f"got shape {a.shape} and dtype {a.dtype}"
-        )
-    if not a.flags.c_contiguous or not a.flags.writeable:
-        raise ValueError(f"{name} must be a writeable, C-contiguous array")
-    return a
 
 
 def _check_residual(x: np.ndarray, residual) -> np.ndarray:

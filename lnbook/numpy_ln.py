@@ -283,18 +283,8 @@ def layer_norm(
     y : array of x's shape and dtype (``out`` if given)
     """
     x, shape, axes, weight, bias = _prepare(x, normalized_shape, weight, bias, eps)
-    if out is None:
-        out = np.empty(x.shape, x.dtype)
-    elif not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a NumPy array, got {type(out).__name__}")
-    elif out.shape != x.shape or out.dtype != x.dtype:
-        raise ValueError(
-            f"out must have x's shape {x.shape} and dtype {x.dtype}, "
-            f"got shape {out.shape} and dtype {out.dtype}"
-        )
-    elif not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError("out must be a writeable, C-contiguous array")
-    elif np.may_share_memory(out, x) and not (
+    out = _check_out("out", out, x)
+    if np.may_share_memory(out, x) and not (
         out.__array_interface__["data"] == x.__array_interface__["data"]
         and out.strides == x.strides
     ):
@@ -313,6 +303,23 @@ def layer_norm(
 
 # Input bytes per block: with the block's output beside it, well inside a 1 MiB L2 cache.
 _BLOCK_BYTES = 1 << 18
+
+
+def _check_out(name: str, a, x: np.ndarray) -> np.ndarray:
+    """An output array given by the caller (``out=``): x's shape and dtype, C-contiguous,
+    writeable; a new one where none is given."""
+    if a is None:
+        return np.empty(x.shape, x.dtype)
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}")
+    if a.shape != x.shape or a.dtype != x.dtype:
+        raise ValueError(
+            f"{name} must have x's shape {x.shape} and dtype {x.dtype}, "
+            f"got shape {a.shape} and dtype {a.dtype}"
+        )
+    if not a.flags.c_contiguous or not a.flags.writeable:
+        raise ValueError(f"{name} must be a writeable, C-contiguous array")
+    return a
 
 
 def _row_blocks(n: int, row_bytes: int) -> list[slice]:
