@@ -9,7 +9,8 @@ running statistics: both fold into the adjacent linear layer, exactly::
 and in a pre-norm transformer layer norm's centring folds into every layer that writes to
 the residual stream (SliceGPT, Ashkboos et al. 2024, section 3), which leaves RMSNorm.
 Every function here returns new modules and leaves its arguments as they were; the
-arithmetic runs in float64 and is cast back, as SliceGPT's code does.
+folds into one layer compute in float64 and cast back, as SliceGPT's code does
+(:func:`fold_centring` works in the model's own dtype).
 
 For training, :func:`saved_bytes` counts what autograd keeps between the forward and the
 backward pass, and :func:`layer_norm_keeping` is a layer norm that keeps either its input
@@ -71,11 +72,20 @@ def fold_norm_into_linear(norm: nn.Module, linear: nn.Linear) -> tuple[nn.Module
     w = linear.weight.detach().double()  # (out, in)
     gamma = norm.weight.detach().double()
     beta = torch.zeros_like(gamma) if norm.bias is None else norm.bias.detach().double()
-    b = torch.zeros(w.shape[0], dtype=w.dtype) if linear.bias is None else linear.bias.double()
-    folded = nn.Linear(linear.in_features, linear.out_features, dtype=linear.weight.dtype)
+    b = (
+        torch.zeros(w.shape[0], dtype=w.dtype, device=w.device)
+        if linear.bias is None
+        else linear.bias.detach().double()
+    )
+    folded = nn.Linear(
+        linear.in_features,
+        linear.out_features,
+        dtype=linear.weight.dtype,
+        device=linear.weight.device,
+    )
     with torch.no_grad():
         folded.weight.copy_(w * gamma)  # W diag(gamma): column j scaled by gamma_j
-        folded.bias.copy_(b.detach() + w @ beta)
+        folded.bias.copy_(b + w @ beta)
     plain = torch_ln.LayerNorm(
         norm.normalized_shape, eps=norm.eps, elementwise_affine=False, dtype=norm.weight.dtype
     )
@@ -113,7 +123,9 @@ def fold_batch_norm(layer: nn.Module, bn: nn.Module) -> nn.Module:
     b = torch.zeros_like(mean) if layer.bias is None else layer.bias.detach().double()
     folded = copy.deepcopy(layer)
     if folded.bias is None:
-        folded.bias = nn.Parameter(torch.zeros(channels, dtype=layer.weight.dtype))
+        folded.bias = nn.Parameter(
+            torch.zeros(channels, dtype=layer.weight.dtype, device=layer.weight.device)
+        )
     with torch.no_grad():
         folded.weight.copy_(w * s.reshape(-1, *(1,) * (w.ndim - 1)))
         folded.bias.copy_((b - mean) * s + beta)
@@ -167,8 +179,19 @@ def fold_centring(model, fold_gamma: bool = False):
     -------
     a new TinyTransformer with ``norm="rms"`` (same eps) and the folded weights
     """
-    if model.encoder is not None or not isinstance(model.final, torch_ln.LayerNorm):
-        raise ValueError("fold_centring needs a decoder-only, pre-norm layer-norm TinyTransformer")
+    placement = getattr(model, "placement", None)
+    if (
+        model.encoder is not None
+        or placement != "pre"
+        or not isinstance(model.final, torch_ln.LayerNorm)
+    ):
+        # Only pre-norm: with any other placement a norm sits on the residual stream itself,
+        # and the centred writers would change what it sees (the logits change).
+        raise ValueError(
+            "fold_centring needs a decoder-only, pre-norm layer-norm TinyTransformer, got "
+            f"placement={placement!r}, encoder={model.encoder is not None}, "
+            f"final={type(model.final).__name__}"
+        )
     folded = copy.deepcopy(model)
 
     def centre_rows(w):  # each output vector of an embedding: a row
@@ -294,7 +317,7 @@ def layer_norm_keeping(
 
 
 def recompute_runs(shape: tuple[int, int] = (4096, 1024), *, seed: int = 0) -> dict:
-    """What :func:`lnbook.bench.time_alternately` times for chapter 15: forward + backward
+    """What :func:`lnbook.fusion.alternate` times for chapter 15: forward + backward
     of :func:`layer_norm_keeping` over float32 ``shape``, keeping ``x`` (``x_hat`` is
     recomputed in the backward) or keeping ``x_hat``.
 

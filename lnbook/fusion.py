@@ -175,7 +175,7 @@ def add_norm_runs(
     seed: int = 0,
     device: str = "cpu",
 ) -> dict:
-    """What :func:`lnbook.bench.time_alternately` times for chapter 15: residual add +
+    """What :func:`lnbook.fusion.alternate` times for chapter 15: residual add +
     layer norm of float32 ``shape``, unfused and fused, as calls without arguments.
 
     ``backend="numpy"``: :func:`add_layer_norm` against NumPy's add then

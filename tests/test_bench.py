@@ -48,6 +48,13 @@ def test_speed_words_follow_the_ratio():
     assert bench.speed_words(0.5) == "2.0 times faster than"
     assert bench.speed_words(3.0) == "3.0 times slower than"
     assert bench.speed_words(1.05) == "about as fast as"
+    # Several runs: a difference only where every run shows it, its size the median's.
+    assert bench.speed_words([0.5, 0.4, 0.8]) == "2.0 times faster than"
+    assert bench.speed_words([0.5, 0.4, 0.95]) == "about as fast as"
+    assert bench.speed_words([1.2, 3.0, 1.5]) == "1.5 times slower than"
+    for bad in ([], [1.0, -1.0], "fast"):
+        with pytest.raises(ValueError, match="ratio"):
+            bench.speed_words(bad)
     with pytest.raises(ValueError, match="positive finite"):
         bench.speed_words(float("nan"))
 

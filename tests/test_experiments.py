@@ -1045,6 +1045,9 @@ def test_fold_centring_changes_every_norm_and_refuses_what_it_cannot_fold():
         assert torch.allclose(model(ids), folded(ids), rtol=0, atol=1e-12)
     for bad in (
         models.TinyTransformer(norm="layer", placement="post"),
+        # A norm on the residual stream itself (these two changed the logits by 2-20%).
+        models.TinyTransformer(norm="layer", placement="sandwich"),
+        models.TinyTransformer(norm="layer", placement="mix", n_layers=4),
         models.TinyTransformer(norm="rms", placement="pre"),
         models.TinyTransformer(norm="layer", placement="pre", encoder_decoder=True),
     ):

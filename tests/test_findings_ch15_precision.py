@@ -42,7 +42,7 @@ def test_the_naive_output_collapses_to_zero_not_nan_and_float32_statistics_stay_
     assert overflow["naive_zero"][:, _at(overflow, 8.0)].min() == 1
     assert overflow["naive_nonfinite"].max() == 0
     assert overflow["f32_nonfinite"].max() == 0
-    assert overflow["f32_err"].max() < 2.5  # float16 steps at 1: the output's own rounding
+    assert overflow["f32_err"].max() <= 2.0  # half a float16 step at 4: the output's rounding
 
 
 @pytest.mark.parametrize("dtype", experiments.HALF)
