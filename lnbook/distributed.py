@@ -62,14 +62,8 @@ def _start_context():
         ctx = mp.get_context("forkserver")
         # What a rank would otherwise import on its own: torch, and what autograd's first
         # backward from a non-scalar output imports (sympy, through symbolic_shapes: ~3 s).
-        ctx.set_forkserver_preload(
-            [
-                "torch",
-                "torch.distributed",
-                "torch.fx.experimental.symbolic_shapes",
-                "lnbook.distributed",
-            ]  # fmt: skip
-        )
+        preload = ["torch", "torch.distributed", "torch.fx.experimental.symbolic_shapes"]
+        ctx.set_forkserver_preload([*preload, "lnbook.distributed"])
         return ctx
     return mp.get_context("spawn")
 
@@ -299,8 +293,11 @@ def ring_bytes(log: Sequence[tuple[str, int]], world_size: int) -> float:
     not a measurement): an all-reduce of n bytes sends 2 (P - 1) / P n (a reduce-scatter,
     then an all-gather, of P - 1 chunks of n / P each); an all-gather of n bytes from each
     rank sends (P - 1) n (every other rank's part passes through)."""
+    check_int("world_size", world_size, 1)
     p = world_size
     factor = {"all_reduce": 2 * (p - 1) / p, "all_gather": p - 1}
+    if unknown := {name for name, _ in log} - set(factor):
+        raise ValueError(f"log names collectives other than {sorted(factor)}: {unknown}")
     return float(sum(factor[name] * n for name, n in log))
 
 
@@ -319,6 +316,7 @@ def shard_widths(d: int, world_size: int) -> list[int]:
 def shard_slice(d: int, rank: int, world_size: int) -> slice:
     """The features (or tokens) of ``rank``: a contiguous block (see :func:`shard_widths`)."""
     widths = shard_widths(d, world_size)
+    check_int("rank", rank, 0, world_size - 1)
     start = sum(widths[:rank])
     return slice(start, start + widths[rank])
 
@@ -440,6 +438,11 @@ def sharded_layer_norm(
     check_eps(eps)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if len(widths) != comm.world_size or widths[dist.get_rank(comm.group)] != x.shape[1]:
+        raise ValueError(  # the widths are the counts the statistics divide by
+            f"widths must list every rank's D_r ({comm.world_size} of them), this rank's equal "
+            f"to x.shape[1] = {x.shape[1]}, got {list(widths)}"
+        )
     return ShardedLayerNorm.apply(x, gamma, beta, list(widths), comm, method, float(eps))
 
 
@@ -450,7 +453,9 @@ def all_reduce_grads(params: Sequence[Tensor], comm: Collectives) -> None:
     """Sum each parameter's ``.grad`` over the ranks, in place: under sequence
     parallelism each rank saw only its tokens, and a parameter's gradient is a sum over
     all of them."""
-    for p in params:
+    for i, p in enumerate(params):
+        if p.grad is None:
+            raise ValueError(f"params[{i}] has no .grad: run the backward pass first")
         comm.all_reduce(p.grad)
 
 

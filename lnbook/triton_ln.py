@@ -237,6 +237,6 @@ def layer_norm(
     x2 = x.contiguous().reshape(-1, d)  # (N, D): the kernels see rows
     # Absent parameters become ones and zeros: one kernel, not four variants.
     ones = torch.ones(d, dtype=x.dtype, device=x.device)
-    w = ones if weight is None else weight.reshape(d)
-    b = torch.zeros_like(ones) if bias is None else bias.reshape(d)
+    w = ones if weight is None else weight.reshape(d).contiguous()  # the kernels read stride 1
+    b = torch.zeros_like(ones) if bias is None else bias.reshape(d).contiguous()
     return LayerNormFunction.apply(x2, w, b, float(eps), launch).reshape(x.shape)

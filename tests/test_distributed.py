@@ -111,6 +111,17 @@ def test_sharded_collectives_carry_two_numbers_per_token(runs):
             assert r["log"] == forward + [("all_reduce", 2 * N * value)], method
 
 
+def test_ring_bytes_and_shard_slice_refuse_what_they_cannot_count():
+    with pytest.raises(ValueError, match="world_size"):
+        distributed.ring_bytes([("all_reduce", 8)], 0)
+    with pytest.raises(ValueError, match="broadcast"):
+        distributed.ring_bytes([("broadcast", 8)], 2)
+    with pytest.raises(ValueError, match="rank"):
+        distributed.shard_slice(12, -1, 3)  # not the last rank's slice
+    with pytest.raises(ValueError, match="rank"):
+        distributed.shard_slice(12, 3, 3)
+
+
 def test_ring_bytes_follow_the_ring_model():
     log = [("all_reduce", 80), ("all_gather", 40)]
     for p in (2, 3, 4):
