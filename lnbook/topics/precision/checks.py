@@ -48,7 +48,7 @@ HALF_QUESTIONS = {
     "float16's normal range starts at 6.1e-5, so 1e-5 is subnormal (stored with fewer "
     "significant bits) and 1e-8 is below even the subnormals; bfloat16 keeps float32's "
     "exponent range and represents it. Squares past 256 overflow in float16, and a running "
-    "sum stops growing once the gap at its size exceeds twice what is added (2049 is not "
+    "sum stops growing once the gap at its size reaches twice what is added (2049 is not "
     "a float16 number): statistics are computed in float32.",
 )
 def half_predictions() -> dict[str, bool]:
