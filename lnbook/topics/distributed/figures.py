@@ -43,9 +43,9 @@ def ownership_figure(own: dict) -> go.Figure:
     ----------
     own : ``experiments.ownership``
     """
-    # Two short lines each: side by side on a laptop, the halves are 300 px wide.
-    titles = ("features split:<br>each rank, D / P features of every token",
-              "tokens split:<br>each rank, every feature of N / P tokens")  # fmt: skip
+    # One short line each: side by side on a laptop the halves are 300 px wide (two-line
+    # titles side by side would also interleave, line by line, in the PDF's text).
+    titles = ("features split: D / P per rank", "tokens split: N / P per rank")
     fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.08)
     p = int(max(own["hidden"].max(), own["sequence"].max())) + 1
     # A discrete colour scale: rank r fills [r, r + 1) / p.
