@@ -30,6 +30,7 @@ except ImportError as e:  # the browser edition
     raise torch_missing("lnbook.folding") from e
 
 from . import torch_ln
+from ._validate import check_eps, check_int
 
 __all__ = [
     "KEEPS",
@@ -307,10 +308,13 @@ def layer_norm_keeping(
     the output *is* ``x_hat``: a next layer that saves its input then shares the tensor."""
     if keep not in KEEPS:
         raise ValueError(f"keep must be one of {KEEPS}, got {keep!r}")
+    check_eps(eps)
     if not isinstance(x, Tensor) or not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got {type(x).__name__}")
     d = x.shape[-1]
     for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and not isinstance(p, Tensor):
+            raise TypeError(f"{name} must be a tensor or None, got {type(p).__name__}")
         if p is not None and tuple(p.shape) != (d,):
             raise ValueError(f"{name} must have shape ({d},), got {tuple(p.shape)}")
     return _LayerNormKeeping.apply(x, weight, bias, eps, keep)
@@ -325,6 +329,10 @@ def recompute_runs(shape: tuple[int, int] = (4096, 1024), *, seed: int = 0) -> d
     -------
     dict: ``keep_x``, ``keep_x_hat``: callables without arguments
     """
+    if len(shape) != 2:
+        raise ValueError(f"shape must be (N, D), got {tuple(shape)}")
+    check_int("shape[0]", shape[0], 1)
+    check_int("shape[1]", shape[1], 2)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(shape, generator=gen).requires_grad_()
     w = torch.rand(shape[1], generator=gen).requires_grad_()

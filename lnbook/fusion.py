@@ -28,6 +28,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from . import numpy_ln
+from ._validate import check_int
 from .numpy_ln import _check_out, _layer_norm_rows, _prepare, _row_blocks
 
 __all__ = [
@@ -51,7 +52,8 @@ def bytes_moved(shape: Sequence[int], itemsize: int, kind: str) -> int:
     arrays of ``prod(shape) * itemsize`` bytes (weight and bias are negligible)."""
     if kind not in ARRAYS_MOVED:
         raise ValueError(f"kind must be one of {tuple(ARRAYS_MOVED)}, got {kind!r}")
-    return ARRAYS_MOVED[kind] * math.prod(shape) * int(itemsize)
+    check_int("itemsize", itemsize, 1)
+    return ARRAYS_MOVED[kind] * math.prod(shape) * itemsize
 
 
 def _check_residual(x: np.ndarray, residual) -> np.ndarray:
@@ -195,6 +197,8 @@ def add_norm_runs(
         raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
     if backend == "numpy" and device != "cpu":
         raise ValueError(f"backend 'numpy' runs on the CPU only, got device={device!r}")
+    if len(shape) != 2:
+        raise ValueError(f"shape must be (N, D), got {tuple(shape)}")
     n, d = shape
     rng = np.random.default_rng(seed)
     x, r = (rng.standard_normal((n, d)).astype(np.float32) for _ in range(2))
@@ -245,6 +249,8 @@ def alternate(
     -------
     dict: name -> (repeats,) array of seconds per call, and the passed-through entries
     """
+    if not isinstance(runs, dict):
+        raise TypeError(f"runs must be a dict of name -> callable, got {type(runs).__name__}")
     if not (isinstance(repeats, int) and repeats >= 1):
         raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
     calls = {k: v for k, v in runs.items() if callable(v)}

@@ -157,3 +157,13 @@ def test_saved_bytes_counts_what_autograd_keeps():
     assert twice["total"] == 2 * twice["unique"] == 2 * 4 * n * d
     keep = folding.saved_bytes(lambda: folding.layer_norm_keeping(x, keep="x_hat") @ w[:, None])
     assert keep["unique"] == 4 * (n * d + n + d)  # x_hat shared with the matmul, rstd, w
+
+
+def test_layer_norm_keeping_and_recompute_runs_refuse_bad_arguments():
+    x = torch.randn(3, 8)
+    with pytest.raises(ValueError, match="eps"):
+        folding.layer_norm_keeping(x, eps=-1.0)
+    with pytest.raises(TypeError, match="weight"):
+        folding.layer_norm_keeping(x, weight=[1.0] * 8)
+    with pytest.raises(ValueError, match="shape"):
+        folding.recompute_runs((0, 4))

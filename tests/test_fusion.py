@@ -103,3 +103,12 @@ def test_alternate_times_every_callable_in_turns_and_passes_the_rest_through():
     assert order == ["a", "b", "a", "b"]  # in turns
     assert result["note"] == "kept"
     assert list(result["a"]) == [0.5, 1.5] and list(result["b"]) == [1.0, 2.0]
+
+
+def test_the_byte_count_and_the_timing_helpers_refuse_bad_arguments():
+    with pytest.raises(ValueError, match="itemsize"):
+        fusion.bytes_moved((4, 8), -4, "fused")
+    with pytest.raises(ValueError, match="shape"):
+        fusion.add_norm_runs((2, 3, 4))
+    with pytest.raises(TypeError, match="runs"):
+        fusion.alternate([lambda: None], lambda fn: 1.0)

@@ -111,3 +111,18 @@ def test_autocast_dtypes_reports_the_cpu_and_says_when_cuda_is_not_measured():
     assert r["torch"] == torch.__version__
     assert set(r["cpu"]) == {"linear", "layer_norm_of_linear", "layer_norm_of_float32"}
     assert (r["cuda"] is None) == (not torch.cuda.is_available())
+
+
+def test_the_experiments_refuse_sizes_they_cannot_measure():
+    for call, name in (
+        (lambda: experiments.overflow(d=0), "d"),
+        (lambda: experiments.overflow(rows=0), "rows"),
+        (lambda: experiments.statistics_error("float16", rows=0), "rows"),
+        (lambda: experiments.statistics_error("float16", ds=(64, 1)), r"ds\[1\]"),
+        (lambda: experiments.tiny_variance(d=1), "d"),
+        (lambda: experiments.eps_table((1e-5, 0.0)), "eps_values"),
+    ):
+        with pytest.raises(ValueError, match=name):
+            call()
+    with pytest.raises(TypeError, match="NumPy array"):
+        experiments.accumulate([1.0, 2.0], "float16")

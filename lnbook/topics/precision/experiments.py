@@ -23,6 +23,7 @@ import numpy as np
 
 from ... import numpy_ln
 from ..._optional import ml_dtypes_bfloat16, require_torch
+from ..._validate import check_int
 
 HALF = ("float16", "bfloat16")
 # Largest finite float16; the smallest normal and subnormal float16 (2**-14 and 2**-24).
@@ -90,6 +91,8 @@ def accumulate(a: np.ndarray, dtype: str, *, compiled: bool = True) -> np.ndarra
     (..., D) float32 array
     """
     _check_dtype(dtype)
+    if not isinstance(a, np.ndarray) or a.ndim < 1:
+        raise TypeError(f"a must be a NumPy array of shape (..., D), got {type(a).__name__}")
     native = np.dtype(np.float16) if dtype == "float16" else ml_dtypes_bfloat16()
     native = native if compiled else None
     if native is not None:
@@ -205,6 +208,9 @@ def statistics_error(
     """
     _check_dtype(dtype)
     ds, offsets, seeds = list(ds), np.asarray(offsets, np.float64), list(seeds)
+    check_int("rows", rows, 1)
+    for i, d in enumerate(ds):
+        check_int(f"ds[{i}]", d, 2)
     shape = (len(METHODS), len(seeds), len(offsets), len(ds))
     out = {k: np.empty(shape) for k in ("mean_err", "var_err", "out_err")}
     floor = np.empty(shape[1:])
@@ -255,6 +261,8 @@ def overflow(
     error against float64, in ulps of float16 at 1: units of 2**-10)
     """
     scales = np.asarray(scales, np.float64)
+    check_int("d", d, 2)
+    check_int("rows", rows, 1)
     keys = ("sumsq_inf", "naive_nonfinite", "naive_zero", "f32_nonfinite", "f32_err")
     res = {k: np.empty((len(seeds), len(scales))) for k in keys}
     for s, seed in enumerate(seeds):
@@ -297,6 +305,7 @@ def tiny_variance(
     ``constant_naive`` (E,) and float32 statistics' ``constant_float32`` (E,)
     """
     stds = np.asarray(stds, np.float64)
+    check_int("d", d, 2)  # one feature has no spread to measure
     shape = (len(eps_values), len(seeds), len(stds))
     res = {k: np.empty(shape) for k in ("exact", "naive", "float32_stats")}
     for s, seed in enumerate(seeds):
@@ -339,6 +348,8 @@ def eps_table(eps_values: Sequence[float] = (1e-5, 1e-6, 1e-8, 1e-12)) -> list[d
     """
     rows = []
     for eps in eps_values:
+        if not (isinstance(eps, int | float) and np.isfinite(eps) and eps > 0):
+            raise ValueError(f"eps_values must be positive finite numbers, got {eps!r}")
         for dtype in HALF:
             value = float(round_to(eps, dtype))
             tiny = FLOAT16_TINY if dtype == "float16" else float(np.finfo(np.float32).tiny)
