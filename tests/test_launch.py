@@ -131,7 +131,7 @@ def test_the_panel_lists_every_link_the_local_commands_and_what_is_missing():
         link.href for link in launch.chapter_links("book/01_a.md", settings, LITE, DOWNLOAD)
     ]
     assert "git clone https://github.com/someone/lnbook.git && cd lnbook\nmake lab" in text
-    assert "internet connection the first time" in text
+    assert "nothing fetched from elsewhere" in text
     assert "names no repository" not in text
 
     bare = _panel(launch.Settings(binderhub="https://mybinder.org"))

@@ -124,9 +124,13 @@ def test_closure_follows_dependencies_by_canonical_name():
     assert lite.closure(lock, ["IPython"]) == ["ipython", "prompt-toolkit", "six", "wcwidth"]
 
 
-def test_pyodide_index_defaults_to_the_cdn_folder_of_the_kernels_pyodide(monkeypatch):
+def test_pyodide_index_is_none_unless_the_builder_names_one(monkeypatch):
+    # The site loads nothing from outside its own folder: no CDN by default.
     monkeypatch.delenv(lite.INDEX_ENV, raising=False)
-    assert lite.pyodide_index() == "https://cdn.jsdelivr.net/pyodide/v314.0.6/full/"
+    assert lite.pyodide_index() == ""
+    assert lite.rewrite_lock(
+        {"packages": {"numpy": {"file_name": "numpy-2.whl"}}}, {}, lite.pyodide_index()
+    ) == {"packages": {"numpy": {"file_name": "numpy-2.whl"}}}
     monkeypatch.setenv(lite.INDEX_ENV, "https://mirror.example/pyodide")
     assert lite.pyodide_index() == "https://mirror.example/pyodide/"
 
@@ -188,13 +192,18 @@ def test_lite_site_holds_every_chapter_and_a_lock_that_matches_its_wheels(site):
     assert kernel["disablePyPIFallback"] is True
     folder = root / "static" / "pyodide"
     packages = json.loads((folder / "pyodide-lock.json").read_text())["packages"]
-    # A local folder as the index: its packages that lnbook needs are in the site instead.
+    # Nothing from outside the site unless the build was told a URL; the packages not
+    # shipped keep npm's lock entry (their file is not in the site: the setup cell says so).
     index = lite.pyodide_index() if sitekit.is_external(lite.pyodide_index()) else None
+    npm = json.loads((sitekit.ROOT / "node_modules/pyodide/pyodide-lock.json").read_text())
     for name, entry in packages.items():
         if sitekit.is_external(entry["file_name"]):
-            assert entry["file_name"].startswith(index or lite.DEFAULT_INDEX), name
+            assert index and entry["file_name"].startswith(index), name
             continue
         wheel = folder / entry["file_name"]
+        if not wheel.is_file() and name in npm["packages"]:
+            assert entry == npm["packages"][name], name  # Pyodide's own, not shipped
+            continue
         assert wheel.is_file(), name
         assert hashlib.sha256(wheel.read_bytes()).hexdigest() == entry["sha256"], name
     for name in ["micropip", "ipython", "comm", "plotly", "ipywidgets", "anywidget", "lnbook"]:
@@ -292,11 +301,11 @@ def test_lite_kernel_runs_python(lite_chapter):
 @pytest.mark.site
 def test_numpy_without_the_index_fails_with_a_readable_message(lite_chapter):
     index = lite.pyodide_index()
-    if not sitekit.is_external(index):
+    if index and not sitekit.is_external(index):
         pytest.skip(f"{lite.INDEX_ENV} is a local folder: the site serves NumPy itself")
     lite_chapter.outside.clear()
-    # A NumPy cell run before the setup cell: Pyodide asks the configured index for NumPy
-    # and, refused, names the module it could not load.
+    # A NumPy cell run before the setup cell: Pyodide asks for NumPy where the lock says
+    # (the configured index, or beside the lock) and, refused, names the missing module.
     out = lite_chapter.execute(NUMPY_CELL)
     assert "No module named 'numpy'" in (out["error"] or ""), out
     asked = list(lite_chapter.outside)
@@ -306,13 +315,16 @@ def test_numpy_without_the_index_fails_with_a_readable_message(lite_chapter):
     # (the Pyodide kernel names the exception "<class 'ImportError'>")
     assert "ImportError" in (out["error"] or ""), out
     assert "NumPy could not be loaded" in out["error"]
-    assert "needs an internet connection" in out["error"]
-    # What was asked for, and refused: NumPy, from the configured index; nothing else.
+    assert "built without Pyodide's compiled packages" in out["error"]
     numpy = json.loads((sitekit.HTML / "lite/static/pyodide/pyodide-lock.json").read_text())[
         "packages"
     ]["numpy"]["file_name"]
-    assert numpy.startswith(index)
-    assert set(lite_chapter.outside) == set(asked) == {numpy}
+    if index:  # a URL the builder chose: NumPy was asked of it, and refused; nothing else
+        assert numpy.startswith(index)
+        assert set(lite_chapter.outside) == set(asked) == {numpy}
+    else:  # none (the default): nothing left the site, not even the request for NumPy
+        assert not sitekit.is_external(numpy)
+        assert asked == [] and lite_chapter.outside == []
 
 
 def _local_index() -> Path | None:

@@ -150,8 +150,9 @@ def chapter_links(source: str, settings: Settings, lite: str, download: str) -> 
             "lite",
             "In your browser",
             lite,
-            "JupyterLite: nothing to install. Needs an internet connection the first time "
-            "(to fetch NumPy); PyTorch cells show their saved results.",
+            "JupyterLite: nothing to install, nothing fetched from elsewhere. NumPy runs "
+            "where the site was built with Pyodide's packages; PyTorch cells show their "
+            "saved results.",
         )
     ]
     if repo and settings.binderhub:

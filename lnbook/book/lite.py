@@ -9,10 +9,12 @@ What the site serves itself: JupyterLite, Pyodide's core (npm's ``pyodide``, the
 kernel expects), the pure-Python wheels the kernel needs to start (PyPI's, at the versions
 of Pyodide's lock), those of lnbook's NumPy path (plotly, ipywidgets, anywidget...) and
 lnbook itself, as a wheel built from this checkout. What it does not: Pyodide's compiled
-packages (NumPy...), which no registry we can reach serves. The rewritten lock points them at
-``LNBOOK_PYODIDE_INDEX`` (default: Pyodide's CDN folder), so the first NumPy cell needs an
-internet connection. A local folder holding Pyodide's packages works too: the ones lnbook
-needs are then copied into the site, which runs offline.
+packages (NumPy...), which no registry we can reach serves. The site loads nothing from
+outside its own folder: without ``LNBOOK_PYODIDE_INDEX`` the lock names those packages
+beside its own files, where they are not, and the setup cell says that NumPy is missing and
+how to get it. ``LNBOOK_PYODIDE_INDEX`` names a folder holding Pyodide's packages (those
+lnbook needs are then copied into the site, which runs NumPy offline), or, where a builder
+chooses it, a URL the lock then points at.
 
 Usage: ``python -m lnbook.book.lite build OUT`` (``make book``: ``OUT = _build/html/lite``).
 """
@@ -42,7 +44,6 @@ PYODIDE_VERSION = "314.0.6"  # what jupyterlite-pyodide-kernel 0.8.6 expects (ch
 # The one address outside the site (issue 13: Pyodide's official distribution by default).
 # It lands only in the lite app's lock, read once a reader's kernel imports NumPy; no book
 # page and no part of the app before that requests it (tests/test_site.py, test_lite.py).
-DEFAULT_INDEX = f"https://cdn.jsdelivr.net/pyodide/v{PYODIDE_VERSION}/full/"
 INDEX_ENV = "LNBOOK_PYODIDE_INDEX"
 
 # What the kernel installs when it starts (its worker's initKernel), and what that imports:
@@ -77,17 +78,18 @@ EXTENSIONS = [
 
 SETUP = """\
 # Runs in your browser (JupyterLite, Pyodide): loads lnbook and what it uses. lnbook,
-# plotly and ipywidgets come with this site; NumPy comes from Pyodide's package index,
-# which needs an internet connection the first time. Run this cell first.
+# plotly and ipywidgets come with this site, and NumPy where the site was built with
+# Pyodide's packages. Run this cell first.
 %pip install lnbook
 from lnbook.book.lite import ready
 
 ready()"""
 
 OFFLINE = (
-    "NumPy could not be loaded: the browser edition gets it from Pyodide's package index "
-    "({url}), which needs an internet connection the first time. Connect and run this cell "
-    "again, or run the book on Binder or locally (`make lab`)."
+    "NumPy could not be loaded: this copy of the browser edition was built without Pyodide's "
+    "compiled packages ({url} is not in the site, which loads nothing from elsewhere). Run "
+    "the book on Binder or locally (`make lab`), or build the site with LNBOOK_PYODIDE_INDEX "
+    "naming a folder of Pyodide's packages."
 )
 
 NOTE = """\
@@ -104,9 +106,10 @@ book's full edition. To run it, open the chapter on Binder or in a local copy of
 
 
 def pyodide_index() -> str:
-    """Where Pyodide's compiled packages load from: ``$LNBOOK_PYODIDE_INDEX`` or the CDN."""
-    index = os.environ.get(INDEX_ENV) or DEFAULT_INDEX
-    return index if index.endswith("/") or not _is_url(index) else index + "/"
+    """Where Pyodide's compiled packages come from: ``$LNBOOK_PYODIDE_INDEX``, or "" (none:
+    the lock names them beside its own files, inside the site, where they are not)."""
+    index = os.environ.get(INDEX_ENV, "")
+    return index if not index or index.endswith("/") or not _is_url(index) else index + "/"
 
 
 def ready() -> None:
@@ -188,7 +191,8 @@ def rewrite_lock(lock: dict, local: dict[str, dict], index: str) -> dict:
     lock : ``pyodide-lock.json`` as npm's ``pyodide`` ships it
     local : canonical name -> the lock entry fields of a wheel beside the lock (at least
         ``file_name`` and ``sha256``; a name not in the lock needs a whole entry)
-    index : URL of the folder holding Pyodide's packages (ends with ``/``)
+    index : URL of the folder holding Pyodide's packages (ends with ``/``), or "": the
+        rest keep their bare file names, beside the lock
     """
     out = copy.deepcopy(lock)
     for key, entry in out["packages"].items():
@@ -287,8 +291,8 @@ def lnbook_wheel(out: Path, root: Path = ROOT) -> Path:
 def stage_pyodide(dest: Path, cache: Path, index: str, root: Path = ROOT) -> None:
     """Pyodide's core from npm, the wheels the site serves and the rewritten lock, in ``dest``.
 
-    ``index``: the URL of the folder of Pyodide's packages, or a local folder (the
-    :data:`COMPILED` packages are then copied here and served by the site).
+    ``index``: a local folder of Pyodide's packages (the :data:`COMPILED` packages are then
+    copied here and served by the site), a URL of one, or "" (none: not in the site).
     """
     from importlib.metadata import version as installed
 
@@ -332,12 +336,12 @@ def stage_pyodide(dest: Path, cache: Path, index: str, root: Path = ROOT) -> Non
     local["lnbook"] = _entry(wheel, "lnbook", __version__, ["lnbook"], LNBOOK_DEPENDS)
     shutil.rmtree(dest / "digits-staging", ignore_errors=True)
 
-    if not _is_url(index):  # a local folder of Pyodide's packages: copy what lnbook needs
+    if index and not _is_url(index):  # a folder of Pyodide's packages: copy what lnbook needs
         for name in closure(lock, COMPILED):
             entry = lock["packages"][name]
             shutil.copy2(Path(index) / entry["file_name"], dest / entry["file_name"])
             local[name] = {"file_name": entry["file_name"]}
-        index = DEFAULT_INDEX  # for the packages lnbook does not use
+        index = ""  # the packages lnbook does not use: named in the site, not copied
     lock = rewrite_lock(lock, local, index)
     (dest / "pyodide-lock.json").write_text(json.dumps(lock, indent=1), encoding="utf-8")
 
@@ -369,7 +373,7 @@ def build(out: Path, root: Path = ROOT, index: str | None = None) -> None:
         # serves as they are, and JupyterLab's table of contents fails on a list.
         text = json.dumps(nb, indent=1, ensure_ascii=False)
         (contents / f"{path.stem}.ipynb").write_text(text + "\n", encoding="utf-8")
-    lite_build(work, out, root, index or pyodide_index())
+    lite_build(work, out, root, pyodide_index() if index is None else index)
 
 
 def lite_build(work: Path, out: Path, root: Path, index: str) -> None:
@@ -426,7 +430,8 @@ def main(argv: list[str] | None = None) -> None:
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
     print(
         f"Built the lite site in {args.out} ({size / 1e6:.0f} MB) in "
-        f"{time.perf_counter() - start:.0f} s; Pyodide's packages load from {pyodide_index()}"
+        f"{time.perf_counter() - start:.0f} s; Pyodide's compiled packages: "
+        f"{pyodide_index() or 'not in the site (LNBOOK_PYODIDE_INDEX is not set)'}"
     )
 
 
