@@ -33,7 +33,7 @@ settings.load_profile("lnbook")
 ONE_WORKER_MODULES = ("test_findings_*.py", "test_pdf.py", "test_lite.py")
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # optional: `-p no:xdist` still runs
 def pytest_xdist_make_scheduler(config, log):
     """xdist's scheduler for ``-n``: every test its own unit of work, but the modules of
     ``ONE_WORKER_MODULES`` one unit each (xdist's ``loadgroup`` would do it with a marker,
