@@ -208,3 +208,25 @@ def test_every_notebook_page_offers_its_executed_notebook(tmp_path):
     context = {}
     sphinxext._offer_notebook(app, "book/intro", "page.html", context, None)  # not a notebook
     assert "ipynb_source" not in context
+
+
+def test_katex_renders_over_a_unix_socket_started_patiently(monkeypatch, tmp_path):
+    # The build's math renderer: Node.js on a Unix socket (a TCP socket costs every equation
+    # a delayed ACK), connected once it listens. The renderer process is the real one.
+    import socket
+
+    from sphinxcontrib import katex
+
+    # Undone after the test: the library's own start.
+    original = katex.KaTeXServer.__dict__["start_server_process"]
+    monkeypatch.setattr(katex.KaTeXServer, "start_server_process", original)
+    sphinxext._patient_katex()
+    assert katex.KaTeXServer.start_server_process.__func__ is sphinxext._start_katex_patiently
+    server = katex.KaTeXServer(tmp_path, *katex.KaTeXServer.start_server_process(tmp_path, 10))
+    try:
+        assert server.sock.family == socket.AF_UNIX
+        request = {"latex": r"\hat x = (x - \mu)\,\mathrm{rstd}", "katex_options": {}}
+        html = server.render(request, 10)["html"]
+        assert 'class="katex"' in html and "μ" in html
+    finally:
+        server.terminate()

@@ -428,16 +428,47 @@ def _offer_notebook(app, pagename, templatename, context, doctree) -> None:
     context["ipynb_source"] = f"{pagename}.ipynb"
 
 
-def _patient_katex() -> None:
-    """Start sphinxcontrib-katex's Node.js renderer on a TCP port, which it waits for.
+def _start_katex_patiently(cls, rundir: Path, timeout: float):
+    """Start sphinxcontrib-katex's Node.js renderer on a Unix socket and connect once it
+    listens (a replacement for ``KaTeXServer.start_server_process``).
 
-    On POSIX it polls for its Unix socket file and connects once: the file exists (bind) a
-    moment before the server listens, and on a busy machine that connect is refused and
-    the build fails. Its TCP path, written for Windows, retries until the server listens.
+    Its own version polls for the socket file and connects once: the file exists (bind) a
+    moment before the server listens, and on a busy machine that connect is refused and the
+    build fails. Its TCP path, written for Windows, retries, but every equation then waits
+    for a delayed ACK (Nagle: the request goes as two small writes), about 70 ms each: 110
+    of the build's 145 s, measured on the book's 1,400 equations. A Unix socket has no such
+    delay; this retries the connect as the TCP path does.
     """
+    import socket
+    import subprocess
+    import time
+
+    path = rundir / "katex.sock"
+    process = subprocess.Popen(
+        cls.build_command(socket=path), stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=rundir
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(path))
+            return process, sock
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"the KaTeX renderer (Node.js) exited with code {process.returncode}"
+                ) from None
+            if time.monotonic() > deadline:
+                process.kill()
+                raise cls.timeout_error(timeout) from None
+            time.sleep(0.01)
+
+
+def _patient_katex() -> None:
     from sphinxcontrib.katex import KaTeXServer
 
-    KaTeXServer.start_server_process = KaTeXServer.start_network_socket
+    KaTeXServer.start_server_process = classmethod(_start_katex_patiently)
 
 
 def setup(app):
