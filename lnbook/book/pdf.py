@@ -19,8 +19,8 @@ from the built site instead (no second build, no execution):
    as first shown, at the size it prints; it waits for every figure and font, shrinks
    any equation or table still wider than the text, and prints: A4, page numbers in the
    footer, bookmarks from the headings (``outline``), tagged. The first print tells on
-   which page each chapter starts (its bookmark); the second prints the contents with
-   those page numbers (the same lines, so no page moves).
+   which page each chapter starts (its bookmark); the same tab, with those page numbers
+   written into the contents (the same lines, so no page moves), prints again.
 
 The print styles are the website's (``static/lnbook-print.css``: no sidebars, buttons or
 figure controls) plus :data:`_PDF_CSS` for the cover, the contents and the page breaks.
@@ -29,6 +29,7 @@ figure controls) plus :data:`_PDF_CSS` for the cover, the contents and the page 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import html
 import os
@@ -254,7 +255,6 @@ def _prefixed(docname: str, article: str, docnames: set[str]) -> str:
 def assemble(
     site: Path = SITE,
     root: Path = ROOT,
-    pages: dict[str, int] | None = None,
     solutions: bool = True,
 ) -> str:
     """The whole book as one HTML page to print, at ``book/`` in the site.
@@ -263,11 +263,9 @@ def assemble(
     ----------
     site : the built site (``_build/html``)
     root : the repository root (``_toc.yml``, ``_config.yml``)
-    pages : page number of each contents entry, by anchor (``05_transformers``,
-        :data:`SOLUTIONS_ID`); blank where missing (the first print)
     solutions : move the solutions into an appendix (True) or leave them out
     """
-    site, pages = Path(site), pages or {}
+    site = Path(site)
     config = yaml.safe_load((Path(root) / "_config.yml").read_text(encoding="utf-8"))
     parts = book_parts(root)
     docnames = {d for _, names in parts for d in names}
@@ -277,11 +275,10 @@ def assemble(
     head_page = head_page or sources[parts[0][1][0]]
     links = dict.fromkeys(m for s in sources.values() for m in _STYLESHEET.findall(s))
 
-    def entry(anchor: str, title: str) -> str:
-        number = pages.get(anchor, "")
+    def entry(anchor: str, title: str) -> str:  # its page number is filled in when printed
         return (
             f'<li><a href="#{anchor}"><span class="title">{html.escape(title)}</span>'
-            f'<span class="dots"></span><span class="page">{number}</span></a></li>'
+            f'<span class="dots"></span><span class="page"></span></a></li>'
         )
 
     toc, chapters = [], []
@@ -349,9 +346,11 @@ class QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-def _print(browser, base: str, folder: str, page_html: str, out: Path) -> dict:
-    """Open the assembled page (served in ``folder`` of the site) in a fresh tab and print
-    it to ``out``."""
+@contextlib.contextmanager
+def _opened(browser, base: str, folder: str, page_html: str):
+    """Open the assembled page (served in ``folder`` of the site) in a fresh tab, with its
+    figures drawn for print and what is too big scaled to fit; yields (the tab, what
+    was drawn and fitted)."""
     context = browser.new_context(
         viewport={"width": _TEXT_WIDTH_PX, "height": 1000}, color_scheme="light"
     )
@@ -378,22 +377,34 @@ def _print(browser, base: str, folder: str, page_html: str, out: Path) -> dict:
         fit = tab.evaluate(_FIT, PAGE_HEIGHT_PX)
         figures = tab.evaluate("document.querySelectorAll('div.lnbook-plotly').length")
         overflowing = tab.evaluate(_OVERFLOWING)
-        tab.pdf(
-            path=str(out),
-            format="A4",
-            margin=_MARGIN,
-            print_background=True,
-            display_header_footer=True,
-            header_template="<span></span>",
-            footer_template=_FOOTER,
-            outline=True,  # bookmarks: chromium makes them from the tagged headings
-            tagged=True,
-        )
+        yield tab, {"figures": figures, "overflowing": overflowing, **fit}
     finally:
         context.close()
     if errors:
         raise RuntimeError(f"the print page had script errors: {errors}")
-    return {"figures": figures, "overflowing": overflowing, **fit}
+
+
+def _to_pdf(tab, out: Path) -> None:
+    tab.pdf(
+        path=str(out),
+        format="A4",
+        margin=_MARGIN,
+        print_background=True,
+        display_header_footer=True,
+        header_template="<span></span>",
+        footer_template=_FOOTER,
+        outline=True,  # bookmarks: chromium makes them from the tagged headings
+        tagged=True,
+    )
+
+
+# Writes each contents entry's page number (anchor -> page); returns the anchors not found.
+_FILL_PAGES = """pages => Object.entries(pages).filter(([anchor, n]) => {
+  const cell = document.querySelector(
+    `nav.lnbook-pdf-toc a[href="#${CSS.escape(anchor)}"] .page`);
+  if (cell) cell.textContent = n;
+  return !cell;
+}).map(([anchor]) => anchor)"""
 
 
 def render(
@@ -425,35 +436,38 @@ def render(
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
 
     def print_with(browser):
-        # First print: where each chapter starts. Second: the contents with those pages.
-        first = _print(browser, base, folder, assemble(site, root, None, solutions), out)
-        by_title = contents_pages(out)
-        anchors = _anchors_by_title(site, root, solutions)
-        missing = [t for t in anchors if t not in by_title]
-        if missing:
-            raise RuntimeError(f"no bookmark for {missing} in {sorted(by_title)}")
-        pages = {anchors[t]: n for t, n in by_title.items() if t in anchors}
-        final = _print(browser, base, folder, assemble(site, root, pages, solutions), out)
-        if final["figures"] != first["figures"]:
-            raise RuntimeError("the two prints drew different figures")
-        return final, pages
+        # First print: where each chapter starts. Then the same page, its contents numbered
+        # (the numbers sit at the end of lines that keep their length: nothing moves).
+        with _opened(browser, base, folder, assemble(site, root, solutions)) as (tab, drawn):
+            _to_pdf(tab, out)
+            by_title = contents_pages(out)
+            anchors = _anchors_by_title(site, root, solutions)
+            missing = [t for t in anchors if t not in by_title]
+            if missing:
+                raise RuntimeError(f"no bookmark for {missing} in {sorted(by_title)}")
+            pages = {anchors[t]: n for t, n in by_title.items() if t in anchors}
+            unnumbered = tab.evaluate(_FILL_PAGES, pages)
+            if unnumbered:
+                raise RuntimeError(f"no contents entry for {unnumbered}")
+            _to_pdf(tab, out)
+        return drawn, pages
 
     try:
         if browser is not None:
-            final, pages = print_with(browser)
+            drawn, pages = print_with(browser)
         else:
             from playwright.sync_api import sync_playwright
 
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
                 try:
-                    final, pages = print_with(browser)
+                    drawn, pages = print_with(browser)
                 finally:
                     browser.close()
     finally:
         httpd.shutdown()
     return {
-        **final,
+        **drawn,
         "pages": len(PdfReader(out).pages),
         "contents": pages,
         "seconds": round(time.monotonic() - started, 1),
