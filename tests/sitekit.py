@@ -177,25 +177,58 @@ _TRANSFERRED = """async () => {
 }"""
 
 
-def weigh(site: Path, base: str, browser) -> dict[str, dict]:
-    """Bytes, requests and first paint of every page, each loaded once with an empty cache.
+def weight(visit: Visit) -> dict:
+    """Bytes, requests and first paint of a page just opened (by :class:`Visit`: a fresh
+    context, so an empty cache), once its figures are drawn.
 
     Bytes are the browser's own count (Resource Timing's decoded body sizes: uncompressed,
     as ``make serve`` sends them) of the page and everything it loaded.
     """
+    wait_drawn(visit.page)
+    return {**visit.page.evaluate(_TRANSFERRED), "first_paint_ms": round(visit.first_paint_ms())}
+
+
+def weigh(site: Path, base: str, browser) -> dict[str, dict]:
+    """:func:`weight` of every page, each loaded once with an empty cache."""
     found = {}
     for page in pages(site):
         rel = page.relative_to(site).as_posix()
         visit = Visit(browser, base, rel)
         try:
-            visit.page.wait_for_timeout(300)  # late figures
-            found[rel] = {
-                **visit.page.evaluate(_TRANSFERRED),
-                "first_paint_ms": round(visit.first_paint_ms()),
-            }
+            found[rel] = weight(visit)
         finally:
             visit.close()
     return found
+
+
+def wait_drawn(page, timeout: float = 15_000) -> None:
+    """Wait until every plotly figure of a Playwright page is drawn."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('div.lnbook-plotly')]"
+        ".every(gd => gd._fullLayout && gd.querySelector('.main-svg'))",
+        timeout=timeout,
+    )
+
+
+def paper_luminance(page) -> list[float]:
+    """The relative luminance (0 black, 1 white) of each figure's paper colour."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('div.lnbook-plotly')].map(gd => {
+          const c = document.createElement('canvas').getContext('2d');
+          c.fillStyle = gd._fullLayout.paper_bgcolor; c.fillRect(0, 0, 1, 1);
+          const [r, g, b] = c.getImageData(0, 0, 1, 1).data;
+          return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+        })"""
+    )
+
+
+def figure_specs(page: Path) -> list[dict]:
+    """The plotly figures (data, layout) a built page embeds, in page order."""
+    import json
+
+    text = page.read_text(encoding="utf-8")
+    chunks = text.split('<script type="application/json" class="lnbook-plotly-spec">')[1:]
+    return [json.loads(c.split("</script>", 1)[0].replace("<\\/", "</")) for c in chunks]
 
 
 if __name__ == "__main__":

@@ -8,12 +8,11 @@ anything not served by the local test server fails the test.
 from __future__ import annotations
 
 import html
-import json
 import re
 from pathlib import Path
 
 import pytest
-from sitekit import PLOTTED, Visit, book_config, figure_pages, is_external, pages, parse
+from sitekit import Visit, book_config, figure_specs, is_external, pages, parse
 
 from lnbook.book.sphinxext import _JS_FILES, launch_settings
 
@@ -85,145 +84,13 @@ def test_no_widget_javascript_or_state_on_the_site(site):
         assert "application/vnd.jupyter.widget-state+json" not in page.read_text(), page
 
 
-# ---------------------------------------------------------------- the browser ------------
-
-
-_MATH = """() => {
-  const maths = [...document.querySelectorAll('.math')];
-  return {total: maths.length,
-          rendered: maths.filter(m => m.querySelector('.katex')).length,
-          errors: document.querySelectorAll('.katex-error').length};
-}"""
-
-_FIGURES = """() => [...document.querySelectorAll('div.lnbook-plotly')].map(gd => ({
-  drawn: !!gd._fullLayout && !!gd.querySelector('.main-svg'),
-  cloud: gd.querySelectorAll('.modebar-btn[data-title*="Share"], [data-title*="loud"]').length,
-  traces: gd.querySelectorAll('.scatterlayer .trace, .heatmaplayer .hm, .barlayer .trace').length,
-}))"""
-
-
-def test_every_page_works_offline_in_the_browser(site, server, browser):
-    problems = {}
-    for page in pages(site):
-        rel = page.relative_to(site).as_posix()
-        visit = Visit(browser, server, rel)
-        try:
-            math = visit.page.evaluate(_MATH)
-            figures = visit.page.evaluate(_FIGURES)
-            visit.page.wait_for_timeout(200)  # late console errors
-        finally:
-            visit.close()
-        issues = []
-        if visit.outside:
-            issues.append(f"requests outside 127.0.0.1: {visit.outside}")
-        if visit.errors:
-            issues.append(f"console errors: {visit.errors}")
-        if math and (math["rendered"] != math["total"] or math["errors"]):
-            issues.append(f"math not rendered: {math}")
-        for i, fig in enumerate(figures):
-            if not fig["drawn"] or not fig["traces"]:
-                issues.append(f"figure {i} not drawn: {fig}")
-            if fig["cloud"]:  # a button that offers to upload the figure elsewhere
-                issues.append(f"figure {i} has a cloud button")
-        if issues:
-            problems[rel] = issues
-    assert not problems, json.dumps(problems, indent=2)
-
-
-# What a reader sees change: every trace's data and whether it is shown.
-
-
-def _wait_for_new_data(visit: Visit, gd, before: str) -> None:
-    """Wait (5 s at most) until the figure ``gd`` plots something other than ``before``."""
-    visit.page.wait_for_function(
-        f"([gd, before]) => ({PLOTTED})(gd) !== before",
-        arg=[gd.element_handle(), before],
-        timeout=5000,
-    )
-
-
-def test_moving_each_slider_changes_the_plotted_data(site, server, browser):
-    # Each figure's sliders are range inputs the page puts above the plot (plotly-init.js),
-    # one for each slider of the figure's own layout.
-    checked = 0
-    for rel in figure_pages(site):
-        visit = Visit(browser, server, rel)
-        try:
-            figures = visit.page.locator("figure.lnbook-figure")
-            for i, spec in enumerate(_figure_specs(site / rel)):
-                ranges = figures.nth(i).locator(".lnbook-controls input[type=range]")
-                assert ranges.count() == len(spec["layout"].get("sliders", [])), (rel, i)
-                gd = figures.nth(i).locator("div.lnbook-plotly")
-                for s in range(ranges.count()):
-                    before = gd.evaluate(PLOTTED)
-                    rng = ranges.nth(s)
-                    rng.scroll_into_view_if_needed()
-                    # Press on the track at the far end from the handle, as a reader would.
-                    at_start = rng.evaluate("r => +r.value < (+r.max) / 2")
-                    box = rng.bounding_box()
-                    frac = 0.98 if at_start else 0.02
-                    visit.page.mouse.click(
-                        box["x"] + frac * box["width"], box["y"] + box["height"] / 2
-                    )
-                    _wait_for_new_data(visit, gd, before)
-                    moved = rng.evaluate("r => +r.value")
-                    # Towards the end pressed (the exact step depends on the step count).
-                    assert (moved > (int(rng.get_attribute("max")) / 2)) == at_start, rel
-                    checked += 1
-        finally:
-            visit.close()
-        assert not visit.errors, f"{rel}: console errors {visit.errors}"
-        assert not visit.outside, f"{rel}: requests outside 127.0.0.1 {visit.outside}"
-    assert checked, "no slider found on the site"
-
-
-def test_pressing_each_button_changes_the_plotted_data(site, server, browser):
-    checked = 0
-    for rel in figure_pages(site):
-        visit = Visit(browser, server, rel)
-        try:
-            figures = visit.page.locator("figure.lnbook-figure")
-            for i, spec in enumerate(_figure_specs(site / rel)):
-                gd = figures.nth(i).locator("div.lnbook-plotly")
-                menus = spec["layout"].get("updatemenus", [])
-                controls = figures.nth(i).locator(".lnbook-buttons, .lnbook-select select")
-                assert controls.count() == len(menus), (rel, i)
-                for m, menu in enumerate(menus):
-                    n = len(menu["buttons"])
-                    # Button 0 is active at first: press 1, 2, ..., then 0 again, so every
-                    # press is a change of view.
-                    for b in list(range(1, n)) + [0]:
-                        before = gd.evaluate(PLOTTED)
-                        control = controls.nth(m)
-                        if menu.get("type") == "dropdown":
-                            control.select_option(str(b))
-                        else:
-                            button = control.locator("button").nth(b)
-                            button.scroll_into_view_if_needed()
-                            button.click()
-                            assert button.get_attribute("aria-pressed") == "true"
-                        _wait_for_new_data(visit, gd, before)
-                        checked += 1
-        finally:
-            visit.close()
-        assert not visit.errors, f"{rel}: console errors {visit.errors}"
-        assert not visit.outside, f"{rel}: requests outside 127.0.0.1 {visit.outside}"
-    assert checked, "no button found on the site"
-
-
 # ---------------------------------------------------------------- figures and exercises ---
-
-
-def _figure_specs(page: Path) -> list[dict]:
-    text = page.read_text(encoding="utf-8")
-    chunks = text.split('<script type="application/json" class="lnbook-plotly-spec">')[1:]
-    return [json.loads(c.split("</script>", 1)[0].replace("<\\/", "</")) for c in chunks]
 
 
 def test_every_figure_has_a_title_and_titled_axes(site):
     missing = []
     for page in pages(site):
-        for i, spec in enumerate(_figure_specs(page)):
+        for i, spec in enumerate(figure_specs(page)):
             layout = spec.get("layout", {})
             title = layout.get("title", {})
             if not (title.get("text") if isinstance(title, dict) else title):

@@ -1,8 +1,10 @@
 """The website for every reader: a phone, the keyboard, dark mode, a slow line, a screen reader.
 
 Each test opens the built site in Debian's chromium (see ``sitekit``), the way such a reader
-would: a 390 x 844 touch screen, Tab and the arrow keys, the theme's dark mode, the bytes a
-page costs, and axe-core's WCAG 2.1 AA rules.
+would: a 390 x 844 touch screen, the theme's menus and dark mode, search, icons, a slow
+line. What every page is tried for on a desktop (offline, its bytes, axe-core's WCAG 2.1
+AA rules; Tab and the keys, buttons and sliders) is in test_site_pages.py and
+test_site_controls.py, one visit a page.
 """
 
 from __future__ import annotations
@@ -12,21 +14,19 @@ import re
 from pathlib import Path
 
 import pytest
-from sitekit import DESKTOP, PHONE, PLOTTED, ROOT, Visit, figure_pages, pages, parse, weigh
+from sitekit import (
+    DESKTOP,
+    PHONE,
+    PLOTTED,
+    Visit,
+    figure_pages,
+    pages,
+    paper_luminance,
+    parse,
+    wait_drawn,
+)
 
 pytestmark = pytest.mark.site
-
-CHAPTER_BUDGET_BYTES = 2_000_000  # a chapter page, everything it loads, uncompressed
-PLAIN_BUDGET_BYTES = 1_000_000  # a page without figures
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-
-
-def _wait_drawn(visit: Visit) -> None:
-    visit.page.wait_for_function(
-        "() => [...document.querySelectorAll('div.lnbook-plotly')]"
-        ".every(gd => gd._fullLayout && gd.querySelector('.main-svg'))",
-        timeout=15000,
-    )
 
 
 # ---------------------------------------------------------------- the theme's menus -----
@@ -106,7 +106,7 @@ def test_every_figure_title_and_control_fits_a_phone(site, server, browser):
     for rel in figure_pages(site):
         visit = Visit(browser, server, rel, PHONE)
         try:
-            _wait_drawn(visit)
+            wait_drawn(visit.page)
             page_width = visit.page.evaluate("() => document.documentElement.scrollWidth")
             found = visit.page.evaluate(_OUTSIDE, [PHONE["viewport"]["width"]])
             if page_width > PHONE["viewport"]["width"]:
@@ -127,7 +127,7 @@ def test_every_figure_title_and_control_fits_a_phone(site, server, browser):
 def test_a_swipe_over_a_figure_scrolls_the_page_and_leaves_its_axes(site, server, browser):
     visit = Visit(browser, server, "book/01_per_example_statistics.html", PHONE)
     try:
-        _wait_drawn(visit)
+        wait_drawn(visit.page)
         page = visit.page
         gd = page.locator("div.lnbook-plotly").first
         gd.scroll_into_view_if_needed()
@@ -152,94 +152,6 @@ def test_a_swipe_over_a_figure_scrolls_the_page_and_leaves_its_axes(site, server
         assert page.locator("div.lnbook-plotly .modebar").count() == 0
     finally:
         visit.close()
-
-
-# ---------------------------------------------------------------- the keyboard ----------
-
-_FOCUSED = """() => {
-  const el = document.activeElement;
-  const fig = el && el.closest('figure.lnbook-figure');
-  const figs = [...document.querySelectorAll('figure.lnbook-figure')];
-  const style = el ? getComputedStyle(el) : null;
-  return {
-    figure: fig ? figs.indexOf(fig) : -1,
-    inControls: !!(el && el.closest('.lnbook-controls')),
-    inModebar: !!(el && el.closest('.modebar')),
-    tag: el ? el.tagName : null,
-    step: !!(el && el.classList.contains('lnbook-step')),
-    type: el ? el.type : null,
-    pressed: el ? el.getAttribute('aria-pressed') : null,
-    outline: style ? style.outlineStyle + ' ' + style.outlineWidth : null,
-    atEnd: el && el.type === 'range' ? +el.value === +el.max : null,
-  };
-}"""
-
-
-def test_tab_reaches_a_labelled_control_of_every_figure_and_keys_change_the_plot(
-    site, server, browser
-):
-    checked = 0
-    for rel in figure_pages(site):
-        visit = Visit(browser, server, rel)
-        try:
-            _wait_drawn(visit)
-            page = visit.page
-            interactive = page.evaluate(
-                "() => [...document.querySelectorAll('figure.lnbook-figure')]"
-                ".map((f, i) => f.querySelector('.lnbook-controls') ? i : -1).filter(i => i >= 0)"
-            )
-            # Every control says what it controls: a <label> or the group's aria-label, and
-            # not a fallback word ("view", "step") the figure builder left unnamed.
-            unnamed = page.evaluate(
-                """() => [...document.querySelectorAll(
-                  '.lnbook-controls :is(input, select, [role=group])')]
-                .filter(c => {
-                  const label = c.labels && c.labels.length
-                    ? c.labels[0].textContent : c.getAttribute('aria-label');
-                  return !label || !label.trim() || /^(view|step)\\b/.test(label.trim());
-                }).map(c => c.outerHTML.slice(0, 120))"""
-            )
-            assert not unnamed, f"{rel}: controls without a label: {unnamed}"
-            reached: dict[int, dict] = {}
-            for _ in range(600):  # the whole page, from the top, by Tab alone
-                page.keyboard.press("Tab")
-                f = page.evaluate(_FOCUSED)
-                assert not f["inModebar"], f"{rel}: Tab stops on plotly's modebar"
-                if f["step"]:  # a slider's -/+ button: the keys are tried on the slider
-                    continue
-                if f["inControls"] and f["figure"] not in reached:
-                    assert f["outline"].split()[0] != "none", f"{rel}: no visible focus ring"
-                    reached[f["figure"]] = f
-                    gd = page.locator("div.lnbook-plotly").nth(f["figure"])
-                    before = gd.evaluate(PLOTTED)
-                    if f["type"] == "range":
-                        page.keyboard.press("ArrowLeft" if f["atEnd"] else "ArrowRight")
-                    elif f["tag"] == "SELECT":
-                        page.keyboard.press("ArrowDown")
-                    else:  # a button group: the pressed button is the view shown
-                        if f["pressed"] == "true":  # the arrow moves on (wrapping round)
-                            page.keyboard.press("ArrowRight")
-                            moved = page.evaluate(_FOCUSED)
-                            assert moved["pressed"] == "false", f"{rel}: arrow stayed: {moved}"
-                        page.keyboard.press("Enter")
-                    try:
-                        page.wait_for_function(
-                            f"([gd, before]) => ({PLOTTED})(gd) !== before",
-                            arg=[gd.element_handle(), before],
-                            timeout=5000,
-                        )
-                    except Exception as err:  # say which control did nothing
-                        raise AssertionError(f"{rel}: the key on {f} changed nothing") from err
-                    checked += 1
-                if set(interactive) <= set(reached):
-                    break
-            assert set(interactive) <= set(reached), (
-                f"{rel}: Tab never reached figures {sorted(set(interactive) - set(reached))}"
-            )
-        finally:
-            visit.close()
-        assert not visit.errors, f"{rel}: {visit.errors}"
-    assert checked
 
 
 # ---------------------------------------------------------------- dark mode -------------
@@ -274,31 +186,20 @@ def test_verdict_boxes_meet_aa_contrast(site, server, browser, mode):
         assert boxes.count() >= 3
         ratios = [boxes.nth(i).evaluate(_CONTRAST) for i in range(boxes.count())]
         # A page opened in the reader's remembered mode draws its figures in it at once.
-        _wait_drawn(visit)
-        lum = _paper_luminance(visit)
+        wait_drawn(visit.page)
+        lum = paper_luminance(visit.page)
     finally:
         visit.close()
     assert min(ratios) >= 4.5, ratios
     assert (max(lum) < 0.2) if mode == "dark" else (min(lum) > 0.9), lum
 
 
-def _paper_luminance(visit: Visit) -> list[float]:
-    return visit.page.evaluate(
-        """() => [...document.querySelectorAll('div.lnbook-plotly')].map(gd => {
-          const c = document.createElement('canvas').getContext('2d');
-          c.fillStyle = gd._fullLayout.paper_bgcolor; c.fillRect(0, 0, 1, 1);
-          const [r, g, b] = c.getImageData(0, 0, 1, 1).data;
-          return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
-        })"""
-    )
-
-
 def test_figures_follow_the_theme_switch_live(site, server, browser):
     visit = Visit(browser, server, "book/04_layernorm_vs_batchnorm.html")
     try:
-        _wait_drawn(visit)
+        wait_drawn(visit.page)
         page = visit.page
-        assert min(_paper_luminance(visit)) > 0.9  # light pages, light figures
+        assert min(paper_luminance(visit.page)) > 0.9  # light pages, light figures
         # The template came back (the page sends it once, by name): plotly_white's grid.
         assert (
             page.evaluate(
@@ -325,7 +226,7 @@ def test_figures_follow_the_theme_switch_live(site, server, browser):
             " && gd._fullLayout.paper_bgcolor !== '#ffffff')",
             timeout=5000,
         )
-        assert max(_paper_luminance(visit)) < 0.2
+        assert max(paper_luminance(visit.page)) < 0.2
         page.wait_for_timeout(300)
         assert gd.evaluate(PLOTTED) == chosen, "the switch lost the reader's choice"
         assert (
@@ -350,7 +251,7 @@ def test_choices_survive_a_resize_across_the_phone_layout(site, server, browser)
     # and pressed button must come back, and again on the way back to desktop width.
     visit = Visit(browser, server, "book/01_per_example_statistics.html")
     try:
-        _wait_drawn(visit)
+        wait_drawn(visit.page)
         page = visit.page
         buttons = page.locator("figure.lnbook-figure").filter(has=page.locator(".lnbook-buttons"))
         sliders = page.locator("figure.lnbook-figure").filter(has=page.locator("input[type=range]"))
@@ -377,25 +278,6 @@ def test_choices_survive_a_resize_across_the_phone_layout(site, server, browser)
 
 
 # ---------------------------------------------------------------- weight ----------------
-
-
-@pytest.fixture(scope="module")
-def weights(site, server, browser) -> dict[str, dict]:
-    return weigh(site, server, browser)
-
-
-def _over(site, weights, chapter_budget: int, plain_budget: int) -> dict[str, int]:
-    figures = set(figure_pages(site))
-    return {
-        rel: r["bytes"]
-        for rel, r in weights.items()
-        if r["bytes"] > (chapter_budget if rel in figures else plain_budget)
-    }
-
-
-def test_pages_load_at_most_their_budget(site, weights):
-    # Budgets of everything a page loads: 8.6-9.0 MB a chapter before issue 11.
-    assert not _over(site, weights, CHAPTER_BUDGET_BYTES, PLAIN_BUDGET_BYTES)
 
 
 def test_only_the_search_page_loads_the_search_index(site):
@@ -523,60 +405,3 @@ def test_text_paints_before_plotly_arrives_on_a_slow_line(site, server, browser)
     except Exception:  # playwright's TimeoutError: the load never finished
         timing = _paint_and_plotly_on_a_slow_line(server, browser)
     assert timing["paint"] < timing["plotly"], timing
-
-
-# ---------------------------------------------------------------- WCAG 2.1 AA -----------
-
-
-_AXE_RUN = """async () => (await axe.run(document, {
-  runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
-})).violations.filter(v => ['serious', 'critical'].includes(v.impact))
-  .map(v => `${v.id} (${v.impact}): ` + v.nodes.slice(0, 3)
-    .map(n => n.target.join(' ')).join(' | ') + ` [${v.nodes.length}]`)"""
-
-
-def test_axe_finds_no_serious_or_critical_violation_light_or_dark(site, server, browser):
-    # One visit a page: axe in the light theme, then the theme switched to dark the way its
-    # own script does it (data-theme on <html>), the figures redrawn dark, and axe again.
-    script = AXE.read_text(encoding="utf-8")
-    found = {}
-    for page in pages(site):
-        rel = page.relative_to(site).as_posix()
-        visit = Visit(browser, server, rel)
-        try:
-            has_figures = bool(parse(page).figures)
-            if has_figures:
-                _wait_drawn(visit)
-            visit.page.evaluate(script)
-            # The folded "Run this chapter" panel, opened: axe judges only what is shown.
-            visit.page.evaluate(
-                "() => document.querySelectorAll('details.lnbook-launch')"
-                ".forEach(d => { d.open = true; })"
-            )
-            for mode in ("light", "dark"):
-                visit.page.evaluate(
-                    f"() => {{ document.documentElement.dataset.theme = '{mode}';"
-                    f" document.documentElement.dataset.mode = '{mode}'; }}"
-                )
-                # The theme fades colours over 0.15 s: judge the colours a reader is left with.
-                visit.page.wait_for_function(
-                    "() => !document.getAnimations()"
-                    ".some(a => a instanceof CSSTransition && a.playState === 'running')",
-                    timeout=5000,
-                )
-                if has_figures and mode == "dark":  # the figures follow, and open dark
-                    visit.page.wait_for_function(
-                        "() => [...document.querySelectorAll('div.lnbook-plotly')]"
-                        ".every(gd => !['white', '#ffffff']"
-                        ".includes(gd._fullLayout.paper_bgcolor))",
-                        timeout=5000,
-                    )
-                    lum = _paper_luminance(visit)
-                    if max(lum) >= 0.2:
-                        found.setdefault(rel, []).append(f"dark: figure paper luminance {lum}")
-                result = visit.page.evaluate(_AXE_RUN)
-                if result:
-                    found.setdefault(rel, []).extend(f"{mode}: {r}" for r in result)
-        finally:
-            visit.close()
-    assert not found, json.dumps(found, indent=1)
