@@ -16,7 +16,7 @@ from sitekit import Visit, book_config, figure_specs, is_external, pages, parse
 
 from lnbook.book.sphinxext import _JS_FILES, launch_settings
 
-PAGE_BUDGET_BYTES = 600_000  # a chapter's HTML alone (test_site_reader weighs all it loads)
+PAGE_BUDGET_BYTES = 600_000  # a chapter's HTML alone (test_site_pages weighs all it loads)
 
 pytestmark = pytest.mark.site
 

@@ -41,9 +41,9 @@ if TYPE_CHECKING:  # nbformat is imported where used: the browser imports this m
 ROOT = Path(__file__).resolve().parents[2]
 
 PYODIDE_VERSION = "314.0.6"  # what jupyterlite-pyodide-kernel 0.8.6 expects (checked at build)
-# The one address outside the site (issue 13: Pyodide's official distribution by default).
-# It lands only in the lite app's lock, read once a reader's kernel imports NumPy; no book
-# page and no part of the app before that requests it (tests/test_site.py, test_lite.py).
+# Where Pyodide's compiled packages (NumPy among them) come from: a folder or an address a
+# builder names (see pyodide_index); by default none, and the site asks nothing of any
+# other host (tests/test_site.py, test_site_pages.py, test_lite.py).
 INDEX_ENV = "LNBOOK_PYODIDE_INDEX"
 
 # What the kernel installs when it starts (its worker's initKernel), and what that imports:
