@@ -1,7 +1,7 @@
 """nbgrader's own commands accept the nbgrader edition and grade it.
 
 The course folder is laid out as ``make nbgrader`` writes it (one assignment per chapter), and
-the commands are those book/teaching.md gives teachers, run once for every chapter: to nbgrader
+the commands are those book/teaching.md gives teachers for every chapter at once: to nbgrader
 an assignment id is a glob (``CourseDirectory.assignment_id``, matched against the folders), so
 ``nbgrader autograde '*' --create`` grades each chapter's submissions as
 ``nbgrader autograde <chapter> --create`` would, in one process instead of one a chapter. The
