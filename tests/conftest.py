@@ -22,8 +22,8 @@ settings.load_profile("lnbook")
 # ``make test`` runs two workers (pytest-xdist); the scheduler below hands them the tests one at
 # a time, in the order ``pytest_collection_modifyitems`` sets, except that a module whose
 # fixtures are expensive (a findings module's experiments, the printed PDF, the in-browser
-# kernel, a browser visit of every page) goes whole to one worker, so its fixtures are
-# computed once, not once per worker.
+# kernel, the graded nbgrader course, a browser visit of every page) goes whole to one
+# worker, so its fixtures are computed once, not once per worker.
 # What must happen once per run, in order, is coordinated through files in a folder both
 # workers share: each chapter test leaves a mark when it ends, and the last one starts the
 # strict build, once, in a thread of its worker, while both workers go on with other tests
@@ -35,6 +35,7 @@ ONE_WORKER_MODULES = (
     "test_findings_*.py",
     "test_pdf.py",
     "test_lite.py",
+    "test_nbgrader.py",
     "test_site_pages.py",  # each page visited once for all its tests
     "test_site_controls.py",
 )
