@@ -9,9 +9,16 @@ import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
-import sitekit
-from hypothesis import settings
+# Two workers on two cores: NumPy's BLAS and torch get one thread each, in the workers and in
+# the chapter kernels they start (which inherit this environment). Set before NumPy loads;
+# two threads a process fought for the cores (the chapters ran 5-8 % slower).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
+import sitekit  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 # Property tests compare with torch; their speed varies with the shapes drawn, so no deadline.
 # derandomize: every run (and CI) draws the same examples, so a failure is reproducible.
@@ -47,15 +54,11 @@ def pytest_xdist_make_scheduler(config, log):
     ``ONE_WORKER_MODULES`` one unit each (xdist's ``loadgroup`` would do it with a marker,
     but xdist 3.8 does not group under pytest 9: its mark renames the test's ``_nodeid``,
     which pytest 9 no longer reads)."""
-    import fnmatch
-
     from xdist.scheduler import LoadScopeScheduling
 
     class Scheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            name = module.rsplit("/", 1)[-1]
-            return module if any(fnmatch.fnmatch(name, p) for p in ONE_WORKER_MODULES) else nodeid
+            return nodeid.split("::", 1)[0] if _one_worker_module(nodeid) else nodeid
 
         def _reschedule(self, node) -> None:
             # One test ahead, no more (xdist's default queues three): the longest tests come
@@ -234,18 +237,27 @@ def pytest_configure(config):
     )
 
 
+def _one_worker_module(nodeid: str) -> bool:
+    import fnmatch
+
+    name = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(name, p) for p in ONE_WORKER_MODULES)
+
+
 def pytest_collection_modifyitems(config, items):
     """Chapter runs (the book's and the student notebooks') first; the site tests, and the
-    other tests that need every chapter executed, last.
+    other tests that need every chapter executed, last, the whole modules among them
+    (a browser visit of every page, the PDF) first.
 
     The longest tests first keeps the two workers busy to the end; and a worker that
     reaches a site test has then only the other worker's last chapter to wait for.
     """
 
-    def rank(item) -> int:
+    def rank(item) -> tuple[int, int]:
         if item.get_closest_marker("site") or "executed_chapters" in item.fixturenames:
-            return 2  # these wait for every chapter: last, or a worker would sit idle
-        return 0 if item.get_closest_marker("chapter") else 1
+            # These wait for every chapter: last, or a worker would sit idle.
+            return 2, 0 if _one_worker_module(item.nodeid) else 1
+        return (0 if item.get_closest_marker("chapter") else 1), 0
 
     items.sort(key=rank)  # stable: files and parameters keep their order
 
