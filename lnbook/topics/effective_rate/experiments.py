@@ -44,6 +44,7 @@ def angle_between(u, v):
     return 2 * require_torch().arcsin((a - b).norm(dim=-1).clamp(max=2.0) / 2)
 
 
+@remembered
 def scale_invariance_identities(
     scales=(0.1, 0.5, 2.0, 10.0), *, eps: float = 0.0, seed: int = 0
 ) -> dict:
