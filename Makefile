@@ -23,15 +23,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# Stamps make the install step re-run only when a pin file changes. --no-compile: Python
-# compiles each module when it is first imported instead of pip compiling every file of
-# every package (half of a fresh install's 45 s, for modules mostly never imported).
+# Stamps make the install step re-run only when a pin file changes.
 $(VENV)/.runtime-installed: requirements.txt pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q --no-compile -r requirements.txt -e .
+	$(BIN)/python -m pip install -q -r requirements.txt -e .
 	touch $@
 
 $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
-	$(BIN)/python -m pip install -q --no-compile -r requirements-dev.txt
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
 # Front-end packages at the locked versions, and the site's plotly.js bundle built from them.
