@@ -131,15 +131,27 @@ class Visit:
 
     ``device`` is a dict of Playwright context options (:data:`PHONE`, :data:`DESKTOP`);
     ``dark`` opens the page with the theme's dark mode chosen, as a reader's earlier choice
-    is remembered by the theme (``localStorage.mode``).
+    is remembered by the theme (``localStorage.mode``). ``context``: open the page as a new
+    tab of this context instead (a reader going from page to page: the browser's cache
+    keeps plotly.js and the stylesheets; nothing of the page is kept); ``close`` then
+    closes the tab only.
     """
 
     def __init__(
-        self, browser, base: str, path: str, device: dict | None = None, dark: bool = False
+        self,
+        browser,
+        base: str,
+        path: str,
+        device: dict | None = None,
+        dark: bool = False,
+        context=None,
     ):
         self.base = base
-        self.context = browser.new_context(**(device or DESKTOP))
+        self._own_context = context is None
+        self.context = browser.new_context(**(device or DESKTOP)) if context is None else context
         if dark:
+            if not self._own_context:
+                raise ValueError("dark=True needs a fresh context (the theme reads localStorage)")
             self.context.add_init_script("localStorage.setItem('mode', 'dark')")
         self.outside: list[str] = []
         self.errors: list[str] = []
@@ -151,8 +163,8 @@ class Visit:
                 self.outside.append(r.request.url)
                 r.abort()
 
-        self.context.route("**/*", route)
         self.page = self.context.new_page()
+        self.page.route("**/*", route)
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.goto(f"{base}/{path}", wait_until="load")
@@ -165,7 +177,10 @@ class Visit:
         )
 
     def close(self):
-        self.context.close()
+        if self._own_context:
+            self.context.close()
+        else:
+            self.page.close()
 
 
 _TRANSFERRED = """async () => {

@@ -1,6 +1,6 @@
 """Every control of every figure on the site, used the way a reader uses it, with no kernel.
 
-Each page with figures is opened once in a fresh desktop tab, and three things are tried
+Each page with figures is opened once in a new desktop tab, and three things are tried
 in turn, each its own test: Tab from the top of the page reaches a labelled control of
 every interactive figure and its keys change the plot; each button (or menu choice)
 changes the plotted data; each slider, pressed on its track, does too. (They used to
@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 
 import pytest
-from sitekit import PLOTTED, Visit, figure_pages, figure_specs, wait_drawn
+from sitekit import DESKTOP, PLOTTED, Visit, figure_pages, figure_specs, wait_drawn
 
 pytestmark = pytest.mark.site
 
@@ -175,9 +175,11 @@ def tried(site, server, browser) -> dict[str, dict]:
     """For each trial: the controls it tried, and what went wrong on which page (its
     assertion, and any console error or outside request while it ran)."""
     found = {name: {"checked": 0, "problems": {}} for name in TRIALS}
+    # One browser context: a reader going from page to page, each page a fresh tab.
+    context = browser.new_context(**DESKTOP)
     for rel in figure_pages(site):
         specs = figure_specs(site / rel)
-        visit = Visit(browser, server, rel)
+        visit = Visit(browser, server, rel, context=context)
         try:
             wait_drawn(visit.page)
             for name, trial in TRIALS.items():
@@ -194,6 +196,7 @@ def tried(site, server, browser) -> dict[str, dict]:
                     found[name]["problems"][rel] = problems
         finally:
             visit.close()
+    context.close()
     return found
 
 

@@ -103,8 +103,9 @@ _OUTSIDE = """([width]) => {
 
 def test_every_figure_title_and_control_fits_a_phone(site, server, browser):
     problems = {}
+    phone = browser.new_context(**PHONE)  # one phone, going from page to page
     for rel in figure_pages(site):
-        visit = Visit(browser, server, rel, PHONE)
+        visit = Visit(browser, server, rel, context=phone)
         try:
             wait_drawn(visit.page)
             page_width = visit.page.evaluate("() => document.documentElement.scrollWidth")
@@ -121,6 +122,7 @@ def test_every_figure_title_and_control_fits_a_phone(site, server, browser):
             visit.close()
         if found or visit.errors:
             problems[rel] = found + visit.errors
+    phone.close()
     assert not problems, json.dumps(problems, indent=1)
 
 
