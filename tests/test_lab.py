@@ -64,7 +64,17 @@ def test_a_reader_notebook_renders_in_jupyterlab_as_the_website_reads(
     lab_page.open(_served(READER / f"{name}.ipynb"))
     notebook = lab_page.notebook
     rendered = notebook.locator(RENDERED)
-    rendered.last.wait_for(timeout=60_000)
+    # Markdown cells render one after another: wait for every one (a busy machine showed the
+    # first cells only, when this waited for one).
+    n_markdown = sum(c.cell_type == "markdown" for c in reader_notebooks[name].cells)
+    page.wait_for_function(
+        """([panel, n]) => [...document.getElementById(panel).querySelectorAll('.jp-MarkdownCell')]
+            .filter(c => { const o = c.querySelector(':is(.jp-MarkdownOutput, .myst)');
+                           return o && (o.textContent.trim() || o.querySelector('img, svg')); })
+            .length >= n""",
+        arg=[page.evaluate("() => window.jupyterapp.shell.currentWidget.id"), n_markdown],
+        timeout=60_000,
+    )
     text = "\n".join(rendered.all_inner_texts())
     # No MyST left as text: the reader edition is plain Markdown.
     for raw in (":::{", "{glue", "{cite", "{ref}", "{numref}", "{literalinclude}", ":label:"):
