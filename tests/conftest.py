@@ -125,11 +125,15 @@ def build_site(run_dir: Path) -> None:
     ok, log = False, ""
     try:  # in a thread nobody joins: whatever happens, the waiting site tests must hear of it
         jb = Path(sys.executable).with_name("jupyter-book")
+        # The environment as a copy: without env=, the child reads the process's environ
+        # while the worker's own tests set variables in it (monkeypatch.setenv), and once
+        # the spawn failed with OSError(14, 'Bad address').
         proc = subprocess.run(
             [str(jb), "build", "-W", "-n", "--keep-going", str(sitekit.ROOT)],
             capture_output=True,
             text=True,
             cwd=sitekit.ROOT,
+            env=dict(os.environ),
         )
         log = proc.stdout + proc.stderr
         if proc.returncode == 0:
@@ -138,6 +142,7 @@ def build_site(run_dir: Path) -> None:
                 capture_output=True,
                 text=True,
                 cwd=sitekit.ROOT,
+                env=dict(os.environ),
             )
             log += proc.stdout + proc.stderr
         ok = proc.returncode == 0
