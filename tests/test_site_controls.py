@@ -170,33 +170,46 @@ TRIALS: dict[str, Callable[[Visit, list[dict]], int]] = {
 }
 
 
+def _try_each(visit: Visit, specs: list[dict], rel: str, found: dict) -> None:
+    """Run every trial on the open page; a trial's problems are its failure and the console
+    errors and outside requests of the page's load and of the trial itself."""
+    loading = _visit_problems(visit, 0, 0)
+    for name, trial in TRIALS.items():
+        errors, outside = len(visit.errors), len(visit.outside)
+        problems = list(loading)
+        try:
+            found[name]["checked"] += trial(visit, specs)
+        except Exception as e:  # noqa: BLE001 - the trial's test reports it
+            problems.append(f"{type(e).__name__}: {e}")
+        problems += _visit_problems(visit, errors, outside)
+        if problems:
+            found[name]["problems"][rel] = problems
+
+
+def _visit_problems(visit: Visit, errors: int, outside: int) -> list[str]:
+    """The console errors and outside requests of ``visit`` after the first ones counted."""
+    return visit.errors[errors:] + [
+        f"request outside 127.0.0.1: {u}" for u in visit.outside[outside:]
+    ]
+
+
 @pytest.fixture(scope="module")
 def tried(site, server, browser) -> dict[str, dict]:
     """For each trial: the controls it tried, and what went wrong on which page (its
-    assertion, and any console error or outside request while it ran)."""
+    assertion, and any console error or outside request as the page loaded or it ran)."""
     found = {name: {"checked": 0, "problems": {}} for name in TRIALS}
     # One browser context: a reader going from page to page, each page a fresh tab.
     context = browser.new_context(**DESKTOP)
-    for rel in figure_pages(site):
-        specs = figure_specs(site / rel)
-        visit = Visit(browser, server, rel, context=context)
-        try:
-            wait_drawn(visit.page)
-            for name, trial in TRIALS.items():
-                errors, outside = len(visit.errors), len(visit.outside)
-                problems = []
-                try:
-                    found[name]["checked"] += trial(visit, specs)
-                except Exception as e:  # noqa: BLE001 - the trial's test reports it
-                    problems.append(f"{type(e).__name__}: {e}")
-                problems += visit.errors[errors:] + [
-                    f"request outside 127.0.0.1: {u}" for u in visit.outside[outside:]
-                ]
-                if problems:
-                    found[name]["problems"][rel] = problems
-        finally:
-            visit.close()
-    context.close()
+    try:
+        for rel in figure_pages(site):
+            visit = Visit(browser, server, rel, context=context)
+            try:
+                wait_drawn(visit.page)
+                _try_each(visit, figure_specs(site / rel), rel, found)
+            finally:
+                visit.close()
+    finally:
+        context.close()
     return found
 
 

@@ -48,12 +48,13 @@ _AXE_RUN = """async () => (await axe.run(document, {
 class Seen:
     """What one visit of a page found."""
 
+    has_figures: bool
     weight: dict = field(default_factory=dict)  # sitekit.weight: bytes, requests, first paint
     offline: list[str] = field(default_factory=list)  # what did not work with no network
     axe: list[str] = field(default_factory=list)  # violations, and dark figures left light
 
 
-def _offline(visit: Visit, has_figures: bool) -> list[str]:
+def _offline(visit: Visit) -> list[str]:
     found = []
     math = visit.page.evaluate(_MATH)
     if math and (math["rendered"] != math["total"] or math["errors"]):
@@ -108,17 +109,16 @@ def seen(site, server, browser) -> dict[str, Seen]:
     found = {}
     for page in pages(site):
         rel = page.relative_to(site).as_posix()
-        has_figures = bool(parse(page).figures)
-        s = found[rel] = Seen()
+        s = found[rel] = Seen(has_figures=bool(parse(page).figures))
         visit = Visit(browser, server, rel)
         try:
             try:
                 s.weight = weight(visit)  # waits for the figures: a timeout says they are not
             except Exception as e:  # noqa: BLE001 - reported by the tests, page by page
                 s.offline.append(f"not drawn: {e}")
-            s.offline += _offline(visit, has_figures)
+            s.offline += _offline(visit)
             try:
-                s.axe = _axe_light_and_dark(visit, script, has_figures)
+                s.axe = _axe_light_and_dark(visit, script, s.has_figures)
             except Exception as e:  # noqa: BLE001
                 s.axe.append(f"axe could not run: {e}")
         finally:
@@ -135,11 +135,11 @@ def test_every_page_works_offline_in_the_browser(seen):
     assert not problems, json.dumps(problems, indent=2)
 
 
-def test_pages_load_at_most_their_budget(site, seen):
+def test_pages_load_at_most_their_budget(seen):
     # Budgets of everything a page loads: 8.6-9.0 MB a chapter before issue 11.
     over = {}
     for rel, s in seen.items():
-        budget = CHAPTER_BUDGET_BYTES if parse(site / rel).figures else PLAIN_BUDGET_BYTES
+        budget = CHAPTER_BUDGET_BYTES if s.has_figures else PLAIN_BUDGET_BYTES
         if not s.weight or s.weight["bytes"] > budget:
             over[rel] = s.weight.get("bytes", "not weighed")
     assert not over, over

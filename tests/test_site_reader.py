@@ -104,25 +104,27 @@ _OUTSIDE = """([width]) => {
 def test_every_figure_title_and_control_fits_a_phone(site, server, browser):
     problems = {}
     phone = browser.new_context(**PHONE)  # one phone, going from page to page
-    for rel in figure_pages(site):
-        visit = Visit(browser, server, rel, context=phone)
-        try:
-            wait_drawn(visit.page)
-            page_width = visit.page.evaluate("() => document.documentElement.scrollWidth")
-            found = visit.page.evaluate(_OUTSIDE, [PHONE["viewport"]["width"]])
-            if page_width > PHONE["viewport"]["width"]:
-                found.append(f"the page scrolls sideways ({page_width} px)")
-            # plotly's own SVG title, sliders and buttons are replaced on the site.
-            svg_controls = visit.page.locator(
-                "div.lnbook-plotly .slider-container, div.lnbook-plotly .updatemenu-container"
-            ).count()
-            if svg_controls:
-                found.append(f"{svg_controls} plotly SVG controls left")
-        finally:
-            visit.close()
-        if found or visit.errors:
-            problems[rel] = found + visit.errors
-    phone.close()
+    try:
+        for rel in figure_pages(site):
+            visit = Visit(browser, server, rel, context=phone)
+            try:
+                wait_drawn(visit.page)
+                page_width = visit.page.evaluate("() => document.documentElement.scrollWidth")
+                found = visit.page.evaluate(_OUTSIDE, [PHONE["viewport"]["width"]])
+                if page_width > PHONE["viewport"]["width"]:
+                    found.append(f"the page scrolls sideways ({page_width} px)")
+                # plotly's own SVG title, sliders and buttons are replaced on the site.
+                svg_controls = visit.page.locator(
+                    "div.lnbook-plotly .slider-container, div.lnbook-plotly .updatemenu-container"
+                ).count()
+                if svg_controls:
+                    found.append(f"{svg_controls} plotly SVG controls left")
+            finally:
+                visit.close()
+            if found or visit.errors:
+                problems[rel] = found + visit.errors
+    finally:
+        phone.close()
     assert not problems, json.dumps(problems, indent=1)
 
 

@@ -230,3 +230,49 @@ def test_katex_renders_over_a_unix_socket_started_patiently(monkeypatch, tmp_pat
         assert 'class="katex"' in html and "μ" in html
     finally:
         server.terminate()
+
+
+# A stand-in for the Node.js renderer with the race the build met: the socket file exists
+# (bind) a while before the server listens. It ends by itself within seconds.
+_LATE_LISTENER = """
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+time.sleep(0.5)
+s.listen()
+s.settimeout(5)
+conn, _ = s.accept()
+conn.sendall(b"ok")
+time.sleep(1)
+"""
+
+
+class _LateServer:
+    @classmethod
+    def build_command(cls, socket=None, port=None):
+        import sys
+
+        return [sys.executable, "-c", _LATE_LISTENER, str(socket)]
+
+    @classmethod
+    def timeout_error(cls, timeout):
+        return TimeoutError(f"no server after {timeout} s")
+
+
+def test_katex_start_waits_until_the_renderer_listens(tmp_path):
+    from sphinxcontrib import katex
+
+    own, ours = tmp_path / "own", tmp_path / "ours"
+    own.mkdir()
+    ours.mkdir()
+    # The library's own start connects once, as soon as the file exists: refused.
+    with pytest.raises(ConnectionRefusedError):
+        katex.KaTeXServer.__dict__["start_server_process"].__func__(_LateServer, own, 10)
+    # Ours retries until the server listens.
+    process, sock = sphinxext._start_katex_patiently(_LateServer, ours, 10)
+    try:
+        assert sock.recv(2) == b"ok"
+    finally:
+        sock.close()
+        process.kill()
+        process.wait()
