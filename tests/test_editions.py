@@ -167,6 +167,23 @@ def _book_copy(tmp_path: Path, *names: str) -> Path:
     return root
 
 
+def test_the_stub_guard_runs_each_chapter_from_an_empty_namespace(tmp_path):
+    # The guard runs every chapter's exercises in one kernel. A second chapter that lacks
+    # the import of ``checks`` would find the first chapter's (the same module) without
+    # the reset between chapters; with it, its checks fail with a NameError.
+    root = _book_copy(tmp_path, "06_covariate_shift.md")
+    text = (root / "book" / "06_covariate_shift.md").read_text(encoding="utf-8")
+    wanted = "from lnbook.topics.covariate_shift import checks, experiments, figures, widgets"
+    assert wanted in text
+    again = text.replace(wanted, wanted.replace("checks, ", ""), 1).replace("ch06-ex", "again-ex")
+    (root / "book" / "07_again.md").write_text(again, encoding="utf-8")
+    with pytest.raises(editions.StubChanged) as e:
+        editions.check_stubs(root)
+    message = str(e.value)
+    assert "Exercise 2.1 (again-ex-percentiles) in book/07_again.md" in message
+    assert "NameError" in message and "book/06_covariate_shift.md" not in message
+
+
 @pytest.mark.parametrize("edition", ["student", "nbgrader"])
 def test_a_changed_stub_stops_the_classroom_editions_naming_the_exercise(edition, tmp_path):
     root = _book_copy(tmp_path, "06_covariate_shift.md")
