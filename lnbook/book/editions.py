@@ -21,9 +21,8 @@ Student and nbgrader editions refuse to be written while an exercise stub is not
 otherwise be handed out.
 
 Usage: ``python -m lnbook.book.editions reader|student|nbgrader OUT_DIR`` (``reader --keep``
-leaves the notebooks already there alone); ``python -m lnbook.book.editions check`` runs the stub
-guard alone; ``python -m lnbook.book.editions costs`` prints what running each chapter and
-grading its assignment take: seconds and the kernel's peak memory.
+leaves the notebooks already there alone); ``... check`` runs the stub guard alone; ``... costs``
+prints what running each chapter and grading its assignment take (seconds, peak memory).
 """
 
 from __future__ import annotations
@@ -339,26 +338,18 @@ class StubChanged(ValueError):
 def check_stubs(root: Path = ROOT) -> None:
     """Refuse to hand out a chapter whose exercise stub is not a stub any more.
 
-    Runs each chapter's exercise notebook (imports and exercises: seconds, not the
-    chapter) and requires every check to answer "not attempted yet". Raises
-    :class:`StubChanged` naming each exercise that does not.
-
-    The notebooks run one after the other in one kernel: starting a kernel and importing
-    torch cost more than a chapter's exercises. Each chapter starts from an empty
-    namespace (``%reset -f``) in its own folder, so one that misses an import still
-    fails; nbgrader grades each chapter in a fresh kernel (``tests/test_nbgrader.py``).
+    Runs each chapter's exercise notebook (imports and exercises, not the chapter), all in
+    one kernel (its start costs more than a chapter's exercises), each from an empty
+    namespace (``%reset -f``: one that misses an import still fails), and requires every
+    check to answer "not attempted yet". Raises :class:`StubChanged` naming each that does not.
     """
     numbers, problems = exercise_numbers(root), []
     books = [(path, exercise_notebook(path)) for path in chapters(root)]
     together = nbformat.v4.new_notebook()
-    for path, nb in books:
-        folder = str(path.resolve().parent)
-        together.cells.append(
-            nbformat.v4.new_code_cell(f"%reset -f\n__import__('os').chdir({folder!r})")
-        )
-        together.cells.extend(nb.cells)  # the same cells: their outputs are read below
-    if books:
-        execute(together, books[0][0], allow_errors=True)
+    for path, nb in books:  # the chapters' own cells: their outputs are read below
+        reset = f"%reset -f\n__import__('os').chdir({str(path.resolve().parent)!r})"
+        together.cells += [nbformat.v4.new_code_cell(reset), *nb.cells]
+    execute(together, books[0][0] if books else root / "book", allow_errors=True)
     for path, nb in books:
         for label, cell in _stub_cells(nb, path.read_text(encoding="utf-8")):
             shown = _outputs_text(cell)
@@ -581,14 +572,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("edition", choices=[*WRITERS, "check", "costs"])
     parser.add_argument("out", type=Path, nargs="?", help="the folder to write the notebooks into")
-    parser.add_argument(
-        "--root", type=Path, default=ROOT, help="the book's repository (default: this one)"
-    )
-    parser.add_argument(
-        "--keep",
-        action="store_true",
-        help="reader: leave the notebooks already in OUT alone (make lab)",
-    )
+    root_help = "the book's repository (default: this one)"
+    parser.add_argument("--root", type=Path, default=ROOT, help=root_help)
+    keep_help = "reader: leave the notebooks already in OUT alone (make lab)"
+    parser.add_argument("--keep", action="store_true", help=keep_help)
     args = parser.parse_intermixed_args(argv)  # options before or after OUT
     root = args.root.resolve()
     if args.edition == "costs":  # seconds and kernel memory, chapter by chapter
