@@ -20,7 +20,13 @@ def test_activations_are_seeded_and_offset():
 
 
 def test_digits_ship_with_scikit_learn():
+    from sklearn.datasets import load_digits  # the oracle: what scikit-learn itself reads
+
     images, labels = data.digits()
+    bunch = load_digits()
+    np.testing.assert_array_equal(images, bunch.data)
+    np.testing.assert_array_equal(labels, bunch.target)
+    assert images.dtype == np.float64 and labels.dtype == int
     assert images.shape == (1797, 64) and labels.shape == (1797,)
     assert images.min() == 0 and images.max() == 16 and set(labels) == set(range(10))
     sub, sub_labels = data.digits(10, seed=1)
