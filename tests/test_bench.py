@@ -167,6 +167,26 @@ def test_copy_bandwidth_balance_and_correction_report_positive_numbers():
         bench.copy_bandwidth((0,))
 
 
+def test_copy_bandwidth_sizes_take_turns_and_each_speed_is_its_rounds_median(monkeypatch):
+    # A slow spell falls on every size alike: round by round, not size after size.
+    timed = []
+    slow = iter([1.0, 2.0, 9.0, 2.0, 3.0, 2.0])  # seconds per copy, in the order timed
+
+    def fake(x, rounds):
+        assert rounds == 1
+        timed.append(x.nbytes)
+        return next(slow)
+
+    monkeypatch.setattr(bench, "copy_seconds", fake)
+    bw = bench.copy_bandwidth((0.25, 1), rounds=3)
+    quarter, one = 2**18, 2**20
+    assert timed == [quarter, one] * 3
+    # medians 3.0 s (1, 9, 3) and 2.0 s: bytes read and written over the median time
+    np.testing.assert_allclose(bw["gbps"], [2 * quarter / 3.0 / 1e9, 2 * one / 2.0 / 1e9])
+    with pytest.raises(ValueError, match="rounds must be an int >= 1"):
+        bench.copy_bandwidth((1,), rounds=0)
+
+
 def test_median_seconds_synchronizes_around_each_round_not_each_call(monkeypatch):
     # A GPU's work is waited for at the start and end of a round: a sync per call would
     # add a round trip to the GPU to every call's time.
