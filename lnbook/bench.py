@@ -13,19 +13,17 @@ both), so the speed benchmark imports no widget.
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ._results import remembered
-from .bench_devices import device_problem, device_sync, machine_info
+from .bench_devices import device_problem, device_sync, machine_info, write_csv
 
 
 @contextmanager
@@ -338,10 +336,8 @@ def copy_bandwidth(sizes_mib: Sequence[float] = (0.25, 1, 4, 16, 64, 256), *, ro
 
     Small arrays stay in the CPU's caches, large ones stream from main memory: the
     roofline of a memory-bound kernel depends on where its data lives. The sizes take
-    turns, one round each, and each size's speed is the median of its ``rounds``: a slow
-    spell of a shared machine (another process on the core's twin, say) falls on every
-    size alike instead of on the few milliseconds one small size is timed in. Each turn
-    allocates its arrays anew, so that only one size is in memory at a time.
+    turns, a round each (arrays made anew each turn), and each speed is the median of its
+    ``rounds``: a slow spell of a shared machine falls on every size alike.
 
     Returns
     -------
@@ -351,14 +347,13 @@ def copy_bandwidth(sizes_mib: Sequence[float] = (0.25, 1, 4, 16, 64, 256), *, ro
         raise ValueError(f"sizes_mib must be positive, got {list(sizes_mib)}")
     if not (isinstance(rounds, int) and rounds >= 1):
         raise ValueError(f"rounds must be an int >= 1, got {rounds!r}")
-    seconds: list[list[float]] = [[] for _ in sizes_mib]
+    n = [max(1, int(mib * 2**20 / 4)) for mib in sizes_mib]  # float32 values
+    seconds: list[list[float]] = [[] for _ in n]
     with single_thread():
         for _ in range(rounds):
-            for times, mib in zip(seconds, sizes_mib, strict=True):
-                x = np.ones(max(1, int(mib * 2**20 / 4)), np.float32)
-                times.append(copy_seconds(x, rounds=1))  # after a warm-up copy: pages mapped
-    nbytes = [4 * max(1, int(mib * 2**20 / 4)) for mib in sizes_mib]
-    gbps = [2 * n / statistics.median(t) / 1e9 for n, t in zip(nbytes, seconds, strict=True)]
+            for size, times in zip(n, seconds, strict=True):
+                times.append(copy_seconds(np.ones(size, np.float32), rounds=1))
+    gbps = [2 * 4 * size / statistics.median(t) / 1e9 for size, t in zip(n, seconds, strict=True)]
     return {"mib": np.asarray(sizes_mib, dtype=float), "gbps": np.array(gbps)}
 
 
@@ -503,24 +498,6 @@ def skipped_row(n: int, d: int, norm: str, pass_: str, impl: Impl, reason: str) 
     return {"shape": f"{n}x{d}", "mib": n * d * 4 / 2**20, "norm": norm, "pass": pass_,
             "impl": impl.name, "native": False, "skipped": reason,
             **dict.fromkeys(("seconds", "gbps", "x_copy", "compile_s", "faults"), nan)}  # fmt: skip
-
-
-CSV_COLUMNS = (
-    "shape", "mib", "norm", "pass", "impl", "seconds", "gbps", "x_copy", "x_native", "compile_s",
-    "faults", "skipped",
-)  # fmt: skip
-
-
-def write_csv(rows: list[dict], path: str | Path, device: str = "cpu") -> Path:
-    """Write the grid's rows to ``path``, each with the machine and versions it ran on."""
-    machine = machine_info(device)
-    path = Path(path)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[*CSV_COLUMNS, *machine])
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({**{k: r[k] for k in CSV_COLUMNS}, **machine})
-    return path
 
 
 def format_table(rows: list[dict]) -> str:

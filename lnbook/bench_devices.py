@@ -3,10 +3,10 @@
 ``lnbook.bench`` times on the CPU or, with ``--device cuda``, on an NVIDIA GPU. A GPU runs
 asynchronously (a call returns once its kernels are queued), so its timings wait for it
 (:func:`device_sync`); a machine without one gets a sentence, not a traceback
-(:func:`device_problem`). Every CSV row carries the machine and versions it was measured
-with (:func:`machine_info`), and chapter 15 shows a GPU's rows only when such a CSV exists
-(:func:`read_results`). torch is imported inside the functions: the browser edition imports
-this module without it.
+(:func:`device_problem`). Every CSV row (:func:`write_csv`) carries the machine and
+versions it was measured with (:func:`machine_info`), and chapter 15 shows a GPU's rows
+only when such a CSV exists (:func:`read_results`). torch is imported inside the
+functions: the browser edition imports this module without it.
 """
 
 from __future__ import annotations
@@ -78,6 +78,25 @@ def machine_info(device: str = "cpu") -> dict:
         "triton": triton,
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
     }
+
+
+CSV_COLUMNS = (
+    "shape", "mib", "norm", "pass", "impl", "seconds", "gbps", "x_copy", "x_native", "compile_s",
+    "faults", "skipped",
+)  # fmt: skip
+
+
+def write_csv(rows: list[dict], path: str | Path, device: str = "cpu") -> Path:
+    """Write ``lnbook.bench``'s grid rows to ``path``, each with the machine and versions
+    it ran on (:func:`machine_info`)."""
+    machine = machine_info(device)
+    path = Path(path)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[*CSV_COLUMNS, *machine])
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({**{k: r[k] for k in CSV_COLUMNS}, **machine})
+    return path
 
 
 def read_results(path: str | Path) -> list[dict] | None:

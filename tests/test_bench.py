@@ -241,7 +241,7 @@ def test_stored_gpu_results_are_shown_with_their_device_and_date_or_said_to_be_m
     path = tmp_path / "bench_cuda.csv"
     assert bench_devices.read_results(path) is None
     assert "none were measured" in bench_devices.results_markdown(path)
-    # A CSV as a GPU run writes it (bench.write_csv's columns and machine_info's).
+    # A CSV as a GPU run writes it (write_csv's columns and machine_info's).
     machine = {**bench_devices.machine_info("cpu"), "device": "NVIDIA H100 80GB HBM3",
                "cuda": "13.0", "triton": "3.7.1", "date": "2027-01-02"}  # fmt: skip
     ran = {"shape": "16384x4096", "mib": 256.0, "norm": "layer", "pass": "forward",
@@ -249,7 +249,7 @@ def test_stored_gpu_results_are_shown_with_their_device_and_date_or_said_to_be_m
            "x_native": 1.0, "compile_s": float("nan"), "faults": 0.0, "skipped": ""}  # fmt: skip
     skipped = {**ran, "impl": "Triton, lnbook kernel", "seconds": float("nan"), "skipped": "why"}
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[*bench.CSV_COLUMNS, *machine])
+        writer = csv.DictWriter(f, fieldnames=[*bench_devices.CSV_COLUMNS, *machine])
         writer.writeheader()
         writer.writerows([{**ran, **machine}, {**skipped, **machine}])
     rows = bench_devices.read_results(path)
