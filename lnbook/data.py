@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import sys
 import zipfile
 from pathlib import Path
 
@@ -79,9 +78,8 @@ def digits(n: int | None = None, *, seed: int = 0) -> tuple[np.ndarray, np.ndarr
 def _sklearn_digits_file() -> Path | None:
     """The file scikit-learn's ``load_digits`` reads, found without importing scikit-learn
     (an import of about 1.5 s, in every kernel and worker that needs the digits); None
-    where scikit-learn is missing (or blocked, as the tests of the browser edition do)."""
-    if "sklearn" in sys.modules and sys.modules["sklearn"] is None:
-        return None
+    where scikit-learn is missing (find_spec says None for it also where the tests of the
+    browser edition block it, ``sys.modules["sklearn"] = None``)."""
     try:
         spec = importlib.util.find_spec("sklearn")
     except (ImportError, ValueError):
