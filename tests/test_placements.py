@@ -255,6 +255,24 @@ def test_rate_grid_is_train_copy_transformers_per_placement():
     assert experiments.learned(grid, ("pre", 3e-2)).dtype == bool
 
 
+def test_learned_stuck_and_still_falling_read_each_seeds_curve():
+    steps = np.arange(120.0)
+    curves = np.stack([
+        np.full(120, 0.05),                    # learned, flat
+        np.full(120, 2.7),                     # at chance, flat: stuck
+        2.7 * np.exp(-np.maximum(steps - 80, 0) / 40),  # left chance late, falling
+        np.where(steps < 100, 2.0, 1.7),       # last 20 at 0.85 of the 20 before: not falling
+    ])  # fmt: skip
+    c = ("admin", 0.01)
+    grid = {"loss": {c: curves}, "final": {c: curves[:, -20:].mean(axis=1)}}
+    assert experiments.learned(grid, c).tolist() == [True, False, False, False]
+    assert experiments.stuck(grid, c).tolist() == [False, True, False, False]
+    assert experiments.still_falling(grid, c).tolist() == [False, False, True, False]
+    # the exponential's last 20 steps are its 20 before shifted by 20: ratio e^{-20/40} = 0.607
+    assert experiments.still_falling(grid, c, ratio=0.61)[2]
+    assert not experiments.still_falling(grid, c, ratio=0.60)[2]
+
+
 def test_figures_carry_every_placement_depth_and_rate():
     prof = experiments.init_profile(("post", "pre", "sandwich", "deepnorm"), depths=(1, 3),
                                     seeds=(0, 1), d=16, batch=4)  # fmt: skip

@@ -191,6 +191,13 @@ def learned(grid: dict, config: tuple[str, float], below: float = 0.1) -> np.nda
     return grid["final"][config] < below
 
 
+def still_falling(grid: dict, config: tuple[str, float], ratio: float = 0.8) -> np.ndarray:
+    """Which seeds of ``config`` were still learning when training stopped: the mean loss
+    of the last 20 steps at most ``ratio`` times that of the 20 before; (S,)."""
+    loss = grid["loss"][config]
+    return loss[:, -20:].mean(axis=1) <= ratio * loss[:, -40:-20].mean(axis=1)
+
+
 def stuck(grid: dict, config: tuple[str, float], above: float = 2.5) -> np.ndarray:
     """Which seeds of ``config`` ended near chance (ln 15 = 2.71): final loss over
     ``above``; (S,)."""
