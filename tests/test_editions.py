@@ -4,6 +4,7 @@ commands)."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -105,19 +106,66 @@ def test_plain_markdown_renders_each_myst_construct(tmp_path):
     assert "```python\ndef f(self):\n    return 1\n```" in out and "def g" not in out
 
 
+# What a fresh kernel would give a notebook: an empty namespace, its chapter's folder, and
+# torch's default dtype (chapter 3 sets float64 for its comparisons). Of the settings that
+# outlive a namespace, grep of book/ finds only that one and torch.manual_seed, which each
+# chapter that draws sets itself.
+_FRESH = """%reset -f
+import os as _os, sys as _sys
+_os.chdir({folder!r})
+if "torch" in _sys.modules:
+    _sys.modules["torch"].set_default_dtype(_sys.modules["torch"].float32)
+del _os, _sys"""
+
+
+@pytest.fixture(scope="session")
+def student_kernel(run_dir):
+    """One kernel for all the student notebooks a worker runs, each from an empty namespace.
+
+    A fresh kernel cost each notebook 2 to 5 s more (start, torch, and torch._dynamo, which
+    torch's optimizers import): 29.5 s against 14.8 s for six chapters, one after the other.
+    What a shared kernel could hide, a cell that needs state an earlier notebook left, the
+    empty namespace (``%reset -f``) and test_chapters.py catch: it runs every chapter, the
+    same cells with the solutions, each in a kernel of its own.
+    The training runs are the chapter's own calls: where the chapter test (earlier in this
+    run) kept their results, the student notebook gets them instead of training again.
+    """
+    from jupyter_client import KernelManager
+
+    km = KernelManager(kernel_name="python3")
+    results = {"LNBOOK_RESULTS": f"reuse:{run_dir / 'results'}"}
+    km.start_kernel(cwd=str(ROOT / "book"), env={**os.environ, **results})
+    yield km
+    km.shutdown_kernel(now=True)
+
+
 @pytest.mark.chapter
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
-def test_student_edition_runs_in_order_and_every_check_is_not_attempted(path, run_dir, monkeypatch):
-    # The training runs are the chapter's own calls: where the chapter test (earlier in this
-    # run) kept their results, the student notebook gets them instead of training again.
-    monkeypatch.setenv("LNBOOK_RESULTS", f"reuse:{run_dir / 'results'}")
+def test_student_edition_runs_in_order_and_every_check_is_not_attempted(path, student_kernel):
+    if not student_kernel.is_alive():  # an earlier notebook killed it
+        student_kernel.restart_kernel(now=True)
     nb = editions.student_notebook(path)
-    execution.execute(nb, path)  # as handed out: every cell runs, in order
+    nb.cells.insert(0, nbformat.v4.new_code_cell(_FRESH.format(folder=str(path.resolve().parent))))
+    execution.execute(nb, path, km=student_kernel)  # as handed out: every cell, in order
     stubs = [
         c for c in nb.cells if c.cell_type == "code" and "raise NotImplementedError" in c.source
     ]
     for cell in stubs:
         assert "Not attempted yet" in _outputs_text(cell), cell.source
+
+
+def test_the_shared_student_kernel_gives_each_notebook_a_fresh_start(student_kernel, tmp_path):
+    first = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import torch\nleft = 1\ntorch.set_default_dtype(torch.float64)")])  # fmt: skip
+    execution.execute(first, tmp_path / "a.md", km=student_kernel)
+    fresh = _FRESH.format(folder=str(tmp_path))
+    second = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(fresh)] + [
+        nbformat.v4.new_code_cell(c) for c in (
+            "import os, torch\nprint(torch.get_default_dtype(), os.getcwd())",
+            "left")])  # fmt: skip
+    execution.execute(second, tmp_path / "b.md", km=student_kernel, allow_errors=True)
+    assert _outputs_text(second.cells[1]).split() == ["torch.float32", str(tmp_path)]
+    assert "NameError" in _outputs_text(second.cells[2])
 
 
 def test_nbgrader_source_has_an_answer_and_a_check_per_exercise():

@@ -66,23 +66,31 @@ def executed_notebook(source: str | Path, cache_path: str | Path):
     return nb
 
 
-def execute(nb: nbformat.NotebookNode, path: Path, allow_errors: bool = False) -> None:
+def execute(nb: nbformat.NotebookNode, path: Path, allow_errors: bool = False, km=None) -> None:
     """Run ``nb`` in a fresh python3 kernel, in the chapter's folder, as the build does.
 
     Timing metadata is left out (it would change the notebook's hash in the execution
     cache) and widget state is not kept (no edition shows a widget without a kernel).
+    ``km``: the manager of a kernel already running, to run ``nb`` in instead; it keeps
+    running, with whatever namespace and working folder ``nb`` leaves.
     """
     from nbclient import NotebookClient
 
-    NotebookClient(
+    client = NotebookClient(
         nb,
+        km=km,
         timeout=600,  # a hang guard, not a speed limit (a busy machine is slow)
         kernel_name="python3",
         allow_errors=allow_errors,
         record_timing=False,
         store_widget_state=False,
         resources={"metadata": {"path": str(path.resolve().parent)}},
-    ).execute()
+    )
+    try:
+        client.execute()
+    finally:
+        if km is not None and client.kc is not None:  # the kernel stays, its client goes
+            client.kc.stop_channels()
 
 
 def store(nb: nbformat.NotebookNode, path: Path, cache_path: Path, seconds: float):
