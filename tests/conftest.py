@@ -44,7 +44,6 @@ ONE_WORKER_MODULES = (
     "test_lite.py",
     "test_nbgrader.py",
     "test_site_pages.py",  # each page visited once for all its tests
-    "test_site_controls.py",
 )
 
 

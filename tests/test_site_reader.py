@@ -3,8 +3,8 @@
 Each test opens the built site in Debian's chromium (see ``sitekit``), the way such a reader
 would: a 390 x 844 touch screen, the theme's menus and dark mode, search, icons, a slow
 line. What every page is tried for on a desktop (offline, its bytes, axe-core's WCAG 2.1
-AA rules; Tab and the keys, buttons and sliders) is in test_site_pages.py and
-test_site_controls.py, one visit a page.
+AA rules; Tab and the keys, buttons and sliders) is in test_site_pages.py, one visit a
+page.
 """
 
 from __future__ import annotations
