@@ -131,6 +131,7 @@ def fit_digits_stacked(
     batch_size: int,
     weight_decay=None,
     watch: Callable | None = None,
+    opt=None,
 ) -> np.ndarray:
     """:func:`fit_digits` for many MLPs at once: the members of a stacked model, each with
     its own data, mini-batches, rate and decay, trained side by side.
@@ -148,6 +149,9 @@ def fit_digits_stacked(
     lr, weight_decay : (E,) tensors (``weight_decay`` None: no decay)
     X_train, Y_train : (E, N, 64) float32 images and (E, N) labels, a training set per member
     rngs : E NumPy generators, one per member
+    opt : instead of ``lr`` and ``weight_decay`` (then None), a torch optimizer over the
+        stacked parameters, one rate for all: an elementwise one (Adam, AdamW) takes each
+        member's own step
 
     Returns
     -------
@@ -155,10 +159,11 @@ def fit_digits_stacked(
     """
     torch = require_torch()
     e, n = Y_train.shape
-    if len(rngs) != e or X_train.shape[:2] != (e, n) or lr.shape != (e,):
+    rates = (e,) if opt is None else None  # the shape lr must have
+    if len(rngs) != e or X_train.shape[:2] != (e, n) or getattr(lr, "shape", None) != rates:
         raise ValueError(
-            f"need E = {e} generators, images (E, N, 64) and rates (E,), got {len(rngs)}, "
-            f"{tuple(X_train.shape)} and {tuple(lr.shape)}"
+            f"need E = {e} generators, images (E, N, 64) and rates (E,) or an optimizer, got "
+            f"{len(rngs)}, {tuple(X_train.shape)} and {getattr(lr, 'shape', lr)}, opt={opt}"
         )
     losses = np.empty((e, steps))
     with one_torch_thread():
@@ -171,7 +176,10 @@ def fit_digits_stacked(
             loss = stacked_loss(model, x, y)  # (E,): each member's own mean loss
             model.zero_grad(set_to_none=True)
             loss.sum().backward()  # the members share no weight: each gets its own gradient
-            model.sgd_step(lr, weight_decay)
+            if opt is None:
+                model.sgd_step(lr, weight_decay)
+            else:
+                opt.step()
             losses[:, step] = loss.detach().numpy()
         if watch is not None:
             watch(steps, None, None)

@@ -277,6 +277,38 @@ def _one_torch_thread_per_worker():
 
 
 @pytest.fixture
+def float64_digits(monkeypatch):
+    """For comparing stacked runs with separate ones: ``use(*modules)`` makes the digits
+    experiments of those modules run in float64, the images (each module's
+    ``digits_split``) and the weights (torch's default dtype), restored after.
+
+    In float32 the stacked and the separate matrix products round differently, and once a
+    ReLU's input lies within that rounding of 0 it switches in one run and not the other:
+    on an AMD machine (AVX2) two of eight rate runs jumped from 1e-9 to 1e-3 apart at steps
+    8 and 12 (not on an Intel one). In float64 such a tie is some 1e9 times less likely,
+    and the comparison tests the stacking alone, to 1e-9.
+    """
+    import torch
+
+    from lnbook import training
+
+    split = training.digits_split
+
+    def split64(seed):
+        X_train, Y_train, X_test, Y_test, rng = split(seed)
+        return X_train.double(), Y_train, X_test.double(), Y_test, rng
+
+    def use(*modules):
+        for module in modules:
+            monkeypatch.setattr(module, "digits_split", split64)
+
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield use
+    torch.set_default_dtype(default)
+
+
+@pytest.fixture
 def three_torch_threads():
     """For tests of code that limits torch to one thread and must restore the setting: a
     starting count other than 1 (under xdist the workers run on one), restored after."""

@@ -139,27 +139,8 @@ def test_rate_run_records_what_a_loop_written_here_records():
     assert r["grad_norm"].shape == (25,) and (r["grad_norm"] > 0).all()
 
 
-@pytest.fixture
-def in_float64(monkeypatch):
-    """Weights and digits in float64. In float32 the stacked and the separate matrix products
-    round differently, and once a ReLU's input lies within that rounding of 0 it switches in
-    one run and not the other: on an AMD machine (AVX2) two of these eight runs jumped from
-    1e-9 to 1e-3 apart at steps 8 and 12 (on an Intel one they did not). In float64 such a
-    tie is some 1e9 times less likely, and the comparison tests the stacking alone."""
-    split = training.digits_split
-
-    def split64(seed):
-        X_train, Y_train, X_test, Y_test, rng = split(seed)
-        return X_train.double(), Y_train, X_test.double(), Y_test, rng
-
-    monkeypatch.setattr(experiments, "digits_split", split64)
-    default = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)  # the layers _rate_mlp makes
-    yield
-    torch.set_default_dtype(default)
-
-
-def test_rate_runs_are_the_separate_runs_stacked(in_float64):
+def test_rate_runs_are_the_separate_runs_stacked(float64_digits):
+    float64_digits(experiments)  # both runs in float64: see the fixture (conftest.py)
     stacked = experiments.rate_runs((0.2, 0.7), (0.0, 0.02), (1, 5), steps=30)
     assert stacked["norm"].shape == (2, 2, 2, 31) and stacked["angle"].shape == (2, 2, 2, 30)
     for i, lr in enumerate((0.2, 0.7)):

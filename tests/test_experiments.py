@@ -435,6 +435,35 @@ def test_small_batch_training_shapes_and_batch_norm_breaks_at_two():
         batch_norm_experiments.small_batch_training(steps=150, eval_every=100)
 
 
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_small_batch_seed_runs_are_the_separate_runs_stacked(norm, float64_digits):
+    float64_digits(training, batch_norm_experiments)  # see the fixture (conftest.py)
+    stacked = batch_norm_experiments.seed_runs(norm, 4, (0, 3), steps=30, eval_every=10, lr=3e-3)
+    assert stacked["loss"].shape == (2, 30) and stacked["curve_accuracy"].shape == (2, 3)
+    for k, seed in enumerate((0, 3)):
+        one = training.train_digits_mlp(norm=norm, batch_size=4, steps=30, eval_every=10,
+                                        lr=3e-3, seed=seed, train_mode_accuracy=True)  # fmt: skip
+        np.testing.assert_allclose(stacked["loss"][k], one["loss"], rtol=1e-9)
+        np.testing.assert_array_equal(stacked["curve_accuracy"][k], one["curve_accuracy"])
+        assert stacked["test_accuracy"][k] == one["test_accuracy"]
+        assert stacked["test_accuracy_train_mode"][k] == one["test_accuracy_train_mode"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": 1}, "batch_size must be an int >= 2"),
+        ({"seeds": ()}, "at least one seed"),
+        ({"eval_every": 7}, "dividing steps"),
+    ],
+)
+def test_small_batch_seed_runs_refuse_bad_arguments(kwargs, message):
+    args = {"batch_size": 4, "seeds": (0,), "steps": 20, "eval_every": 10, "lr": 1e-3} | kwargs
+    norm, batch_size, seeds = "batch", args.pop("batch_size"), args.pop("seeds")
+    with pytest.raises(ValueError, match=message):
+        batch_norm_experiments.seed_runs(norm, batch_size, seeds, **args)
+
+
 def test_digits_accuracy_in_batches_runs_training_mode_and_leaves_the_model_alone():
     torch.manual_seed(0)
     model = models.MLP(64, 16, 10, depth=1, norm="batch", placement="post")

@@ -4,8 +4,9 @@ Which elements share statistics under each normalization (:func:`norm_sets`,
 :func:`normalize_over`, :func:`group_norm_equivalences`), how an example's batch-norm
 output depends on its companions (:func:`batch_dependence`, behind the chapter's
 interactive), batch norm's two modes (:func:`train_inference_gap`) and training with small
-batches (:func:`small_batch_training`, on :func:`lnbook.training.train_digits_mlp`, the
-same runs as chapter 2's). Everything but the training is NumPy.
+batches (:func:`small_batch_training`: chapter 2's runs of
+:func:`lnbook.training.train_digits_mlp`, each batch size's seeds trained side by side).
+Everything but the training is NumPy.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import numpy as np
 from ... import numpy_ln
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_batch, check_index
-from ...training import train_digits_mlp
+from ..._validate import check_batch, check_index, check_int
+from ...training import digits_split, fit_digits_stacked
 
 NORM_METHODS = (
     "batch norm",
@@ -310,26 +311,15 @@ def small_batch_training(
     final_mean, final_std = {}, {}
     for norm in norms:
         for b in batch_sizes:
-            runs = [
-                train_digits_mlp(
-                    norm=norm,
-                    batch_size=b,
-                    steps=steps,
-                    eval_every=eval_every,
-                    lr=lr,
-                    seed=s,
-                    train_mode_accuracy=True,
-                )
-                for s in seeds
-            ]
+            r = seed_runs(norm, int(b), seeds, steps=steps, eval_every=eval_every, lr=lr)
             key = (norm, int(b))
-            out["curves"][key] = np.array([r["curve_accuracy"] for r in runs])
+            out["curves"][key] = r["curve_accuracy"]
             # (S, E): one mini-batch's loss is noisy at batch size 2; a window's mean is not
-            windows = np.array([r["loss"].reshape(-1, eval_every).mean(axis=1) for r in runs])
+            windows = r["loss"].reshape(len(seeds), -1, eval_every).mean(axis=2)
             out["loss_curves"][key] = windows
             out["final_loss"][key] = windows[:, -1]
-            out["final"][key] = np.array([r["test_accuracy"] for r in runs])
-            out["final_train_mode"][key] = np.array([r["test_accuracy_train_mode"] for r in runs])
+            out["final"][key] = r["test_accuracy"]
+            out["final_train_mode"][key] = r["test_accuracy_train_mode"]
             final_mean[key] = float(out["final"][key].mean())
             final_std[key] = float(out["final"][key].std())
     return {
@@ -338,3 +328,84 @@ def small_batch_training(
         "final_mean": final_mean,
         "final_std": final_std,
     }
+
+
+def seed_runs(
+    norm: str, batch_size: int, seeds: Sequence[int], *, steps: int, eval_every: int, lr: float
+) -> dict:
+    """``train_digits_mlp(norm=norm, batch_size=batch_size, steps=steps,
+    eval_every=eval_every, lr=lr, seed=s, train_mode_accuracy=True)`` for each seed, the
+    seeds trained side by side (:class:`lnbook.stacked.StackedMLP`, one AdamW: Adam's step
+    is elementwise, so each member takes its own). Each member starts from its seed's
+    weights and draws its seed's mini-batches; the sums run in another order, so the
+    numbers agree with the separate runs' to float rounding (tests/test_experiments.py).
+
+    Returns
+    -------
+    dict with ``loss`` (S, steps), ``curve_accuracy`` (S, steps // eval_every) held-out
+    accuracy in inference mode every ``eval_every`` steps, ``test_accuracy`` (S,) at the
+    end, and ``test_accuracy_train_mode`` (S,): in training mode, each member's held-out
+    digits in consecutive batches of ``batch_size`` (a last, shorter batch left out)
+    """
+    torch = require_torch()
+    from ...models import MLP
+    from ...stacked import StackedMLP
+
+    check_int("batch_size", batch_size, minimum=2)  # a training-mode batch needs two
+    if not seeds or eval_every < 1 or steps % eval_every:
+        raise ValueError(
+            f"need at least one seed and eval_every >= 1 dividing steps, got seeds="
+            f"{list(seeds)}, steps={steps}, eval_every={eval_every}"
+        )
+    members, splits = [], [digits_split(s) for s in seeds]
+    for s in seeds:  # as train_digits_mlp: the weights from torch's generator, seeded
+        torch.manual_seed(s)
+        members.append(MLP(64, 64, 10, depth=2, norm=norm, placement="post"))
+    model = StackedMLP(members)
+    X_train, Y_train, X_test, Y_test = (torch.stack([sp[i] for sp in splits]) for i in range(4))
+    curve = []
+
+    def accuracy(step, _x, _y):
+        if step and step % eval_every == 0:
+            curve.append(_accuracy(model, X_test, Y_test))
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    rngs = [sp[4] for sp in splits]  # each seed's generator, which drew its split
+    loss = fit_digits_stacked(
+        model,
+        None,
+        X_train,
+        Y_train,
+        rngs,
+        steps=steps,
+        batch_size=batch_size,
+        watch=accuracy,
+        opt=opt,
+    )
+    return {
+        "loss": loss,
+        "curve_accuracy": np.array(curve).T,
+        "test_accuracy": _accuracy(model, X_test, Y_test),
+        "test_accuracy_train_mode": _accuracy(model, X_test, Y_test, batch_size),
+    }
+
+
+def _accuracy(model, X, Y, batch_size: int | None = None) -> np.ndarray:
+    """Each member's share of its (N, 64) digits classified right, (E,): in inference mode
+    (``batch_size`` None), or in training mode, in consecutive batches of ``batch_size``
+    (on a copy: batch norm in training mode updates its running statistics)."""
+    torch = require_torch()
+    import copy
+
+    with torch.no_grad():
+        if batch_size is None:
+            model.eval()
+            pred = model(X).argmax(-1)
+            model.train()
+        else:
+            twin = copy.deepcopy(model).train()
+            n = Y.shape[1] // batch_size * batch_size
+            X, Y = X[:, :n], Y[:, :n]
+            batches = [X[:, i : i + batch_size] for i in range(0, n, batch_size)]
+            pred = torch.cat([twin(x).argmax(-1) for x in batches], dim=1)
+    return (pred == Y).float().mean(dim=1).numpy().astype(float)
