@@ -4,9 +4,9 @@ Two kinds of model are trained here, and each has exactly one loop (the MLP's al
 stacked form, which trains many of them at once, each as the loop would alone):
 
 - an MLP on the handwritten digits (:func:`fit_digits`): chapter 2's AdamW runs
-  (:func:`train_digits_mlp`, also behind chapters 4 and 7), chapter 6's SGD runs of
+  (:func:`train_digits_mlp`, also behind chapter 7), chapter 6's SGD runs of
   Ioffe and Szegedy's sigmoid network (``topics.covariate_shift``), and the same loop for
-  many such networks side by side (:func:`fit_digits_stacked`, chapters 6 and 10);
+  many such networks side by side (:func:`fit_digits_stacked`, chapters 4, 6 and 10);
 - a small transformer on the copy task (:func:`fit_copy`): chapter 5's warm-up runs, many
   at once as one stacked model (:func:`train_copy_transformers`), and chapter 7's trained
   layer norm (:func:`train_copy_transformer`).
@@ -138,10 +138,10 @@ def fit_digits_stacked(
 
     Member ``e`` draws its mini-batches as ``fit_digits`` would from ``rngs[e]`` and takes
     the step of ``torch.optim.SGD(lr=lr[e], weight_decay=weight_decay[e])``, batched
-    (:meth:`lnbook.stacked.StackedMLP.sgd_step`): one step of E members costs a few steps of
-    one. ``watch(step, x, y)`` as for ``fit_digits``, with each member's mini-batch stacked
-    (x: (E, B, 64), y: (E, B)); as there, the gradient of the step just taken is still in
-    the parameters' ``.grad`` when it is called.
+    (:meth:`lnbook.stacked.StackedMLP.sgd_step`), or of ``opt``: one step of E members costs
+    a few steps of one. ``watch(step, x, y)`` as for ``fit_digits``, with each member's
+    mini-batch stacked (x: (E, B, 64), y: (E, B)); as there, the gradient of the step just
+    taken is still in the parameters' ``.grad`` when it is called.
 
     Parameters
     ----------
@@ -159,6 +159,8 @@ def fit_digits_stacked(
     """
     torch = require_torch()
     e, n = Y_train.shape
+    if opt is not None and (lr is not None or weight_decay is not None):
+        raise ValueError("with opt, lr and weight_decay must be None (opt has its own)")
     rates = (e,) if opt is None else None  # the shape lr must have
     if len(rngs) != e or X_train.shape[:2] != (e, n) or getattr(lr, "shape", None) != rates:
         raise ValueError(

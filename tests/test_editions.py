@@ -106,15 +106,18 @@ def test_plain_markdown_renders_each_myst_construct(tmp_path):
     assert "```python\ndef f(self):\n    return 1\n```" in out and "def g" not in out
 
 
-# What a fresh kernel would give a notebook: an empty namespace, its chapter's folder, and
-# torch's default dtype (chapter 3 sets float64 for its comparisons). Of the settings that
-# outlive a namespace, grep of book/ finds only that one and torch.manual_seed, which each
-# chapter that draws sets itself.
+# What a fresh kernel would give a notebook: an empty namespace, its chapter's folder,
+# torch's default dtype (chapter 3 sets float64 for its comparisons) and the exercise
+# checks' count of wrong tries (lnbook.checking). Of the settings that outlive a namespace,
+# grep of book/ finds only the dtype and torch.manual_seed, which a chapter whose numbers
+# depend on a draw sets itself (a fresh process's seed is random anyway).
 _FRESH = """%reset -f
 import os as _os, sys as _sys
 _os.chdir({folder!r})
 if "torch" in _sys.modules:
     _sys.modules["torch"].set_default_dtype(_sys.modules["torch"].float32)
+if "lnbook.checking" in _sys.modules:
+    _sys.modules["lnbook.checking"]._wrong_tries.clear()
 del _os, _sys"""
 
 
@@ -146,7 +149,13 @@ def test_student_edition_runs_in_order_and_every_check_is_not_attempted(path, st
         student_kernel.restart_kernel(now=True)
     nb = editions.student_notebook(path)
     nb.cells.insert(0, nbformat.v4.new_code_cell(_FRESH.format(folder=str(path.resolve().parent))))
-    execution.execute(nb, path, km=student_kernel)  # as handed out: every cell, in order
+    try:
+        execution.execute(nb, path, km=student_kernel)  # as handed out: every cell, in order
+    except Exception:
+        # A cell that failed or timed out may still be running: the next notebook gets a
+        # kernel of its own.
+        student_kernel.restart_kernel(now=True)
+        raise
     stubs = [
         c for c in nb.cells if c.cell_type == "code" and "raise NotImplementedError" in c.source
     ]
@@ -155,16 +164,18 @@ def test_student_edition_runs_in_order_and_every_check_is_not_attempted(path, st
 
 
 def test_the_shared_student_kernel_gives_each_notebook_a_fresh_start(student_kernel, tmp_path):
+    folder = tmp_path.resolve()
     first = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import torch\nleft = 1\ntorch.set_default_dtype(torch.float64)")])  # fmt: skip
-    execution.execute(first, tmp_path / "a.md", km=student_kernel)
-    fresh = _FRESH.format(folder=str(tmp_path))
-    second = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(fresh)] + [
-        nbformat.v4.new_code_cell(c) for c in (
-            "import os, torch\nprint(torch.get_default_dtype(), os.getcwd())",
+        "import torch\nfrom lnbook import checking\nleft = 1\n"
+        "torch.set_default_dtype(torch.float64)\nchecking._wrong_tries['x'] = 2")])  # fmt: skip
+    execution.execute(first, folder / "a.md", km=student_kernel)
+    second = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_FRESH.format(
+        folder=str(folder)))] + [nbformat.v4.new_code_cell(c) for c in (
+            "import os, torch\nfrom lnbook import checking\n"
+            "print(torch.get_default_dtype(), os.getcwd(), len(checking._wrong_tries))",
             "left")])  # fmt: skip
-    execution.execute(second, tmp_path / "b.md", km=student_kernel, allow_errors=True)
-    assert _outputs_text(second.cells[1]).split() == ["torch.float32", str(tmp_path)]
+    execution.execute(second, folder / "b.md", km=student_kernel, allow_errors=True)
+    assert _outputs_text(second.cells[1]).split() == ["torch.float32", str(folder), "0"]
     assert "NameError" in _outputs_text(second.cells[2])
 
 

@@ -37,9 +37,11 @@ def test_borrowed_statistics_cost_accuracy_the_own_ones_do_not(runs):
     acc, own = runs["accuracy"], runs["own_stats_accuracy"]
     assert (acc[2, :, 0] - acc[2, :, -1] > 0.05).all()
     assert np.abs(own - own[:, :1]).max() < 0.01
-    assert (acc[1, :, 0] - acc[1, :, -1] > -0.01).all()  # LN does not gain from blank rows
-    # Not tested here: the chapter's remark that its three seeds' BN and LN ranges overlap is
-    # about those seeds only (seeds 3-5: BN loses 20-24 points, LN 0.4-4.3).
+    drop_ln = acc[1, :, 0] - acc[1, :, -1]
+    assert (drop_ln > -0.01).all()  # LN does not gain from blank rows
+    assert drop_ln.max() > 0.01  # nor is it immune (seeds 3-5 on an Intel machine: 0.4-4.3)
+    # Not tested here: how many of the chapter's seeds BN loses less on (a count the prose
+    # gives, whichever it is; seeds 3-5 on an Intel machine: BN lost 20-24 points).
 
 
 def test_only_batch_norm_ties_a_digit_to_its_batch(runs):

@@ -86,6 +86,7 @@ def test_deepnorm_and_admin_learn_where_post_norm_fails(grid):
     assert experiments.learned(grid, ("deepnorm", 0.01)).all()
     assert experiments.learned(grid, admin, below=2.0).all()
     assert (experiments.learned(grid, admin) | experiments.still_falling(grid, admin)).all()
+    assert grid["final"][admin].max() > grid["final"][("deepnorm", 0.01)].max()
 
 
 def test_at_3e2_the_identity_path_learns_and_the_norm_path_stays_at_chance(grid):

@@ -271,6 +271,9 @@ def test_learned_stuck_and_still_falling_read_each_seeds_curve():
     # the exponential's last 20 steps are its 20 before shifted by 20: ratio e^{-20/40} = 0.607
     assert experiments.still_falling(grid, c, ratio=0.61)[2]
     assert not experiments.still_falling(grid, c, ratio=0.60)[2]
+    for bad in ({"ratio": 1.5}, {"ratio": 0}, {"window": 61}, {"window": 0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            experiments.still_falling(grid, c, **bad)
 
 
 def test_figures_carry_every_placement_depth_and_rate():

@@ -7,9 +7,8 @@ control of every interactive figure, whose keys change the plot, does each butto
 menu choice) change the plotted data, does each slider, pressed on its track; and does
 axe-core find any serious or critical WCAG 2.1 AA violation, in the light theme and then
 the dark (after the controls were used: axe judges the figures as a reader left them).
-A page costs a second or two to open, so the tests share the visit: nine tests opened
-every page each before, in two tours. The module runs whole on one xdist worker
-(``ONE_WORKER_MODULES`` in conftest.py).
+A page costs a second or two to open, so the six tests share one visit of it. The module
+runs whole on one xdist worker (``ONE_WORKER_MODULES`` in conftest.py).
 """
 
 from __future__ import annotations
@@ -297,24 +296,30 @@ def seen(site, server, browser) -> dict[str, Seen]:
         rel = page.relative_to(site).as_posix()
         s = found[rel] = Seen(has_figures=bool(parse(page).figures))
         visit = Visit(browser, server, rel)
+        loaded = trials = (0, 0)  # console errors and outside requests so far
         try:
             try:
                 s.weight = weight(visit)  # waits for the figures: a timeout says they are not
             except Exception as e:  # noqa: BLE001 - reported by the tests, page by page
                 s.offline.append(f"not drawn: {e}")
             s.offline += _offline(visit)
-            if s.has_figures:  # before axe opens the panels: Tab walks the page as it opened
-                _try_each(visit, figure_specs(page), s)
+            loaded = len(visit.errors), len(visit.outside)  # the load's: the offline test's
+            if s.has_figures and s.weight:  # drawn; before axe opens the panels: Tab walks
+                _try_each(visit, figure_specs(page), s)  # the page as it opened
+            trials = len(visit.errors), len(visit.outside)
             try:
                 s.axe = _axe_light_and_dark(visit, script, s.has_figures)
             except Exception as e:  # noqa: BLE001
                 s.axe.append(f"axe could not run: {e}")
         finally:
             visit.close()
-        if visit.outside:
-            s.offline.append(f"requests outside 127.0.0.1: {visit.outside}")
-        if visit.errors:
-            s.offline.append(f"console errors: {visit.errors}")
+        # What the trials met is theirs to report; the load's and axe's are the offline test's.
+        errors = visit.errors[: loaded[0]] + visit.errors[trials[0] :]
+        outside = visit.outside[: loaded[1]] + visit.outside[trials[1] :]
+        if outside:
+            s.offline.append(f"requests outside 127.0.0.1: {outside}")
+        if errors:
+            s.offline.append(f"console errors: {errors}")
     return found
 
 

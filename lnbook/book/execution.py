@@ -67,12 +67,20 @@ def executed_notebook(source: str | Path, cache_path: str | Path):
 
 
 def execute(nb: nbformat.NotebookNode, path: Path, allow_errors: bool = False, km=None) -> None:
-    """Run ``nb`` in a fresh python3 kernel, in the chapter's folder, as the build does.
+    """Run ``nb`` in a fresh python3 kernel, in the folder of ``path`` (its chapter), as
+    the build does.
 
     Timing metadata is left out (it would change the notebook's hash in the execution
     cache) and widget state is not kept (no edition shows a widget without a kernel).
-    ``km``: the manager of a kernel already running, to run ``nb`` in instead; it keeps
-    running, with whatever namespace and working folder ``nb`` leaves.
+
+    Parameters
+    ----------
+    nb : the notebook, executed in place
+    path : the chapter's source: the kernel starts in its folder
+    allow_errors : go on after a failing cell (its error is then in its outputs)
+    km : a ``jupyter_client.KernelManager`` of a kernel already running, to run ``nb`` in
+        instead of a fresh one (``path`` then sets nothing): it keeps running, with the
+        namespace and working folder ``nb`` leaves
     """
     from nbclient import NotebookClient
 

@@ -191,11 +191,22 @@ def learned(grid: dict, config: tuple[str, float], below: float = 0.1) -> np.nda
     return grid["final"][config] < below
 
 
-def still_falling(grid: dict, config: tuple[str, float], ratio: float = 0.8) -> np.ndarray:
+def still_falling(
+    grid: dict, config: tuple[str, float], ratio: float = 0.8, window: int = 20
+) -> np.ndarray:
     """Which seeds of ``config`` were still learning when training stopped: the mean loss
-    of the last 20 steps at most ``ratio`` times that of the 20 before; (S,)."""
+    of the last ``window`` steps at most ``ratio`` (in (0, 1)) times that of the ``window``
+    steps before; (S,)."""
     loss = grid["loss"][config]
-    return loss[:, -20:].mean(axis=1) <= ratio * loss[:, -40:-20].mean(axis=1)
+    if not 0 < ratio < 1:
+        raise ValueError(f"ratio must be in (0, 1), got {ratio!r}")
+    if not isinstance(window, int) or window < 1 or loss.shape[1] < 2 * window:
+        raise ValueError(
+            f"window must be an int >= 1 with two windows in the run's {loss.shape[1]} steps, "
+            f"got {window!r}"
+        )
+    last, before = loss[:, -window:], loss[:, -2 * window : -window]
+    return last.mean(axis=1) <= ratio * before.mean(axis=1)
 
 
 def stuck(grid: dict, config: tuple[str, float], above: float = 2.5) -> np.ndarray:
