@@ -161,8 +161,8 @@ def fit_digits_stacked(
     e, n = Y_train.shape
     if opt is not None and (lr is not None or weight_decay is not None):
         raise ValueError("with opt, lr and weight_decay must be None (opt has its own)")
-    rates = (e,) if opt is None else None  # the shape lr must have
-    if len(rngs) != e or X_train.shape[:2] != (e, n) or getattr(lr, "shape", None) != rates:
+    rates_ok = opt is not None or getattr(lr, "shape", None) == (e,)
+    if len(rngs) != e or X_train.shape[:2] != (e, n) or not rates_ok:
         raise ValueError(
             f"need E = {e} generators, images (E, N, 64) and rates (E,) or an optimizer, got "
             f"{len(rngs)}, {tuple(X_train.shape)} and {getattr(lr, 'shape', lr)}, opt={opt}"
@@ -199,8 +199,9 @@ def stacked_loss(model, x, y):
     return loss.view(e, b).mean(dim=1)
 
 
-def digits_accuracy(model, X_test, Y_test) -> float:
-    """The share of ``X_test`` that ``model`` classifies right, in inference mode.
+def digits_accuracy(model, X_test, Y_test) -> float | np.ndarray:
+    """The share of ``X_test`` that ``model`` classifies right, in inference mode: a float,
+    or (E,) for a stacked model (``X_test`` (E, N, 64), ``Y_test`` (E, N)).
 
     Inference mode matters for batch norm, which then uses its running statistics; the
     model is put back in training mode afterwards.
@@ -208,14 +209,15 @@ def digits_accuracy(model, X_test, Y_test) -> float:
     torch = require_torch()
     model.eval()
     with one_torch_thread(), torch.no_grad():
-        acc = (model(X_test).argmax(-1) == Y_test).float().mean().item()
+        acc = (model(X_test).argmax(-1) == Y_test).float().mean(dim=-1)
     model.train()
-    return acc
+    return acc.item() if acc.ndim == 0 else acc.numpy()
 
 
-def digits_accuracy_in_batches(model, X_test, Y_test, batch_size: int) -> float:
+def digits_accuracy_in_batches(model, X_test, Y_test, batch_size: int) -> float | np.ndarray:
     """The share of ``X_test`` that ``model`` classifies right in *training* mode, fed in
-    consecutive batches of ``batch_size`` (a last, shorter batch is left out).
+    consecutive batches of ``batch_size`` (a last, shorter batch is left out); (E,) for a
+    stacked model, as :func:`digits_accuracy`.
 
     This is the function the network computed while it trained: batch norm then normalizes
     each batch with its own statistics. The model is left untouched (a copy is run, since
@@ -224,17 +226,18 @@ def digits_accuracy_in_batches(model, X_test, Y_test, batch_size: int) -> float:
     torch = require_torch()
     import copy
 
-    if batch_size < 2 or batch_size > len(X_test):
+    n_test = X_test.shape[-2]
+    if batch_size < 2 or batch_size > n_test:
         raise ValueError(
-            f"batch_size must be in [2, {len(X_test)}] (the test examples), got {batch_size}"
+            f"batch_size must be in [2, {n_test}] (the test examples), got {batch_size}"
         )
     twin = copy.deepcopy(model).train()
-    n = len(X_test) // batch_size * batch_size
+    n = n_test // batch_size * batch_size
+    batches = [X_test[..., i : i + batch_size, :] for i in range(0, n, batch_size)]
     with one_torch_thread(), torch.no_grad():
-        pred = torch.cat(
-            [twin(X_test[i : i + batch_size]).argmax(-1) for i in range(0, n, batch_size)]
-        )
-    return (pred == Y_test[:n]).float().mean().item()
+        pred = torch.cat([twin(x).argmax(-1) for x in batches], dim=-1)
+    acc = (pred == Y_test[..., :n]).float().mean(dim=-1)
+    return acc.item() if acc.ndim == 0 else acc.numpy()
 
 
 @remembered  # make test's student edition of chapter 2 reuses the chapter's runs

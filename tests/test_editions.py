@@ -106,21 +106,6 @@ def test_plain_markdown_renders_each_myst_construct(tmp_path):
     assert "```python\ndef f(self):\n    return 1\n```" in out and "def g" not in out
 
 
-# What a fresh kernel would give a notebook: an empty namespace, its chapter's folder,
-# torch's default dtype (chapter 3 sets float64 for its comparisons) and the exercise
-# checks' count of wrong tries (lnbook.checking). Of the settings that outlive a namespace,
-# grep of book/ finds only the dtype and torch.manual_seed, which a chapter whose numbers
-# depend on a draw sets itself (a fresh process's seed is random anyway).
-_FRESH = """%reset -f
-import os as _os, sys as _sys
-_os.chdir({folder!r})
-if "torch" in _sys.modules:
-    _sys.modules["torch"].set_default_dtype(_sys.modules["torch"].float32)
-if "lnbook.checking" in _sys.modules:
-    _sys.modules["lnbook.checking"]._wrong_tries.clear()
-del _os, _sys"""
-
-
 @pytest.fixture(scope="session")
 def student_kernel(run_dir):
     """One kernel for all the student notebooks a worker runs, each from an empty namespace.
@@ -128,8 +113,8 @@ def student_kernel(run_dir):
     A fresh kernel cost each notebook 2 to 5 s more (start, torch, and torch._dynamo, which
     torch's optimizers import): 29.5 s against 14.8 s for six chapters, one after the other.
     What a shared kernel could hide, a cell that needs state an earlier notebook left, the
-    empty namespace (``%reset -f``) and test_chapters.py catch: it runs every chapter, the
-    same cells with the solutions, each in a kernel of its own.
+    fresh start (``execution.fresh_start``) and test_chapters.py catch: it runs every
+    chapter, the same cells with the solutions, each in a kernel of its own.
     The training runs are the chapter's own calls: where the chapter test (earlier in this
     run) kept their results, the student notebook gets them instead of training again.
     """
@@ -148,7 +133,6 @@ def test_student_edition_runs_in_order_and_every_check_is_not_attempted(path, st
     if not student_kernel.is_alive():  # an earlier notebook killed it
         student_kernel.restart_kernel(now=True)
     nb = editions.student_notebook(path)
-    nb.cells.insert(0, nbformat.v4.new_code_cell(_FRESH.format(folder=str(path.resolve().parent))))
     try:
         execution.execute(nb, path, km=student_kernel)  # as handed out: every cell, in order
     except Exception:
@@ -163,20 +147,20 @@ def test_student_edition_runs_in_order_and_every_check_is_not_attempted(path, st
         assert "Not attempted yet" in _outputs_text(cell), cell.source
 
 
-def test_the_shared_student_kernel_gives_each_notebook_a_fresh_start(student_kernel, tmp_path):
+def test_a_shared_kernel_gives_each_notebook_a_fresh_start(student_kernel, tmp_path):
     folder = tmp_path.resolve()
     first = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "import torch\nfrom lnbook import checking\nleft = 1\n"
         "torch.set_default_dtype(torch.float64)\nchecking._wrong_tries['x'] = 2")])  # fmt: skip
     execution.execute(first, folder / "a.md", km=student_kernel)
-    second = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_FRESH.format(
-        folder=str(folder)))] + [nbformat.v4.new_code_cell(c) for c in (
-            "import os, torch\nfrom lnbook import checking\n"
-            "print(torch.get_default_dtype(), os.getcwd(), len(checking._wrong_tries))",
-            "left")])  # fmt: skip
+    second = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in (
+        "import os, torch\nfrom lnbook import checking\n"
+        "print(torch.get_default_dtype(), os.getcwd(), len(checking._wrong_tries))",
+        "left")])  # fmt: skip
     execution.execute(second, folder / "b.md", km=student_kernel, allow_errors=True)
-    assert _outputs_text(second.cells[1]).split() == ["torch.float32", str(folder), "0"]
-    assert "NameError" in _outputs_text(second.cells[2])
+    assert len(second.cells) == 2  # the fresh start ran, and left the notebook as it was
+    assert _outputs_text(second.cells[0]).split() == ["torch.float32", str(folder), "0"]
+    assert "NameError" in _outputs_text(second.cells[1])
 
 
 def test_nbgrader_source_has_an_answer_and_a_check_per_exercise():

@@ -468,7 +468,7 @@ def test_fit_digits_stacked_takes_an_optimizer_or_rates_not_both():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"batch_size": 1}, "batch_size must be an int >= 2"),
+        ({"batch_size": 1}, r"batch_size must be an int in \[2, 540\], got 1"),
         ({"batch_size": 541}, r"batch_size must be an int in \[2, 540\]"),
         ({"steps": 0}, "steps must be an int >= 1"),
         ({"seeds": ()}, "at least one seed"),

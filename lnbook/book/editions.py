@@ -36,6 +36,7 @@ import jupytext
 import nbformat
 
 from ..checking import NOT_ATTEMPTED as _NOT_ATTEMPTED
+from . import execution
 from .execution import cost, execute, executed_chapter, executed_notebook, execution_cache_dir
 from .myst import (
     _EXERCISE,
@@ -339,16 +340,15 @@ def check_stubs(root: Path = ROOT) -> None:
     """Refuse to hand out a chapter whose exercise stub is not a stub any more.
 
     Runs each chapter's exercise notebook (imports and exercises, not the chapter), all in
-    one kernel (its start costs more than a chapter's exercises), each from an empty
-    namespace (``%reset -f``: one that misses an import still fails), and requires every
-    check to answer "not attempted yet". Raises :class:`StubChanged` naming each that does not.
+    one kernel (its start costs more than a chapter's exercises), each from a fresh start
+    (:func:`execution.fresh_start`: one that misses an import still fails); every check must
+    answer "not attempted yet", or :class:`StubChanged` names each that does not.
     """
     numbers, problems = exercise_numbers(root), []
     books = [(path, exercise_notebook(path)) for path in chapters(root)]
-    together = nbformat.v4.new_notebook()
+    together, new_cell = nbformat.v4.new_notebook(), nbformat.v4.new_code_cell
     for path, nb in books:  # the chapters' own cells: their outputs are read below
-        reset = f"%reset -f\n__import__('os').chdir({str(path.resolve().parent)!r})"
-        together.cells += [nbformat.v4.new_code_cell(reset), *nb.cells]
+        together.cells += [new_cell(execution.fresh_start(path.resolve().parent)), *nb.cells]
     execute(together, books[0][0] if books else root / "book", allow_errors=True)
     for path, nb in books:
         for label, cell in _stub_cells(nb, path.read_text(encoding="utf-8")):

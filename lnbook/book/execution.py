@@ -66,6 +66,23 @@ def executed_notebook(source: str | Path, cache_path: str | Path):
     return nb
 
 
+def fresh_start(folder: Path) -> str:
+    """The source of a cell that gives the cells after it what a fresh kernel would, in a
+    kernel that ran another notebook before: an empty namespace (``%reset -f``), ``folder``
+    as the working folder, torch's default dtype (chapter 3 sets float64 for its
+    comparisons) and no wrong tries counted by the exercise checks (``lnbook.checking``).
+    Of the settings that outlive a namespace, grep of book/ finds only the dtype and
+    torch.manual_seed, which a chapter whose numbers depend on a draw sets itself."""
+    return f"""%reset -f
+import os as _os, sys as _sys
+_os.chdir({str(folder)!r})
+if "torch" in _sys.modules:
+    _sys.modules["torch"].set_default_dtype(_sys.modules["torch"].float32)
+if "lnbook.checking" in _sys.modules:
+    _sys.modules["lnbook.checking"]._wrong_tries.clear()
+del _os, _sys"""
+
+
 def execute(nb: nbformat.NotebookNode, path: Path, allow_errors: bool = False, km=None) -> None:
     """Run ``nb`` in a fresh python3 kernel, in the folder of ``path`` (its chapter), as
     the build does.
@@ -79,10 +96,13 @@ def execute(nb: nbformat.NotebookNode, path: Path, allow_errors: bool = False, k
     path : the chapter's source: the kernel starts in its folder
     allow_errors : go on after a failing cell (its error is then in its outputs)
     km : a ``jupyter_client.KernelManager`` of a kernel already running, to run ``nb`` in
-        instead of a fresh one (``path`` then sets nothing): it keeps running, with the
-        namespace and working folder ``nb`` leaves
+        instead of a fresh one: ``nb`` starts as in a fresh kernel (:func:`fresh_start`, in
+        the folder of ``path``), and the kernel keeps running after it
     """
     from nbclient import NotebookClient
+
+    if km is not None:  # the fresh start runs first, then leaves the notebook as it was
+        nb.cells.insert(0, nbformat.v4.new_code_cell(fresh_start(path.resolve().parent)))
 
     client = NotebookClient(
         nb,
@@ -97,8 +117,10 @@ def execute(nb: nbformat.NotebookNode, path: Path, allow_errors: bool = False, k
     try:
         client.execute()
     finally:
-        if km is not None and client.kc is not None:  # the kernel stays, its client goes
-            client.kc.stop_channels()
+        if km is not None:
+            nb.cells.pop(0)
+            if client.kc is not None:  # the kernel stays, its client goes
+                client.kc.stop_channels()
 
 
 def store(nb: nbformat.NotebookNode, path: Path, cache_path: Path, seconds: float):

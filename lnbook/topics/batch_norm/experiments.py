@@ -20,7 +20,12 @@ from ... import numpy_ln
 from ..._optional import require_torch
 from ..._results import remembered
 from ..._validate import check_batch, check_index, check_int
-from ...training import digits_split, fit_digits_stacked, one_torch_thread
+from ...training import (
+    digits_accuracy,
+    digits_accuracy_in_batches,
+    digits_split,
+    fit_digits_stacked,
+)
 
 NORM_METHODS = (
     "batch norm",
@@ -364,7 +369,6 @@ def seed_runs(
     from ...models import MLP
     from ...stacked import StackedMLP
 
-    check_int("batch_size", batch_size, minimum=2)  # a training-mode batch needs two
     check_int("steps", steps, minimum=1)
     if not seeds or eval_every < 1 or steps % eval_every:
         raise ValueError(
@@ -372,7 +376,9 @@ def seed_runs(
             f"{list(seeds)}, steps={steps}, eval_every={eval_every}"
         )
     members, splits = [], [digits_split(s) for s in seeds]
-    check_int("batch_size", batch_size, minimum=2, maximum=len(splits[0][3]))  # the test set
+    # Checked before training, not after: a training-mode batch needs two, and the test set
+    # must hold one.
+    check_int("batch_size", batch_size, minimum=2, maximum=len(splits[0][3]))
     for s in seeds:  # as train_digits_mlp: the weights from torch's generator, seeded
         torch.manual_seed(s)
         members.append(MLP(64, 64, 10, depth=2, norm=norm, placement="post"))
@@ -382,7 +388,7 @@ def seed_runs(
 
     def accuracy(step, _x, _y):
         if step and step % eval_every == 0:
-            curve.append(_accuracy(model, X_test, Y_test))
+            curve.append(digits_accuracy(model, X_test, Y_test))
 
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     rngs = [sp[4] for sp in splits]  # each seed's generator, which drew its split
@@ -397,31 +403,9 @@ def seed_runs(
         watch=accuracy,
         opt=opt,
     )
-    with one_torch_thread():
-        return {
-            "loss": loss,
-            "curve_accuracy": np.array(curve).T,
-            "test_accuracy": _accuracy(model, X_test, Y_test),
-            "test_accuracy_train_mode": _accuracy(model, X_test, Y_test, batch_size),
-        }
-
-
-def _accuracy(model, X, Y, batch_size: int | None = None) -> np.ndarray:
-    """Each member's share of its (N, 64) digits classified right, (E,): in inference mode
-    (``batch_size`` None), or in training mode, in consecutive batches of ``batch_size``
-    (on a copy: batch norm in training mode updates its running statistics)."""
-    torch = require_torch()
-    import copy
-
-    with torch.no_grad():
-        if batch_size is None:
-            model.eval()
-            pred = model(X).argmax(-1)
-            model.train()
-        else:
-            twin = copy.deepcopy(model).train()
-            n = Y.shape[1] // batch_size * batch_size
-            X, Y = X[:, :n], Y[:, :n]
-            batches = [X[:, i : i + batch_size] for i in range(0, n, batch_size)]
-            pred = torch.cat([twin(x).argmax(-1) for x in batches], dim=1)
-    return (pred == Y).float().mean(dim=1).numpy().astype(float)
+    return {
+        "loss": loss,
+        "curve_accuracy": np.array(curve).T,
+        "test_accuracy": digits_accuracy(model, X_test, Y_test),
+        "test_accuracy_train_mode": digits_accuracy_in_batches(model, X_test, Y_test, batch_size),
+    }

@@ -26,7 +26,6 @@ from ...training import (
     digits_split,
     fit_digits,
     fit_digits_stacked,
-    one_torch_thread,
     stacked_loss,
 )
 
@@ -196,7 +195,7 @@ def covariate_shift_runs(norm: str | None = None, *, seeds: Sequence[int] = (0,)
     The runs are trained side by side (as :func:`stacked_sgd_runs`: the same runs, to float
     rounding) and probed side by side; with settings other than these, one by one.
     """
-    torch = require_torch()
+    require_torch()  # a readable error where torch is missing (the browser edition)
     if not set(kwargs) <= {"noise", "lr", "steps", "checkpoints", "init", "activation"}:
         return [covariate_shift_run(norm, **kwargs, seed=s) for s in seeds]
     lr, steps = kwargs.get("lr", 1.0), kwargs.get("steps", 600)
@@ -217,9 +216,7 @@ def covariate_shift_runs(norm: str | None = None, *, seeds: Sequence[int] = (0,)
     losses = fit_digits_stacked(
         model, rate, X, Y, rngs, steps=steps, batch_size=64, watch=record_inputs
     )
-    model.eval()
-    with one_torch_thread(), torch.no_grad():
-        acc = (model(X_test).argmax(-1) == Y_test).float().mean(dim=1).numpy()
+    acc = digits_accuracy(model, X_test, Y_test)  # (E,)
     return [
         _shift_result(at, [x[:, e] for x in inputs], losses[e], float(acc[e]), 0, None, n_probe)
         for e in range(len(seeds))
@@ -417,7 +414,7 @@ def stacked_sgd_runs(
     weight_norm : (R, S, 2, L) :meth:`lnbook.stacked.StackedMLP.hidden_weight_norms` at the
         start and the end
     """
-    torch = require_torch()
+    require_torch()  # a readable error where torch is missing (the browser edition)
     if not isinstance(kwargs, dict):
         raise TypeError(f"kwargs must be a dict of network settings, got {type(kwargs).__name__}")
     unknown = set(kwargs) - _STACKED_KEYS
@@ -439,9 +436,7 @@ def stacked_sgd_runs(
     losses = fit_digits_stacked(
         model, rate, X, Y, rngs, steps=steps, batch_size=batch_size, watch=weight_norms
     )
-    model.eval()
-    with one_torch_thread(), torch.no_grad():
-        acc = (model(X_test).argmax(-1) == Y_test).float().mean(dim=1).numpy()
+    acc = digits_accuracy(model, X_test, Y_test)  # (E,)
     r, s = len(lrs), len(seeds)
     return (
         losses.reshape(r, s, steps),
