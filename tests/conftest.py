@@ -1,5 +1,7 @@
-"""Shared test settings, and the fixtures of the site tests (built once per session)."""
+"""Shared test settings, the kernels that run the notebooks, and the fixtures of the site
+tests (built once per session)."""
 
+import contextlib
 import functools
 import os
 import subprocess
@@ -45,19 +47,25 @@ ONE_WORKER_MODULES = (
     "test_nbgrader.py",
     "test_site_pages.py",  # each page visited once for all its tests
 )
+# Modules run together on one worker: those that share a server each worker starts for
+# itself (the ``lab`` fixture's JupyterLab: a start costs some 5 s).
+SAME_WORKER_MODULES = {"test_lab.py": "jupyterlab", "test_live.py": "jupyterlab"}
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)  # optional: `-p no:xdist` still runs
 def pytest_xdist_make_scheduler(config, log):
     """xdist's scheduler for ``-n``: every test its own unit of work, but the modules of
-    ``ONE_WORKER_MODULES`` one unit each (xdist's ``loadgroup`` would do it with a marker,
-    but xdist 3.8 does not group under pytest 9: its mark renames the test's ``_nodeid``,
-    which pytest 9 no longer reads)."""
+    ``ONE_WORKER_MODULES`` one unit each, and each group of ``SAME_WORKER_MODULES`` one
+    (xdist's ``loadgroup`` would do it with a marker, but xdist 3.8 does not group under
+    pytest 9: its mark renames the test's ``_nodeid``, which pytest 9 no longer reads)."""
     from xdist.scheduler import LoadScopeScheduling
 
     class Scheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return nodeid.split("::", 1)[0] if _one_worker_module(nodeid) else nodeid
+            module = nodeid.split("::", 1)[0]
+            if group := SAME_WORKER_MODULES.get(module.rsplit("/", 1)[-1]):
+                return group
+            return module if _one_worker_module(nodeid) else nodeid
 
         def _reschedule(self, node) -> None:
             # One test ahead, no more (xdist's default queues three): the longest tests come
@@ -178,6 +186,75 @@ def site(executed_chapters, run_dir) -> Path:
         time.sleep(1)
     assert not failed.exists(), f"strict build failed:\n{failed.read_text()}"
     return sitekit.HTML
+
+
+@contextlib.contextmanager
+def notebook_kernel(**env: str):
+    """A python3 kernel (``env`` added to its environment) in which a worker runs notebook
+    after notebook (:func:`run_in`), each from a fresh start (``execution.fresh_start``).
+
+    A kernel of their own cost each notebook 2 to 5 s more (the start, torch, and
+    torch._dynamo, which torch's optimizers import): six chapters took 49.6 s in kernels of
+    their own, 30.7 s in one, one after the other (quiet machine).
+    """
+    from jupyter_client import KernelManager
+
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(sitekit.ROOT / "book"), env={**os.environ, **env})
+    try:
+        yield km
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def run_in(km, nb, path: Path, **kwargs) -> None:
+    """``execution.execute(nb, path, km=km)``; a kernel an earlier notebook killed is
+    restarted first, and one left by a failing notebook after it."""
+    from lnbook.book import execution
+
+    if not km.is_alive():
+        km.restart_kernel(now=True)
+    try:
+        execution.execute(nb, path, km=km, **kwargs)
+    except Exception:
+        # A cell that failed or timed out may still be running: the next notebook gets a
+        # fresh kernel.
+        km.restart_kernel(now=True)
+        raise
+
+
+# The process-wide settings a notebook could change for the next one in its kernel, as
+# JSON. The modules are imported first: what importing them sets (scikit-learn sets
+# KMP_INIT_AT_FORK), a fresh kernel sets too. Left out, as what a fresh kernel would also
+# get on first use: the warning filters of the modules a chapter imports (plotly's, sympy's;
+# test_chapters.py looks for filters a chapter sets), sys.path (setuptools adds its vendored
+# packages when torch.compile first builds) and the variables torch.compile sets.
+_SETTINGS = """import json as _json, os as _os
+import numpy as _np, plotly.io as _pio, sklearn, torch as _torch
+import lnbook.checking, lnbook.plotting
+print(_json.dumps({
+    "torch": [str(_torch.get_default_dtype()), _torch.get_num_threads(),
+              _torch.is_grad_enabled(), _torch.are_deterministic_algorithms_enabled(),
+              _torch.get_float32_matmul_precision(), repr(vars(_torch._tensor_str.PRINT_OPTS))],
+    "numpy": [repr(_np.get_printoptions()), _np.geterr()],
+    "plotly": [_pio.templates.default, _pio.renderers.default],
+    "cwd": _os.getcwd(),
+    "wrong_tries": len(lnbook.checking._wrong_tries),
+    **{"environ " + k: v for k, v in _os.environ.items()
+       if not k.lstrip("_").startswith("TORCHINDUCTOR")},
+}, default=repr))"""
+
+
+def kernel_settings(km, path: Path) -> dict:
+    """The process-wide settings of ``km``'s kernel once a notebook at ``path`` has had its
+    fresh start (``execution.fresh_start``)."""
+    import json
+
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_SETTINGS)])
+    run_in(km, nb, path)
+    return json.loads(nb.cells[0].outputs[0]["text"])
 
 
 @pytest.fixture(scope="session")

@@ -1,23 +1,34 @@
 """Execute every chapter of the book, once per test run.
 
-Each chapter is a MyST Markdown notebook: jupytext reads it, nbclient runs it in a fresh
-kernel (``lnbook.book.execution.execute``, as the editions run it), and a failing cell fails the
-test with its traceback. The executed notebook is then stored in the build's execution
-cache (keyed by the lnbook source, see ``lnbook.book.execution.execution_cache_dir``), so the
-strict build in ``test_site.py`` renders these outputs instead of executing every chapter a
-second time.
+Each chapter is a MyST Markdown notebook: jupytext reads it, nbclient runs it
+(``lnbook.book.execution.execute``, as the build and the editions run it), and a failing cell
+fails the test with its traceback. A worker runs its chapters one after the other in one
+kernel (``conftest.notebook_kernel``), each from a fresh start: an empty namespace, its own
+folder, and the settings a fresh kernel has; a chapter that changes a process-wide setting
+the fresh start does not restore fails its test (``conftest.kernel_settings``).
+
+The executed notebook is then stored in the build's execution cache (keyed by the lnbook
+source, see ``lnbook.book.execution.execution_cache_dir``), so the strict build in
+``test_site.py`` renders these outputs instead of executing every chapter a second time.
 
 Run one chapter alone with ``pytest tests/test_chapters.py -k 03_from_scratch``.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import jupytext
 import pytest
-from conftest import chapter_done_mark, start_site_build_when_chapters_are_done
+from conftest import (
+    chapter_done_mark,
+    kernel_settings,
+    notebook_kernel,
+    run_in,
+    start_site_build_when_chapters_are_done,
+)
 from filelock import FileLock
 from jupyter_cache import get_cache
 
@@ -46,19 +57,31 @@ def leaves_a_mark(request, run_dir):
     start_site_build_when_chapters_are_done(request.session, run_dir)
 
 
+@pytest.fixture(scope="session")
+def chapter_kernel(run_dir):
+    """The kernel a worker runs its chapters in. Every result is computed there, and kept
+    for the student notebook's run (lnbook._results)."""
+    with notebook_kernel(LNBOOK_RESULTS=f"store:{run_dir / 'results'}") as km:
+        yield km
+
+
 @pytest.mark.chapter
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
-def test_chapter(path: Path, leaves_a_mark, run_dir, monkeypatch):
-    # Every result computed here, and kept for the student notebook's run (lnbook._results).
-    monkeypatch.setenv("LNBOOK_RESULTS", f"store:{run_dir / 'results'}")
+def test_chapter(path: Path, leaves_a_mark, run_dir, chapter_kernel):
     nb = jupytext.read(path)
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3", (
         f"{path.name} needs a jupytext header with kernelspec python3"
     )
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert not re.search(r"\bwarnings\.(filterwarnings|simplefilter)\(", code), (
+        "a warning filter a chapter sets would outlive it in its kernel: use "
+        "warnings.catch_warnings() around the cells' code instead"
+    )
+    settings = kernel_settings(chapter_kernel, path)
     start = time.perf_counter()
-    # Same kernel, working directory and settings as the build and the editions (errors
-    # raise, no timing metadata: it would change the notebook's hash in the cache).
-    execution.execute(nb, path)
+    # The working directory and settings of the build and the editions (errors raise, no
+    # timing metadata: it would change the notebook's hash in the cache).
+    run_in(chapter_kernel, nb, path)
     seconds = time.perf_counter() - start
 
     errors = [
@@ -77,3 +100,9 @@ def test_chapter(path: Path, leaves_a_mark, run_dir, monkeypatch):
         cache = get_cache(str(cache_path))
         assert cache.match_cache_notebook(jupytext.read(path)).pk == record.pk
     print(f"{path.name}: executed in {seconds:.1f} s")
+    # What the next chapter in this kernel finds: what this one found.
+    left = kernel_settings(chapter_kernel, path)
+    changed = {
+        k: (settings.get(k), left.get(k)) for k in settings | left if left.get(k) != settings.get(k)
+    }
+    assert not changed, f"{path.name} changes settings a fresh start keeps: {changed}"

@@ -4,7 +4,6 @@ commands)."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
+from conftest import notebook_kernel, run_in
 
 from lnbook.book import editions, execution, myst
 from lnbook.book.execution import executed_notebook, execution_cache_dir
@@ -108,38 +108,19 @@ def test_plain_markdown_renders_each_myst_construct(tmp_path):
 
 @pytest.fixture(scope="session")
 def student_kernel(run_dir):
-    """One kernel for all the student notebooks a worker runs, each from an empty namespace.
-
-    A fresh kernel cost each notebook 2 to 5 s more (start, torch, and torch._dynamo, which
-    torch's optimizers import): 29.5 s against 14.8 s for six chapters, one after the other.
-    What a shared kernel could hide, a cell that needs state an earlier notebook left, the
-    fresh start (``execution.fresh_start``) and test_chapters.py catch: it runs every
-    chapter, the same cells with the solutions, each in a kernel of its own.
-    The training runs are the chapter's own calls: where the chapter test (earlier in this
-    run) kept their results, the student notebook gets them instead of training again.
-    """
-    from jupyter_client import KernelManager
-
-    km = KernelManager(kernel_name="python3")
-    results = {"LNBOOK_RESULTS": f"reuse:{run_dir / 'results'}"}
-    km.start_kernel(cwd=str(ROOT / "book"), env={**os.environ, **results})
-    yield km
-    km.shutdown_kernel(now=True)
+    """One kernel for all the student notebooks a worker runs, each from a fresh start
+    (``conftest.notebook_kernel``). The training runs are the chapter's own calls: where
+    the chapter test (earlier in this run) kept their results, the student notebook gets
+    them instead of training again."""
+    with notebook_kernel(LNBOOK_RESULTS=f"reuse:{run_dir / 'results'}") as km:
+        yield km
 
 
 @pytest.mark.chapter
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
 def test_student_edition_runs_in_order_and_every_check_is_not_attempted(path, student_kernel):
-    if not student_kernel.is_alive():  # an earlier notebook killed it
-        student_kernel.restart_kernel(now=True)
     nb = editions.student_notebook(path)
-    try:
-        execution.execute(nb, path, km=student_kernel)  # as handed out: every cell, in order
-    except Exception:
-        # A cell that failed or timed out may still be running: the next notebook gets a
-        # kernel of its own.
-        student_kernel.restart_kernel(now=True)
-        raise
+    run_in(student_kernel, nb, path)  # as handed out: every cell, in order
     stubs = [
         c for c in nb.cells if c.cell_type == "code" and "raise NotImplementedError" in c.source
     ]
@@ -156,9 +137,12 @@ def test_a_shared_kernel_gives_each_notebook_a_fresh_start(student_kernel, tmp_p
     second = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in (
         "import os, torch\nfrom lnbook import checking\n"
         "print(torch.get_default_dtype(), os.getcwd(), len(checking._wrong_tries))",
-        "left")])  # fmt: skip
+        "left", "2 + 2")])  # fmt: skip
     execution.execute(second, folder / "b.md", km=student_kernel, allow_errors=True)
-    assert len(second.cells) == 2  # the fresh start ran, and left the notebook as it was
+    assert len(second.cells) == 3  # the fresh start ran, and left the notebook as it was
+    # counted as in a fresh kernel, the result too (the kernel's own count goes on)
+    assert [c.execution_count for c in second.cells] == [1, 2, 3]
+    assert second.cells[2].outputs[0].execution_count == 3
     assert _outputs_text(second.cells[0]).split() == ["torch.float32", str(folder), "0"]
     assert "NameError" in _outputs_text(second.cells[1])
 

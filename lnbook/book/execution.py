@@ -97,7 +97,8 @@ def execute(nb: nbformat.NotebookNode, path: Path, allow_errors: bool = False, k
     allow_errors : go on after a failing cell (its error is then in its outputs)
     km : a ``jupyter_client.KernelManager`` of a kernel already running, to run ``nb`` in
         instead of a fresh one: ``nb`` starts as in a fresh kernel (:func:`fresh_start`, in
-        the folder of ``path``), and the kernel keeps running after it
+        the folder of ``path``; its execution counts from 1), and the kernel keeps running
+        after it
     """
     from nbclient import NotebookClient
 
@@ -118,9 +119,24 @@ def execute(nb: nbformat.NotebookNode, path: Path, allow_errors: bool = False, k
         client.execute()
     finally:
         if km is not None:
-            nb.cells.pop(0)
+            _renumber(nb.cells, nb.cells.pop(0).get("execution_count"))
             if client.kc is not None:  # the kernel stays, its client goes
                 client.kc.stop_channels()
+
+
+def _renumber(cells, before: int | None) -> None:
+    """Execution counts as a fresh kernel gives them (from 1), where the fresh start ran
+    before the cells with count ``before``. nbclient counts the cells it ran; their results
+    (``execute_result``) carry the kernel's count, which goes on from notebook to notebook:
+    in a fresh kernel it is their cell's."""
+    if not before:
+        return
+    for cell in cells:
+        if cell.cell_type == "code" and cell.get("execution_count"):
+            cell.execution_count -= before
+            for out in cell.get("outputs", []):
+                if out.get("execution_count"):
+                    out.execution_count = cell.execution_count
 
 
 def store(nb: nbformat.NotebookNode, path: Path, cache_path: Path, seconds: float):
