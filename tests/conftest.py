@@ -188,6 +188,66 @@ def site(executed_chapters, run_dir) -> Path:
     return sitekit.HTML
 
 
+# ------------------------------------------------------ work that waits on the network ----
+# Started when the run starts, in a thread of the first worker to get there, while both
+# workers compute; a test then waits for its result (JSON, in the run's shared folder).
+# {name: (the test that reads it, "module:function" that computes it from a folder)}
+BACKGROUND = {
+    # Binder's pins resolved by pip: 20-30 s of waiting on the registry, little computing.
+    "binder-pins": (
+        "test_binder.py::test_binder_pins_resolve_in_repo2docker_base_environment",
+        "test_binder:resolve_pins",
+    ),
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _background_work(request, run_dir):
+    """Start each job of ``BACKGROUND`` whose test this run holds, once per run."""
+    import importlib
+
+    from filelock import FileLock
+
+    for name, (test, target) in BACKGROUND.items():
+        if not any(item.nodeid.endswith(test) for item in request.session.items):
+            continue
+        with FileLock(run_dir / f"{name}.lock"):
+            started = run_dir / f"{name}.started"
+            if started.exists():
+                continue
+            started.touch()
+        module, function = target.split(":")
+        work = getattr(importlib.import_module(module), function)
+        # Not a daemon: the worker's process waits for it before it exits.
+        threading.Thread(target=_run_in_background, args=(work, run_dir, name)).start()
+
+
+def _run_in_background(work, run_dir: Path, name: str) -> None:
+    import json
+
+    try:
+        text = json.dumps(work(run_dir / name))
+    except BaseException as e:  # noqa: BLE001 - reported to the test that waits for it
+        text = json.dumps({"raised": repr(e)})
+    part = run_dir / f"{name}.json.part"  # whole or not at all, for the test that waits
+    part.write_text(text)
+    part.rename(run_dir / f"{name}.json")
+
+
+def background_result(run_dir: Path, name: str, timeout: float = 1200) -> dict:
+    """What background job ``name`` returned, once it has (``BACKGROUND``)."""
+    import json
+
+    done, deadline = run_dir / f"{name}.json", time.monotonic() + timeout
+    while not done.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the background job {name!r} has not finished after {timeout} s")
+        time.sleep(0.5)
+    result = json.loads(done.read_text())
+    assert "raised" not in result, f"the background job {name!r} raised {result['raised']}"
+    return result
+
+
 @contextlib.contextmanager
 def notebook_kernel(**env: str):
     """A python3 kernel (``env`` added to its environment) in which a worker runs notebook
@@ -247,14 +307,26 @@ print(_json.dumps({
 
 def kernel_settings(km, path: Path) -> dict:
     """The process-wide settings of ``km``'s kernel once a notebook at ``path`` has had its
-    fresh start (``execution.fresh_start``)."""
+    fresh start (``execution.fresh_start``); run outside the history (no execution count)."""
     import json
 
-    import nbformat
+    from lnbook.book import execution
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_SETTINGS)])
-    run_in(km, nb, path)
-    return json.loads(nb.cells[0].outputs[0]["text"])
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+        printed: list[str] = []
+        reply = kc.execute_interactive(
+            execution.fresh_start(path.resolve().parent) + "\n" + _SETTINGS,
+            store_history=False,
+            timeout=120,
+            output_hook=lambda msg: printed.append(msg["content"].get("text", "")),
+        )
+    finally:
+        kc.stop_channels()
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return json.loads("".join(printed))
 
 
 @pytest.fixture(scope="session")

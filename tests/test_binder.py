@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import background_result
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -169,6 +170,50 @@ def test_binder_installs_everything_the_chapters_and_lnbook_import():
 # ------------------------------------------------- the pins with repo2docker's (network) ----
 
 
+def resolve_pins(folder: Path) -> dict:
+    """Binder's pins as Binder's pip resolves them: two dry runs in ``folder``, (1) the pins
+    alone, whose report gives the version each upgraded base package is upgraded to; (2)
+    those versions, the pins and every other base package at its base version, all as
+    requirements (so that the requirements of jupyterlab, notebook, jupyter_server...
+    count): the environment Binder ends with.
+
+    They mostly wait on the registry's answers (20-30 s here), so ``conftest`` starts them
+    in the background when the run starts; the test reads what they returned.
+
+    Returns
+    -------
+    dict with ``alone`` and ``together``, each the run's exit code and output (``together``
+    None when the first run failed), ``chosen`` (the first run's report: name -> metadata)
+    and ``seconds``
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    reqs = (BINDER / "requirements.txt").read_text().splitlines()
+    # download.pytorch.org cannot be reached from here: its line is dropped, and torch is
+    # asked for as the CPU build it serves (torch==X+cpu), which pip's configuration on this
+    # machine finds as a local wheel. (Asking for plain torch==X would let pip, once it
+    # backtracks, fetch PyPI's 500 MB CUDA wheel to read its metadata.)
+    torch = _pins(BINDER / "requirements.txt")["torch"]
+    reqs = [line for line in reqs if line.strip() != CPU_INDEX]
+    reqs = [f"torch=={torch}+cpu" if line == f"torch=={torch}" else line for line in reqs]
+    binder = folder / "binder-requirements.txt"
+    binder.write_text("\n".join(reqs) + "\n")
+
+    start = time.monotonic()
+    # Not --quiet: on a conflict, pip says what it is caused by only at its normal level.
+    alone = _pip("--report", "alone.json", "-r", binder.name, cwd=folder)
+    out = {"alone": (alone.returncode, alone.stdout + alone.stderr), "together": None}
+    out["chosen"] = chosen = {}
+    if alone.returncode == 0:
+        report = json.loads((folder / "alone.json").read_text())["install"]
+        chosen.update({canonicalize_name(i["metadata"]["name"]): i["metadata"] for i in report})
+        versions = folder / "upgrades.txt"
+        versions.write_text("".join(f"{n}=={chosen[n]['version']}\n" for n in _upgraded()))
+        together = _pip("-r", binder.name, "-r", str(BASE), "-c", versions.name, cwd=folder)
+        out["together"] = (together.returncode, together.stdout + together.stderr)
+    out["seconds"] = time.monotonic() - start
+    return out
+
+
 def _pip(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_PROGRESS_BAR": "off"}
     cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", *args]
@@ -181,40 +226,23 @@ _PIP_NOISE = re.compile(
 )
 
 
-def _pip_failure(done: subprocess.CompletedProcess, what: str) -> str:
-    lines = (done.stdout + done.stderr).splitlines()
-    said = [line for line in lines if line.strip() and not _PIP_NOISE.match(line)]
+def _pip_failure(done: tuple[int, str], what: str) -> str:
+    returncode, output = done
+    said = [line for line in output.splitlines() if line.strip() and not _PIP_NOISE.match(line)]
     return (
-        f"{what}: pip exited {done.returncode}. This test needs the package registry (PyPI); "
+        f"{what}: pip exited {returncode}. This test needs the package registry (PyPI); "
         "a registry that cannot be reached fails it too (it is never skipped). pip said:\n"
         + "\n".join(said[-40:])
     )
 
 
 @pytest.mark.network
-def test_binder_pins_resolve_in_repo2docker_base_environment(tmp_path):
-    """What Binder's pip does to repo2docker's environment leaves it consistent.
-
-    Two dry runs (about 13 s here, most of it the registry's answers): (1) binder's pins
-    alone, as Binder's pip resolves them, give the version each upgraded base package is
-    upgraded to; (2) those versions, the pins and every other base package at its base
-    version, all as requirements (so that the requirements of jupyterlab, notebook,
-    jupyter_server... count), must resolve together: the environment Binder ends with.
-    """
-    reqs = (BINDER / "requirements.txt").read_text().splitlines()
-    # download.pytorch.org cannot be reached from here: its line is dropped, and torch is
-    # asked for as the CPU build it serves (torch==X+cpu), which pip's configuration on this
-    # machine finds as a local wheel. (Asking for plain torch==X would let pip, once it
-    # backtracks, fetch PyPI's 500 MB CUDA wheel to read its metadata.)
-    torch = _pins(BINDER / "requirements.txt")["torch"]
-    assert CPU_INDEX in reqs
-    reqs = [line for line in reqs if line.strip() != CPU_INDEX]
-    reqs = [f"torch=={torch}+cpu" if line == f"torch=={torch}" else line for line in reqs]
-    binder = tmp_path / "binder-requirements.txt"
-    binder.write_text("\n".join(reqs) + "\n")
-
+def test_binder_pins_resolve_in_repo2docker_base_environment(run_dir):
+    """What Binder's pip does to repo2docker's environment leaves it consistent
+    (:func:`resolve_pins`)."""
     # The marks in the base file agree with the pins, before asking pip anything.
-    pins, base, upgraded = _pins(binder), _pins(BASE), _upgraded()
+    assert CPU_INDEX in (BINDER / "requirements.txt").read_text().splitlines()
+    pins, base, upgraded = _pins(BINDER / "requirements.txt"), _pins(BASE), _upgraded()
     assert not set(base) & set(upgraded), "a base package both pinned and marked #upgraded"
     unmarked = sorted(n for n in pins if n in base and Version(base[n]) != Version(pins[n]))
     assert not unmarked, (
@@ -222,13 +250,11 @@ def test_binder_pins_resolve_in_repo2docker_base_environment(tmp_path):
         f"'#upgraded:' in {BASE.name} if the Jupyter server accepts the new versions"
     )
 
-    start = time.monotonic()
-    # Not --quiet: on a conflict, pip says what it is caused by only at its normal level.
-    alone = _pip("--report", "alone.json", "-r", binder.name, cwd=tmp_path)
-    assert alone.returncode == 0, _pip_failure(alone, "binder/requirements.txt does not resolve")
-    report = json.loads((tmp_path / "alone.json").read_text())["install"]
-    chosen = {canonicalize_name(i["metadata"]["name"]): i["metadata"] for i in report}
-
+    done = background_result(run_dir, "binder-pins")
+    assert done["alone"][0] == 0, _pip_failure(
+        done["alone"], "binder/requirements.txt does not resolve"
+    )
+    chosen = done["chosen"]
     # Each mark is needed: the package is pinned at another version, or something Binder
     # installs requires a version the base one is not.
     for name, old in upgraded.items():
@@ -243,18 +269,13 @@ def test_binder_pins_resolve_in_repo2docker_base_environment(tmp_path):
         pinned = name in pins and Version(pins[name]) != Version(old)
         assert pinned or needs, f"{name}=={old} is marked #upgraded, but nothing needs that"
         assert name in chosen, name
-    versions = tmp_path / "upgrades.txt"
-    versions.write_text("".join(f"{n}=={chosen[n]['version']}\n" for n in upgraded))
-
-    together = _pip("-r", binder.name, "-r", str(BASE), "-c", versions.name, cwd=tmp_path)
-    took = time.monotonic() - start
-    assert together.returncode == 0, _pip_failure(
-        together,
+    assert done["together"][0] == 0, _pip_failure(
+        done["together"],
         f"binder/requirements.txt conflicts with repo2docker's base environment ({BASE.name}): "
         "a pin or what it pulls in moves a package that the Jupyter server needs as it is, "
         "or upgrades a base package not marked '#upgraded:' there",
     )
-    print(f"pip's two dry runs took {took:.1f} s")
+    print(f"pip's two dry runs took {done['seconds']:.1f} s")
 
 
 # ---------------------------------------------------------------------- postBuild ----

@@ -59,15 +59,17 @@ def leaves_a_mark(request, run_dir):
 
 @pytest.fixture(scope="session")
 def chapter_kernel(run_dir):
-    """The kernel a worker runs its chapters in. Every result is computed there, and kept
-    for the student notebook's run (lnbook._results)."""
+    """The kernel a worker runs its chapters in, and its settings after a fresh start, which
+    each chapter must leave as it found them. Every result is computed there, and kept for
+    the student notebook's run (lnbook._results)."""
     with notebook_kernel(LNBOOK_RESULTS=f"store:{run_dir / 'results'}") as km:
-        yield km
+        yield km, kernel_settings(km, CHAPTERS[0])
 
 
 @pytest.mark.chapter
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_chapter(path: Path, leaves_a_mark, run_dir, chapter_kernel):
+    km, settings = chapter_kernel
     nb = jupytext.read(path)
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3", (
         f"{path.name} needs a jupytext header with kernelspec python3"
@@ -77,11 +79,10 @@ def test_chapter(path: Path, leaves_a_mark, run_dir, chapter_kernel):
         "a warning filter a chapter sets would outlive it in its kernel: use "
         "warnings.catch_warnings() around the cells' code instead"
     )
-    settings = kernel_settings(chapter_kernel, path)
     start = time.perf_counter()
     # The working directory and settings of the build and the editions (errors raise, no
     # timing metadata: it would change the notebook's hash in the cache).
-    run_in(chapter_kernel, nb, path)
+    run_in(km, nb, path)
     seconds = time.perf_counter() - start
 
     errors = [
@@ -101,8 +102,10 @@ def test_chapter(path: Path, leaves_a_mark, run_dir, chapter_kernel):
         assert cache.match_cache_notebook(jupytext.read(path)).pk == record.pk
     print(f"{path.name}: executed in {seconds:.1f} s")
     # What the next chapter in this kernel finds: what this one found.
-    left = kernel_settings(chapter_kernel, path)
+    left = kernel_settings(km, path)
     changed = {
         k: (settings.get(k), left.get(k)) for k in settings | left if left.get(k) != settings.get(k)
     }
+    if changed:
+        km.restart_kernel(now=True)  # the next chapter starts as a fresh kernel does
     assert not changed, f"{path.name} changes settings a fresh start keeps: {changed}"
