@@ -62,10 +62,9 @@ def pytest_xdist_make_scheduler(config, log):
 
     class Scheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            if group := SAME_WORKER_MODULES.get(module.rsplit("/", 1)[-1]):
+            if group := _worker_group(nodeid):
                 return group
-            return module if _one_worker_module(nodeid) else nodeid
+            return nodeid.split("::", 1)[0] if _one_worker_module(nodeid) else nodeid
 
         def _reschedule(self, node) -> None:
             # One test ahead, no more (xdist's default queues three): the longest tests come
@@ -390,6 +389,11 @@ def pytest_configure(config):
     )
 
 
+def _worker_group(nodeid: str) -> str | None:
+    """The group of ``SAME_WORKER_MODULES`` the test's module belongs to, if any."""
+    return SAME_WORKER_MODULES.get(nodeid.split("::", 1)[0].rsplit("/", 1)[-1])
+
+
 def _one_worker_module(nodeid: str) -> bool:
     import fnmatch
 
@@ -398,19 +402,34 @@ def _one_worker_module(nodeid: str) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Chapter runs (the book's and the student notebooks') first; the site tests, and the
-    other tests that need every chapter executed, last, the whole modules among them
-    (a browser visit of every page, the PDF) first.
+    """The order the workers take the tests in: longest first, so that both are busy to
+    the end, where what is left is short.
 
-    The longest tests first keeps the two workers busy to the end; and a worker that
-    reaches a site test has then only the other worker's last chapter to wait for.
+    0. the chapter runs (the book's and the student notebooks'): the tests after them need
+       them, the site build starts after the last;
+    1. the units run whole (``ONE_WORKER_MODULES``, ``SAME_WORKER_MODULES``) that need no
+       site: the findings' experiments, nbgrader, JupyterLab (by now the build is running);
+    2. those that need the site (a browser visit of every page, the PDF, the in-browser
+       edition), built by then;
+    3. the other tests that wait for the site or for every chapter;
+    4. the rest, mostly short unit tests, to fill the end.
     """
 
-    def rank(item) -> tuple[int, int]:
-        if item.get_closest_marker("site") or "executed_chapters" in item.fixturenames:
-            # These wait for every chapter: last, or a worker would sit idle.
-            return 2, 0 if _one_worker_module(item.nodeid) else 1
-        return (0 if item.get_closest_marker("chapter") else 1), 0
+    def unit(item) -> str | None:  # a unit run whole: its module, or its group
+        if group := _worker_group(item.nodeid):
+            return group
+        return item.nodeid.split("::", 1)[0] if _one_worker_module(item.nodeid) else None
+
+    # A unit that needs the site anywhere in it waits for it as a whole.
+    needs_site = {unit(i) for i in items if unit(i) and i.get_closest_marker("site")}
+
+    def rank(item) -> int:
+        if item.get_closest_marker("chapter"):
+            return 0
+        if whole := unit(item):
+            return 2 if whole in needs_site else 1
+        waits = item.get_closest_marker("site") or "executed_chapters" in item.fixturenames
+        return 3 if waits else 4
 
     items.sort(key=rank)  # stable: files and parameters keep their order
 
