@@ -402,12 +402,12 @@ def _paint_and_plotly_on_a_slow_line(server, browser, timeout_ms: float) -> dict
 
 def test_text_paints_before_plotly_arrives_on_a_slow_line(site, server, browser):
     # Known flake: under make test's two workers a throttled load has sometimes (twice in five
-    # full runs, once more on 2026-12-05) never finished at all (neither the page's load
-    # nor, later, these two events within minutes). A second, fresh load decides; a page
-    # that paints late fails both. The first gets 25 s (the loads that finish take 4-5 s),
-    # so that the flake costs 25 s of the run, not 90.
+    # full runs, once more on 2026-12-05 and on 2026-12-06) never finished at all (neither
+    # the page's load nor, later, these two events within minutes). A second, fresh load
+    # decides; a page that paints late fails both. The first gets 12 s (the loads that
+    # finish took 4-7 s in make test's runs), so that the flake costs 12 s of the run, not 90.
     try:
-        timing = _paint_and_plotly_on_a_slow_line(server, browser, 25_000)
+        timing = _paint_and_plotly_on_a_slow_line(server, browser, 12_000)
     except Exception:  # playwright's TimeoutError: the load never finished
         timing = _paint_and_plotly_on_a_slow_line(server, browser, 90_000)
     assert timing["paint"] < timing["plotly"], timing

@@ -276,3 +276,18 @@ def test_katex_start_waits_until_the_renderer_listens(tmp_path):
         sock.close()
         process.kill()
         process.wait()
+
+
+def test_bibtex_plugins_are_looked_up_once_each(monkeypatch):
+    from pybtex import plugin
+
+    # pybtex's own lookup (a build in this process may have wrapped it already)
+    original = getattr(plugin._load_entry_point, "__wrapped__", plugin._load_entry_point)
+    monkeypatch.setattr(plugin, "_load_entry_point", original)  # restored after the test
+    sphinxext._bibtex_plugins_found_once()
+    found = plugin.find_plugin("pybtex.style.formatting", "plain")
+    assert found is original("pybtex.style.formatting", "plain", use_aliases=True)
+    assert plugin.find_plugin("pybtex.style.formatting", "plain") is found
+    assert plugin._load_entry_point.cache_info().hits == 1  # the second, from the cache
+    sphinxext._bibtex_plugins_found_once()  # a second build in the process: still one cache
+    assert plugin._load_entry_point.__wrapped__ is original
