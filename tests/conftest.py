@@ -218,10 +218,10 @@ def _background_work(request, run_dir):
         module, function = target.split(":")
         work = getattr(importlib.import_module(module), function)
         # Not a daemon: the worker's process waits for it before it exits.
-        threading.Thread(target=_run_in_background, args=(work, run_dir, name)).start()
+        threading.Thread(target=run_in_background, args=(work, run_dir, name)).start()
 
 
-def _run_in_background(work, run_dir: Path, name: str) -> None:
+def run_in_background(work, run_dir: Path, name: str) -> None:
     import json
 
     try:

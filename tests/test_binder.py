@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import background_result
+from conftest import background_result, run_in_background
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -276,6 +276,16 @@ def test_binder_pins_resolve_in_repo2docker_base_environment(run_dir):
         "or upgrades a base package not marked '#upgraded:' there",
     )
     print(f"pip's two dry runs took {done['seconds']:.1f} s")
+
+
+def test_work_in_the_background_reports_what_it_returned_or_raised(tmp_path):
+    # conftest's runner, as the Binder check's dry runs use it: a result reaches the test
+    # that waits for it, and so does a failure, named (not a wait until the timeout).
+    run_in_background(lambda folder: {"folder": folder.name}, tmp_path, "fine")
+    assert background_result(tmp_path, "fine", timeout=5) == {"folder": "fine"}
+    run_in_background(lambda folder: 1 / 0, tmp_path, "broken")
+    with pytest.raises(AssertionError, match="'broken' raised ZeroDivisionError"):
+        background_result(tmp_path, "broken", timeout=5)
 
 
 # ---------------------------------------------------------------------- postBuild ----
