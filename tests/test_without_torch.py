@@ -11,9 +11,11 @@ For every chapter, the cells the browser edition keeps (not tagged ``needs-torch
 ``needs-torch`` cell, run after them, must fail for want of torch (ImportError, or NameError
 for a name a torch cell defines), so no cell is tagged that the browser could run.
 
-The cells run in an IPython shell in one process per chapter (displays and magics work as
-in a kernel, at a fraction of a kernel's start), with ``fig.show()`` a no-op. The same file
-is that process's program: ``python tests/test_without_torch.py`` (see :func:`_child`).
+The cells run in an IPython shell (displays and magics work as in a kernel, at a fraction of
+a kernel's start), with ``fig.show()`` a no-op, in one process per worker: each chapter from
+an empty namespace (``shell.reset()``, as a kernel's ``%reset -f``), as the chapter tests
+run theirs in one kernel. The same file is that process's program:
+``python tests/test_without_torch.py`` (see :func:`_child` and :func:`_serve`).
 """
 
 from __future__ import annotations
@@ -91,7 +93,8 @@ def _block_imports() -> None:
 
 
 def _child(job: dict) -> dict:
-    """Run a chapter's cells as the browser edition would; return what happened.
+    """Run a chapter's cells as the browser edition would, from an empty namespace; return
+    what happened.
 
     ``job``: ``digits`` (the packed digits file), ``run`` (cells that must succeed, in
     order) and ``need`` (cells each run afterwards on a copy of the namespace).
@@ -105,6 +108,7 @@ def _child(job: dict) -> dict:
     pio.show = lambda *args, **kwargs: None  # fig.show() and a figure as a cell's result
     lnbook.data.DIGITS_FILE = job["digits"]  # absolute: replaces the package folder's copy
     shell = InteractiveShell.instance(colors="NoColor")  # tracebacks read as text
+    shell.reset(new_session=False)  # what an earlier chapter left: names, output history
     out = {"ran": [], "needs": []}
     for cell in job["run"]:
         start = time.perf_counter()
@@ -159,13 +163,57 @@ def _run(args: list[str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
     )
 
 
-def _run_child(job: dict, cwd: Path, tmp_path: Path) -> dict:
-    """Run :func:`_child` in a fresh process (in ``cwd``, as a chapter runs in book/)."""
+def _serve() -> None:
+    """The worker's process: for each line ``JOB OUT`` read, :func:`_child` of the JSON
+    in file JOB, written to file OUT with what the cells printed; then ``done``."""
+    import contextlib
+    import io
+
+    protocol = sys.stdout
+    for line in sys.stdin:
+        job_file, out_file = line.split()
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            out = _child(json.loads(Path(job_file).read_text()))
+        Path(out_file).write_text(json.dumps(out | {"stdout": printed.getvalue()}))
+        print("done", file=protocol, flush=True)
+
+
+@pytest.fixture(scope="module")
+def browser_python(tmp_path_factory):
+    """This worker's process for the chapters (:func:`_serve`), in book/ as a chapter
+    runs; ``LNBOOK_RESULTS`` off: compute all, keep nothing."""
+    errors = tmp_path_factory.mktemp("without-torch") / "stderr.txt"
+    with errors.open("w") as stderr:  # a file: a full pipe would stop the process
+        proc = subprocess.Popen(
+            [sys.executable, __file__],
+            cwd=ROOT / "book",
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env={**os.environ, "LNBOOK_RESULTS": ""},
+        )
+    proc.errors = errors
+    yield proc
+    proc.stdin.close()
+    proc.wait(timeout=60)
+
+
+def _run_child(job: dict, proc: subprocess.Popen, tmp_path: Path) -> dict:
+    """Run :func:`_child` in the worker's process (``browser_python``)."""
+    import select
+
     job_file, out_file = tmp_path / "job.json", tmp_path / "out.json"
     job_file.write_text(json.dumps(job))
-    proc = _run([__file__, str(job_file), str(out_file)], cwd=cwd)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(out_file.read_text()) | {"stdout": proc.stdout}
+    proc.stdin.write(f"{job_file} {out_file}\n")
+    proc.stdin.flush()
+    if not select.select([proc.stdout], [], [], 600)[0]:  # a hang guard, not a speed limit
+        proc.kill()
+        pytest.fail(f"no answer after 600 s: {proc.errors.read_text()[-3000:]}")
+    answer = proc.stdout.readline()  # "done", or "" once the process has died
+    assert answer == "done\n", f"the chapters' process ended: {proc.errors.read_text()[-3000:]}"
+    return json.loads(out_file.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -241,10 +289,10 @@ def test_lnbook_works_without_torch_and_sklearn(digits_file, tmp_path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
-def test_chapter_runs_without_torch(path, digits_file, tmp_path, record_property):
+def test_chapter_runs_without_torch(path, digits_file, browser_python, tmp_path, record_property):
     run, need = _cells(path)
     start = time.perf_counter()
-    out = _run_child({"digits": digits_file, "run": run, "need": need}, path.parent, tmp_path)
+    out = _run_child({"digits": digits_file, "run": run, "need": need}, browser_python, tmp_path)
     seconds = time.perf_counter() - start
     record_property("measured", f"{path.stem} without torch: {seconds:.1f} s")
     sources = {c["index"]: c["source"] for c in run + need}
@@ -268,6 +316,5 @@ def test_chapter_runs_without_torch(path, digits_file, tmp_path, record_property
     )
 
 
-if __name__ == "__main__":  # the chapter's process (see _run_child)
-    job_file, out_file = sys.argv[1:3]
-    Path(out_file).write_text(json.dumps(_child(json.loads(Path(job_file).read_text()))))
+if __name__ == "__main__":  # the chapters' process (see browser_python)
+    _serve()
