@@ -37,7 +37,8 @@ settings.load_profile("lnbook")
 # workers share: each chapter test leaves a mark when it ends, and the last one starts the
 # strict build, once, in a thread of its worker, while both workers go on with other tests
 # (the build renders those executions instead of executing the chapters again); the site
-# tests wait for it.
+# tests wait for it. Work that mostly waits on the network starts with the run, in the
+# background (``BACKGROUND``).
 
 # Modules run whole on one worker (file names; fnmatch patterns).
 ONE_WORKER_MODULES = (
@@ -222,6 +223,8 @@ def _background_work(request, run_dir):
 
 
 def run_in_background(work, run_dir: Path, name: str) -> None:
+    """``work(run_dir / name)``, its result (or what it raised) left as JSON for
+    :func:`background_result`."""
     import json
 
     try:
