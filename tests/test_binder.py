@@ -205,7 +205,15 @@ def resolve_pins(folder: Path) -> dict:
     out["chosen"] = chosen = {}
     if alone.returncode == 0:
         report = json.loads((folder / "alone.json").read_text())["install"]
-        chosen.update({canonicalize_name(i["metadata"]["name"]): i["metadata"] for i in report})
+        # What the test reads of each package's metadata, not all of it (some 800 KB).
+        chosen.update(
+            {
+                canonicalize_name(i["metadata"]["name"]): {
+                    k: i["metadata"].get(k) for k in ("name", "version", "requires_dist")
+                }
+                for i in report
+            }
+        )
         versions = folder / "upgrades.txt"
         versions.write_text("".join(f"{n}=={chosen[n]['version']}\n" for n in _upgraded()))
         together = _pip("-r", binder.name, "-r", str(BASE), "-c", versions.name, cwd=folder)
@@ -261,7 +269,7 @@ def test_binder_pins_resolve_in_repo2docker_base_environment(run_dir):
         needs = [
             f"{meta['name']} needs {req}"
             for meta in chosen.values()
-            for req in map(Requirement, meta.get("requires_dist", []))
+            for req in map(Requirement, meta["requires_dist"] or [])
             if canonicalize_name(req.name) == name
             and (req.marker is None or req.marker.evaluate({"extra": ""}))
             and not req.specifier.contains(old, prereleases=True)
