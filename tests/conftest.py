@@ -2,13 +2,11 @@
 tests (built once per session)."""
 
 import contextlib
-import functools
 import os
 import subprocess
 import sys
 import threading
 import time
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 # Two workers on two cores: NumPy's BLAS and torch get one thread each, in the workers and in
@@ -47,6 +45,21 @@ ONE_WORKER_MODULES = (
     "test_lite.py",
     "test_nbgrader.py",
     "test_site_pages.py",  # each page visited once for all its tests
+)
+# The chapters that take longest to run (10-45 s each, against 2-10 s), slowest first: the
+# chapter runs end on short ones, so both workers finish them together; and the student
+# notebooks, run next in the same order, find their chapter's results kept
+# (``lnbook._results``) instead of waiting for them. The others follow in file order.
+SLOW_CHAPTERS = (
+    "05_transformers",
+    "06_covariate_shift",
+    "12_placements",
+    "07_rmsnorm_and_beyond",
+    "08_performance",
+    "02_gamma_and_beta",
+    "04_layernorm_vs_batchnorm",
+    "11_recurrent",
+    "14_outliers_vision_conditioning",
 )
 # Modules run together on one worker: those that share a server each worker starts for
 # itself (the ``lab`` fixture's JupyterLab: a start costs some 5 s).
@@ -103,15 +116,19 @@ def chapters_of_run(session) -> list[str]:
     ]
 
 
-@pytest.fixture(scope="session")
-def executed_chapters(request, run_dir) -> None:
-    """Wait until every chapter test of this run has ended (on either worker)."""
-    names = chapters_of_run(request.session)
+def wait_for_chapters(run_dir: Path, names: list[str]) -> None:
+    """Wait until the chapter tests ``names`` (ids) have ended, on either worker."""
     deadline = time.monotonic() + 3600
     while missing := [n for n in names if not chapter_done_mark(run_dir, n).exists()]:
         if time.monotonic() > deadline:
             pytest.fail(f"chapter tests still unfinished after an hour: {missing}")
-        time.sleep(2)
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def executed_chapters(request, run_dir) -> None:
+    """Wait until every chapter test of this run has ended (on either worker)."""
+    wait_for_chapters(run_dir, chapters_of_run(request.session))
 
 
 def claim_site_build(run_dir: Path) -> bool:
@@ -333,12 +350,8 @@ def kernel_settings(km, path: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def server(site):
-    handler = functools.partial(sitekit.QuietHandler, directory=str(site))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with sitekit.serving(site) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")
@@ -408,8 +421,9 @@ def pytest_collection_modifyitems(config, items):
     """The order the workers take the tests in: longest first, so that both are busy to
     the end, where what is left is short.
 
-    0. the chapter runs (the book's and the student notebooks'): the tests after them need
-       them, the site build starts after the last;
+    0. the chapter runs (the book's, then the student notebooks', each in the order of
+       ``SLOW_CHAPTERS``): the tests after them need them, the site build starts after the
+       last;
     1. the units run whole (``ONE_WORKER_MODULES``, ``SAME_WORKER_MODULES``) that need no
        site: the findings' experiments, nbgrader, JupyterLab (by now the build is running);
     2. those that need the site (a browser visit of every page, the PDF, the in-browser
@@ -434,7 +448,15 @@ def pytest_collection_modifyitems(config, items):
         waits = item.get_closest_marker("site") or "executed_chapters" in item.fixturenames
         return 3 if waits else 4
 
-    items.sort(key=rank)  # stable: files and parameters keep their order
+    def chapter_order(item) -> tuple[str, int]:  # the chapter runs: slow chapters first
+        if rank(item):
+            return "", 0
+        name = getattr(getattr(item, "callspec", None), "id", "")
+        slow = SLOW_CHAPTERS.index(name) if name in SLOW_CHAPTERS else len(SLOW_CHAPTERS)
+        return item.path.name, slow
+
+    # stable: files and parameters otherwise keep their order
+    items.sort(key=lambda item: (rank(item), *chapter_order(item)))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -23,6 +23,7 @@ from pathlib import Path
 import jupytext
 import pytest
 from conftest import (
+    SLOW_CHAPTERS,
     chapter_done_mark,
     kernel_settings,
     notebook_kernel,
@@ -44,6 +45,12 @@ def test_every_chapter_is_in_the_toc():
     assert CHAPTERS, "no chapters found in book/"
     missing = [p.stem for p in CHAPTERS if f"book/{p.stem}" not in toc]
     assert not missing, f"chapters missing from _toc.yml: {missing}"
+
+
+def test_the_slow_chapters_the_test_order_names_are_chapters():
+    # conftest runs them first; a renamed chapter would silently lose its place.
+    unknown = set(SLOW_CHAPTERS) - {p.stem for p in CHAPTERS}
+    assert not unknown, f"SLOW_CHAPTERS in conftest.py names no chapter: {sorted(unknown)}"
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Every page of the site, opened once in a fresh desktop tab, as a reader with no network.
+"""Every page of the site, opened once in a desktop tab, as a reader with no network.
 
 One visit a page answers six questions, each its own test: does it work offline (nothing
 asked of any other host, no console error, all math and every figure drawn), does it load
@@ -18,7 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from sitekit import PLOTTED, ROOT, Visit, figure_specs, pages, paper_luminance, parse, weight
+from sitekit import (
+    PLOTTED,
+    ROOT,
+    Visit,
+    figure_specs,
+    new_tab,
+    pages,
+    paper_luminance,
+    parse,
+    weight,
+)
 
 pytestmark = pytest.mark.site
 
@@ -292,10 +302,11 @@ def seen(site, server, browser) -> dict[str, Seen]:
     axe's verdicts."""
     script = AXE.read_text(encoding="utf-8")
     found = {}
+    tab = new_tab(browser)  # one desktop tab, going from page to page
     for page in pages(site):
         rel = page.relative_to(site).as_posix()
         s = found[rel] = Seen(has_figures=bool(parse(page).figures))
-        visit = Visit(browser, server, rel)
+        visit = Visit(browser, server, rel, tab=tab)
         loaded = trials = (0, 0)  # console errors and outside requests so far
         try:
             try:
@@ -320,6 +331,7 @@ def seen(site, server, browser) -> dict[str, Seen]:
             s.offline.append(f"requests outside 127.0.0.1: {outside}")
         if errors:
             s.offline.append(f"console errors: {errors}")
+    tab.context.close()
     return found
 
 

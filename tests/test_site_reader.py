@@ -20,9 +20,11 @@ from sitekit import (
     PLOTTED,
     Visit,
     figure_pages,
+    new_tab,
     pages,
     paper_luminance,
     parse,
+    serving,
     wait_drawn,
 )
 
@@ -101,12 +103,40 @@ _OUTSIDE = """([width]) => {
 }"""
 
 
+def test_a_visit_in_a_shared_tab_records_its_own_page_and_starts_with_empty_storage(
+    browser, tmp_path
+):
+    # The walks over every page go from page to page in one tab (sitekit.Visit, tab=): each
+    # visit must see only its own page's errors and requests, and none of its storage.
+    (tmp_path / "a.html").write_text(
+        "<script>localStorage.setItem('mode', 'dark'); sessionStorage.setItem('s', '1');"
+        "console.error('from a'); fetch('http://example.invalid/a');</script>"
+    )
+    (tmp_path / "b.html").write_text("<p>b</p>")
+    with serving(tmp_path) as base:
+        tab = new_tab(browser, PHONE)
+        try:
+            a = Visit(browser, base, "a.html", tab=tab)
+            a.close()
+            b = Visit(browser, base, "b.html", tab=tab)
+            stored = b.page.evaluate("() => [localStorage.length, sessionStorage.length]")
+            touch = b.page.evaluate("() => navigator.maxTouchPoints > 0")
+            b.close()
+            assert not tab.is_closed()
+        finally:
+            tab.context.close()
+    assert "from a" in a.errors and a.outside == ["http://example.invalid/a"]
+    assert (b.errors, b.outside, stored, touch) == ([], [], [0, 0], True)
+    with pytest.raises(ValueError, match="tab="):
+        Visit(browser, base, "b.html", PHONE, tab=tab)
+
+
 def test_every_figure_title_and_control_fits_a_phone(site, server, browser):
     problems = {}
-    phone = browser.new_context(**PHONE)  # one phone, going from page to page
+    phone = new_tab(browser, PHONE)  # one phone's tab, going from page to page
     try:
         for rel in figure_pages(site):
-            visit = Visit(browser, server, rel, context=phone)
+            visit = Visit(browser, server, rel, tab=phone)
             try:
                 wait_drawn(visit.page)
                 page_width = visit.page.evaluate("() => document.documentElement.scrollWidth")
@@ -124,7 +154,7 @@ def test_every_figure_title_and_control_fits_a_phone(site, server, browser):
             if found or visit.errors:
                 problems[rel] = found + visit.errors
     finally:
-        phone.close()
+        phone.context.close()
     assert not problems, json.dumps(problems, indent=1)
 
 

@@ -347,6 +347,19 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
+def serving(folder: Path):
+    """``folder`` served on 127.0.0.1, on a free port, while the block runs; yields the
+    base URL (the print's, and the browser tests')."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+
+
+@contextlib.contextmanager
 def _opened(browser, base: str, folder: str, page_html: str):
     """Open the assembled page (served in ``folder`` of the site) in a fresh tab, with its
     figures drawn for print and what is too big scaled to fit; yields (the tab, what
@@ -430,10 +443,6 @@ def render(
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     folder = posixpath.dirname(book_parts(root)[0][1][0])  # the root page's: book/
-    handler = functools.partial(QuietHandler, directory=str(site))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
 
     def print_with(browser):
         # First print: where each chapter starts. Then the same page, its contents numbered
@@ -452,7 +461,7 @@ def render(
             _to_pdf(tab, out)
         return drawn, pages
 
-    try:
+    with serving(site) as base:
         if browser is not None:
             drawn, pages = print_with(browser)
         else:
@@ -464,8 +473,6 @@ def render(
                     drawn, pages = print_with(browser)
                 finally:
                     browser.close()
-    finally:
-        httpd.shutdown()
     return {
         **drawn,
         "pages": len(PdfReader(out).pages),
