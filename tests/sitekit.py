@@ -6,6 +6,8 @@ that every test module of the site can use them.
 
 from __future__ import annotations
 
+import threading
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from lnbook.book import pdf
-from lnbook.book.pdf import CHROMIUM_ARGS, serving  # noqa: F401 (shared with the tests)
+from lnbook.book.pdf import CHROMIUM_ARGS, QuietHandler, serving  # noqa: F401 (shared)
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
@@ -238,6 +240,44 @@ def weigh(site: Path, base: str, browser) -> dict[str, dict]:
         finally:
             visit.close()
     return found
+
+
+class SlowLine:
+    """A slow connection that every response of a server shares: ``rate`` bytes a second,
+    after ``latency`` seconds a request. The server is slow itself, rather than chromium
+    slowed by its DevTools (``Network.emulateNetworkConditions``), under which a page's
+    load sometimes never finished (three times in some ten runs of make test)."""
+
+    CHUNK = 16_384
+
+    def __init__(self, rate: float, latency: float):
+        self.rate, self.latency = rate, latency
+        self._free_at = 0.0  # when the line has sent what it was given so far
+        self._lock = threading.Lock()
+
+    def send(self, data: bytes, out) -> None:
+        """Write ``data`` to ``out`` at the line's rate, sharing it with other sends."""
+        for i in range(0, len(data), self.CHUNK):
+            chunk = data[i : i + self.CHUNK]
+            with self._lock:
+                self._free_at = max(time.monotonic(), self._free_at) + len(chunk) / self.rate
+                sent_at = self._free_at
+            time.sleep(max(0.0, sent_at - time.monotonic()))
+            out.write(chunk)
+
+    def handler(self) -> type[QuietHandler]:
+        """A request handler (for :func:`serving`) that answers over this line."""
+        line = self
+
+        class OverTheLine(QuietHandler):
+            def send_head(self):
+                time.sleep(line.latency)
+                return super().send_head()
+
+            def copyfile(self, source, outputfile):
+                line.send(source.read(), outputfile)
+
+        return OverTheLine
 
 
 def wait_drawn(page, timeout: float = 15_000) -> None:

@@ -347,10 +347,10 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serving(folder: Path):
-    """``folder`` served on 127.0.0.1, on a free port, while the block runs; yields the
-    base URL (the print's, and the browser tests')."""
-    handler = functools.partial(QuietHandler, directory=str(folder))
+def serving(folder: Path, handler: type[SimpleHTTPRequestHandler] = QuietHandler):
+    """``folder`` served on 127.0.0.1, on a free port, by ``handler`` while the block runs;
+    yields the base URL (the print's, and the browser tests')."""
+    handler = functools.partial(handler, directory=str(folder))
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
