@@ -49,7 +49,8 @@ ONE_WORKER_MODULES = (
 # The chapters that take longest to run (10-45 s each, against 2-10 s), slowest first: the
 # chapter runs end on short ones, so both workers finish them together; and the student
 # notebooks, run next in the same order, find their chapter's results kept
-# (``lnbook._results``) instead of waiting for them. The others follow in file order.
+# (``lnbook._results``), seldom waiting for the chapter's run to end. The others follow in
+# file order.
 SLOW_CHAPTERS = (
     "05_transformers",
     "06_covariate_shift",

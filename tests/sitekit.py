@@ -129,17 +129,18 @@ DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
 
 class Visit:
-    """A page opened in a fresh context, with every request and console error recorded.
+    """A page opened in a fresh context (or ``tab``), with every request and console error
+    recorded; the HTTP cache is off, as Playwright's routing turns it off.
 
     ``device`` is a dict of Playwright context options (:data:`PHONE`, :data:`DESKTOP`);
     ``dark`` opens the page with the theme's dark mode chosen, as a reader's earlier choice
     is remembered by the theme (``localStorage.mode``). ``tab``: open the page in this tab
-    instead (:func:`new_tab`), as a reader following a link: a new document, with what
-    the earlier page left in the site's storage cleared first, and the HTTP cache off as in
-    every visit (Playwright's routing turns it off); ``close`` leaves the tab open for the
-    next visit. Chromium takes some 0.5 s to open a tab and its context: in one tab, the
-    tour of every page (test_site_pages.py) took 130 s instead of 141 s, and the phone's
-    walk over the figure pages 22 s instead of 26 s (quiet machine).
+    of :func:`new_tab` instead, which goes from page to page as a reader following links
+    does, each page a new document that finds the site's storage empty; ``close`` leaves
+    the page (what its unloading sends is still this visit's) and the tab open for the next
+    visit. Chromium takes some 0.5 s to open a tab and its context: in one tab, the tour of
+    every page (test_site_pages.py) took 130 s instead of 141 s, and the phone's walk over
+    the figure pages 22 s instead of 26 s (quiet machine).
     """
 
     def __init__(
@@ -160,11 +161,7 @@ class Visit:
             self.context.add_init_script("localStorage.setItem('mode', 'dark')")
         self.outside: list[str] = []
         self.errors: list[str] = []
-        if tab is None:
-            self.page = self.context.new_page()
-        else:  # what the earlier page left for the site (the theme's choices)
-            self.page = tab
-            tab.evaluate(_CLEAR_STORAGE)
+        self.page = self.context.new_page() if tab is None else tab
         self.page.route("**/*", self._route)
         self.page.on("console", self._console)
         self.page.on("pageerror", self._page_error)
@@ -194,19 +191,27 @@ class Visit:
     def close(self):
         if self._own_context:
             self.context.close()
-        else:  # the tab goes on to the next visit, which records its own
+        else:  # the page unloads while this visit still records; the tab goes on
+            self.page.goto("about:blank")
             self.page.unroute("**/*", self._route)
             self.page.remove_listener("console", self._console)
             self.page.remove_listener("pageerror", self._page_error)
 
 
-_CLEAR_STORAGE = """() => { try { localStorage.clear(); sessionStorage.clear(); } catch (e) {} }"""
+# Run in each new document of a tab of new_tab, before the page's own scripts: the earlier
+# page's storage is gone (the theme keeps the sidebar's scroll position in sessionStorage,
+# written as a page unloads), as for a reader's first visit.
+_EMPTY_STORAGE = """if (window === window.top) {
+  try { localStorage.clear(); sessionStorage.clear(); } catch (e) {}  // about:blank has none
+}"""
 
 
 def new_tab(browser, device: dict | None = None):
     """A tab in a context of its own, for :class:`Visit` after :class:`Visit` (``tab=``);
     close it with ``tab.context.close()``."""
-    return browser.new_context(**(device or DESKTOP)).new_page()
+    context = browser.new_context(**(device or DESKTOP))
+    context.add_init_script(_EMPTY_STORAGE)
+    return context.new_page()
 
 
 _TRANSFERRED = """async () => {
@@ -219,8 +224,8 @@ _TRANSFERRED = """async () => {
 
 
 def weight(visit: Visit) -> dict:
-    """Bytes, requests and first paint of a page just opened (by :class:`Visit`: a fresh
-    context, so an empty cache), once its figures are drawn.
+    """Bytes, requests and first paint of a page just opened (by :class:`Visit`, with no
+    HTTP cache), once its figures are drawn.
 
     Bytes are the browser's own count (Resource Timing's decoded body sizes: uncompressed,
     as ``make serve`` sends them) of the page and everything it loaded.

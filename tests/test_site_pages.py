@@ -301,8 +301,15 @@ def seen(site, server, browser) -> dict[str, Seen]:
     anything else can load), whether it works offline, each trial of its controls, and
     axe's verdicts."""
     script = AXE.read_text(encoding="utf-8")
-    found = {}
     tab = new_tab(browser)  # one desktop tab, going from page to page
+    try:
+        return _visit_every_page(site, server, browser, tab, script)
+    finally:
+        tab.context.close()
+
+
+def _visit_every_page(site, server, browser, tab, script: str) -> dict[str, Seen]:
+    found = {}
     for page in pages(site):
         rel = page.relative_to(site).as_posix()
         s = found[rel] = Seen(has_figures=bool(parse(page).figures))
@@ -331,7 +338,6 @@ def seen(site, server, browser) -> dict[str, Seen]:
             s.offline.append(f"requests outside 127.0.0.1: {outside}")
         if errors:
             s.offline.append(f"console errors: {errors}")
-    tab.context.close()
     return found
 
 

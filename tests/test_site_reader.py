@@ -108,10 +108,12 @@ def test_a_visit_in_a_shared_tab_records_its_own_page_and_starts_with_empty_stor
     browser, tmp_path
 ):
     # The walks over every page go from page to page in one tab (sitekit.Visit, tab=): each
-    # visit must see only its own page's errors and requests, and none of its storage.
+    # visit must see only its own page's errors and requests, and none of the storage an
+    # earlier page wrote, as it loaded or as it unloaded (the theme writes then).
     (tmp_path / "a.html").write_text(
         "<script>localStorage.setItem('mode', 'dark'); sessionStorage.setItem('s', '1');"
-        "console.error('from a'); fetch('http://example.invalid/a');</script>"
+        "console.error('from a'); fetch('http://example.invalid/a');"
+        "addEventListener('pagehide', () => sessionStorage.setItem('scroll', '9'));</script>"
     )
     (tmp_path / "b.html").write_text("<p>b</p>")
     with serving(tmp_path) as base:

@@ -357,6 +357,7 @@ def serving(folder: Path, handler: type[SimpleHTTPRequestHandler] = QuietHandler
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
+        httpd.server_close()
 
 
 @contextlib.contextmanager
