@@ -251,7 +251,7 @@ class SlowLine:
     """A slow connection that every response of a server shares: ``rate`` bytes a second,
     after ``latency`` seconds a request. The server is slow itself, rather than chromium
     slowed by its DevTools (``Network.emulateNetworkConditions``), under which a page's
-    load sometimes never finished (three times in some ten runs of make test)."""
+    load sometimes never finished (four times in recent runs of make test)."""
 
     CHUNK = 16_384
 
