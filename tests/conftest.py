@@ -117,8 +117,11 @@ def chapters_of_run(session) -> list[str]:
     ]
 
 
-def wait_for_chapters(run_dir: Path, names: list[str]) -> None:
-    """Wait until the chapter tests ``names`` (ids) have ended, on either worker."""
+def wait_for_chapters(session, run_dir: Path, names: list[str] | None = None) -> None:
+    """Wait until the chapter tests ``names`` (ids; all by default) that this run holds
+    have ended, on either worker."""
+    held = chapters_of_run(session)
+    names = held if names is None else [n for n in names if n in held]
     deadline = time.monotonic() + 3600
     while missing := [n for n in names if not chapter_done_mark(run_dir, n).exists()]:
         if time.monotonic() > deadline:
@@ -129,7 +132,7 @@ def wait_for_chapters(run_dir: Path, names: list[str]) -> None:
 @pytest.fixture(scope="session")
 def executed_chapters(request, run_dir) -> None:
     """Wait until every chapter test of this run has ended (on either worker)."""
-    wait_for_chapters(run_dir, chapters_of_run(request.session))
+    wait_for_chapters(request.session, run_dir)
 
 
 def claim_site_build(run_dir: Path) -> bool:
@@ -439,25 +442,19 @@ def pytest_collection_modifyitems(config, items):
         return item.nodeid.split("::", 1)[0] if _one_worker_module(item.nodeid) else None
 
     # A unit that needs the site anywhere in it waits for it as a whole.
-    needs_site = {unit(i) for i in items if unit(i) and i.get_closest_marker("site")}
+    needs_site = {u for i in items if (u := unit(i)) and i.get_closest_marker("site")}
 
-    def rank(item) -> int:
-        if item.get_closest_marker("chapter"):
-            return 0
+    def order(item) -> tuple[int, str, int]:
+        if item.get_closest_marker("chapter"):  # by file, then slow chapters first
+            name = getattr(getattr(item, "callspec", None), "id", "")
+            slow = SLOW_CHAPTERS.index(name) if name in SLOW_CHAPTERS else len(SLOW_CHAPTERS)
+            return 0, item.path.name, slow
         if whole := unit(item):
-            return 2 if whole in needs_site else 1
+            return (2 if whole in needs_site else 1), "", 0
         waits = item.get_closest_marker("site") or "executed_chapters" in item.fixturenames
-        return 3 if waits else 4
+        return (3 if waits else 4), "", 0
 
-    def chapter_order(item) -> tuple[str, int]:  # the chapter runs: slow chapters first
-        if rank(item):
-            return "", 0
-        name = getattr(getattr(item, "callspec", None), "id", "")
-        slow = SLOW_CHAPTERS.index(name) if name in SLOW_CHAPTERS else len(SLOW_CHAPTERS)
-        return item.path.name, slow
-
-    # stable: files and parameters otherwise keep their order
-    items.sort(key=lambda item: (rank(item), *chapter_order(item)))
+    items.sort(key=order)  # stable: files and parameters otherwise keep their order
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
-from conftest import chapters_of_run, notebook_kernel, run_in, wait_for_chapters
+from conftest import notebook_kernel, run_in, wait_for_chapters
 
 from lnbook.book import editions, execution, myst
 from lnbook.book.execution import executed_notebook, execution_cache_dir
@@ -123,7 +123,7 @@ def test_student_edition_runs_in_order_and_every_check_is_not_attempted(
 ):
     # The chapter's own run, if this test run holds it, keeps the results this one reuses:
     # wait for its end rather than train again (the other worker may still be running it).
-    wait_for_chapters(run_dir, [path.stem] if path.stem in chapters_of_run(request.session) else [])
+    wait_for_chapters(request.session, run_dir, [path.stem])
     nb = editions.student_notebook(path)
     run_in(student_kernel, nb, path)  # as handed out: every cell, in order
     stubs = [
