@@ -10,24 +10,14 @@
 - **a Megatron-style tensor-parallel MLP** (:func:`tensor_parallel_mlp`) after a layer norm
   replicated on every rank, whose copies must stay equal (:func:`param_drift`).
 
-:func:`launch` runs a function on ``P`` fresh processes joined in a gloo process group; the
-``*_rank`` functions are what the book and the tests run there. Every collective goes
-through :class:`Collectives`, which logs the bytes of the tensors it is given.
+:func:`lnbook.process_group.launch` runs a function on ``P`` fresh processes joined in a gloo
+process group; the ``*_rank`` functions are what the book and the tests run there. Every
+collective goes through :class:`Collectives`, which logs the bytes of the tensors it is given.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime
-import multiprocessing as mp
-import os
-import queue
-import sys
-import tempfile
-import time
-import traceback
-import types
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from ._optional import torch_missing
 
@@ -46,213 +36,89 @@ from ._validate import check_eps, check_int
 METHODS = ("naive", "chan", "two_pass")
 
 
-# ---------------------------------------------------------------- running P processes ----
+# ---------------------------------------------------------------- argument checks --------
 
 
-class RankError(RuntimeError):
-    """A rank of :func:`launch` raised, or died: the message holds its traceback."""
+def _check_tensor(name: str, t, shape: tuple, meaning: str) -> None:
+    """``t`` a tensor of ``shape`` (None: any size on that axis), ``meaning`` its shape in
+    symbols, e.g. ``"(N, D)"``: a wrong shape here would broadcast, or fail deep inside a
+    collective on one rank while the others wait."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor {meaning}, got {type(t).__name__}")
+    if t.ndim != len(shape) or any(
+        n is not None and n != m for n, m in zip(shape, t.shape, strict=True)
+    ):
+        want = ", ".join("any" if n is None else str(n) for n in shape) + "," * (len(shape) == 1)
+        raise ValueError(f"{name} must be {meaning} = ({want}), got {tuple(t.shape)}")
 
 
-def _start_context():
-    """A forkserver that has imported torch once (each later process forks from it in a
-    fraction of a second, instead of importing torch again for 1-2 s); spawn where there is
-    no forkserver (Windows). Both start clean processes, safe in a Jupyter kernel, but the
-    function a rank runs must be importable (defined in a module, not in the notebook)."""
-    if "forkserver" in mp.get_all_start_methods():
-        ctx = mp.get_context("forkserver")
-        # What a rank would otherwise import on its own: torch, and what autograd's first
-        # backward from a non-scalar output imports (sympy, through symbolic_shapes: ~3 s).
-        preload = ["torch", "torch.distributed", "torch.fx.experimental.symbolic_shapes"]
-        ctx.set_forkserver_preload([*preload, "lnbook.distributed"])
-        return ctx
-    return mp.get_context("spawn")
+def _check_comm(comm) -> None:
+    if not isinstance(comm, Collectives):
+        raise TypeError(f"comm must be a Collectives, got {type(comm).__name__}")
 
 
-@contextlib.contextmanager
-def _without_main():
-    """Start processes that do not re-run the parent's ``__main__`` (a script, ``pytest``),
-    as multiprocessing has them do in case their function lives there: ours never does
-    (``launch_all`` refuses it), so a rank costs only its fork from the server."""
-    main = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = main
-
-
-def _numpy(value):
-    """Tensors as NumPy arrays, in dicts, lists and tuples too: a tensor put in a queue
-    would travel through shared memory that dies with its process."""
-    if isinstance(value, Tensor):
-        return value.detach().cpu().numpy()
-    if isinstance(value, dict):
-        return {k: _numpy(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_numpy(v) for v in value)
-    return value
-
-
-def _worker(rank, world_size, store, calls, timeout_s, results) -> None:
-    """One rank: join the group, run every call, send back ``(rank, status, value, when)``
-    (status "ok", "error" or "init"; when: the time, which orders the failures)."""
-    try:
-        torch.set_num_threads(1)  # P processes share the machine's cores
-        dist.init_process_group(
-            "gloo",
-            init_method=f"file://{store}",
-            rank=rank,
-            world_size=world_size,
-            timeout=datetime.timedelta(seconds=timeout_s),
+def _check_shard(x, widths, comm, method: str) -> None:
+    """The arguments of :func:`sharded_statistics`: an (N, D_r) shard, every rank's width in
+    rank order (this rank's that of x: the widths are the counts the statistics divide by),
+    the collectives and a method of :data:`METHODS`."""
+    _check_tensor("x", x, (None, None), "(N, D_r)")
+    _check_comm(comm)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    widths = list(widths) if isinstance(widths, Sequence) else widths
+    if not isinstance(widths, list) or not all(
+        isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths
+    ):
+        raise TypeError(f"widths must be a sequence of ints >= 1 (every rank's D_r), got {widths}")
+    if len(widths) != comm.world_size or widths[dist.get_rank(comm.group)] != x.shape[1]:
+        raise ValueError(
+            f"widths must list every rank's D_r ({comm.world_size} of them), this rank's equal "
+            f"to x.shape[1] = {x.shape[1]}, got {widths}"
         )
-    except BaseException:  # noqa: BLE001 - see _INIT_TRIES
-        results.put((rank, "init", traceback.format_exc(), time.time()))
-        return
-    try:
-        status, value = "ok", [_numpy(fn(rank, world_size, **kwargs)) for fn, kwargs in calls]
-    except BaseException:  # noqa: BLE001 - every failure goes back to the parent
-        # Reported before the group goes: the ranks waiting on this one fail next, and the
-        # time tells the parent which failure came first.
-        status, value = "error", traceback.format_exc()
-        results.put((rank, status, value, time.time()))
-    finally:
-        dist.destroy_process_group()
-    if status == "ok":
-        results.put((rank, status, value, time.time()))
 
 
-# Gloo's connection of every rank to every other fails now and then on a busy machine
-# ("Connection closed by peer" in connectFullMesh; about 1 start in 30 here, at 4 ranks):
-# a start that fails before any call ran is retried, in fresh processes.
-_INIT_TRIES = 3
-
-
-class _InitFailed(Exception):
-    pass
-
-
-def launch_all(
-    calls: Sequence[tuple[Callable, dict]], world_size: int, *, timeout_s: float = 60.0
-) -> list[list]:
-    """Run every ``fn(rank, world_size, **kwargs)`` of ``calls``, in order, on each of
-    ``world_size`` fresh processes joined in one gloo process group.
-
-    One start for many checks: starting the processes is the slow part.
-
-    Parameters
-    ----------
-    calls : (fn, kwargs) pairs; each ``fn`` importable (a module's top-level function),
-        its kwargs and return value picklable (tensors come back as NumPy arrays)
-    world_size : the number of ranks P, 1 to 16
-    timeout_s : the whole run's limit; a collective that waits longer fails too
-
-    Returns
-    -------
-    results[i][rank] : what call i returned on that rank
-
-    Raises
-    ------
-    RankError : a rank raised (its traceback in the message) or died; the other ranks
-        are stopped, not left waiting in a collective
-    TimeoutError : not every rank finished within ``timeout_s``
-    """
-    check_int("world_size", world_size, 1, 16)
-    calls = list(calls)
-    for fn, kwargs in calls:
-        if not callable(fn) or not isinstance(kwargs, dict):
-            raise TypeError(f"calls must hold (function, dict) pairs, got ({fn!r}, {kwargs!r})")
-        if getattr(fn, "__module__", None) == "__main__":
+def _check_summaries(named: dict) -> None:
+    """:func:`chan_merge`'s two summaries: numbers, arrays or tensors (not both), the means
+    and M2s of one shape, each count a number or one per mean, counts >= 0 (an empty set
+    merges as nothing) adding up to >= 1, and M2s >= 0."""
+    for name, v in named.items():
+        if isinstance(v, bool) or not isinstance(v, int | float | np.number | np.ndarray | Tensor):
             raise TypeError(
-                f"{fn.__name__} is defined in __main__ (a notebook or a script): a new process "
-                "cannot import it. Define it in a module and import it from there."
+                f"{name} must be a number, a NumPy array or a tensor, got {type(v).__name__}"
             )
-    for attempt in range(_INIT_TRIES):
-        try:
-            return _launch_once(calls, world_size, timeout_s)
-        except _InitFailed as e:
-            if attempt == _INIT_TRIES - 1:
-                raise RankError(str(e)) from None
-    raise AssertionError("unreachable")
+    kinds = {type(v).__name__ for v in named.values() if isinstance(v, np.ndarray | Tensor)}
+    if len(kinds) > 1:
+        raise TypeError(f"pass NumPy arrays or tensors, not both: got {sorted(kinds)}")
+    shapes = {name: tuple(np.shape(v)) for name, v in named.items()}
+    shape = shapes["mean_a"]
+    if any(shapes[k] != shape for k in ("m2_a", "mean_b", "m2_b")):
+        means = {k: shapes[k] for k in ("mean_a", "m2_a", "mean_b", "m2_b")}
+        raise ValueError(f"mean_a, m2_a, mean_b and m2_b must have one shape, got {means}")
+    for name in ("n_a", "n_b"):
+        if shapes[name] not in ((), shape):
+            raise ValueError(
+                f"{name} must be one count or one per mean, shape () or {shape}, got {shapes[name]}"
+            )
+    # An M2 is a sum of squares: a negative one is a variance (or a bug) passed in its place.
+    for name, what in (("n_a", "a count >= 0"), ("n_b", "a count >= 0"),
+                       ("m2_a", "a sum of squared deviations, >= 0"),
+                       ("m2_b", "a sum of squared deviations, >= 0")):  # fmt: skip
+        if not _smallest(named[name]) >= 0:  # NaN fails too
+            raise ValueError(f"{name} must be {what}, got {_said(named[name])}")
+    if not _smallest(named["n_a"] + named["n_b"]) >= 1:  # the union of no numbers has no mean
+        raise ValueError(
+            f"n_a + n_b must be >= 1, got n_a {_said(named['n_a'])}, n_b {_said(named['n_b'])}"
+        )
 
 
-def _launch_once(calls, world_size: int, timeout_s: float) -> list[list]:
-    ctx = _start_context()
-    results = ctx.Queue()
-    with tempfile.TemporaryDirectory() as folder:
-        store = os.path.join(folder, "store")  # the FileStore: no port to find or to clash
-        procs = [
-            ctx.Process(target=_worker, args=(r, world_size, store, calls, timeout_s, results))
-            for r in range(world_size)
-        ]
-        with _without_main():
-            for p in procs:
-                p.start()
-        try:
-            return _collect(procs, results, world_size, time.monotonic() + timeout_s)
-        finally:
-            for p in procs:  # a rank still waiting on a failed one must not be left behind
-                if p.is_alive():
-                    p.kill()
-                p.join(5)
-            results.close()
+def _smallest(v) -> float:
+    v = v.detach() if isinstance(v, Tensor) else v
+    return float(v.min()) if np.ndim(v) else float(v)
 
 
-def _collect(procs, results, world_size: int, deadline: float) -> list[list]:
-    """Each rank's results, or the first failure as an exception."""
-    got: dict[int, list] = {}
-    while len(got) < world_size:
-        try:
-            rank, status, value, when = results.get(timeout=0.1)
-        except queue.Empty:
-            dead = [r for r, p in enumerate(procs) if r not in got and p.exitcode not in (None, 0)]
-            if dead:
-                raise RankError(
-                    f"rank {dead[0]} of {world_size} died (exit code {procs[dead[0]].exitcode})"
-                ) from None
-            if time.monotonic() > deadline:
-                waiting = [r for r in range(world_size) if r not in got]
-                raise TimeoutError(f"ranks {waiting} of {world_size} did not finish") from None
-            continue
-        if status == "init":
-            raise _InitFailed(f"rank {rank} of {world_size} could not join the group:\n{value}")
-        if status == "error":
-            rank, value, others = _first_failure(results, rank, value, when)
-            # A rank that died without a word (a crash, os._exit) is what the others' errors
-            # ("connection closed by peer") come from: name it first.
-            reported = {rank, *others}
-            dead = [r for r, p in enumerate(procs)
-                    if r not in reported and p.exitcode not in (None, 0)]  # fmt: skip
-            if dead:
-                raise RankError(
-                    f"rank {dead[0]} of {world_size} died (exit code {procs[dead[0]].exitcode}); "
-                    f"then rank {rank} failed:\n{value}"
-                )
-            more = f"\n(then rank(s) {sorted(others)} failed too)" if others else ""
-            raise RankError(f"rank {rank} of {world_size} failed:\n{value}{more}")
-        got[rank] = value
-    return [[got[r][i] for r in range(world_size)] for i in range(len(got[0]))]
-
-
-def _first_failure(results, rank: int, value: str, when: float, grace_s: float = 0.5):
-    """The failure that came first (a rank that raises takes the group down, and the ranks
-    waiting on it fail in turn, maybe reporting sooner): (rank, traceback, other ranks)."""
-    failures = [(when, rank, value)]
-    end = time.monotonic() + grace_s
-    while time.monotonic() < end:
-        try:
-            r, status, v, t = results.get(timeout=0.05)
-        except queue.Empty:
-            continue
-        if status == "error":
-            failures.append((t, r, v))
-    when, rank, value = min(failures)
-    return rank, value, [r for _, r, _ in failures if r != rank]
-
-
-def launch(fn: Callable, world_size: int, *, timeout_s: float = 60.0, **kwargs) -> list:
-    """``fn(rank, world_size, **kwargs)`` on each of ``world_size`` ranks (see
-    :func:`launch_all`); returns the list of what each rank returned."""
-    return launch_all([(fn, kwargs)], world_size, timeout_s=timeout_s)[0]
+def _said(v) -> str:
+    """A number as itself, an array by its smallest value (a message, not a dump)."""
+    return f"{_smallest(v):g} at the smallest" if np.ndim(v) else f"{_smallest(v):g}"
 
 
 # ---------------------------------------------------------------- collectives, counted ----
@@ -331,6 +197,8 @@ def chan_merge(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
     -------
     (n, mean, m2) of the union
     """
+    _check_summaries({"n_a": n_a, "mean_a": mean_a, "m2_a": m2_a,
+                      "n_b": n_b, "mean_b": mean_b, "m2_b": m2_b})  # fmt: skip
     n = n_a + n_b
     delta = mean_b - mean_a
     mean = mean_a + delta * (n_b / n)
@@ -360,6 +228,7 @@ def sharded_statistics(
     -------
     mu, var : (N, 1) each, the same on every rank
     """
+    _check_shard(x, widths, comm, method)
     d = sum(widths)
     if method == "naive":
         s = comm.all_reduce(torch.stack([x.sum(-1), (x * x).sum(-1)], -1))  # (N, 2)
@@ -430,19 +299,11 @@ def sharded_layer_norm(
     eps: float = 1e-5,
 ) -> Tensor:
     """Layer norm of (N, D_r) shards of (N, D) tokens (see :class:`ShardedLayerNorm`)."""
-    if x.ndim != 2 or gamma.shape != (x.shape[1],) or beta.shape != (x.shape[1],):
-        raise ValueError(
-            f"x must be (N, D_r) with gamma and beta (D_r,), got x {tuple(x.shape)}, "
-            f"gamma {tuple(gamma.shape)}, beta {tuple(beta.shape)}"
-        )
+    _check_tensor("x", x, (None, None), "(N, D_r)")
+    _check_tensor("gamma", gamma, (x.shape[1],), "(D_r,)")
+    _check_tensor("beta", beta, (x.shape[1],), "(D_r,)")
     check_eps(eps)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if len(widths) != comm.world_size or widths[dist.get_rank(comm.group)] != x.shape[1]:
-        raise ValueError(  # the widths are the counts the statistics divide by
-            f"widths must list every rank's D_r ({comm.world_size} of them), this rank's equal "
-            f"to x.shape[1] = {x.shape[1]}, got {list(widths)}"
-        )
+    _check_shard(x, widths, comm, method)
     return ShardedLayerNorm.apply(x, gamma, beta, list(widths), comm, method, float(eps))
 
 
@@ -453,7 +314,10 @@ def all_reduce_grads(params: Sequence[Tensor], comm: Collectives) -> None:
     """Sum each parameter's ``.grad`` over the ranks, in place: under sequence
     parallelism each rank saw only its tokens, and a parameter's gradient is a sum over
     all of them."""
+    _check_comm(comm)
     for i, p in enumerate(params):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"params[{i}] must be a torch.Tensor, got {type(p).__name__}")
         if p.grad is None:
             raise ValueError(f"params[{i}] has no .grad: run the backward pass first")
         comm.all_reduce(p.grad)
@@ -463,9 +327,28 @@ def param_drift(t: Tensor, comm: Collectives) -> float:
     """How far a replicated tensor differs between the ranks: the largest difference
     between two ranks' copies of any element (exactly 0.0 when every rank holds the same
     bits; a mean over the ranks would add its own rounding)."""
+    _check_comm(comm)
+    if not isinstance(t, Tensor):
+        raise TypeError(f"t must be a torch.Tensor, got {type(t).__name__}")
     hi = comm.all_reduce(t.detach().clone(), op=dist.ReduceOp.MAX)
     lo = comm.all_reduce(t.detach().clone(), op=dist.ReduceOp.MIN)
     return float((hi - lo).max())
+
+
+def _check_block(x, gamma, beta, w1, b1, w2, b2, comm, eps) -> None:
+    """:func:`tensor_parallel_mlp`'s shapes: a wrong one would broadcast on one rank and
+    leave the others waiting in the all-reduce."""
+    _check_tensor("x", x, (None, None), "(N, D)")
+    d = x.shape[1]
+    _check_tensor("w1", w1, (d, None), "(D, F_r)")
+    f = w1.shape[1]
+    expected = {"gamma": ((d,), "(D,)"), "beta": ((d,), "(D,)"), "b1": ((f,), "(F_r,)"),
+                "w2": ((f, d), "(F_r, D)"), "b2": ((d,), "(D,)")}  # fmt: skip
+    given = {"gamma": gamma, "beta": beta, "b1": b1, "w2": w2, "b2": b2}
+    for name, (shape, meaning) in expected.items():
+        _check_tensor(name, given[name], shape, meaning)
+    _check_comm(comm)
+    check_eps(eps)
 
 
 class _CopyToTensorParallel(torch.autograd.Function):
@@ -510,6 +393,7 @@ def tensor_parallel_mlp(x, gamma, beta, w1, b1, w2, b2, comm: Collectives, eps: 
     -------
     (N, D), the same on every rank: two all-reduces per block, one in each direction.
     """
+    _check_block(x, gamma, beta, w1, b1, w2, b2, comm, eps)
     h = torch_ln.layer_norm(x, (x.shape[-1],), gamma, beta, eps)  # every rank the same
     h = _CopyToTensorParallel.apply(h, comm)
     a = torch.nn.functional.gelu(h @ w1 + b1)  # (N, F_r): column-parallel, no communication
@@ -520,6 +404,28 @@ def tensor_parallel_mlp(x, gamma, beta, w1, b1, w2, b2, comm: Collectives, eps: 
 # ---------------------------------------------------------------- what the ranks run -----
 
 
+# The whole arrays the rank functions are given, by their axes: N tokens, D features, F the
+# hidden units of the MLP block.
+_WHOLE = {"x": "ND", "dy": "ND", "gamma": "D", "beta": "D",
+          "w1": "DF", "b1": "F", "w2": "FD", "b2": "D"}  # fmt: skip
+
+
+def _check_whole(**arrays) -> None:
+    """Each of ``arrays`` (names of :data:`_WHOLE`) of its shape, before a rank slices it:
+    one rank's IndexError would leave the others waiting in a collective."""
+    shapes = {name: tuple(np.shape(a)) for name, a in arrays.items()}
+    for name in ("x", "w1"):  # the two that give the sizes
+        if name in shapes and len(shapes[name]) != 2:
+            raise ValueError(f"{name} must be ({', '.join(_WHOLE[name])}), got {shapes[name]}")
+    sizes = dict(zip("ND", shapes["x"], strict=True))
+    sizes["F"] = shapes["w1"][1] if "w1" in shapes else None
+    for name, axes in _WHOLE.items():
+        want = tuple(sizes[a] for a in axes)
+        if name in shapes and shapes[name] != want:
+            said = f"({', '.join(axes)}{',' * (len(axes) == 1)})"
+            raise ValueError(f"{name} must be {said} = {want}, got {shapes[name]}")
+
+
 def _leaf(a, dtype=torch.float64) -> Tensor:
     return torch.tensor(np.asarray(a), dtype=dtype).requires_grad_(True)
 
@@ -527,7 +433,7 @@ def _leaf(a, dtype=torch.float64) -> Tensor:
 def _backward(y: Tensor, dy) -> None:
     """Backpropagate the gradient ``dy`` of ``y``, as the scalar ``sum(y * dy)`` (the same
     gradients; ``y.backward(dy)`` would import sympy on its first call, seconds per rank)."""
-    (y * torch.as_tensor(dy, dtype=y.dtype)).sum().backward()
+    (y * torch.as_tensor(dy, dtype=y.dtype)).sum().backward()  # dy: checked by _check_whole
 
 
 def sharded_ln_rank(rank, world_size, x, gamma, beta, dy, method="chan", eps=1e-5) -> dict:
@@ -537,6 +443,7 @@ def sharded_ln_rank(rank, world_size, x, gamma, beta, dy, method="chan", eps=1e-
     rank gets them and keeps its features). Returns this rank's ``y``, ``dx``, ``dgamma``,
     ``dbeta`` (its features only), its ``features`` slice and the collectives' ``log``.
     """
+    _check_whole(x=x, gamma=gamma, beta=beta, dy=dy)
     cols = shard_slice(np.shape(x)[1], rank, world_size)
     widths = shard_widths(np.shape(x)[1], world_size)
     comm = Collectives()
@@ -556,6 +463,7 @@ def sequence_parallel_rank(rank, world_size, x, gamma, beta, dy, eps=1e-5, lr=0.
     of size ``lr`` with the partial gradients (``drift_partial``) and with the summed ones
     (``drift_synced``).
     """
+    _check_whole(x=x, gamma=gamma, beta=beta, dy=dy)
     rows = shard_slice(np.shape(x)[0], rank, world_size)
     comm = Collectives()
     xs, g, b = _leaf(x[rows]), _leaf(gamma), _leaf(beta)
@@ -582,6 +490,7 @@ def tensor_parallel_rank(rank, world_size, x, gamma, beta, w1, b1, w2, b2, dy, e
     ``dw1`` and ``dw2``, ``hidden`` (its F slice), the ``drift`` of gamma that
     :func:`param_drift` measures and that of the LN's output (``h_drift``).
     """
+    _check_whole(x=x, gamma=gamma, beta=beta, w1=w1, b1=b1, w2=w2, b2=b2, dy=dy)
     comm = Collectives()
     cols = shard_slice(np.shape(w1)[1], rank, world_size)
     gamma = np.asarray(gamma) + (perturb if rank == world_size - 1 else 0.0)

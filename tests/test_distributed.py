@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from lnbook import distributed, torch_ln
+from lnbook import distributed, process_group, torch_ln
 
 N, D, HIDDEN, EPS, PERTURB = 5, 10, 14, 1e-5, 1e-3  # D = 10: uneven shards on 3 ranks
 
@@ -53,13 +53,28 @@ def runs(request):
         (distributed.sequence_parallel_rank, LN_ARGS),
         (distributed.tensor_parallel_rank, INPUTS),
         (distributed.tensor_parallel_rank, {**INPUTS, "perturb": PERTURB}),
+        (widths_refused, {}),
     ]
     start = time.perf_counter()
-    out = distributed.launch_all(calls, p, timeout_s=60)
+    out = process_group.launch_all(calls, p, timeout_s=60)
     assert time.perf_counter() - start < 30  # seconds, not minutes
     named = dict(zip(distributed.METHODS, out, strict=False))
-    named.update(zip(("seq", "tp", "drifted"), out[len(distributed.METHODS) :], strict=True))
+    named.update(
+        zip(("seq", "tp", "drifted", "widths"), out[len(distributed.METHODS) :], strict=True)
+    )
     return p, named
+
+
+def widths_refused(rank, world_size) -> list[str]:
+    """In a real group: the messages of widths that do not fit it (the check needs the
+    group's size and this rank's number)."""
+    x, comm, said = torch.zeros(2, 3), distributed.Collectives(), []
+    for widths in ([3] * (world_size + 1), [4] * world_size):
+        try:
+            distributed.sharded_statistics(x, widths, comm)
+        except ValueError as e:
+            said.append(str(e))
+    return said
 
 
 def _leaf(a):
@@ -188,6 +203,37 @@ def test_chan_merge_matches_numpy_on_any_split():
         assert m2 / n == pytest.approx(values.var(), rel=1e-10)
 
 
+def test_widths_that_do_not_fit_the_group_are_refused_on_every_rank(runs):
+    p, named = runs
+    for said in named["widths"]:  # one message per wrong widths, on each rank
+        assert len(said) == 2, said
+        assert all(f"every rank's D_r ({p} of them)" in m and "x.shape[1] = 3" in m for m in said)
+
+
+def test_chan_merge_refuses_summaries_it_cannot_merge():
+    one = np.ones(3)
+    with pytest.raises(ValueError, match=r"one shape, got .*'m2_b': \(2,\)"):
+        distributed.chan_merge(2, one, one, 3, one, np.ones(2))
+    with pytest.raises(
+        ValueError, match=r"n_a must be one count or one per mean, shape \(\) or \(3,\)"
+    ):
+        distributed.chan_merge(np.ones(2), one, one, 3, one, one)
+    with pytest.raises(ValueError, match="m2_a must be a sum of squared deviations, >= 0, got -1"):
+        distributed.chan_merge(2, 0.0, -1.0, 3, 0.0, 1.0)  # a variance would not be negative
+    with pytest.raises(ValueError, match="m2_b .* got nan"):
+        distributed.chan_merge(2, 0.0, 1.0, 3, 0.0, float("nan"))
+    with pytest.raises(ValueError, match="n_b must be a count >= 0, got -1"):
+        distributed.chan_merge(2, 0.0, 1.0, -1, 0.0, 1.0)
+    with pytest.raises(ValueError, match=r"n_a \+ n_b must be >= 1"):
+        distributed.chan_merge(0, 0.0, 0.0, 0, 0.0, 0.0)
+    with pytest.raises(TypeError, match=r"NumPy arrays or tensors, not both"):
+        distributed.chan_merge(2, torch.ones(3), torch.ones(3), 3, one, one)
+    with pytest.raises(TypeError, match="mean_b must be a number, a NumPy array or a tensor"):
+        distributed.chan_merge(2, 0.0, 1.0, 3, [0.0], 1.0)
+    # An empty side merges as nothing: a running merge may start from (0, 0, 0).
+    assert distributed.chan_merge(0, 0.0, 0.0, 3, 2.0, 5.0) == (3, 2.0, 5.0)
+
+
 def test_shards_cover_every_feature_once():
     for d, p in ((10, 3), (12, 4), (7, 7), (5, 2)):
         widths = distributed.shard_widths(d, p)
@@ -201,12 +247,62 @@ def test_shards_cover_every_feature_once():
 def test_sharded_layer_norm_refuses_bad_arguments():
     comm = distributed.Collectives()  # never used: the checks come first
     x, w = torch.zeros(3, 4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)
-    with pytest.raises(ValueError, match=r"x must be \(N, D_r\).*gamma \(5,\)"):
+    with pytest.raises(ValueError, match=r"gamma must be \(D_r,\) = \(4,\), got \(5,\)"):
         distributed.sharded_layer_norm(x, torch.ones(5), w, [4, 4], comm)
+    with pytest.raises(TypeError, match=r"beta must be a torch.Tensor \(D_r,\), got ndarray"):
+        distributed.sharded_layer_norm(x, w, np.ones(4), [4, 4], comm)
+    with pytest.raises(ValueError, match=r"x must be \(N, D_r\) = \(any, any\), got \(4,\)"):
+        distributed.sharded_statistics(w, [4, 4], comm)
+    with pytest.raises(TypeError, match="comm must be a Collectives, got NoneType"):
+        distributed.sharded_statistics(x, [4, 4], None)
+    with pytest.raises(TypeError, match="widths must be a sequence of ints >= 1"):
+        distributed.sharded_statistics(x, [4.0, 4.0], comm)
     with pytest.raises(ValueError, match="method"):
         distributed.sharded_layer_norm(x, w, w, [4, 4], comm, method="welford")
     with pytest.raises(ValueError, match="world_size"):
-        distributed.launch(distributed.sharded_ln_rank, 0)
+        process_group.launch(distributed.sharded_ln_rank, 0)
+
+
+def test_tensor_parallel_block_and_replica_helpers_refuse_bad_arguments():
+    comm = distributed.Collectives()  # never used: the checks come first
+    a = {k: torch.tensor(v) for k, v in INPUTS.items()}
+    block = [a[k] for k in ("x", "gamma", "beta", "w1", "b1", "w2", "b2")]
+    with pytest.raises(ValueError, match=r"w2 must be \(F_r, D\) = \(14, 10\), got \(10, 14\)"):
+        distributed.tensor_parallel_mlp(*block[:5], a["w2"].T, a["b2"], comm)
+    with pytest.raises(ValueError, match=r"b1 must be \(F_r,\) = \(14,\), got \(10,\)"):
+        distributed.tensor_parallel_mlp(*block[:4], a["b2"], *block[5:], comm)
+    with pytest.raises(TypeError, match=r"x must be a torch.Tensor \(N, D\), got ndarray"):
+        distributed.tensor_parallel_mlp(INPUTS["x"], *block[1:], comm)
+    with pytest.raises(TypeError, match="comm must be a Collectives"):
+        distributed.tensor_parallel_mlp(*block, None)
+    with pytest.raises(ValueError, match="eps"):
+        distributed.tensor_parallel_mlp(*block, comm, eps=-1.0)
+    with pytest.raises(TypeError, match="t must be a torch.Tensor"):
+        distributed.param_drift(INPUTS["gamma"], comm)
+    with pytest.raises(TypeError, match=r"params\[0\] must be a torch.Tensor, got ndarray"):
+        distributed.all_reduce_grads([INPUTS["beta"]], comm)
+    with pytest.raises(TypeError, match="comm must be a Collectives"):
+        distributed.all_reduce_grads([a["gamma"]], "gloo")
+
+
+@pytest.mark.parametrize(
+    "rank_fn, wrong, said",
+    [
+        (distributed.sharded_ln_rank, {"x": INPUTS["x"][0]}, r"x must be \(N, D\), got \(10,\)"),
+        (distributed.sequence_parallel_rank, {"dy": INPUTS["dy"][:1]},
+         r"dy must be \(N, D\) = \(5, 10\), got \(1, 10\)"),
+        (distributed.tensor_parallel_rank, {"w1": INPUTS["w1"][0]},
+         r"w1 must be \(D, F\), got \(14,\)"),
+        (distributed.tensor_parallel_rank, {"b2": INPUTS["b1"]},
+         r"b2 must be \(D,\) = \(10,\), got \(14,\)"),
+    ],
+)  # fmt: skip
+def test_rank_functions_check_the_whole_arrays_before_any_collective(rank_fn, wrong, said):
+    # Outside a group: the check comes before the first collective, so no rank is left
+    # waiting on one that failed while slicing.
+    args = INPUTS if rank_fn is distributed.tensor_parallel_rank else LN_ARGS
+    with pytest.raises(ValueError, match=said):
+        rank_fn(0, 2, **{**args, **wrong})
 
 
 # ---------------------------------------------------------------- errors come back -------
@@ -234,8 +330,8 @@ def hangs_on_rank_1(rank, world_size):
 
 def test_a_failing_rank_is_reported_with_its_traceback_not_a_hang():
     start = time.perf_counter()
-    with pytest.raises(distributed.RankError) as e:
-        distributed.launch(fails_on_rank_1, 2, timeout_s=30)
+    with pytest.raises(process_group.RankError) as e:
+        process_group.launch(fails_on_rank_1, 2, timeout_s=30)
     assert time.perf_counter() - start < 15  # rank 0, stuck in its all-reduce, was stopped
     message = str(e.value)
     assert message.startswith("rank 1 of 2 failed")
@@ -243,14 +339,14 @@ def test_a_failing_rank_is_reported_with_its_traceback_not_a_hang():
 
 
 def test_a_rank_that_dies_is_reported():
-    with pytest.raises(distributed.RankError, match=r"rank 1 of 2 died \(exit code 3\)"):
-        distributed.launch(dies_on_rank_1, 2, timeout_s=30)
+    with pytest.raises(process_group.RankError, match=r"rank 1 of 2 died \(exit code 3\)"):
+        process_group.launch(dies_on_rank_1, 2, timeout_s=30)
 
 
 def test_a_rank_that_hangs_times_out():
     start = time.perf_counter()
     with pytest.raises(TimeoutError, match=r"ranks \[1\] of 2 did not finish"):
-        distributed.launch(hangs_on_rank_1, 2, timeout_s=1.5)
+        process_group.launch(hangs_on_rank_1, 2, timeout_s=1.5)
     assert time.perf_counter() - start < 10
 
 
@@ -260,7 +356,7 @@ def test_a_function_of_main_is_refused_before_any_process_starts():
 
     in_a_notebook.__module__ = "__main__"
     with pytest.raises(TypeError, match="defined in __main__"):
-        distributed.launch(in_a_notebook, 2)
+        process_group.launch(in_a_notebook, 2)
 
 
 def test_chapter_experiments_refuse_bad_arguments_before_starting_processes():

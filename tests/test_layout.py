@@ -24,6 +24,7 @@ FLOORS = {
     "lnbook._results": 0,
     "lnbook._deadline": 0,
     "lnbook.data": 1,
+    "lnbook.process_group": 1,
     "lnbook.numpy_ln": 2,
     "lnbook.torch_ln": 2,
     "lnbook.triton_ln": 3,

@@ -51,6 +51,7 @@ NOT_IN_BROWSER = {
     "attention",
     "conditioning",
     "distributed",
+    "process_group",
     "folding",
     "bench",
     "triton_ln",

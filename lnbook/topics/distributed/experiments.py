@@ -120,14 +120,15 @@ def accuracy_grid(
     slow part). Returns the inputs and ``var_error``, ``y_error`` (P, d, dtype, method,
     seed, offset), ``bytes_passed`` and ``ring_bytes`` (P, dtype, method).
     """
-    from ... import distributed as dist_ln
+    from ... import process_group
 
     for p in world_sizes:
         check_int("world_size", p, 1, 16)
         if min(d_values) < p:
             raise ValueError(f"every hidden size must be >= world size {p}, got {d_values}")
-    runs = [dist_ln.launch(accuracy_rank, p, d_values=tuple(d_values), dtypes=tuple(dtypes),
-                           offsets=tuple(offsets), n_tokens=n_tokens, seeds=tuple(seeds))[0]
+    runs = [process_group.launch(accuracy_rank, p, d_values=tuple(d_values), dtypes=tuple(dtypes),
+                                 offsets=tuple(offsets), n_tokens=n_tokens,
+                                 seeds=tuple(seeds))[0]
             for p in world_sizes]  # fmt: skip
     out = {key: np.stack([r[key] for r in runs]) for key in runs[0]}
     return {"world_sizes": tuple(world_sizes), "d_values": tuple(d_values),
@@ -238,6 +239,7 @@ def agreement(world_sizes: Sequence[int] = WORLD_SIZES, seeds: Sequence[int] = (
     ranks' layer-norm outputs), ``drifted_dgamma_gap`` (between their gamma gradients).
     """
     from ... import distributed as dist_ln
+    from ... import process_group
 
     cases = [_agreement_case(seed, n_tokens, d, hidden) for seed in seeds]
     per_case = len(METHODS) + 3
@@ -249,7 +251,7 @@ def agreement(world_sizes: Sequence[int] = WORLD_SIZES, seeds: Sequence[int] = (
             calls += [(dist_ln.sequence_parallel_rank, arrays),
                       (dist_ln.tensor_parallel_rank, mlp),
                       (dist_ln.tensor_parallel_rank, {**mlp, "perturb": perturb})]  # fmt: skip
-        runs = dist_ln.launch_all(calls, p)
+        runs = process_group.launch_all(calls, p)
         rows = [_compare(runs[i * per_case:(i + 1) * per_case], *refs, p, n_tokens)
                 for i, (_, _, refs) in enumerate(cases)]  # fmt: skip
         results[p] = {key: np.array([row[key] for row in rows]) for key in rows[0]}
