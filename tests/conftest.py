@@ -2,7 +2,9 @@
 tests (built once per session)."""
 
 import contextlib
+import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -36,7 +38,8 @@ settings.load_profile("lnbook")
 # strict build, once, in a thread of its worker, while both workers go on with other tests
 # (the build renders those executions instead of executing the chapters again); the site
 # tests wait for it. Work that mostly waits on the network starts with the run, in the
-# background (``BACKGROUND``).
+# background (``BACKGROUND``). A worker that crashes leaves what its waiters wait for as
+# failed (``pytest_handlecrashitem``), so they fail at once instead of waiting an hour.
 
 # Modules run whole on one worker (file names; fnmatch patterns).
 ONE_WORKER_MODULES = (
@@ -119,7 +122,7 @@ def chapters_of_run(session) -> list[str]:
 
 def wait_for_chapters(session, run_dir: Path, names: list[str] | None = None) -> None:
     """Wait until the chapter tests ``names`` (ids; all by default) that this run holds
-    have ended, on either worker."""
+    have ended, on either worker; fail at once if one took its worker down."""
     held = chapters_of_run(session)
     names = held if names is None else [n for n in names if n in held]
     deadline = time.monotonic() + 3600
@@ -127,6 +130,48 @@ def wait_for_chapters(session, run_dir: Path, names: list[str] | None = None) ->
         if time.monotonic() > deadline:
             pytest.fail(f"chapter tests still unfinished after an hour: {missing}")
         time.sleep(0.5)
+    crashed = [n for n in names if chapter_done_mark(run_dir, n).read_text() == CRASHED]
+    if crashed:
+        pytest.fail(f"the chapter tests of {crashed} crashed their worker (see their reports)")
+
+
+CRASHED = "crashed"  # a chapter's mark when its test took its worker down
+
+
+def mark_crashed(run_dir: Path, nodeid: str, worker: str) -> None:
+    """Test ``nodeid`` took ``worker`` down: leave, as failed, what the tests waiting on that
+    worker wait for, or they would wait an hour for what will never come. That is the
+    test's own mark, if it is a chapter's, and the result of any job the worker was doing
+    in a thread (the site build, a background job)."""
+    name = re.fullmatch(r"(?:.*/)?test_chapters\.py::test_chapter\[(.+)\]", nodeid)
+    if name:
+        _write_whole(chapter_done_mark(run_dir, name[1]), CRASHED)
+    said = f"its worker {worker} crashed (in {nodeid})"
+    for started in run_dir.glob("*.started"):
+        if started.read_text() != worker:
+            continue
+        job = started.name.removesuffix(".started")
+        if job == "site":
+            if not (run_dir / "site.built").exists():
+                _write_whole(run_dir / "site.failed", f"the site build stopped: {said}")
+        elif not (run_dir / f"{job}.json").exists():
+            _write_whole(run_dir / f"{job}.json", json.dumps({"raised": said}))
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write ``text`` whole or not at all, for the worker that is waiting to read it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    part.write_text(text)
+    part.replace(path)
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's, in the controller
+def pytest_handlecrashitem(crashitem, report, sched):
+    # The controller's base temp folder is the run's shared one (``run_dir``); the
+    # tmp_path_factory fixture returns this same object. report.node: the crashed worker.
+    run_dir = sched.config._tmp_path_factory.getbasetemp()
+    mark_crashed(run_dir, crashitem, report.node.gateway.id)
 
 
 @pytest.fixture(scope="session")
@@ -135,15 +180,17 @@ def executed_chapters(request, run_dir) -> None:
     wait_for_chapters(request.session, run_dir)
 
 
-def claim_site_build(run_dir: Path) -> bool:
-    """True for the one caller, of either worker, that is to build the site in this run."""
+def claim(run_dir: Path, job: str) -> bool:
+    """True for the one caller, of either worker, that is to do ``job`` (the site build, a
+    background job) in this run. Its ``.started`` file names the worker, so that the
+    controller can fail the job if that worker crashes (:func:`mark_crashed`)."""
     from filelock import FileLock
 
-    with FileLock(run_dir / "site.lock"):
-        started = run_dir / "site.started"
+    with FileLock(run_dir / f"{job}.lock"):
+        started = run_dir / f"{job}.started"
         if started.exists():
             return False
-        started.touch()
+        started.write_text(os.environ.get("PYTEST_XDIST_WORKER", "main"))
         return True
 
 
@@ -177,7 +224,7 @@ def build_site(run_dir: Path) -> None:
     except Exception as e:  # noqa: BLE001 - reported to the site tests, not swallowed
         log += f"\nthe build itself raised {e!r}"
     finally:
-        (run_dir / ("site.built" if ok else "site.failed")).write_text(log[-8000:])
+        _write_whole(run_dir / ("site.built" if ok else "site.failed"), log[-8000:])
 
 
 def start_site_build_when_chapters_are_done(session, run_dir: Path) -> None:
@@ -188,7 +235,8 @@ def start_site_build_when_chapters_are_done(session, run_dir: Path) -> None:
     if not any("site" in item.fixturenames for item in session.items):
         return  # no test of this run needs the site (one chapter run alone, say)
     names = chapters_of_run(session)
-    if all(chapter_done_mark(run_dir, n).exists() for n in names) and claim_site_build(run_dir):
+    done = [chapter_done_mark(run_dir, n) for n in names]
+    if all(m.exists() and m.read_text() != CRASHED for m in done) and claim(run_dir, "site"):
         # Not a daemon: the worker's process waits for the build before it exits.
         threading.Thread(target=build_site, args=(run_dir,), name="site-build").start()
 
@@ -198,7 +246,7 @@ def site(executed_chapters, run_dir) -> Path:
     """The site, built once per run (by whichever worker claims it first), strictly: with -W
     every Sphinx warning (a dropped figure, a broken reference) is an error."""
     built, failed = run_dir / "site.built", run_dir / "site.failed"
-    if claim_site_build(run_dir):  # no chapter test started it (a run of site tests alone)
+    if claim(run_dir, "site"):  # no chapter test started it (a run of site tests alone)
         build_site(run_dir)
     deadline = time.monotonic() + 3600
     while not (built.exists() or failed.exists()):
@@ -227,16 +275,11 @@ def _background_work(request, run_dir):
     """Start each job of ``BACKGROUND`` whose test this run holds, once per run."""
     import importlib
 
-    from filelock import FileLock
-
     for name, (test, target) in BACKGROUND.items():
         if not any(item.nodeid.endswith(test) for item in request.session.items):
             continue
-        with FileLock(run_dir / f"{name}.lock"):
-            started = run_dir / f"{name}.started"
-            if started.exists():
-                continue
-            started.touch()
+        if not claim(run_dir, name):
+            continue
         module, function = target.split(":")
         work = getattr(importlib.import_module(module), function)
         # Not a daemon: the worker's process waits for it before it exits.
@@ -246,21 +289,15 @@ def _background_work(request, run_dir):
 def run_in_background(work, run_dir: Path, name: str) -> None:
     """``work(run_dir / name)``, its result (or what it raised) left as JSON for
     :func:`background_result`."""
-    import json
-
     try:
         text = json.dumps(work(run_dir / name))
     except BaseException as e:  # noqa: BLE001 - reported to the test that waits for it
         text = json.dumps({"raised": repr(e)})
-    part = run_dir / f"{name}.json.part"  # whole or not at all, for the test that waits
-    part.write_text(text)
-    part.rename(run_dir / f"{name}.json")
+    _write_whole(run_dir / f"{name}.json", text)
 
 
 def background_result(run_dir: Path, name: str, timeout: float = 1200) -> dict:
     """What background job ``name`` returned, once it has (``BACKGROUND``)."""
-    import json
-
     done, deadline = run_dir / f"{name}.json", time.monotonic() + timeout
     while not done.exists():
         if time.monotonic() > deadline:
@@ -331,8 +368,6 @@ print(_json.dumps({
 def kernel_settings(km, path: Path) -> dict:
     """The process-wide settings of ``km``'s kernel once a notebook at ``path`` has had its
     fresh start (``execution.fresh_start``); run outside the history (no execution count)."""
-    import json
-
     from lnbook.book import execution
 
     kc = km.client()
