@@ -130,6 +130,16 @@ def sentence(text: str) -> str:
     return text if not text or text[-1] in ".!?" else text + "."
 
 
+def numpy_of(value):
+    """A learner's tensor as a NumPy array (detached, on the CPU; bfloat16, which NumPy
+    lacks, as float32), anything else as it is. Raises for a tensor without data (on the
+    ``meta`` device), which the callers turn into a verdict."""
+    if not hasattr(value, "detach"):
+        return value
+    value = value.detach().cpu()
+    return (value.float() if str(value.dtype) == "torch.bfloat16" else value).numpy()
+
+
 def quote(value, limit: int = 60) -> str:
     """A learner's value quoted in a message: on one line and at most ``limit`` characters.
 
@@ -137,9 +147,8 @@ def quote(value, limit: int = 60) -> str:
     ``reprlib`` and NumPy's summarizing print stop early, instead of writing out a
     ``range(10**6)`` turned into a tuple (megabytes) and cutting it afterwards.
     """
-    if hasattr(value, "detach"):  # a tensor's repr spans lines and names its grad_fn
-        value = value.detach().cpu().numpy()
     try:
+        value = numpy_of(value)  # a tensor's repr spans lines and names its grad_fn
         if isinstance(value, np.ndarray):
             text = np.array2string(value, threshold=8, edgeitems=2, separator=", ")
         else:
@@ -149,7 +158,8 @@ def quote(value, limit: int = 60) -> str:
     except Exception:  # a learner's class whose __repr__ raises
         text = f"<{type(value).__name__}>"
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    # Cut short: never in the middle of NumPy's "..." (it would read as "..…").
+    return text if len(text) <= limit else text[: limit - 1].rstrip(" ,.") + "…"
 
 
 def distinct_digits(given: float, expected: float, first: str = ".4g") -> tuple[str, str]:
@@ -263,18 +273,22 @@ def as_array(value, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray | Non
     it by what that precision holds; anything else becomes float64."""
     if value is None:
         return None, wrong(f"{name} is None: did you forget to `return` it?")
+    if str(getattr(value, "dtype", "")) == "torch.bfloat16":  # no exercise asks for it
+        return None, wrong(
+            f"{name} is a bfloat16 tensor, which keeps about 3 significant digits: compute "
+            "and return float32 (or float64) values."
+        )
     if hasattr(value, "detach"):  # a torch tensor, maybe requiring grad
         try:
-            value = value.detach().cpu()
-            if str(value.dtype) == "torch.bfloat16":  # NumPy has no bfloat16
-                value = value.float()
-            value = value.numpy()
+            value = numpy_of(value)
         except Exception:
             return None, wrong(f"{name} should be an array of numbers, got {quote(value)}.")
     try:
-        dtype = getattr(value, "dtype", None)
-        low = isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize < 8
-        a = np.asarray(value, dtype=dtype if low else np.float64)
+        a = np.asarray(value)
+        if a.dtype.kind == "c":  # NumPy would drop the imaginary part, with a warning
+            return None, wrong(f"{name} should hold real numbers, got complex ones.")
+        low = a.dtype.kind == "f" and a.dtype.itemsize < 8
+        a = a if low else a.astype(np.float64)
     except Exception:  # ragged lists, strings, objects...
         return None, wrong(f"{name} should be an array of numbers, got {type(value).__name__}.")
     if a.shape != shape:
@@ -286,9 +300,8 @@ def as_array(value, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray | Non
 
 def as_number(value, name: str) -> tuple[float | None, Verdict | None]:
     """A learner's single number as a float (not a string, not an array of several)."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
     try:
+        value = numpy_of(value)
         if isinstance(value, str | bytes) or np.size(value) != 1:
             raise TypeError
         number = float(np.asarray(value).reshape(()))
@@ -313,10 +326,13 @@ def parts_of(value, n: int) -> list | None:
 
 def shape_of(value) -> tuple[int, ...] | None:
     """The shape of a learner's array-like value; None if it has none (ragged, not numbers)."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
+    if hasattr(value, "detach") and hasattr(value, "shape"):  # a tensor: numbers, any dtype
+        return tuple(value.shape)
     try:
-        return np.asarray(value, dtype=np.float64).shape
+        a = np.asarray(value)
+        if a.dtype.kind not in "biufc":  # strings, objects: numbers only if they convert
+            a = a.astype(np.float64)
+        return a.shape
     except Exception:
         return None
 

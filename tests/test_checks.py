@@ -65,8 +65,22 @@ def loops_forever(*args):
         pass
 
 
+def _like_input(convert):
+    """An answer of the input's shape (the first argument's, where it is an array), made
+    by ``convert``: a shape-right answer goes further into a checker than a wrong one."""
+
+    def answer(*a):
+        x = np.asarray(a[0], dtype=np.float64) if a and np.ndim(a[0]) else np.ones((5, 6))
+        return convert(x)
+
+    return answer
+
+
 GARBAGE = [
     lambda *a: None,
+    _like_input(lambda x: torch.from_numpy(x).bfloat16()),  # NumPy has no bfloat16
+    _like_input(lambda x: torch.empty(x.shape, device="meta")),  # a tensor with no data
+    _like_input(lambda x: x.astype(complex)),
     lambda *a: [[1.0, 2.0], [3.0]],  # ragged
     lambda *a: torch.ones(5, 6, requires_grad=True),
     lambda *a: np.full((5, 6), np.inf),
@@ -154,6 +168,18 @@ def test_stub_is_not_attempted_yet(checker):
 def test_garbage_answers_get_a_verdict_not_a_crash(checker, answer):
     v = checker(answer)
     assert v.status == checking.WRONG and v.message
+
+
+def test_reduced_precision_and_complex_answers_are_explained():
+    def bf16(x, eps):
+        return torch.nn.functional.layer_norm(torch.from_numpy(x).bfloat16(), x.shape[-1:])
+
+    v = statistics_checks.layer_norm_rows(bf16)
+    assert v.status == checking.WRONG and "bfloat16 tensor" in v.message
+    v = statistics_checks.layer_norm_rows(lambda x, eps: ln_rows(x, eps).astype(complex))
+    assert v.status == checking.WRONG and "real numbers, got complex" in v.message
+    v = statistics_checks.layer_norm_rows(lambda x, eps: torch.from_numpy(ln_rows(x, eps)).float())
+    assert v.passed  # float32 stays welcome
 
 
 @pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)

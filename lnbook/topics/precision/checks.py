@@ -25,6 +25,7 @@ from ...checking import (
     checker,
     compare,
     ln_rows,
+    numpy_of,
     predictions,
     shape_of,
     wrong,
@@ -77,11 +78,13 @@ def _half_input() -> np.ndarray:
     return (z * np.array([[300.0], [1.0], [1.0], [1e-4]])).astype(np.float16)
 
 
-def _floats(value) -> np.ndarray:
-    """A learner's array (or tensor) as float64 values, for the overflow diagnosis."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().float()
-    return np.asarray(value, dtype=np.float64)
+def _finite(value) -> bool:
+    """Whether a learner's array (or tensor) of numbers holds no inf or NaN (True for what
+    is not numbers: :func:`lnbook.checking.as_array` says what it is)."""
+    try:
+        return bool(np.isfinite(np.asarray(numpy_of(value))).all())
+    except Exception:
+        return True
 
 
 @checker
@@ -95,7 +98,7 @@ def layer_norm_half(fn: Callable[[np.ndarray, float], np.ndarray]) -> Verdict:
     if verdict:
         return verdict
     dtype = getattr(result, "dtype", None)
-    if shape_of(result) == x.shape and not np.isfinite(_floats(result)).all():
+    if shape_of(result) == x.shape and not _finite(result):
         return wrong(
             "Your result has inf or NaN: in float16, (x - mu)**2 overflows past 256 (the "
             "first row reaches hundreds) and sums past 65504. Convert x to float32 first "
