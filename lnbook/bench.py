@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._results import remembered
+from ._validate import check_size
 from .bench_devices import device_problem, device_sync, machine_info, write_csv
 
 
@@ -120,6 +121,9 @@ def correction_cost(shape: tuple[int, int] = (4096, 1024), *, rounds: int = 5) -
     """
     from . import numpy_ln
 
+    if np.ndim(shape) != 1 or len(shape) != 2:
+        raise ValueError(f"shape must be (N, D), two sizes, got {shape!r}")
+    shape = (check_size("shape[0]", shape[0]), check_size("shape[1]", shape[1]))
     z = np.random.default_rng(0).standard_normal(shape)
     out = np.empty(shape, np.float32)
     eps = np.float32(1e-5)
@@ -360,6 +364,7 @@ def copy_bandwidth(sizes_mib: Sequence[float] = (0.25, 1, 4, 16, 64, 256), *, ro
 def page_faults(fn: Callable[[], object], calls: int = 3) -> float:
     """Minor page faults per call of ``fn``, counted by the operating system (Unix); NaN
     where nothing counts them (the browser edition has no ``resource`` module)."""
+    check_size("calls", calls)
     try:
         import resource
     except ImportError:

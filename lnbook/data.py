@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validate import check_size
+
 # Where the browser edition's build puts the digits, relative to this package's folder
 # (``save_digits(package / DIGITS_FILE)``). Not in the repository: scikit-learn has them.
 DIGITS_FILE = "_data/digits.npz"
@@ -42,8 +44,9 @@ def activations(
     -------
     x : (n_examples, n_features) array of ``dtype``
     """
+    shape = (check_size("n_examples", n_examples), check_size("n_features", n_features))
     rng = np.random.default_rng(seed)
-    return (offset + scale * rng.standard_normal((n_examples, n_features))).astype(dtype)
+    return (offset + scale * rng.standard_normal(shape)).astype(dtype)
 
 
 def digits(n: int | None = None, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

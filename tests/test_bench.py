@@ -259,3 +259,12 @@ def test_stored_gpu_results_are_shown_with_their_device_and_date_or_said_to_be_m
     assert "| 16384x4096 | layer | forward | PyTorch, F.layer_norm | 0.201 | 2671 | 1.25 |" in text
     assert "| Triton, lnbook kernel | skipped: why |" in text and "none were" not in text
     assert bench_devices.device_problem("cpu") == "" and bench_devices.device_sync("cpu")() is None
+
+
+def test_page_faults_and_correction_cost_name_their_bad_arguments():
+    with pytest.raises(ValueError, match="calls must be >= 1, got 0"):
+        bench.page_faults(lambda: None, calls=0)
+    with pytest.raises(ValueError, match=r"shape must be \(N, D\), two sizes, got \(1024,\)"):
+        bench.correction_cost((1024,))
+    with pytest.raises(TypeError, match=r"shape\[1\] must be an int, got float"):
+        bench.correction_cost((8, 2.5))

@@ -82,3 +82,12 @@ def test_digits_without_sklearn_or_packed_copy_say_what_is_missing(tmp_path, mon
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ImportError, match="need scikit-learn.*absent.npz.*save_digits"):
         data.digits()
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [((4, -3), "n_features must be >= 1, got -3"), ((0, 8), "n_examples must be >= 1, got 0")],
+)
+def test_activations_names_a_size_that_is_not_one(args, match):
+    with pytest.raises(ValueError, match=match):
+        data.activations(*args)

@@ -12,7 +12,9 @@ from lnbook.topics.affine import widgets as affine_widgets
 from lnbook.topics.batch_norm import widgets as batch_norm_widgets
 from lnbook.topics.covariate_shift import experiments as covariate_shift_experiments
 from lnbook.topics.covariate_shift import widgets as covariate_shift_widgets
+from lnbook.topics.geometry import widgets as geometry_widgets
 from lnbook.topics.precision import widgets as precision_widgets
+from lnbook.topics.recurrent import widgets as recurrent_widgets
 from lnbook.topics.statistics import widgets as statistics_widgets
 from lnbook.topics.transformers import experiments as transformers_experiments
 from lnbook.topics.transformers import widgets as transformers_widgets
@@ -94,11 +96,28 @@ def test_explorer_is_a_displayable_widget():
             ),
             r"per_feature\['gamma'\] must have shape \(12,\)",
         ),
+        # A start outside a slider's range: the slider would move it to its end unsaid.
+        (lambda: geometry_widgets.sphere_explorer((10, 0, 0)), r"x\[0\] must be in \[-4, 4\]"),
+        (lambda: geometry_widgets.sphere_explorer((1, 2)), "x must be three numbers"),
+        (lambda: recurrent_widgets.norm_explorer(scale=10), r"scale must be in \[0.25, 3\]"),
+        (lambda: recurrent_widgets.norm_explorer(hidden=0), r"hidden must be in \[4, 256\]"),
+        (lambda: transformers_widgets.warmup_explorer(steps=0), "steps must be >= 1, got 0"),
     ],
 )
 def test_explorers_reject_bad_input(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_start_values_must_be_numbers_of_the_controls_kind():
+    assert live.start_value("lr", 0.5, 0, 1) == 0.5
+    assert live.start_value("steps", np.int64(20), 10, 100, integer=True) == 20
+    with pytest.raises(TypeError, match="steps must be a whole number, got float 2.5"):
+        recurrent_widgets.norm_explorer(steps=2.5)
+    with pytest.raises(TypeError, match=r"x\[0\] must be a number, got str 'a'"):
+        geometry_widgets.sphere_explorer(("a", 0, 0))
+    with pytest.raises(ValueError, match=r"in \[0, 1\], got nan"):
+        live.start_value("lr", float("nan"), 0, 1)
 
 
 def test_latency_benchmark_runs_and_reports_every_widget():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipywidgets as W
+import numpy as np
 
 from ... import live
 from . import experiments, figures
@@ -16,9 +17,12 @@ def sphere_explorer(x=(2.4, 0.2, 1.6)) -> live.Explorer:
     ----------
     x : the example shown first (three numbers)
     """
+    if np.shape(x) != (3,):
+        raise ValueError(f"x must be three numbers (one example of 3 features), got {x!r}")
+    start = [live.start_value(f"x[{i}]", v, -4, 4) for i, v in enumerate(x)]
     controls = {
-        f"x{i}": W.FloatSlider(float(v), min=-4, max=4, step=0.05, description=f"x{i + 1}")
-        for i, v in enumerate(x)
+        f"x{i}": W.FloatSlider(v, min=-4, max=4, step=0.05, description=f"x{i + 1}")
+        for i, v in enumerate(start)
     }
     controls["eps"] = W.FloatSlider(0.0, min=0.0, max=2.0, step=0.01, description="eps")
     return live.explorer(

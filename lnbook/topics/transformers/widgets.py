@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipywidgets as W
 import numpy as np
 
-from ...live import Explorer, LiveFigure, values
+from ...live import Explorer, LiveFigure, start_value, values
 from . import experiments, figures
 
 
@@ -21,6 +21,7 @@ def warmup_explorer(steps: int = 120) -> Explorer:
     starts it (reading "training…", disabled, until the run is drawn); each run adds its
     loss curve to the figure, and *clear* removes them all.
     """
+    steps = start_value("steps", steps, 1, integer=True)
     controls = {
         "placement": W.ToggleButtons(options=["post", "pre"], value="post", description="norm"),
         "n_layers": W.IntSlider(6, 1, 12, description="layers"),
