@@ -39,6 +39,18 @@ def modulate(x_hat: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
     ----------
     x_hat : (B, D) normalized features; shift, scale : (B, D) predicted from the condition
     """
+    if not all(isinstance(t, Tensor) for t in (x_hat, shift, scale)):
+        got = ", ".join(type(t).__name__ for t in (x_hat, shift, scale))
+        raise TypeError(f"x_hat, shift and scale must be torch.Tensors, got {got}")
+    if x_hat.ndim != 2:
+        raise ValueError(f"x_hat must have shape (B, D), got {tuple(x_hat.shape)}")
+    if shift.shape != x_hat.shape or scale.shape != x_hat.shape:
+        # A (D,) shift or scale would broadcast: one gamma and beta for every example, plain
+        # layer norm's affine, not one per example predicted from its condition.
+        raise ValueError(
+            f"shift and scale must have x_hat's shape (B, D) = {tuple(x_hat.shape)} (one per "
+            f"example and feature), got {tuple(shift.shape)} and {tuple(scale.shape)}"
+        )
     return x_hat * (1 + scale) + shift
 
 

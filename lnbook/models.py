@@ -10,6 +10,7 @@ it), or, in a transformer, around each sublayer (:data:`BLOCK_PLACEMENTS`, chapt
 from __future__ import annotations
 
 import math
+import numbers
 
 from ._optional import torch_missing
 from ._validate import check_size
@@ -31,6 +32,24 @@ MODEL_PLACEMENTS = BLOCK_PLACEMENTS + ("mix",)
 # Placements whose last block already ends in a norm: no final norm by default.
 ENDS_NORMALIZED = ("post", "deepnorm", "admin")
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+
+
+def _check_noise(noise) -> None:
+    """A noise strength: a real number >= 0 (a string is a TypeError naming ``noise``)."""
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real):
+        raise TypeError(f"noise must be a real number >= 0, got {type(noise).__name__} {noise!r}")
+    if not noise >= 0:  # NaN too
+        raise ValueError(f"noise must be >= 0, got {noise!r}")
+
+
+def _check_features(x, d: int) -> None:
+    """A ValueError (TypeError for a non-tensor) unless ``x`` is a tensor of ``d`` features
+    on its last axis: checked here, since torch would broadcast a (D,) weight or misread
+    the axes, or fail deep inside a matrix product."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim == 0 or x.shape[-1] != d:
+        raise ValueError(f"x must have {d} features on its last axis, got shape {tuple(x.shape)}")
 
 
 def make_norm(norm: str | None, d: int) -> nn.Module:
@@ -84,16 +103,16 @@ class MLP(nn.Module):
         init: str = "default",
     ) -> None:
         super().__init__()
+        for name, value in (("d_in", d_in), ("d_hidden", d_hidden), ("d_out", d_out)):
+            check_size(name, value)
+        depth = check_size("depth", depth)
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
         if placement not in PLACEMENTS:
             raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
-        if depth < 1:
-            raise ValueError(f"depth must be >= 1, got {depth}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
-        if not noise >= 0:
-            raise ValueError(f"noise must be >= 0, got {noise!r}")
+        _check_noise(noise)
         if init not in ("default", "xavier", "he"):
             raise ValueError(f"init must be 'default', 'xavier' or 'he', got {init!r}")
 
@@ -110,6 +129,7 @@ class MLP(nn.Module):
                 layers += [nn.Linear(d, d_hidden), norm_layer(d_hidden), act]
             d = d_hidden
         layers.append(nn.Linear(d, d_out))
+        self.d_in = int(d_in)
         self.net = nn.Sequential(*layers)
         for layer in layers if init != "default" else []:
             if isinstance(layer, nn.Linear):
@@ -120,6 +140,11 @@ class MLP(nn.Module):
                 nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x : (B, d_in) -> (B, d_out)."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a (B, {self.d_in}) torch.Tensor, got {type(x).__name__}")
+        if x.ndim != 2 or x.shape[1] != self.d_in:  # else a matmul error, or BN's wrong axis
+            raise ValueError(f"x must have shape (B, {self.d_in}), got {tuple(x.shape)}")
         return self.net(x)
 
 
@@ -134,11 +159,13 @@ class DyT(nn.Module):
 
     def __init__(self, d: int, alpha0: float = 0.5) -> None:
         super().__init__()
+        check_size("d", d)
         self.alpha = nn.Parameter(torch.tensor(float(alpha0)))
         self.weight = nn.Parameter(torch.ones(d))
         self.bias = nn.Parameter(torch.zeros(d))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_features(x, self.weight.shape[0])  # a (D,) gamma would broadcast over others
         return self.weight * torch.tanh(self.alpha * x) + self.bias
 
     def extra_repr(self) -> str:
@@ -190,8 +217,7 @@ class NoisyNorm(nn.Module):
 
     def __init__(self, norm: nn.Module, noise: float) -> None:
         super().__init__()
-        if not noise >= 0:
-            raise ValueError(f"noise must be >= 0, got {noise!r}")
+        _check_noise(noise)
         self.norm, self.noise = norm, float(noise)
         self.generator: torch.Generator | None = None
 
@@ -221,6 +247,8 @@ _NORM_KINDS = (
 
 def norm_layers(model: nn.Module) -> list[nn.Module]:
     """Every normalization layer in ``model`` (lnbook's and torch's), in order."""
+    if not isinstance(model, nn.Module):  # norm_parameters and param_groups come here first
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return [m for m in model.modules() if isinstance(m, _NORM_KINDS)]
 
 
@@ -249,6 +277,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 def causal_mask(t: int) -> torch.Tensor:
     """(t, t) boolean mask, True above the diagonal: position i may not attend to j > i."""
+    t = check_size("t", t)
     return torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
 
 
@@ -290,6 +319,14 @@ def deepnorm_constants(n_layers: int) -> tuple[float, float]:
     return (2 * n_layers) ** 0.25, (8 * n_layers) ** -0.25
 
 
+def _check_widths(d, n_heads, d_ff) -> None:
+    """A transformer block's sizes, checked before torch's attention asserts on them."""
+    for name, value in (("d", d), ("n_heads", n_heads), ("d_ff", d_ff)):
+        check_size(name, value)
+    if d % n_heads:  # each head attends over d / n_heads of the features
+        raise ValueError(f"d ({d}) must be a multiple of n_heads ({n_heads})")
+
+
 class Block(nn.Module):
     """A transformer block: self-attention, optional cross-attention, feed-forward.
 
@@ -320,6 +357,7 @@ class Block(nn.Module):
         super().__init__()
         if placement not in BLOCK_PLACEMENTS:
             raise ValueError(f"placement must be one of {BLOCK_PLACEMENTS}, got {placement!r}")
+        _check_widths(d, n_heads, d_ff)
         self.placement = placement
         self.self_attn = nn.MultiheadAttention(d, n_heads, batch_first=True)
         self.cross_attn = nn.MultiheadAttention(d, n_heads, batch_first=True) if cross else None
@@ -412,7 +450,9 @@ class TinyTransformer(nn.Module):
         final_norm: bool | None = None,
     ) -> None:
         super().__init__()
-        check_size("n_layers", n_layers)
+        for name, value in (("vocab", vocab), ("n_layers", n_layers), ("max_len", max_len)):
+            check_size(name, value)
+        _check_widths(d, n_heads, d_ff)
         if norm == "batch":
             # BatchNorm1d would read (B, T, d) as T channels: the wrong axis.
             raise ValueError("norm='batch' is not supported in a transformer (see chapter 5)")
@@ -482,11 +522,21 @@ class TinyTransformer(nn.Module):
             block.self_attn.out_proj.weight.mul_(beta)
             block.self_attn.out_proj.bias.mul_(beta)
 
-    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
+    def _embed(self, ids: torch.Tensor, name: str = "ids") -> torch.Tensor:
+        want = f"{name} must be (B, T) integer ids in [0, {self.embed.num_embeddings}), got"
+        if not isinstance(ids, torch.Tensor) or ids.dtype not in (torch.int64, torch.int32):
+            got = ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__
+            raise TypeError(f"{want} {got}")
+        if ids.ndim != 2 or ids.shape[1] < 1:
+            raise ValueError(f"{want} shape {tuple(ids.shape)}")
         t = ids.shape[1]
         if t > self.max_len:
             raise ValueError(f"sequences of length {t} exceed max_len = {self.max_len}")
-        return self.embed(ids) + self.pos(torch.arange(t, device=ids.device))
+        try:  # the range is checked by the lookup itself: free when the ids are right
+            tokens = self.embed(ids)
+        except IndexError:
+            raise ValueError(f"{want} values in [{ids.min().item()}, {ids.max().item()}]") from None
+        return tokens + self.pos(torch.arange(t, device=ids.device))
 
     def forward(
         self, ids: torch.Tensor, tgt: torch.Tensor | None = None, return_residuals: bool = False
@@ -495,13 +545,13 @@ class TinyTransformer(nn.Module):
         if self.encoder is not None:
             if tgt is None:
                 raise ValueError("an encoder-decoder needs forward(src, tgt)")
-            memory = self._embed(ids)
+            memory = self._embed(ids, "src")
             for block in self.encoder:
                 memory = block(memory)
             if self.enc_final is not None:
                 memory = self.enc_final(memory)
             ids = tgt
-        x = self._embed(ids)
+        x = self._embed(ids, "tgt" if self.encoder is not None else "ids")
         mask = causal_mask(ids.shape[1]).to(ids.device)
         residuals = []
         for block in self.decoder:

@@ -25,6 +25,7 @@ chapters' numbers change.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -32,15 +33,14 @@ import numpy as np
 
 from ._optional import require_torch
 from ._results import remembered
+from ._validate import check_int, check_rate
 
 
 @contextmanager
 def one_torch_thread() -> Iterator[None]:
-    """Run torch on one thread, then restore the setting.
-
-    The chapters' models are tiny: splitting their matrix products over threads costs more
-    in synchronisation than it saves, and on a busy 2-core machine it was 30x slower.
-    """
+    """Run torch on one thread, then restore the setting. The chapters' models are tiny:
+    splitting their matrix products over threads costs more in synchronisation than it
+    saves, and on a busy 2-core machine it was 30x slower."""
     torch = require_torch()
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -53,12 +53,25 @@ def one_torch_thread() -> Iterator[None]:
 # ---------------------------------------------------------------- an MLP on the digits ----
 
 
-def digits_split(seed: int):
-    """The digits as float32 tensors in [0, 1]: 70% for training, 30% held out.
+def _check_labelled(X, Y, names=("X_test", "Y_test"), stacked: bool = True) -> None:
+    """Images and labels as tensors, one label per image: a (N, 1) ``Y`` would otherwise
+    broadcast against the (N,) predictions into nonsense."""
+    torch = require_torch()
+    for name, t in zip(names, (X, Y), strict=True):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if X.ndim not in ((2, 3) if stacked else (2,)):
+        want = "(N, features)" + (" or (E, N, features)" if stacked else "")
+        raise ValueError(f"{names[0]} must have shape {want}, got {tuple(X.shape)}")
+    if Y.shape != X.shape[:-1]:
+        want = f"{tuple(X.shape[:-1])} = {names[0]}.shape[:-1] (one label per image)"
+        raise ValueError(f"{names[1]} must have shape {want}, got {tuple(Y.shape)}")
 
-    Returns ``X_train, Y_train, X_test, Y_test`` and the NumPy generator that drew the
-    split, which the caller goes on using for its mini-batches.
-    """
+
+def digits_split(seed: int):
+    """The digits as float32 tensors in [0, 1], 70% for training and 30% held out: returns
+    ``X_train, Y_train, X_test, Y_test`` and the NumPy generator that drew the split, which
+    the caller goes on using for its mini-batches."""
     torch = require_torch()
 
     from .data import digits
@@ -102,6 +115,11 @@ def fit_digits(
     -------
     (steps,) the training loss at every step
     """
+    _check_labelled(X_train, Y_train, ("X_train", "Y_train"), stacked=False)
+    check_int("steps", steps, 1)
+    check_int("batch_size", batch_size, 1)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     torch = require_torch()
     losses = np.empty(steps)
     with one_torch_thread():
@@ -207,6 +225,7 @@ def digits_accuracy(model, X_test, Y_test) -> float | np.ndarray:
     model is put back in training mode afterwards.
     """
     torch = require_torch()
+    _check_labelled(X_test, Y_test)
     model.eval()
     with one_torch_thread(), torch.no_grad():
         acc = (model(X_test).argmax(-1) == Y_test).float().mean(dim=-1)
@@ -224,13 +243,9 @@ def digits_accuracy_in_batches(model, X_test, Y_test, batch_size: int) -> float 
     batch norm in training mode also updates its running statistics).
     """
     torch = require_torch()
-    import copy
-
+    _check_labelled(X_test, Y_test)
     n_test = X_test.shape[-2]
-    if batch_size < 2 or batch_size > n_test:
-        raise ValueError(
-            f"batch_size must be in [2, {n_test}] (the test examples), got {batch_size}"
-        )
+    check_int("batch_size", batch_size, 2, n_test)  # batch statistics need two; n_test at most
     twin = copy.deepcopy(model).train()
     n = n_test // batch_size * batch_size
     batches = [X_test[..., i : i + batch_size, :] for i in range(0, n, batch_size)]
@@ -272,19 +287,15 @@ def train_digits_mlp(
     -------
     dict with ``loss`` (steps,) training loss per step, ``test_accuracy`` (float, on 30% of
     the images held out, in inference mode), ``test_accuracy_train_mode`` (float, if
-    ``train_mode_accuracy``), ``curve_steps`` and ``curve_accuracy`` (the
-    test accuracy during training, if ``eval_every``), ``gammas`` and ``betas`` (lists of
-    (d_hidden,) arrays, one per norm layer), ``n_params`` and ``n_norm_params`` (ints)
+    ``train_mode_accuracy``), ``curve_steps`` and ``curve_accuracy`` (the test accuracy
+    during training, if ``eval_every``), ``gammas`` and ``betas`` (lists of (d_hidden,)
+    arrays, one per norm layer), ``n_params`` and ``n_norm_params`` (ints)
     """
     torch = require_torch()
 
     from . import models
 
-    if batch_size < 1 or steps < 1 or eval_every < 0:
-        raise ValueError(
-            f"need batch_size >= 1, steps >= 1 and eval_every >= 0, got "
-            f"{batch_size}, {steps}, {eval_every}"
-        )
+    check_int("eval_every", eval_every, 0)  # steps and batch_size: fit_digits checks them
     torch.manual_seed(seed)
     X_train, Y_train, X_test, Y_test, rng = digits_split(seed)
     model = models.MLP(64, d_hidden, 10, depth=depth, norm=norm, placement="post")
@@ -305,11 +316,10 @@ def train_digits_mlp(
         model, opt, X_train, Y_train, rng, steps=steps, batch_size=batch_size, watch=test_curve
     )
     norms = models.norm_layers(model)
-    extra = (
-        {"test_accuracy_train_mode": digits_accuracy_in_batches(model, X_test, Y_test, batch_size)}
-        if train_mode_accuracy
-        else {}
-    )
+    extra = {}
+    if train_mode_accuracy:
+        acc = digits_accuracy_in_batches(model, X_test, Y_test, batch_size)
+        extra["test_accuracy_train_mode"] = acc
     return {
         "loss": losses,
         "test_accuracy": digits_accuracy(model, X_test, Y_test),
@@ -334,16 +344,8 @@ def copy_task_model(placement: str, n_layers: int, d: int, **kwargs):
     """A TinyTransformer sized for the copy task (4 heads, feed-forward width 4 d)."""
     from . import models
 
-    return models.TinyTransformer(
-        vocab=COPY_VOCAB,
-        d=d,
-        n_layers=n_layers,
-        n_heads=4,
-        d_ff=4 * d,
-        max_len=2 * COPY_K + 1,
-        placement=placement,
-        **kwargs,
-    )
+    sizes = {"vocab": COPY_VOCAB, "n_heads": 4, "d_ff": 4 * d, "max_len": 2 * COPY_K + 1}
+    return models.TinyTransformer(d=d, n_layers=n_layers, placement=placement, **sizes, **kwargs)
 
 
 def copy_batch(rng: np.random.Generator, batch: int):
@@ -566,8 +568,6 @@ def fit_denoiser(
     loss : (steps,) the training loss at every step
     held_out : the mean squared error on the held-out digits, their noise drawn from ``seed``
     """
-    from ._validate import check_int, check_rate  # here: this function's own checks
-
     check_int("steps", steps, 1)
     check_int("batch", batch, 1)
     check_rate("lr", lr)

@@ -350,3 +350,73 @@ def test_stacked_transformer_refuses_what_it_cannot_stack():
         stacked(torch.zeros(3, 4, 10, dtype=torch.long))
     with pytest.raises(TypeError, match="integer tensor"):
         stacked(torch.zeros(3, 4, 9))
+
+
+# ------------------------------------------------------------ bad input, said clearly ----
+
+_TT = {"vocab": 16, "d": 8, "n_layers": 1, "n_heads": 2, "d_ff": 16, "max_len": 8}
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: models.MLP(64, 16, 10)(torch.randn(3, 8, 8)), ValueError,
+         r"x must have shape \(B, 64\), got \(3, 8, 8\)"),
+        (lambda: models.MLP(64, 16, 10)(torch.randn(3, 64).numpy()), TypeError,
+         r"x must be a \(B, 64\) torch.Tensor, got ndarray"),
+        (lambda: models.MLP(64, 16, 10, depth=2.5), TypeError, "depth must be an int, got float"),
+        (lambda: models.MLP(64, 16, 10, depth="2"), TypeError, "depth must be an int, got str"),
+        (lambda: models.MLP(64, 0, 10), ValueError, "d_hidden must be >= 1, got 0"),
+        (lambda: models.MLP(0, 16, 10), ValueError, "d_in must be >= 1, got 0"),
+        (lambda: models.MLP(64, 16, 0), ValueError, "d_out must be >= 1, got 0"),
+        (lambda: models.MLP(64, -3, 10, norm=None), ValueError, "d_hidden must be >= 1, got -3"),
+        (lambda: models.MLP(64, 16, 10, noise="0.1"), TypeError, "noise must be a real number"),
+        (lambda: models.norm_parameters([nn.LayerNorm(3)]), TypeError,
+         "model must be a torch.nn.Module, got list"),
+        (lambda: models.norm_layers(None), TypeError, "model must be a torch.nn.Module, got None"),
+        (lambda: models.param_groups(torch.ones(3).numpy(), 0.1), TypeError,
+         "model must be a torch.nn.Module, got ndarray"),
+        (lambda: models.TinyTransformer(**{**_TT, "d": 30, "n_heads": 4}), ValueError,
+         r"d \(30\) must be a multiple of n_heads \(4\)"),
+        (lambda: models.TinyTransformer(**{**_TT, "d": 0}), ValueError, "d must be >= 1, got 0"),
+        (lambda: models.TinyTransformer(**{**_TT, "vocab": 0}), ValueError,
+         "vocab must be >= 1, got 0"),
+        (lambda: models.Block(30, 4, 8), ValueError, r"d \(30\) must be a multiple of n_heads"),
+        (lambda: models.TinyTransformer(**_TT)(torch.tensor([[1, 16]])), ValueError,
+         r"ids must be \(B, T\) integer ids in \[0, 16\), got values in \[1, 16\]"),
+        (lambda: models.TinyTransformer(**_TT)(torch.tensor([[-1, 2]])), ValueError,
+         r"in \[0, 16\), got values in \[-1, 2\]"),
+        (lambda: models.TinyTransformer(**_TT)(torch.tensor([1, 2])), ValueError,
+         r"ids must be \(B, T\) .* got shape \(2,\)"),
+        (lambda: models.TinyTransformer(**_TT)(torch.ones(2, 3)), TypeError,
+         r"ids must be \(B, T\) integer ids .* got torch.float32"),
+        (lambda: models.TinyTransformer(**_TT)(torch.ones(2, 3, dtype=torch.long).numpy()),
+         TypeError, r"ids must be \(B, T\) integer ids .* got ndarray"),
+        (lambda: models.TinyTransformer(**_TT, encoder_decoder=True)(
+            torch.ones(2, 3, dtype=torch.long), torch.full((2, 3), 16)), ValueError,
+         r"tgt must be \(B, T\) integer ids in \[0, 16\), got values in \[16, 16\]"),
+        (lambda: models.DyT(8)(torch.randn(4, 6)), ValueError,
+         r"x must have 8 features on its last axis, got shape \(4, 6\)"),
+        (lambda: models.DyT(0), ValueError, "d must be >= 1, got 0"),
+        (lambda: models.DyT(-1), ValueError, "d must be >= 1, got -1"),
+        (lambda: models.NoisyNorm(nn.Identity(), "0.1"), TypeError,
+         "noise must be a real number >= 0, got str '0.1'"),
+        (lambda: models.causal_mask(-1), ValueError, "t must be >= 1, got -1"),
+        (lambda: models.causal_mask(2.5), TypeError, "t must be an int, got float 2.5"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_refused_clearly(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_checked_models_give_the_same_outputs_for_valid_input():
+    # The checks only read shapes: valid input goes through to the same computation.
+    torch.manual_seed(0)
+    m, x = models.MLP(6, 5, 3, depth=2, norm="batch"), torch.randn(4, 6)
+    assert torch.equal(m(x), m.net(x))
+    t = models.TinyTransformer(**_TT)
+    ids = torch.randint(0, 16, (2, 5), dtype=torch.int32)
+    want = t.embed(ids) + t.pos(torch.arange(5))
+    assert torch.equal(t._embed(ids), want)
+    assert torch.equal(models.causal_mask(3), torch.ones(3, 3, dtype=torch.bool).triu(1))

@@ -122,3 +122,43 @@ def test_copy_batch_is_tokens_a_separator_and_the_tokens_again():
     assert x.shape == (5, 2 * k + 1) and (x[:, k] == 0).all()
     np.testing.assert_array_equal(x[:, :k], x[:, k + 1 :])
     assert x[:, :k].min() >= 1 and x.max() < training.COPY_VOCAB
+
+
+def _digits_and_model():
+    torch.manual_seed(0)
+    X, Y = torch.rand(20, 64), torch.randint(0, 10, (20,))
+    m = models.MLP(64, 8, 10, depth=1, norm="layer")
+    return m, torch.optim.SGD(m.parameters(), lr=0.1), X, Y
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        # A (N, 1) Y used to broadcast against the (N,) predictions: a (20,) array, no error.
+        (lambda m, o, X, Y: training.digits_accuracy(m, X, Y[:, None]), ValueError,
+         r"Y_test must have shape \(20,\) = X_test.shape\[:-1\] .* got \(20, 1\)"),
+        (lambda m, o, X, Y: training.digits_accuracy(m, X, Y[:10]), ValueError,
+         r"Y_test must have shape \(20,\).* got \(10,\)"),
+        (lambda m, o, X, Y: training.digits_accuracy(m, X.numpy(), Y), TypeError,
+         "X_test must be a torch.Tensor, got ndarray"),
+        (lambda m, o, X, Y: training.digits_accuracy(m, X[0], Y), ValueError,
+         r"X_test must have shape \(N, features\) or \(E, N, features\), got \(64,\)"),
+        (lambda m, o, X, Y: training.digits_accuracy_in_batches(m, X, Y[:, None], 4),
+         ValueError, r"Y_test must have shape \(20,\).* got \(20, 1\)"),
+        (lambda m, o, X, Y: training.digits_accuracy_in_batches(m, X, Y, 1), ValueError,
+         r"batch_size must be an int in \[2, 20\], got 1"),
+        (lambda m, o, X, Y: training.fit_digits(m, o, X, Y, np.random.default_rng(0), steps=2,
+         batch_size=0), ValueError, "batch_size must be an int >= 1, got 0"),
+        (lambda m, o, X, Y: training.fit_digits(m, o, X, Y, np.random.default_rng(0), steps=-1,
+         batch_size=4), ValueError, "steps must be an int >= 1, got -1"),
+        (lambda m, o, X, Y: training.fit_digits(m, o, X, Y[:5], np.random.default_rng(0),
+         steps=2, batch_size=4), ValueError, r"Y_train must have shape \(20,\).* got \(5,\)"),
+        (lambda m, o, X, Y: training.fit_digits(m, o, X, Y, 0, steps=2, batch_size=4),
+         TypeError, "rng must be a numpy.random.Generator, got int"),
+        (lambda m, o, X, Y: training.train_digits_mlp(steps=2, eval_every=-1), ValueError,
+         "eval_every must be an int >= 0, got -1"),
+    ],
+)  # fmt: skip
+def test_bad_digits_input_is_refused_clearly(call, error, match):
+    with pytest.raises(error, match=match):
+        call(*_digits_and_model())
