@@ -4,8 +4,8 @@ These work on plain shapes and numbers only, so both back ends give the same mes
 the same mistake. Each message names the argument and the shapes involved: a learner who
 passes a weight of the wrong shape should read *which* shape was expected, not an
 ``IndexError`` from deep inside a reduction. The last few (an index, a bounded int, a
-rate, an (N, D) batch) are the experiments' and widgets' arguments, checked the same way
-before any training starts.
+rate, an (N, D) batch, a sequence of ints or numbers such as ``seeds``) are the
+experiments' and widgets' arguments, checked the same way before any training starts.
 """
 
 from __future__ import annotations
@@ -150,3 +150,93 @@ def check_qk_norm(qk_norm) -> None:
     """A ValueError naming ``qk_norm`` unless it is one of :data:`QK_NORMS`."""
     if qk_norm not in QK_NORMS:
         raise ValueError(f"qk_norm must be one of {QK_NORMS}, got {qk_norm!r}")
+
+
+# A sequence argument (seeds, depths, rates, offsets): a list, tuple, range or 1-D array.
+# A bare number is refused, not wrapped: f(seeds=3) may mean one seed or three.
+def check_sequence(name: str, values, kind: str = "values", example: str = "(0,)") -> tuple:
+    """``values`` as a tuple, or an error naming ``name``: a TypeError unless it is a
+    list, tuple, range, 1-D array or other sequence (not a string), a ValueError if it is
+    empty or an array of another shape. ``kind`` and ``example`` say what it should hold."""
+    want = f"{name} must be a non-empty sequence of {kind}, e.g. {example}"
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1:
+            raise ValueError(f"{want}, got an array of shape {values.shape}")
+    elif not isinstance(values, Sequence) or isinstance(values, str | bytes):
+        got = "None" if values is None else f"{type(values).__name__} {_plain(values)!r}"
+        raise TypeError(f"{want}, got {got}")
+    if len(values) == 0:
+        raise ValueError(f"{want}, got an empty {type(values).__name__}")
+    return tuple(values)
+
+
+def _plain(value):
+    """A NumPy scalar as the Python number it holds, so that messages show ``0.5``, not
+    ``np.float64(0.5)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _checked_items(name: str, values, kind: str, example: str, number: type, ok) -> tuple:
+    """The shared body of :func:`check_ints` and :func:`check_floats`: ``values`` as a
+    tuple of ``number`` (int or float), every item of that kind and passing ``ok``."""
+    kind_of_item = numbers.Integral if number is int else numbers.Real
+
+    def is_item(v) -> bool:
+        return isinstance(v, kind_of_item) and not isinstance(v, bool)
+
+    # A lone number that would be a valid item: the message shows it wrapped, the fix.
+    if is_item(values) and ok(values):
+        example = f"({_plain(values)!r},)"
+    items = check_sequence(name, values, kind, example)
+    shown = [_plain(v) for v in items]
+    for v in items:
+        if not is_item(v):
+            raise TypeError(
+                f"{name} must be a non-empty sequence of {kind}, got {shown}: "
+                f"{_plain(v)!r} is a {type(v).__name__}"
+            )
+    if not all(ok(v) for v in items):
+        raise ValueError(f"{name} must be a non-empty sequence of {kind}, got {shown}")
+    return tuple(number(v) for v in items)
+
+
+def check_ints(name: str, values, minimum: int | None = None) -> tuple[int, ...]:
+    """A non-empty sequence of ints, each >= ``minimum`` if given, as a tuple of ints; a
+    TypeError (not a sequence, an item not an int: a bool or a float is not) or a
+    ValueError (empty, an item too small) naming ``name`` and what it got otherwise."""
+    if minimum is None:
+        return _checked_items(name, values, "ints", "(0,)", int, lambda v: True)
+    kind, example = f"ints >= {minimum}", f"({max(minimum, 0)},)"
+    return _checked_items(name, values, kind, example, int, lambda v: v >= minimum)
+
+
+def check_floats(
+    name: str, values, minimum: float | None = None, *, positive: bool = False
+) -> tuple[float, ...]:
+    """A non-empty sequence of finite real numbers, each >= ``minimum`` if given and > 0
+    if ``positive``, as a tuple of floats; a TypeError (not a sequence, an item not a
+    number) or a ValueError (empty, an item out of range, inf or NaN) naming ``name``."""
+    low = -math.inf if minimum is None else minimum
+    if positive:
+        kind = "positive finite numbers"
+    else:
+        kind = "finite numbers" if minimum is None else f"finite numbers >= {minimum}"
+
+    def ok(v) -> bool:
+        return math.isfinite(v) and v >= low and (v > 0 or not positive)
+
+    return _checked_items(name, values, kind, "(1.0,)", float, ok)
+
+
+def check_pairs(name: str, values, kind: str, example: str) -> tuple[tuple, ...]:
+    """A non-empty sequence of pairs (``configs``: (placement, rate) and the like), as a
+    tuple of 2-tuples; a TypeError or ValueError naming ``name`` otherwise. What each pair
+    holds is the caller's to check. ``kind`` and ``example`` say what it should hold."""
+    items = check_sequence(name, values, kind, example)
+    for v in items:
+        if isinstance(v, str | bytes) or not isinstance(v, Sequence | np.ndarray) or len(v) != 2:
+            raise TypeError(
+                f"{name} must be a non-empty sequence of {kind}, e.g. {example}, "
+                f"got {list(items)!r}: {v!r} is not a pair"
+            )
+    return tuple(tuple(v) for v in items)

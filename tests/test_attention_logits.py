@@ -119,7 +119,7 @@ def test_logit_run_reads_the_models_own_logits():
     [
         (lambda: experiments.logit_run(0.0, None), "lr must be a positive finite number"),
         (lambda: experiments.logit_run(0.1, "batch"), "qk_norm must be one of"),
-        (lambda: experiments.logit_runs(lrs=()), "must not be empty"),
+        (lambda: experiments.logit_runs(lrs=()), "lrs must be a non-empty sequence"),
         (lambda: experiments.logit_runs(qk_norms=("l2",), steps=2), "qk_norm must be one of"),
         (lambda: experiments.ngpt_stream(alpha=1.5), r"alpha must be in \(0, 1\]"),
         (lambda: experiments.ngpt_stream(d=1), "d must be an int >= 2"),
@@ -127,6 +127,31 @@ def test_logit_run_reads_the_models_own_logits():
 )
 def test_bad_inputs_are_named(call, match):
     with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: experiments.entropy_at_scale(3.0), TypeError,
+         r"scales must be a non-empty sequence of finite numbers, e\.g\. \(3\.0,\), got float 3"),
+        (lambda: experiments.entropy_at_scale(()), ValueError,
+         "scales must be a non-empty sequence"),  # was an empty result
+        (lambda: experiments.entropy_at_scale((1.0, float("inf"))), ValueError,
+         r"scales .* got \[1\.0, inf\]"),
+        (lambda: experiments.logit_runs(seeds=0), TypeError,
+         r"seeds must be a non-empty sequence of ints >= 0, e\.g\. \(0,\), got int 0"),
+        (lambda: experiments.logit_runs(lrs=0.1), TypeError,
+         "lrs must be a non-empty sequence of positive finite numbers"),
+        (lambda: experiments.logit_runs(qk_norms="layer"), TypeError,
+         "qk_norms must be a non-empty sequence of QK-norm choices"),
+        # every choice is checked before the first one trains
+        (lambda: experiments.logit_runs(qk_norms=(None, "l2")), ValueError,
+         "qk_norm must be one of"),
+    ],
+)  # fmt: skip
+def test_sequence_arguments_are_named_before_training(call, error, match):
+    with pytest.raises(error, match=match):
         call()
 
 

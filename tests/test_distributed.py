@@ -364,6 +364,16 @@ def test_chapter_experiments_refuse_bad_arguments_before_starting_processes():
 
     with pytest.raises(ValueError, match=r"hidden size must be >= world size 4"):
         experiments.accuracy_grid((4,), (2,))
+    with pytest.raises(TypeError, match=r"d_values must be .* ints, e\.g\. \(64,\), got int 64"):
+        experiments.accuracy_grid(d_values=64)
+    with pytest.raises(TypeError, match=r"seeds must be .* ints >= 0, e\.g\. \(0,\), got int 0"):
+        experiments.accuracy_grid(seeds=0)
+    with pytest.raises(TypeError, match="dtypes must be a non-empty sequence of dtype names"):
+        experiments.accuracy_grid(dtypes="float32")
+    with pytest.raises(ValueError, match="world_sizes must be a non-empty sequence"):
+        experiments.agreement(world_sizes=())
+    with pytest.raises(TypeError, match=r"seeds must be .* e\.g\. \(0,\), got int 0"):
+        experiments.agreement(seeds=0)
     with pytest.raises(ValueError, match="dtype"):
         experiments.accuracy_sweep(dtype="int8")
     with pytest.raises(ValueError, match="world_size"):

@@ -185,8 +185,14 @@ def test_runs_reject_bad_arguments():
         experiments.rate_run(0.1, -0.01)
     with pytest.raises(ValueError, match="steps"):
         experiments.rate_run(0.1, steps=0)
-    with pytest.raises(ValueError, match="at least one"):
+    with pytest.raises(ValueError, match="lrs must be a non-empty sequence"):
         experiments.rate_runs((), steps=5)
+    with pytest.raises(TypeError, match=r"lrs must be .* e\.g\. \(0\.1,\), got float 0\.1"):
+        experiments.rate_runs(0.1, steps=5)
+    with pytest.raises(TypeError, match=r"decays must be .* numbers >= 0, e\.g\. \(0\.0,\)"):
+        experiments.rate_runs((0.1,), 0.0, steps=5)
+    with pytest.raises(TypeError, match=r"seeds must be .* ints >= 0, e\.g\. \(0,\), got int"):
+        experiments.rate_runs((0.1,), (0.0,), 0, steps=5)
     with pytest.raises(ValueError, match="decays"):
         experiments.rate_runs((0.1,), (np.nan,), steps=5)
     with pytest.raises(ValueError, match="seeds"):

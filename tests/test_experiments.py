@@ -12,6 +12,7 @@ from lnbook.stacked import StackedMLP
 from lnbook.topics.affine import experiments as affine_experiments
 from lnbook.topics.batch_norm import experiments as batch_norm_experiments
 from lnbook.topics.covariate_shift import experiments as covariate_shift_experiments
+from lnbook.topics.folding import experiments as folding_experiments
 from lnbook.topics.from_scratch import experiments as from_scratch_experiments
 from lnbook.topics.performance import experiments as performance_experiments
 from lnbook.topics.statistics import experiments as statistics_experiments
@@ -69,6 +70,35 @@ def test_finite_difference_grad_matches_closed_form():
     np.testing.assert_allclose(grad, 3 * x**2, rtol=1e-6, atol=1e-8)
     # The input is left untouched.
     assert np.array_equal(x, np.random.default_rng(3).standard_normal((3, 4)))
+
+
+def test_finite_difference_grad_names_a_loss_that_is_not_one_number():
+    fd = from_scratch_experiments.finite_difference_grad
+    # The usual slip: the loss without its .sum() returns an array, not a number.
+    with pytest.raises(ValueError, match=r"f must return one number .* array of shape \(2, 3\)"):
+        fd(lambda v: v * 2.0, np.ones((2, 3)))
+    with pytest.raises(TypeError, match="f must return one number"):
+        fd(lambda v: "loss", np.ones(2))
+    with pytest.raises(TypeError, match="f must be callable"):
+        fd(None, np.ones(2))
+    # A 0-d array or a NumPy scalar is one number.
+    np.testing.assert_allclose(fd(lambda v: np.array((v**2).sum()), np.ones(2)), 2.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"offsets": 1e4}, TypeError, r"offsets must be a non-empty sequence .* got float 10000"),
+        ({"offsets": []}, ValueError, "offsets must be a non-empty sequence"),
+        ({"offsets": [1.0, float("nan")]}, ValueError, r"offsets .* got \[1\.0, nan\]"),
+        ({"n_features": 0}, ValueError, "n_features must be >= 1, got 0"),
+        ({"n_examples": 0}, ValueError, "n_examples must be >= 1, got 0"),
+        ({"shown_features": 0}, ValueError, "shown_features must be an int >= 1"),
+    ],
+)
+def test_variance_pitfall_names_its_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        from_scratch_experiments.variance_pitfall(**({"offsets": [1.0]} | kwargs))
 
 
 # ---------------------------------------------------------------- chapter 1 -------------
@@ -176,6 +206,49 @@ def test_handwriting_normalizes_every_pen_to_the_same_picture():
         )
     with pytest.raises(ValueError, match=r"\(64,\)"):
         statistics_experiments.handwriting(np.ones(63), [(1.0, 0.0)])
+
+
+@pytest.mark.parametrize(
+    ("pens", "got"),
+    [
+        ([(0.3,), (1.0,)], r"got shape \(2, 1\)"),  # a reshape made these one pen
+        ([1, 0, 2, 0.5], r"got shape \(4,\)"),  # and these two
+        ([(1, 0, 2)], r"got shape \(1, 3\)"),
+        ([], r"got shape \(0,\)"),
+        ([(1, 0), (2,)], r"got \[\(1, 0\), \(2,\)\]"),  # ragged
+        ([(0, 1.0)], r"got \[\[0\.0, 1\.0\]\]"),  # pressure 0
+        ([(1.0, float("nan"))], "finite"),
+    ],
+)
+def test_handwriting_refuses_what_is_not_pen_pairs(pens, got):
+    want = r"pens must be \(pressure, paper\) pairs, shape \(P, 2\), with pressure > 0"
+    with pytest.raises(ValueError, match=want + ".*" + got):
+        statistics_experiments.handwriting(np.ones(64), pens)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        # batch norm's own message would name its internals, not the argument
+        (lambda: statistics_experiments.invariance_table(n_examples=1), ValueError,
+         "n_examples must be an int >= 2, got 1"),
+        (lambda: statistics_experiments.invariance_table(d_out=0), ValueError,
+         "d_out must be an int >= 2, got 0"),
+        (lambda: statistics_experiments.invariance_table(d_in=0), ValueError,
+         "d_in must be an int >= 1, got 0"),
+        (lambda: statistics_experiments.explore_scenes(layer_activations(), 0), TypeError,
+         r"examples must be a non-empty sequence of ints >= 0, e\.g\. \(0,\), got int 0"),
+        (lambda: statistics_experiments.explore_scenes(layer_activations(), []), ValueError,
+         "examples must be a non-empty sequence"),
+        (lambda: statistics_experiments.explore_scenes(layer_activations(), [0], {}), TypeError,
+         "scenes must be a non-empty sequence of scene dicts"),
+        (lambda: statistics_experiments.explore_scenes(layer_activations(), [0], [{"shift": 1}]),
+         ValueError, r"each of scenes must be a dict with keys \['eps', 'n_features'"),
+    ],
+)  # fmt: skip
+def test_statistics_experiments_name_their_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
 
 
 # ---------------------------------------------------------------- chapter 2 -------------
@@ -530,6 +603,36 @@ def test_incremental_decoding_layer_norm_is_final_at_once():
     assert (r["bn_change"][1:-1] > 0).all()
 
 
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: transformers_experiments.incremental_decoding(t=0), ValueError,
+         "t must be an int >= 2, got 0"),  # not batch norm's "more than 1 value per channel"
+        (lambda: transformers_experiments.incremental_decoding(d=0), ValueError,
+         "d must be an int >= 1, got 0"),
+        (lambda: transformers_experiments.transformer_init_gradients(depths=6), TypeError,
+         r"depths must be a non-empty sequence of ints >= 1, e\.g\. \(6,\), got int 6"),
+        (lambda: transformers_experiments.transformer_init_gradients(depths=()), ValueError,
+         "depths must be a non-empty sequence"),
+        (lambda: transformers_experiments.transformer_init_gradients(seeds=0), TypeError,
+         r"seeds must be a non-empty sequence of ints >= 0, e\.g\. \(0,\), got int 0"),
+        (lambda: transformers_experiments.transformer_init_gradients("pre"), TypeError,
+         "placements must be a non-empty sequence of placement names"),
+        (lambda: transformers_experiments.warmup_grid(seeds=0), TypeError,
+         r"seeds must be a non-empty sequence of ints >= 0, e\.g\. \(0,\), got int 0"),
+        (lambda: transformers_experiments.warmup_grid(seeds=()), ValueError,
+         "seeds must be a non-empty sequence"),
+        (lambda: transformers_experiments.warmup_grid(lrs=1e-2), TypeError,
+         "lrs must be a non-empty sequence of positive finite numbers"),
+        (lambda: transformers_experiments.warmup_grid(configs=("pre", 0)), TypeError,
+         r"configs must be a non-empty sequence of \(placement, warm-up steps\) pairs"),
+    ],
+)  # fmt: skip
+def test_transformer_experiments_name_their_arguments_before_training(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
 def test_transformer_init_gradients_shapes_and_residual_growth():
     r = transformers_experiments.transformer_init_gradients(depths=(2, 6), d=64, seeds=(0, 1))
     assert [len(v) for v in r["layer_grad"]["pre"]] == [2, 6]
@@ -866,7 +969,7 @@ def test_landscape_look_ahead_does_not_disturb_training():
         covariate_shift_experiments.landscape_smoothness(None, etas=(0.0, 1.0))
     with pytest.raises(ValueError, match="every rate in lrs"):
         covariate_shift_experiments.landscape_smoothness(None, lrs=(float("nan"),))
-    with pytest.raises(ValueError, match="every rate in lrs"):
+    with pytest.raises(ValueError, match=r"lrs must be a non-empty sequence of positive finite"):
         covariate_shift_experiments.lr_sensitivity({"x": {}}, lrs=np.array([0.1, -1.0]))
 
 
@@ -1100,3 +1203,39 @@ def test_fold_centring_changes_every_norm_and_refuses_what_it_cannot_fold():
     ):
         with pytest.raises(ValueError, match="decoder-only, pre-norm layer-norm"):
             folding.fold_centring(bad)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: batch_norm_experiments.small_batch_training(2), TypeError,
+         r"batch_sizes must be a non-empty sequence of ints >= 2, e\.g\. \(2,\), got int 2"),
+        (lambda: batch_norm_experiments.small_batch_training((128, 1)), ValueError,
+         r"batch_sizes must be .* ints >= 2, got \[128, 1\]"),
+        (lambda: batch_norm_experiments.small_batch_training(seeds=0), TypeError,
+         "seeds must be a non-empty sequence of ints"),
+        (lambda: batch_norm_experiments.small_batch_training(norms="batch"), TypeError,
+         "norms must be a non-empty sequence of norm names"),
+        (lambda: covariate_shift_experiments.covariate_shift_runs("layer", seeds=0), TypeError,
+         "seeds must be a non-empty sequence of ints"),
+        (lambda: covariate_shift_experiments.lr_sensitivity({"x": {}}, lrs=0.1), TypeError,
+         r"lrs must be a non-empty sequence of positive finite numbers, e\.g\. \(0\.1,\)"),
+        (lambda: covariate_shift_experiments.lr_sensitivity({"x": {}}, seeds=()), ValueError,
+         "seeds must be a non-empty sequence"),
+        (lambda: covariate_shift_experiments.lr_sensitivity(["layer"]), TypeError,
+         "configs must be a non-empty dict of label -> settings, got list"),
+        (lambda: variants_experiments.norm_comparison(seeds=0), TypeError,
+         "seeds must be a non-empty sequence of ints"),
+        (lambda: variants_experiments.norm_comparison("rms"), TypeError,
+         "norms must be a non-empty sequence of norm names"),
+        (lambda: variants_experiments.copy_comparison(seeds=()), ValueError,
+         "seeds must be a non-empty sequence"),
+        (lambda: variants_experiments.centring_folded(0), TypeError,
+         "seeds must be a non-empty sequence of ints"),
+        (lambda: folding_experiments.folding_errors(0), TypeError,
+         "seeds must be a non-empty sequence of ints"),
+    ],
+)  # fmt: skip
+def test_training_experiments_check_their_sequences_before_training(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -158,6 +158,17 @@ def test_jacobians_reject_a_batch(fn):
         fn(np.ones((2, 3)))
 
 
+@pytest.mark.parametrize("fn", [experiments.jacobian_facts, experiments.jacobian_against_torch])
+def test_jacobian_checks_reject_a_batch_before_torch(fn):
+    # jacobian_against_torch used to give torch's RuntimeError here.
+    with pytest.raises(
+        ValueError, match=r"x must be one example of shape \(D,\), D >= 2, got \(2, 3\)"
+    ):
+        fn(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="eps must be finite and >= 0"):
+        fn(np.ones(3), eps=-1.0)
+
+
 # ------------------------------------------------------------ attention --------------------
 
 
@@ -203,6 +214,10 @@ def test_selectable_keys_rejects_bad_sizes():
         experiments.selectable_keys(n_keys=2)
     with pytest.raises(ValueError, match="d must"):
         experiments.selectable_keys(d=1)
+    with pytest.raises(TypeError, match=r"seeds must be .* ints >= 0, e\.g\. \(0,\), got int 0"):
+        experiments.selectable_keys(seeds=0)
+    with pytest.raises(ValueError, match="seeds must be a non-empty sequence"):
+        experiments.selectable_keys(seeds=())  # was an empty result
 
 
 # ------------------------------------------------------------ gamma = 1 + w --------------

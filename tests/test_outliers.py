@@ -188,7 +188,27 @@ def test_denoiser_shapes_and_class_dependence():
         (lambda: experiments.outlier_tokens(float("nan")), ValueError, "m must be finite"),
         (lambda: experiments.outlier_tokens(2.0, d=2), ValueError, "d"),
         (lambda: experiments.outlier_norms(2.0, alpha=True), TypeError, "alpha"),
-        (lambda: experiments.outlier_sweep(()), ValueError, "ms must not be empty"),
+        (lambda: experiments.outlier_sweep(()), ValueError, "ms must be a non-empty sequence"),
+        (
+            lambda: experiments.outlier_sweep(8.0),
+            TypeError,
+            r"ms must be a non-empty sequence of finite numbers, e\.g\. \(8\.0,\), got float 8",
+        ),
+        (
+            lambda: experiments.trained_channel_sizes(0),
+            TypeError,
+            r"seeds must be a non-empty sequence of ints >= 0, e\.g\. \(0,\), got int 0",
+        ),
+        (
+            lambda: experiments.conditioning_runs(seeds=0),
+            TypeError,
+            "seeds must be a non-empty sequence of ints",
+        ),
+        (
+            lambda: experiments.conditioning_runs(modes="adaLN"),
+            TypeError,
+            "modes must be a non-empty sequence of conditioning modes",
+        ),
         (lambda: experiments.outlier_s_curve(1.5), ValueError, "fraction must be between"),
         (
             lambda: experiments.patch_tokens(np.ones((2, 63)), 2),
@@ -197,7 +217,11 @@ def test_denoiser_shapes_and_class_dependence():
         ),
         (lambda: experiments.patch_tokens(np.ones((2, 64)), 3), ValueError, "patch must divide 8"),
         (lambda: experiments.vision_equivalences(channels=1), ValueError, "channels"),
-        (lambda: experiments.trained_channel_sizes(()), ValueError, "seeds must not be empty"),
+        (
+            lambda: experiments.trained_channel_sizes(()),
+            ValueError,
+            "seeds must be a non-empty sequence",
+        ),
         (lambda: conditioning.CondBlock(4, 4, 8, "film"), ValueError, "mode must be one of"),
         (lambda: conditioning.Denoiser("zero"), ValueError, "mode must be one of"),
         (lambda: conditioning.CondBlock(4, 0, 8), ValueError, "d_cond must be >= 1"),

@@ -210,16 +210,64 @@ def test_placements_reject_bad_input():
         training.train_copy_transformers("middle", 1, 16, seeds=[0], steps=1, lr=1e-3)
     with pytest.raises(ValueError, match="placements must be a non-empty list"):
         experiments.init_profile(("nope",))
-    with pytest.raises(ValueError, match="seeds and depths"):
+    with pytest.raises(ValueError, match="depths must be a non-empty sequence of ints >= 1"):
         experiments.init_profile(("pre",), depths=())
     with pytest.raises(ValueError, match="placements must be a non-empty list"):
         experiments.rate_grid([("middle", 1e-2)])
-    with pytest.raises(ValueError, match="seeds and configs must not be empty"):
+    with pytest.raises(ValueError, match="seeds must be a non-empty sequence of ints"):
         experiments.rate_grid(seeds=())
+    with pytest.raises(TypeError, match=r"seeds must be .* ints >= 0, e\.g\. \(0,\), got int 0"):
+        experiments.init_profile(("pre",), seeds=0)
+    with pytest.raises(TypeError, match=r"depths must be .* ints >= 1, e\.g\. \(6,\), got int 6"):
+        experiments.init_profile(("pre",), depths=6)
+    with pytest.raises(TypeError, match="placements must be a non-empty sequence of names"):
+        experiments.init_profile("pre")
+    with pytest.raises(TypeError, match=r"seeds must be .* e\.g\. \(0,\), got int 0"):
+        experiments.rate_grid(seeds=0)
+    with pytest.raises(TypeError, match=r"configs must be .* \(placement, rate\) pairs"):
+        experiments.rate_grid(("pre", 3e-2))
+    with pytest.raises(TypeError, match="the configs' rates must be .* positive finite numbers"):
+        experiments.rate_grid([("pre", "fast")])
     with pytest.raises(ValueError, match="max_depth must be an int >= 2"):
         widgets.profile_explorer(max_depth=1)
     with pytest.raises(ValueError, match="seeds must not be empty"):
         widgets.profile_explorer(seeds=())
+
+
+def test_growth_names_a_depth_given_for_its_index_and_unknown_keys():
+    # A profile as init_profile returns it, with values whose growth is known.
+    per_depth = [np.array([[1.0, 2.0], [1.0, 3.0]])] * 3  # (S, blocks): growth 2 and 3
+    prof = {"placements": ["pre"], "depths": np.array([2, 6, 12]),
+            "layer_grad": {"pre": per_depth}, "residual": {"pre": per_depth}}  # fmt: skip
+    assert experiments.growth(prof, "layer_grad", "pre", 2).tolist() == [2.0, 3.0]
+    with pytest.raises(
+        ValueError,
+        match=r"k must index profile\['depths'\] = \(2, 6, 12\), got 12: "
+        r"use list\(profile\['depths'\]\)\.index\(12\)",
+    ):
+        experiments.growth(prof, "layer_grad", "pre", 12)
+    with pytest.raises(ValueError, match=r"k must index .* got 3$"):
+        experiments.growth(prof, "layer_grad", "pre", 3)
+    with pytest.raises(
+        ValueError, match=r"key must be one of \('layer_grad', 'residual'\), got 'x'"
+    ):
+        experiments.growth(prof, "x", "pre", 0)
+    with pytest.raises(ValueError, match=r"placement must be one of \('pre',\), got 'post'"):
+        experiments.growth(prof, "residual", "post", 0)
+
+
+@pytest.mark.parametrize(
+    "read", [experiments.learned, experiments.stuck, experiments.still_falling]
+)
+def test_grid_readers_name_a_config_the_grid_lacks(read):
+    c = ("pre", 0.03)
+    grid = {"loss": {c: np.ones((2, 60))}, "final": {c: np.ones(2)}}
+    read(grid, c)
+    for bad in (("post", 0.03), ("pre", 0.3), ["pre", 0.03]):
+        with pytest.raises(
+            ValueError, match=r"config must be one of the grid's .* pairs \[\('pre'"
+        ):
+            read(grid, bad)
 
 
 def test_init_profile_measures_the_gradient_and_stream_of_each_block():

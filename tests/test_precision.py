@@ -118,7 +118,7 @@ def test_the_experiments_refuse_sizes_they_cannot_measure():
         (lambda: experiments.overflow(d=0), "d"),
         (lambda: experiments.overflow(rows=0), "rows"),
         (lambda: experiments.statistics_error("float16", rows=0), "rows"),
-        (lambda: experiments.statistics_error("float16", ds=(64, 1)), r"ds\[1\]"),
+        (lambda: experiments.statistics_error("float16", ds=(64, 1)), r"ds .* got \[64, 1\]"),
         (lambda: experiments.tiny_variance(d=1), "d"),
         (lambda: experiments.eps_table((1e-5, 0.0)), "eps_values"),
     ):
@@ -126,3 +126,22 @@ def test_the_experiments_refuse_sizes_they_cannot_measure():
             call()
     with pytest.raises(TypeError, match="NumPy array"):
         experiments.accumulate([1.0, 2.0], "float16")
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: experiments.statistics_error("float16", ds=64), TypeError,
+         r"ds must be a non-empty sequence of ints >= 2, e\.g\. \(64,\), got int 64"),
+        (lambda: experiments.statistics_error("float16", offsets=10.0), TypeError,
+         r"offsets must be a non-empty sequence of finite numbers, e\.g\. \(10\.0,\)"),
+        (lambda: experiments.statistics_error("float16", seeds=()), ValueError,
+         "seeds must be a non-empty sequence"),
+        (lambda: experiments.torch_half_error(0), TypeError,
+         r"seeds must be a non-empty sequence of ints >= 0, e\.g\. \(0,\), got int 0"),
+        (lambda: experiments.torch_half_error(d=0), ValueError, "d must be an int >= 2"),
+    ],
+)  # fmt: skip
+def test_sequence_arguments_are_named(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

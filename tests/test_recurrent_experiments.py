@@ -68,17 +68,43 @@ def test_batch_dependence_leaves_the_model_as_it_was():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: experiments.digit_runs(seeds=()), "seeds must name at least one seed"),
-        (lambda: experiments.digit_runs(seeds=(-1,)), "seeds' entries must be an int >= 0"),
+        (
+            lambda: experiments.digit_runs(seeds=()),
+            "seeds must be a non-empty sequence of ints >= 0",
+        ),
+        (
+            lambda: experiments.digit_runs(seeds=(-1,)),
+            r"seeds must be a non-empty sequence of ints >= 0, got \[-1\]",
+        ),
         (lambda: experiments.digit_runs(steps=0), "steps must be an int >= 1"),
-        (lambda: experiments.digit_runs(pads=(0, -2)), "pads' entries must be an int >= 0"),
+        (
+            lambda: experiments.digit_runs(pads=(0, -2)),
+            r"pads must be a non-empty sequence of ints >= 0, got \[0, -2\]",
+        ),
         (lambda: experiments.digit_runs(lr=0.0), "lr must be a positive finite number"),
         (lambda: experiments.digit_runs(batch_size=1), "batch_size must be an int >= 2"),
         (lambda: experiments.rnn_norms(-1.0), "scale must be a finite number >= 0"),
         (lambda: experiments.rnn_norms(1.0, hidden=1), "hidden must be an int >= 2"),
         (lambda: experiments.rnn_norms(1.0, steps=0), "steps must be an int >= 1"),
+        (lambda: experiments.rnn_norms(1.0, seeds=()), "seeds must be a non-empty sequence"),
+        (lambda: experiments.rnn_norm_grid(()), "scales must be a non-empty sequence"),
+        (lambda: experiments.rnn_norm_grid((1.0, -0.5)), r"scales .* >= 0, got \[1\.0, -0\.5\]"),
     ],
 )
 def test_experiments_reject_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: experiments.digit_runs(seeds=0), r"seeds .* ints >= 0, e\.g\. \(0,\), got int 0"),
+        (lambda: experiments.digit_runs(pads=8), r"pads .* ints >= 0, e\.g\. \(8,\), got int 8"),
+        (lambda: experiments.rnn_norms(seeds=1), r"seeds .* e\.g\. \(1,\), got int 1"),
+        (lambda: experiments.rnn_norm_grid(1.5), r"scales .* e\.g\. \(1\.5,\), got float 1\.5"),
+    ],
+)
+def test_a_number_where_a_sequence_goes_is_named(call, match):
+    with pytest.raises(TypeError, match=match):
         call()

@@ -18,7 +18,14 @@ import numpy as np
 
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_int, check_qk_norm, check_rate
+from ..._validate import (
+    check_floats,
+    check_int,
+    check_ints,
+    check_qk_norm,
+    check_rate,
+    check_sequence,
+)
 from ...training import COPY_K, COPY_VOCAB, fit_copy
 
 # The model: one pre-norm block of width 32, 4 heads of 8, on the copy task of chapter 5.
@@ -51,7 +58,7 @@ def entropy_at_scale(scales=(0.1, 1.0, 3.0, 10.0, 30.0, 100.0), n_keys: int = 16
     """
     check_int("n_keys", n_keys, 1)
     check_int("n", n, 1)
-    scales = np.asarray(scales, dtype=float)
+    scales = np.asarray(check_floats("scales", scales), dtype=float)
     z = np.random.default_rng(seed).standard_normal((n, n_keys))
     entropy = np.array([softmax_entropy(s * z).mean() for s in scales])
     return {"scales": scales, "entropy": entropy, "uniform": float(np.log(n_keys))}
@@ -161,16 +168,15 @@ def logit_runs(lrs=(0.01, 0.1), qk_norms=QK_CHOICES, seeds=(0, 1, 2), steps: int
     dict with ``lrs`` (R,), ``qk_norms`` (Q,), ``seeds`` (S,) and ``loss``, ``max_logit``,
     ``entropy``, each (R, Q, S, steps)
     """
-    if len(lrs) == 0 or len(qk_norms) == 0 or len(seeds) == 0:
-        raise ValueError("lrs, qk_norms and seeds must not be empty")
-    for lr in lrs:
-        check_rate("lr", lr)
+    lrs, seeds = check_floats("lrs", lrs, positive=True), check_ints("seeds", seeds, 0)
+    qk_norms = check_sequence("qk_norms", qk_norms, "QK-norm choices", '(None, "layer")')
+    for qk in qk_norms:  # all of them before the first group trains
+        check_qk_norm(qk)
     check_int("steps", steps, 1)
     grid = [(lr, seed) for lr in lrs for seed in seeds]  # member order: rate, then seed
     shape = (len(qk_norms), len(lrs), len(seeds), steps)
     out = {key: np.empty(shape) for key in ("loss", "max_logit", "entropy")}
     for q, qk in enumerate(qk_norms):
-        check_qk_norm(qk)
         loss, size, entropy = _train_group(qk, grid, steps)
         for key, values in (("loss", loss), ("max_logit", size), ("entropy", entropy)):
             out[key][q] = values.reshape(len(lrs), len(seeds), steps)

@@ -19,7 +19,7 @@ import numpy as np
 from ... import numpy_ln
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_batch, check_index, check_int
+from ..._validate import check_batch, check_index, check_int, check_ints, check_sequence
 from ...training import (
     digits_accuracy,
     digits_accuracy_in_batches,
@@ -306,11 +306,11 @@ def small_batch_training(
     the last ``eval_every`` steps (one value per seed), and ``final_mean[key]``,
     ``final_std[key]`` of ``final`` over the seeds
     """
-    if eval_every < 1 or not seeds or steps % eval_every:
-        raise ValueError(
-            f"need eval_every >= 1 dividing steps, and at least one seed, got steps={steps}, "
-            f"eval_every={eval_every}, seeds={list(seeds)}"
-        )
+    batch_sizes, seeds = check_ints("batch_sizes", batch_sizes, 2), check_ints("seeds", seeds, 0)
+    norms = check_sequence("norms", norms, "norm names", '("batch", "layer")')
+    check_int("steps", steps, 1), check_int("eval_every", eval_every, 1)
+    if steps % eval_every:
+        raise ValueError(f"need eval_every dividing steps, got {steps=}, {eval_every=}")
     out = {
         name: {} for name in ("curves", "loss_curves", "final", "final_train_mode", "final_loss")
     }

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..._optional import require_torch
 from ..._results import binned, remembered
-from ..._validate import check_int, check_rate
+from ..._validate import check_floats, check_int, check_ints, check_rate
 from ...training import (
     digits_accuracy,
     digits_split,
@@ -196,6 +196,7 @@ def covariate_shift_runs(norm: str | None = None, *, seeds: Sequence[int] = (0,)
     rounding) and probed side by side; with settings other than these, one by one.
     """
     require_torch()  # a readable error where torch is missing (the browser edition)
+    seeds = check_ints("seeds", seeds, 0)
     if not set(kwargs) <= {"noise", "lr", "steps", "checkpoints", "init", "activation"}:
         return [covariate_shift_run(norm, **kwargs, seed=s) for s in seeds]
     lr, steps = kwargs.get("lr", 1.0), kwargs.get("steps", 600)
@@ -304,10 +305,12 @@ def lr_sensitivity(
     ``weight_norm[label]`` (R, S, 2, L) the norms of the weights that feed a norm at the
     start and the end (``StackedMLP.hidden_weight_norms``)
     """
-    if len(seeds) == 0 or len(lrs) == 0:
-        raise ValueError(f"need at least one seed and one rate, got {list(seeds)}, {list(lrs)}")
-    for lr in lrs:
-        check_rate("every rate in lrs", float(lr))
+    check_floats("lrs", lrs, positive=True), check_ints("seeds", seeds, 0)
+    if not isinstance(configs, dict) or not configs:
+        kind = type(configs).__name__
+        raise TypeError(
+            f"configs must be a non-empty dict of label -> settings, got {kind} {configs!r}"
+        )
     out = {"lrs": np.asarray(lrs, dtype=float), "labels": list(configs), "target": target}
     for key in ("final", "steps", "accuracy", "weight_norm"):
         out[key] = {}

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_int
+from ..._validate import check_floats, check_int, check_ints, check_sequence
 
 WORLD_SIZES = (2, 3, 4)
 HIDDEN_SIZES = (64, 1024)
@@ -122,6 +122,9 @@ def accuracy_grid(
     """
     from ... import process_group
 
+    world_sizes, d_values = check_ints("world_sizes", world_sizes), check_ints("d_values", d_values)
+    offsets, seeds = check_floats("offsets", offsets), check_ints("seeds", seeds, 0)
+    dtypes = check_sequence("dtypes", dtypes, "dtype names", '("float32",)')
     for p in world_sizes:
         check_int("world_size", p, 1, 16)
         if min(d_values) < p:
@@ -241,6 +244,7 @@ def agreement(world_sizes: Sequence[int] = WORLD_SIZES, seeds: Sequence[int] = (
     from ... import distributed as dist_ln
     from ... import process_group
 
+    world_sizes, seeds = check_ints("world_sizes", world_sizes, 1), check_ints("seeds", seeds, 0)
     cases = [_agreement_case(seed, n_tokens, d, hidden) for seed in seeds]
     per_case = len(METHODS) + 3
     results = {}

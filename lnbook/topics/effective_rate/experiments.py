@@ -16,7 +16,7 @@ import numpy as np
 
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_int, check_rate
+from ..._validate import check_floats, check_int, check_ints, check_rate
 from ...data import digits
 from ...training import digits_split, fit_digits, fit_digits_stacked
 
@@ -240,20 +240,10 @@ def rate_runs(
     """
 
     _check_run_args(steps, batch_size)
-    if len(lrs) == 0 or len(decays) == 0 or len(seeds) == 0:
-        raise ValueError(
-            f"need at least one rate, decay and seed, got {list(lrs)}, {list(decays)}, "
-            f"{list(seeds)}"
-        )
-    for lr in lrs:
-        check_rate("every rate in lrs", float(lr) if isinstance(lr, np.generic) else lr)
-    for wd in decays:
-        _check_decay("every decay in decays", float(wd) if isinstance(wd, np.generic) else wd)
-    for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0:
-            raise ValueError(f"every seed in seeds must be an int >= 0, got {s!r}")
-    lrs, decays = [float(v) for v in lrs], [float(v) for v in decays]
-    return remembered(_rate_runs)(lrs, decays, [int(s) for s in seeds], steps, batch_size)
+    lrs, decays = check_floats("lrs", lrs, positive=True), check_floats("decays", decays, 0)
+    seeds = check_ints("seeds", seeds, 0)
+    # Lists of plain numbers, whatever the caller passed: one kept result per grid.
+    return remembered(_rate_runs)(list(lrs), list(decays), list(seeds), steps, batch_size)
 
 
 def equilibrium(lr, weight_decay, g_unit_sq):

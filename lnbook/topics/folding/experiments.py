@@ -15,7 +15,7 @@ import numpy as np
 
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_int
+from ..._validate import check_int, check_ints
 
 # The layer norms whose saved tensors are counted: name -> (kind, keep), see _norm_call.
 SAVERS = {
@@ -159,6 +159,7 @@ def folding_errors(
     against torch's ``fuse_linear_bn_eval`` / ``fuse_conv_bn_eval``), ``centring32``,
     ``centring64`` (the transformer's layer norms made RMSNorms, gamma and beta folded)
     """
+    seeds = check_ints("seeds", seeds, 0)
     torch = require_torch()
     from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 

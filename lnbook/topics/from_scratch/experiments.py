@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ... import numpy_ln
+from ..._validate import check_floats, check_int, check_size
 from ...data import activations
 
 
@@ -64,7 +65,9 @@ def variance_pitfall(
         x_hat_ref, x_hat_one_pass, x_hat_two_pass : (K, shown_features) first example's
             normalized features, for plotting
     """
-    offsets = np.asarray(offsets, dtype=np.float64)
+    offsets = np.asarray(check_floats("offsets", offsets), dtype=np.float64)
+    n_features = check_size("n_features", n_features)  # named here, not as normalized_shape
+    check_size("n_examples", n_examples), check_int("shown_features", shown_features, 1)
     ref_rows, one_rows, two_rows = [], [], []
     err_one, err_one_finite, err_two, nan_one = [], [], [], []
     for offset in offsets:
@@ -110,14 +113,31 @@ def finite_difference_grad(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     -------
     grad : array of x's shape
     """
+    if not callable(f):
+        raise TypeError(f"f must be callable (the loss as a function of x), got {type(f).__name__}")
     x = np.array(x, dtype=np.float64)  # a copy we may perturb in place
     grad = np.empty_like(x)
     for i in np.ndindex(x.shape):
         saved = x[i]
         x[i] = saved + h
-        f_plus = f(x)
+        f_plus = _scalar_loss(f(x))
         x[i] = saved - h
-        f_minus = f(x)
+        f_minus = _scalar_loss(f(x))
         x[i] = saved
         grad[i] = (f_plus - f_minus) / (2 * h)
     return grad
+
+
+def _scalar_loss(value):
+    """``f``'s value, or a ValueError when it is not one number: a loss that forgot its
+    ``.sum()`` returns an array, which NumPy would refuse deep inside the loop."""
+    if np.ndim(value) != 0:
+        raise ValueError(
+            "f must return one number (a scalar loss); it returned an array of shape "
+            f"{np.shape(value)}: sum or average it"
+        )
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"f must return one number (a scalar loss), got {value!r}") from None
+    return value  # as it is: a float32 loss keeps float32's differences

@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import numpy_ln
 from ..._optional import require_torch
-from ..._validate import check_batch, check_eps, check_int
+from ..._validate import check_batch, check_eps, check_int, check_ints
 
 
 def centring_matrix(d: int) -> np.ndarray:
@@ -165,14 +165,21 @@ def layer_norm_jacobian(x, eps: float = 0.0) -> np.ndarray:
     -------
     J : (D, D), J[j, i] = d x_hat_j / d x_i (symmetric)
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 1 or x.size < 2:
-        raise ValueError(f"x must be one example of shape (D,), D >= 2, got {x.shape}")
-    check_eps(eps)
+    x = _one_example(x, eps)
     d = x.size
     rstd = 1.0 / np.sqrt(x.var() + eps)
     x_hat = (x - x.mean()) * rstd
     return rstd * (centring_matrix(d) - np.outer(x_hat, x_hat) / d)
+
+
+def _one_example(x, eps: float) -> np.ndarray:
+    """``x`` as a float64 (D,) example, D >= 2 (layer norm of one feature is 0 / 0), after
+    checking it and ``eps``: the Jacobians' shared check, run before any torch call."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1 or x.size < 2:
+        raise ValueError(f"x must be one example of shape (D,), D >= 2, got {x.shape}")
+    check_eps(eps)
+    return x
 
 
 def rms_norm_jacobian(x, eps: float = 0.0) -> np.ndarray:
@@ -210,7 +217,7 @@ def jacobian_facts(x, eps: float = 0.0) -> dict:
     and ``rms_rank`` (singular values above 1e-9 of the largest); ``ln_null`` max of
     |J 1| and |J x_hat| relative to rstd, ``ln_projector`` max|(J/rstd)^2 - J/rstd|
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = _one_example(x, eps)
     d = x.size
     ln = layer_norm_jacobian(x, eps)
     rms = rms_norm_jacobian(x, eps)
@@ -250,8 +257,8 @@ def jacobian_against_torch(x, eps: float = 0.0) -> dict[str, float]:
     dict of floats: ``ln_err``, ``rms_err`` (max abs differences of the matrices) and
     ``backward_err`` (the gradient of a random upstream g, both ways)
     """
+    x = _one_example(x, eps)  # before torch, whose own error would name none of this
     torch = require_torch()
-    x = np.asarray(x, dtype=np.float64)
     d = x.size
     xt = torch.tensor(x)
     jacobian = torch.autograd.functional.jacobian
@@ -349,6 +356,7 @@ def selectable_keys(n_keys: int = 32, d: int = 3, *, seeds=(0, 1, 2)) -> dict[st
     """
     check_int("n_keys", n_keys, 3)
     check_int("d", d, 2)
+    seeds = check_ints("seeds", seeds, 0)
     out = {name: [] for name in ("raw", "ln", "rms", "ln_linear", "ln_down", "uniform")}
     for seed in seeds:
         rng = np.random.default_rng(seed)

@@ -21,7 +21,7 @@ import numpy as np
 from ... import numpy_ln
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_int
+from ..._validate import check_floats, check_int, check_ints, check_sequence
 from ...data import digits
 from ...training import (
     copy_batch,
@@ -144,8 +144,7 @@ def outlier_sweep(
     measured; ``typical``: :func:`squash_closed_form` with the others' expected mean 0 and
     variance 1 (K,) per key; ``runs``: the K results of :func:`outlier_norms`
     """
-    if len(ms) == 0:
-        raise ValueError("ms must not be empty")
+    ms = check_floats("ms", ms)
     runs = [outlier_norms(m, d, n_tokens=n_tokens, seed=seed) for m in ms]
     out = {"ms": np.asarray(ms, dtype=np.float64), "d": d, "runs": runs}
     for norm in ("ln", "rms", "dyt"):
@@ -285,8 +284,7 @@ def trained_channel_sizes(
     dict with ``init`` and ``trained``: measure -> (S, n_norms) (see ``_channel_stats``),
     ``loss`` (S,) the mean training loss of the last 20 steps
     """
-    if len(seeds) == 0:
-        raise ValueError("seeds must not be empty")
+    seeds = check_ints("seeds", seeds, 0)
     torch = require_torch()
     out = {"init": [], "trained": [], "loss": []}
     for seed in seeds:
@@ -414,8 +412,8 @@ def conditioning_runs(
     dict with ``modes``, ``seeds``, ``loss`` mode -> (S, steps) training losses and
     ``held_out`` mode -> (S,) the held-out mean squared error
     """
-    if len(seeds) == 0 or len(modes) == 0:
-        raise ValueError("modes and seeds must not be empty")
+    modes = check_sequence("modes", modes, "conditioning modes", '("adaLN-Zero",)')
+    seeds = check_ints("seeds", seeds, 0)
     loss, held_out = {}, {}
     for mode in modes:
         runs = [fit_denoiser(mode, seed=s, steps=steps, noise=noise, d=d)[1:] for s in seeds]

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..._optional import require_torch
 from ..._results import remembered
+from ..._validate import check_floats, check_ints, check_pairs, check_sequence
 from ...training import (
     COPY_K,
     COPY_VOCAB,
@@ -39,9 +40,8 @@ PLACEMENTS = {
 
 
 def _check_names(names: Sequence[str]) -> list[str]:
-    names = list(names)
-    unknown = [n for n in names if n not in PLACEMENTS]
-    if not names or unknown:
+    names = list(check_sequence("placements", names, f"names of {list(PLACEMENTS)}", '("pre",)'))
+    if any(n not in PLACEMENTS for n in names):
         raise ValueError(f"placements must be a non-empty list of {list(PLACEMENTS)}, got {names}")
     return names
 
@@ -78,8 +78,7 @@ def init_profile(
     """
     torch = require_torch()
     names = _check_names(placements)
-    if not seeds or not depths or min(depths) < 1:
-        raise ValueError(f"seeds and depths (each >= 1) must not be empty, got {seeds}, {depths}")
+    depths, seeds = check_ints("depths", depths, 1), check_ints("seeds", seeds, 0)
 
     def measure(name: str, n_layers: int, seed: int):
         torch.manual_seed(seed)
@@ -110,6 +109,16 @@ def growth(profile: dict, key: str, placement: str, k: int) -> np.ndarray:
     """Each seed's ratio of the last block's value to the first's, at depth index ``k``:
     ``key`` "layer_grad" (> 1: the gradient grows toward the output) or "residual"
     (> 1: the stream grows through the blocks); (S,)."""
+    if key not in ("layer_grad", "residual"):
+        raise ValueError(f"key must be one of ('layer_grad', 'residual'), got {key!r}")
+    if placement not in profile[key]:
+        raise ValueError(f"placement must be one of {tuple(profile[key])}, got {placement!r}")
+    depths = tuple(int(n) for n in profile["depths"])
+    is_int = isinstance(k, int | np.integer) and not isinstance(k, bool)
+    if not is_int or not -len(depths) <= k < len(depths):
+        # The usual slip: the depth itself (12) for its index in the profile.
+        hint = f": use list(profile['depths']).index({k})" if k in depths else ""
+        raise ValueError(f"k must index profile['depths'] = {depths}, got {k!r}{hint}")
     values = profile[key][placement][k]
     return values[:, -1] / values[:, 0]
 
@@ -154,10 +163,10 @@ def rate_grid(
     curve, and ``final[c]`` (S,), each seed's mean loss over its last 20 steps (chance is
     ln 15 = 2.71)
     """
-    configs = [(p, float(lr)) for p, lr in configs]
-    _check_names([p for p, _ in configs])
-    if not seeds or not configs:
-        raise ValueError(f"seeds and configs must not be empty, got {seeds}, {configs}")
+    pairs = check_pairs("configs", configs, "(placement, rate) pairs", '(("pre", 0.03),)')
+    names = _check_names([p for p, _ in pairs])
+    rates = check_floats("the configs' rates", [lr for _, lr in pairs], positive=True)
+    configs, seeds = list(zip(names, rates, strict=True)), check_ints("seeds", seeds, 0)
     loss = {}
     for name in dict.fromkeys(p for p, _ in configs):  # one stacked run per placement
         placement, final_norm = PLACEMENTS[name]
@@ -188,7 +197,7 @@ def rate_grid(
 
 def learned(grid: dict, config: tuple[str, float], below: float = 0.1) -> np.ndarray:
     """Which seeds of ``config`` learned the copy task: final loss under ``below``; (S,)."""
-    return grid["final"][config] < below
+    return _of_config(grid, "final", config) < below
 
 
 def still_falling(
@@ -197,7 +206,7 @@ def still_falling(
     """Which seeds of ``config`` were still learning when training stopped: the mean loss
     of the last ``window`` steps at most ``ratio`` (in (0, 1)) times that of the ``window``
     steps before; (S,)."""
-    loss = grid["loss"][config]
+    loss = _of_config(grid, "loss", config)
     if not 0 < ratio < 1:
         raise ValueError(f"ratio must be in (0, 1), got {ratio!r}")
     if not isinstance(window, int) or window < 1 or loss.shape[1] < 2 * window:
@@ -212,4 +221,14 @@ def still_falling(
 def stuck(grid: dict, config: tuple[str, float], above: float = 2.5) -> np.ndarray:
     """Which seeds of ``config`` ended near chance (ln 15 = 2.71): final loss over
     ``above``; (S,)."""
-    return grid["final"][config] > above
+    return _of_config(grid, "final", config) > above
+
+
+def _of_config(grid: dict, table: str, config: tuple[str, float]) -> np.ndarray:
+    """``grid[table][config]``, or a ValueError naming the configs the grid has."""
+    if not isinstance(config, tuple) or config not in grid[table]:
+        raise ValueError(
+            f"config must be one of the grid's (placement, rate) pairs {list(grid[table])}, "
+            f"got {config!r}"
+        )
+    return grid[table][config]

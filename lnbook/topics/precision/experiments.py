@@ -23,7 +23,7 @@ import numpy as np
 
 from ... import numpy_ln
 from ..._optional import ml_dtypes_bfloat16, require_torch
-from ..._validate import check_int
+from ..._validate import check_floats, check_int, check_ints
 
 HALF = ("float16", "bfloat16")
 # Largest finite float16; the smallest normal and subnormal float16 (2**-14 and 2**-24).
@@ -207,10 +207,9 @@ def statistics_error(
     the output error of the exact answer rounded to dtype. inf marks inf or NaN.
     """
     _check_dtype(dtype)
-    ds, offsets, seeds = list(ds), np.asarray(offsets, np.float64), list(seeds)
+    ds, seeds = check_ints("ds", ds, 2), check_ints("seeds", seeds, 0)
+    offsets = np.asarray(check_floats("offsets", offsets), np.float64)
     check_int("rows", rows, 1)
-    for i, d in enumerate(ds):
-        check_int(f"ds[{i}]", d, 2)
     shape = (len(METHODS), len(seeds), len(offsets), len(ds))
     out = {k: np.empty(shape) for k in ("mean_err", "var_err", "out_err")}
     floor = np.empty(shape[1:])
@@ -435,6 +434,8 @@ def torch_half_error(
     units of the dtype's eps: ``torch``, ``numpy_ln``, ``naive``, ``floor`` (the exact
     output rounded to the dtype)
     """
+    seeds = check_ints("seeds", seeds, 0)
+    check_int("d", d, 2), check_int("rows", rows, 1)
     torch = require_torch()
     out: dict = {"seeds": np.array(seeds)}
     for dtype in HALF:

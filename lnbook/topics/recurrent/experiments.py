@@ -15,19 +15,10 @@ import numpy as np
 
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_int, check_rate
+from ..._validate import check_floats, check_int, check_ints, check_rate
 
 KINDS = ("plain", "layer", "batch")  # the three LSTMs the chapter compares
 ROWS = 8  # the digits are 8 x 8: 8 time steps of 8 pixels
-
-
-def _check_seeds(seeds) -> tuple[int, ...]:
-    seeds = tuple(seeds)
-    if not seeds:
-        raise ValueError("seeds must name at least one seed, got none")
-    for s in seeds:
-        check_int("seeds' entries", s, 0)
-    return seeds
 
 
 def _lstm(kind: str, hidden: int, seed: int):
@@ -102,15 +93,12 @@ def digit_runs(
     torch = require_torch()
     from ...training import digits_split, one_torch_thread
 
-    seeds = _check_seeds(seeds)
+    seeds, pads = check_ints("seeds", seeds, 0), check_ints("pads", pads, 0)
     check_int("steps", steps, 1)
     check_int("hidden", hidden, 1)
     check_int("batch_size", batch_size, 2)
     check_int("long_steps", long_steps, 1)
     check_rate("lr", lr)
-    pads = tuple(pads)
-    for p in pads:
-        check_int("pads' entries", p, 0)
     S, P, T_long = len(seeds), len(pads), ROWS + max(pads)
     out = {
         "kinds": KINDS,
@@ -247,7 +235,7 @@ def rnn_norms(
         raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
     check_int("steps", steps, 1)
     check_int("hidden", hidden, 2)
-    seeds = _check_seeds(seeds)
+    seeds = check_ints("seeds", seeds, 0)
     S, H = len(seeds), hidden
     rngs = [np.random.default_rng(s) for s in seeds]
     W_hh = np.stack([scale * np.sqrt(2 / H) * r.standard_normal((H, H)) for r in rngs])
@@ -272,7 +260,8 @@ def rnn_norms(
 
 def rnn_norm_grid(scales=(0.5, 1.0, 1.5, 2.0), **kwargs) -> dict:
     """:func:`rnn_norms` for each of ``scales``: ``plain`` and ``layer`` (N, S, steps)."""
-    runs = [rnn_norms(float(s), **kwargs) for s in scales]
+    scales = check_floats("scales", scales, 0)
+    runs = [rnn_norms(s, **kwargs) for s in scales]
     return {
         "scales": np.array([r["scale"] for r in runs]),
         "seeds": runs[0]["seeds"],

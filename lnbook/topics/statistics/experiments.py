@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ... import numpy_ln
-from ..._validate import check_batch, check_index
+from ..._validate import check_batch, check_index, check_int, check_ints, check_sequence
 
 
 def row_statistics(x: np.ndarray, eps: float = 1e-5) -> dict[str, np.ndarray]:
@@ -103,10 +103,21 @@ EXPLORER_SCENES: list[dict] = [
 ]
 
 
+# What explore_scenes reads from each scene (its "label" is the figure's).
+SCENE_KEYS = {"shift", "scale", "n_features", "eps"}
+
+
 def explore_scenes(
     x: np.ndarray, examples: Sequence[int], scenes: Sequence[dict] = EXPLORER_SCENES
 ) -> list[list[dict]]:
     """:func:`explore_example` for every (scene, example): ``result[scene][example]``."""
+    x, examples = check_batch(x), check_ints("examples", examples, 0)
+    scenes = check_sequence("scenes", scenes, "scene dicts", "EXPLORER_SCENES[:1]")
+    for s in scenes:
+        if not isinstance(s, dict) or not SCENE_KEYS <= set(s):
+            raise ValueError(
+                f"each of scenes must be a dict with keys {sorted(SCENE_KEYS)}, got {s!r}"
+            )
     return [
         [
             explore_example(
@@ -190,6 +201,8 @@ def invariance_table(
     -------
     ``table[method][column] -> bool`` for methods "batch norm", "layer norm", "RMSNorm"
     """
+    # Batch norm needs two examples; layer norm of one unit is 0 / 0 (eps = 0).
+    check_int("n_examples", n_examples, 2), check_int("d_in", d_in, 1), check_int("d_out", d_out, 2)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n_examples, d_in))
     W = rng.standard_normal((d_out, d_in))
@@ -272,7 +285,7 @@ def handwriting(
     image = np.asarray(image, dtype=np.float64)
     if image.shape != (64,):
         raise ValueError(f"image must be a flattened 8x8 image of shape (64,), got {image.shape}")
-    pens = np.asarray(pens, dtype=np.float64).reshape(-1, 2)
+    pens = _check_pens(pens)
     written = pens[:, :1] * image[None, :] + pens[:, 1:]  # (P, 64)
     normalized = numpy_ln.layer_norm(written, 64, eps=eps)
     return {
@@ -280,3 +293,18 @@ def handwriting(
         "normalized": normalized.reshape(-1, 8, 8),
         "pens": pens,
     }
+
+
+def _check_pens(pens) -> np.ndarray:
+    """``pens`` as a float64 (P, 2) array of (pressure, paper), pressure > 0, or a
+    ValueError that says what it got: never re-paired by a reshape."""
+    want = "pens must be (pressure, paper) pairs, shape (P, 2), with pressure > 0"
+    try:
+        array = np.asarray(pens, dtype=np.float64)
+    except (TypeError, ValueError):  # ragged pairs, or not numbers
+        raise ValueError(f"{want}, got {pens!r}") from None
+    if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] != 2:
+        raise ValueError(f"{want}, got shape {array.shape}")
+    if not np.isfinite(array).all() or not (array[:, 0] > 0).all():
+        raise ValueError(f"{want} and both finite, got {array.tolist()}")
+    return array

@@ -17,6 +17,7 @@ import numpy as np
 from ... import numpy_ln
 from ..._optional import require_torch
 from ..._results import remembered
+from ..._validate import check_floats, check_int, check_ints, check_pairs, check_sequence
 from ...training import (
     COPY_VOCAB,
     copy_batch,
@@ -98,6 +99,7 @@ def incremental_decoding(t: int = 24, d: int = 16, *, seed: int = 0) -> dict[str
     dict with ``ln_change`` and ``bn_change`` (t,): for each token, the largest difference
     between its output when generated and its output computed over the full sequence
     """
+    check_int("t", t, 2), check_int("d", d, 1)  # batch norm over the tokens needs two
     rng = np.random.default_rng(seed)
     drift = np.cumsum(rng.normal(0, 0.3, size=(t, d)), axis=0)  # slowly changing content
     x = drift + rng.normal(0, 1, size=(t, d))  # (T, D)
@@ -138,6 +140,8 @@ def transformer_init_gradients(
     the seeds; ``seed_layer_grad[p][k]`` and ``seed_residual_norm[p][k]`` (S, depths[k]):
     each seed's own, for the spread
     """
+    placements = check_sequence("placements", placements, "placement names", '("pre",)')
+    depths, seeds = check_ints("depths", depths, 1), check_ints("seeds", seeds, 0)
     torch = require_torch()
 
     def measure(placement: str, layers: int, seed: int):
@@ -220,8 +224,8 @@ def warmup_grid(
     ``loss[key]`` (S, steps) one curve per seed, and ``final[key]`` (S,): each seed's mean
     loss over its last 20 steps
     """
-    if not seeds:
-        raise ValueError("seeds must not be empty")
+    lrs, seeds = check_floats("lrs", lrs, positive=True), check_ints("seeds", seeds, 0)
+    configs = check_pairs("configs", configs, "(placement, warm-up steps) pairs", '(("pre", 0),)')
     # warmup_training's defaults, then the caller's settings
     settings = {"n_layers": 6, "d": 32, "steps": 150, **kwargs}
     n_layers, d = settings.pop("n_layers"), settings.pop("d")

@@ -17,7 +17,7 @@ import numpy as np
 from ... import numpy_ln
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_batch, check_int
+from ..._validate import check_batch, check_int, check_ints, check_sequence
 from ...training import copy_batch, one_torch_thread, train_copy_transformer, train_digits_mlp
 from ..batch_norm.experiments import normalize_over
 from ..from_scratch.experiments import layer_norm_one_pass
@@ -66,8 +66,8 @@ def norm_comparison(
     norm -> dict with ``loss`` (S, steps) the training loss and ``accuracy`` (S,) the
     held-out accuracy of each seed
     """
-    if len(seeds) == 0:
-        raise ValueError("seeds must not be empty")
+    norms = check_sequence("norms", norms, "norm names", '("layer",)')
+    seeds = check_ints("seeds", seeds, 0)
     out = {}
     for norm in norms:
         runs = [train_digits_mlp(norm=norm, steps=steps, lr=lr, seed=s) for s in seeds]
@@ -168,8 +168,8 @@ def copy_comparison(
     dict with ``loss``: norm -> (S, steps) training losses, and ``maps``: one
     :func:`norm_map` of the last layer norm per seed, if "layer" is among ``norms``
     """
-    if len(seeds) == 0:
-        raise ValueError("seeds must not be empty")
+    norms = check_sequence("norms", norms, "norm names", '("layer",)')
+    seeds = check_ints("seeds", seeds, 0)
     loss, maps = {}, []
     for norm in norms:
         rows = []
@@ -463,6 +463,7 @@ def centring_folded(seeds: Sequence[int] = (0, 1, 2), *, n_layers: int = 4, d: i
     from ...models import TinyTransformer
     from ...training import COPY_K, COPY_VOCAB
 
+    seeds = check_ints("seeds", seeds, 0)
     check_int("n_layers", n_layers, 1)
     check_int("d", d, 4)
     out = {k: [] for k in ("max_logit_diff", "logit_scale", "stream_mean", "ln_stream_mean")}
