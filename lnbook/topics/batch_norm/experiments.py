@@ -308,7 +308,8 @@ def small_batch_training(
     """
     batch_sizes, seeds = check_ints("batch_sizes", batch_sizes, 2), check_ints("seeds", seeds, 0)
     norms = check_sequence("norms", norms, "norm names", '("batch", "layer")')
-    check_int("steps", steps, 1), check_int("eval_every", eval_every, 1)
+    check_int("steps", steps, 1)
+    check_int("eval_every", eval_every, 1)
     if steps % eval_every:
         raise ValueError(f"need eval_every dividing steps, got {steps=}, {eval_every=}")
     out = {

@@ -305,7 +305,8 @@ def lr_sensitivity(
     ``weight_norm[label]`` (R, S, 2, L) the norms of the weights that feed a norm at the
     start and the end (``StackedMLP.hidden_weight_norms``)
     """
-    check_floats("lrs", lrs, positive=True), check_ints("seeds", seeds, 0)
+    check_floats("lrs", lrs, positive=True)
+    check_ints("seeds", seeds, 0)
     if not isinstance(configs, dict) or not configs:
         kind = type(configs).__name__
         raise TypeError(

@@ -435,7 +435,8 @@ def torch_half_error(
     output rounded to the dtype)
     """
     seeds = check_ints("seeds", seeds, 0)
-    check_int("d", d, 2), check_int("rows", rows, 1)
+    check_int("d", d, 2)
+    check_int("rows", rows, 1)
     torch = require_torch()
     out: dict = {"seeds": np.array(seeds)}
     for dtype in HALF:

@@ -202,7 +202,9 @@ def invariance_table(
     ``table[method][column] -> bool`` for methods "batch norm", "layer norm", "RMSNorm"
     """
     # Batch norm needs two examples; layer norm of one unit is 0 / 0 (eps = 0).
-    check_int("n_examples", n_examples, 2), check_int("d_in", d_in, 1), check_int("d_out", d_out, 2)
+    check_int("n_examples", n_examples, 2)
+    check_int("d_in", d_in, 1)
+    check_int("d_out", d_out, 2)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n_examples, d_in))
     W = rng.standard_normal((d_out, d_in))

@@ -99,7 +99,8 @@ def incremental_decoding(t: int = 24, d: int = 16, *, seed: int = 0) -> dict[str
     dict with ``ln_change`` and ``bn_change`` (t,): for each token, the largest difference
     between its output when generated and its output computed over the full sequence
     """
-    check_int("t", t, 2), check_int("d", d, 1)  # batch norm over the tokens needs two
+    check_int("t", t, 2)  # batch norm over the tokens needs two
+    check_int("d", d, 1)
     rng = np.random.default_rng(seed)
     drift = np.cumsum(rng.normal(0, 0.3, size=(t, d)), axis=0)  # slowly changing content
     x = drift + rng.normal(0, 1, size=(t, d))  # (T, D)
