@@ -142,36 +142,55 @@ def mark_crashed(run_dir: Path, nodeid: str, worker: str) -> None:
     """Test ``nodeid`` took ``worker`` down: leave, as failed, what the tests waiting on that
     worker wait for, or they would wait an hour for what will never come. That is the
     test's own mark, if it is a chapter's, and the result of any job the worker was doing
-    in a thread (the site build, a background job)."""
+    in a thread (:func:`fail_jobs_of`)."""
     name = re.fullmatch(r"(?:.*/)?test_chapters\.py::test_chapter\[(.+)\]", nodeid)
     if name:
         _write_whole(chapter_done_mark(run_dir, name[1]), CRASHED)
-    said = f"its worker {worker} crashed (in {nodeid})"
+    fail_jobs_of(run_dir, worker, f"its worker {worker} crashed (in {nodeid})")
+
+
+def fail_jobs_of(run_dir: Path, worker: str, said: str) -> None:
+    """Each job ``worker`` claimed (the site build, a background job) and left unfinished,
+    left as failed, saying ``said``; a finished one, built or failed, stays as it is."""
     for started in run_dir.glob("*.started"):
         if started.read_text() != worker:
             continue
         job = started.name.removesuffix(".started")
         if job == "site":
-            if not (run_dir / "site.built").exists():
+            if not any((run_dir / f"site.{end}").exists() for end in ("built", "failed")):
                 _write_whole(run_dir / "site.failed", f"the site build stopped: {said}")
         elif not (run_dir / f"{job}.json").exists():
             _write_whole(run_dir / f"{job}.json", json.dumps({"raised": said}))
 
 
 def _write_whole(path: Path, text: str) -> None:
-    """Write ``text`` whole or not at all, for the worker that is waiting to read it."""
+    """Write ``text`` whole or not at all, for the process that is waiting to read it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
     part.write_text(text)
     part.replace(path)
 
 
+def _run_dir_of(config) -> Path:
+    # The controller's base temp folder is the run's shared one (``run_dir``; the workers'
+    # are inside it); the tmp_path_factory fixture returns this same object.
+    return config._tmp_path_factory.getbasetemp()
+
+
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's, in the controller
 def pytest_handlecrashitem(crashitem, report, sched):
-    # The controller's base temp folder is the run's shared one (``run_dir``); the
-    # tmp_path_factory fixture returns this same object. report.node: the crashed worker.
-    run_dir = sched.config._tmp_path_factory.getbasetemp()
-    mark_crashed(run_dir, crashitem, report.node.gateway.id)
+    """A worker died in test ``crashitem`` (report.node: that worker)."""
+    mark_crashed(_run_dir_of(sched.config), crashitem, report.node.gateway.id)
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's, in the controller
+def pytest_testnodedown(node, error):
+    """A worker went down; ``error`` says why if it died. One that dies after its last
+    test (the site build's thread outlives it) has no test to crash in, so
+    pytest_handlecrashitem is not called: its jobs are failed here."""
+    if error:
+        worker = node.gateway.id
+        fail_jobs_of(_run_dir_of(node.config), worker, f"its worker {worker} died: {error}")
 
 
 @pytest.fixture(scope="session")
@@ -190,7 +209,7 @@ def claim(run_dir: Path, job: str) -> bool:
         started = run_dir / f"{job}.started"
         if started.exists():
             return False
-        started.write_text(os.environ.get("PYTEST_XDIST_WORKER", "main"))
+        _write_whole(started, os.environ.get("PYTEST_XDIST_WORKER", "main"))
         return True
 
 
