@@ -76,5 +76,10 @@ def binned(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     A figure then shows every value (the end bins read "this or beyond") instead of
     silently dropping the ones outside its range.
     """
+    edges = np.asarray(edges, dtype=float)
+    ok = edges.ndim == 1 and len(edges) >= 2 and np.isfinite(edges).all()
+    if not ok or (np.diff(edges) < 0).any():  # as np.histogram: repeated edges are allowed
+        shown = f"{edges.tolist()!r:.80}"
+        raise ValueError(f"edges must be 2 or more finite numbers in increasing order, got {shown}")
     values = np.clip(np.ravel(values), edges[0], edges[-1])
     return np.histogram(values, edges)[0]

@@ -5,7 +5,8 @@ the same mistake. Each message names the argument and the shapes involved: a lea
 passes a weight of the wrong shape should read *which* shape was expected, not an
 ``IndexError`` from deep inside a reduction. The last few (an index, a bounded int, a
 rate, an (N, D) batch, a sequence of ints or numbers such as ``seeds``) are the
-experiments' and widgets' arguments, checked the same way before any training starts.
+experiments' and widgets' arguments, checked the same way before any training starts;
+:func:`float_array` is the one line the chapters' teaching code starts with.
 """
 
 from __future__ import annotations
@@ -138,6 +139,25 @@ def check_batch(x) -> np.ndarray:
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
         raise ValueError(f"x must be a non-empty (N, D) batch, got shape {x.shape}")
     return x
+
+
+def float_array(x, name: str = "x") -> np.ndarray:
+    """``x`` as a NumPy array of one or more features on its last axis, for the teaching
+    code that reads ``x.mean(axis=-1)``: a float array as it is (float32 stays float32, the
+    lesson of the pitfalls), a list or integers as float64. A ragged list, a scalar, an
+    empty last axis or non-numbers are a ValueError or TypeError naming ``name``."""
+    try:
+        arr = np.asarray(x)
+    except ValueError:  # NumPy refuses rows of different lengths
+        kind = type(x).__name__
+        raise ValueError(
+            f"{name} must be a (..., D) array, got a ragged {kind} (rows of different lengths)"
+        ) from None
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be a (..., D) array of real numbers, got dtype {arr.dtype}")
+    if arr.ndim == 0 or arr.shape[-1] < 1:
+        raise ValueError(f"{name} must be a (..., D) array with D >= 1, got shape {arr.shape}")
+    return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
 
 
 # The QK-norms of chapter 13 (lnbook.attention, its experiments): none, layer norm or RMSNorm

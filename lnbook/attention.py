@@ -32,7 +32,7 @@ except ImportError as e:  # the browser edition: say where this module runs inst
     raise torch_missing("lnbook.attention") from e
 
 from ._validate import QK_NORMS, check_qk_norm, check_size
-from .models import causal_mask, make_norm
+from .models import causal_mask, embed_ids, make_norm
 
 __all__ = [
     "QK_AXES",
@@ -197,14 +197,7 @@ class QKTransformer(nn.Module):
         self.max_len = max_len
 
     def forward(self, ids: Tensor, return_logits: bool = False):
-        if not isinstance(ids, Tensor) or ids.dtype not in (torch.int64, torch.int32):
-            raise TypeError("ids must be an integer torch.Tensor of token ids")
-        if ids.ndim != 2:
-            raise ValueError(f"ids must have shape (B, T), got {tuple(ids.shape)}")
-        t = ids.shape[1]
-        if t > self.max_len:
-            raise ValueError(f"sequences of length {t} exceed max_len = {self.max_len}")
-        x = self.embed(ids) + self.pos(torch.arange(t, device=ids.device))
+        x = embed_ids(self.embed, self.pos, ids)  # ids checked there: (B, T), in range
         all_logits = []
         for block in self.blocks:
             x, logits = block(x)
@@ -267,6 +260,13 @@ class StackedQKTransformer(nn.Module):
             raise TypeError(f"ids must be integer token ids, got dtype {ids.dtype}")
         if ids.shape[2] > self.max_len:
             raise ValueError(f"sequences of length {ids.shape[2]} exceed max_len = {self.max_len}")
+        # Checked here: under vmap an id out of range reads another member's embedding.
+        if ids.numel() == 0:
+            raise ValueError(f"ids must not be empty, got shape {tuple(ids.shape)}")
+        lo, hi = (t.item() for t in torch.aminmax(ids))
+        vocab = self._template.embed.num_embeddings
+        if lo < 0 or hi >= vocab:
+            raise ValueError(f"ids must be in [0, {vocab}), got values in [{lo}, {hi}]")
         out, logits = self._members(dict(zip(self._names, self.params, strict=True)), ids)
         self.last_logits = list(logits.detach().transpose(0, 1))  # L of (E, B, H, T, T)
         for block in self._template.blocks:  # what the vectorized call left there

@@ -266,7 +266,12 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     practice (BERT's reference code, and most training scripts since) decays only the
     weight matrices.
     """
-    no_decay = {id(p) for p in norm_parameters(model)}
+    no_decay = {id(p) for p in norm_parameters(model)}  # model is checked here first
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real):
+        kind = type(weight_decay).__name__
+        raise TypeError(f"weight_decay must be a real number >= 0, got {kind} {weight_decay!r}")
+    if not 0 <= weight_decay < math.inf:  # NaN too
+        raise ValueError(f"weight_decay must be finite and >= 0, got {weight_decay!r}")
     no_decay |= {
         id(m.bias) for m in model.modules() if isinstance(m, nn.Linear) and m.bias is not None
     }
@@ -279,6 +284,27 @@ def causal_mask(t: int) -> torch.Tensor:
     """(t, t) boolean mask, True above the diagonal: position i may not attend to j > i."""
     t = check_size("t", t)
     return torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
+
+
+def embed_ids(embed: nn.Embedding, pos: nn.Embedding, ids, name: str = "ids") -> torch.Tensor:
+    """Token plus position embeddings of ``ids``, (B, T) -> (B, T, d), or an error naming
+    ``name``: not integer ids, not (B, T), longer than ``pos`` has positions, or an id
+    outside [0, vocab) (torch's bare "index out of range in self"). Shared by the
+    transformers here and in :mod:`lnbook.attention`."""
+    want = f"{name} must be (B, T) integer ids in [0, {embed.num_embeddings}), got"
+    if not isinstance(ids, torch.Tensor) or ids.dtype not in (torch.int64, torch.int32):
+        got = ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__
+        raise TypeError(f"{want} {got}")
+    if ids.ndim != 2 or ids.shape[1] < 1:
+        raise ValueError(f"{want} shape {tuple(ids.shape)}")
+    t, max_len = ids.shape[1], pos.num_embeddings
+    if t > max_len:
+        raise ValueError(f"sequences of length {t} exceed max_len = {max_len}")
+    try:  # the range is checked by the lookup itself: free when the ids are right
+        tokens = embed(ids)
+    except IndexError:
+        raise ValueError(f"{want} values in [{ids.min().item()}, {ids.max().item()}]") from None
+    return tokens + pos(torch.arange(t, device=ids.device))
 
 
 def residual(placement: str, x, f, norm, out_norm=None, alpha=1.0):
@@ -523,20 +549,7 @@ class TinyTransformer(nn.Module):
             block.self_attn.out_proj.bias.mul_(beta)
 
     def _embed(self, ids: torch.Tensor, name: str = "ids") -> torch.Tensor:
-        want = f"{name} must be (B, T) integer ids in [0, {self.embed.num_embeddings}), got"
-        if not isinstance(ids, torch.Tensor) or ids.dtype not in (torch.int64, torch.int32):
-            got = ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__
-            raise TypeError(f"{want} {got}")
-        if ids.ndim != 2 or ids.shape[1] < 1:
-            raise ValueError(f"{want} shape {tuple(ids.shape)}")
-        t = ids.shape[1]
-        if t > self.max_len:
-            raise ValueError(f"sequences of length {t} exceed max_len = {self.max_len}")
-        try:  # the range is checked by the lookup itself: free when the ids are right
-            tokens = self.embed(ids)
-        except IndexError:
-            raise ValueError(f"{want} values in [{ids.min().item()}, {ids.max().item()}]") from None
-        return tokens + self.pos(torch.arange(t, device=ids.device))
+        return embed_ids(self.embed, self.pos, ids, name)
 
     def forward(
         self, ids: torch.Tensor, tgt: torch.Tensor | None = None, return_residuals: bool = False

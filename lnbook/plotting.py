@@ -27,6 +27,7 @@ a figure must take its colours from ``PALETTE`` or the template, never a grey of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -54,6 +55,8 @@ TEMPLATE = "plotly_white"
 
 def rgba(colour: str, alpha: float) -> str:
     """A ``PALETTE`` colour ("#RRGGBB") with transparency, for fills."""
+    if not isinstance(colour, str) or not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
+        raise ValueError(f'colour must be "#RRGGBB", e.g. PALETTE["blue"], got {colour!r}')
     r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha:g})"
 
@@ -122,6 +125,9 @@ def fit_range(values, pad: float = 0.05, tozero: bool = False, log: bool = False
     v = v[np.isfinite(v)]
     if log:
         v = np.log10(v[v > 0])
+    if v.size == 0:  # else NumPy's "zero-size array to reduction operation"
+        which = "positive finite" if log else "finite"
+        raise ValueError(f"values must hold a {which} number to fit a range to, got {values!r:.80}")
     lo, hi = float(v.min()), float(v.max())
     if tozero and not log:
         lo, hi = min(lo, 0.0), max(hi, 0.0)

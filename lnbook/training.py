@@ -175,6 +175,8 @@ def fit_digits_stacked(
     -------
     (E, steps) each member's training loss at every step
     """
+    check_int("steps", steps, 1)
+    check_int("batch_size", batch_size, 1)
     torch = require_torch()
     e, n = Y_train.shape
     if opt is not None and (lr is not None or weight_decay is not None):
@@ -222,8 +224,7 @@ def digits_accuracy(model, X_test, Y_test) -> float | np.ndarray:
     or (E,) for a stacked model (``X_test`` (E, N, 64), ``Y_test`` (E, N)).
 
     Inference mode matters for batch norm, which then uses its running statistics; the
-    model is put back in training mode afterwards.
-    """
+    model is put back in training mode afterwards."""
     torch = require_torch()
     _check_labelled(X_test, Y_test)
     model.eval()
@@ -240,8 +241,7 @@ def digits_accuracy_in_batches(model, X_test, Y_test, batch_size: int) -> float 
 
     This is the function the network computed while it trained: batch norm then normalizes
     each batch with its own statistics. The model is left untouched (a copy is run, since
-    batch norm in training mode also updates its running statistics).
-    """
+    batch norm in training mode also updates its running statistics)."""
     torch = require_torch()
     _check_labelled(X_test, Y_test)
     n_test = X_test.shape[-2]

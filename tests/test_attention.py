@@ -174,12 +174,44 @@ def test_bad_inputs_name_the_argument_and_shape():
     m = QKTransformer(vocab=8, d=8, n_layers=1, n_heads=2, d_ff=16, max_len=4)
     with pytest.raises(ValueError, match="exceed max_len = 4"):
         m(torch.zeros(1, 5, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"ids must have shape \(B, T\)"):
+    with pytest.raises(ValueError, match=r"ids must be \(B, T\) integer ids .* got shape \(5,\)"):
         m(torch.zeros(5, dtype=torch.long))
-    with pytest.raises(TypeError, match="integer torch.Tensor"):
+    with pytest.raises(TypeError, match=r"ids must be \(B, T\) integer ids .* got torch.float32"):
         m(torch.zeros(1, 3))
     with pytest.raises(ValueError, match="norm must be 'layer' or 'rms'"):
         QKTransformer(norm="batch")
+
+
+@pytest.mark.parametrize(
+    ("ids", "error", "match"),
+    [
+        # Used to be torch's bare "IndexError: index out of range in self".
+        (torch.tensor([[1, 8]]), ValueError,
+         r"ids must be \(B, T\) integer ids in \[0, 8\), got values in \[1, 8\]"),
+        (torch.tensor([[-1, 2]]), ValueError, r"in \[0, 8\), got values in \[-1, 2\]"),
+        (np.zeros((1, 3), dtype=np.int64), TypeError,
+         r"ids must be \(B, T\) integer ids in \[0, 8\), got ndarray"),
+        (torch.zeros(1, 0, dtype=torch.long), ValueError, r"got shape \(1, 0\)"),
+    ],
+)  # fmt: skip
+def test_qk_transformer_ids_are_checked_as_the_tiny_transformers_are(ids, error, match):
+    m = QKTransformer(vocab=8, d=8, n_layers=1, n_heads=2, d_ff=16, max_len=4)
+    with pytest.raises(error, match=match):
+        m(ids)
+
+
+def test_stacked_ids_out_of_range_are_named_not_an_index_error():
+    members = [QKTransformer(vocab=7, d=8, n_layers=1, n_heads=2, d_ff=12, max_len=6)] * 2
+    stacked = StackedQKTransformer(members)
+    with pytest.raises(ValueError, match=r"ids must be in \[0, 7\), got values in \[0, 7\]"):
+        stacked(torch.tensor([[[0, 1]], [[2, 7]]]))
+    # Under vmap these were no error: each read another member's embedding.
+    with pytest.raises(ValueError, match=r"got values in \[-3, 0\]"):
+        stacked(torch.tensor([[[0, 0]], [[-3, 0]]]))
+    with pytest.raises(ValueError, match=r"got values in \[0, 7\]"):
+        stacked(torch.tensor([[[0, 7]], [[0, 0]]]))
+    with pytest.raises(ValueError, match=r"ids must not be empty, got shape \(2, 1, 0\)"):
+        stacked(torch.zeros(2, 1, 0, dtype=torch.long))
 
 
 def test_bad_logits_and_stacked_ids_are_refused_clearly():

@@ -96,6 +96,12 @@ def test_scale_invariance_identities_reject_bad_scales():
     for bad in ((), (1.0, -2.0), (0.0,), (np.inf,)):
         with pytest.raises(ValueError, match="scales"):
             experiments.scale_invariance_identities(bad)
+    with pytest.raises(
+        TypeError, match=r"scales must be .* positive finite numbers, e\.g\. \(2\.0,\)"
+    ):
+        experiments.scale_invariance_identities(2.0)
+    with pytest.raises(TypeError, match=r"scales must be .*: '2' is a str"):
+        experiments.scale_invariance_identities(["2"])
 
 
 # ---------------------------------------------------------------- the runs ----------------

@@ -875,9 +875,9 @@ def test_lr_sensitivity_stacks_noisy_nets_each_with_its_own_noise():
             )
     with pytest.raises(ValueError, match="only runs with norm"):
         covariate_shift_experiments.stacked_sgd_runs({"norm": "dyt"}, (0.1,), (0,), steps=5)
-    with pytest.raises(ValueError, match="every rate in lrs"):
+    with pytest.raises(ValueError, match=r"lrs must be .* positive finite .* got \[0\.1, -1\.0\]"):
         covariate_shift_experiments.stacked_sgd_runs({"norm": None}, (0.1, -1.0), (0,), steps=5)
-    with pytest.raises(ValueError, match="every rate in lrs"):
+    with pytest.raises(TypeError, match=r"lrs must be .*: '0\.1' is a str"):
         covariate_shift_experiments.stacked_sgd_runs({"norm": None}, ("0.1",), (0,), steps=5)
     with pytest.raises(ValueError, match=r"got also \['batch_size'\]"):
         covariate_shift_experiments.stacked_sgd_runs(
@@ -885,9 +885,9 @@ def test_lr_sensitivity_stacks_noisy_nets_each_with_its_own_noise():
         )
     with pytest.raises(TypeError, match="kwargs must be a dict"):
         covariate_shift_experiments.stacked_sgd_runs(["layer"], (0.1,), (0,), steps=5)
-    with pytest.raises(ValueError, match="at least one rate and one seed"):
+    with pytest.raises(ValueError, match="seeds must be a non-empty sequence .* empty tuple"):
         covariate_shift_experiments.stacked_sgd_runs({"norm": None}, (0.1,), (), steps=5)
-    with pytest.raises(ValueError, match="every seed in seeds"):
+    with pytest.raises(ValueError, match=r"seeds must be .* ints >= 0, got \[-1\]"):
         covariate_shift_experiments.stacked_sgd_runs({"norm": None}, (0.1,), (-1,), steps=5)
 
 
@@ -967,7 +967,7 @@ def test_landscape_look_ahead_does_not_disturb_training():
     np.testing.assert_array_equal(a["loss"], b["loss"])
     with pytest.raises(ValueError, match="etas"):
         covariate_shift_experiments.landscape_smoothness(None, etas=(0.0, 1.0))
-    with pytest.raises(ValueError, match="every rate in lrs"):
+    with pytest.raises(ValueError, match=r"lrs must be .* positive finite numbers, got \[nan\]"):
         covariate_shift_experiments.landscape_smoothness(None, lrs=(float("nan"),))
     with pytest.raises(ValueError, match=r"lrs must be a non-empty sequence of positive finite"):
         covariate_shift_experiments.lr_sensitivity({"x": {}}, lrs=np.array([0.1, -1.0]))
@@ -1239,3 +1239,69 @@ def test_fold_centring_changes_every_norm_and_refuses_what_it_cannot_fold():
 def test_training_experiments_check_their_sequences_before_training(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# ------------------------------------------------------- bad input, named ---------------
+
+
+def _histogram_run():
+    return {"gammas": [np.ones(3)], "betas": [np.zeros(3)]}
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        # Teaching code: a list used to be "'list' object has no attribute 'mean'".
+        (lambda: from_scratch_experiments.layer_norm_one_pass([[1.0, 2.0], [3.0]]), ValueError,
+         r"x must be a \(\.\.\., D\) array, got a ragged list \(rows of different lengths\)"),
+        (lambda: variants_experiments.layer_norm_tutorial_style([[1.0, 2.0], [3.0]]),
+         ValueError, "x must be a .* ragged list"),
+        (lambda: from_scratch_experiments.layer_norm_one_pass(2.0), ValueError,
+         r"x must be a \(\.\.\., D\) array with D >= 1, got shape \(\)"),
+        (lambda: variants_experiments.layer_norm_tutorial_style([["a", "b"]]), TypeError,
+         r"x must be a \(\.\.\., D\) array of real numbers, got dtype <U1"),
+        # Sequence arguments: a bare number used to be "len() of unsized object" or worse.
+        (lambda: performance_experiments.offset_accuracy(1e4), TypeError,
+         r"offsets must be a non-empty sequence of finite numbers, e\.g\. \(10000\.0,\)"),
+        (lambda: performance_experiments.offset_accuracy((0.0, np.inf)), ValueError,
+         r"offsets must be .* finite numbers, got \[0\.0, inf\]"),
+        (lambda: performance_experiments.offset_accuracy(shape=256), ValueError,
+         r"shape must be a pair \(rows, features\), e\.g\. \(256, 1024\), got 256"),
+        (lambda: covariate_shift_experiments.landscape_smoothness(None, lrs=0.5), TypeError,
+         r"lrs must be a non-empty sequence of positive finite numbers, e\.g\. \(0\.5,\)"),
+        (lambda: covariate_shift_experiments.landscape_smoothness(None, seeds=0), TypeError,
+         r"seeds must be a non-empty sequence of ints >= 0, e\.g\. \(0,\), got int 0"),
+        (lambda: covariate_shift_experiments.landscape_smoothness(None, etas=2.0), TypeError,
+         r"etas must be a non-empty sequence of positive finite numbers, e\.g\. \(2\.0,\)"),
+        # A dict of runs, each with gammas and betas: else a bare KeyError 'gammas'.
+        (lambda: affine_experiments.norm_parameter_histograms([_histogram_run()]), TypeError,
+         r"runs must be a non-empty dict of label -> train_digits_mlp result .* got list"),
+        (lambda: affine_experiments.norm_parameter_histograms({}), ValueError,
+         r"runs must be a non-empty dict .* got dict \{\}"),
+        (lambda: affine_experiments.norm_parameter_histograms({"a": {"loss": 1.0}}), ValueError,
+         r"runs\['a'\] must have the keys 'gammas' and 'betas' .* got \['loss'\]"),
+        (lambda: affine_experiments.norm_parameter_histograms({"a": [_histogram_run(), 3]}),
+         TypeError, r"runs\['a'\] must be a train_digits_mlp result \(a dict\) .* got int"),
+        (lambda: affine_experiments.norm_parameter_histograms(
+            {"none": {"gammas": [], "betas": []}}), ValueError,
+         r"runs\['none'\] has no gammas to count \(norm=None"),
+        (lambda: affine_experiments.norm_parameter_histograms(
+            {"a": _histogram_run()}, edges={"gamma": [0.0, 1.0]}), ValueError,
+         r'edges must be a dict \{"gamma": edges, "beta": edges\}'),
+    ],
+)  # fmt: skip
+def test_teaching_code_and_experiments_name_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_teaching_code_takes_a_list_as_float64_and_keeps_an_arrays_dtype():
+    x = [[1.0, 2.0, 4.0], [0.0, 1.0, 5.0]]
+    one_pass, tutorial = (
+        from_scratch_experiments.layer_norm_one_pass,
+        variants_experiments.layer_norm_tutorial_style,
+    )
+    for fn in (one_pass, tutorial):
+        np.testing.assert_array_equal(fn(x), fn(np.array(x)))
+        np.testing.assert_array_equal(fn([[1, 2, 4]]), fn(np.array([[1.0, 2.0, 4.0]])))
+    assert one_pass(np.ones((2, 3), np.float32)).dtype == np.float32

@@ -235,8 +235,13 @@ def test_gamma_decay_limits():
 
 
 def test_gamma_decay_rejects_a_negative_decay():
-    with pytest.raises(ValueError, match="eps must be finite and >= 0"):
+    # Named as decays, not as the eps of the check it used to borrow.
+    with pytest.raises(ValueError, match=r"decays must be .* finite numbers >= 0, got \[-0\.1\]"):
         experiments.gamma_decay([-0.1], zero_centred=True)
+    with pytest.raises(TypeError, match=r"decays must be a non-empty sequence .* e\.g\. \(0\.1,\)"):
+        experiments.gamma_decay(0.1, zero_centred=True)
+    with pytest.raises(ValueError, match="decays must be a non-empty sequence .* empty list"):
+        experiments.gamma_decay([], zero_centred=True)
 
 
 # ------------------------------------------------------------ figures ---------------------

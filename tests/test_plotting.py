@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+import pytest
 
 from lnbook import plotting
 
@@ -69,3 +70,20 @@ def test_step_marker_rings_one_marker_per_curve_at_the_step():
     m = plotting.step_marker(3.0, [1.0, np.nan], ["#000000", "#0072B2"])
     assert list(m.x) == [3.0, 3.0] and m.showlegend is False and m.hoverinfo == "skip"
     assert m.marker.line.color == plotting.PALETTE["black"]
+
+
+def test_fit_range_and_rgba_name_bad_input():
+    # Used to be NumPy's "zero-size array to reduction operation minimum".
+    with pytest.raises(ValueError, match=r"values must hold a finite number .* got \[\]"):
+        plotting.fit_range([])
+    with pytest.raises(ValueError, match=r"values must hold a finite number .* got \[nan\]"):
+        plotting.fit_range([np.nan])
+    with pytest.raises(ValueError, match="values must hold a positive finite number"):
+        plotting.fit_range([-1.0, 0.0], log=True)
+    # Used to be int()'s "invalid literal for int() with base 16".
+    with pytest.raises(ValueError, match=r'colour must be "#RRGGBB", .* got \'red\''):
+        plotting.rgba("red", 0.5)
+    with pytest.raises(ValueError, match=r"colour must be \"#RRGGBB\", .* got '#12345'"):
+        plotting.rgba("#12345", 0.5)
+    assert plotting.rgba("#0072B2", 0.5) == "rgba(0,114,178,0.5)"
+    assert plotting.fit_range([1.0, 2.0]) == [0.95, 2.05]

@@ -64,3 +64,14 @@ def test_a_bad_setting_is_refused(monkeypatch):
     monkeypatch.setenv("LNBOOK_RESULTS", "somewhere")
     with pytest.raises(ValueError, match="LNBOOK_RESULTS must be 'store:DIR' or 'reuse:DIR'"):
         experiment(1)
+
+
+def test_binned_names_edges_that_are_not_increasing():
+    from lnbook._results import binned
+
+    assert binned([1.0, 5.0, -1.0], np.array([0.0, 2.0, 4.0])).tolist() == [2, 1]
+    for edges in ([3.0, 1.0, 2.0], [1.0], 3.0, [0.0, np.nan]):
+        with pytest.raises(
+            ValueError, match="edges must be 2 or more finite numbers in increasing"
+        ):
+            binned([1.0, 2.0], edges)

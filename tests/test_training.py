@@ -131,6 +131,18 @@ def _digits_and_model():
     return m, torch.optim.SGD(m.parameters(), lr=0.1), X, Y
 
 
+def _fit_stacked(steps=2, batch_size=4):
+    """fit_digits_stacked on two small members: the call the checks below try."""
+    from lnbook.stacked import StackedMLP
+
+    model = StackedMLP([models.MLP(64, 8, 10, depth=1, norm="layer") for _ in range(2)])
+    X, Y = torch.zeros(2, 5, 64), torch.zeros(2, 5, dtype=torch.long)
+    rngs = [np.random.default_rng(0), np.random.default_rng(1)]
+    return training.fit_digits_stacked(
+        model, torch.ones(2), X, Y, rngs, steps=steps, batch_size=batch_size
+    )
+
+
 @pytest.mark.parametrize(
     "call, error, match",
     [
@@ -157,6 +169,11 @@ def _digits_and_model():
          TypeError, "rng must be a numpy.random.Generator, got int"),
         (lambda m, o, X, Y: training.train_digits_mlp(steps=2, eval_every=-1), ValueError,
          "eval_every must be an int >= 0, got -1"),
+        (lambda m, o, X, Y: _fit_stacked(steps=0), ValueError, "steps must be an int >= 1, got 0"),
+        (lambda m, o, X, Y: _fit_stacked(steps=2.0), ValueError,
+         "steps must be an int >= 1, got 2.0"),
+        (lambda m, o, X, Y: _fit_stacked(batch_size=0), ValueError,
+         "batch_size must be an int >= 1, got 0"),
     ],
 )  # fmt: skip
 def test_bad_digits_input_is_refused_clearly(call, error, match):

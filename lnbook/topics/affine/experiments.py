@@ -121,15 +121,37 @@ def norm_parameter_histograms(
     dict with ``centers``: {"gamma": (B,), "beta": (B,)} and ``gamma``, ``beta``:
     label -> (B,) counts
     """
+    if not isinstance(runs, dict) or not runs:
+        error = TypeError if not isinstance(runs, dict) else ValueError
+        raise error(
+            "runs must be a non-empty dict of label -> train_digits_mlp result (or a list of "
+            f"them), got {type(runs).__name__} {runs!r:.60}"
+        )
     if edges is None:
         edges = {"gamma": np.linspace(0.0, 2.0, 41), "beta": np.linspace(-0.6, 0.6, 41)}
+    elif not isinstance(edges, dict) or set(edges) != {"gamma", "beta"}:
+        raise ValueError(f'edges must be a dict {{"gamma": edges, "beta": edges}}, got {edges!r}')
 
-    def values(run, key):  # every gamma (or beta) of a run, or of a list of runs
+    def values(label, run, key):  # every gamma (or beta) of a run, or of a list of runs
         group = run if isinstance(run, list) else [run]
-        return np.concatenate([v for r in group for v in r[key]])
+        for r in group:
+            if not isinstance(r, dict):
+                raise TypeError(
+                    f"runs[{label!r}] must be a train_digits_mlp result (a dict) or a list of "
+                    f"them, got {type(r).__name__}"
+                )
+            if not {"gammas", "betas"} <= set(r):
+                raise ValueError(
+                    f"runs[{label!r}] must have the keys 'gammas' and 'betas' (a train_digits_mlp "
+                    f"result), got {sorted(r)}"
+                )
+        arrays = [v for r in group for v in r[key]]
+        if not arrays:  # a run without norm layers, or an empty list of runs
+            raise ValueError(f"runs[{label!r}] has no {key} to count (norm=None, or no runs?)")
+        return np.concatenate(arrays)
 
     return {
         "centers": {k: (e[:-1] + e[1:]) / 2 for k, e in edges.items()},
-        "gamma": {k: binned(values(r, "gammas"), edges["gamma"]) for k, r in runs.items()},
-        "beta": {k: binned(values(r, "betas"), edges["beta"]) for k, r in runs.items()},
+        "gamma": {k: binned(values(k, r, "gammas"), edges["gamma"]) for k, r in runs.items()},
+        "beta": {k: binned(values(k, r, "betas"), edges["beta"]) for k, r in runs.items()},
     }

@@ -353,12 +353,8 @@ def _stacked_members(kwargs: dict, lrs: Sequence[float], seeds: Sequence[int]) -
     from ...models import NoisyNorm
     from ...stacked import StackedMLP
 
-    if len(lrs) == 0 or len(seeds) == 0:
-        raise ValueError(f"need at least one rate and one seed, got {list(lrs)}, {list(seeds)}")
-    for lr in lrs:
-        check_rate("every rate in lrs", lr.item() if isinstance(lr, np.generic) else lr)
-    for seed in seeds:
-        check_int("every seed in seeds", seed, 0)
+    check_floats("lrs", lrs, positive=True)
+    check_ints("seeds", seeds, 0)
     norm, noise = kwargs.get("norm"), kwargs.get("noise", 0.0)
     init, activation = kwargs.get("init", "xavier"), kwargs.get("activation", "sigmoid")
     splits = {seed: digits_split(seed) for seed in set(seeds)}
@@ -493,9 +489,7 @@ def landscape_smoothness(
     the training loss
     """
     torch = require_torch()
-    etas = np.asarray(etas, dtype=np.float64)
-    if etas.ndim != 1 or len(etas) == 0 or not ((etas > 0) & np.isfinite(etas)).all():
-        raise ValueError(f"etas must be a non-empty list of positive numbers, got {etas.tolist()}")
+    etas = np.asarray(check_floats("etas", etas, positive=True), dtype=np.float64)
     check_int("every", every, 1)
     check_int("steps", steps, 1)
     check_int("batch_size", batch_size, 1)

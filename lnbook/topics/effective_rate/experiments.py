@@ -64,9 +64,7 @@ def scale_invariance_identities(
     """
     torch = require_torch()
 
-    scales = np.asarray(scales, dtype=np.float64)
-    if scales.ndim != 1 or len(scales) == 0 or not ((scales > 0) & np.isfinite(scales)).all():
-        raise ValueError(f"scales must be a non-empty list of positive numbers, got {scales}")
+    scales = np.asarray(check_floats("scales", scales, positive=True), dtype=np.float64)
     model = _rate_mlp(seed).double()
     model.net[1].eps = float(eps)  # the layer norm after the first linear layer
     images, labels = digits()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ... import numpy_ln
-from ..._validate import check_floats, check_int, check_size
+from ..._validate import check_floats, check_int, check_size, float_array
 from ...data import activations
 
 
@@ -33,6 +33,7 @@ def layer_norm_one_pass(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     -------
     y : array of x's shape and dtype
     """
+    x = float_array(x)  # an array as it is; a list, ints as float64; ragged rows refused
     mu = x.mean(axis=-1, keepdims=True)  # (..., 1)
     var = (x * x).mean(axis=-1, keepdims=True) - mu * mu  # (..., 1), catastrophic cancellation
     with np.errstate(invalid="ignore"):  # a negative var gives NaN: that is the lesson

@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import numpy_ln
 from ..._optional import require_torch
-from ..._validate import check_batch, check_eps, check_int, check_ints
+from ..._validate import check_batch, check_eps, check_floats, check_int, check_ints
 
 
 def centring_matrix(d: int) -> np.ndarray:
@@ -410,6 +410,7 @@ def gamma_decay(
     ``closed_mean`` (the closed form's), ``err`` (max |trained - closed form| over the
     features); ``true_mean`` (1,), the mean of gamma_true
     """
+    decays = check_floats("decays", decays, 0)
     check_int("steps", steps, 1)
     check_int("m", m, 2)  # with one output, gamma along 1 / v would change nothing
     rng = np.random.default_rng(seed)
@@ -422,7 +423,6 @@ def gamma_decay(
     g0 = 1.0 if zero_centred else 0.0  # where decay pulls gamma
     means, closed, errs = [], [], []
     for decay in decays:
-        check_eps(decay)
         lr = 1.0 / (np.linalg.eigvalsh(a)[-1] + decay)  # a stable step for this quadratic
         gamma = np.ones(d)  # both start at the identity: gamma = 1, w = 0
         for _ in range(steps):

@@ -259,7 +259,8 @@ def overflow(
     and ``f32_err`` (the float32-statistics output: fraction not finite, and its largest
     error against float64, in ulps of float16 at 1: units of 2**-10)
     """
-    scales = np.asarray(scales, np.float64)
+    scales = np.asarray(check_floats("scales", scales, positive=True), np.float64)
+    seeds = check_ints("seeds", seeds, 0)
     check_int("d", d, 2)
     check_int("rows", rows, 1)
     keys = ("sumsq_inf", "naive_nonfinite", "naive_zero", "f32_nonfinite", "f32_err")
@@ -303,7 +304,9 @@ def tiny_variance(
     float16); and for a constant row (all 0.5) the naive output's first value
     ``constant_naive`` (E,) and float32 statistics' ``constant_float32`` (E,)
     """
-    stds = np.asarray(stds, np.float64)
+    stds = np.asarray(check_floats("stds", stds, positive=True), np.float64)
+    eps_values = check_floats("eps_values", eps_values, 0)
+    seeds = check_ints("seeds", seeds, 0)
     check_int("d", d, 2)  # one feature has no spread to measure
     shape = (len(eps_values), len(seeds), len(stds))
     res = {k: np.empty(shape) for k in ("exact", "naive", "float32_stats")}
@@ -345,10 +348,9 @@ def eps_table(eps_values: Sequence[float] = (1e-5, 1e-6, 1e-8, 1e-12)) -> list[d
     ``absorbed`` (whether var + eps == var in that dtype for var = 1: eps below half the
     gap after 1 changes nothing there)
     """
+    check_floats("eps_values", eps_values, positive=True)  # each eps as given in the rows
     rows = []
     for eps in eps_values:
-        if not (isinstance(eps, int | float) and np.isfinite(eps) and eps > 0):
-            raise ValueError(f"eps_values must be positive finite numbers, got {eps!r}")
         for dtype in HALF:
             value = float(round_to(eps, dtype))
             tiny = FLOAT16_TINY if dtype == "float16" else float(np.finfo(np.float32).tiny)
@@ -382,8 +384,8 @@ def rms_eps_effect(
     dict with ``mean_squares`` (K,), ``eps_values`` (E,), ``scale`` (E, K) and
     ``lost_in_bfloat16`` (E, K): m + eps rounded to bfloat16 equals m rounded
     """
-    m = np.asarray(mean_squares, np.float64)
-    e = np.asarray(eps_values, np.float64)[:, None]
+    m = np.asarray(check_floats("mean_squares", mean_squares, 0), np.float64)
+    e = np.asarray(check_floats("eps_values", eps_values, 0), np.float64)[:, None]
     scale = np.sqrt(m / (m + e))
     lost = round_to(round_to(m, "bfloat16") + round_to(e, "bfloat16"), "bfloat16") == round_to(
         m, "bfloat16"

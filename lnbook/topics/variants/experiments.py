@@ -17,7 +17,7 @@ import numpy as np
 from ... import numpy_ln
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_batch, check_int, check_ints, check_sequence
+from ..._validate import check_batch, check_int, check_ints, check_sequence, float_array
 from ...training import copy_batch, one_torch_thread, train_copy_transformer, train_digits_mlp
 from ..batch_norm.experiments import normalize_over
 from ..from_scratch.experiments import layer_norm_one_pass
@@ -261,6 +261,7 @@ def layer_norm_tutorial_style(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     """Layer norm as some well-known tutorial code writes it: ``(x - mean) / (std + eps)``
     with the *unbiased* standard deviation (``torch.std``'s default). Shown as a pitfall;
     it is another function than ``torch.nn.LayerNorm``'s."""
+    x = float_array(x)  # an array as it is; a list, ints as float64; ragged rows refused
     mu = x.mean(axis=-1, keepdims=True)  # (..., 1)
     std = x.std(axis=-1, keepdims=True, ddof=1)  # (..., 1), unbiased: divides by D - 1
     return (x - mu) / (std + eps)
