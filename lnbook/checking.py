@@ -273,9 +273,11 @@ def as_array(value, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray | Non
     it by what that precision holds; anything else becomes float64."""
     if value is None:
         return None, wrong(f"{name} is None: did you forget to `return` it?")
-    if str(getattr(value, "dtype", "")) == "torch.bfloat16":  # no exercise asks for it
+    # torch's bfloat16, or ml_dtypes' (NumPy's bfloat16 arrays): no exercise asks for it.
+    if str(getattr(value, "dtype", "")) in ("torch.bfloat16", "bfloat16"):
+        kind = "tensor" if hasattr(value, "detach") else "array"
         return None, wrong(
-            f"{name} is a bfloat16 tensor, which keeps about 3 significant digits: compute "
+            f"{name} is a bfloat16 {kind}, which keeps about 3 significant digits: compute "
             "and return float32 (or float64) values."
         )
     if hasattr(value, "detach"):  # a torch tensor, maybe requiring grad
@@ -287,7 +289,10 @@ def as_array(value, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray | Non
         a = np.asarray(value)
         if a.dtype.kind == "c":  # NumPy would drop the imaginary part, with a warning
             return None, wrong(f"{name} should hold real numbers, got complex ones.")
-        low = a.dtype.kind == "f" and a.dtype.itemsize < 8
+        # An array (or tensor) of float32 or float16 is judged in its precision; a list is
+        # float64 whatever its items.
+        dtype = getattr(value, "dtype", None)
+        low = isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize < 8
         a = a if low else a.astype(np.float64)
     except Exception:  # ragged lists, strings, objects...
         return None, wrong(f"{name} should be an array of numbers, got {type(value).__name__}.")

@@ -31,7 +31,7 @@ except ImportError as e:  # the browser edition: say where this module runs inst
 import numpy as np
 
 from . import torch_ln
-from ._validate import check_eps, check_int
+from ._validate import check_eps, check_int, check_ints
 
 METHODS = ("naive", "chan", "two_pass")
 
@@ -65,11 +65,7 @@ def _check_shard(x, widths, comm, method: str) -> None:
     _check_comm(comm)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    widths = list(widths) if isinstance(widths, Sequence) else widths
-    if not isinstance(widths, list) or not all(
-        isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths
-    ):
-        raise TypeError(f"widths must be a sequence of ints >= 1 (every rank's D_r), got {widths}")
+    widths = check_ints("widths", widths, 1)  # every rank's D_r
     if len(widths) != comm.world_size or widths[dist.get_rank(comm.group)] != x.shape[1]:
         raise ValueError(
             f"widths must list every rank's D_r ({comm.world_size} of them), this rank's equal "
@@ -100,15 +96,19 @@ def _check_summaries(named: dict) -> None:
                 f"{name} must be one count or one per mean, shape () or {shape}, got {shapes[name]}"
             )
     # An M2 is a sum of squares: a negative one is a variance (or a bug) passed in its place.
-    for name, what in (("n_a", "a count >= 0"), ("n_b", "a count >= 0"),
-                       ("m2_a", "a sum of squared deviations, >= 0"),
-                       ("m2_b", "a sum of squared deviations, >= 0")):  # fmt: skip
+    for name in ("n_a", "n_b"):
         if not _smallest(named[name]) >= 0:  # NaN fails too
-            raise ValueError(f"{name} must be {what}, got {_said(named[name])}")
+            raise ValueError(f"{name} must be a count >= 0, got {_said(named[name])}")
     if not _smallest(named["n_a"] + named["n_b"]) >= 1:  # the union of no numbers has no mean
         raise ValueError(
             f"n_a + n_b must be >= 1, got n_a {_said(named['n_a'])}, n_b {_said(named['n_b'])}"
         )
+    # A negative M2 is a variance (or a bug) passed in its place. NaN or inf is let through:
+    # it is how float16 statistics overflow, which chapter 16 measures rather than refuses.
+    for name in ("m2_a", "m2_b"):
+        v = named[name]
+        if bool((v < 0).any() if np.ndim(v) else v < 0):
+            raise ValueError(f"{name} must be a sum of squared deviations, >= 0, got {_said(v)}")
 
 
 def _smallest(v) -> float:
@@ -197,8 +197,7 @@ def chan_merge(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
     -------
     (n, mean, m2) of the union
     """
-    _check_summaries({"n_a": n_a, "mean_a": mean_a, "m2_a": m2_a,
-                      "n_b": n_b, "mean_b": mean_b, "m2_b": m2_b})  # fmt: skip
+    _check_summaries(dict(n_a=n_a, mean_a=mean_a, m2_a=m2_a, n_b=n_b, mean_b=mean_b, m2_b=m2_b))
     n = n_a + n_b
     delta = mean_b - mean_a
     mean = mean_a + delta * (n_b / n)

@@ -176,6 +176,10 @@ def test_reduced_precision_and_complex_answers_are_explained():
 
     v = statistics_checks.layer_norm_rows(bf16)
     assert v.status == checking.WRONG and "bfloat16 tensor" in v.message
+    import ml_dtypes  # chapter 15's NumPy bfloat16 (pinned in requirements.txt)
+
+    v = statistics_checks.layer_norm_rows(lambda x, eps: ln_rows(x, eps).astype(ml_dtypes.bfloat16))
+    assert v.status == checking.WRONG and "bfloat16 array" in v.message
     v = statistics_checks.layer_norm_rows(lambda x, eps: ln_rows(x, eps).astype(complex))
     assert v.status == checking.WRONG and "real numbers, got complex" in v.message
     v = statistics_checks.layer_norm_rows(lambda x, eps: torch.from_numpy(ln_rows(x, eps)).float())

@@ -12,9 +12,14 @@ from lnbook import conditioning
 
 
 def test_modulate_is_one_gamma_and_beta_per_example_and_feature():
-    torch.manual_seed(0)
-    x_hat, shift, scale = torch.randn(4, 8), torch.randn(4, 8), torch.randn(4, 8)
-    assert torch.equal(conditioning.modulate(x_hat, shift, scale), x_hat * (1 + scale) + shift)
+    # Worked by hand: gamma = 1 + scale and beta = shift, each example its own.
+    x_hat = torch.tensor([[1.0, -2.0], [0.5, 3.0]])
+    shift = torch.tensor([[10.0, 0.0], [0.0, -1.0]])
+    scale = torch.tensor([[0.0, 1.0], [-1.0, 0.5]])
+    expected = torch.tensor([[11.0, -4.0], [0.0, 3.5]])  # [1 + 10, -2 * 2], [0, 3 * 1.5 - 1]
+    assert torch.equal(conditioning.modulate(x_hat, shift, scale), expected)
+    zero = torch.zeros(2, 2)  # no condition: x_hat itself (adaLN-Zero's start)
+    assert torch.equal(conditioning.modulate(x_hat, zero, zero), x_hat)
 
 
 @pytest.mark.parametrize(

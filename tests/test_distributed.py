@@ -220,8 +220,9 @@ def test_chan_merge_refuses_summaries_it_cannot_merge():
         distributed.chan_merge(np.ones(2), one, one, 3, one, one)
     with pytest.raises(ValueError, match="m2_a must be a sum of squared deviations, >= 0, got -1"):
         distributed.chan_merge(2, 0.0, -1.0, 3, 0.0, 1.0)  # a variance would not be negative
-    with pytest.raises(ValueError, match="m2_b .* got nan"):
-        distributed.chan_merge(2, 0.0, 1.0, 3, 0.0, float("nan"))
+    # NaN or inf is how float16 statistics overflow: merged, not refused (chapter 16
+    # measures that error).
+    assert np.isnan(distributed.chan_merge(2, 0.0, 1.0, 3, 0.0, float("nan"))[2])
     with pytest.raises(ValueError, match="n_b must be a count >= 0, got -1"):
         distributed.chan_merge(2, 0.0, 1.0, -1, 0.0, 1.0)
     with pytest.raises(ValueError, match=r"n_a \+ n_b must be >= 1"):
@@ -255,7 +256,7 @@ def test_sharded_layer_norm_refuses_bad_arguments():
         distributed.sharded_statistics(w, [4, 4], comm)
     with pytest.raises(TypeError, match="comm must be a Collectives, got NoneType"):
         distributed.sharded_statistics(x, [4, 4], None)
-    with pytest.raises(TypeError, match="widths must be a sequence of ints >= 1"):
+    with pytest.raises(TypeError, match="widths must be a non-empty sequence of ints >= 1"):
         distributed.sharded_statistics(x, [4.0, 4.0], comm)
     with pytest.raises(ValueError, match="method"):
         distributed.sharded_layer_norm(x, w, w, [4, 4], comm, method="welford")

@@ -263,7 +263,8 @@ def test_grid_readers_name_a_config_the_grid_lacks(read):
     c = ("pre", 0.03)
     grid = {"loss": {c: np.ones((2, 60))}, "final": {c: np.ones(2)}}
     read(grid, c)
-    for bad in (("post", 0.03), ("pre", 0.3), ["pre", 0.03]):
+    read(grid, list(c))  # a list names the same config
+    for bad in (("post", 0.03), ("pre", 0.3), ["pre", 0.3]):
         with pytest.raises(
             ValueError, match=r"config must be one of the grid's .* pairs \[\('pre'"
         ):

@@ -68,7 +68,8 @@ def variance_pitfall(
     """
     offsets = np.asarray(check_floats("offsets", offsets), dtype=np.float64)
     n_features = check_size("n_features", n_features)  # named here, not as normalized_shape
-    check_size("n_examples", n_examples), check_int("shown_features", shown_features, 1)
+    check_size("n_examples", n_examples)
+    check_int("shown_features", shown_features, 1)
     ref_rows, one_rows, two_rows = [], [], []
     err_one, err_one_finite, err_two, nan_one = [], [], [], []
     for offset in offsets:

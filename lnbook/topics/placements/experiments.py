@@ -226,6 +226,7 @@ def stuck(grid: dict, config: tuple[str, float], above: float = 2.5) -> np.ndarr
 
 def _of_config(grid: dict, table: str, config: tuple[str, float]) -> np.ndarray:
     """``grid[table][config]``, or a ValueError naming the configs the grid has."""
+    config = tuple(config) if isinstance(config, list) else config  # ["pre", 0.03] too
     if not isinstance(config, tuple) or config not in grid[table]:
         raise ValueError(
             f"config must be one of the grid's (placement, rate) pairs {list(grid[table])}, "
