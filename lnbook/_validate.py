@@ -4,7 +4,7 @@ These work on plain shapes and numbers only, so both back ends give the same mes
 the same mistake. Each message names the argument and the shapes involved: a learner who
 passes a weight of the wrong shape should read *which* shape was expected, not an
 ``IndexError`` from deep inside a reduction. The last few (an index, a bounded int, a
-rate, an (N, D) batch, a sequence of ints or numbers such as ``seeds``) are the
+rate, an (N, D) batch, a sequence of ints, numbers or names such as ``seeds``) are the
 experiments' and widgets' arguments, checked the same way before any training starts;
 :func:`float_array` is the one line the chapters' teaching code starts with.
 """
@@ -188,6 +188,38 @@ def check_sequence(name: str, values, kind: str = "values", example: str = "(0,)
     if len(values) == 0:
         raise ValueError(f"{want}, got an empty {type(values).__name__}")
     return tuple(values)
+
+
+def check_choices(
+    name: str, values, allowed: Sequence, *, kind: str = "names", example: str | None = None
+) -> tuple:
+    """A non-empty sequence (as :func:`check_sequence`) whose items are each one of
+    ``allowed`` (placements, norms, modes: the names the training code takes), as a tuple
+    of the items unchanged; a ValueError naming ``name``, the first unknown item and
+    ``allowed`` otherwise. Checked up front, so that a typo in the last name fails before
+    the first one trains. ``kind`` and ``example`` say what it should hold."""
+    allowed = tuple(allowed)
+    if example is None:
+        example = f"({allowed[0]!r},)"
+    if isinstance(values, str) and _is_one_of(values, allowed):
+        example = f"({values!r},)"  # a lone name: the message shows it wrapped, the fix
+    items = check_sequence(name, values, kind, example)
+    for v in items:
+        if not _is_one_of(v, allowed):
+            raise ValueError(
+                f"{name} must be a non-empty sequence of {kind}, each one of {allowed}, "
+                f"got {[_plain(u) for u in items]!r}: {_plain(v)!r} is not one of them"
+            )
+    return items
+
+
+def _is_one_of(value, allowed: tuple) -> bool:
+    """``value in allowed`` (by ==, as the training code compares), False where comparing
+    fails (an array of several items)."""
+    try:
+        return bool(value in allowed)
+    except (TypeError, ValueError):
+        return False
 
 
 def _plain(value):

@@ -379,3 +379,21 @@ def test_chapter_experiments_refuse_bad_arguments_before_starting_processes():
         experiments.accuracy_sweep(dtype="int8")
     with pytest.raises(ValueError, match="world_size"):
         experiments.ownership(n_tokens=4, d=4, world_size=0)
+
+
+def test_accuracy_grid_checks_every_dtype_before_starting_processes(monkeypatch):
+    from lnbook.topics.distributed import experiments
+
+    def started(*args, **kwargs):
+        raise AssertionError("started")
+
+    monkeypatch.setattr(process_group, "launch", started)
+    # The typo is the second dtype: refused before the first process group starts.
+    with pytest.raises(
+        ValueError,
+        match=r"dtypes must be a non-empty sequence of dtype names, each one of \('float16', "
+        r"'bfloat16', 'float32', 'float64'\), got \['float32', 'float46'\]: 'float46' is not",
+    ):
+        experiments.accuracy_grid((2,), dtypes=("float32", "float46"))
+    with pytest.raises(AssertionError, match="started"):  # the dtypes accuracy_sweep takes
+        experiments.accuracy_grid((2,), dtypes=experiments.FLOAT_DTYPES)

@@ -1241,6 +1241,132 @@ def test_training_experiments_check_their_sequences_before_training(call, error,
         call()
 
 
+# ------------------------------------- every name checked before the first run trains ----
+
+
+def _no_training(monkeypatch, module, *names: str) -> None:
+    """Make ``module``'s training functions fail the test if called: a check that comes
+    after the first group has trained reads "trained", not the ValueError."""
+
+    def trained(*args, **kwargs):
+        raise AssertionError("trained")
+
+    for name in names:
+        monkeypatch.setattr(module, name, trained)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: transformers_experiments.transformer_init_gradients(("post", "pree")),
+         ValueError,
+         r"placements must be a non-empty sequence of placement names, each one of "
+         r"\('pre', 'post'\), got \['post', 'pree'\]: 'pree' is not one of them"),
+        # An encoder-decoder (the default) takes only pre- and post-norm.
+        (lambda: transformers_experiments.transformer_init_gradients(("pre", "sandwich")),
+         ValueError, r"placements .* 'sandwich' is not one of them"),
+        (lambda: transformers_experiments.transformer_init_gradients(
+            ("pre", "pree"), encoder_decoder=False),
+         ValueError, r"placements .* 'mix'\), got \['pre', 'pree'\]: 'pree' is not one of"),
+        (lambda: transformers_experiments.warmup_grid(configs=(("post", 0), ("pree", 0))),
+         ValueError,
+         r"the placements in configs must be .* got \['post', 'pree'\]: 'pree' is not one of"),
+        (lambda: transformers_experiments.warmup_grid(configs=(("post", 0), ("pre", -5))),
+         ValueError,
+         r"the warm-ups in configs must be a non-empty sequence of ints >= 0, got \[0, -5\]"),
+        (lambda: transformers_experiments.warmup_grid(configs=(("post", 0), ("pre", 1.5))),
+         TypeError, r"the warm-ups in configs .* 1\.5 is a float"),
+    ],
+    ids=["init-typo", "init-encoder-decoder", "init-decoder-only", "warmup-typo",
+         "warmup-negative", "warmup-float"],
+)  # fmt: skip
+def test_transformer_experiments_check_every_name_before_training(monkeypatch, call, error, match):
+    _no_training(
+        monkeypatch, transformers_experiments, "copy_task_model", "train_copy_transformers"
+    )
+    with pytest.raises(error, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: variants_experiments.norm_comparison(("layer", "rmss")),
+         r"norms must be a non-empty sequence of norm names, each one of \('layer', 'batch', "
+         r"'rms', 'dyt', 'layer_detached', None\), got \['layer', 'rmss'\]: 'rmss' is not"),
+        (lambda: variants_experiments.copy_comparison(("layer", "rmss")),
+         r"norms .* got \['layer', 'rmss'\]: 'rmss' is not one of them"),
+        # The transformer refuses batch norm: refused with the others, before any training.
+        (lambda: variants_experiments.copy_comparison(("layer", "batch")),
+         r"norms .* each one of \('layer', 'rms', 'dyt', 'layer_detached', None\), got "
+         r"\['layer', 'batch'\]: 'batch' is not one of them"),
+        (lambda: batch_norm_experiments.small_batch_training(norms=("batch", "lyaer")),
+         r"norms .* each one of \('layer', 'batch', 'rms', None\), got \['batch', 'lyaer'\]: "
+         r"'lyaer' is not one of them"),
+        # Dynamic Tanh does not stack (lnbook.stacked.StackedMLP): refused up front.
+        (lambda: batch_norm_experiments.small_batch_training(norms=("batch", "dyt")),
+         r"norms .* 'dyt' is not one of them"),
+    ],
+    ids=["norm_comparison", "copy_comparison", "copy_comparison-batch", "small_batch",
+         "small_batch-dyt"],
+)  # fmt: skip
+def test_norm_experiments_check_every_name_before_training(monkeypatch, call, match):
+    _no_training(monkeypatch, variants_experiments, "train_digits_mlp", "train_copy_transformer")
+    _no_training(monkeypatch, batch_norm_experiments, "seed_runs")
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: transformers_experiments.transformer_init_gradients(("pre", "post")),
+        lambda: transformers_experiments.transformer_init_gradients(
+            models.MODEL_PLACEMENTS, encoder_decoder=False
+        ),
+        lambda: transformers_experiments.warmup_grid(
+            configs=tuple((p, 3) for p in models.MODEL_PLACEMENTS) + (("pre", np.int64(0)),)
+        ),
+        lambda: variants_experiments.norm_comparison(models.NORMS),
+        lambda: variants_experiments.copy_comparison(
+            ("layer", "rms", "dyt", "layer_detached", None)
+        ),
+        lambda: batch_norm_experiments.small_batch_training(norms=(None, "rms", "layer", "batch")),
+    ],
+    ids=[
+        "init",
+        "init-decoder-only",
+        "warmup_grid",
+        "norm_comparison",
+        "copy_comparison",
+        "small_batch",
+    ],
+)
+def test_norm_and_placement_checks_pass_every_name_the_models_take(monkeypatch, call):
+    # Every name the training code takes gets through the checks to the training itself.
+    _no_training(
+        monkeypatch, transformers_experiments, "copy_task_model", "train_copy_transformers"
+    )
+    _no_training(monkeypatch, variants_experiments, "train_digits_mlp", "train_copy_transformer")
+    _no_training(monkeypatch, batch_norm_experiments, "seed_runs")
+    with pytest.raises(AssertionError, match="trained"):
+        call()
+
+
+def test_stacked_norms_are_the_norms_the_stacked_mlp_stacks():
+    # small_batch_training's torch-free list, against lnbook.stacked itself.
+    stacks = []
+    for norm in models.NORMS:
+        members = [models.MLP(64, 8, 10, depth=2, norm=norm, placement="post") for _ in range(2)]
+        try:
+            StackedMLP(members)
+        except ValueError as e:
+            assert "cannot stack" in str(e)
+        else:
+            stacks.append(norm)
+    assert tuple(stacks) == batch_norm_experiments.STACKED_NORMS
+
+
 # ------------------------------------------------------- bad input, named ---------------
 
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lnbook._validate import check_floats, check_ints, check_pairs, check_sequence
+from lnbook._validate import (
+    check_choices,
+    check_floats,
+    check_ints,
+    check_pairs,
+    check_sequence,
+)
 
 
 @pytest.mark.parametrize(
@@ -123,3 +129,55 @@ def test_check_pairs_wants_two_items_each():
         check_pairs("configs", [("pre", 0, 1)], "pairs", "()")
     with pytest.raises(ValueError, match="got an empty tuple"):
         check_pairs("configs", (), "pairs", "()")
+
+
+NORMS = ("layer", "batch", "rms", None)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (("layer", "rms"), ("layer", "rms")),
+        (["batch", None], ("batch", None)),
+        (np.array(["layer", "rms"]), ("layer", "rms")),
+        (("rms", "rms"), ("rms", "rms")),  # repeats are the caller's business
+    ],
+)
+def test_check_choices_returns_the_items_unchanged(values, expected):
+    got = check_choices("norms", values, NORMS)
+    assert got == expected and isinstance(got, tuple)
+
+
+@pytest.mark.parametrize(
+    ("values", "error", "match"),
+    [
+        # The first unknown item, named, with every allowed one.
+        (("layer", "rmss", "dyt"), ValueError,
+         r"norms must be a non-empty sequence of names, each one of "
+         r"\('layer', 'batch', 'rms', None\), got \['layer', 'rmss', 'dyt'\]: "
+         r"'rmss' is not one of them"),
+        (["layer", "None"], ValueError, r"'None' is not one of them"),  # a string, not None
+        ([np.str_("lyer")], ValueError, r"got \['lyer'\]: 'lyer' is not one of them"),
+        ([["layer"]], ValueError, r"\['layer'\] is not one of them"),
+        ([np.array(["layer", "rms"])], ValueError, "is not one of them"),  # == is ambiguous
+        ((), ValueError, r"norms must be a non-empty sequence of names, .* got an empty tuple"),
+        # A lone name: the message shows it wrapped, the fix for that call.
+        ("rms", TypeError, r"norms must be a non-empty sequence of names, e\.g\. \('rms',\), "
+         r"got str 'rms'"),
+        ("rmss", TypeError, r"e\.g\. \('layer',\), got str 'rmss'"),
+        (None, TypeError, "got None"),
+    ],
+)  # fmt: skip
+def test_check_choices_names_the_argument_and_the_unknown_item(values, error, match):
+    with pytest.raises(error, match=match):
+        check_choices("norms", values, NORMS)
+
+
+def test_check_choices_kind_and_example():
+    with pytest.raises(TypeError, match=r'modes must be a non-empty sequence of conditioning '
+                       r'modes, e\.g\. \("adaLN",\), got int 3'):  # fmt: skip
+        check_choices(
+            "modes", 3, ["adaLN", "none"], kind="conditioning modes", example='("adaLN",)'
+        )
+    with pytest.raises(ValueError, match=r"modes .* each one of \('adaLN', 'none'\), got"):
+        check_choices("modes", ("film",), ["adaLN", "none"], kind="conditioning modes")

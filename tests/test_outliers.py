@@ -288,6 +288,23 @@ def test_bad_input_is_refused_clearly(call, error, match):
         call()
 
 
+def test_conditioning_runs_checks_every_mode_before_training(monkeypatch):
+    def trained(*args, **kwargs):
+        raise AssertionError("trained")
+
+    monkeypatch.setattr(experiments, "fit_denoiser", trained)
+    # The typo is the second mode: refused before the first one trains.
+    with pytest.raises(
+        ValueError,
+        match=r"modes must be a non-empty sequence of conditioning modes, each one of "
+        r"\('adaLN-Zero', 'adaLN', 'concat', 'none'\), got \['adaLN-Zero', 'adaln'\]: "
+        r"'adaln' is not one of them",
+    ):
+        experiments.conditioning_runs(("adaLN-Zero", "adaln"), (0,))
+    with pytest.raises(AssertionError, match="trained"):  # every mode the denoiser takes
+        experiments.conditioning_runs(conditioning.MODES, (0,))
+
+
 # ---------------------------------------------------------------- figures and widget ----
 
 

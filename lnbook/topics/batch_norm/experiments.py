@@ -19,13 +19,17 @@ import numpy as np
 from ... import numpy_ln
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_batch, check_index, check_int, check_ints, check_sequence
+from ..._validate import check_batch, check_choices, check_index, check_int, check_ints
 from ...training import (
     digits_accuracy,
     digits_accuracy_in_batches,
     digits_split,
     fit_digits_stacked,
 )
+
+# The norms of lnbook.models.NORMS that lnbook.stacked.StackedMLP stacks (not Dynamic Tanh,
+# not the detached layer norm): :func:`seed_runs`'s, kept here torch-free.
+STACKED_NORMS = ("layer", "batch", "rms", None)
 
 NORM_METHODS = (
     "batch norm",
@@ -307,7 +311,9 @@ def small_batch_training(
     ``final_std[key]`` of ``final`` over the seeds
     """
     batch_sizes, seeds = check_ints("batch_sizes", batch_sizes, 2), check_ints("seeds", seeds, 0)
-    norms = check_sequence("norms", norms, "norm names", '("batch", "layer")')
+    norms = check_choices(
+        "norms", norms, STACKED_NORMS, kind="norm names", example='("batch", "layer")'
+    )
     check_int("steps", steps, 1)
     check_int("eval_every", eval_every, 1)
     if steps % eval_every:

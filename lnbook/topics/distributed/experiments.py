@@ -17,11 +17,12 @@ import numpy as np
 
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_floats, check_int, check_ints, check_sequence
+from ..._validate import check_choices, check_floats, check_int, check_ints
 
 WORLD_SIZES = (2, 3, 4)
 HIDDEN_SIZES = (64, 1024)
 DTYPES = ("float32", "float64")
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")  # the torch dtypes taken
 # The tokens' common offset, in standard deviations: from none to far beyond float32's
 # 2**24 ~ 1.7e7 ratio between a number and its rounding step, squared (see the chapter).
 OFFSETS = (0.0, 1.0, 10.0, 100.0, 1e3, 1e4)
@@ -124,7 +125,9 @@ def accuracy_grid(
 
     world_sizes, d_values = check_ints("world_sizes", world_sizes), check_ints("d_values", d_values)
     offsets, seeds = check_floats("offsets", offsets), check_ints("seeds", seeds, 0)
-    dtypes = check_sequence("dtypes", dtypes, "dtype names", '("float32",)')
+    dtypes = check_choices(
+        "dtypes", dtypes, FLOAT_DTYPES, kind="dtype names", example='("float32",)'
+    )
     for p in world_sizes:
         check_int("world_size", p, 1, 16)
         if min(d_values) < p:
@@ -143,7 +146,7 @@ def accuracy_sweep(world_size: int = 2, d: int = 64, dtype: str = "float32", see
                    offsets: Sequence[float] = OFFSETS, n_tokens: int = 64) -> dict:  # fmt: skip
     """The live face's one run: ``accuracy_grid`` for one world size, hidden size, dtype and
     seed (a fresh process group each call). Same keys, with those axes of length 1."""
-    if dtype not in ("float16", "bfloat16", "float32", "float64"):
+    if dtype not in FLOAT_DTYPES:
         raise ValueError(f"dtype must be a float type's name, got {dtype!r}")
     return accuracy_grid.__wrapped__((world_size,), (d,), (dtype,), offsets, n_tokens, (seed,))
 

@@ -21,7 +21,7 @@ import numpy as np
 from ... import numpy_ln
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_floats, check_int, check_ints, check_sequence
+from ..._validate import check_choices, check_floats, check_int, check_ints
 from ...data import digits
 from ...training import (
     copy_batch,
@@ -412,8 +412,13 @@ def conditioning_runs(
     dict with ``modes``, ``seeds``, ``loss`` mode -> (S, steps) training losses and
     ``held_out`` mode -> (S,) the held-out mean squared error
     """
-    modes = check_sequence("modes", modes, "conditioning modes", '("adaLN-Zero",)')
     seeds = check_ints("seeds", seeds, 0)
+    require_torch()
+    from ...conditioning import MODES  # the denoiser's
+
+    modes = check_choices(
+        "modes", modes, MODES, kind="conditioning modes", example='("adaLN-Zero",)'
+    )
     loss, held_out = {}, {}
     for mode in modes:
         runs = [fit_denoiser(mode, seed=s, steps=steps, noise=noise, d=d)[1:] for s in seeds]

@@ -17,7 +17,7 @@ import numpy as np
 from ... import numpy_ln
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_floats, check_int, check_ints, check_pairs, check_sequence
+from ..._validate import check_choices, check_floats, check_int, check_ints, check_pairs
 from ...training import (
     COPY_VOCAB,
     copy_batch,
@@ -141,9 +141,15 @@ def transformer_init_gradients(
     the seeds; ``seed_layer_grad[p][k]`` and ``seed_residual_norm[p][k]`` (S, depths[k]):
     each seed's own, for the spread
     """
-    placements = check_sequence("placements", placements, "placement names", '("pre",)')
     depths, seeds = check_ints("depths", depths, 1), check_ints("seeds", seeds, 0)
     torch = require_torch()
+    from ... import models
+
+    # Every name before the first model trains: an encoder-decoder takes "pre" or "post".
+    allowed = models.PLACEMENTS if encoder_decoder else models.MODEL_PLACEMENTS
+    placements = check_choices(
+        "placements", placements, allowed, kind="placement names", example='("pre",)'
+    )
 
     def measure(placement: str, layers: int, seed: int):
         torch.manual_seed(seed)
@@ -227,6 +233,18 @@ def warmup_grid(
     """
     lrs, seeds = check_floats("lrs", lrs, positive=True), check_ints("seeds", seeds, 0)
     configs = check_pairs("configs", configs, "(placement, warm-up steps) pairs", '(("pre", 0),)')
+    require_torch()
+    from ... import models
+
+    # Every pair before the first placement trains (train_copy_transformers's placements).
+    check_choices(
+        "the placements in configs",
+        [p for p, _ in configs],
+        models.MODEL_PLACEMENTS,
+        kind="placement names",
+        example='("pre",)',
+    )
+    check_ints("the warm-ups in configs", [w for _, w in configs], 0)
     # warmup_training's defaults, then the caller's settings
     settings = {"n_layers": 6, "d": 32, "steps": 150, **kwargs}
     n_layers, d = settings.pop("n_layers"), settings.pop("d")

@@ -17,7 +17,7 @@ import numpy as np
 from ... import numpy_ln
 from ..._optional import require_torch
 from ..._results import remembered
-from ..._validate import check_batch, check_int, check_ints, check_sequence, float_array
+from ..._validate import check_batch, check_choices, check_int, check_ints, float_array
 from ...training import copy_batch, one_torch_thread, train_copy_transformer, train_digits_mlp
 from ..batch_norm.experiments import normalize_over
 from ..from_scratch.experiments import layer_norm_one_pass
@@ -66,8 +66,11 @@ def norm_comparison(
     norm -> dict with ``loss`` (S, steps) the training loss and ``accuracy`` (S,) the
     held-out accuracy of each seed
     """
-    norms = check_sequence("norms", norms, "norm names", '("layer",)')
     seeds = check_ints("seeds", seeds, 0)
+    require_torch()
+    from ...models import NORMS  # the MLP's norms
+
+    norms = check_choices("norms", norms, NORMS, kind="norm names", example='("layer",)')
     out = {}
     for norm in norms:
         runs = [train_digits_mlp(norm=norm, steps=steps, lr=lr, seed=s) for s in seeds]
@@ -168,8 +171,13 @@ def copy_comparison(
     dict with ``loss``: norm -> (S, steps) training losses, and ``maps``: one
     :func:`norm_map` of the last layer norm per seed, if "layer" is among ``norms``
     """
-    norms = check_sequence("norms", norms, "norm names", '("layer",)')
     seeds = check_ints("seeds", seeds, 0)
+    require_torch()
+    from ...models import NORMS
+
+    # The transformer's norms: all of the MLP's but batch norm (TinyTransformer refuses it)
+    allowed = tuple(n for n in NORMS if n != "batch")
+    norms = check_choices("norms", norms, allowed, kind="norm names", example='("layer",)')
     loss, maps = {}, []
     for norm in norms:
         rows = []
