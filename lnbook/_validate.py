@@ -127,6 +127,26 @@ def check_size(name: str, value) -> int:
     return int(value)
 
 
+def check_number(
+    name: str, value, low: float = -math.inf, high: float = math.inf, *, integer: bool = False
+) -> float | int:
+    """A finite real number (a whole one if ``integer``) in [low, high], returned as a float
+    (an int): a TypeError naming ``name`` for what is not a number, a ValueError saying the
+    range for one outside it, inf or NaN. A widget's start value goes through here too: a
+    slider would move a value outside its range to its end without a word."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        what = "a whole number" if integer else "a number"
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__} {value!r}")
+    if not (math.isfinite(value) and low <= value <= high):
+        if high < math.inf:
+            says = f"in [{low:g}, {high:g}]"
+        else:
+            says = f">= {low:g}" if integer else f"finite and >= {low:g}"
+        raise ValueError(f"{name} must be {says}, got {_plain(value)!r}")
+    return int(value) if integer else float(value)
+
+
 def check_rate(name: str, value) -> None:
     """A ValueError naming ``name`` unless ``value`` is a positive finite number (a rate)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < np.inf:

@@ -116,23 +116,6 @@ class Explorer:
         display(self.widget)
 
 
-def start_value(name: str, value, low: float, high: float = np.inf, *, integer: bool = False):
-    """``value``, where a control ranging from ``low`` to ``high`` is to start: checked,
-    since a slider would move a value outside its range to the nearest end without a word.
-
-    Returns it as an int (``integer``) or a float; raises TypeError for what is not a number
-    (or not a whole one) and ValueError, with the range, for a number outside it.
-    """
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        what = "a whole number" if integer else "a number"
-        raise TypeError(f"{name} must be {what}, got {type(value).__name__} {value!r}")
-    if not low <= value <= high:  # NaN fails too
-        says = f">= {low:g}" if high == np.inf else f"in [{low:g}, {high:g}]"
-        raise ValueError(f"{name} must be {says}, got {value}")
-    return int(value) if integer else float(value)
-
-
 def values(controls: dict[str, W.ValueWidget]) -> dict:
     """The controls' current values, by the controls' names."""
     return {name: control.value for name, control in controls.items()}

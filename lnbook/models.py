@@ -10,10 +10,9 @@ it), or, in a transformer, around each sublayer (:data:`BLOCK_PLACEMENTS`, chapt
 from __future__ import annotations
 
 import math
-import numbers
 
 from ._optional import torch_missing
-from ._validate import check_size
+from ._validate import check_number, check_size
 
 try:
     import torch
@@ -32,14 +31,6 @@ MODEL_PLACEMENTS = BLOCK_PLACEMENTS + ("mix",)
 # Placements whose last block already ends in a norm: no final norm by default.
 ENDS_NORMALIZED = ("post", "deepnorm", "admin")
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
-
-
-def _check_noise(noise) -> None:
-    """A noise strength: a real number >= 0 (a string is a TypeError naming ``noise``)."""
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real):
-        raise TypeError(f"noise must be a real number >= 0, got {type(noise).__name__} {noise!r}")
-    if not noise >= 0:  # NaN too
-        raise ValueError(f"noise must be >= 0, got {noise!r}")
 
 
 def _check_features(x, d: int) -> None:
@@ -112,7 +103,7 @@ class MLP(nn.Module):
             raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
-        _check_noise(noise)
+        check_number("noise", noise, 0)
         if init not in ("default", "xavier", "he"):
             raise ValueError(f"init must be 'default', 'xavier' or 'he', got {init!r}")
 
@@ -217,7 +208,7 @@ class NoisyNorm(nn.Module):
 
     def __init__(self, norm: nn.Module, noise: float) -> None:
         super().__init__()
-        _check_noise(noise)
+        check_number("noise", noise, 0)
         self.norm, self.noise = norm, float(noise)
         self.generator: torch.Generator | None = None
 
@@ -267,11 +258,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     weight matrices.
     """
     no_decay = {id(p) for p in norm_parameters(model)}  # model is checked here first
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real):
-        kind = type(weight_decay).__name__
-        raise TypeError(f"weight_decay must be a real number >= 0, got {kind} {weight_decay!r}")
-    if not 0 <= weight_decay < math.inf:  # NaN too
-        raise ValueError(f"weight_decay must be finite and >= 0, got {weight_decay!r}")
+    check_number("weight_decay", weight_decay, 0)
     no_decay |= {
         id(m.bias) for m in model.modules() if isinstance(m, nn.Linear) and m.bias is not None
     }

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from lnbook import live
+from lnbook._validate import check_number
 from lnbook.data import layer_activations
 from lnbook.topics.affine import widgets as affine_widgets
 from lnbook.topics.batch_norm import widgets as batch_norm_widgets
@@ -110,14 +111,17 @@ def test_explorers_reject_bad_input(make, match):
 
 
 def test_start_values_must_be_numbers_of_the_controls_kind():
-    assert live.start_value("lr", 0.5, 0, 1) == 0.5
-    assert live.start_value("steps", np.int64(20), 10, 100, integer=True) == 20
+    assert check_number("lr", 0.5, 0, 1) == 0.5
+    assert check_number("steps", np.int64(20), 10, 100, integer=True) == 20
+    assert type(check_number("steps", np.int64(20), 10, 100, integer=True)) is int
     with pytest.raises(TypeError, match="steps must be a whole number, got float 2.5"):
         recurrent_widgets.norm_explorer(steps=2.5)
     with pytest.raises(TypeError, match=r"x\[0\] must be a number, got str 'a'"):
         geometry_widgets.sphere_explorer(("a", 0, 0))
     with pytest.raises(ValueError, match=r"in \[0, 1\], got nan"):
-        live.start_value("lr", float("nan"), 0, 1)
+        check_number("lr", float("nan"), 0, 1)
+    with pytest.raises(ValueError, match=r"noise must be finite and >= 0, got inf"):
+        check_number("noise", float("inf"), 0)
 
 
 def test_latency_benchmark_runs_and_reports_every_widget():

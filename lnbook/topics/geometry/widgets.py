@@ -6,6 +6,7 @@ import ipywidgets as W
 import numpy as np
 
 from ... import live
+from ..._validate import check_number
 from . import experiments, figures
 
 
@@ -19,7 +20,7 @@ def sphere_explorer(x=(2.4, 0.2, 1.6)) -> live.Explorer:
     """
     if np.shape(x) != (3,):
         raise ValueError(f"x must be three numbers (one example of 3 features), got {x!r}")
-    start = [live.start_value(f"x[{i}]", v, -4, 4) for i, v in enumerate(x)]
+    start = [check_number(f"x[{i}]", v, -4, 4) for i, v in enumerate(x)]
     controls = {
         f"x{i}": W.FloatSlider(v, min=-4, max=4, step=0.05, description=f"x{i + 1}")
         for i, v in enumerate(start)

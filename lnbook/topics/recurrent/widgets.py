@@ -9,15 +9,16 @@ from __future__ import annotations
 import ipywidgets as W
 
 from ... import live
+from ..._validate import check_number
 from . import experiments, figures
 
 
 def norm_explorer(scale: float = 1.5, steps: int = 200, hidden: int = 64) -> live.Explorer:
     """Chapter 11: |h_t| over time in a ReLU RNN with and without layer norm, for any
     recurrent weights' scale, sequence length and number of units (three seeds)."""
-    scale = live.start_value("scale", scale, 0.25, 3.0)
-    steps = live.start_value("steps", steps, 10, 1000, integer=True)
-    hidden = live.start_value("hidden", hidden, 4, 256, integer=True)
+    scale = check_number("scale", scale, 0.25, 3.0)
+    steps = check_number("steps", steps, 10, 1000, integer=True)
+    hidden = check_number("hidden", hidden, 4, 256, integer=True)
     controls = {
         "scale": W.FloatSlider(scale, min=0.25, max=3.0, step=0.05, description="weights' scale"),
         "steps": W.IntSlider(steps, min=10, max=1000, step=10, description="sequence length"),

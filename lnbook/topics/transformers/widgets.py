@@ -10,7 +10,8 @@ from __future__ import annotations
 import ipywidgets as W
 import numpy as np
 
-from ...live import Explorer, LiveFigure, start_value, values
+from ..._validate import check_number
+from ...live import Explorer, LiveFigure, values
 from . import experiments, figures
 
 
@@ -21,7 +22,7 @@ def warmup_explorer(steps: int = 120) -> Explorer:
     starts it (reading "training…", disabled, until the run is drawn); each run adds its
     loss curve to the figure, and *clear* removes them all.
     """
-    steps = start_value("steps", steps, 1, integer=True)
+    steps = check_number("steps", steps, 1, integer=True)
     controls = {
         "placement": W.ToggleButtons(options=["post", "pre"], value="post", description="norm"),
         "n_layers": W.IntSlider(6, 1, 12, description="layers"),
