@@ -147,6 +147,17 @@ def check_number(
     return int(value) if integer else float(value)
 
 
+def check_nd_shape(name: str, shape, min_d: int = 1) -> tuple[int, int]:
+    """An (N, D) shape (rows of D features) as a tuple of ints: a ValueError naming ``name``
+    unless it is two sizes, N >= 1 and D >= ``min_d``; a TypeError for a size not an int."""
+    if isinstance(shape, str) or not isinstance(shape, Sequence) or len(shape) != 2:
+        raise ValueError(f"{name} must be (N, D), two sizes, got {shape!r}")
+    n, d = check_size(f"{name}[0]", shape[0]), check_size(f"{name}[1]", shape[1])
+    if d < min_d:
+        raise ValueError(f"{name}[1] must be >= {min_d}, got {d}")
+    return n, d
+
+
 def check_rate(name: str, value) -> None:
     """A ValueError naming ``name`` unless ``value`` is a positive finite number (a rate)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < np.inf:

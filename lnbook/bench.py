@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._results import remembered
-from ._validate import check_size
+from ._validate import check_nd_shape, check_size
 from .bench_devices import device_problem, device_sync, machine_info, write_csv
 
 
@@ -121,9 +121,7 @@ def correction_cost(shape: tuple[int, int] = (4096, 1024), *, rounds: int = 5) -
     """
     from . import numpy_ln
 
-    if np.ndim(shape) != 1 or len(shape) != 2:
-        raise ValueError(f"shape must be (N, D), two sizes, got {shape!r}")
-    shape = (check_size("shape[0]", shape[0]), check_size("shape[1]", shape[1]))
+    shape = check_nd_shape("shape", shape)
     z = np.random.default_rng(0).standard_normal(shape)
     out = np.empty(shape, np.float32)
     eps = np.float32(1e-5)
@@ -405,9 +403,8 @@ def run_grid(
         bad = [v for v in values if v not in allowed]
         if bad:
             raise ValueError(f"{name} must be among {allowed}, got {bad}")
-    for shape in shapes:
-        if len(shape) != 2 or min(shape) < 1:
-            raise ValueError(f"each shape must be (N, D) with N, D >= 1, got {shape}")
+    for i, shape in enumerate(shapes):
+        check_nd_shape(f"shapes[{i}]", shape)
     rng = np.random.default_rng(seed)
     rows = []
     with single_thread():

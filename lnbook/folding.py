@@ -30,7 +30,7 @@ except ImportError as e:  # the browser edition
     raise torch_missing("lnbook.folding") from e
 
 from . import torch_ln
-from ._validate import check_eps, check_int
+from ._validate import check_eps, check_nd_shape
 
 __all__ = [
     "KEEPS",
@@ -329,10 +329,7 @@ def recompute_runs(shape: tuple[int, int] = (4096, 1024), *, seed: int = 0) -> d
     -------
     dict: ``keep_x``, ``keep_x_hat``: callables without arguments
     """
-    if len(shape) != 2:
-        raise ValueError(f"shape must be (N, D), got {tuple(shape)}")
-    check_int("shape[0]", shape[0], 1)
-    check_int("shape[1]", shape[1], 2)
+    check_nd_shape("shape", shape, min_d=2)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(shape, generator=gen).requires_grad_()
     w = torch.rand(shape[1], generator=gen).requires_grad_()

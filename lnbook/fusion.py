@@ -28,7 +28,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from . import numpy_ln
-from ._validate import check_int
+from ._validate import check_int, check_nd_shape
 from .numpy_ln import _check_out, _layer_norm_rows, _prepare, _row_blocks
 
 __all__ = [
@@ -197,9 +197,7 @@ def add_norm_runs(
         raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
     if backend == "numpy" and device != "cpu":
         raise ValueError(f"backend 'numpy' runs on the CPU only, got device={device!r}")
-    if len(shape) != 2:
-        raise ValueError(f"shape must be (N, D), got {tuple(shape)}")
-    n, d = shape
+    n, d = check_nd_shape("shape", shape)
     rng = np.random.default_rng(seed)
     x, r = (rng.standard_normal((n, d)).astype(np.float32) for _ in range(2))
     w = rng.uniform(0.5, 1.5, d).astype(np.float32)

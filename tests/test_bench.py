@@ -85,8 +85,10 @@ def test_run_grid_rows_ratios_and_bytes():
         assert max(per_copy) == pytest.approx(min(per_copy))
     with pytest.raises(ValueError, match="norms must be among"):
         bench.run_grid([(4, 4)], norms=("batch",))
-    with pytest.raises(ValueError, match=r"\(N, D\)"):
+    with pytest.raises(ValueError, match=r"shapes\[0\]\[1\] must be >= 1, got 0"):
         bench.run_grid([(4, 0)])
+    with pytest.raises(ValueError, match=r"shapes\[1\] must be \(N, D\), two sizes, got \(4,\)"):
+        bench.run_grid([(4, 4), (4,)])
 
 
 def test_every_grid_implementation_computes_layer_norm_or_rms_norm():

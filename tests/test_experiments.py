@@ -1392,7 +1392,7 @@ def _histogram_run():
         (lambda: performance_experiments.offset_accuracy((0.0, np.inf)), ValueError,
          r"offsets must be .* finite numbers, got \[0\.0, inf\]"),
         (lambda: performance_experiments.offset_accuracy(shape=256), ValueError,
-         r"shape must be a pair \(rows, features\), e\.g\. \(256, 1024\), got 256"),
+         r"shape must be \(N, D\), two sizes, got 256"),
         (lambda: covariate_shift_experiments.landscape_smoothness(None, lrs=0.5), TypeError,
          r"lrs must be a non-empty sequence of positive finite numbers, e\.g\. \(0\.5,\)"),
         (lambda: covariate_shift_experiments.landscape_smoothness(None, seeds=0), TypeError,

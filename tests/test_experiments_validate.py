@@ -10,6 +10,7 @@ from lnbook._validate import (
     check_choices,
     check_floats,
     check_ints,
+    check_nd_shape,
     check_pairs,
     check_sequence,
 )
@@ -181,3 +182,17 @@ def test_check_choices_kind_and_example():
         )
     with pytest.raises(ValueError, match=r"modes .* each one of \('adaLN', 'none'\), got"):
         check_choices("modes", ("film",), ["adaLN", "none"], kind="conditioning modes")
+
+
+def test_check_nd_shape_names_what_is_not_an_n_by_d_shape():
+    assert check_nd_shape("shape", (3, 4)) == (3, 4)
+    assert check_nd_shape("shape", [np.int64(3), 2], min_d=2) == (3, 2)
+    for bad in (256, (1024,), (2, 3, 4), "ab"):
+        with pytest.raises(ValueError, match=r"shape must be \(N, D\), two sizes, got"):
+            check_nd_shape("shape", bad)
+    with pytest.raises(TypeError, match=r"shape\[1\] must be an int, got float 2.5"):
+        check_nd_shape("shape", (3, 2.5))
+    with pytest.raises(ValueError, match=r"shape\[0\] must be >= 1, got 0"):
+        check_nd_shape("shape", (0, 4))
+    with pytest.raises(ValueError, match=r"shape\[1\] must be >= 2, got 1"):
+        check_nd_shape("shape", (3, 1), min_d=2)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ... import numpy_ln
 from ..._optional import require_torch
-from ..._validate import check_floats, check_int
+from ..._validate import check_floats, check_nd_shape
 from ..batch_norm.experiments import normalize_over
 
 ACCURACY_OFFSETS = (0.0, 1e1, 1e2, 1e3, 1e4, 1e5)
@@ -44,10 +44,7 @@ def offset_accuracy(
     from ... import torch_ln
 
     check_floats("offsets", offsets)
-    if isinstance(shape, str) or not isinstance(shape, Sequence) or len(shape) != 2:
-        raise ValueError(f"shape must be a pair (rows, features), e.g. (256, 1024), got {shape!r}")
-    check_int("shape[0]", shape[0], 1)
-    check_int("shape[1]", shape[1], 2)
+    check_nd_shape("shape", shape, min_d=2)
     rng = np.random.default_rng(seed)
     z = rng.standard_normal(shape)
     d = shape[1]
